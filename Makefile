@@ -1,0 +1,29 @@
+# outpost: one static binary for signed, offline-first GitOps at the edge.
+#
+# Outside the Debian trixie build root (see packaging/buildroot.sh) every target makes
+# sure the root exists (`make deps`) and then runs itself inside it, with the checkout
+# bind-mounted at the same path. Inside the root (marked by /etc/outpost-buildroot)
+# build.mk holds the real rules.
+
+ROOT ?= /var/cache/outpost/trixie-amd64
+export OUTPOST_ROOT := $(ROOT)
+
+ifeq ($(wildcard /etc/outpost-buildroot),)
+
+TARGETS := all outpost test test-unit test-e2e test-asan fuzz bench demo lint format \
+	clang-check
+PASS := $(foreach v,CC FUZZ_SECONDS TEST_FILTER,$(if $(filter command line,$(origin $(v))),$(v)=$($(v))))
+
+.PHONY: deps clean $(TARGETS)
+$(TARGETS): deps
+	@packaging/inroot.sh make --no-print-directory $@ $(PASS)
+
+deps:
+	@packaging/buildroot.sh $(ROOT)
+
+clean:
+	rm -rf build outpost
+
+else
+include build.mk
+endif

@@ -1,0 +1,434 @@
+/* YAML and JSON into one bounded tree with positions (see include/outpost/doc.h).
+ * The YAML side consumes libyaml's event stream with an explicit stack, so nesting is
+ * bounded by OP_DOC_MAX_DEPTH rather than by the C stack; each node carries the
+ * number of nodes below it with aliases expanded, so a billion-laughs file is refused
+ * as soon as one subtree passes OP_DOC_MAX_NODES, without expanding anything. */
+#include "outpost/doc.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+static op_node *node_new(op_doc *doc, op_node_kind kind, int line, int col)
+{
+	if (doc->nall >= OP_DOC_MAX_NODES)
+		return NULL;
+	if (doc->nall == doc->capall) {
+		size_t cap = doc->capall ? doc->capall * 2 : 64;
+		op_node **all = realloc(doc->all, cap * sizeof *all);
+		if (!all)
+			return NULL;
+		doc->all = all;
+		doc->capall = cap;
+	}
+	op_node *n = calloc(1, sizeof *n);
+	if (!n)
+		return NULL;
+	n->kind = kind;
+	n->line = line;
+	n->col = col;
+	n->weight = 1;
+	doc->all[doc->nall++] = n;
+	return n;
+}
+
+static int node_push(op_node *parent, op_node *key, op_node *val)
+{
+	if (parent->n == parent->cap) {
+		size_t cap = parent->cap ? parent->cap * 2 : 4;
+		op_node **vals = realloc(parent->vals, cap * sizeof *vals);
+		if (!vals)
+			return OP_ENOMEM;
+		parent->vals = vals;
+		if (parent->kind == OP_NODE_MAP) {
+			op_node **keys = realloc(parent->keys, cap * sizeof *keys);
+			if (!keys)
+				return OP_ENOMEM;
+			parent->keys = keys;
+		}
+		parent->cap = cap;
+	}
+	if (parent->kind == OP_NODE_MAP)
+		parent->keys[parent->n] = key;
+	parent->vals[parent->n++] = val;
+	size_t w = parent->weight + val->weight + (key ? key->weight : 0);
+	parent->weight = w > OP_DOC_MAX_NODES ? OP_DOC_MAX_NODES + 1 : w;
+	return 0;
+}
+
+void op_doc_free(op_doc *doc)
+{
+	for (size_t i = 0; i < doc->nall; i++) {
+		free(doc->all[i]->text);
+		free(doc->all[i]->keys);
+		free(doc->all[i]->vals);
+		free(doc->all[i]);
+	}
+	free(doc->all);
+	memset(doc, 0, sizeof *doc);
+}
+
+/* --- YAML -------------------------------------------------------------------------- */
+
+struct frame {
+	op_node *node;
+	op_node *key; /* a map's key waiting for its value */
+	char *anchor;
+};
+
+struct anchor {
+	char *name;
+	op_node *node;
+};
+
+struct yctx {
+	op_doc *doc;
+	const char *file;
+	op_diags *d;
+	struct frame stack[OP_DOC_MAX_DEPTH + 1];
+	int depth;
+	struct anchor *anchors;
+	size_t nanchors, capanchors;
+	int ndocs;
+};
+
+static int yerr(struct yctx *c, int code, const yaml_mark_t *m, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int yerr(struct yctx *c, int code, const yaml_mark_t *m, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	op_diags_add(c->d, c->file, m ? (int)m->line + 1 : 1, m ? (int)m->column + 1 : 1, "",
+		"%s", msg);
+	return code;
+}
+
+static int anchor_add(struct yctx *c, const char *name, op_node *n)
+{
+	if (c->nanchors == c->capanchors) {
+		size_t cap = c->capanchors ? c->capanchors * 2 : 8;
+		struct anchor *a = realloc(c->anchors, cap * sizeof *a);
+		if (!a)
+			return OP_ENOMEM;
+		c->anchors = a;
+		c->capanchors = cap;
+	}
+	/* A later anchor of the same name shadows the earlier one (YAML 1.2). */
+	c->anchors[c->nanchors].name = strdup(name);
+	if (!c->anchors[c->nanchors].name)
+		return OP_ENOMEM;
+	c->anchors[c->nanchors++].node = n;
+	return 0;
+}
+
+static op_node *anchor_find(struct yctx *c, const char *name)
+{
+	for (size_t i = c->nanchors; i-- > 0;)
+		if (strcmp(c->anchors[i].name, name) == 0)
+			return c->anchors[i].node;
+	return NULL;
+}
+
+/* Attaches a finished node to the open collection (or makes it the root). */
+static int attach(struct yctx *c, op_node *n, const yaml_mark_t *m)
+{
+	if (n->weight > OP_DOC_MAX_NODES)
+		return yerr(c, OP_ETOOBIG, m,
+			"document too large: more than %d nodes with aliases expanded",
+			OP_DOC_MAX_NODES);
+	if (c->depth == 0) {
+		c->doc->root = n;
+		return 0;
+	}
+	struct frame *f = &c->stack[c->depth - 1];
+	if (f->node->kind == OP_NODE_SEQ)
+		return node_push(f->node, NULL, n);
+	if (!f->key) {
+		if (n->kind != OP_NODE_SCALAR)
+			return yerr(c, OP_EINVAL, m, "expected a scalar mapping key");
+		f->key = n;
+		return 0;
+	}
+	int rc = node_push(f->node, f->key, n);
+	f->key = NULL;
+	if (rc == 0 && f->node->weight > OP_DOC_MAX_NODES)
+		return yerr(c, OP_ETOOBIG, m,
+			"document too large: more than %d nodes with aliases expanded",
+			OP_DOC_MAX_NODES);
+	return rc;
+}
+
+static int check_tag(struct yctx *c, const yaml_char_t *tag, const yaml_mark_t *m,
+	const char *allowed)
+{
+	if (!tag)
+		return 0;
+	if (strcmp((const char *)tag, allowed) == 0)
+		return 0;
+	return yerr(c, OP_EINVAL, m, "unsupported YAML tag %s", (const char *)tag);
+}
+
+static int on_event(struct yctx *c, yaml_event_t *ev)
+{
+	const yaml_mark_t *m = &ev->start_mark;
+	int line = (int)m->line + 1, col = (int)m->column + 1;
+	op_node *n;
+	int rc;
+
+	switch (ev->type) {
+	case YAML_DOCUMENT_START_EVENT:
+		if (++c->ndocs > 1)
+			return yerr(c, OP_EINVAL, m, "expected one YAML document per file");
+		return 0;
+	case YAML_SCALAR_EVENT:
+		if ((rc = check_tag(c, ev->data.scalar.tag, m, YAML_STR_TAG)) != 0)
+			return rc;
+		if (!(n = node_new(c->doc, OP_NODE_SCALAR, line, col)))
+			return yerr(c, OP_ETOOBIG, m, "too many nodes (at most %d)", OP_DOC_MAX_NODES);
+		n->len = ev->data.scalar.length;
+		n->text = malloc(n->len + 1);
+		if (!n->text)
+			return OP_ENOMEM;
+		memcpy(n->text, ev->data.scalar.value, n->len);
+		n->text[n->len] = '\0';
+		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+			!ev->data.scalar.tag;
+		if (ev->data.scalar.anchor &&
+			(rc = anchor_add(c, (const char *)ev->data.scalar.anchor, n)) != 0)
+			return rc;
+		return attach(c, n, m);
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT: {
+		bool seq = ev->type == YAML_SEQUENCE_START_EVENT;
+		const yaml_char_t *tag = seq ? ev->data.sequence_start.tag
+					     : ev->data.mapping_start.tag;
+		const yaml_char_t *anchor = seq ? ev->data.sequence_start.anchor
+						: ev->data.mapping_start.anchor;
+		if ((rc = check_tag(c, tag, m, seq ? YAML_SEQ_TAG : YAML_MAP_TAG)) != 0)
+			return rc;
+		if (c->depth >= OP_DOC_MAX_DEPTH)
+			return yerr(c, OP_ETOOBIG, m, "nesting deeper than %d levels", OP_DOC_MAX_DEPTH);
+		if (!(n = node_new(c->doc, seq ? OP_NODE_SEQ : OP_NODE_MAP, line, col)))
+			return yerr(c, OP_ETOOBIG, m, "too many nodes (at most %d)", OP_DOC_MAX_NODES);
+		struct frame *f = &c->stack[c->depth++];
+		f->node = n;
+		f->key = NULL;
+		f->anchor = anchor ? strdup((const char *)anchor) : NULL;
+		if (anchor && !f->anchor)
+			return OP_ENOMEM;
+		return 0;
+	}
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT: {
+		struct frame *f = &c->stack[--c->depth];
+		n = f->node;
+		char *anchor = f->anchor;
+		f->anchor = NULL;
+		rc = anchor ? anchor_add(c, anchor, n) : 0;
+		free(anchor);
+		if (rc)
+			return rc;
+		return attach(c, n, m);
+	}
+	case YAML_ALIAS_EVENT:
+		/* An anchor is registered only once its node is complete, so an alias can
+		 * never point into a node still open: the tree stays acyclic. */
+		n = anchor_find(c, (const char *)ev->data.alias.anchor);
+		if (!n)
+			return yerr(c, OP_EINVAL, m, "unknown alias *%s",
+				(const char *)ev->data.alias.anchor);
+		return attach(c, n, m);
+	default:
+		return 0;
+	}
+}
+
+int op_doc_parse_yaml(op_doc *doc, const char *file, const char *buf, size_t len,
+	op_diags *d)
+{
+	memset(doc, 0, sizeof *doc);
+	if (len > OP_DOC_MAX_BYTES) {
+		op_diags_add(d, file, 1, 1, "", "file too large: %zu bytes (at most %d)", len,
+			OP_DOC_MAX_BYTES);
+		return OP_ETOOBIG;
+	}
+	struct yctx c = {.doc = doc, .file = file, .d = d};
+	yaml_parser_t p;
+	if (!yaml_parser_initialize(&p))
+		return OP_ENOMEM;
+	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+	yaml_parser_set_encoding(&p, YAML_UTF8_ENCODING);
+	int rc = 0;
+	for (;;) {
+		yaml_event_t ev;
+		if (!yaml_parser_parse(&p, &ev)) {
+			const yaml_mark_t *m = &p.problem_mark;
+			op_diags_add(d, file, (int)m->line + 1, (int)m->column + 1, "",
+				"YAML syntax error: %s%s%s", p.problem ? p.problem : "unknown",
+				p.context ? " " : "", p.context ? p.context : "");
+			rc = OP_EINVAL;
+			break;
+		}
+		bool end = ev.type == YAML_STREAM_END_EVENT;
+		rc = on_event(&c, &ev);
+		yaml_event_delete(&ev);
+		if (rc || end)
+			break;
+	}
+	yaml_parser_delete(&p);
+	for (int i = 0; i < c.depth; i++)
+		free(c.stack[i].anchor);
+	for (size_t i = 0; i < c.nanchors; i++)
+		free(c.anchors[i].name);
+	free(c.anchors);
+	return rc;
+}
+
+/* --- JSON -------------------------------------------------------------------------- */
+
+static int json_to_node(op_doc *doc, json_t *j, int depth, op_node **out)
+{
+	if (depth > OP_DOC_MAX_DEPTH)
+		return OP_ETOOBIG;
+	op_node *n;
+	int rc;
+	if (json_is_object(j) || json_is_array(j)) {
+		bool obj = json_is_object(j);
+		if (!(n = node_new(doc, obj ? OP_NODE_MAP : OP_NODE_SEQ, 0, 0)))
+			return OP_ETOOBIG;
+		if (obj) {
+			const char *k;
+			json_t *v;
+			json_object_foreach(j, k, v)
+			{
+				op_node *kn = node_new(doc, OP_NODE_SCALAR, 0, 0), *vn;
+				if (!kn || !(kn->text = strdup(k)))
+					return OP_ETOOBIG;
+				kn->len = strlen(k);
+				if ((rc = json_to_node(doc, v, depth + 1, &vn)) != 0 ||
+					(rc = node_push(n, kn, vn)) != 0)
+					return rc;
+			}
+		} else {
+			size_t i;
+			json_t *v;
+			json_array_foreach(j, i, v)
+			{
+				op_node *vn;
+				if ((rc = json_to_node(doc, v, depth + 1, &vn)) != 0 ||
+					(rc = node_push(n, NULL, vn)) != 0)
+					return rc;
+			}
+		}
+		*out = n;
+		return 0;
+	}
+	if (!(n = node_new(doc, OP_NODE_SCALAR, 0, 0)))
+		return OP_ETOOBIG;
+	char num[64];
+	const char *text;
+	size_t len;
+	if (json_is_string(j)) {
+		text = json_string_value(j);
+		len = json_string_length(j);
+	} else {
+		n->plain = true;
+		if (json_is_integer(j))
+			snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+		else if (json_is_real(j))
+			snprintf(num, sizeof num, "%.17g", json_real_value(j));
+		else
+			snprintf(num, sizeof num, "%s",
+				json_is_true(j) ? "true" : json_is_false(j) ? "false" : "null");
+		text = num;
+		len = strlen(num);
+	}
+	if (!(n->text = malloc(len + 1)))
+		return OP_ENOMEM;
+	memcpy(n->text, text, len);
+	n->text[len] = '\0';
+	n->len = len;
+	*out = n;
+	return 0;
+}
+
+int op_doc_parse_json(op_doc *doc, const char *file, const char *buf, size_t len,
+	op_diags *d)
+{
+	memset(doc, 0, sizeof *doc);
+	if (len > OP_DOC_MAX_BYTES) {
+		op_diags_add(d, file, 0, 0, "", "JSON too large: %zu bytes (at most %d)", len,
+			OP_DOC_MAX_BYTES);
+		return OP_ETOOBIG;
+	}
+	json_error_t je;
+	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+	if (!j) {
+		op_diags_add(d, file, je.line > 0 ? je.line : 0, je.column > 0 ? je.column : 0,
+			"", "JSON syntax error: %s", je.text);
+		return OP_EINVAL;
+	}
+	int rc = json_to_node(doc, j, 0, &doc->root);
+	json_decref(j);
+	if (rc == OP_ETOOBIG)
+		op_diags_add(d, file, 0, 0, "", "JSON too deep or too large");
+	return rc;
+}
+
+/* --- scalar readings ----------------------------------------------------------------- */
+
+bool op_node_is_null(const op_node *n)
+{
+	if (!n)
+		return true;
+	if (n->kind != OP_NODE_SCALAR || !n->plain)
+		return false;
+	const char *t = n->text;
+	return !*t || !strcmp(t, "~") || !strcmp(t, "null") || !strcmp(t, "Null") ||
+	       !strcmp(t, "NULL");
+}
+
+int op_node_int(const op_node *n, long long min, long long max, long long *v)
+{
+	if (n->kind != OP_NODE_SCALAR || !n->plain || !n->len)
+		return 0;
+	const char *p = n->text;
+	if (*p == '+' || *p == '-')
+		p++;
+	if (!*p)
+		return 0;
+	for (const char *q = p; *q; q++)
+		if (*q < '0' || *q > '9')
+			return 0;
+	errno = 0;
+	char *end;
+	long long x = strtoll(n->text, &end, 10);
+	if (errno == ERANGE || x < min || x > max)
+		return -1;
+	*v = x;
+	return 1;
+}
+
+const char *op_node_kind_name(const op_node *n)
+{
+	if (!n || op_node_is_null(n))
+		return "null";
+	switch (n->kind) {
+	case OP_NODE_MAP: return "a mapping";
+	case OP_NODE_SEQ: return "a list";
+	case OP_NODE_SCALAR: break;
+	}
+	if (n->plain && (!strcmp(n->text, "true") || !strcmp(n->text, "false")))
+		return "a boolean";
+	long long v;
+	if (op_node_int(n, -(1LL << 62), 1LL << 62, &v) != 0)
+		return "an integer";
+	return "a string";
+}

@@ -1,0 +1,45 @@
+/* outpost: one binary, several roles. This file only dispatches to a subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "outpost/cli.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{"validate", op_cmd_validate, "check application manifests (file:line:col errors)"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: outpost <command> [options]\n"
+		   "       outpost --version | --help | <command> --help\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return OP_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return OP_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		op_print_version(stdout);
+		return OP_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "outpost: unknown command \"%s\"\n", argv[1]);
+	usage(stderr);
+	return OP_EXIT_USAGE;
+}

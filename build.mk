@@ -1,0 +1,105 @@
+# The real build, run inside the trixie build root. See Makefile.
+
+CC ?= cc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+VERSION := 0.1.0
+COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+CPPFLAGS := -Iinclude -I/usr/local/include -D_GNU_SOURCE \
+	-DOP_VERSION='"$(VERSION)"' -DOP_COMMIT='"$(COMMIT)"'
+CFLAGS := -std=c11 -O2 -g $(WARN)
+
+# Static link order: the libraries, then what they need.
+LIB_GIT := /usr/local/lib/libgit2.a -lhttp_parser -lpcre2-8
+LIB_TLS := -lmbedtls -lmbedx509 -lmbedcrypto
+STATIC_LIBS := $(LIB_GIT) -l:libnats_static.a -lprotobuf-c -lyaml -ljansson -lsodium \
+	$(LIB_TLS) -lssl -lcrypto -lzstd -lz -pthread -lrt
+DYN_LIBS := $(LIB_GIT) -lnats -lyaml -ljansson -lsodium $(LIB_TLS) -lssl -lcrypto -lz \
+	-pthread -lrt
+
+SRC := $(wildcard agent/*.c sync/*.c)
+LIBSRC := $(filter-out agent/main.c,$(SRC))
+HDRS := $(wildcard include/outpost/*.h tests/*.h)
+UNIT := $(wildcard tests/unit/test_*.c)
+E2E := $(wildcard tests/e2e/test_*.c)
+HARNESS := $(wildcard tests/harness*.c tests/t.c)
+FUZZ := $(wildcard tests/fuzz/fuzz_*.c)
+BENCH := $(wildcard tests/bench/bench_*.c)
+
+obj = $(patsubst %.c,build/$(1)/%.o,$(2))
+
+.PHONY: all test test-unit test-e2e test-asan fuzz bench demo lint format clang-check
+all: outpost
+
+# --- release objects and the static binary --------------------------------------------
+build/rel/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+outpost: $(call obj,rel,$(SRC))
+	$(CC) -static -o $@ $^ $(STATIC_LIBS)
+
+# --- tests: unit and e2e programs, linked dynamically (ASan cannot be static) ----------
+build/rel/tests/%: $(call obj,rel,tests/%.c $(LIBSRC) $(HARNESS))
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(DYN_LIBS)
+
+UNIT_BIN := $(patsubst %.c,build/rel/%,$(UNIT))
+E2E_BIN := $(patsubst %.c,build/rel/%,$(E2E))
+
+test: outpost $(UNIT_BIN) $(E2E_BIN)
+	@tests/run.sh $(UNIT_BIN) $(E2E_BIN)
+test-unit: $(UNIT_BIN)
+	@tests/run.sh $(UNIT_BIN)
+test-e2e: outpost $(E2E_BIN)
+	@tests/run.sh $(E2E_BIN)
+
+# --- ASan + UBSan ----------------------------------------------------------------------
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+build/asan/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SAN) -c $< -o $@
+build/asan/tests/%: $(call obj,asan,tests/%.c $(LIBSRC) $(HARNESS))
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -o $@ $^ $(DYN_LIBS)
+ASAN_BIN := $(patsubst %.c,build/asan/%,$(UNIT))
+test-asan: $(ASAN_BIN)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		tests/run.sh $(ASAN_BIN)
+
+# --- libFuzzer (clang) -----------------------------------------------------------------
+FUZZ_SECONDS ?= 60
+FZ := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+build/fuzz/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) $(CFLAGS) -O1 -g $(FZ) -c $< -o $@
+build/fuzz/tests/fuzz/%: $(call obj,fuzz,tests/fuzz/%.c $(LIBSRC))
+	@mkdir -p $(dir $@)
+	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(DYN_LIBS)
+FUZZ_BIN := $(patsubst %.c,build/fuzz/%,$(FUZZ))
+fuzz: $(FUZZ_BIN)
+	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+# --- benchmarks and the demo -----------------------------------------------------------
+BENCH_BIN := $(patsubst %.c,build/rel/%,$(BENCH))
+bench: outpost $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do $$b || exit 1; done
+
+demo: outpost
+	@examples/demo.sh
+
+# --- style -----------------------------------------------------------------------------
+format:
+	clang-format -i $(SRC) $(wildcard include/outpost/*.h) $(UNIT) $(E2E) $(HARNESS) \
+		$(FUZZ) $(BENCH) $(wildcard tests/*.h)
+lint:
+	clang-format --dry-run --Werror $(SRC) $(wildcard include/outpost/*.h)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+		--suppress=missingIncludeSystem -Iinclude $(SRC)
+clang-check:
+	$(MAKE) --no-print-directory -B CC=clang outpost $(UNIT_BIN)
+
+.SECONDARY:

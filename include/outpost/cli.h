@@ -1,0 +1,16 @@
+/* Subcommands: each takes its own argv (argv[0] is the command name) and returns the
+ * process exit code: 0 success, 1 rejected input or failed operation, 2 usage. */
+#ifndef OUTPOST_CLI_H
+#define OUTPOST_CLI_H
+
+#include <stdio.h>
+
+enum { OP_EXIT_OK = 0, OP_EXIT_FAIL = 1, OP_EXIT_USAGE = 2 };
+
+int op_cmd_validate(int argc, char **argv);
+void op_print_version(FILE *f);
+
+/* True when argv holds -h or --help (commands print their help and exit 0). */
+int op_cli_wants_help(int argc, char **argv);
+
+#endif

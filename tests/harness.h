@@ -1,0 +1,203 @@
+/* The end-to-end test harness: real nats-servers (a hub and leaf sites, with a link
+ * proxy that can cut a site off), real git repositories with SSH-signed commits, and
+ * real child processes, all on 127.0.0.1 with random ports inside one temp dir.
+ *
+ * Rules every e2e test gets for free:
+ * - Every process the harness starts (servers, h_spawn, h_run) is registered, runs in
+ *   its own process group with PDEATHSIG=SIGKILL, and is killed (TERM, then KILL after
+ *   a short grace) and reaped at exit, on SIGINT/SIGTERM/SIGABRT/SIGSEGV, or by
+ *   h_cleanup(). Call the starting functions from the main thread only.
+ * - One temp dir per test program ($TMPDIR or /tmp, "outpost-test-XXXXXX"), removed at
+ *   exit unless OUTPOST_KEEP is set (then its path is printed). When a check failed
+ *   (tests/t.h), the tail of every server and h_spawn log is printed at exit.
+ * - No fixed sleeps: wait on a condition with h_wait_until().
+ * - Strings returned as `const char *` are owned by the harness and live until
+ *   h_cleanup(); `char *` results are the caller's to free().
+ *
+ * Reading the site's KV mirror with nats.c 3.10.1 (proven by tests/e2e/test_harness.c):
+ * - Create it at the site with js_CreateKeyValue, kvConfig.Bucket = "outpost",
+ *   kvConfig.Mirror = &(jsStreamSource){.Name = "KV_outpost", .External =
+ *   &(jsExternalStream){.APIPrefix = "$JS.hub.API", .DeliverPrefix = ""}}, History 1
+ *   and TTL 0. nats.c makes the mirror stream "KV_outpost" with AllowDirect and
+ *   MirrorDirect and no subjects of its own.
+ * - Read it through a connection to the SITE server with jsOptions.Domain = site name
+ *   (or no domain at all: a client of the site server gets the site's JetStream):
+ *   js_KeyValue(&kv, js, "outpost") then kvStore_Get / kvStore_Keys / kvStore_Watch
+ *   work on the local mirror, link up or down (direct get on the site's KV_outpost;
+ *   the leaf link denies $JS.API.> between domains, so the hub never answers).
+ * - Never kvStore_Put/Delete through that handle: nats.c rewrites a mirror bucket's
+ *   write prefix to "$JS.hub.API.$KV.outpost." (the External.APIPrefix), so it would
+ *   write into the HUB's bucket across the link.
+ * - Mirror progress: js_GetStreamInfo(&si, js, "KV_outpost", ...) at the site;
+ *   si->Mirror->Lag (messages behind the origin as last seen) and si->Mirror->Active
+ *   (ns since the last contact; -1 or large while the link is down).
+ *
+ * Leaf link timing (nats-server 2.10): the site's remote retries every `reconnect`
+ * seconds (set to 1 here, also the default). After h_link_restore() the leaf link is
+ * back within ~1 s and the mirror catches up right after (see test_harness.c timings).
+ */
+#ifndef OUTPOST_TEST_HARNESS_H
+#define OUTPOST_TEST_HARNESS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* ---- temp dir, paths, files -------------------------------------------------------- */
+
+/* The program's temp dir, made on first use (exits the program if it cannot be). */
+const char *h_tmpdir(void);
+/* A path inside the temp dir: h_path("state/%s", site). Does not create anything. */
+const char *h_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A string printf'd into harness-owned memory. */
+const char *h_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The string single-quoted for /bin/sh ('it'\''s'), harness-owned. */
+const char *h_q(const char *s);
+/* mkdir -p. 0 or -1. */
+int h_mkdirs(const char *path);
+/* Writes a file (creating its parent dirs), printf-style content. 0 or -1. */
+int h_write(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Whole file as a NUL-terminated string (caller frees), NULL if unreadable. */
+char *h_read(const char *path);
+
+/* ---- waiting ------------------------------------------------------------------------ */
+
+/* Polls cond(arg) every ~20 ms until it is true (returns true) or timeout_ms passes
+ * (returns false). The only place where the tests sleep. */
+bool h_wait_until(bool (*cond)(void *), void *arg, int timeout_ms);
+/* Milliseconds on the monotonic clock, for timing things in tests. */
+long long h_now_ms(void);
+/* A free TCP port on 127.0.0.1 (bind port 0, read it, close); -1 on failure. */
+int h_free_port(void);
+
+/* ---- processes ---------------------------------------------------------------------- */
+
+/* Runs `/bin/sh -c CMD` (printf-style), stdin /dev/null, and waits for it (at most
+ * 120 s, then its process group is killed and 124 is returned). Returns the exit code,
+ * 128+N if killed by signal N, -1 if it could not be started. If out is not NULL it
+ * gets stdout and stderr together (caller frees); if NULL, the output is printed to
+ * stderr when the exit code is not 0 and dropped otherwise. */
+int h_run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same with stdout and stderr apart (either may be NULL: dropped). */
+int h_run2(char **out, char **err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Starts argv[0] (PATH searched) in the background with stdout and stderr appended to
+ * log (NULL: inherited), stdin /dev/null, and registers it. Returns its pid (also its
+ * process group id), or -1. */
+pid_t h_spawn(const char *log, const char *const argv[]);
+/* The same for `/bin/sh -c "exec CMD"`, printf-style. */
+pid_t h_spawn_sh(const char *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Stops a registered process and its group: SIGTERM (SIGKILL when kill9), then SIGKILL
+ * after grace_ms, reaps it and unregisters it. Returns its exit code (128+N if killed
+ * by signal N), -1 if pid is not registered. */
+int h_proc_stop(pid_t pid, bool kill9, int grace_ms);
+/* Non-blocking: true once the registered process exited (then it is reaped and
+ * unregistered, and *code gets its exit code as h_proc_stop's; code may be NULL).
+ * Also true for a pid that is not registered (already reaped). */
+bool h_proc_exited(pid_t pid, int *code);
+/* Registers a process the harness did not start (say, a shim that left its parent's
+ * group) so that cleanup kills it too. It is signalled only, not reaped. */
+void h_adopt(pid_t pid);
+/* Kills every registered process and waits for them; prints the log tails if a check
+ * failed; removes the temp dir unless OUTPOST_KEEP is set. Runs at exit and on fatal
+ * signals by itself; a test may call it to check that nothing survives. */
+void h_cleanup(void);
+
+/* ---- nats-server: a hub and leaf sites ------------------------------------------------ */
+
+struct h_proxy;
+
+/* A running (or stopped) nats-server. Fields are read-only for tests. */
+typedef struct h_nats {
+	char name[64];    /* server_name: "hub" or the site name */
+	char domain[64];  /* JetStream domain: the same */
+	char url[64];     /* nats://127.0.0.1:PORT */
+	int port;         /* client port */
+	int http_port;    /* monitoring port (/varz, /jsz, /leafz, /healthz) */
+	int leaf_port;    /* hub: leafnode listen port; site: the port of its link proxy */
+	char dir[512];    /* server dir: server.conf, server.log, store/ */
+	char store[512];  /* JetStream store dir, kept across stop and start */
+	char log[512];    /* server.log */
+	pid_t pid;        /* 0 while stopped */
+	struct h_nats *hub;     /* site: the hub it links to */
+	struct h_proxy *proxy;  /* site: its link proxy */
+} h_nats;
+
+/* Starts the hub (JetStream domain "hub", a leafnode port). NULL on failure, after
+ * printing why (with the tail of its log). Waits until /healthz is ok. */
+h_nats *h_hub_start(void);
+/* Starts a site server (domain = site) whose leaf remote goes through a link proxy to
+ * hub's leafnode port. Does not wait for the link: see h_leaf_wait. */
+h_nats *h_site_start(h_nats *hub, const char *site);
+/* The same with its link cut from the start (a site that boots offline). */
+h_nats *h_site_start_cut(h_nats *hub, const char *site);
+const char *h_nats_url(const h_nats *s);
+/* GET http://127.0.0.1:<http_port><path> (e.g. "/leafz", "/jsz?streams=1"), parsed;
+ * caller json_decref()s. NULL if unreachable, not 200, or not JSON. */
+json_t *h_nats_monitor(const h_nats *s, const char *path);
+/* True once /leafz at the site lists its link to the hub, within timeout_ms. */
+bool h_leaf_wait(h_nats *site, int timeout_ms);
+/* True once /leafz at the site lists no leaf link, within timeout_ms. */
+bool h_leaf_wait_down(h_nats *site, int timeout_ms);
+/* Cuts the site's link: closes every proxied connection, then refuses new ones
+ * (accepts and closes at once). Returns when the site's /leafz shows it down (waits at
+ * most 5 s; prints a warning otherwise). */
+void h_link_cut(h_nats *site);
+/* Forwards new connections again. Returns at once; the site's leaf remote reconnects
+ * within about a second: h_leaf_wait() for it. */
+void h_link_restore(h_nats *site);
+/* Stops the server with SIGTERM (kill9: SIGKILL), waits for it; store and ports kept.
+ * 0, or -1 if it was not running. */
+int h_nats_stop(h_nats *s, bool kill9);
+/* Starts it again on the same ports and store dir; waits for /healthz. 0 or -1. */
+int h_nats_start_again(h_nats *s);
+
+/* ---- git and SSH keys ----------------------------------------------------------------- */
+
+/* An SSH key pair made with ssh-keygen, no passphrase. */
+typedef struct h_key {
+	const char *type; /* "ed25519", "ecdsa" (nistp256) or "rsa" (3072 bits) */
+	const char *path; /* private key; the public key is path + ".pub" */
+	const char *pub;  /* "ssh-ed25519 AAAA...": key type and base64, no comment */
+} h_key;
+
+/* Makes a key of that type. NULL on failure (printed). */
+const h_key *h_keygen(const char *type);
+
+/* The environment prefix the harness runs git with, for tests that run git by hand:
+ * "HOME=<tmp>/home XDG_CONFIG_HOME=... GIT_CONFIG_NOSYSTEM=1 TZ=UTC ..." (shell syntax,
+ * ends with a space): h_run(NULL, "%sgit verify-commit %s", h_git_env(), sha). */
+const char *h_git_env(void);
+
+typedef struct h_repo {
+	const char *path; /* work tree (non-bare), branch main */
+} h_repo;
+
+/* git init -b main in <tmp>/<name>. NULL on failure (printed). */
+h_repo *h_repo_new(const char *name);
+/* Writes a file in the work tree (printf-style content, parent dirs made). 0 or -1. */
+int h_repo_write(h_repo *r, const char *relpath, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Deletes a file from the work tree. 0 or -1. */
+int h_repo_rm(h_repo *r, const char *relpath);
+
+/* What h_repo_commit commits. Zero fields take the defaults. */
+typedef struct h_commit {
+	const h_key *key;  /* sign with it (git commit -S, gpg.format=ssh); NULL: unsigned */
+	const char *name;  /* committer and author name; default "Test User" */
+	const char *email; /* committer and author email; default "test@example.com" */
+	const char *date;  /* committer and author date, any git date format, e.g.
+			      "2024-05-01T12:00:00Z"; NULL: now */
+	const char *msg;   /* default "change" */
+} h_commit;
+
+/* git add -A, then git commit --allow-empty as c says. Returns the new commit's sha
+ * (harness-owned), NULL on failure (printed). c may be NULL (unsigned, defaults). */
+const char *h_repo_commit(h_repo *r, const h_commit *c);
+/* The sha of HEAD (or of any rev: h_repo_rev(r, "HEAD~1")), harness-owned; NULL. */
+const char *h_repo_rev(h_repo *r, const char *rev);
+/* Runs `git -C <repo> ARGS` (printf-style) with h_git_env(); as h_run. */
+int h_repo_git(h_repo *r, char **out, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

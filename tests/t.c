@@ -1,0 +1,51 @@
+/* See t.h. */
+#include "t.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+int t_failed_checks;
+static int passed, failed;
+static const char *current;
+
+void t_fail(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "  FAIL %s (%s:%d): ", current ? current : "?", file, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	t_failed_checks++;
+}
+
+void t_run(const char *name, void (*fn)(void))
+{
+	const char *filter = getenv("TEST_FILTER");
+	if (filter && *filter && !strstr(name, filter))
+		return;
+	int before = t_failed_checks;
+	struct timespec a, b;
+	current = name;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	fn();
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	double ms = (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6;
+	if (t_failed_checks == before) {
+		passed++;
+		printf("ok   %s (%.0f ms)\n", name, ms);
+	} else {
+		failed++;
+		printf("FAIL %s (%.0f ms)\n", name, ms);
+	}
+	fflush(stdout);
+	current = NULL;
+}
+
+int t_done(void)
+{
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
