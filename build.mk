@@ -8,7 +8,7 @@ VERSION := 0.1.0
 COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
-CPPFLAGS := -Iinclude -I/usr/local/include -D_GNU_SOURCE \
+CPPFLAGS := -Iinclude -Itests -I/usr/local/include -D_GNU_SOURCE \
 	-DOP_VERSION='"$(VERSION)"' -DOP_COMMIT='"$(COMMIT)"'
 CFLAGS := -std=c11 -O2 -g $(WARN)
 

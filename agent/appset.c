@@ -123,19 +123,30 @@ int op_appset_add_dir(op_appset *s, const char *dir, op_diags *d)
 		n++;
 	}
 	closedir(dh);
-	qsort(names, n, sizeof *names, name_cmp);
+	if (n) /* names is NULL in an empty directory, and qsort's base must not be */
+		qsort(names, n, sizeof *names, name_cmp);
 	for (size_t i = 0; i < n; i++) {
 		char path[4096];
 		struct stat st;
 		int w = snprintf(path, sizeof path, "%s%s%s", dir,
 			dir[strlen(dir) - 1] == '/' ? "" : "/", names[i]);
-		if (rc == 0 && w > 0 && (size_t)w < sizeof path && stat(path, &st) == 0) {
+		/* lstat: a symlink to a directory is not walked (a link to an ancestor would
+		 * loop); a symlink to a manifest file is read. One unreadable entry is
+		 * reported and the walk goes on, so one run shows every error. */
+		if (rc != OP_ENOMEM && (w < 0 || (size_t)w >= sizeof path)) {
+			op_diags_add(d, dir, 0, 0, "", "path of %.80s too long (at most %zu bytes)",
+				names[i], sizeof path - 1);
+			rc = rc ? rc : OP_EIO;
+		} else if (rc != OP_ENOMEM && lstat(path, &st) == 0) {
 			int r = 0;
 			if (S_ISDIR(st.st_mode))
 				r = op_appset_add_dir(s, path, d);
-			else if (S_ISREG(st.st_mode) && op_is_manifest_name(names[i]))
+			else if ((S_ISREG(st.st_mode) ||
+					 (S_ISLNK(st.st_mode) && stat(path, &st) == 0 &&
+						 S_ISREG(st.st_mode))) &&
+				 op_is_manifest_name(names[i]))
 				r = op_appset_add_file(s, path, d);
-			if (r == OP_ENOMEM || r == OP_EIO)
+			if (r == OP_ENOMEM || (r == OP_EIO && rc == 0))
 				rc = r;
 		}
 		free(names[i]);

@@ -2,6 +2,7 @@
  * expected and what it found, at the node's position, under the current field path. */
 #include "check.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +66,8 @@ bool ck_map(op_check *c, const op_node *n, const char *const *allowed)
 	for (size_t i = 0; i < n->n; i++) {
 		const op_node *k = n->keys[i];
 		bool known = false;
-		for (const char *const *a = allowed; *a; a++)
+		/* A key with a NUL byte would compare equal to its prefix. */
+		for (const char *const *a = allowed; *a && strlen(k->text) == k->len; a++)
 			known |= strcmp(k->text, *a) == 0;
 		if (!known) {
 			char list[256] = "";
@@ -179,6 +181,17 @@ char *ck_exact(op_check *c, const op_node *n, const char *want)
 	return s;
 }
 
+/* "4" is a string in YAML; the error says so, since it reads like a number. */
+static bool quoted_int(const op_node *n)
+{
+	if (!n || n->kind != OP_NODE_SCALAR || n->plain)
+		return false;
+	op_node p = *n;
+	p.plain = true;
+	long long v;
+	return op_node_int(&p, LLONG_MIN, LLONG_MAX, &v) != 0;
+}
+
 bool ck_int(op_check *c, const op_node *n, long long min, long long max, int *out)
 {
 	long long v = 0;
@@ -187,8 +200,15 @@ bool ck_int(op_check *c, const op_node *n, long long min, long long max, int *ou
 		*out = (int)v;
 		return true;
 	}
-	if (r == -1)
+	if (r == -1) {
 		ck_err(c, n, "expected an integer from %lld to %lld, got %s", min, max, n->text);
+		return false;
+	}
+	if (quoted_int(n))
+		ck_err(c, n,
+			"expected an integer from %lld to %lld, got the string \"%.80s\" "
+			"(write the number without quotes)",
+			min, max, n->text);
 	else
 		ck_err(c, n, "expected an integer from %lld to %lld, got %s", min, max, found(n));
 	return false;
@@ -314,8 +334,10 @@ bool ck_kvs(op_check *c, const op_node *n, size_t max, enum ck_keyrule kr,
 	int before = c->errors;
 	out->v = calloc(n->n ? n->n : 1, sizeof *out->v);
 	out->n = 0;
-	if (!out->v)
+	if (!out->v) {
+		ck_err(c, n, "out of memory");
 		return false;
+	}
 	for (size_t i = 0; i < n->n; i++) {
 		const op_node *k = n->keys[i];
 		const char *want = "";
@@ -325,6 +347,8 @@ bool ck_kvs(op_check *c, const op_node *n, size_t max, enum ck_keyrule kr,
 			dup |= strcmp(n->keys[j]->text, k->text) == 0;
 		if (dup) {
 			ck_err(c, k, "duplicate key");
+		} else if (strlen(k->text) != k->len) {
+			ck_err(c, k, "key contains a NUL byte");
 		} else if (!key_ok(k->text, kr, &want)) {
 			ck_err(c, k, "expected %s, got \"%.80s\"", want, k->text);
 		} else {
@@ -332,8 +356,10 @@ bool ck_kvs(op_check *c, const op_node *n, size_t max, enum ck_keyrule kr,
 			if (v && !val_ok(v, vr, &want)) {
 				ck_err(c, n->vals[i], "expected %s, got \"%.80s\"", want, v);
 				free(v);
+			} else if (v && !(out->v[out->n].key = strdup(k->text))) {
+				ck_err(c, k, "out of memory");
+				free(v);
 			} else if (v) {
-				out->v[out->n].key = strdup(k->text);
 				out->v[out->n++].val = v;
 			}
 		}
@@ -351,8 +377,10 @@ bool ck_strs(op_check *c, const op_node *n, size_t min, size_t max, bool sites,
 	int before = c->errors;
 	out->v = calloc(n->n ? n->n : 1, sizeof *out->v);
 	out->n = 0;
-	if (!out->v)
+	if (!out->v) {
+		ck_err(c, n, "out of memory");
 		return false;
+	}
 	for (size_t i = 0; i < n->n; i++) {
 		size_t m = ck_index(c, i);
 		char *s = sites ? ck_name(c, n->vals[i], "a site name") : ck_str(c, n->vals[i]);

@@ -78,11 +78,15 @@ struct frame {
 	op_node *node;
 	op_node *key; /* a map's key waiting for its value */
 	char *anchor;
+	size_t anchor_seq; /* when the anchor was defined (see struct anchor) */
 };
 
+/* seq orders definitions: a collection's anchor is defined where the collection
+ * opens but registered where it closes, and an alias means the latest definition. */
 struct anchor {
 	char *name;
 	op_node *node;
+	size_t seq;
 };
 
 struct yctx {
@@ -93,6 +97,7 @@ struct yctx {
 	int depth;
 	struct anchor *anchors;
 	size_t nanchors, capanchors;
+	size_t seq; /* anchor definitions so far */
 	int ndocs;
 };
 
@@ -110,7 +115,7 @@ static int yerr(struct yctx *c, int code, const yaml_mark_t *m, const char *fmt,
 	return code;
 }
 
-static int anchor_add(struct yctx *c, const char *name, op_node *n)
+static int anchor_add(struct yctx *c, const char *name, op_node *n, size_t seq)
 {
 	if (c->nanchors == c->capanchors) {
 		size_t cap = c->capanchors ? c->capanchors * 2 : 8;
@@ -124,16 +129,31 @@ static int anchor_add(struct yctx *c, const char *name, op_node *n)
 	c->anchors[c->nanchors].name = strdup(name);
 	if (!c->anchors[c->nanchors].name)
 		return OP_ENOMEM;
+	c->anchors[c->nanchors].seq = seq;
 	c->anchors[c->nanchors++].node = n;
 	return 0;
 }
 
-static op_node *anchor_find(struct yctx *c, const char *name)
+/* The node of the latest definition of name; *open is set when that definition is a
+ * collection still being read (an alias to it would make the tree cyclic). */
+static op_node *anchor_find(struct yctx *c, const char *name, bool *open)
 {
-	for (size_t i = c->nanchors; i-- > 0;)
-		if (strcmp(c->anchors[i].name, name) == 0)
-			return c->anchors[i].node;
-	return NULL;
+	op_node *n = NULL;
+	size_t best = 0;
+	*open = false;
+	for (size_t i = 0; i < c->nanchors; i++)
+		if (strcmp(c->anchors[i].name, name) == 0 && (!n || c->anchors[i].seq > best)) {
+			n = c->anchors[i].node;
+			best = c->anchors[i].seq;
+		}
+	for (int i = 0; i < c->depth; i++)
+		if (c->stack[i].anchor && strcmp(c->stack[i].anchor, name) == 0 &&
+			(!n || *open || c->stack[i].anchor_seq > best)) {
+			*open = true;
+			best = c->stack[i].anchor_seq;
+			n = c->stack[i].node;
+		}
+	return n;
 }
 
 /* Attaches a finished node to the open collection (or makes it the root). */
@@ -201,7 +221,7 @@ static int on_event(struct yctx *c, yaml_event_t *ev)
 		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
 			!ev->data.scalar.tag;
 		if (ev->data.scalar.anchor &&
-			(rc = anchor_add(c, (const char *)ev->data.scalar.anchor, n)) != 0)
+			(rc = anchor_add(c, (const char *)ev->data.scalar.anchor, n, ++c->seq)) != 0)
 			return rc;
 		return attach(c, n, m);
 	case YAML_SEQUENCE_START_EVENT:
@@ -221,6 +241,7 @@ static int on_event(struct yctx *c, yaml_event_t *ev)
 		f->node = n;
 		f->key = NULL;
 		f->anchor = anchor ? strdup((const char *)anchor) : NULL;
+		f->anchor_seq = anchor ? ++c->seq : 0;
 		if (anchor && !f->anchor)
 			return OP_ENOMEM;
 		return 0;
@@ -231,20 +252,25 @@ static int on_event(struct yctx *c, yaml_event_t *ev)
 		n = f->node;
 		char *anchor = f->anchor;
 		f->anchor = NULL;
-		rc = anchor ? anchor_add(c, anchor, n) : 0;
+		rc = anchor ? anchor_add(c, anchor, n, f->anchor_seq) : 0;
 		free(anchor);
 		if (rc)
 			return rc;
 		return attach(c, n, m);
 	}
-	case YAML_ALIAS_EVENT:
-		/* An anchor is registered only once its node is complete, so an alias can
-		 * never point into a node still open: the tree stays acyclic. */
-		n = anchor_find(c, (const char *)ev->data.alias.anchor);
+	case YAML_ALIAS_EVENT: {
+		/* An alias may not point into a node still open: the tree stays acyclic. */
+		bool open;
+		n = anchor_find(c, (const char *)ev->data.alias.anchor, &open);
 		if (!n)
 			return yerr(c, OP_EINVAL, m, "unknown alias *%s",
 				(const char *)ev->data.alias.anchor);
+		if (open)
+			return yerr(c, OP_EINVAL, m,
+				"alias *%s refers to a node that contains it (recursive alias)",
+				(const char *)ev->data.alias.anchor);
 		return attach(c, n, m);
+	}
 	default:
 		return 0;
 	}
@@ -293,14 +319,15 @@ int op_doc_parse_yaml(op_doc *doc, const char *file, const char *buf, size_t len
 
 /* --- JSON -------------------------------------------------------------------------- */
 
+/* depth: collections around j; like the YAML side, at most OP_DOC_MAX_DEPTH nest. */
 static int json_to_node(op_doc *doc, json_t *j, int depth, op_node **out)
 {
-	if (depth > OP_DOC_MAX_DEPTH)
-		return OP_ETOOBIG;
 	op_node *n;
 	int rc;
 	if (json_is_object(j) || json_is_array(j)) {
 		bool obj = json_is_object(j);
+		if (depth >= OP_DOC_MAX_DEPTH)
+			return OP_ETOOBIG;
 		if (!(n = node_new(doc, obj ? OP_NODE_MAP : OP_NODE_SEQ, 0, 0)))
 			return OP_ETOOBIG;
 		if (obj) {
@@ -309,8 +336,10 @@ static int json_to_node(op_doc *doc, json_t *j, int depth, op_node **out)
 			json_object_foreach(j, k, v)
 			{
 				op_node *kn = node_new(doc, OP_NODE_SCALAR, 0, 0), *vn;
-				if (!kn || !(kn->text = strdup(k)))
+				if (!kn)
 					return OP_ETOOBIG;
+				if (!(kn->text = strdup(k)))
+					return OP_ENOMEM;
 				kn->len = strlen(k);
 				if ((rc = json_to_node(doc, v, depth + 1, &vn)) != 0 ||
 					(rc = node_push(n, kn, vn)) != 0)
@@ -342,8 +371,13 @@ static int json_to_node(op_doc *doc, json_t *j, int depth, op_node **out)
 		n->plain = true;
 		if (json_is_integer(j))
 			snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
-		else if (json_is_real(j))
+		else if (json_is_real(j)) {
+			/* Keep a fraction or exponent, so that 4.0 does not read as 4. */
 			snprintf(num, sizeof num, "%.17g", json_real_value(j));
+			size_t l = strlen(num);
+			if (strspn(num, "-0123456789") == l)
+				snprintf(num + l, sizeof num - l, ".0");
+		}
 		else
 			snprintf(num, sizeof num, "%s",
 				json_is_true(j) ? "true" : json_is_false(j) ? "false" : "null");
@@ -416,6 +450,48 @@ int op_node_int(const op_node *n, long long min, long long max, long long *v)
 	return 1;
 }
 
+static bool is_bool(const char *t)
+{
+	static const char *const words[] = {"true", "True", "TRUE", "false", "False", "FALSE",
+		NULL};
+	for (const char *const *w = words; *w; w++)
+		if (strcmp(t, *w) == 0)
+			return true;
+	return false;
+}
+
+/* YAML 1.2 core schema floats: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?,
+ * and .inf / .nan in their three spellings. */
+static bool is_float(const char *t)
+{
+	static const char *const words[] = {".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN",
+		NULL};
+	if (*t == '+' || *t == '-')
+		t++;
+	for (const char *const *w = words; *w; w++)
+		if (strcmp(t, *w) == 0)
+			return true;
+	size_t ipart = strspn(t, "0123456789");
+	t += ipart;
+	size_t fpart = 0;
+	if (*t == '.') {
+		fpart = strspn(t + 1, "0123456789");
+		t += 1 + fpart;
+	}
+	if (!ipart && !fpart)
+		return false;
+	if (*t == 'e' || *t == 'E') {
+		t++;
+		if (*t == '+' || *t == '-')
+			t++;
+		size_t e = strspn(t, "0123456789");
+		if (!e)
+			return false;
+		t += e;
+	}
+	return *t == '\0';
+}
+
 const char *op_node_kind_name(const op_node *n)
 {
 	if (!n || op_node_is_null(n))
@@ -425,10 +501,12 @@ const char *op_node_kind_name(const op_node *n)
 	case OP_NODE_SEQ: return "a list";
 	case OP_NODE_SCALAR: break;
 	}
-	if (n->plain && (!strcmp(n->text, "true") || !strcmp(n->text, "false")))
+	if (n->plain && is_bool(n->text))
 		return "a boolean";
 	long long v;
 	if (op_node_int(n, -(1LL << 62), 1LL << 62, &v) != 0)
 		return "an integer";
+	if (n->plain && is_float(n->text))
+		return "a float";
 	return "a string";
 }

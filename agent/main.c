@@ -12,6 +12,7 @@ struct command {
 
 static const struct command commands[] = {
 	{"validate", op_cmd_validate, "check application manifests (file:line:col errors)"},
+	{"sync", op_cmd_sync, "hub: publish signed, validated Git revisions into JetStream KV"},
 };
 
 static void usage(FILE *f)

@@ -49,7 +49,8 @@ static void read_spread(op_check *c, const op_node *n, size_t idx, op_spread *s)
 	else {
 		char def[32];
 		snprintf(def, sizeof def, "spread-%zu", idx);
-		s->name = strdup(def);
+		if (!(s->name = strdup(def)))
+			ck_err(c, n, "out of memory");
 	}
 	if ((v = ck_get(n, "requirements")))
 		AT_KEY(c, "requirements",
@@ -74,15 +75,24 @@ static void read_scaler_props(op_check *c, const op_node *n, op_trait *t)
 	if (ck_list(c, v, 0, OP_MAX_SPREAD, "spread entries")) {
 		t->spread = calloc(v->n ? v->n : 1, sizeof *t->spread);
 		t->nspread = t->spread ? v->n : 0;
+		if (!t->spread)
+			ck_err(c, v, "out of memory");
 		for (size_t i = 0; i < t->nspread; i++) {
 			size_t mi = ck_index(c, i);
 			read_spread(c, v->vals[i], i, &t->spread[i]);
-			for (size_t j = 0; j < i && t->spread[i].name; j++)
-				if (t->spread[j].name && !strcmp(t->spread[j].name, t->spread[i].name)) {
-					ck_err(c, v->vals[i], "duplicate spread name \"%s\"",
-						t->spread[i].name);
-					break;
-				}
+			for (size_t j = 0; j < i && t->spread[i].name; j++) {
+				if (!t->spread[j].name || strcmp(t->spread[j].name, t->spread[i].name))
+					continue;
+				/* At the name when it is written; a default name collides at the
+				 * entry. */
+				const op_node *nm = ck_get(v->vals[i], "name");
+				size_t mn = nm ? ck_key(c, "name") : c->plen;
+				ck_err(c, nm ? nm : v->vals[i],
+					"duplicate spread name \"%s\" (spread[%zu] has it)",
+					t->spread[i].name, j);
+				ck_pop(c, mn);
+				break;
+			}
 			ck_pop(c, mi);
 		}
 	}
@@ -265,6 +275,8 @@ static void read_spec(op_check *c, const op_node *n, op_app *app)
 	if (ck_list(c, v, 1, OP_MAX_COMPONENTS, "components")) {
 		app->comps = calloc(v->n, sizeof *app->comps);
 		app->ncomps = app->comps ? v->n : 0;
+		if (!app->comps)
+			ck_err(c, v, "out of memory");
 		for (size_t i = 0; i < app->ncomps; i++) {
 			size_t mi = ck_index(c, i);
 			read_component(c, v->vals[i], &app->comps[i]);
@@ -314,7 +326,9 @@ static int read_app(op_check *c, const op_node *root, bool json, op_app **out)
 	if (!app)
 		return OP_ENOMEM;
 	if (!root) {
-		ck_err(c, NULL, "expected a mapping (an Application manifest), got an empty file");
+		/* Nothing to point at; the start of the file is where the manifest belongs. */
+		static const op_node start = {.kind = OP_NODE_SCALAR, .line = 1, .col = 1};
+		ck_err(c, &start, "expected a mapping (an Application manifest), got an empty file");
 	} else if (ck_map(c, root, json ? jkeys : keys)) {
 		const op_node *v;
 		if (json && ck_need(c, root, "format")) {

@@ -10,11 +10,38 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Every builder returns NULL when any part failed (out of memory): a JSON with a part
+ * missing would be published with a digest of its own. */
+
+/* Appends v to the array a (taking v); on failure drops a and returns NULL. */
+static json_t *push(json_t *a, json_t *v)
+{
+	if (!a || !v || json_array_append_new(a, v) != 0) {
+		json_decref(a);
+		if (!a)
+			json_decref(v);
+		return NULL;
+	}
+	return a;
+}
+
+/* Sets o[key] = v (taking v); on failure drops o and returns NULL. */
+static json_t *set(json_t *o, const char *key, json_t *v)
+{
+	if (!o || !v || json_object_set_new(o, key, v) != 0) {
+		json_decref(o);
+		if (!o)
+			json_decref(v);
+		return NULL;
+	}
+	return o;
+}
+
 static json_t *kvs_json(const op_kvs *m)
 {
 	json_t *o = json_object();
 	for (size_t i = 0; o && i < m->n; i++)
-		json_object_set_new(o, m->v[i].key, json_string(m->v[i].val));
+		o = set(o, m->v[i].key, json_string(m->v[i].val));
 	return o;
 }
 
@@ -22,15 +49,15 @@ static json_t *strs_json(const op_strs *s)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; a && i < s->n; i++)
-		json_array_append_new(a, json_string(s->v[i]));
+		a = push(a, json_string(s->v[i]));
 	return a;
 }
 
 static json_t *trait_json(const op_trait *t)
 {
 	json_t *spread = json_array();
-	for (size_t i = 0; i < t->nspread; i++)
-		json_array_append_new(spread,
+	for (size_t i = 0; spread && i < t->nspread; i++)
+		spread = push(spread,
 			json_pack("{s:s, s:o, s:i}", "name", t->spread[i].name, "requirements",
 				kvs_json(&t->spread[i].requirements), "weight", t->spread[i].weight));
 	return json_pack("{s:s, s:{s:i, s:o}}", "type", op_scaler_name(t->type), "properties",
@@ -42,16 +69,16 @@ static json_t *component_json(const op_component *c)
 	json_t *props = json_pack("{s:s, s:o, s:o, s:s, s:s}", "command", c->command, "args",
 		strs_json(&c->args), "env", kvs_json(&c->env), "restart",
 		op_restart_name(c->restart), "rollout", op_rollout_name(c->rollout));
-	if (!props)
-		return NULL;
-	if (c->workdir)
-		json_object_set_new(props, "workdir", json_string(c->workdir));
-	if (c->has_artifact) {
+	if (props && c->workdir)
+		props = set(props, "workdir", json_string(c->workdir));
+	if (props && c->has_artifact) {
 		const op_artifact *a = &c->artifact;
 		json_t *sha = a->sha256 ? json_string(a->sha256) : kvs_json(&a->sha256_arch);
-		json_object_set_new(props, "artifact",
+		props = set(props, "artifact",
 			json_pack("{s:s, s:o}", "path", a->path, "sha256", sha));
 	}
+	if (!props)
+		return NULL;
 	return json_pack("{s:s, s:s, s:o, s:[o]}", "name", c->name, "type", "process",
 		"properties", props, "traits", trait_json(&c->scaler));
 }
@@ -59,15 +86,21 @@ static json_t *component_json(const op_component *c)
 static json_t *app_json(const op_app *app)
 {
 	json_t *comps = json_array(), *policies = json_array();
-	for (size_t i = 0; i < app->ncomps; i++)
-		json_array_append_new(comps, component_json(&app->comps[i]));
-	if (app->has_placement) {
+	for (size_t i = 0; comps && i < app->ncomps; i++)
+		comps = push(comps, component_json(&app->comps[i]));
+	if (policies && app->has_placement) {
 		const op_placement *p = &app->placement;
 		json_t *props = json_pack("{s:o}", "requirements", kvs_json(&p->requirements));
-		if (p->has_sites)
-			json_object_set_new(props, "sites", strs_json(&p->sites));
-		json_array_append_new(policies, json_pack("{s:s, s:s, s:o}", "name", p->name,
-							"type", "placement", "properties", props));
+		if (props && p->has_sites)
+			props = set(props, "sites", strs_json(&p->sites));
+		policies = push(policies, props ? json_pack("{s:s, s:s, s:o}", "name", p->name,
+							  "type", "placement", "properties", props)
+						: NULL);
+	}
+	if (!comps || !policies) {
+		json_decref(comps);
+		json_decref(policies);
+		return NULL;
 	}
 	return json_pack("{s:s, s:i, s:s, s:{s:s, s:o}, s:{s:o, s:o}}", "apiVersion",
 		OP_API_VERSION, "format", OP_FORMAT, "kind", OP_KIND, "metadata", "name",

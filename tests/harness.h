@@ -40,6 +40,7 @@
 #define OUTPOST_TEST_HARNESS_H
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -199,5 +200,15 @@ const char *h_repo_commit(h_repo *r, const h_commit *c);
 const char *h_repo_rev(h_repo *r, const char *rev);
 /* Runs `git -C <repo> ARGS` (printf-style) with h_git_env(); as h_run. */
 int h_repo_git(h_repo *r, char **out, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- internal: shared by the harness_*.c files, not for tests ------------------------ */
+
+void h__init(void);                 /* makes the temp dir, installs exit/signal cleanup */
+void h__atcleanup(void (*fn)(void)); /* runs at cleanup, after the processes are gone */
+void h__track_log(const char *path); /* a log whose tail is printed on failure */
+void h__kill_all(void);             /* async-signal-safe: stop and reap every process */
+void h__sleep_ms(int ms);           /* for the polling helpers only */
+const char *h__keep(char *s);       /* takes a malloc'd string into harness ownership */
+char *h__vfmt(const char *fmt, va_list ap); /* vasprintf; caller frees */
 
 #endif

@@ -1,0 +1,47 @@
+/* NATS: connecting with outpost's reconnect policy, JetStream contexts per domain and
+ * the KV helpers the roles share. Thin wrappers over nats.c that turn its status codes
+ * into op_err messages naming what failed. */
+#ifndef OUTPOST_BUS_H
+#define OUTPOST_BUS_H
+
+#include <nats/nats.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "outpost/err.h"
+
+#define OP_BUCKET "outpost"
+#define OP_STATUS_BUCKET "outpost-status"
+#define OP_DEFAULT_NATS "nats://127.0.0.1:4222"
+#define OP_MAX_VALUE (1024 * 1024)
+
+typedef struct op_bus {
+	natsConnection *nc;
+	jsCtx *js;
+} op_bus;
+
+/* Connects to url as name: reconnects forever, retries a failed first connect in
+ * the background when wait_ms is 0, otherwise fails after wait_ms. domain (may be
+ * NULL) is the JetStream domain the context talks to. */
+int op_bus_connect(op_bus *b, const char *url, const char *name, const char *domain,
+	int wait_ms, op_err *e);
+void op_bus_close(op_bus *b);
+bool op_bus_connected(const op_bus *b);
+
+/* Opens bucket, creating it with cfg when missing. */
+int op_bus_kv(op_bus *b, kvConfig *cfg, kvStore **kv, op_err *e);
+
+/* One key's latest value. *val is allocated (NUL-terminated), *rev its revision.
+ * OP_ENOTFOUND when missing or deleted. */
+int op_bus_kv_get(kvStore *kv, const char *key, char **val, size_t *len, uint64_t *rev,
+	op_err *e);
+
+/* Every live key with a prefix, latest values, via one watcher: calls fn for each. */
+typedef int (*op_bus_kv_fn)(void *arg, const char *key, const char *val, size_t len,
+	uint64_t rev);
+int op_bus_kv_scan(kvStore *kv, const char *filter, op_bus_kv_fn fn, void *arg, op_err *e);
+
+/* nats.c status as an op_err (OP_ENATS), with what was being done. */
+int op_bus_err(op_err *e, natsStatus s, const char *what);
+
+#endif

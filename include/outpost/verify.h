@@ -1,0 +1,23 @@
+/* The hub's trust decision for one commit: its SSH signature (gpgsig header, SSHSIG,
+ * namespace git) checked against the allowed_signers policy and revocation list at
+ * the committer time, as `git verify-commit` decides. Glue over sshsig.h and trust.h. */
+#ifndef OUTPOST_VERIFY_H
+#define OUTPOST_VERIFY_H
+
+#include <stdbool.h>
+
+#include "outpost/err.h"
+#include "outpost/source.h"
+
+typedef struct op_policy op_policy;
+
+/* Reads the policy files (revoked_file may be NULL). Errors name file:line. */
+int op_policy_load(op_policy **p, const char *trust_file, const char *revoked_file,
+	bool match_committer, op_err *e);
+/* 0 and the principal in signer when the commit's signature is good; OP_ETRUST with
+ * the reason otherwise. */
+int op_policy_verify_commit(const op_policy *p, const op_commit *c, char signer[256],
+	op_err *e);
+void op_policy_free(op_policy *p);
+
+#endif

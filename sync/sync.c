@@ -1,0 +1,309 @@
+/* One sync pass (see include/outpost/sync.h). The order is the contract: fetch, read
+ * the marker, refuse what does not descend from it, verify every new commit, validate
+ * every manifest, and only then write, marker last. Any failure before the writes
+ * leaves the bucket untouched. */
+#include "outpost/sync.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "outpost/bus.h"
+#include "outpost/log.h"
+#include "outpost/marker.h"
+#include "outpost/publish.h"
+#include "outpost/source.h"
+#include "outpost/util.h"
+#include "outpost/verify.h"
+
+#define MAX_RANGE 100000 /* commits verified in one pass */
+
+struct op_sync {
+	op_sync_cfg cfg;
+	op_source *src;
+	op_bus bus;
+	kvStore *kv, *status;
+};
+
+const char *op_sync_kind_name(enum op_sync_kind k)
+{
+	switch (k) {
+	case OP_SYNC_ACCEPTED: return "accepted";
+	case OP_SYNC_UNCHANGED: return "unchanged";
+	case OP_SYNC_REJECTED: return "rejected";
+	case OP_SYNC_FAILED: return "failed";
+	}
+	return "failed";
+}
+
+int op_sync_new(op_sync **out, const op_sync_cfg *cfg, op_err *e)
+{
+	op_sync *s = calloc(1, sizeof *s);
+	if (!s)
+		return op_err_set(e, OP_ENOMEM, "out of memory");
+	s->cfg = *cfg;
+	int rc = op_source_open(&s->src, cfg->state, cfg->repo, cfg->ca_file, e);
+	if (rc) {
+		free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+struct op_bus *op_sync_bus(op_sync *s)
+{
+	return s->bus.nc ? &s->bus : NULL;
+}
+
+static int ensure_bus(op_sync *s, op_err *e)
+{
+	if (!s->bus.nc) {
+		int rc = op_bus_connect(&s->bus, s->cfg.nats, "outpost-sync", "hub", 0, e);
+		if (rc)
+			return rc;
+	}
+	if (!op_bus_connected(&s->bus))
+		return op_err_set(e, OP_ENATS, "not connected to %s", s->cfg.nats);
+	if (!s->kv) {
+		kvConfig c;
+		op_publish_bucket_config(&c);
+		int rc = op_bus_kv(&s->bus, &c, &s->kv, e);
+		if (rc)
+			return rc;
+	}
+	if (!s->status) {
+		kvConfig c;
+		kvConfig_Init(&c);
+		c.Bucket = OP_STATUS_BUCKET;
+		c.Description = "outpost status: hub.sync, and every site's, sourced";
+		c.History = 1;
+		c.MaxValueSize = OP_MAX_VALUE;
+		c.StorageType = js_FileStorage;
+		int rc = op_bus_kv(&s->bus, &c, &s->status, e);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static void set_reason(op_sync_outcome *o, enum op_sync_kind k, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_reason(op_sync_outcome *o, enum op_sync_kind k, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(o->reason, sizeof o->reason, fmt, ap);
+	va_end(ap);
+	o->kind = k;
+}
+
+/* Every commit after the last accepted one (or the head alone) must verify. */
+static int verify_range(op_sync *s, const op_policy *pol, const char *head, const char *base,
+	op_sync_outcome *o)
+{
+	char(*shas)[41] = NULL;
+	size_t n = 0;
+	op_err e = {0};
+	if (op_source_range(s->src, head, base, MAX_RANGE, &shas, &n, &e) != 0) {
+		set_reason(o, OP_SYNC_FAILED, "%s", e.msg);
+		return -1;
+	}
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		op_commit c;
+		char signer[256] = "";
+		if (op_source_commit(s->src, shas[i], &c, &e) != 0) {
+			set_reason(o, OP_SYNC_FAILED, "%s", e.msg);
+			rc = -1;
+			break;
+		}
+		if (op_policy_verify_commit(pol, &c, signer, &e) != 0) {
+			set_reason(o, OP_SYNC_REJECTED, "commit %.12s: %s", shas[i], e.msg);
+			rc = -1;
+		} else if (i == 0) {
+			snprintf(o->signer, sizeof o->signer, "%s", signer);
+		}
+		op_commit_free(&c);
+	}
+	free(shas);
+	return rc;
+}
+
+static void pass(op_sync *s, op_sync_outcome *o)
+{
+	op_err e = {0};
+	char head[41];
+	op_policy *pol = NULL;
+	op_marker prev = {0};
+	op_appset set = {0};
+	char *mval = NULL;
+	size_t mlen = 0;
+	uint64_t mrev = 0;
+	bool have_marker = false;
+
+	if (op_policy_load(&pol, s->cfg.trust, s->cfg.revoked, s->cfg.match_committer, &e)) {
+		set_reason(o, OP_SYNC_FAILED, "trust policy: %s", e.msg);
+		return;
+	}
+	if (op_source_fetch(s->src, s->cfg.branch, head, &e) != 0) {
+		set_reason(o, OP_SYNC_FAILED, "%s", e.msg);
+		goto out;
+	}
+	memcpy(o->commit, head, 41);
+	if (ensure_bus(s, &e) != 0) {
+		set_reason(o, OP_SYNC_FAILED, "%s", e.msg);
+		goto out;
+	}
+	int rc = op_bus_kv_get(s->kv, "rev", &mval, &mlen, &mrev, &e);
+	if (rc == 0) {
+		if (op_marker_decode(mval, mlen, &prev, &e) != 0) {
+			set_reason(o, OP_SYNC_FAILED, "the commit marker in the bucket is unreadable: %s",
+				e.msg);
+			goto out;
+		}
+		have_marker = true;
+	} else if (rc != OP_ENOTFOUND) {
+		set_reason(o, OP_SYNC_FAILED, "%s", e.msg);
+		goto out;
+	}
+	if (have_marker && !strcmp(prev.commit, head)) {
+		o->kind = OP_SYNC_UNCHANGED;
+		o->seq = prev.seq;
+		snprintf(o->signer, sizeof o->signer, "%s", prev.signer);
+		snprintf(o->reason, sizeof o->reason, "already published");
+		goto out;
+	}
+	if (have_marker) {
+		bool yes = false;
+		rc = op_source_descends(s->src, head, prev.commit, &yes, &e);
+		if (rc == OP_ENOTFOUND || (rc == 0 && !yes)) {
+			set_reason(o, OP_SYNC_REJECTED,
+				"%.12s does not descend from the last accepted commit %.12s: a "
+				"force-push or rollback is refused (go back with git revert)",
+				head, prev.commit);
+			goto out;
+		} else if (rc) {
+			set_reason(o, OP_SYNC_FAILED, "%s", e.msg);
+			goto out;
+		}
+	}
+	if (verify_range(s, pol, head, s->cfg.verify_all && have_marker ? prev.commit : NULL,
+		    o) != 0)
+		goto out;
+	rc = op_source_read_apps(s->src, head, s->cfg.path, &set, &o->errors, &e);
+	if (rc) {
+		set_reason(o, rc == OP_ENOTFOUND ? OP_SYNC_REJECTED : OP_SYNC_FAILED, "%s", e.msg);
+		goto out;
+	}
+	if (set.invalid) {
+		size_t n = op_diags_count(&o->errors);
+		set_reason(o, OP_SYNC_REJECTED, "%zu error%s in %d invalid manifest%s", n,
+			n == 1 ? "" : "s", set.invalid, set.invalid == 1 ? "" : "s");
+		goto out;
+	}
+	op_commit hc;
+	if (op_source_commit(s->src, head, &hc, &e) != 0) {
+		set_reason(o, OP_SYNC_FAILED, "%s", e.msg);
+		goto out;
+	}
+	op_marker m = {0};
+	memcpy(m.commit, head, 41);
+	uint64_t base = prev.seq > s->cfg.seq_floor ? prev.seq : s->cfg.seq_floor;
+	m.seq = base + 1;
+	snprintf(m.signer, sizeof m.signer, "%s", o->signer);
+	op_time_rfc3339(hc.time, m.time);
+	op_commit_free(&hc);
+	op_pub_result r;
+	rc = op_publish(s->kv, &set, &m, have_marker ? mrev : 0, &r, &e);
+	op_marker_free(&m);
+	o->puts = r.puts;
+	o->dels = r.dels;
+	if (rc) {
+		set_reason(o, OP_SYNC_FAILED, "publish: %s", e.msg);
+		goto out;
+	}
+	o->kind = OP_SYNC_ACCEPTED;
+	o->seq = m.seq;
+	snprintf(o->reason, sizeof o->reason, "published %zu apps (%zu written, %zu deleted)",
+		set.n, r.puts, r.dels);
+out:
+	op_appset_free(&set);
+	op_marker_free(&prev);
+	free(mval);
+	op_policy_free(pol);
+}
+
+char *op_sync_outcome_json(const op_sync_outcome *o)
+{
+	char now[32];
+	op_time_rfc3339(op_wall_ms() / 1000, now);
+	json_t *errs = json_array();
+	for (size_t i = 0; i < o->errors.n; i++) {
+		const op_diag *d = &o->errors.v[i];
+		char line[2048];
+		snprintf(line, sizeof line, "%s:%d:%d: %s: %s", d->file, d->line, d->col, d->path,
+			d->msg);
+		json_array_append_new(errs, json_string(line));
+	}
+	json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:I, s:I, s:I}", "v", 1,
+		"outcome", op_sync_kind_name(o->kind), "time", now, "commit", o->commit, "signer",
+		o->signer, "seq", (json_int_t)o->seq, "reason", o->reason, "errors", errs, "puts",
+		(json_int_t)o->puts, "deletes", (json_int_t)o->dels, "ms", (json_int_t)o->ms);
+	char *s = j ? json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+	json_decref(j);
+	return s;
+}
+
+static void report(op_sync *s, op_sync_outcome *o)
+{
+	enum op_log_level lvl = o->kind == OP_SYNC_FAILED	? OP_LOG_ERROR
+				: o->kind == OP_SYNC_REJECTED ? OP_LOG_WARN
+							      : OP_LOG_INFO;
+	op_log(lvl, "sync pass", "outcome=%s commit=%.12s signer=\"%s\" seq=%llu ms=%lld reason=\"%s\"",
+		op_sync_kind_name(o->kind), o->commit, o->signer, (unsigned long long)o->seq,
+		(long long)o->ms, o->reason);
+	for (size_t i = 0; i < o->errors.n; i++)
+		op_log(OP_LOG_WARN, "invalid manifest", "at=%s:%d:%d field=%s error=\"%s\"",
+			o->errors.v[i].file, o->errors.v[i].line, o->errors.v[i].col,
+			o->errors.v[i].path, o->errors.v[i].msg);
+	if (!s->status)
+		return;
+	char *json = op_sync_outcome_json(o);
+	if (json) {
+		natsStatus st = kvStore_PutString(NULL, s->status, "hub.sync", json);
+		if (st != NATS_OK)
+			op_log(OP_LOG_WARN, "cannot write status hub.sync", "error=\"%s\"",
+				natsStatus_GetText(st));
+	}
+	free(json);
+}
+
+void op_sync_pass(op_sync *s, op_sync_outcome *o)
+{
+	memset(o, 0, sizeof *o);
+	int64_t t0 = op_now_ms();
+	pass(s, o);
+	o->ms = op_now_ms() - t0;
+	report(s, o);
+}
+
+void op_sync_outcome_free(op_sync_outcome *o)
+{
+	op_diags_free(&o->errors);
+}
+
+void op_sync_free(op_sync *s)
+{
+	if (!s)
+		return;
+	if (s->kv)
+		kvStore_Destroy(s->kv);
+	if (s->status)
+		kvStore_Destroy(s->status);
+	op_bus_close(&s->bus);
+	op_source_free(s->src);
+	free(s);
+}

@@ -1,0 +1,444 @@
+/* The harness's own test: what every other e2e test takes for granted. Processes and
+ * their output; git commits that git itself verifies; a hub and sites whose KV mirror
+ * follows the hub, keeps serving through a cut link and catches up after it, across
+ * site and hub restarts; and nothing left running after cleanup. It also shows how
+ * nats.c reads a KV mirror at a site (see harness.h). */
+#include <errno.h>
+#include <nats/nats.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "t.h"
+
+#define WAIT_MS 200000
+
+/* ---- processes, files, waiting --------------------------------------------------------- */
+
+static bool never(void *arg)
+{
+	(void)arg;
+	return false;
+}
+
+struct exited {
+	pid_t pid;
+	int code;
+};
+
+static bool proc_exited(void *arg)
+{
+	struct exited *e = arg;
+	return h_proc_exited(e->pid, &e->code);
+}
+
+static void test_run_and_files(void)
+{
+	char *out = NULL, *err = NULL;
+	T_EQ_INT(h_run(&out, "echo hi; echo oops >&2; exit 3"), 3);
+	T_EQ_STR(out, "hi\noops\n");
+	free(out);
+	T_EQ_INT(h_run2(&out, &err, "echo hi; echo oops >&2"), 0);
+	T_EQ_STR(out, "hi\n");
+	T_EQ_STR(err, "oops\n");
+	free(out), free(err);
+	T_EQ_INT(h_run(NULL, "true"), 0);
+	T_EQ_INT(h_run(NULL, "kill -9 $$"), 128 + SIGKILL);
+	T_EQ_INT(h_run(&out, "printf %%s %s", h_q("it's a 'test'")), 0);
+	T_EQ_STR(out, "it's a 'test'");
+	free(out);
+
+	const char *f = h_path("a/b/c.txt");
+	T_EQ_INT(h_write(f, "x=%d\n", 42), 0);
+	char *s = h_read(f);
+	T_EQ_STR(s, "x=42\n");
+	free(s);
+	T_CHECK(h_read(h_path("missing")) == NULL);
+
+	int port = h_free_port();
+	T_CHECK(port > 0 && port < 65536);
+
+	long long t0 = h_now_ms();
+	T_CHECK(!h_wait_until(never, NULL, 100));
+	long long took = h_now_ms() - t0;
+	T_CHECK_MSG(took >= 100 && took < 1000, "waited %lld ms", took);
+
+	struct exited e = {h_spawn_sh(NULL, "sh -c 'exit 7'"), 0};
+	T_REQUIRE(e.pid > 0);
+	T_CHECK(h_wait_until(proc_exited, &e, WAIT_MS));
+	T_EQ_INT(e.code, 7);
+	pid_t p = h_spawn_sh(h_path("sleep.log"), "sleep 600");
+	T_REQUIRE(p > 0);
+	T_EQ_INT(h_proc_stop(p, false, 2000), 128 + SIGTERM);
+	T_EQ_INT(h_proc_stop(p, false, 2000), -1);
+}
+
+/* ---- git ------------------------------------------------------------------------------- */
+
+static void test_git_signed_commits(void)
+{
+	static const char *types[] = {"ed25519", "ecdsa", "rsa"};
+	static const char *prefix[] = {"ssh-ed25519 AAAA", "ecdsa-sha2-nistp256 AAAA", "ssh-rsa AAAA"};
+	const h_key *keys[3];
+	for (int i = 0; i < 3; i++) {
+		keys[i] = h_keygen(types[i]);
+		T_REQUIRE(keys[i]);
+		T_CHECK_MSG(strncmp(keys[i]->pub, prefix[i], strlen(prefix[i])) == 0, "%s", keys[i]->pub);
+		T_CHECK(strchr(keys[i]->pub, '\n') == NULL);
+		T_CHECK(access(keys[i]->path, R_OK) == 0);
+	}
+	const char *signers = h_path("allowed_signers");
+	T_REQUIRE(h_write(signers, "ed@example.com %s\nec@example.com namespaces=\"git\" %s\n"
+				   "rsa@example.com %s\n",
+		keys[0]->pub, keys[1]->pub, keys[2]->pub) == 0);
+
+	h_repo *r = h_repo_new("repo");
+	T_REQUIRE(r);
+	const char *emails[] = {"ed@example.com", "ec@example.com", "rsa@example.com"};
+	const char *shas[3];
+	for (int i = 0; i < 3; i++) {
+		T_REQUIRE(h_repo_write(r, h_str("apps/app%d.yaml", i), "name: app%d\n", i) == 0);
+		shas[i] = h_repo_commit(r, &(h_commit){.key = keys[i], .name = types[i],
+					     .email = emails[i], .msg = "signed"});
+		T_REQUIRE(shas[i] && strlen(shas[i]) == 40);
+	}
+	T_EQ_STR(h_repo_rev(r, "HEAD"), shas[2]);
+	T_EQ_STR(h_repo_rev(r, "HEAD~2"), shas[0]);
+	T_REQUIRE(h_repo_rm(r, "apps/app0.yaml") == 0);
+	const char *unsigned_sha = h_repo_commit(r, &(h_commit){.date = "2024-05-01T12:00:00Z"});
+	T_REQUIRE(unsigned_sha);
+
+	char *out = NULL;
+	for (int i = 0; i < 3; i++) {
+		T_EQ_INT(h_repo_git(r, &out, "-c gpg.ssh.allowedSignersFile=%s verify-commit %s",
+				 h_q(signers), shas[i]),
+			0);
+		T_CHECK_MSG(strstr(out, h_str("Good \"git\" signature for %s", emails[i])), "%s", out);
+		free(out);
+		T_EQ_INT(h_repo_git(r, &out, "log -1 --format=%%cn/%%ce %s", shas[i]), 0);
+		T_EQ_STR(out, h_str("%s/%s\n", types[i], emails[i]));
+		free(out);
+	}
+	T_CHECK(h_repo_git(r, &out, "-c gpg.ssh.allowedSignersFile=%s verify-commit %s",
+			h_q(signers), unsigned_sha) != 0);
+	free(out);
+	T_EQ_INT(h_repo_git(r, &out, "log -1 --format=%%ct/%%at/%%ce"), 0);
+	T_EQ_STR(out, "1714564800/1714564800/test@example.com\n");
+	free(out);
+	T_EQ_INT(h_repo_git(r, &out, "ls-files"), 0);
+	T_EQ_STR(out, "apps/app1.yaml\napps/app2.yaml\n");
+	free(out);
+	/* the host's configuration never leaks in */
+	T_EQ_INT(h_run(&out, "cd %s && %sgit config --list --show-origin", h_q(h_tmpdir()),
+			 h_git_env()),
+		0);
+	T_EQ_STR(out, "");
+	free(out);
+}
+
+/* ---- NATS: the hub bucket and a site's mirror ------------------------------------------ */
+
+static h_nats *hub;
+
+typedef struct conn {
+	natsConnection *nc;
+	jsCtx *js;
+	kvStore *kv;
+} conn;
+
+static void conn_close(conn *c)
+{
+	kvStore_Destroy(c->kv);
+	jsCtx_Destroy(c->js);
+	natsConnection_Destroy(c->nc);
+	memset(c, 0, sizeof *c);
+}
+
+static bool conn_open(conn *c, const h_nats *s)
+{
+	memset(c, 0, sizeof *c);
+	jsOptions o;
+	jsOptions_Init(&o);
+	o.Domain = s->domain;
+	natsStatus st = natsConnection_ConnectTo(&c->nc, h_nats_url(s));
+	if (st == NATS_OK)
+		st = natsConnection_JetStream(&c->js, c->nc, &o);
+	if (st != NATS_OK) {
+		fprintf(stderr, "connect to %s: %s\n", s->name, natsStatus_GetText(st));
+		conn_close(c);
+		return false;
+	}
+	return true;
+}
+
+/* The bucket at the hub, or (mirror) the site's mirror of it; made when missing. */
+static bool bucket_open(conn *c, bool mirror)
+{
+	if (js_KeyValue(&c->kv, c->js, "outpost") == NATS_OK)
+		return true;
+	jsExternalStream ext = {.APIPrefix = "$JS.hub.API", .DeliverPrefix = ""};
+	jsStreamSource src;
+	jsStreamSource_Init(&src);
+	src.Name = "KV_outpost";
+	src.External = &ext;
+	kvConfig kc;
+	kvConfig_Init(&kc);
+	kc.Bucket = "outpost";
+	kc.History = 1;
+	kc.TTL = 0;
+	if (mirror)
+		kc.Mirror = &src;
+	natsStatus st = js_CreateKeyValue(&c->kv, c->js, &kc);
+	if (st != NATS_OK)
+		fprintf(stderr, "create bucket: %s: %s\n", natsStatus_GetText(st), nats_GetLastError(NULL));
+	return st == NATS_OK;
+}
+
+static bool open_hub(conn *c)
+{
+	return conn_open(c, hub) && bucket_open(c, false);
+}
+
+static bool open_site(conn *c, h_nats *site)
+{
+	return conn_open(c, site) && bucket_open(c, true);
+}
+
+static h_nats *start_hub(void)
+{
+	if (!hub)
+		hub = h_hub_start();
+	return hub;
+}
+
+/* The value of key (caller frees), NULL if absent. */
+static char *kv_get(kvStore *kv, const char *key)
+{
+	kvEntry *e = NULL;
+	if (kvStore_Get(&e, kv, key) != NATS_OK)
+		return NULL;
+	char *v = strdup(kvEntry_ValueString(e));
+	kvEntry_Destroy(e);
+	return v;
+}
+
+static bool kv_put(kvStore *kv, const char *key, const char *val)
+{
+	uint64_t rev = 0;
+	natsStatus st = kvStore_PutString(&rev, kv, key, val);
+	if (st != NATS_OK)
+		fprintf(stderr, "put %s: %s\n", key, natsStatus_GetText(st));
+	return st == NATS_OK && rev > 0;
+}
+
+struct want {
+	kvStore *kv;
+	const char *key, *val;
+};
+
+static bool has_value(void *arg)
+{
+	struct want *w = arg;
+	char *v = kv_get(w->kv, w->key);
+	bool ok = v && strcmp(v, w->val) == 0;
+	free(v);
+	return ok;
+}
+
+static bool wait_value(kvStore *kv, const char *key, const char *val)
+{
+	return h_wait_until(has_value, &(struct want){kv, key, val}, WAIT_MS);
+}
+
+static void test_mirror_follows_link(void)
+{
+	T_REQUIRE(start_hub());
+	h_nats *site = h_site_start(hub, "site-a");
+	T_REQUIRE(site);
+	T_CHECK(strcmp(site->domain, "site-a") == 0 && site->pid > 0 && site->port > 0);
+	T_CHECK(strncmp(h_nats_url(site), "nats://127.0.0.1:", 17) == 0);
+	long long t0 = h_now_ms();
+	T_REQUIRE(h_leaf_wait(site, WAIT_MS));
+	printf("  site started, leaf link up in %lld ms\n", h_now_ms() - t0);
+	conn h, s;
+	T_REQUIRE(open_hub(&h));
+	T_REQUIRE(open_site(&s, site));
+
+	T_REQUIRE(kv_put(h.kv, "app.a", "1"));
+	t0 = h_now_ms();
+	T_CHECK(wait_value(s.kv, "app.a", "1"));
+	printf("  hub put seen at the site in %lld ms\n", h_now_ms() - t0);
+	kvKeysList keys = {0};
+	T_CHECK(kvStore_Keys(&keys, s.kv, NULL) == NATS_OK && keys.Count == 1 &&
+		strcmp(keys.Keys[0], "app.a") == 0);
+	kvKeysList_Destroy(&keys);
+
+	/* Cut: the site keeps what it has and does not see what the hub gets now. */
+	h_link_cut(site);
+	T_CHECK(h_leaf_wait_down(site, 0));
+	char *v = kv_get(s.kv, "app.a");
+	T_EQ_STR(v, "1");
+	free(v);
+	T_REQUIRE(kv_put(h.kv, "app.b", "2"));
+	T_REQUIRE(kv_put(h.kv, "app.a", "1b"));
+	T_CHECK((v = kv_get(s.kv, "app.b")) == NULL);
+	free(v);
+	v = kv_get(s.kv, "app.a");
+	T_EQ_STR(v, "1");
+	free(v);
+
+	/* Restore: the link comes back by itself and the mirror catches up. */
+	t0 = h_now_ms();
+	h_link_restore(site);
+	T_CHECK(h_leaf_wait(site, WAIT_MS));
+	long long t1 = h_now_ms();
+	T_CHECK(wait_value(s.kv, "app.b", "2"));
+	T_CHECK(wait_value(s.kv, "app.a", "1b"));
+	printf("  restore: leaf link up after %lld ms, mirror caught up after %lld ms\n",
+		t1 - t0, h_now_ms() - t0);
+	conn_close(&s);
+	conn_close(&h);
+}
+
+static void test_site_restart_keeps_store(void)
+{
+	T_REQUIRE(start_hub());
+	h_nats *site = h_site_start(hub, "site-b");
+	T_REQUIRE(site);
+	T_REQUIRE(h_leaf_wait(site, WAIT_MS));
+	conn h, s;
+	T_REQUIRE(open_hub(&h));
+	T_REQUIRE(open_site(&s, site));
+	T_REQUIRE(kv_put(h.kv, "app.c", "3"));
+	T_REQUIRE(wait_value(s.kv, "app.c", "3"));
+	conn_close(&s);
+
+	/* kill -9 with the link up: the store survives and the mirror catches up. */
+	int port = site->port, http = site->http_port;
+	pid_t old = site->pid;
+	long long t0 = h_now_ms();
+	T_EQ_INT(h_nats_stop(site, true), 0);
+	T_CHECK(site->pid == 0 && kill(old, 0) < 0);
+	T_REQUIRE(kv_put(h.kv, "app.d", "4"));
+	T_REQUIRE(h_nats_start_again(site) == 0);
+	T_CHECK(site->port == port && site->http_port == http && site->pid != old);
+	T_REQUIRE(open_site(&s, site));
+	T_CHECK(wait_value(s.kv, "app.c", "3"));
+	T_CHECK(wait_value(s.kv, "app.d", "4"));
+	printf("  kill -9 and restart: mirror caught up after %lld ms\n", h_now_ms() - t0);
+	conn_close(&s);
+
+	/* Stopped and restarted while cut off: it serves from its own store alone. */
+	h_link_cut(site);
+	T_EQ_INT(h_nats_stop(site, false), 0);
+	T_REQUIRE(kv_put(h.kv, "app.e", "5"));
+	T_REQUIRE(h_nats_start_again(site) == 0);
+	T_REQUIRE(open_site(&s, site));
+	char *v = kv_get(s.kv, "app.c");
+	T_EQ_STR(v, "3");
+	free(v);
+	v = kv_get(s.kv, "app.d");
+	T_EQ_STR(v, "4");
+	free(v);
+	T_CHECK((v = kv_get(s.kv, "app.e")) == NULL);
+	free(v);
+	T_CHECK(!h_leaf_wait(site, 0));
+	t0 = h_now_ms();
+	h_link_restore(site);
+	T_CHECK(wait_value(s.kv, "app.e", "5"));
+	printf("  restart while cut, then restore: caught up after %lld ms\n", h_now_ms() - t0);
+	conn_close(&s);
+	conn_close(&h);
+}
+
+static void test_hub_restart(void)
+{
+	T_REQUIRE(start_hub());
+	h_nats *site = h_site_start_cut(hub, "site-c");
+	T_REQUIRE(site);
+	T_CHECK(!h_leaf_wait(site, 300)); /* boots offline */
+	conn s;
+	T_REQUIRE(open_site(&s, site));
+	h_link_restore(site);
+	T_REQUIRE(h_leaf_wait(site, WAIT_MS));
+	conn h;
+	T_REQUIRE(open_hub(&h));
+	T_REQUIRE(kv_put(h.kv, "app.pre", "0"));
+	T_REQUIRE(wait_value(s.kv, "app.pre", "0"));
+	conn_close(&h);
+
+	long long t0 = h_now_ms();
+	T_EQ_INT(h_nats_stop(hub, false), 0);
+	T_CHECK(h_leaf_wait_down(site, WAIT_MS));
+	T_REQUIRE(h_nats_start_again(hub) == 0);
+	T_CHECK(h_leaf_wait(site, WAIT_MS));
+	printf("  hub restart: site linked again after %lld ms\n", h_now_ms() - t0);
+	T_REQUIRE(open_hub(&h));
+	char *v = kv_get(h.kv, "app.pre"); /* the hub's store survived too */
+	T_EQ_STR(v, "0");
+	free(v);
+	T_REQUIRE(kv_put(h.kv, "app.f", "6"));
+	T_CHECK(wait_value(s.kv, "app.f", "6"));
+	printf("  hub restart: new put at the site after %lld ms\n", h_now_ms() - t0);
+	conn_close(&s);
+	conn_close(&h);
+}
+
+/* ---- cleanup --------------------------------------------------------------------------- */
+
+static bool pid_gone(void *arg)
+{
+	return kill(*(pid_t *)arg, 0) < 0 && errno == ESRCH;
+}
+
+static bool line_written(void *path)
+{
+	char *text = h_read(path);
+	bool ok = text && strchr(text, '\n');
+	free(text);
+	return ok;
+}
+
+static void test_cleanup_kills_everything(void)
+{
+	T_REQUIRE(start_hub());
+	h_nats *site = h_site_start(hub, "site-z");
+	T_REQUIRE(site);
+	const char *pidfile = h_path("grandchild.pid");
+	pid_t sh = h_spawn_sh(h_path("sh.log"), "sh -c 'sleep 600 & echo $! > %s; wait'", pidfile);
+	T_REQUIRE(sh > 0);
+	T_REQUIRE(h_wait_until(line_written, (void *)pidfile, WAIT_MS));
+	char *text = h_read(pidfile);
+	T_REQUIRE(text);
+	pid_t pids[] = {hub->pid, site->pid, sh, (pid_t)strtol(text, NULL, 10)};
+	free(text);
+	char dir[512];
+	snprintf(dir, sizeof dir, "%s", h_tmpdir());
+
+	h_cleanup();
+	hub = NULL;
+	for (size_t i = 0; i < sizeof pids / sizeof pids[0]; i++) {
+		T_CHECK(pids[i] > 0);
+		/* the grandchild is reaped by init, not by us: give it the deadline */
+		T_CHECK_MSG(h_wait_until(pid_gone, &pids[i], 2000), "pid %d survived", (int)pids[i]);
+	}
+	struct stat st;
+	if (!getenv("OUTPOST_KEEP"))
+		T_CHECK(stat(dir, &st) < 0);
+}
+
+int main(void)
+{
+	T_RUN(test_run_and_files);
+	T_RUN(test_git_signed_commits);
+	T_RUN(test_mirror_follows_link);
+	T_RUN(test_site_restart_keeps_store);
+	T_RUN(test_hub_restart);
+	T_RUN(test_cleanup_kills_everything);
+	nats_Close();
+	return t_done();
+}

@@ -1,0 +1,505 @@
+/* The harness's nats-servers (see harness.h): a hub with a leafnode port and sites
+ * that link to it through a TCP proxy of ours, so a test can cut and restore a site's
+ * link while both servers keep running (nats-server cannot drop a leaf link on reload).
+ *
+ * Each proxy is one poll() thread that owns its sockets; the main thread only flips
+ * its state under a mutex and waits until the thread has acted on it. Every socket is
+ * close-on-exec: a copy inherited by a child would keep a "cut" connection open. */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAXSERVERS 64
+#define MAXPAIRS 16
+#define BUFSZ 65536
+#define READY_MS 15000
+#define CUT_MS 5000
+
+/* One proxied connection: fd[0] from the site, fd[1] to the hub; buf[i] holds bytes
+ * read from fd[i] not yet written to the other side. */
+struct pair {
+	int fd[2];
+	char buf[2][BUFSZ];
+	size_t len[2], off[2];
+};
+
+struct h_proxy {
+	int lfd, port, target_port;
+	int ctl[2]; /* wakes the thread up */
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool cut, stop;          /* wanted state, under mu */
+	unsigned long req, done; /* requests made / acted on, under mu */
+	struct pair *pairs[MAXPAIRS]; /* the thread's own */
+	int npairs;
+};
+
+static h_nats *servers[MAXSERVERS];
+static int nservers;
+
+/* ---- the link proxy ------------------------------------------------------------------ */
+
+static void pair_close(struct pair *p)
+{
+	close(p->fd[0]);
+	close(p->fd[1]);
+	free(p);
+}
+
+static void close_pairs(struct h_proxy *x)
+{
+	for (int i = 0; i < x->npairs; i++)
+		pair_close(x->pairs[i]);
+	x->npairs = 0;
+}
+
+static int connect_local(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void nonblock(int fd)
+{
+	int one = 1;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+static void proxy_accept(struct h_proxy *x)
+{
+	int c = accept4(x->lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (c < 0)
+		return;
+	pthread_mutex_lock(&x->mu);
+	bool cut = x->cut;
+	pthread_mutex_unlock(&x->mu);
+	int h = (cut || x->npairs == MAXPAIRS) ? -1 : connect_local(x->target_port);
+	struct pair *p = h < 0 ? NULL : calloc(1, sizeof *p);
+	if (!p) { /* cut, or the hub is down: the site sees the connection close */
+		if (h >= 0)
+			close(h);
+		close(c);
+		return;
+	}
+	nonblock(c);
+	nonblock(h);
+	p->fd[0] = c;
+	p->fd[1] = h;
+	x->pairs[x->npairs++] = p;
+}
+
+/* Moves bytes for one pair as poll said; false once either side is closed. */
+static bool pair_pump(struct pair *p, const struct pollfd pf[2])
+{
+	for (int i = 0; i < 2; i++) {
+		int o = 1 - i;
+		if ((pf[i].revents & (POLLIN | POLLHUP | POLLERR)) && p->len[i] == 0) {
+			ssize_t n = read(p->fd[i], p->buf[i], BUFSZ);
+			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+				return false;
+			if (n > 0) {
+				p->len[i] = (size_t)n;
+				p->off[i] = 0;
+			}
+		}
+		if (p->len[i] > 0) { /* try at once; POLLOUT on the other side otherwise */
+			ssize_t n = write(p->fd[o], p->buf[i] + p->off[i], p->len[i] - p->off[i]);
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				return false;
+			if (n > 0)
+				p->off[i] += (size_t)n;
+			if (p->off[i] == p->len[i])
+				p->len[i] = p->off[i] = 0;
+		}
+	}
+	return true;
+}
+
+/* Returns false when asked to stop. */
+static bool proxy_control(struct h_proxy *x)
+{
+	char b[64];
+	while (read(x->ctl[0], b, sizeof b) > 0)
+		;
+	pthread_mutex_lock(&x->mu);
+	bool stop = x->stop;
+	if (x->cut || stop)
+		close_pairs(x);
+	x->done = x->req;
+	pthread_cond_broadcast(&x->cv);
+	pthread_mutex_unlock(&x->mu);
+	return !stop;
+}
+
+static void *proxy_main(void *arg)
+{
+	struct h_proxy *x = arg;
+	sigset_t all;
+	sigfillset(&all); /* signals go to the main thread */
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	struct pollfd pf[2 + 2 * MAXPAIRS];
+	for (;;) {
+		int n = x->npairs;
+		pf[0] = (struct pollfd){x->ctl[0], POLLIN, 0};
+		pf[1] = (struct pollfd){x->lfd, POLLIN, 0};
+		for (int i = 0; i < n; i++) {
+			struct pair *p = x->pairs[i];
+			for (int s = 0; s < 2; s++) {
+				short ev = p->len[s] == 0 ? POLLIN : 0;
+				if (p->len[1 - s] > 0)
+					ev |= POLLOUT;
+				pf[2 + 2 * i + s] = (struct pollfd){p->fd[s], ev, 0};
+			}
+		}
+		if (poll(pf, (nfds_t)(2 + 2 * n), -1) < 0 && errno != EINTR)
+			break;
+		int kept = 0;
+		for (int i = 0; i < n; i++) {
+			if (pair_pump(x->pairs[i], &pf[2 + 2 * i]))
+				x->pairs[kept++] = x->pairs[i];
+			else
+				pair_close(x->pairs[i]);
+		}
+		x->npairs = kept;
+		if (pf[1].revents & POLLIN)
+			proxy_accept(x);
+		if ((pf[0].revents & POLLIN) && !proxy_control(x))
+			break;
+	}
+	close_pairs(x);
+	return NULL;
+}
+
+/* Makes the thread act on the state just set, and waits until it has. */
+static void proxy_sync(struct h_proxy *x)
+{
+	pthread_mutex_lock(&x->mu);
+	unsigned long want = ++x->req;
+	ssize_t r = write(x->ctl[1], "x", 1);
+	(void)r;
+	while (x->done < want)
+		pthread_cond_wait(&x->cv, &x->mu);
+	pthread_mutex_unlock(&x->mu);
+}
+
+static struct h_proxy *proxy_start(int target_port, bool cut)
+{
+	struct h_proxy *x = calloc(1, sizeof *x);
+	if (!x)
+		return NULL;
+	x->target_port = target_port;
+	x->cut = cut;
+	x->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof a;
+	if (x->lfd < 0 || bind(x->lfd, (struct sockaddr *)&a, sizeof a) < 0 ||
+		listen(x->lfd, 16) < 0 || getsockname(x->lfd, (struct sockaddr *)&a, &len) < 0 ||
+		pipe2(x->ctl, O_CLOEXEC | O_NONBLOCK) < 0) {
+		if (x->lfd >= 0)
+			close(x->lfd);
+		free(x);
+		return NULL;
+	}
+	x->port = ntohs(a.sin_port);
+	pthread_mutex_init(&x->mu, NULL);
+	pthread_cond_init(&x->cv, NULL);
+	if (pthread_create(&x->thread, NULL, proxy_main, x) != 0) {
+		close(x->lfd), close(x->ctl[0]), close(x->ctl[1]);
+		free(x);
+		return NULL;
+	}
+	return x;
+}
+
+static void proxy_free(struct h_proxy *x)
+{
+	pthread_mutex_lock(&x->mu);
+	x->stop = true;
+	pthread_mutex_unlock(&x->mu);
+	proxy_sync(x);
+	pthread_join(x->thread, NULL);
+	close(x->lfd), close(x->ctl[0]), close(x->ctl[1]);
+	pthread_mutex_destroy(&x->mu);
+	pthread_cond_destroy(&x->cv);
+	free(x);
+}
+
+/* ---- monitoring over HTTP/1.0 ----------------------------------------------------------- */
+
+/* GET path on 127.0.0.1:port; the body (caller frees) if the status is 200. */
+static char *http_get(int port, const char *path)
+{
+	int fd = connect_local(port);
+	if (fd < 0)
+		return NULL;
+	struct timeval tv = {2, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	char req[512];
+	int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+	size_t cap = 16384, len = 0;
+	char *buf = malloc(cap);
+	if (!buf || n < 0 || (size_t)n >= sizeof req || write(fd, req, (size_t)n) != n) {
+		free(buf);
+		close(fd);
+		return NULL;
+	}
+	for (;;) {
+		if (len + 1 == cap) {
+			char *b = cap < (16u << 20) ? realloc(buf, cap * 2) : NULL;
+			if (!b)
+				break;
+			buf = b;
+			cap *= 2;
+		}
+		ssize_t r = read(fd, buf + len, cap - len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	buf[len] = 0;
+	char *body = strstr(buf, "\r\n\r\n");
+	int status = 0;
+	if (strncmp(buf, "HTTP/1.", 7) == 0 && len > 12)
+		status = (int)strtol(buf + 9, NULL, 10);
+	char *out = (body && status == 200) ? strdup(body + 4) : NULL;
+	free(buf);
+	return out;
+}
+
+json_t *h_nats_monitor(const h_nats *s, const char *path)
+{
+	char *body = http_get(s->http_port, path);
+	if (!body)
+		return NULL;
+	json_t *j = json_loads(body, 0, NULL);
+	free(body);
+	return j;
+}
+
+static bool healthy(void *arg)
+{
+	const h_nats *s = arg;
+	json_t *j = h_nats_monitor(s, "/healthz");
+	const char *st = json_string_value(json_object_get(j, "status"));
+	bool ok = st && strcmp(st, "ok") == 0;
+	json_decref(j);
+	return ok;
+}
+
+/* True when /leafz at the site lists a link to its hub. */
+static bool leaf_up(void *arg)
+{
+	h_nats *s = arg;
+	json_t *j = h_nats_monitor(s, "/leafz");
+	json_t *leafs = json_object_get(j, "leafs");
+	bool up = false;
+	for (size_t i = 0; i < json_array_size(leafs) && !up; i++) {
+		const char *name = json_string_value(json_object_get(json_array_get(leafs, i), "name"));
+		up = !name || !s->hub || strcmp(name, s->hub->name) == 0;
+	}
+	json_decref(j);
+	return up;
+}
+
+static bool leaf_down(void *arg)
+{
+	h_nats *s = arg;
+	json_t *j = h_nats_monitor(s, "/leafz");
+	bool down = j && json_array_size(json_object_get(j, "leafs")) == 0;
+	json_decref(j);
+	return down;
+}
+
+bool h_leaf_wait(h_nats *site, int timeout_ms)
+{
+	return h_wait_until(leaf_up, site, timeout_ms);
+}
+
+bool h_leaf_wait_down(h_nats *site, int timeout_ms)
+{
+	return h_wait_until(leaf_down, site, timeout_ms);
+}
+
+/* ---- servers ---------------------------------------------------------------------------- */
+
+static void cleanup_servers(void)
+{
+	for (int i = 0; i < nservers; i++) {
+		if (servers[i]->proxy)
+			proxy_free(servers[i]->proxy);
+		free(servers[i]);
+	}
+	nservers = 0;
+}
+
+static int write_conf(const h_nats *s)
+{
+	char leaf[256];
+	if (s->hub)
+		snprintf(leaf, sizeof leaf,
+			"leafnodes {\n  reconnect: 1\n"
+			"  remotes: [ { url: \"nats-leaf://127.0.0.1:%d\" } ]\n}\n",
+			s->leaf_port);
+	else
+		snprintf(leaf, sizeof leaf, "leafnodes { listen: \"127.0.0.1:%d\" }\n",
+			s->leaf_port);
+	/* sync_interval stays the default (2 min): a killed server loses nothing the kernel
+	 * already has, and the tests do not power off the machine. */
+	return h_write(h_str("%s/server.conf", s->dir),
+		"server_name: \"%s\"\nlisten: \"127.0.0.1:%d\"\nhttp: \"127.0.0.1:%d\"\n"
+		"jetstream { domain: \"%s\", store_dir: \"%s\" }\n%s",
+		s->name, s->port, s->http_port, s->domain, s->store, leaf);
+}
+
+static bool exited_or_healthy(void *arg)
+{
+	h_nats *s = arg;
+	return h_proc_exited(s->pid, NULL) || healthy(s);
+}
+
+/* Starts the server from its config and waits for /healthz. 0, or -1 (pid 0). */
+static int launch(h_nats *s, bool quiet)
+{
+	const char *conf = h_str("%s/server.conf", s->dir);
+	const char *argv[] = {"nats-server", "-c", conf, NULL};
+	s->pid = h_spawn(s->log, argv);
+	if (s->pid > 0 && h_wait_until(exited_or_healthy, s, READY_MS) && healthy(s))
+		return 0;
+	if (s->pid > 0)
+		h_proc_stop(s->pid, true, 0);
+	s->pid = 0;
+	if (!quiet) {
+		fprintf(stderr, "harness: nats-server %s did not become ready; its log:\n", s->name);
+		h_run(NULL, "tail -n 20 %s >&2; exit 1", h_q(s->log));
+	}
+	return -1;
+}
+
+static h_nats *server_new(h_nats *hub, const char *name, bool cut)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > 63 || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") != n ||
+		nservers == MAXSERVERS) {
+		fprintf(stderr, "harness: bad server name or too many servers: %s\n", name);
+		return NULL;
+	}
+	h_nats *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	h__init();
+	h__atcleanup(cleanup_servers);
+	servers[nservers++] = s;
+	snprintf(s->name, sizeof s->name, "%s", name);
+	snprintf(s->domain, sizeof s->domain, "%s", name);
+	int n1 = snprintf(s->dir, sizeof s->dir, "%s/nats-%s", h_tmpdir(), name);
+	int n2 = snprintf(s->store, sizeof s->store, "%.400s/store", s->dir);
+	int n3 = snprintf(s->log, sizeof s->log, "%.400s/server.log", s->dir);
+	s->hub = hub;
+	if (n1 < 0 || (size_t)n1 >= 400 || n2 < 0 || n3 < 0 || h_mkdirs(s->store) < 0) {
+		fprintf(stderr, "harness: cannot make %s\n", s->store);
+		return NULL;
+	}
+	if (hub && !(s->proxy = proxy_start(hub->leaf_port, cut))) {
+		fprintf(stderr, "harness: cannot start the link proxy of %s\n", name);
+		return NULL;
+	}
+	/* Ports are free when picked but may be taken before the server binds them: retry
+	 * with new ones (the proxy's port is held open by the proxy itself). */
+	for (int attempt = 0; attempt < 3; attempt++) {
+		s->port = h_free_port();
+		s->http_port = h_free_port();
+		s->leaf_port = hub ? s->proxy->port : h_free_port();
+		snprintf(s->url, sizeof s->url, "nats://127.0.0.1:%d", s->port);
+		if (write_conf(s) < 0) {
+			fprintf(stderr, "harness: cannot write %s/server.conf\n", s->dir);
+			return NULL;
+		}
+		if (launch(s, attempt < 2) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+h_nats *h_hub_start(void)
+{
+	return server_new(NULL, "hub", false);
+}
+
+h_nats *h_site_start(h_nats *hub, const char *site)
+{
+	return hub ? server_new(hub, site, false) : NULL;
+}
+
+h_nats *h_site_start_cut(h_nats *hub, const char *site)
+{
+	return hub ? server_new(hub, site, true) : NULL;
+}
+
+const char *h_nats_url(const h_nats *s)
+{
+	return s->url;
+}
+
+void h_link_cut(h_nats *site)
+{
+	if (!site->proxy)
+		return;
+	pthread_mutex_lock(&site->proxy->mu);
+	site->proxy->cut = true;
+	pthread_mutex_unlock(&site->proxy->mu);
+	proxy_sync(site->proxy);
+	if (site->pid && !h_leaf_wait_down(site, CUT_MS))
+		fprintf(stderr, "harness: %s still shows a leaf link %d ms after the cut\n",
+			site->name, CUT_MS);
+}
+
+void h_link_restore(h_nats *site)
+{
+	if (!site->proxy)
+		return;
+	pthread_mutex_lock(&site->proxy->mu);
+	site->proxy->cut = false;
+	pthread_mutex_unlock(&site->proxy->mu);
+	proxy_sync(site->proxy);
+}
+
+int h_nats_stop(h_nats *s, bool kill9)
+{
+	if (!s->pid)
+		return -1;
+	h_proc_stop(s->pid, kill9, 5000);
+	s->pid = 0;
+	return 0;
+}
+
+int h_nats_start_again(h_nats *s)
+{
+	if (s->pid)
+		return -1;
+	return launch(s, false);
+}
