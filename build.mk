@@ -35,17 +35,22 @@ obj = $(patsubst %.c,build/$(1)/%.o,$(2))
 all: outpost
 
 # --- release objects and the static binary --------------------------------------------
-build/rel/%.o: %.c $(HDRS)
+build/rel/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 outpost: $(call obj,rel,$(SRC))
-	$(CC) -static -o $@ $^ $(STATIC_LIBS)
+	@echo "  LD      $@ (static)"
+	@rm -f $@; $(CC) -static -o $@ $^ $(STATIC_LIBS) 2>&1 | \
+		grep -v "statically linked applications requires at runtime" | \
+		grep -v "in function" ; test -x $@
 
 # --- tests: unit and e2e programs, linked dynamically (ASan cannot be static) ----------
 build/rel/tests/%: $(call obj,rel,tests/%.c $(LIBSRC) $(HARNESS))
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(DYN_LIBS)
+	@echo "  LD      $@"
+	@$(CC) -o $@ $^ $(DYN_LIBS)
 
 UNIT_BIN := $(patsubst %.c,build/rel/%,$(UNIT))
 E2E_BIN := $(patsubst %.c,build/rel/%,$(E2E))
@@ -59,9 +64,10 @@ test-e2e: outpost $(E2E_BIN)
 
 # --- ASan + UBSan ----------------------------------------------------------------------
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-build/asan/%.o: %.c $(HDRS)
+build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SAN) -c $< -o $@
+	@echo "  CC/SAN  $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -O1 $(SAN) -MMD -MP -c $< -o $@
 build/asan/tests/%: $(call obj,asan,tests/%.c $(LIBSRC) $(HARNESS))
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -o $@ $^ $(DYN_LIBS)
@@ -73,9 +79,10 @@ test-asan: $(ASAN_BIN)
 # --- libFuzzer (clang) -----------------------------------------------------------------
 FUZZ_SECONDS ?= 60
 FZ := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
-build/fuzz/%.o: %.c $(HDRS)
+build/fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(CPPFLAGS) $(CFLAGS) -O1 -g $(FZ) -c $< -o $@
+	@echo "  CC/FUZZ $<"
+	@clang $(CPPFLAGS) $(CFLAGS) -O1 -g $(FZ) -MMD -MP -c $< -o $@
 build/fuzz/tests/fuzz/%: $(call obj,fuzz,tests/fuzz/%.c $(LIBSRC))
 	@mkdir -p $(dir $@)
 	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(DYN_LIBS)
@@ -103,3 +110,4 @@ clang-check:
 	$(MAKE) --no-print-directory -B CC=clang outpost $(UNIT_BIN)
 
 .SECONDARY:
+-include $(shell find build -name "*.d" 2>/dev/null)

@@ -13,6 +13,9 @@ struct command {
 static const struct command commands[] = {
 	{"validate", op_cmd_validate, "check application manifests (file:line:col errors)"},
 	{"sync", op_cmd_sync, "hub: publish signed, validated Git revisions into JetStream KV"},
+	{"agent", op_cmd_agent, "site: reconcile the desired state onto the site's hosts"},
+	{"host", op_cmd_host, "edge box: run and supervise workloads, send heartbeats"},
+	{"status", op_cmd_status, "show what runs where, at the hub or a site"},
 };
 
 static void usage(FILE *f)
@@ -37,6 +40,9 @@ int main(int argc, char **argv)
 		op_print_version(stdout);
 		return OP_EXIT_OK;
 	}
+	/* Started by `outpost host` only, so not in the list. */
+	if (!strcmp(argv[1], "shim"))
+		return op_cmd_shim(argc - 1, argv + 1);
 	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].run(argc - 1, argv + 1);

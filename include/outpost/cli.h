@@ -9,6 +9,10 @@ enum { OP_EXIT_OK = 0, OP_EXIT_FAIL = 1, OP_EXIT_USAGE = 2 };
 
 int op_cmd_validate(int argc, char **argv);
 int op_cmd_sync(int argc, char **argv);
+int op_cmd_agent(int argc, char **argv);
+int op_cmd_host(int argc, char **argv);
+int op_cmd_shim(int argc, char **argv);
+int op_cmd_status(int argc, char **argv);
 void op_print_version(FILE *f);
 
 /* True when argv holds -h or --help (commands print their help and exit 0). */

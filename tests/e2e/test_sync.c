@@ -1,0 +1,391 @@
+/* `outpost sync` end to end: real git repositories with SSH-signed commits, a real hub
+ * nats-server, the real binary. Each case starts its own hub and repository and looks
+ * at what the hub's bucket holds afterwards. */
+#include <nats/nats.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "t.h"
+
+#define WAIT_MS 30000
+
+static const char *bin;
+static const h_key *ed, *other;
+
+/* One hub, one repo, one trust file: what each case starts from. */
+typedef struct fx {
+	h_nats *hub;
+	h_repo *repo;
+	const char *trust, *state;
+	natsConnection *nc;
+	jsCtx *js;
+	kvStore *kv;
+} fx;
+
+static const char *app_yaml(const char *name, int instances)
+{
+	return h_str("apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata:\n"
+		     "  name: %s\nspec:\n  components:\n    - name: main\n      type: process\n"
+		     "      properties:\n        command: /bin/sleep\n        args: [\"600\"]\n"
+		     "      traits:\n        - type: spreadscaler\n          properties:\n"
+		     "            instances: %d\n",
+		name, instances);
+}
+
+static bool fx_start(fx *f, const char *name)
+{
+	memset(f, 0, sizeof *f);
+	f->hub = h_hub_start();
+	f->repo = h_repo_new(name);
+	if (!f->hub || !f->repo)
+		return false;
+	f->trust = h_path("%s-allowed_signers", name);
+	f->state = h_path("%s-state", name);
+	h_write(f->trust, "test@example.com namespaces=\"git\" %s\n", ed->pub);
+	return natsConnection_ConnectTo(&f->nc, h_nats_url(f->hub)) == NATS_OK &&
+	       natsConnection_JetStream(&f->js, f->nc, NULL) == NATS_OK;
+}
+
+static void fx_stop(fx *f)
+{
+	if (f->kv)
+		kvStore_Destroy(f->kv);
+	if (f->js)
+		jsCtx_Destroy(f->js);
+	if (f->nc)
+		natsConnection_Destroy(f->nc);
+	if (f->hub)
+		h_nats_stop(f->hub, false);
+}
+
+static const char *commit(fx *f, const h_key *key, const char *msg)
+{
+	return h_repo_commit(f->repo, &(h_commit){.key = key, .msg = msg});
+}
+
+/* Runs one pass; returns the exit code, *log gets stderr (caller frees) if not NULL. */
+static int sync_once(fx *f, const char *extra, char **log)
+{
+	char *err = NULL;
+	int rc = h_run2(NULL, &err, "%s sync --once --repo %s --trust %s --state %s --nats %s %s",
+		bin, f->repo->path, f->trust, f->state, h_nats_url(f->hub), extra ? extra : "");
+	if (log)
+		*log = err;
+	else
+		free(err);
+	return rc;
+}
+
+static kvStore *kv(fx *f)
+{
+	if (!f->kv)
+		js_KeyValue(&f->kv, f->js, "outpost");
+	return f->kv;
+}
+
+/* The value of key in the hub bucket (caller frees), NULL if absent. */
+static char *get(fx *f, const char *key)
+{
+	kvEntry *e = NULL;
+	if (!kv(f) || kvStore_Get(&e, f->kv, key) != NATS_OK)
+		return NULL;
+	char *s = strndup(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e));
+	kvEntry_Destroy(e);
+	return s;
+}
+
+/* The hub stream's last sequence: unchanged means nothing was written at all. */
+static uint64_t last_seq(fx *f)
+{
+	jsStreamInfo *si = NULL;
+	if (js_GetStreamInfo(&si, f->js, "KV_outpost", NULL, NULL) != NATS_OK)
+		return 0;
+	uint64_t s = si->State.LastSeq;
+	jsStreamInfo_Destroy(si);
+	return s;
+}
+
+static void test_accepted_signed_commit(void)
+{
+	fx f;
+	T_REQUIRE(fx_start(&f, "accept"));
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 2));
+	h_repo_write(f.repo, "apps/beta.yaml", "%s", app_yaml("beta", 3));
+	h_repo_write(f.repo, "README", "not under apps/");
+	const char *sha = commit(&f, ed, "two apps");
+	T_REQUIRE(sha);
+	char *log = NULL;
+	T_EQ_INT(sync_once(&f, NULL, &log), 0);
+	T_CHECK(log && strstr(log, "outcome=accepted"));
+	free(log);
+	char *a = get(&f, "app.alpha"), *rev = get(&f, "rev");
+	T_CHECK(a && strstr(a, "\"format\":1") && strstr(a, "\"instances\":2"));
+	T_CHECK(rev && strstr(rev, h_str("\"commit\":\"%s\"", sha)));
+	T_CHECK(rev && strstr(rev, "\"seq\":1") && strstr(rev, "\"signer\":\"test@example.com\""));
+	T_CHECK(rev && strstr(rev, "\"alpha\":\"sha256:") && strstr(rev, "\"beta\":\"sha256:"));
+	/* The value is what `outpost validate --json` prints for the same file. */
+	char *json = NULL;
+	h_run(&json, "%s validate --json %s/apps/alpha.yaml", bin, f.repo->path);
+	T_CHECK(a && json && strncmp(json, a, strlen(a)) == 0);
+	free(json), free(a), free(rev);
+
+	/* The same head again writes nothing. */
+	uint64_t seq = last_seq(&f);
+	T_CHECK(seq > 0);
+	T_EQ_INT(sync_once(&f, NULL, &log), 0);
+	T_CHECK(log && strstr(log, "outcome=unchanged"));
+	free(log);
+	T_EQ_INT(last_seq(&f), seq);
+
+	/* One app changed: one put, then the marker. */
+	h_repo_write(f.repo, "apps/beta.yaml", "%s", app_yaml("beta", 5));
+	const char *sha2 = commit(&f, ed, "scale beta");
+	T_EQ_INT(sync_once(&f, NULL, NULL), 0);
+	T_EQ_INT(last_seq(&f), seq + 2);
+	rev = get(&f, "rev");
+	T_CHECK(rev && strstr(rev, sha2) && strstr(rev, "\"seq\":2"));
+	free(rev);
+	fx_stop(&f);
+}
+
+/* A head the policy refuses leaves the bucket as it was. */
+static void expect_refused(fx *f, const char *extra, const char *why)
+{
+	uint64_t seq = last_seq(f);
+	char *log = NULL;
+	T_EQ_INT(sync_once(f, extra, &log), 1);
+	T_CHECK_MSG(log && strstr(log, "outcome=rejected") && strstr(log, why),
+		"expected a rejection for \"%s\", log: %s", why, log ? log : "");
+	free(log);
+	T_EQ_INT(last_seq(f), seq);
+}
+
+static void test_refused_signatures(void)
+{
+	fx f;
+	T_REQUIRE(fx_start(&f, "refuse"));
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 1));
+	T_REQUIRE(commit(&f, NULL, "unsigned"));
+	expect_refused(&f, NULL, "no signature");
+	T_REQUIRE(commit(&f, other, "signed by a key not in the policy"));
+	expect_refused(&f, NULL, "not");
+
+	/* Outside valid-before, wrong namespace, revoked. */
+	T_REQUIRE(commit(&f, ed, "good key"));
+	h_write(f.trust, "test@example.com namespaces=\"git\",valid-before=\"20200101\" %s\n",
+		ed->pub);
+	expect_refused(&f, NULL, "");
+	h_write(f.trust, "test@example.com namespaces=\"file\" %s\n", ed->pub);
+	expect_refused(&f, NULL, "");
+	h_write(f.trust, "test@example.com namespaces=\"git\" %s\n", ed->pub);
+	const char *revoked = h_path("revoked");
+	h_write(revoked, "%s\n", ed->pub);
+	expect_refused(&f, h_str("--revoked %s", revoked), "revoked");
+	/* With the policy restored the same head is accepted. */
+	T_EQ_INT(sync_once(&f, NULL, NULL), 0);
+	fx_stop(&f);
+}
+
+static void test_copied_signature(void)
+{
+	fx f;
+	T_REQUIRE(fx_start(&f, "copied"));
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 1));
+	const char *a = commit(&f, ed, "signed");
+	T_REQUIRE(a);
+	T_EQ_INT(sync_once(&f, NULL, NULL), 0);
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 9));
+	const char *b = commit(&f, NULL, "unsigned");
+	T_REQUIRE(b);
+	/* Graft a's gpgsig header onto b and point main at the forgery. */
+	char *ra = NULL, *rb = NULL, *forged = NULL;
+	h_repo_git(f.repo, &ra, "cat-file commit %s", a);
+	h_repo_git(f.repo, &rb, "cat-file commit %s", b);
+	T_REQUIRE(ra && rb);
+	char *sig = strstr(ra, "gpgsig "), *end = sig ? strstr(sig, "-----END SSH SIGNATURE-----\n")
+						: NULL;
+	char *blank = strstr(rb, "\n\n");
+	T_REQUIRE(sig && end && blank);
+	end += strlen("-----END SSH SIGNATURE-----\n");
+	const char *obj = h_str("%.*s\n%.*s%s", (int)(blank - rb), rb, (int)(end - sig), sig,
+		blank + 1);
+	h_write(h_path("forged.txt"), "%s", obj);
+	T_EQ_INT(h_repo_git(f.repo, &forged, "hash-object -t commit -w %s", h_path("forged.txt")), 0);
+	T_REQUIRE(forged);
+	forged[strcspn(forged, "\n")] = '\0';
+	T_EQ_INT(h_repo_git(f.repo, NULL, "update-ref refs/heads/main %s", forged), 0);
+	expect_refused(&f, NULL, "");
+	free(ra), free(rb), free(forged);
+	fx_stop(&f);
+}
+
+static void test_verify_all_and_head(void)
+{
+	fx f;
+	T_REQUIRE(fx_start(&f, "range"));
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 1));
+	T_REQUIRE(commit(&f, ed, "first"));
+	T_EQ_INT(sync_once(&f, NULL, NULL), 0);
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 2));
+	const char *mid = commit(&f, NULL, "unsigned in the middle");
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 3));
+	T_REQUIRE(mid && commit(&f, ed, "signed head"));
+	expect_refused(&f, "--verify all", h_str("%.12s", mid));
+	T_EQ_INT(sync_once(&f, "--verify head", NULL), 0);
+	char *a = get(&f, "app.alpha");
+	T_CHECK(a && strstr(a, "\"instances\":3"));
+	free(a);
+	fx_stop(&f);
+}
+
+static void test_rollback_refused(void)
+{
+	fx f;
+	T_REQUIRE(fx_start(&f, "rollback"));
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 1));
+	const char *old = commit(&f, ed, "old");
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 2));
+	T_REQUIRE(old && commit(&f, ed, "new"));
+	T_EQ_INT(sync_once(&f, NULL, NULL), 0);
+	T_EQ_INT(h_repo_git(f.repo, NULL, "reset -q --hard %s", old), 0);
+	expect_refused(&f, NULL, "does not descend");
+	/* A brand-new sync with no state refuses too: the marker is in the bucket. */
+	T_EQ_INT(h_run(NULL, "rm -rf %s", f.state), 0);
+	expect_refused(&f, NULL, "does not descend");
+	fx_stop(&f);
+}
+
+static void test_invalid_manifest_rejects_revision(void)
+{
+	fx f;
+	T_REQUIRE(fx_start(&f, "invalid"));
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 1));
+	T_REQUIRE(commit(&f, ed, "good"));
+	T_EQ_INT(sync_once(&f, NULL, NULL), 0);
+	char *before = get(&f, "rev");
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 4));
+	h_repo_write(f.repo, "apps/beta.yaml", "%s", app_yaml("beta", 20000));
+	T_REQUIRE(commit(&f, ed, "one bad manifest"));
+	char *log = NULL;
+	uint64_t seq = last_seq(&f);
+	T_EQ_INT(sync_once(&f, NULL, &log), 1);
+	T_CHECK(log && strstr(log, "apps/beta.yaml:15:24") &&
+		strstr(log, "spec.components[0].traits[0].properties.instances"));
+	free(log);
+	T_EQ_INT(last_seq(&f), seq);
+	char *after = get(&f, "rev"), *a = get(&f, "app.alpha");
+	T_CHECK(before && after && !strcmp(before, after));
+	T_CHECK(a && strstr(a, "\"instances\":1"));
+	free(before), free(after), free(a);
+	fx_stop(&f);
+}
+
+static void test_delete_and_batch(void)
+{
+	fx f;
+	T_REQUIRE(fx_start(&f, "delete"));
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 1));
+	h_repo_write(f.repo, "apps/beta.yaml", "%s", app_yaml("beta", 1));
+	T_REQUIRE(commit(&f, ed, "two"));
+	T_EQ_INT(sync_once(&f, NULL, NULL), 0);
+	/* Three commits between passes: one publish, of the head. */
+	h_repo_rm(f.repo, "apps/beta.yaml");
+	T_REQUIRE(commit(&f, ed, "drop beta"));
+	h_repo_write(f.repo, "apps/gamma.yaml", "%s", app_yaml("gamma", 2));
+	T_REQUIRE(commit(&f, ed, "add gamma"));
+	h_repo_write(f.repo, "apps/gamma.yaml", "%s", app_yaml("gamma", 3));
+	const char *head = commit(&f, ed, "scale gamma");
+	uint64_t seq = last_seq(&f);
+	T_EQ_INT(sync_once(&f, NULL, NULL), 0);
+	T_EQ_INT(last_seq(&f), seq + 3); /* put gamma, delete beta, marker */
+	char *rev = get(&f, "rev"), *beta = get(&f, "app.beta"), *g = get(&f, "app.gamma");
+	T_CHECK(rev && strstr(rev, head) && strstr(rev, "\"seq\":2"));
+	T_CHECK(rev && !strstr(rev, "\"beta\"") && strstr(rev, "\"gamma\""));
+	T_CHECK(beta == NULL);
+	T_CHECK(g && strstr(g, "\"instances\":3"));
+	free(rev), free(beta), free(g);
+	fx_stop(&f);
+}
+
+struct req {
+	fx *f;
+	char *reply;
+};
+
+static bool request_answered(void *arg)
+{
+	struct req *r = arg;
+	natsMsg *m = NULL;
+	if (natsConnection_RequestString(&m, r->f->nc, "outpost.hub.sync.now", "{}", 2000) !=
+		NATS_OK)
+		return false;
+	r->reply = strndup(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
+	natsMsg_Destroy(m);
+	return true;
+}
+
+static bool hub_has_rev(void *arg)
+{
+	char *rev = get(arg, "rev");
+	bool ok = rev != NULL;
+	free(rev);
+	return ok;
+}
+
+static void test_loop_and_sync_now(void)
+{
+	fx f;
+	T_REQUIRE(fx_start(&f, "loop"));
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 1));
+	T_REQUIRE(commit(&f, ed, "first"));
+	pid_t p = h_spawn_sh(h_path("sync-loop.log"),
+		"%s sync --repo %s --trust %s --state %s --nats %s --interval 1h", bin,
+		f.repo->path, f.trust, f.state, h_nats_url(f.hub));
+	T_REQUIRE(p > 0);
+	T_CHECK(h_wait_until(hub_has_rev, &f, WAIT_MS));
+	/* A push, then a request: published at once, not in an hour. */
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 7));
+	const char *head = commit(&f, ed, "scale");
+	struct req r = {&f, NULL};
+	T_CHECK(h_wait_until(request_answered, &r, WAIT_MS));
+	T_CHECK(r.reply && strstr(r.reply, "\"outcome\":\"accepted\"") && strstr(r.reply, head));
+	free(r.reply);
+	char *st = NULL;
+	kvStore *status = NULL;
+	kvEntry *e = NULL;
+	if (js_KeyValue(&status, f.js, "outpost-status") == NATS_OK &&
+		kvStore_Get(&e, status, "hub.sync") == NATS_OK) {
+		st = strndup(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e));
+		kvEntry_Destroy(e);
+	}
+	if (status)
+		kvStore_Destroy(status);
+	T_CHECK(st && strstr(st, head) && strstr(st, "\"outcome\":\"accepted\""));
+	free(st);
+	T_EQ_INT(h_proc_stop(p, false, 5000), 0);
+	fx_stop(&f);
+}
+
+int main(void)
+{
+	char cwd[4096];
+	if (!getcwd(cwd, sizeof cwd))
+		return 1;
+	bin = h_str("%s/outpost", cwd);
+	ed = h_keygen("ed25519");
+	other = h_keygen("ed25519");
+	if (!ed || !other)
+		return 1;
+	T_RUN(test_accepted_signed_commit);
+	T_RUN(test_refused_signatures);
+	T_RUN(test_copied_signature);
+	T_RUN(test_verify_all_and_head);
+	T_RUN(test_rollback_refused);
+	T_RUN(test_invalid_manifest_rejects_revision);
+	T_RUN(test_delete_and_batch);
+	T_RUN(test_loop_and_sync_now);
+	return t_done();
+}
