@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@ int op_is_manifest_name(const char *name)
 {
 	size_t n = strlen(name);
 	return (n > 5 && strcmp(name + n - 5, ".yaml") == 0) ||
-	       (n > 4 && strcmp(name + n - 4, ".yml") == 0);
+		(n > 4 && strcmp(name + n - 4, ".yml") == 0);
 }
 
 long op_appset_find(const op_appset *s, const char *name)
@@ -130,21 +131,21 @@ int op_appset_add_dir(op_appset *s, const char *dir, op_diags *d)
 		struct stat st;
 		int w = snprintf(path, sizeof path, "%s%s%s", dir,
 			dir[strlen(dir) - 1] == '/' ? "" : "/", names[i]);
-		/* lstat: a symlink to a directory is not walked (a link to an ancestor would
-		 * loop); a symlink to a manifest file is read. One unreadable entry is
-		 * reported and the walk goes on, so one run shows every error. */
+		/* A symlink to a directory is not walked (a link to an ancestor would loop);
+		 * a symlink named as a manifest is read, and reported when dangling. One
+		 * unreadable entry is reported and the walk goes on, so one run shows every
+		 * error. */
 		if (rc != OP_ENOMEM && (w < 0 || (size_t)w >= sizeof path)) {
 			op_diags_add(d, dir, 0, 0, "", "path of %.80s too long (at most %zu bytes)",
 				names[i], sizeof path - 1);
 			rc = rc ? rc : OP_EIO;
 		} else if (rc != OP_ENOMEM && lstat(path, &st) == 0) {
 			int r = 0;
-			if (S_ISDIR(st.st_mode))
+			bool link = S_ISLNK(st.st_mode);
+			bool dangling = link && stat(path, &st) != 0; /* else st is the target's */
+			if (!link && S_ISDIR(st.st_mode))
 				r = op_appset_add_dir(s, path, d);
-			else if ((S_ISREG(st.st_mode) ||
-					 (S_ISLNK(st.st_mode) && stat(path, &st) == 0 &&
-						 S_ISREG(st.st_mode))) &&
-				 op_is_manifest_name(names[i]))
+			else if (op_is_manifest_name(names[i]) && (S_ISREG(st.st_mode) || dangling))
 				r = op_appset_add_file(s, path, d);
 			if (r == OP_ENOMEM || (r == OP_EIO && rc == 0))
 				rc = r;

@@ -63,18 +63,22 @@ bool ck_map(op_check *c, const op_node *n, const char *const *allowed)
 		ck_err(c, n, "expected a mapping, got %s", found(n));
 		return false;
 	}
+	/* The first key seen of each allowed name: finding duplicates stays linear in the
+	 * size of the mapping, however many unknown keys a hostile file puts before them. */
+	const op_node *first[16] = {0};
 	for (size_t i = 0; i < n->n; i++) {
 		const op_node *k = n->keys[i];
-		bool known = false;
+		size_t a = 0;
 		/* A key with a NUL byte would compare equal to its prefix. */
-		for (const char *const *a = allowed; *a && strlen(k->text) == k->len; a++)
-			known |= strcmp(k->text, *a) == 0;
-		if (!known) {
+		while (allowed[a] &&
+			(strlen(k->text) != k->len || strcmp(k->text, allowed[a]) != 0))
+			a++;
+		if (!allowed[a]) {
 			char list[256] = "";
 			size_t used = 0;
-			for (const char *const *a = allowed; *a; a++) {
+			for (const char *const *p = allowed; *p; p++) {
 				int w = snprintf(list + used, sizeof list - used, "%s%s",
-					a == allowed ? "" : ", ", *a);
+					p == allowed ? "" : ", ", *p);
 				if (w < 0 || (size_t)w >= sizeof list - used)
 					break;
 				used += (size_t)w;
@@ -84,13 +88,19 @@ bool ck_map(op_check *c, const op_node *n, const char *const *allowed)
 			ck_pop(c, m);
 			continue;
 		}
-		for (size_t j = 0; j < i; j++) {
-			if (strcmp(n->keys[j]->text, k->text) == 0) {
-				size_t m = ck_key(c, k->text);
-				ck_err(c, k, "duplicate key (first at line %d)", n->keys[j]->line);
-				ck_pop(c, m);
-				break;
-			}
+		const op_node *dup = NULL;
+		if (a < sizeof first / sizeof first[0]) {
+			dup = first[a];
+			first[a] = dup ? dup : k;
+		} else {
+			for (size_t j = 0; j < i && !dup; j++)
+				if (strcmp(n->keys[j]->text, k->text) == 0)
+					dup = n->keys[j];
+		}
+		if (dup) {
+			size_t m = ck_key(c, k->text);
+			ck_err(c, k, "duplicate key (first at line %d)", dup->line);
+			ck_pop(c, m);
 		}
 	}
 	return true;
@@ -151,8 +161,8 @@ char *ck_name(op_check *c, const op_node *n, const char *what)
 {
 	char *s = ck_str(c, n);
 	if (s && !op_name_valid(s)) {
-		ck_err(c, n, "expected %s: 1 to %d characters of [a-z0-9-], got \"%.80s\"",
-			what, OP_NAME_MAX, s);
+		ck_err(c, n, "expected %s: 1 to %d characters of [a-z0-9-], got \"%.80s\"", what,
+			OP_NAME_MAX, s);
 		free(s);
 		return NULL;
 	}
@@ -260,8 +270,8 @@ bool ck_sha256_hex(const char *s)
 static bool key_ok(const char *k, enum ck_keyrule r, const char **want)
 {
 	size_t n = strlen(k);
-	static const char *const arches[] = {"amd64", "arm64", "armhf", "armel", "i386",
-		"riscv64", "ppc64el", "s390x", "mips64el", "loong64", NULL};
+	static const char *const arches[] = {"amd64", "arm64", "armhf", "armel", "i386", "riscv64",
+		"ppc64el", "s390x", "mips64el", "loong64", NULL};
 	switch (r) {
 	case CK_KEY_ARCH:
 		*want = "a Debian architecture name (amd64, arm64, armhf, riscv64, ...)";
@@ -308,7 +318,8 @@ static bool val_ok(const char *v, enum ck_valrule r, const char **want)
 			return false;
 		for (; *v; v++)
 			if (!((*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') ||
-				    (*v >= '0' && *v <= '9') || *v == '.' || *v == '_' || *v == '-'))
+				    (*v >= '0' && *v <= '9') || *v == '.' || *v == '_' ||
+				    *v == '-'))
 				return false;
 		return true;
 	}
@@ -320,8 +331,8 @@ static int kv_cmp(const void *a, const void *b)
 	return strcmp(((const op_kv *)a)->key, ((const op_kv *)b)->key);
 }
 
-bool ck_kvs(op_check *c, const op_node *n, size_t max, enum ck_keyrule kr,
-	enum ck_valrule vr, op_kvs *out)
+bool ck_kvs(op_check *c, const op_node *n, size_t max, enum ck_keyrule kr, enum ck_valrule vr,
+	op_kvs *out)
 {
 	if (!n || n->kind != OP_NODE_MAP) {
 		ck_err(c, n, "expected a mapping, got %s", found(n));
@@ -369,8 +380,7 @@ bool ck_kvs(op_check *c, const op_node *n, size_t max, enum ck_keyrule kr,
 	return c->errors == before;
 }
 
-bool ck_strs(op_check *c, const op_node *n, size_t min, size_t max, bool sites,
-	op_strs *out)
+bool ck_strs(op_check *c, const op_node *n, size_t min, size_t max, bool sites, op_strs *out)
 {
 	if (!ck_list(c, n, min, max, sites ? "site names" : "strings"))
 		return false;

@@ -45,11 +45,10 @@ bool ck_list(op_check *c, const op_node *n, size_t min, size_t max, const char *
 enum ck_keyrule { CK_KEY_LABEL, CK_KEY_ENV, CK_KEY_ANNOTATION, CK_KEY_ARCH };
 enum ck_valrule { CK_VAL_TEXT, CK_VAL_LABEL, CK_VAL_SHA256 };
 /* A string map with keys and values under the given rules, sorted into out. */
-bool ck_kvs(op_check *c, const op_node *n, size_t max, enum ck_keyrule kr,
-	enum ck_valrule vr, op_kvs *out);
+bool ck_kvs(op_check *c, const op_node *n, size_t max, enum ck_keyrule kr, enum ck_valrule vr,
+	op_kvs *out);
 /* A list of strings; names: each must be a name (and not "hub" when sites). */
-bool ck_strs(op_check *c, const op_node *n, size_t min, size_t max, bool sites,
-	op_strs *out);
+bool ck_strs(op_check *c, const op_node *n, size_t min, size_t max, bool sites, op_strs *out);
 
 bool ck_sha256_hex(const char *s);
 

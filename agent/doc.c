@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,9 +83,11 @@ struct frame {
 };
 
 /* seq orders definitions: a collection's anchor is defined where the collection
- * opens but registered where it closes, and an alias means the latest definition. */
+ * opens but registered where it closes, and an alias means the latest definition.
+ * Closed anchors sit in a hash table (open addressing, one slot per name holding its
+ * latest definition), so that a file of many anchors and aliases costs linear time. */
 struct anchor {
-	char *name;
+	char *name; /* NULL: empty slot */
 	op_node *node;
 	size_t seq;
 };
@@ -95,7 +98,7 @@ struct yctx {
 	op_diags *d;
 	struct frame stack[OP_DOC_MAX_DEPTH + 1];
 	int depth;
-	struct anchor *anchors;
+	struct anchor *anchors; /* capanchors slots, a power of two */
 	size_t nanchors, capanchors;
 	size_t seq; /* anchor definitions so far */
 	int ndocs;
@@ -110,27 +113,57 @@ static int yerr(struct yctx *c, int code, const yaml_mark_t *m, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	op_diags_add(c->d, c->file, m ? (int)m->line + 1 : 1, m ? (int)m->column + 1 : 1, "",
-		"%s", msg);
+	op_diags_add(
+		c->d, c->file, m ? (int)m->line + 1 : 1, m ? (int)m->column + 1 : 1, "", "%s", msg);
 	return code;
+}
+
+static size_t anchor_hash(const char *name)
+{
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+/* The slot of name, or the empty slot where it would go. */
+static struct anchor *anchor_slot(struct anchor *tab, size_t cap, const char *name)
+{
+	size_t i = anchor_hash(name) & (cap - 1);
+	while (tab[i].name && strcmp(tab[i].name, name) != 0)
+		i = (i + 1) & (cap - 1);
+	return &tab[i];
+}
+
+static int anchor_grow(struct yctx *c)
+{
+	size_t cap = c->capanchors ? c->capanchors * 2 : 16;
+	struct anchor *tab = calloc(cap, sizeof *tab);
+	if (!tab)
+		return OP_ENOMEM;
+	for (size_t i = 0; i < c->capanchors; i++)
+		if (c->anchors[i].name)
+			*anchor_slot(tab, cap, c->anchors[i].name) = c->anchors[i];
+	free(c->anchors);
+	c->anchors = tab;
+	c->capanchors = cap;
+	return 0;
 }
 
 static int anchor_add(struct yctx *c, const char *name, op_node *n, size_t seq)
 {
-	if (c->nanchors == c->capanchors) {
-		size_t cap = c->capanchors ? c->capanchors * 2 : 8;
-		struct anchor *a = realloc(c->anchors, cap * sizeof *a);
-		if (!a)
-			return OP_ENOMEM;
-		c->anchors = a;
-		c->capanchors = cap;
-	}
-	/* A later anchor of the same name shadows the earlier one (YAML 1.2). */
-	c->anchors[c->nanchors].name = strdup(name);
-	if (!c->anchors[c->nanchors].name)
+	if (2 * (c->nanchors + 1) > c->capanchors && anchor_grow(c) != 0)
 		return OP_ENOMEM;
-	c->anchors[c->nanchors].seq = seq;
-	c->anchors[c->nanchors++].node = n;
+	struct anchor *a = anchor_slot(c->anchors, c->capanchors, name);
+	if (!a->name) {
+		if (!(a->name = strdup(name)))
+			return OP_ENOMEM;
+		c->nanchors++;
+	} else if (a->seq > seq) {
+		return 0; /* defined later than this one, inside it */
+	}
+	a->node = n;
+	a->seq = seq;
 	return 0;
 }
 
@@ -141,11 +174,13 @@ static op_node *anchor_find(struct yctx *c, const char *name, bool *open)
 	op_node *n = NULL;
 	size_t best = 0;
 	*open = false;
-	for (size_t i = 0; i < c->nanchors; i++)
-		if (strcmp(c->anchors[i].name, name) == 0 && (!n || c->anchors[i].seq > best)) {
-			n = c->anchors[i].node;
-			best = c->anchors[i].seq;
+	if (c->capanchors) {
+		const struct anchor *a = anchor_slot(c->anchors, c->capanchors, name);
+		if (a->name) {
+			n = a->node;
+			best = a->seq;
 		}
+	}
 	for (int i = 0; i < c->depth; i++)
 		if (c->stack[i].anchor && strcmp(c->stack[i].anchor, name) == 0 &&
 			(!n || *open || c->stack[i].anchor_seq > best)) {
@@ -156,7 +191,8 @@ static op_node *anchor_find(struct yctx *c, const char *name, bool *open)
 	return n;
 }
 
-/* Attaches a finished node to the open collection (or makes it the root). */
+/* Attaches a finished node to the open collection (or makes it the root); m is where
+ * the node stands in the text (an alias: the alias, not its anchor). */
 static int attach(struct yctx *c, op_node *n, const yaml_mark_t *m)
 {
 	if (n->weight > OP_DOC_MAX_NODES)
@@ -168,16 +204,19 @@ static int attach(struct yctx *c, op_node *n, const yaml_mark_t *m)
 		return 0;
 	}
 	struct frame *f = &c->stack[c->depth - 1];
-	if (f->node->kind == OP_NODE_SEQ)
-		return node_push(f->node, NULL, n);
-	if (!f->key) {
+	int rc;
+	if (f->node->kind == OP_NODE_SEQ) {
+		rc = node_push(f->node, NULL, n);
+	} else if (!f->key) {
 		if (n->kind != OP_NODE_SCALAR)
 			return yerr(c, OP_EINVAL, m, "expected a scalar mapping key");
 		f->key = n;
 		return 0;
+	} else {
+		rc = node_push(f->node, f->key, n);
+		f->key = NULL;
 	}
-	int rc = node_push(f->node, f->key, n);
-	f->key = NULL;
+	/* Checked at every push, so that a list of aliases stops at the one too many. */
 	if (rc == 0 && f->node->weight > OP_DOC_MAX_NODES)
 		return yerr(c, OP_ETOOBIG, m,
 			"document too large: more than %d nodes with aliases expanded",
@@ -185,8 +224,8 @@ static int attach(struct yctx *c, op_node *n, const yaml_mark_t *m)
 	return rc;
 }
 
-static int check_tag(struct yctx *c, const yaml_char_t *tag, const yaml_mark_t *m,
-	const char *allowed)
+static int check_tag(
+	struct yctx *c, const yaml_char_t *tag, const yaml_mark_t *m, const char *allowed)
 {
 	if (!tag)
 		return 0;
@@ -211,17 +250,18 @@ static int on_event(struct yctx *c, yaml_event_t *ev)
 		if ((rc = check_tag(c, ev->data.scalar.tag, m, YAML_STR_TAG)) != 0)
 			return rc;
 		if (!(n = node_new(c->doc, OP_NODE_SCALAR, line, col)))
-			return yerr(c, OP_ETOOBIG, m, "too many nodes (at most %d)", OP_DOC_MAX_NODES);
+			return yerr(
+				c, OP_ETOOBIG, m, "too many nodes (at most %d)", OP_DOC_MAX_NODES);
 		n->len = ev->data.scalar.length;
 		n->text = malloc(n->len + 1);
 		if (!n->text)
 			return OP_ENOMEM;
 		memcpy(n->text, ev->data.scalar.value, n->len);
 		n->text[n->len] = '\0';
-		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-			!ev->data.scalar.tag;
+		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !ev->data.scalar.tag;
 		if (ev->data.scalar.anchor &&
-			(rc = anchor_add(c, (const char *)ev->data.scalar.anchor, n, ++c->seq)) != 0)
+			(rc = anchor_add(c, (const char *)ev->data.scalar.anchor, n, ++c->seq)) !=
+				0)
 			return rc;
 		return attach(c, n, m);
 	case YAML_SEQUENCE_START_EVENT:
@@ -234,9 +274,11 @@ static int on_event(struct yctx *c, yaml_event_t *ev)
 		if ((rc = check_tag(c, tag, m, seq ? YAML_SEQ_TAG : YAML_MAP_TAG)) != 0)
 			return rc;
 		if (c->depth >= OP_DOC_MAX_DEPTH)
-			return yerr(c, OP_ETOOBIG, m, "nesting deeper than %d levels", OP_DOC_MAX_DEPTH);
+			return yerr(c, OP_ETOOBIG, m, "nesting deeper than %d levels",
+				OP_DOC_MAX_DEPTH);
 		if (!(n = node_new(c->doc, seq ? OP_NODE_SEQ : OP_NODE_MAP, line, col)))
-			return yerr(c, OP_ETOOBIG, m, "too many nodes (at most %d)", OP_DOC_MAX_NODES);
+			return yerr(
+				c, OP_ETOOBIG, m, "too many nodes (at most %d)", OP_DOC_MAX_NODES);
 		struct frame *f = &c->stack[c->depth++];
 		f->node = n;
 		f->key = NULL;
@@ -256,7 +298,9 @@ static int on_event(struct yctx *c, yaml_event_t *ev)
 		free(anchor);
 		if (rc)
 			return rc;
-		return attach(c, n, m);
+		/* Errors about the collection point where it starts, not where it ends. */
+		yaml_mark_t start = {.line = (size_t)n->line - 1, .column = (size_t)n->col - 1};
+		return attach(c, n, &start);
 	}
 	case YAML_ALIAS_EVENT: {
 		/* An alias may not point into a node still open: the tree stays acyclic. */
@@ -271,13 +315,11 @@ static int on_event(struct yctx *c, yaml_event_t *ev)
 				(const char *)ev->data.alias.anchor);
 		return attach(c, n, m);
 	}
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 
-int op_doc_parse_yaml(op_doc *doc, const char *file, const char *buf, size_t len,
-	op_diags *d)
+int op_doc_parse_yaml(op_doc *doc, const char *file, const char *buf, size_t len, op_diags *d)
 {
 	memset(doc, 0, sizeof *doc);
 	if (len > OP_DOC_MAX_BYTES) {
@@ -311,7 +353,7 @@ int op_doc_parse_yaml(op_doc *doc, const char *file, const char *buf, size_t len
 	yaml_parser_delete(&p);
 	for (int i = 0; i < c.depth; i++)
 		free(c.stack[i].anchor);
-	for (size_t i = 0; i < c.nanchors; i++)
+	for (size_t i = 0; i < c.capanchors; i++)
 		free(c.anchors[i].name);
 	free(c.anchors);
 	return rc;
@@ -377,10 +419,11 @@ static int json_to_node(op_doc *doc, json_t *j, int depth, op_node **out)
 			size_t l = strlen(num);
 			if (strspn(num, "-0123456789") == l)
 				snprintf(num + l, sizeof num - l, ".0");
-		}
-		else
+		} else
 			snprintf(num, sizeof num, "%s",
-				json_is_true(j) ? "true" : json_is_false(j) ? "false" : "null");
+				json_is_true(j)            ? "true"
+					: json_is_false(j) ? "false"
+							   : "null");
 		text = num;
 		len = strlen(num);
 	}
@@ -393,8 +436,7 @@ static int json_to_node(op_doc *doc, json_t *j, int depth, op_node **out)
 	return 0;
 }
 
-int op_doc_parse_json(op_doc *doc, const char *file, const char *buf, size_t len,
-	op_diags *d)
+int op_doc_parse_json(op_doc *doc, const char *file, const char *buf, size_t len, op_diags *d)
 {
 	memset(doc, 0, sizeof *doc);
 	if (len > OP_DOC_MAX_BYTES) {
@@ -405,8 +447,8 @@ int op_doc_parse_json(op_doc *doc, const char *file, const char *buf, size_t len
 	json_error_t je;
 	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
 	if (!j) {
-		op_diags_add(d, file, je.line > 0 ? je.line : 0, je.column > 0 ? je.column : 0,
-			"", "JSON syntax error: %s", je.text);
+		op_diags_add(d, file, je.line > 0 ? je.line : 0, je.column > 0 ? je.column : 0, "",
+			"JSON syntax error: %s", je.text);
 		return OP_EINVAL;
 	}
 	int rc = json_to_node(doc, j, 0, &doc->root);
@@ -426,7 +468,7 @@ bool op_node_is_null(const op_node *n)
 		return false;
 	const char *t = n->text;
 	return !*t || !strcmp(t, "~") || !strcmp(t, "null") || !strcmp(t, "Null") ||
-	       !strcmp(t, "NULL");
+		!strcmp(t, "NULL");
 }
 
 int op_node_int(const op_node *n, long long min, long long max, long long *v)
@@ -452,8 +494,8 @@ int op_node_int(const op_node *n, long long min, long long max, long long *v)
 
 static bool is_bool(const char *t)
 {
-	static const char *const words[] = {"true", "True", "TRUE", "false", "False", "FALSE",
-		NULL};
+	static const char *const words[] = {
+		"true", "True", "TRUE", "false", "False", "FALSE", NULL};
 	for (const char *const *w = words; *w; w++)
 		if (strcmp(t, *w) == 0)
 			return true;
@@ -464,8 +506,7 @@ static bool is_bool(const char *t)
  * and .inf / .nan in their three spellings. */
 static bool is_float(const char *t)
 {
-	static const char *const words[] = {".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN",
-		NULL};
+	static const char *const words[] = {".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN", NULL};
 	if (*t == '+' || *t == '-')
 		t++;
 	for (const char *const *w = words; *w; w++)

@@ -30,11 +30,11 @@ const char *op_scaler_name(enum op_scaler s)
 }
 
 /* Reads key of map with reader, under the key's path; NULL node: nothing to read. */
-#define AT_KEY(c, key, stmt)                                                            \
-	do {                                                                            \
-		size_t m_ = ck_key(c, key);                                             \
-		stmt;                                                                   \
-		ck_pop(c, m_);                                                          \
+#define AT_KEY(c, key, stmt) \
+	do { \
+		size_t m_ = ck_key(c, key); \
+		stmt; \
+		ck_pop(c, m_); \
 	} while (0)
 
 static void read_spread(op_check *c, const op_node *n, size_t idx, op_spread *s)
@@ -81,7 +81,8 @@ static void read_scaler_props(op_check *c, const op_node *n, op_trait *t)
 			size_t mi = ck_index(c, i);
 			read_spread(c, v->vals[i], i, &t->spread[i]);
 			for (size_t j = 0; j < i && t->spread[i].name; j++) {
-				if (!t->spread[j].name || strcmp(t->spread[j].name, t->spread[i].name))
+				if (!t->spread[j].name ||
+					strcmp(t->spread[j].name, t->spread[i].name))
 					continue;
 				/* At the name when it is written; a default name collides at the
 				 * entry. */
@@ -123,8 +124,8 @@ static void read_traits(op_check *c, const op_node *n, op_component *comp)
 				comp->scaler.type = (enum op_scaler)type;
 				if (ck_need(c, t, "properties"))
 					AT_KEY(c, "properties",
-						read_scaler_props(c, ck_get(t, "properties"),
-							&comp->scaler));
+						read_scaler_props(
+							c, ck_get(t, "properties"), &comp->scaler));
 			}
 		}
 		ck_pop(c, m);
@@ -147,11 +148,16 @@ static void read_artifact(op_check *c, const op_node *n, op_artifact *a)
 			ck_err(c, v, "expected at least one architecture's digest");
 		else
 			ck_kvs(c, v, 16, CK_KEY_ARCH, CK_VAL_SHA256, &a->sha256_arch);
+	} else if (v->kind == OP_NODE_SEQ) {
+		ck_err(c, v,
+			"expected a sha256 digest of 64 lowercase hex digits, or a mapping of "
+			"architecture to digest, got a list");
 	} else {
 		char *s = ck_str(c, v);
 		if (s && !ck_sha256_hex(s)) {
-			ck_err(c, v, "expected a sha256 digest of 64 lowercase hex digits, or a "
-				     "mapping of architecture to digest");
+			ck_err(c, v,
+				"expected a sha256 digest of 64 lowercase hex digits, or a "
+				"mapping of architecture to digest");
 			free(s);
 			s = NULL;
 		}
@@ -162,8 +168,8 @@ static void read_artifact(op_check *c, const op_node *n, op_artifact *a)
 
 static void read_process(op_check *c, const op_node *n, op_component *comp)
 {
-	static const char *const keys[] = {"command", "args", "env", "workdir", "restart",
-		"rollout", "artifact", NULL};
+	static const char *const keys[] = {
+		"command", "args", "env", "workdir", "restart", "rollout", "artifact", NULL};
 	if (!ck_map(c, n, keys))
 		return;
 	const op_node *v;
@@ -251,8 +257,8 @@ static void read_policies(op_check *c, const op_node *n, op_app *app)
 				}
 				if ((v = ck_get(props, "requirements")))
 					AT_KEY(c, "requirements",
-						ck_kvs(c, v, OP_MAX_LABELS, CK_KEY_LABEL, CK_VAL_LABEL,
-							&pl->requirements));
+						ck_kvs(c, v, OP_MAX_LABELS, CK_KEY_LABEL,
+							CK_VAL_LABEL, &pl->requirements));
 			}
 			ck_pop(c, mp);
 		}
@@ -285,7 +291,9 @@ static void read_spec(op_check *c, const op_node *n, op_app *app)
 					!strcmp(app->comps[j].name, app->comps[i].name)) {
 					const op_node *nm = ck_get(v->vals[i], "name");
 					size_t mn = ck_key(c, "name");
-					ck_err(c, nm, "duplicate component name \"%s\" (first at line %d)",
+					ck_err(c, nm,
+						"duplicate component name \"%s\" (first at line "
+						"%d)",
 						app->comps[i].name,
 						ck_get(v->vals[j], "name")->line);
 					ck_pop(c, mn);
@@ -320,15 +328,16 @@ static void read_metadata(op_check *c, const op_node *n, op_app *app)
 static int read_app(op_check *c, const op_node *root, bool json, op_app **out)
 {
 	static const char *const keys[] = {"apiVersion", "kind", "metadata", "spec", NULL};
-	static const char *const jkeys[] = {"apiVersion", "format", "kind", "metadata",
-		"spec", NULL};
+	static const char *const jkeys[] = {
+		"apiVersion", "format", "kind", "metadata", "spec", NULL};
 	op_app *app = calloc(1, sizeof *app);
 	if (!app)
 		return OP_ENOMEM;
 	if (!root) {
 		/* Nothing to point at; the start of the file is where the manifest belongs. */
 		static const op_node start = {.kind = OP_NODE_SCALAR, .line = 1, .col = 1};
-		ck_err(c, &start, "expected a mapping (an Application manifest), got an empty file");
+		ck_err(c, &start,
+			"expected a mapping (an Application manifest), got an empty file");
 	} else if (ck_map(c, root, json ? jkeys : keys)) {
 		const op_node *v;
 		if (json && ck_need(c, root, "format")) {
@@ -359,8 +368,8 @@ static int read_app(op_check *c, const op_node *root, bool json, op_app **out)
 	return 0;
 }
 
-static int parse_doc(const char *file, const char *buf, size_t len, bool json, op_app **out,
-	op_diags *d)
+static int parse_doc(
+	const char *file, const char *buf, size_t len, bool json, op_app **out, op_diags *d)
 {
 	op_doc doc;
 	*out = NULL;
@@ -374,14 +383,12 @@ static int parse_doc(const char *file, const char *buf, size_t len, bool json, o
 	return rc;
 }
 
-int op_manifest_parse(const char *file, const char *buf, size_t len, op_app **out,
-	op_diags *d)
+int op_manifest_parse(const char *file, const char *buf, size_t len, op_app **out, op_diags *d)
 {
 	return parse_doc(file, buf, len, false, out, d);
 }
 
-int op_manifest_from_json(const char *file, const char *json, size_t len, op_app **out,
-	op_diags *d)
+int op_manifest_from_json(const char *file, const char *json, size_t len, op_app **out, op_diags *d)
 {
 	return parse_doc(file, json, len, true, out, d);
 }

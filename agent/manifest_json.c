@@ -59,7 +59,8 @@ static json_t *trait_json(const op_trait *t)
 	for (size_t i = 0; spread && i < t->nspread; i++)
 		spread = push(spread,
 			json_pack("{s:s, s:o, s:i}", "name", t->spread[i].name, "requirements",
-				kvs_json(&t->spread[i].requirements), "weight", t->spread[i].weight));
+				kvs_json(&t->spread[i].requirements), "weight",
+				t->spread[i].weight));
 	return json_pack("{s:s, s:{s:i, s:o}}", "type", op_scaler_name(t->type), "properties",
 		"instances", t->instances, "spread", spread);
 }
@@ -74,13 +75,13 @@ static json_t *component_json(const op_component *c)
 	if (props && c->has_artifact) {
 		const op_artifact *a = &c->artifact;
 		json_t *sha = a->sha256 ? json_string(a->sha256) : kvs_json(&a->sha256_arch);
-		props = set(props, "artifact",
-			json_pack("{s:s, s:o}", "path", a->path, "sha256", sha));
+		props = set(
+			props, "artifact", json_pack("{s:s, s:o}", "path", a->path, "sha256", sha));
 	}
 	if (!props)
 		return NULL;
-	return json_pack("{s:s, s:s, s:o, s:[o]}", "name", c->name, "type", "process",
-		"properties", props, "traits", trait_json(&c->scaler));
+	return json_pack("{s:s, s:s, s:o, s:[o]}", "name", c->name, "type", "process", "properties",
+		props, "traits", trait_json(&c->scaler));
 }
 
 static json_t *app_json(const op_app *app)
@@ -93,9 +94,10 @@ static json_t *app_json(const op_app *app)
 		json_t *props = json_pack("{s:o}", "requirements", kvs_json(&p->requirements));
 		if (props && p->has_sites)
 			props = set(props, "sites", strs_json(&p->sites));
-		policies = push(policies, props ? json_pack("{s:s, s:s, s:o}", "name", p->name,
-							  "type", "placement", "properties", props)
-						: NULL);
+		policies = push(policies,
+			props ? json_pack("{s:s, s:s, s:o}", "name", p->name, "type", "placement",
+					"properties", props)
+			      : NULL);
 	}
 	if (!comps || !policies) {
 		json_decref(comps);
@@ -103,9 +105,9 @@ static json_t *app_json(const op_app *app)
 		return NULL;
 	}
 	return json_pack("{s:s, s:i, s:s, s:{s:s, s:o}, s:{s:o, s:o}}", "apiVersion",
-		OP_API_VERSION, "format", OP_FORMAT, "kind", OP_KIND, "metadata", "name",
-		app->name, "annotations", kvs_json(&app->annotations), "spec", "components",
-		comps, "policies", policies);
+		OP_API_VERSION, "format", OP_FORMAT, "kind", OP_KIND, "metadata", "name", app->name,
+		"annotations", kvs_json(&app->annotations), "spec", "components", comps, "policies",
+		policies);
 }
 
 int op_manifest_to_json(const op_app *app, char **json, size_t *len)

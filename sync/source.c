@@ -1,7 +1,9 @@
 /* libgit2 behind sync: a bare cache repository under --state that only ever receives
  * objects from the remote. Nothing in it is trusted: every commit sync accepts is
  * re-verified from its raw bytes, and a cache that cannot be opened or fetched into is
- * thrown away and fetched again from scratch. */
+ * thrown away and fetched again from scratch. A fetch brings only what the remote thinks
+ * the cache lacks, so damage to older objects shows only when they are read: a read that
+ * fails after a fetch into an old cache rebuilds it once (heal) and reads again. */
 #include "outpost/source.h"
 
 #include <errno.h>
@@ -17,6 +19,10 @@ struct op_source {
 	git_repository *repo;
 	char *dir; /* the cache */
 	char *url;
+	char branch[256]; /* of the last fetch: what heal() fetches again */
+	bool rebuilt; /* the cache was made from nothing since the last fetch began */
+	bool may_heal; /* the last fetch went into an old cache, not healed yet */
+	char absent[41]; /* an ancestor that a cache made from nothing did not have */
 };
 
 static int gerr(op_err *e, const char *what)
@@ -64,6 +70,7 @@ static int cache_open(op_source *s, bool fresh, op_err *e)
 	rm_rf(s->dir);
 	if (git_repository_init(&s->repo, s->dir, 1) != 0)
 		return gerr(e, "create git cache");
+	s->rebuilt = true;
 	return 0;
 }
 
@@ -123,7 +130,7 @@ static int fetch_once(op_source *s, const char *branch, char head[41], op_err *e
 	return 0;
 }
 
-int op_source_fetch(op_source *s, const char *branch, char head[41], op_err *e)
+static int fetch_or_rebuild(op_source *s, const char *branch, char head[41], op_err *e)
 {
 	int rc = fetch_once(s, branch, head, e);
 	if (rc == 0 || rc == OP_ENOTFOUND)
@@ -138,7 +145,32 @@ int op_source_fetch(op_source *s, const char *branch, char head[41], op_err *e)
 	return 0;
 }
 
-int op_source_commit(op_source *s, const char *sha, op_commit *c, op_err *e)
+int op_source_fetch(op_source *s, const char *branch, char head[41], op_err *e)
+{
+	snprintf(s->branch, sizeof s->branch, "%s", branch);
+	int rc = fetch_or_rebuild(s, branch, head, e);
+	s->may_heal = rc == 0 && !s->rebuilt;
+	s->rebuilt = false;
+	return rc;
+}
+
+/* A read from the cache failed after a fetch into an old cache: the cache is made again
+ * from nothing and fetched, once per fetch. 1: read again; 0: no use, the cache is new
+ * (e untouched); or the error of the rebuild (in e). */
+static int heal(op_source *s, op_err *e)
+{
+	char head[41];
+	if (!s->may_heal)
+		return 0;
+	s->may_heal = false;
+	int rc = cache_open(s, true, e);
+	if (rc == 0)
+		rc = fetch_once(s, s->branch, head, e);
+	s->rebuilt = false; /* the next fetch goes into a cache it did not make */
+	return rc == 0 ? 1 : rc == OP_ENOTFOUND ? OP_EGIT : rc;
+}
+
+static int read_commit(op_source *s, const char *sha, op_commit *c, op_err *e)
 {
 	memset(c, 0, sizeof *c);
 	git_oid oid;
@@ -176,6 +208,14 @@ int op_source_commit(op_source *s, const char *sha, op_commit *c, op_err *e)
 	return rc;
 }
 
+int op_source_commit(op_source *s, const char *sha, op_commit *c, op_err *e)
+{
+	int rc = read_commit(s, sha, c, e), h;
+	if (rc != 0 && rc != OP_ENOMEM && rc != OP_EINVAL && (h = heal(s, e)) != 0)
+		rc = h > 0 ? read_commit(s, sha, c, e) : h;
+	return rc;
+}
+
 void op_commit_free(op_commit *c)
 {
 	free(c->raw);
@@ -189,22 +229,36 @@ int op_source_descends(op_source *s, const char *sha, const char *ancestor, bool
 	if (git_oid_fromstr(&a, sha) != 0 || git_oid_fromstr(&b, ancestor) != 0)
 		return op_err_set(e, OP_EINVAL, "bad commit id");
 	git_commit *c = NULL;
-	if (git_commit_lookup(&c, s->repo, &b) != 0)
-		return op_err_set(e, OP_ENOTFOUND,
-			"the last accepted commit %s is not in the repository", ancestor);
+	/* Missing from an old cache may be damage; missing from a new one is a rewritten
+	 * remote, and is remembered so as not to fetch everything again for it. */
+	while (git_commit_lookup(&c, s->repo, &b) != 0) {
+		int h = strcmp(ancestor, s->absent) ? heal(s, e) : 0;
+		if (h < 0)
+			return h;
+		if (h == 0) {
+			snprintf(s->absent, sizeof s->absent, "%s", ancestor);
+			return op_err_set(e, OP_ENOTFOUND,
+				"the last accepted commit %s is not in the repository", ancestor);
+		}
+	}
 	git_commit_free(c);
 	if (git_oid_equal(&a, &b)) {
 		*yes = true;
 		return 0;
 	}
-	int r = git_graph_descendant_of(s->repo, &a, &b);
+	int r = git_graph_descendant_of(s->repo, &a, &b), h;
+	if (r < 0 && (h = heal(s, e)) != 0) {
+		if (h < 0)
+			return h;
+		r = git_graph_descendant_of(s->repo, &a, &b);
+	}
 	if (r < 0)
 		return gerr(e, "ancestry");
 	*yes = r == 1;
 	return 0;
 }
 
-int op_source_range(op_source *s, const char *head, const char *base, size_t max,
+static int walk_range(op_source *s, const char *head, const char *base, size_t max,
 	char (**shas)[41], size_t *n, op_err *e)
 {
 	git_revwalk *w = NULL;
@@ -255,6 +309,15 @@ int op_source_range(op_source *s, const char *head, const char *base, size_t max
 	return rc;
 }
 
+int op_source_range(op_source *s, const char *head, const char *base, size_t max,
+	char (**shas)[41], size_t *n, op_err *e)
+{
+	int rc = walk_range(s, head, base, max, shas, n, e), h;
+	if (rc == OP_EGIT && (h = heal(s, e)) != 0)
+		rc = h > 0 ? walk_range(s, head, base, max, shas, n, e) : h;
+	return rc;
+}
+
 struct walk {
 	op_source *s;
 	const char *path;
@@ -295,8 +358,9 @@ static int on_entry(const char *root, const git_tree_entry *ent, void *arg)
 	return 0;
 }
 
-int op_source_read_apps(op_source *s, const char *sha, const char *path, op_appset *set,
-	op_diags *d, op_err *e)
+/* *no_dir: the commit was read and has no directory path (not a damaged cache). */
+static int read_apps(op_source *s, const char *sha, const char *path, op_appset *set, op_diags *d,
+	bool *no_dir, op_err *e)
 {
 	git_oid oid;
 	git_commit *c = NULL;
@@ -316,7 +380,14 @@ int op_source_read_apps(op_source *s, const char *sha, const char *path, op_apps
 		root = NULL;
 	} else if (git_tree_entry_bypath(&te, root, clean) != 0 ||
 		   git_tree_entry_type(te) != GIT_OBJECT_TREE) {
-		rc = op_err_set(e, OP_ENOTFOUND, "no directory %s/ in commit %.12s", clean, sha);
+		const git_error *g = te ? NULL : git_error_last();
+		if (g && g->klass != GIT_ERROR_TREE) { /* a tree on the way was unreadable */
+			rc = gerr(e, "read tree");
+		} else {
+			*no_dir = true;
+			rc = op_err_set(
+				e, OP_ENOTFOUND, "no directory %s/ in commit %.12s", clean, sha);
+		}
 	} else if (git_tree_lookup(&sub, s->repo, git_tree_entry_id(te)) != 0) {
 		rc = gerr(e, "read tree");
 	}
@@ -329,6 +400,22 @@ int op_source_read_apps(op_source *s, const char *sha, const char *path, op_apps
 	git_tree_free(sub);
 	git_tree_free(root);
 	git_commit_free(c);
+	return rc;
+}
+
+int op_source_read_apps(op_source *s, const char *sha, const char *path, op_appset *set,
+	op_diags *d, op_err *e)
+{
+	/* Read again only into a set and diagnostics that started empty: they are emptied. */
+	bool no_dir = false, empty = set->nfiles == 0 && d->n == 0;
+	size_t limit = d->limit;
+	int rc = read_apps(s, sha, path, set, d, &no_dir, e), h;
+	if (rc != 0 && rc != OP_ENOMEM && !no_dir && empty && (h = heal(s, e)) != 0) {
+		op_appset_free(set);
+		op_diags_free(d);
+		d->limit = limit;
+		rc = h > 0 ? read_apps(s, sha, path, set, d, &no_dir, e) : h;
+	}
 	return rc;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "outpost/announce.h"
 #include "outpost/bus.h"
 #include "outpost/cli.h"
 #include "outpost/log.h"
@@ -117,7 +118,7 @@ static void reply_all(op_sync *s, const op_sync_outcome *o)
 
 static int run_loop(op_sync *s, int64_t interval)
 {
-	natsSubscription *sub = NULL;
+	natsSubscription *sub = NULL, *ann = NULL;
 	int64_t backoff = 1000;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -133,6 +134,9 @@ static int run_loop(op_sync *s, int64_t interval)
 				op_log_warn("cannot subscribe", "subject=%s error=\"%s\"", SUBJECT_NOW,
 					natsStatus_GetText(st));
 		}
+		op_err e = {0};
+		if (!ann && b && o.kind != OP_SYNC_FAILED && op_announce_serve(b, &ann, &e) != 0)
+			op_log_warn("cannot serve site announcements", "error=\"%s\"", e.msg);
 		reply_all(s, &o);
 		int64_t next = interval;
 		if (o.kind == OP_SYNC_FAILED) {
@@ -151,6 +155,8 @@ static int run_loop(op_sync *s, int64_t interval)
 	op_log_info("sync stopping", "signal=%s", "TERM/INT");
 	if (sub)
 		natsSubscription_Destroy(sub);
+	if (ann)
+		natsSubscription_Destroy(ann);
 	return OP_EXIT_OK;
 }
 

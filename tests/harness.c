@@ -36,12 +36,15 @@ static int nhooks;
 static struct sigaction oldact[32];
 static const int fatal_sigs[] = {SIGINT, SIGTERM, SIGABRT, SIGSEGV};
 
+static void register_cleanup(void);
+
 /* ---- strings ------------------------------------------------------------------------ */
 
 const char *h__keep(char *s)
 {
 	if (!s)
 		return NULL;
+	register_cleanup();
 	if (nowned == capowned) {
 		size_t cap = capowned ? capowned * 2 : 64;
 		char **v = realloc(owned, cap * sizeof *v);
@@ -54,6 +57,11 @@ const char *h__keep(char *s)
 	}
 	owned[nowned++] = s;
 	return s;
+}
+
+const char *h_keep(char *s)
+{
+	return h__keep(s);
 }
 
 char *h__vfmt(const char *fmt, va_list ap)
@@ -204,19 +212,20 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 
 void h_cleanup(void)
 {
-	if (getpid() != owner || !inited)
+	if (owner && getpid() != owner)
 		return;
-	h__kill_all();
-	if (t_failed_checks > 0)
-		print_log_tails();
+	if (inited) {
+		h__kill_all();
+		if (t_failed_checks > 0)
+			print_log_tails();
+	}
 	for (int i = nhooks - 1; i >= 0; i--)
 		hooks[i]();
 	nhooks = 0;
-	if (keep_tmp()) {
+	if (inited && keep_tmp())
 		fprintf(stderr, "harness: kept %s\n", tmpdir);
-	} else {
+	else if (inited)
 		nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	}
 	for (size_t i = 0; i < nowned; i++)
 		free(owned[i]);
 	free(owned);
@@ -245,25 +254,14 @@ void h__track_log(const char *path)
 		snprintf(logs[nlogs++], sizeof logs[0], "%s", path);
 }
 
-void h__init(void)
+/* Once per program: cleanup at exit and on fatal signals. */
+static void register_cleanup(void)
 {
 	static bool registered;
-	if (inited)
-		return;
-	owner = getpid();
-	const char *base = getenv("TMPDIR");
-	if (!base || !*base)
-		base = "/tmp";
-	int n = snprintf(tmpdir, sizeof tmpdir, "%s/outpost-test-XXXXXX", base);
-	if (n < 0 || (size_t)n >= sizeof tmpdir || !mkdtemp(tmpdir)) {
-		fprintf(stderr, "harness: cannot make a temp dir under %s: %s\n", base,
-			strerror(errno));
-		exit(1);
-	}
-	inited = true;
 	if (registered)
 		return;
 	registered = true;
+	owner = getpid();
 	atexit(h_cleanup);
 	for (size_t i = 0; i < sizeof fatal_sigs / sizeof fatal_sigs[0]; i++) {
 		struct sigaction sa;
@@ -273,6 +271,23 @@ void h__init(void)
 		sigemptyset(&sa.sa_mask);
 		sigaction(fatal_sigs[i], &sa, &oldact[fatal_sigs[i]]);
 	}
+}
+
+void h__init(void)
+{
+	register_cleanup();
+	if (inited)
+		return;
+	const char *base = getenv("TMPDIR");
+	if (!base || !*base)
+		base = "/tmp";
+	int n = snprintf(tmpdir, sizeof tmpdir, "%s/outpost-test-XXXXXX", base);
+	if (n < 0 || (size_t)n >= sizeof tmpdir - 64 || !mkdtemp(tmpdir)) {
+		fprintf(stderr, "harness: cannot make a temp dir under %s: %s\n", base,
+			strerror(errno));
+		exit(1);
+	}
+	inited = true;
 }
 
 const char *h_tmpdir(void)

@@ -14,27 +14,39 @@
  * - Strings returned as `const char *` are owned by the harness and live until
  *   h_cleanup(); `char *` results are the caller's to free().
  *
- * Reading the site's KV mirror with nats.c 3.10.1 (proven by tests/e2e/test_harness.c):
+ * Reading the site's KV mirror with nats.c 3.10.1 (each point is checked by
+ * tests/e2e/test_harness.c):
  * - Create it at the site with js_CreateKeyValue, kvConfig.Bucket = "outpost",
  *   kvConfig.Mirror = &(jsStreamSource){.Name = "KV_outpost", .External =
  *   &(jsExternalStream){.APIPrefix = "$JS.hub.API", .DeliverPrefix = ""}}, History 1
- *   and TTL 0. nats.c makes the mirror stream "KV_outpost" with AllowDirect and
- *   MirrorDirect and no subjects of its own.
- * - Read it through a connection to the SITE server with jsOptions.Domain = site name
- *   (or no domain at all: a client of the site server gets the site's JetStream):
- *   js_KeyValue(&kv, js, "outpost") then kvStore_Get / kvStore_Keys / kvStore_Watch
- *   work on the local mirror, link up or down (direct get on the site's KV_outpost;
- *   the leaf link denies $JS.API.> between domains, so the hub never answers).
- * - Never kvStore_Put/Delete through that handle: nats.c rewrites a mirror bucket's
- *   write prefix to "$JS.hub.API.$KV.outpost." (the External.APIPrefix), so it would
- *   write into the HUB's bucket across the link.
- * - Mirror progress: js_GetStreamInfo(&si, js, "KV_outpost", ...) at the site;
- *   si->Mirror->Lag (messages behind the origin as last seen) and si->Mirror->Active
- *   (ns since the last contact; -1 or large while the link is down).
+ *   and TTL 0. nats.c makes the site's stream "KV_outpost" with AllowDirect and
+ *   MirrorDirect, no subjects of its own and MaxAge 0.
+ * - Read it through a connection to the SITE server, jsOptions.Domain = site name (or
+ *   no domain: a client of the site server gets the site's JetStream), then
+ *   js_KeyValue(&kv, js, "outpost"): kvStore_Get and kvStore_Keys (a watcher
+ *   underneath) work on the local mirror, link up or down. Nothing special is needed:
+ *   the mirror keeps the origin's subjects ($KV.outpost.<key>) and gets are direct gets
+ *   on the site's own KV_outpost (the domains keep the hub from answering them).
+ * - Never kvStore_Put/Delete through that handle: nats.c sets a mirror bucket's write
+ *   prefix to "$JS.hub.API.$KV.outpost.", so with the link up the put lands in the
+ *   HUB's bucket (and comes back through the mirror); with the link cut it fails with
+ *   "no responders".
+ * - Mirror progress: js_GetStreamInfo(&si, js, "KV_outpost", NULL, NULL) at the site:
+ *   si->Mirror->Lag (messages behind the origin, as last heard) and si->Mirror->Active
+ *   (ns since the hub was last heard from; it grows while the link is down).
  *
- * Leaf link timing (nats-server 2.10): the site's remote retries every `reconnect`
- * seconds (set to 1 here, also the default). After h_link_restore() the leaf link is
- * back within ~1 s and the mirror catches up right after (see test_harness.c timings).
+ * Timing (nats-server 2.10.27, measured here):
+ * - A site's leaf remote retries every second (`reconnect: "1s"`, the default); after
+ *   h_link_restore() the link is back within ~1 s. A restarted hub: ~1 s too.
+ * - The mirror catches up at once when the cut was shorter than ~10 s. After a longer
+ *   cut, a site booted offline, or a hub restart, it does NOT: the server notices a
+ *   silent mirror after 10 s, asks the hub for a new consumer, waits 30 s for an
+ *   answer that the cut link lost, then retries every 10 s x failures (at most 2 min).
+ *   (After a hub restart only the 10 s check applies: the new request gets through.)
+ *   Measured: catch-up 15-60 s after the restore (booted offline: 40 s; hub restart:
+ *   10-20 s). A test of those cases needs deadlines of minutes (TEST_FILTER=slow runs
+ *   test_slow_mirror_recovery), or restarts the site server once the link is back:
+ *   a mirror set up with the link up catches up in ~0.2 s.
  */
 #ifndef OUTPOST_TEST_HARNESS_H
 #define OUTPOST_TEST_HARNESS_H
@@ -52,6 +64,8 @@ const char *h_tmpdir(void);
 const char *h_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A string printf'd into harness-owned memory. */
 const char *h_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Takes a malloc'd string into harness ownership (freed by h_cleanup); returns it. */
+const char *h_keep(char *s);
 /* The string single-quoted for /bin/sh ('it'\''s'), harness-owned. */
 const char *h_q(const char *s);
 /* mkdir -p. 0 or -1. */
@@ -80,8 +94,7 @@ int h_free_port(void);
  * stderr when the exit code is not 0 and dropped otherwise. */
 int h_run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The same with stdout and stderr apart (either may be NULL: dropped). */
-int h_run2(char **out, char **err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int h_run2(char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Starts argv[0] (PATH searched) in the background with stdout and stderr appended to
  * log (NULL: inherited), stdin /dev/null, and registers it. Returns its pid (also its
@@ -111,18 +124,18 @@ struct h_proxy;
 
 /* A running (or stopped) nats-server. Fields are read-only for tests. */
 typedef struct h_nats {
-	char name[64];    /* server_name: "hub" or the site name */
-	char domain[64];  /* JetStream domain: the same */
-	char url[64];     /* nats://127.0.0.1:PORT */
-	int port;         /* client port */
-	int http_port;    /* monitoring port (/varz, /jsz, /leafz, /healthz) */
-	int leaf_port;    /* hub: leafnode listen port; site: the port of its link proxy */
-	char dir[512];    /* server dir: server.conf, server.log, store/ */
-	char store[512];  /* JetStream store dir, kept across stop and start */
-	char log[512];    /* server.log */
-	pid_t pid;        /* 0 while stopped */
-	struct h_nats *hub;     /* site: the hub it links to */
-	struct h_proxy *proxy;  /* site: its link proxy */
+	char name[64]; /* server_name: "hub" or the site name */
+	char domain[64]; /* JetStream domain: the same */
+	char url[64]; /* nats://127.0.0.1:PORT */
+	int port; /* client port */
+	int http_port; /* monitoring port (/varz, /jsz, /leafz, /healthz) */
+	int leaf_port; /* hub: leafnode listen port; site: the port of its link proxy */
+	char dir[512]; /* server dir: server.conf, server.log, store/ */
+	char store[512]; /* JetStream store dir, kept across stop and start */
+	char log[512]; /* server.log */
+	pid_t pid; /* 0 while stopped */
+	struct h_nats *hub; /* site: the hub it links to */
+	struct h_proxy *proxy; /* site: its link proxy */
 } h_nats;
 
 /* Starts the hub (JetStream domain "hub", a leafnode port). NULL on failure, after
@@ -142,9 +155,14 @@ bool h_leaf_wait(h_nats *site, int timeout_ms);
 /* True once /leafz at the site lists no leaf link, within timeout_ms. */
 bool h_leaf_wait_down(h_nats *site, int timeout_ms);
 /* Cuts the site's link: closes every proxied connection, then refuses new ones
- * (accepts and closes at once). Returns when the site's /leafz shows it down (waits at
+ * (accepts and closes at once). The proxy hides the hub's own leafnode address from
+ * the site (see rewrite_info in harness_nats.c): a site that learned it would
+ * reconnect around the proxy. Returns when the site's /leafz shows it down (waits at
  * most 5 s; prints a warning otherwise). */
 void h_link_cut(h_nats *site);
+/* How many connections the proxy refused since the last cut: the site's reconnect
+ * attempts (about one a second). */
+int h_link_refused(const h_nats *site);
 /* Forwards new connections again. Returns at once; the site's leaf remote reconnects
  * within about a second: h_leaf_wait() for it. */
 void h_link_restore(h_nats *site);
@@ -160,7 +178,7 @@ int h_nats_start_again(h_nats *s);
 typedef struct h_key {
 	const char *type; /* "ed25519", "ecdsa" (nistp256) or "rsa" (3072 bits) */
 	const char *path; /* private key; the public key is path + ".pub" */
-	const char *pub;  /* "ssh-ed25519 AAAA...": key type and base64, no comment */
+	const char *pub; /* "ssh-ed25519 AAAA...": key type and base64, no comment */
 } h_key;
 
 /* Makes a key of that type. NULL on failure (printed). */
@@ -185,12 +203,12 @@ int h_repo_rm(h_repo *r, const char *relpath);
 
 /* What h_repo_commit commits. Zero fields take the defaults. */
 typedef struct h_commit {
-	const h_key *key;  /* sign with it (git commit -S, gpg.format=ssh); NULL: unsigned */
-	const char *name;  /* committer and author name; default "Test User" */
+	const h_key *key; /* sign with it (git commit -S, gpg.format=ssh); NULL: unsigned */
+	const char *name; /* committer and author name; default "Test User" */
 	const char *email; /* committer and author email; default "test@example.com" */
-	const char *date;  /* committer and author date, any git date format, e.g.
-			      "2024-05-01T12:00:00Z"; NULL: now */
-	const char *msg;   /* default "change" */
+	const char *date; /* committer and author date, any git date format, e.g.
+			     "2024-05-01T12:00:00Z"; NULL: now */
+	const char *msg; /* default "change" */
 } h_commit;
 
 /* git add -A, then git commit --allow-empty as c says. Returns the new commit's sha
@@ -203,12 +221,13 @@ int h_repo_git(h_repo *r, char **out, const char *fmt, ...) __attribute__((forma
 
 /* ---- internal: shared by the harness_*.c files, not for tests ------------------------ */
 
-void h__init(void);                 /* makes the temp dir, installs exit/signal cleanup */
+void h__init(void); /* makes the temp dir, installs exit/signal cleanup */
 void h__atcleanup(void (*fn)(void)); /* runs at cleanup, after the processes are gone */
 void h__track_log(const char *path); /* a log whose tail is printed on failure */
-void h__kill_all(void);             /* async-signal-safe: stop and reap every process */
-void h__sleep_ms(int ms);           /* for the polling helpers only */
-const char *h__keep(char *s);       /* takes a malloc'd string into harness ownership */
-char *h__vfmt(const char *fmt, va_list ap); /* vasprintf; caller frees */
+void h__kill_all(void); /* async-signal-safe: stop and reap every process */
+void h__sleep_ms(int ms); /* for the polling helpers only */
+const char *h__keep(char *s); /* = h_keep (test_verify_git.c calls this name) */
+char *h__vfmt(const char *fmt, va_list ap) /* vasprintf; caller frees */
+	__attribute__((format(printf, 1, 0)));
 
 #endif

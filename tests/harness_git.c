@@ -64,7 +64,8 @@ const h_key *h_keygen(const char *type)
 h_repo *h_repo_new(const char *name)
 {
 	const char *path = h_path("%s", name);
-	if (h_mkdirs(path) < 0 || h_run(NULL, "%sgit init -q -b main %s", h_git_env(), h_q(path)) != 0)
+	if (h_mkdirs(path) < 0 ||
+		h_run(NULL, "%sgit init -q -b main %s", h_git_env(), h_q(path)) != 0)
 		return NULL;
 	h_repo *r = malloc(sizeof *r);
 	if (!r)
@@ -132,11 +133,12 @@ const char *h_repo_commit(h_repo *r, const h_commit *c)
 	if (c->date)
 		who = h_str("%sGIT_AUTHOR_DATE=%s GIT_COMMITTER_DATE=%s ", who, h_q(c->date),
 			h_q(c->date));
-	const char *sign = c->key ? h_str("-c gpg.format=ssh -c user.signingkey=%s commit -S",
-					    h_q(c->key->path))
-				  : "-c commit.gpgsign=false commit";
+	const char *sign = c->key
+		? h_str("-c gpg.format=ssh -c user.signingkey=%s commit -S", h_q(c->key->path))
+		: "-c commit.gpgsign=false commit";
 	char *out = NULL;
-	int rc = h_run(&out, "%1$sgit -C %2$s add -A && %1$s%3$sgit -C %2$s %4$s -q --allow-empty -F %5$s",
+	int rc = h_run(&out,
+		"%1$sgit -C %2$s add -A && %1$s%3$sgit -C %2$s %4$s -q --allow-empty -F %5$s",
 		h_git_env(), h_q(r->path), who, sign, h_q(msgfile));
 	if (rc != 0) {
 		fprintf(stderr, "harness: git commit in %s failed (%d):\n%s", r->path, rc, out);

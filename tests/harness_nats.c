@@ -18,11 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAXSERVERS 64
 #define MAXPAIRS 16
 #define BUFSZ 65536
+#define LINESZ 16384
 #define READY_MS 15000
 #define CUT_MS 5000
 
@@ -32,6 +34,9 @@ struct pair {
 	int fd[2];
 	char buf[2][BUFSZ];
 	size_t len[2], off[2];
+	bool handshake; /* reading the hub's side line by line (see read_hub) */
+	char line[LINESZ + 64]; /* the hub's partial line then; room for the rewrite */
+	size_t nline;
 };
 
 struct h_proxy {
@@ -40,7 +45,8 @@ struct h_proxy {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	bool cut, stop;          /* wanted state, under mu */
+	bool cut, stop; /* wanted state, under mu */
+	int refused; /* connections refused since the last cut, under mu */
 	unsigned long req, done; /* requests made / acted on, under mu */
 	struct pair *pairs[MAXPAIRS]; /* the thread's own */
 	int npairs;
@@ -70,7 +76,8 @@ static int connect_local(int port)
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+	struct sockaddr_in a = {.sin_family = AF_INET,
+		.sin_port = htons((uint16_t)port),
 		.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
 		close(fd);
@@ -93,6 +100,8 @@ static void proxy_accept(struct h_proxy *x)
 		return;
 	pthread_mutex_lock(&x->mu);
 	bool cut = x->cut;
+	if (cut)
+		x->refused++;
 	pthread_mutex_unlock(&x->mu);
 	int h = (cut || x->npairs == MAXPAIRS) ? -1 : connect_local(x->target_port);
 	struct pair *p = h < 0 ? NULL : calloc(1, sizeof *p);
@@ -106,19 +115,76 @@ static void proxy_accept(struct h_proxy *x)
 	nonblock(h);
 	p->fd[0] = c;
 	p->fd[1] = h;
+	p->handshake = true;
 	x->pairs[x->npairs++] = p;
 }
 
+/* The hub's INFO names its own leafnode address ("ip" and "leafnode_urls") and
+ * nats-server 2.10 cannot be told not to: no_advertise is for routes, advertise only
+ * changes the address, and a site refuses an INFO without leafnode_urls ("attempted
+ * to connect to wrong port"). A site adds a URL it learns to its remote and, after a
+ * cut, reconnects straight to the hub around the proxy. So until the first message
+ * the proxy reads the hub's side line by line and, in INFO lines, replaces the hub's
+ * address by its own, which the site then drops as the URL it already has. The hub's
+ * leaf compression is off so that the INFO sent after CONNECT is plain text too. */
+static void rewrite_info(struct h_proxy *x, char *line, size_t cap)
+{
+	char from[32], to[32];
+	snprintf(from, sizeof from, "\"127.0.0.1:%d\"", x->target_port);
+	snprintf(to, sizeof to, "\"127.0.0.1:%d\"", x->port);
+	size_t lf = strlen(from), lt = strlen(to);
+	for (char *at = strstr(line, from); at; at = strstr(at + lt, from)) {
+		size_t len = strlen(line);
+		if (len + lt - lf >= cap)
+			break;
+		memmove(at + lt, at + lf, len - (size_t)(at - line) - lf + 1);
+		memcpy(at, to, lt);
+	}
+}
+
+/* Reads the hub's side into p->buf[1] (empty on entry) during the handshake. */
+static ssize_t read_hub(struct h_proxy *x, struct pair *p)
+{
+	char in[LINESZ];
+	ssize_t n = read(p->fd[1], in, sizeof in);
+	size_t out = 0;
+	for (ssize_t i = 0; i < n; i++) {
+		if (!p->handshake) {
+			memcpy(p->buf[1] + out, in + i, (size_t)(n - i));
+			out += (size_t)(n - i);
+			break;
+		}
+		p->line[p->nline++] = in[i];
+		if (in[i] != '\n' && p->nline < LINESZ)
+			continue;
+		p->line[p->nline] = 0;
+		if (strncmp(p->line, "INFO ", 5) == 0)
+			rewrite_info(x, p->line, sizeof p->line);
+		else if (p->nline == LINESZ || strstr(p->line, "MSG ") == p->line + 1 ||
+			strncmp(p->line, "MSG ", 4) == 0)
+			p->handshake = false; /* LMSG, HMSG, RMSG, MSG: payloads follow */
+		size_t len = strlen(p->line);
+		memcpy(p->buf[1] + out, p->line, len);
+		out += len;
+		p->nline = 0;
+	}
+	p->len[1] = out;
+	p->off[1] = 0;
+	return n;
+}
+
 /* Moves bytes for one pair as poll said; false once either side is closed. */
-static bool pair_pump(struct pair *p, const struct pollfd pf[2])
+static bool pair_pump(struct h_proxy *x, struct pair *p, const struct pollfd pf[2])
 {
 	for (int i = 0; i < 2; i++) {
 		int o = 1 - i;
 		if ((pf[i].revents & (POLLIN | POLLHUP | POLLERR)) && p->len[i] == 0) {
-			ssize_t n = read(p->fd[i], p->buf[i], BUFSZ);
+			bool hub_handshake = i == 1 && p->handshake;
+			ssize_t n = hub_handshake ? read_hub(x, p)
+						  : read(p->fd[i], p->buf[i], BUFSZ);
 			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 				return false;
-			if (n > 0) {
+			if (n > 0 && !hub_handshake) {
 				p->len[i] = (size_t)n;
 				p->off[i] = 0;
 			}
@@ -176,7 +242,7 @@ static void *proxy_main(void *arg)
 			break;
 		int kept = 0;
 		for (int i = 0; i < n; i++) {
-			if (pair_pump(x->pairs[i], &pf[2 + 2 * i]))
+			if (pair_pump(x, x->pairs[i], &pf[2 + 2 * i]))
 				x->pairs[kept++] = x->pairs[i];
 			else
 				pair_close(x->pairs[i]);
@@ -319,7 +385,8 @@ static bool leaf_up(void *arg)
 	json_t *leafs = json_object_get(j, "leafs");
 	bool up = false;
 	for (size_t i = 0; i < json_array_size(leafs) && !up; i++) {
-		const char *name = json_string_value(json_object_get(json_array_get(leafs, i), "name"));
+		const char *name = json_string_value(
+			json_object_get(json_array_get(leafs, i), "name"));
 		up = !name || !s->hub || strcmp(name, s->hub->name) == 0;
 	}
 	json_decref(j);
@@ -360,14 +427,19 @@ static void cleanup_servers(void)
 static int write_conf(const h_nats *s)
 {
 	char leaf[256];
+	/* The site retries its remote every second (the default, said here on purpose).
+	 * The hub's leaf compression is off for the proxy's sake (see rewrite_info). */
+	int n;
 	if (s->hub)
-		snprintf(leaf, sizeof leaf,
-			"leafnodes {\n  reconnect: 1\n"
+		n = snprintf(leaf, sizeof leaf,
+			"leafnodes {\n  reconnect: \"1s\"\n"
 			"  remotes: [ { url: \"nats-leaf://127.0.0.1:%d\" } ]\n}\n",
 			s->leaf_port);
 	else
-		snprintf(leaf, sizeof leaf, "leafnodes { listen: \"127.0.0.1:%d\" }\n",
-			s->leaf_port);
+		n = snprintf(leaf, sizeof leaf,
+			"leafnodes { listen: \"127.0.0.1:%d\", compression: off }\n", s->leaf_port);
+	if (n < 0 || (size_t)n >= sizeof leaf)
+		return -1;
 	/* sync_interval stays the default (2 min): a killed server loses nothing the kernel
 	 * already has, and the tests do not power off the machine. */
 	return h_write(h_str("%s/server.conf", s->dir),
@@ -394,7 +466,8 @@ static int launch(h_nats *s, bool quiet)
 		h_proc_stop(s->pid, true, 0);
 	s->pid = 0;
 	if (!quiet) {
-		fprintf(stderr, "harness: nats-server %s did not become ready; its log:\n", s->name);
+		fprintf(stderr, "harness: nats-server %s did not become ready; its log:\n",
+			s->name);
 		h_run(NULL, "tail -n 20 %s >&2; exit 1", h_q(s->log));
 	}
 	return -1;
@@ -416,7 +489,11 @@ static h_nats *server_new(h_nats *hub, const char *name, bool cut)
 	servers[nservers++] = s;
 	snprintf(s->name, sizeof s->name, "%s", name);
 	snprintf(s->domain, sizeof s->domain, "%s", name);
+	/* nats-NAME, or nats-NAME-2... when a test starts two servers of one name */
 	int n1 = snprintf(s->dir, sizeof s->dir, "%s/nats-%s", h_tmpdir(), name);
+	for (int k = 2; n1 > 0 && (size_t)n1 < 400 && mkdir(s->dir, 0755) < 0 && errno == EEXIST;
+		k++)
+		n1 = snprintf(s->dir, sizeof s->dir, "%s/nats-%s-%d", h_tmpdir(), name, k);
 	int n2 = snprintf(s->store, sizeof s->store, "%.400s/store", s->dir);
 	int n3 = snprintf(s->log, sizeof s->log, "%.400s/server.log", s->dir);
 	s->hub = hub;
@@ -471,11 +548,22 @@ void h_link_cut(h_nats *site)
 		return;
 	pthread_mutex_lock(&site->proxy->mu);
 	site->proxy->cut = true;
+	site->proxy->refused = 0;
 	pthread_mutex_unlock(&site->proxy->mu);
 	proxy_sync(site->proxy);
 	if (site->pid && !h_leaf_wait_down(site, CUT_MS))
 		fprintf(stderr, "harness: %s still shows a leaf link %d ms after the cut\n",
 			site->name, CUT_MS);
+}
+
+int h_link_refused(const h_nats *site)
+{
+	if (!site->proxy)
+		return 0;
+	pthread_mutex_lock(&site->proxy->mu);
+	int n = site->proxy->refused;
+	pthread_mutex_unlock(&site->proxy->mu);
+	return n;
 }
 
 void h_link_restore(h_nats *site)

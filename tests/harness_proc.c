@@ -24,7 +24,7 @@
 
 struct proc {
 	volatile pid_t pid; /* 0: free slot */
-	bool child;         /* ours to reap, leader of its own process group */
+	bool child; /* ours to reap, leader of its own process group */
 };
 
 static struct proc procs[MAXPROC];

@@ -5,6 +5,8 @@
 
 #include <stdio.h>
 
+#include "outpost/manifest.h"
+
 enum { OP_EXIT_OK = 0, OP_EXIT_FAIL = 1, OP_EXIT_USAGE = 2 };
 
 int op_cmd_validate(int argc, char **argv);
@@ -15,7 +17,8 @@ int op_cmd_shim(int argc, char **argv);
 int op_cmd_status(int argc, char **argv);
 void op_print_version(FILE *f);
 
-/* True when argv holds -h or --help (commands print their help and exit 0). */
-int op_cli_wants_help(int argc, char **argv);
+/* Adds a --label k=v to labels, kept sorted with unique keys: keys 1..63 characters
+ * of [A-Za-z0-9._/-], values 1..63 of [A-Za-z0-9._-]. OP_EUSAGE with a message. */
+int op_cli_label(op_kvs *labels, const char *kv, op_err *e);
 
 #endif

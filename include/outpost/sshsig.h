@@ -34,7 +34,7 @@ typedef struct op_sshkey {
 } op_sshkey;
 
 #define OP_SSHKEY_MAX_BLOB 4096 /* an 8192-bit RSA key is about 1050 bytes */
-#define OP_SSHKEY_FP_LEN 51     /* "SHA256:" + 43 base64 characters + NUL */
+#define OP_SSHKEY_FP_LEN 51 /* "SHA256:" + 43 base64 characters + NUL */
 
 /* Decodes a key blob ("string keytype" and the key's fields, nothing after). */
 int op_sshkey_from_blob(op_sshkey *k, const void *blob, size_t len, op_err *e);
@@ -64,18 +64,18 @@ void op_sshkey_free(op_sshkey *k);
 enum op_sshsig_hash { OP_SSHSIG_SHA256 = 1, OP_SSHSIG_SHA512 };
 
 #define OP_SSHSIG_MAX_ARMOR 65536 /* armored text; a real one is under 3 KiB */
-#define OP_SSHSIG_MAX_NS 256      /* namespace length */
+#define OP_SSHSIG_MAX_NS 256 /* namespace length */
 
 /* A parsed signature. The signature blob is fully decoded and checked against the
  * key's type at parse time; op_sshsig_verify only does the arithmetic. */
 typedef struct op_sshsig {
-	op_sshkey key;            /* the signer's public key, as the signature names it */
-	char *ns;                 /* namespace ("git"), NUL-terminated, contains no NUL */
+	op_sshkey key; /* the signer's public key, as the signature names it */
+	char *ns; /* namespace ("git"), NUL-terminated, contains no NUL */
 	enum op_sshsig_hash hash; /* the message digest the signer used */
-	const char *sig_alg;      /* static: "ssh-ed25519", "ecdsa-sha2-nistp256",
-				     "rsa-sha2-256" or "rsa-sha2-512" */
-	unsigned char *sig;       /* owned: ed25519 64 bytes; ecdsa r||s (32+32);
-				     rsa the modulus-sized big-endian signature */
+	const char *sig_alg; /* static: "ssh-ed25519", "ecdsa-sha2-nistp256",
+				"rsa-sha2-256" or "rsa-sha2-512" */
+	unsigned char *sig; /* owned: ed25519 64 bytes; ecdsa r||s (32+32);
+			       rsa the modulus-sized big-endian signature */
 	size_t sig_len;
 } op_sshsig;
 
@@ -92,8 +92,7 @@ int op_sshsig_parse_blob(op_sshsig *s, const void *blob, size_t len, op_err *e);
  * string(hash name) || string(H(msg)), verified with s->key. When ns is not NULL the
  * signature's namespace must equal it. 0 when good; OP_ETRUST (e says whether the
  * namespace or the signature failed) otherwise. */
-int op_sshsig_verify(const op_sshsig *s, const char *ns, const void *msg, size_t len,
-	op_err *e);
+int op_sshsig_verify(const op_sshsig *s, const char *ns, const void *msg, size_t len, op_err *e);
 /* "sha256" or "sha512". */
 const char *op_sshsig_hash_name(enum op_sshsig_hash h);
 void op_sshsig_free(op_sshsig *s);
@@ -104,17 +103,17 @@ void op_sshsig_free(op_sshsig *s);
  * signature header's value, continuation lines unfolded, and the payload that was
  * signed: the object without that header and without any other gpgsig* header. */
 typedef struct op_commit_sig {
-	char *sig;          /* owned, NUL-terminated; NULL when the commit is unsigned */
+	char *sig; /* owned, NUL-terminated; NULL when the commit is unsigned */
 	size_t sig_len;
-	char *payload;      /* owned, NUL-terminated (the object may itself hold a NUL) */
+	char *payload; /* owned, NUL-terminated (the object may itself hold a NUL) */
 	size_t payload_len;
 } op_commit_sig;
 
 /* Splits commit (as `git cat-file commit SHA` prints it). sha256_repo selects the
  * header: "gpgsig" in a SHA-1 repository, "gpgsig-sha256" in a SHA-256 one. An
  * unsigned commit is not an error: c->sig is NULL. */
-int op_commit_split_signature(op_commit_sig *c, const char *commit, size_t len,
-	bool sha256_repo, op_err *e);
+int op_commit_split_signature(
+	op_commit_sig *c, const char *commit, size_t len, bool sha256_repo, op_err *e);
 void op_commit_sig_free(op_commit_sig *c);
 
 /* The committer of a commit (or of its payload), read as git reads it for signature
@@ -122,8 +121,7 @@ void op_commit_sig_free(op_commit_sig *c);
  * following '>', the time as the decimal digits after the last '>'. *email is the
  * caller's to free. OP_ENOTFOUND without a committer header; OP_EINVAL when the email
  * or the time is missing or the time is not in 1..253402300799 (9999-12-31). */
-int op_commit_committer(const char *commit, size_t len, char **email, int64_t *time,
-	op_err *e);
+int op_commit_committer(const char *commit, size_t len, char **email, int64_t *time, op_err *e);
 
 /* ---- base64 ------------------------------------------------------------------------ */
 
@@ -131,7 +129,29 @@ int op_commit_committer(const char *commit, size_t len, char **email, int64_t *t
  * spaces, tabs, CR and LF anywhere are ignored (armored bodies); without, any of them
  * is an error. Writes at most cap bytes to out; *out_len gets the decoded length.
  * OP_EINVAL on bad input, OP_ETOOBIG when cap is too small. */
-int op_base64_decode(const char *in, size_t len, bool skip_space, unsigned char *out,
-	size_t cap, size_t *out_len);
+int op_base64_decode(const char *in, size_t len, bool skip_space, unsigned char *out, size_t cap,
+	size_t *out_len);
+
+/* ---- internal: shared by sync/ssh*.c, commitsig.c and trust*.c, not for other modules */
+
+/* A reader over wire bytes: each call checks the length it consumes; -1 when short. */
+typedef struct op_ssh__rd {
+	const unsigned char *p;
+	size_t n;
+} op_ssh__rd;
+int op_ssh__u32(op_ssh__rd *r, uint32_t *v);
+int op_ssh__str(op_ssh__rd *r, const unsigned char **s, size_t *len);
+bool op_ssh__str_is(const unsigned char *s, size_t len, const char *lit);
+/* Unpadded base64 of len bytes into out (NUL-terminated, cut to fit cap). */
+void op_ssh__b64_nopad(const unsigned char *in, size_t len, char *out, size_t cap);
+/* Copies hostile bytes for a message: non-printable as '?', cut with "..." at cap. */
+void op_ssh__printable(char *out, size_t cap, const void *in, size_t len);
+/* Decodes a signature blob (string alg, string data) for key k: *alg gets a static
+ * name, *sig a malloc'd fixed-width signature (see op_sshsig.sig). */
+int op_ssh__sig_decode(const op_sshkey *k, const unsigned char *blob, size_t len, const char **alg,
+	unsigned char **sig, size_t *sig_len, op_err *e);
+/* The arithmetic: 0 when sig is k's signature of data under alg, -1 otherwise. */
+int op_ssh__sig_check(const op_sshkey *k, const char *alg, const unsigned char *sig, size_t sig_len,
+	const unsigned char *data, size_t len);
 
 #endif

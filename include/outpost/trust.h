@@ -25,14 +25,14 @@
 
 #define OP_TRUST_MAX_FILE (4u << 20) /* bytes of one allowed_signers or revocation file */
 #define OP_TRUST_MAX_ENTRIES 10000
-#define OP_TRUST_MAX_PRINCIPAL 255   /* bytes of one principal (or namespace) pattern */
+#define OP_TRUST_MAX_PRINCIPAL 255 /* bytes of one principal (or namespace) pattern */
 
 /* One allowed_signers line. */
 typedef struct op_trust_entry {
-	int line;             /* 1-based line in the file */
-	char *principals;     /* pattern list as written, quotes removed: "a@x,*@y,!z@y" */
-	char *namespaces;     /* pattern list, or NULL: every namespace */
-	int64_t valid_after;  /* Unix seconds; 0: no lower bound */
+	int line; /* 1-based line in the file */
+	char *principals; /* pattern list as written, quotes removed: "a@x,*@y,!z@y" */
+	char *namespaces; /* pattern list, or NULL: every namespace */
+	int64_t valid_after; /* Unix seconds; 0: no lower bound */
 	int64_t valid_before; /* Unix seconds; 0: no upper bound */
 	op_sshkey key;
 } op_trust_entry;
@@ -58,15 +58,14 @@ typedef struct op_trust_revoked {
  * valid-before="..." (a bound is inclusive; a time without Z or UTC is UTC);
  * cert-authority is refused. Every error is "FILE:LINE: what, expected what". On
  * success p holds owned memory (op_trust_free); on failure p is zeroed. */
-int op_trust_parse(op_trust_policy *p, const char *file, const char *text, size_t len,
-	op_err *e);
+int op_trust_parse(op_trust_policy *p, const char *file, const char *text, size_t len, op_err *e);
 void op_trust_free(op_trust_policy *p);
 
 /* Parses a revocation list: one public key a line ("keytype base64 [comment]"), blank
  * lines and `#` comments skipped. Keys of types OpenSSH knows but outpost does not
  * support are counted in skipped; binary KRLs are refused with a clear error. */
-int op_trust_revoked_parse(op_trust_revoked *r, const char *file, const char *text,
-	size_t len, op_err *e);
+int op_trust_revoked_parse(
+	op_trust_revoked *r, const char *file, const char *text, size_t len, op_err *e);
 void op_trust_revoked_free(op_trust_revoked *r);
 /* True when k is in r (r may be NULL: nothing is revoked). */
 bool op_trust_is_revoked(const op_trust_revoked *r, const op_sshkey *k);
@@ -83,20 +82,20 @@ int op_trust_parse_time(const char *s, size_t len, int64_t *t);
 
 enum op_trust_reason {
 	OP_TRUST_ACCEPTED = 0,
-	OP_TRUST_UNSIGNED,          /* the commit has no signature */
-	OP_TRUST_MALFORMED,         /* the signature (or the commit) cannot be read */
-	OP_TRUST_UNSUPPORTED,       /* key type, hash or signature algorithm refused: SHA-1
-				       ssh-rsa, md5, a non-SSH (gpg, x509) signature... */
-	OP_TRUST_BAD_NAMESPACE,     /* the signature was made for another namespace */
-	OP_TRUST_BAD_SIGNATURE,     /* it does not verify over this commit */
-	OP_TRUST_REVOKED,           /* the key is in the revocation list */
-	OP_TRUST_NOT_LISTED,        /* no allowed_signers line lists the key */
-	OP_TRUST_NOT_YET_VALID,     /* listed, but the time is before valid-after */
-	OP_TRUST_EXPIRED,           /* listed, but the time is after valid-before */
-	OP_TRUST_NAMESPACE_DENIED,  /* listed, but namespaces= does not allow this one */
-	OP_TRUST_NO_PRINCIPAL,      /* listed, but no principal of its line verifies */
-	OP_TRUST_COMMITTER          /* match_committer: the committer email is no principal
-				       of the key */
+	OP_TRUST_UNSIGNED, /* the commit has no signature */
+	OP_TRUST_MALFORMED, /* the signature (or the commit) cannot be read */
+	OP_TRUST_UNSUPPORTED, /* key type, hash or signature algorithm refused: SHA-1
+				 ssh-rsa, md5, a non-SSH (gpg, x509) signature... */
+	OP_TRUST_BAD_NAMESPACE, /* the signature was made for another namespace */
+	OP_TRUST_BAD_SIGNATURE, /* it does not verify over this commit */
+	OP_TRUST_REVOKED, /* the key is in the revocation list */
+	OP_TRUST_NOT_LISTED, /* no allowed_signers line lists the key */
+	OP_TRUST_NOT_YET_VALID, /* listed, but the time is before valid-after */
+	OP_TRUST_EXPIRED, /* listed, but the time is after valid-before */
+	OP_TRUST_NAMESPACE_DENIED, /* listed, but namespaces= does not allow this one */
+	OP_TRUST_NO_PRINCIPAL, /* listed, but no principal of its line verifies */
+	OP_TRUST_COMMITTER /* match_committer: the committer email is no principal
+			      of the key */
 };
 /* A short stable name: "accepted", "unsigned", "malformed", "unsupported",
  * "bad-namespace", "bad-signature", "revoked", "not-listed", "not-yet-valid",
@@ -105,32 +104,32 @@ const char *op_trust_reason_name(enum op_trust_reason r);
 
 /* What op_trust_decide looks at. */
 typedef struct op_trust_query {
-	const op_sshkey *key;  /* the signer's key, from a signature that verified */
-	const char *ns;        /* the signature's namespace: "git" for commits */
-	int64_t time;          /* the verify time: the committer time, Unix seconds */
-	const char *email;     /* the committer email (used by match_committer) */
-	bool match_committer;  /* also require `ssh-keygen -Y verify -I EMAIL` to pass */
+	const op_sshkey *key; /* the signer's key, from a signature that verified */
+	const char *ns; /* the signature's namespace: "git" for commits */
+	int64_t time; /* the verify time: the committer time, Unix seconds */
+	const char *email; /* the committer email (used by match_committer) */
+	bool match_committer; /* also require `ssh-keygen -Y verify -I EMAIL` to pass */
 } op_trust_query;
 
 typedef struct op_trust_verdict {
 	bool accepted;
 	enum op_trust_reason reason;
-	int line;                                /* the allowed_signers line that decided,
-						    0 when none did */
+	int line; /* the allowed_signers line that decided,
+		     0 when none did */
 	char principal[OP_TRUST_MAX_PRINCIPAL + 1]; /* the signer when accepted, else "" */
-	char fingerprint[OP_SSHKEY_FP_LEN];      /* the signing key's, "" when unknown */
-	int64_t time;                            /* the verify time used; 0 when unknown */
-	char msg[512];                           /* one line: why (for logs and status) */
+	char fingerprint[OP_SSHKEY_FP_LEN]; /* the signing key's, "" when unknown */
+	int64_t time; /* the verify time used; 0 when unknown */
+	char msg[512]; /* one line: why (for logs and status) */
 } op_trust_verdict;
 
 /* The pure decision for a key whose signature verified (see the top of this file).
  * r may be NULL. Always fills v. */
-void op_trust_decide(const op_trust_policy *p, const op_trust_revoked *r,
-	const op_trust_query *q, op_trust_verdict *v);
+void op_trust_decide(const op_trust_policy *p, const op_trust_revoked *r, const op_trust_query *q,
+	op_trust_verdict *v);
 
 typedef struct op_trust_opts {
 	bool match_committer; /* --match-committer */
-	bool sha256_repo;     /* the repository's object format is sha256 */
+	bool sha256_repo; /* the repository's object format is sha256 */
 } op_trust_opts;
 
 /* The whole check of one commit object (as `git cat-file commit` prints it), as `git
@@ -138,7 +137,7 @@ typedef struct op_trust_opts {
  * signature for namespace "git" over the payload, then op_trust_decide at the
  * committer time. o may be NULL (defaults). Returns 0 when accepted, OP_ETRUST when
  * refused, OP_ENOMEM; v is always filled (v->msg says why). Pure. */
-int op_trust_verify_commit(const op_trust_policy *p, const op_trust_revoked *r,
-	const char *commit, size_t len, const op_trust_opts *o, op_trust_verdict *v);
+int op_trust_verify_commit(const op_trust_policy *p, const op_trust_revoked *r, const char *commit,
+	size_t len, const op_trust_opts *o, op_trust_verdict *v);
 
 #endif

@@ -35,18 +35,27 @@ static const char *app_yaml(const char *name, int instances)
 		name, instances);
 }
 
+static h_nats *hub;
+
+/* One hub for the program; each case starts from empty buckets. */
 static bool fx_start(fx *f, const char *name)
 {
 	memset(f, 0, sizeof *f);
-	f->hub = h_hub_start();
+	if (!hub)
+		hub = h_hub_start();
+	f->hub = hub;
 	f->repo = h_repo_new(name);
 	if (!f->hub || !f->repo)
 		return false;
 	f->trust = h_path("%s-allowed_signers", name);
 	f->state = h_path("%s-state", name);
 	h_write(f->trust, "test@example.com namespaces=\"git\" %s\n", ed->pub);
-	return natsConnection_ConnectTo(&f->nc, h_nats_url(f->hub)) == NATS_OK &&
-	       natsConnection_JetStream(&f->js, f->nc, NULL) == NATS_OK;
+	if (natsConnection_ConnectTo(&f->nc, h_nats_url(f->hub)) != NATS_OK ||
+		natsConnection_JetStream(&f->js, f->nc, NULL) != NATS_OK)
+		return false;
+	js_DeleteStream(f->js, "KV_outpost", NULL, NULL);
+	js_DeleteStream(f->js, "KV_outpost-status", NULL, NULL);
+	return true;
 }
 
 static void fx_stop(fx *f)
@@ -57,8 +66,6 @@ static void fx_stop(fx *f)
 		jsCtx_Destroy(f->js);
 	if (f->nc)
 		natsConnection_Destroy(f->nc);
-	if (f->hub)
-		h_nats_stop(f->hub, false);
 }
 
 static const char *commit(fx *f, const h_key *key, const char *msg)
@@ -169,21 +176,21 @@ static void test_refused_signatures(void)
 	T_REQUIRE(fx_start(&f, "refuse"));
 	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 1));
 	T_REQUIRE(commit(&f, NULL, "unsigned"));
-	expect_refused(&f, NULL, "no signature");
+	expect_refused(&f, NULL, "(unsigned)");
 	T_REQUIRE(commit(&f, other, "signed by a key not in the policy"));
-	expect_refused(&f, NULL, "not");
+	expect_refused(&f, NULL, "(not-listed)");
 
 	/* Outside valid-before, wrong namespace, revoked. */
 	T_REQUIRE(commit(&f, ed, "good key"));
 	h_write(f.trust, "test@example.com namespaces=\"git\",valid-before=\"20200101\" %s\n",
 		ed->pub);
-	expect_refused(&f, NULL, "");
+	expect_refused(&f, NULL, "(expired)");
 	h_write(f.trust, "test@example.com namespaces=\"file\" %s\n", ed->pub);
-	expect_refused(&f, NULL, "");
+	expect_refused(&f, NULL, "(namespace-denied)");
 	h_write(f.trust, "test@example.com namespaces=\"git\" %s\n", ed->pub);
 	const char *revoked = h_path("revoked");
 	h_write(revoked, "%s\n", ed->pub);
-	expect_refused(&f, h_str("--revoked %s", revoked), "revoked");
+	expect_refused(&f, h_str("--revoked %s", revoked), "(revoked)");
 	/* With the policy restored the same head is accepted. */
 	T_EQ_INT(sync_once(&f, NULL, NULL), 0);
 	fx_stop(&f);

@@ -16,10 +16,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c)                                                                        \
-	do {                                                                            \
-		if (!(c))                                                               \
-			__builtin_trap();                                               \
+#define CHECK(c) \
+	do { \
+		if (!(c)) \
+			__builtin_trap(); \
 	} while (0)
 
 /* --- model equality (positions aside: JSON has none) ------------------------------- */
@@ -136,7 +136,7 @@ static void check_trait(const op_trait *t)
 {
 	CHECK(t->type == OP_SCALER_SPREAD || t->type == OP_SCALER_DAEMON);
 	CHECK(t->instances >= 0 &&
-	      t->instances <= (t->type == OP_SCALER_SPREAD ? OP_MAX_INSTANCES : OP_MAX_DAEMON));
+		t->instances <= (t->type == OP_SCALER_SPREAD ? OP_MAX_INSTANCES : OP_MAX_DAEMON));
 	CHECK(t->nspread <= OP_MAX_SPREAD && (t->nspread == 0 || t->spread));
 	for (size_t i = 0; i < t->nspread; i++) {
 		const op_spread *s = &t->spread[i];

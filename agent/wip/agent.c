@@ -1,0 +1,383 @@
+/* The site agent's shell (see include/outpost/agent.h): connection, buckets, the
+ * mirror watcher thread and the heartbeat subscription feed shared state under a
+ * mutex; the loop picks the newest whole revision, persists it, and calls reconcile.
+ * Nothing here needs the hub: the mirror is local and so are the hosts. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent_priv.h"
+#include "outpost/log.h"
+#include "outpost/site.h"
+#include "outpost/util.h"
+
+int ag_grow(void **v, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return 0;
+	size_t c = *cap ? *cap * 2 : 16;
+	while (c < need)
+		c *= 2;
+	void *n = realloc(*v, c * size);
+	if (!n)
+		return OP_ENOMEM;
+	*v = n;
+	*cap = c;
+	return 0;
+}
+
+static void poke(op_agent *a)
+{
+	a->wake = true;
+	pthread_cond_signal(&a->cv);
+}
+
+/* ---- the mirror: every live key, kept by the watcher thread -------------------------- */
+
+static long entry_find(const op_agent *a, const char *key)
+{
+	for (size_t i = 0; i < a->nentries; i++)
+		if (!strcmp(a->entries[i].key, key))
+			return (long)i;
+	return -1;
+}
+
+static void entry_set(op_agent *a, const char *key, const char *val, size_t len, bool del)
+{
+	long i = entry_find(a, key);
+	if (del) {
+		if (i >= 0) {
+			free(a->entries[i].key);
+			free(a->entries[i].val);
+			a->entries[i] = a->entries[--a->nentries];
+		}
+		return;
+	}
+	char *v = malloc(len + 1);
+	if (!v)
+		return;
+	memcpy(v, val, len);
+	v[len] = '\0';
+	if (i >= 0) {
+		free(a->entries[i].val);
+		a->entries[i].val = v;
+		a->entries[i].len = len;
+		return;
+	}
+	char *k = strdup(key);
+	if (!k || ag_grow((void **)&a->entries, &a->capentries, a->nentries + 1,
+			  sizeof *a->entries) != 0) {
+		free(k);
+		free(v);
+		return;
+	}
+	a->entries[a->nentries++] = (ag_entry){k, v, len};
+}
+
+static void *watch_mirror(void *arg)
+{
+	op_agent *a = arg;
+	while (!a->stop) {
+		kvWatcher *w = NULL;
+		natsStatus s = kvStore_WatchAll(&w, a->desired, NULL);
+		if (s != NATS_OK) {
+			op_log_warn("cannot watch the desired-state mirror; retrying", "error=\"%s\"",
+				natsStatus_GetText(s));
+			struct timespec ts = {1, 0};
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		while (!a->stop) {
+			kvEntry *e = NULL;
+			s = kvWatcher_Next(&e, w, 500);
+			if (s == NATS_TIMEOUT)
+				continue;
+			if (s != NATS_OK)
+				break;
+			pthread_mutex_lock(&a->mu);
+			if (e) {
+				kvOperation op = kvEntry_Operation(e);
+				entry_set(a, kvEntry_Key(e), kvEntry_Value(e),
+					(size_t)kvEntry_ValueLen(e), op != kvOp_Put);
+				a->last_change_ms = op_now_ms();
+				kvEntry_Destroy(e);
+			}
+			poke(a);
+			pthread_mutex_unlock(&a->mu);
+		}
+		kvWatcher_Destroy(w);
+	}
+	return NULL;
+}
+
+/* ---- heartbeats ---------------------------------------------------------------------- */
+
+bool ag_host_alive(const op_agent *a, const ag_host *h, int64_t now)
+{
+	/* Right after the agent (re)starts, a host it has not heard from yet is not dead:
+	 * only one that was heard and then went silent is. */
+	return now - h->last_ms <= a->cfg.host_timeout_ms;
+}
+
+static void on_heartbeat(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
+{
+	(void)nc, (void)sub;
+	op_agent *a = arg;
+	op_heartbeat hb;
+	op_err e = {0};
+	int len = natsMsg_GetDataLength(msg);
+	if (len > OP_HB_MAX_BYTES ||
+		op_heartbeat_decode(natsMsg_GetData(msg), (size_t)len, &hb, &e) != 0) {
+		op_log_warn("heartbeat refused", "subject=%s error=\"%s\"", natsMsg_GetSubject(msg),
+			e.msg);
+		natsMsg_Destroy(msg);
+		return;
+	}
+	natsMsg_Destroy(msg);
+	if (strcmp(hb.site, a->cfg.site) != 0) {
+		op_heartbeat_free(&hb);
+		return;
+	}
+	pthread_mutex_lock(&a->mu);
+	int64_t now = op_now_ms();
+	size_t i;
+	for (i = 0; i < a->nhosts; i++)
+		if (!strcmp(a->hosts[i].hb.host, hb.host))
+			break;
+	if (i == a->nhosts) {
+		if (ag_grow((void **)&a->hosts, &a->caphosts, a->nhosts + 1, sizeof *a->hosts)) {
+			pthread_mutex_unlock(&a->mu);
+			op_heartbeat_free(&hb);
+			return;
+		}
+		memset(&a->hosts[i], 0, sizeof a->hosts[i]);
+		a->hosts[i].first_ms = now;
+		a->nhosts++;
+		op_log_info("host joined", "host=%s", hb.host);
+	} else {
+		if (!ag_host_alive(a, &a->hosts[i], now))
+			op_log_info("host is back", "host=%s", hb.host);
+		op_heartbeat_free(&a->hosts[i].hb);
+	}
+	a->hosts[i].hb = hb;
+	a->hosts[i].last_ms = now;
+	poke(a);
+	pthread_mutex_unlock(&a->mu);
+}
+
+/* ---- choosing the revision ------------------------------------------------------------- */
+
+static int lookup_entry(void *arg, const char *name, const char **json, size_t *len)
+{
+	op_agent *a = arg;
+	char key[8 + OP_NAME_MAX];
+	snprintf(key, sizeof key, "app.%s", name);
+	long i = entry_find(a, key);
+	if (i < 0)
+		return OP_ENOTFOUND;
+	*json = a->entries[i].val;
+	*len = a->entries[i].len;
+	return 0;
+}
+
+/* Under mu: moves to the newest whole revision the mirror holds, if any. During a
+ * catch-up the mirror replays revision after revision; waiting until it has caught up
+ * (lag 0) or gone quiet moves the site to the newest one in one step. */
+static void choose_revision(op_agent *a)
+{
+	long ri = entry_find(a, "rev");
+	if (ri < 0)
+		return;
+	op_marker m;
+	op_err e = {0};
+	if (op_marker_decode(a->entries[ri].val, a->entries[ri].len, &m, &e) != 0) {
+		snprintf(a->problem, sizeof a->problem, "commit marker refused: %s", e.msg);
+		return;
+	}
+	if (a->have_run && !strcmp(m.commit, a->run.marker.commit) && m.seq == a->run.marker.seq) {
+		op_marker_free(&m);
+		return;
+	}
+	if (a->have_run && m.seq < a->run.marker.seq) {
+		snprintf(a->problem, sizeof a->problem,
+			"refusing marker seq %llu (commit %.12s): older than the revision running "
+			"(seq %llu); the hub may be replaying old state",
+			(unsigned long long)m.seq, m.commit, (unsigned long long)a->run.marker.seq);
+		op_marker_free(&m);
+		return;
+	}
+	op_mirror_info mi;
+	int64_t quiet = op_now_ms() - a->last_change_ms;
+	if (quiet < 2000 && op_site_mirror_info(&a->bus, &mi, &e) == 0 && mi.lag > 0) {
+		op_marker_free(&m);
+		return; /* still catching up */
+	}
+	op_revision r;
+	int rc = op_revision_assemble(&m, lookup_entry, a, &r, &e);
+	op_marker_free(&m);
+	if (rc == OP_ENOTFOUND)
+		return; /* incomplete: its app entries are still on their way */
+	if (rc) {
+		snprintf(a->problem, sizeof a->problem, "revision refused: %s", e.msg);
+		return;
+	}
+	if (op_revision_save(&r, a->rev_path, &e) != 0)
+		op_log_warn("cannot persist the revision", "error=\"%s\"", e.msg);
+	op_log_info("applying revision", "commit=%.12s seq=%llu apps=%zu signer=\"%s\"",
+		r.marker.commit, (unsigned long long)r.marker.seq, r.napps, r.marker.signer);
+	if (a->have_run)
+		op_revision_free(&a->run);
+	a->run = r;
+	a->have_run = true;
+	a->problem[0] = '\0';
+}
+
+/* ---- announce: the hub adds this site's status as a source --------------------------- */
+
+static void announce(op_agent *a, int64_t now)
+{
+	if (a->announced || now < a->next_announce_ms)
+		return;
+	a->next_announce_ms = now + 5000;
+	json_t *labels = json_object();
+	for (size_t i = 0; i < a->cfg.labels.n; i++)
+		json_object_set_new(labels, a->cfg.labels.v[i].key,
+			json_string(a->cfg.labels.v[i].val));
+	json_t *j = json_pack("{s:i, s:s, s:o}", "v", 1, "site", a->cfg.site, "labels", labels);
+	char *body = j ? json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+	json_decref(j);
+	natsMsg *reply = NULL;
+	if (body && natsConnection_RequestString(&reply, a->bus.nc, "outpost.hub.site.announce",
+			    body, 1000) == NATS_OK) {
+		const char *d = natsMsg_GetData(reply);
+		if (d && strstr(d, "\"ok\":true")) {
+			a->announced = true;
+			op_log_info("announced to the hub", "site=%s", a->cfg.site);
+		}
+		natsMsg_Destroy(reply);
+	}
+	free(body);
+}
+
+/* ---- life cycle ---------------------------------------------------------------------- */
+
+int op_agent_new(op_agent **out, const op_agent_cfg *cfg, op_err *e)
+{
+	op_agent *a = calloc(1, sizeof *a);
+	if (!a)
+		return op_err_set(e, OP_ENOMEM, "out of memory");
+	a->cfg = *cfg;
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	int rc = op_mkdirs(cfg->state, 0700, e);
+	if (rc)
+		goto fail;
+	snprintf(a->rev_path, sizeof a->rev_path, "%s/revision.json", cfg->state);
+	rc = op_revision_load(&a->run, a->rev_path, e);
+	if (rc == 0) {
+		a->have_run = true;
+		op_log_info("resuming the saved revision", "commit=%.12s seq=%llu apps=%zu",
+			a->run.marker.commit, (unsigned long long)a->run.marker.seq, a->run.napps);
+	} else if (rc != OP_ENOTFOUND) {
+		op_log_warn("ignoring the saved revision", "error=\"%s\"", e->msg);
+	}
+	char name[128];
+	snprintf(name, sizeof name, "outpost-agent-%s", cfg->site);
+	if ((rc = op_bus_connect(&a->bus, cfg->nats, name, cfg->site, 0, e)) != 0)
+		goto fail;
+	*out = a;
+	return 0;
+fail:
+	op_agent_free(a);
+	return rc;
+}
+
+/* Buckets and subscriptions, retried until the site server answers. */
+static int setup(op_agent *a)
+{
+	op_err e = {0};
+	int rc = op_site_buckets(&a->bus, a->cfg.repair_mirror, &a->desired, &a->status,
+		a->warning, sizeof a->warning, &e);
+	if (rc) {
+		op_log_warn("site buckets not ready; retrying", "error=\"%s\"", e.msg);
+		return rc;
+	}
+	if (a->warning[0])
+		op_log_warn("desired-state bucket", "warning=\"%s\"", a->warning);
+	char subj[128];
+	snprintf(subj, sizeof subj, "outpost.%s.hb.*", a->cfg.site);
+	natsStatus s = natsConnection_Subscribe(&a->hbsub, a->bus.nc, subj, on_heartbeat, a);
+	if (s != NATS_OK)
+		return op_bus_err(&e, s, "subscribe to heartbeats");
+	natsSubscription_SetPendingLimits(a->hbsub, 65536, 256 * 1024 * 1024);
+	if (pthread_create(&a->watcher, NULL, watch_mirror, a) != 0)
+		return OP_ENOMEM;
+	a->watcher_started = true;
+	return 0;
+}
+
+int op_agent_run(op_agent *a, volatile int *stop)
+{
+	a->start_ms = op_now_ms();
+	op_log_info("agent started", "site=%s state=%s", a->cfg.site, a->cfg.state);
+	while (!*stop && !a->desired) {
+		if (setup(a) == 0)
+			break;
+		struct timespec ts = {1, 0};
+		nanosleep(&ts, NULL);
+	}
+	while (!*stop) {
+		pthread_mutex_lock(&a->mu);
+		if (!a->wake) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 500 * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&a->cv, &a->mu, &ts);
+		}
+		a->wake = false;
+		choose_revision(a);
+		ag_reconcile(a);
+		pthread_mutex_unlock(&a->mu);
+		announce(a, op_now_ms());
+	}
+	op_log_info("agent stopping", "site=%s", a->cfg.site);
+	return 0;
+}
+
+void op_agent_free(op_agent *a)
+{
+	if (!a)
+		return;
+	a->stop = 1;
+	if (a->watcher_started)
+		pthread_join(a->watcher, NULL);
+	if (a->hbsub)
+		natsSubscription_Destroy(a->hbsub);
+	if (a->desired)
+		kvStore_Destroy(a->desired);
+	if (a->status)
+		kvStore_Destroy(a->status);
+	op_bus_close(&a->bus);
+	for (size_t i = 0; i < a->nentries; i++)
+		free(a->entries[i].key), free(a->entries[i].val);
+	free(a->entries);
+	for (size_t i = 0; i < a->nhosts; i++)
+		op_heartbeat_free(&a->hosts[i].hb);
+	free(a->hosts);
+	if (a->have_run)
+		op_revision_free(&a->run);
+	free(a->pend);
+	free(a->retry);
+	for (size_t i = 0; i < a->nsrec; i++)
+		free(a->srec[i].key), free(a->srec[i].body);
+	free(a->srec);
+	pthread_mutex_destroy(&a->mu);
+	pthread_cond_destroy(&a->cv);
+	free(a);
+}

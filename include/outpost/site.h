@@ -1,0 +1,27 @@
+/* The site's buckets: `outpost`, a KV mirror of the hub's (desired state, kept on the
+ * site's disk so the site converges offline), and `outpost-status`, the site's own.
+ * Created when missing; a mirror with another origin is reported, and replaced only
+ * when the operator asks (--repair-mirror): it may be the site's only copy. */
+#ifndef OUTPOST_SITE_H
+#define OUTPOST_SITE_H
+
+#include <stdbool.h>
+
+#include "outpost/bus.h"
+
+#define OP_HUB_API "$JS.hub.API"
+
+typedef struct op_mirror_info {
+	bool is_mirror;      /* the bucket mirrors KV_outpost through $JS.hub.API */
+	uint64_t lag;        /* messages behind the origin, as last seen */
+	int64_t active_ms;   /* since the mirror last heard from the origin; -1 never */
+	uint64_t last_seq;   /* the local stream's last sequence */
+} op_mirror_info;
+
+/* Opens (creating as needed) both buckets. *warning gets a note for status when the
+ * existing mirror has another origin (and repair is false). */
+int op_site_buckets(op_bus *b, bool repair, kvStore **desired, kvStore **status,
+	char *warning, size_t wlen, op_err *e);
+int op_site_mirror_info(op_bus *b, op_mirror_info *mi, op_err *e);
+
+#endif

@@ -1,0 +1,303 @@
+/* The site's half end to end: a hub (sync), one site (leaf nats-server, agent) and
+ * three `outpost host`s running real processes. Workloads are /bin/sleep with a tag
+ * argument unique to this run, counted straight from /proc, so every check is about
+ * processes that really run. */
+#include <dirent.h>
+#include <nats/nats.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "t.h"
+
+#define WAIT_MS 30000
+#define HB "300ms"
+#define HOST_TIMEOUT "1s"
+
+static const char *bin, *tag;
+static const h_key *key;
+static h_nats *hub, *site;
+static h_repo *repo;
+static const char *trust;
+static pid_t sync_pid, agent_pid, host_pid[3];
+static natsConnection *hub_nc;
+
+/* ---- processes in /proc ------------------------------------------------------------ */
+
+/* Pids whose cmdline is exactly /bin/sleep <tag><suffix>; suffix NULL: any. */
+static int workloads(const char *suffix, pid_t *pids, int max)
+{
+	DIR *d = opendir("/proc");
+	int n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		char path[64], buf[512];
+		snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		size_t len = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+		buf[len] = '\0';
+		if (strcmp(buf, "/bin/sleep") != 0 || len < 12)
+			continue;
+		const char *arg = buf + strlen(buf) + 1;
+		if (strncmp(arg, tag, strlen(tag)) != 0)
+			continue;
+		if (suffix && strcmp(arg + strlen(tag), suffix) != 0)
+			continue;
+		if (pids && n < max)
+			pids[n] = atoi(e->d_name);
+		n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+struct count {
+	const char *suffix;
+	int want;
+};
+
+static bool count_is(void *arg)
+{
+	struct count *c = arg;
+	return workloads(c->suffix, NULL, 0) == c->want;
+}
+
+static bool wait_count(const char *suffix, int want)
+{
+	struct count c = {suffix, want};
+	bool ok = h_wait_until(count_is, &c, WAIT_MS);
+	if (!ok)
+		fprintf(stderr, "  want %d workloads %s%s, have %d\n", want, tag, suffix,
+			workloads(suffix, NULL, 0));
+	return ok;
+}
+
+/* ---- git pushes through sync ---------------------------------------------------------- */
+
+static const char *app(const char *name, const char *suffix, int instances, const char *extra)
+{
+	return h_str("apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata:\n"
+		     "  name: %s\n  annotations: {version: v-%s}\nspec:\n  components:\n"
+		     "    - name: main\n      type: process\n      properties:\n"
+		     "        command: /bin/sleep\n        args: [\"%s%s\"]\n%s"
+		     "      traits:\n        - type: spreadscaler\n          properties:\n"
+		     "            instances: %d\n",
+		name, suffix, tag, suffix, extra ? extra : "", instances);
+}
+
+static bool push(void)
+{
+	if (!h_repo_commit(repo, &(h_commit){.key = key, .msg = "change"}))
+		return false;
+	natsMsg *m = NULL;
+	if (natsConnection_RequestString(&m, hub_nc, "outpost.hub.sync.now", "{}", 10000) != NATS_OK)
+		return false;
+	bool ok = strstr(natsMsg_GetData(m), "\"outcome\":\"accepted\"") != NULL;
+	if (!ok)
+		fprintf(stderr, "  sync: %s\n", natsMsg_GetData(m));
+	natsMsg_Destroy(m);
+	return ok;
+}
+
+static pid_t start_host(int i)
+{
+	return h_spawn_sh(h_path("host%d.log", i),
+		"%s host --site plant --id h%d --nats %s --state %s --heartbeat " HB
+		" --label role=%s",
+		bin, i, h_nats_url(site), h_path("host%d", i), i == 0 ? "gw" : "worker");
+}
+
+/* ---- status -------------------------------------------------------------------------- */
+
+struct st {
+	const char *server, *want;
+	char *out;
+};
+
+static bool status_has(void *arg)
+{
+	struct st *s = arg;
+	free(s->out);
+	s->out = NULL;
+	h_run(&s->out, "%s status --nats %s 2>&1", bin, s->server);
+	return s->out && strstr(s->out, s->want);
+}
+
+static bool wait_status(const char *server, const char *want)
+{
+	struct st s = {server, want, NULL};
+	bool ok = h_wait_until(status_has, &s, WAIT_MS);
+	if (!ok)
+		fprintf(stderr, "  status lacks \"%s\":\n%s\n", want, s.out ? s.out : "");
+	free(s.out);
+	return ok;
+}
+
+/* ---- the scenario --------------------------------------------------------------------- */
+
+static void test_setup(void)
+{
+	hub = h_hub_start();
+	T_REQUIRE(hub);
+	site = h_site_start(hub, "plant");
+	T_REQUIRE(site && h_leaf_wait(site, WAIT_MS));
+	key = h_keygen("ed25519");
+	repo = h_repo_new("fleet");
+	T_REQUIRE(key && repo);
+	trust = h_path("allowed_signers");
+	h_write(trust, "test@example.com namespaces=\"git\" %s\n", key->pub);
+	T_REQUIRE(natsConnection_ConnectTo(&hub_nc, h_nats_url(hub)) == NATS_OK);
+	h_repo_write(repo, "apps/.keep.yaml", "# not read: dot-files are skipped\n");
+	h_repo_write(repo, "apps/web.yaml", "%s", app("web", "a", 4, NULL));
+	sync_pid = h_spawn_sh(h_path("sync.log"),
+		"%s sync --repo %s --trust %s --state %s --nats %s --interval 1h", bin, repo->path,
+		trust, h_path("sync-state"), h_nats_url(hub));
+	agent_pid = h_spawn_sh(h_path("agent.log"),
+		"%s agent --site plant --nats %s --state %s --host-timeout " HOST_TIMEOUT
+		" --resync 2s",
+		bin, h_nats_url(site), h_path("agent-state"));
+	for (int i = 0; i < 3; i++)
+		host_pid[i] = start_host(i);
+	T_REQUIRE(sync_pid > 0 && agent_pid > 0 && host_pid[0] > 0);
+}
+
+static void test_signed_push_runs_instances(void)
+{
+	T_REQUIRE(push());
+	T_CHECK(wait_count("a", 4));
+	T_CHECK(wait_status(h_nats_url(site), "deployed"));
+	T_CHECK(wait_status(h_nats_url(site), "4/4"));
+}
+
+static void test_scale(void)
+{
+	h_repo_write(repo, "apps/web.yaml", "%s", app("web", "a", 7, NULL));
+	T_REQUIRE(push());
+	T_CHECK(wait_count("a", 7));
+	h_repo_write(repo, "apps/web.yaml", "%s", app("web", "a", 2, NULL));
+	T_REQUIRE(push());
+	T_CHECK(wait_count("a", 2));
+}
+
+struct rollout {
+	int max_total;
+};
+
+static bool rolled(void *arg)
+{
+	struct rollout *r = arg;
+	int total = workloads(NULL, NULL, 0);
+	if (total > r->max_total)
+		r->max_total = total;
+	return workloads("b", NULL, 0) == 3 && workloads("a", NULL, 0) == 0;
+}
+
+static void test_spec_change_one_at_a_time(void)
+{
+	h_repo_write(repo, "apps/web.yaml", "%s", app("web", "a", 3, NULL));
+	T_REQUIRE(push());
+	T_REQUIRE(wait_count("a", 3));
+	h_repo_write(repo, "apps/web.yaml", "%s", app("web", "b", 3, NULL));
+	T_REQUIRE(push());
+	struct rollout r = {0};
+	T_CHECK(h_wait_until(rolled, &r, WAIT_MS));
+	T_CHECK_MSG(r.max_total <= 4, "saw %d instances at once during a rollout of 3", r.max_total);
+}
+
+static void test_host_killed_and_back(void)
+{
+	pid_t before[16];
+	int n = workloads("b", before, 16);
+	T_REQUIRE(n == 3);
+	/* Which workloads belong to host 1: its state dir names them; simpler, kill it and
+	 * see the site converge to 3 running on the other two (the status counts them). */
+	T_EQ_INT(h_proc_stop(host_pid[1], true, 1000), 128 + 9);
+	T_CHECK(wait_status(h_nats_url(site), "h1                   NO"));
+	T_CHECK(wait_status(h_nats_url(site), "3/3"));
+	host_pid[1] = start_host(1);
+	T_REQUIRE(host_pid[1] > 0);
+	/* Back: it re-adopts its instances; the surplus is stopped. */
+	T_CHECK(wait_status(h_nats_url(site), "h1                   yes"));
+	T_CHECK(wait_count("b", 3));
+}
+
+static void test_host_restart_keeps_pids(void)
+{
+	pid_t before[16], after[16];
+	int n = workloads("b", before, 16);
+	T_REQUIRE(n == 3);
+	for (int i = 0; i < 3; i++) {
+		T_CHECK(h_proc_stop(host_pid[i], false, 5000) >= 0);
+		host_pid[i] = start_host(i);
+	}
+	T_CHECK(wait_status(h_nats_url(site), "3/3"));
+	T_EQ_INT(workloads("b", after, 16), 3);
+	int same = 0;
+	for (int i = 0; i < 3; i++)
+		for (int j = 0; j < 3; j++)
+			same += before[i] == after[j];
+	T_EQ_INT(same, 3);
+}
+
+static void test_failures_reported(void)
+{
+	h_repo_write(repo, "apps/crash.yaml",
+		"apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata: {name: crash}\n"
+		"spec:\n  components:\n    - name: main\n      type: process\n      properties:\n"
+		"        command: /bin/sh\n        args: [\"-c\", \"exit 3\"]\n");
+	h_repo_write(repo, "apps/wrongsum.yaml",
+		"apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata: {name: wrongsum}\n"
+		"spec:\n  components:\n    - name: main\n      type: process\n      properties:\n"
+		"        command: /bin/true\n"
+		"        artifact: {path: /bin/true, sha256: "
+		"\"0000000000000000000000000000000000000000000000000000000000000000\"}\n");
+	T_REQUIRE(push());
+	T_CHECK(wait_status(h_nats_url(site), "exit 3"));
+	T_CHECK(wait_status(h_nats_url(site), "sha256 mismatch"));
+}
+
+static void test_hub_status_and_delete(void)
+{
+	/* The hub sources the site's status once the agent announced itself. */
+	T_CHECK(wait_status(h_nats_url(hub), "plant            web"));
+	T_CHECK(wait_status(h_nats_url(hub), "hub sync: accepted"));
+	h_repo_rm(repo, "apps/web.yaml");
+	h_repo_rm(repo, "apps/crash.yaml");
+	h_repo_rm(repo, "apps/wrongsum.yaml");
+	T_REQUIRE(push());
+	T_CHECK(wait_count(NULL, 0));
+}
+
+int main(void)
+{
+	char cwd[4096];
+	if (!getcwd(cwd, sizeof cwd))
+		return 1;
+	bin = h_str("%s/outpost", cwd);
+	tag = h_str("9%05d", (int)(getpid() % 100000));
+	T_RUN(test_setup);
+	if (t_failed_checks == 0) {
+		T_RUN(test_signed_push_runs_instances);
+		T_RUN(test_scale);
+		T_RUN(test_spec_change_one_at_a_time);
+		T_RUN(test_host_killed_and_back);
+		T_RUN(test_host_restart_keeps_pids);
+		T_RUN(test_failures_reported);
+		T_RUN(test_hub_status_and_delete);
+	}
+	/* Workloads live in their shims' sessions: make sure none outlives the test. */
+	pid_t left[64];
+	int n = workloads(NULL, left, 64);
+	for (int i = 0; i < n && i < 64; i++)
+		h_adopt(left[i]);
+	natsConnection_Destroy(hub_nc);
+	return t_done();
+}
