@@ -1,18 +1,119 @@
-/* Placeholder: `outpost agent` and `outpost status` are being built. */
+/* `outpost agent`: flags into an op_agent_cfg, then the loop until SIGTERM/SIGINT. */
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "outpost/agent.h"
+#include "outpost/bus.h"
 #include "outpost/cli.h"
+#include "outpost/log.h"
+#include "outpost/util.h"
+
+static volatile int stopping;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: outpost agent --site NAME [options]\n"
+		"\n"
+		"Runs beside a site's leaf nats-server: keeps the mirror of the hub's desired\n"
+		"state, watches the site's hosts and reconciles until what runs is what Git\n"
+		"says, with or without the link to the hub.\n"
+		"\n"
+		"  --site NAME          this site ([a-z0-9-], 1..63; not \"hub\")\n"
+		"  --nats URL           the site's nats-server (default " OP_DEFAULT_NATS ")\n"
+		"  --label k=v          a site label (placement requirements); repeatable\n"
+		"  --state DIR          where the running revision is kept\n"
+		"                       (default /var/lib/outpost/agent)\n"
+		"  --resync DUR         periodic full reconcile and status refresh (default 30s)\n"
+		"  --host-timeout DUR   a host is dead after this long without a heartbeat\n"
+		"                       (default: three of the host's heartbeat intervals)\n"
+		"  --repair-mirror      replace a desired-state bucket that is not a mirror of\n"
+		"                       the hub's (it may be the site's only copy: see README)\n"
+		"  -h, --help           this help\n");
+}
 
 int op_cmd_agent(int argc, char **argv)
 {
-	(void)argc, (void)argv;
-	fprintf(stderr, "outpost agent: not built yet\n");
-	return OP_EXIT_USAGE;
-}
-
-int op_cmd_status(int argc, char **argv)
-{
-	(void)argc, (void)argv;
-	fprintf(stderr, "outpost status: not built yet\n");
-	return OP_EXIT_USAGE;
+	static const struct option opts[] = {{"site", required_argument, NULL, 's'},
+		{"nats", required_argument, NULL, 'n'}, {"label", required_argument, NULL, 'l'},
+		{"state", required_argument, NULL, 'd'}, {"resync", required_argument, NULL, 'r'},
+		{"host-timeout", required_argument, NULL, 't'},
+		{"repair-mirror", no_argument, NULL, 'R'}, {"trust", required_argument, NULL, 'T'},
+		{"help", no_argument, NULL, 'h'}, {0}};
+	op_agent_cfg cfg = {.nats = OP_DEFAULT_NATS, .state = "/var/lib/outpost/agent",
+		.resync_ms = 30000, .host_timeout_ms = 0, .cmd_timeout_ms = 2000,
+		.max_cmds_per_tick = 32};
+	op_err e = {0};
+	int c, rc = OP_EXIT_USAGE;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': cfg.site = optarg; break;
+		case 'n': cfg.nats = optarg; break;
+		case 'd': cfg.state = optarg; break;
+		case 'R': cfg.repair_mirror = true; break;
+		case 'T':
+			fprintf(stderr, "outpost agent: --trust (edge verification) is not built "
+					"yet\n");
+			goto out;
+		case 'l':
+			if (op_cli_label(&cfg.labels, optarg, &e) != 0) {
+				fprintf(stderr, "outpost agent: %s\n", e.msg);
+				goto out;
+			}
+			break;
+		case 'r':
+		case 't': {
+			int64_t ms;
+			if (op_parse_duration_ms(optarg, &ms) != 0 || ms < 100) {
+				fprintf(stderr, "outpost agent: --%s: expected a duration like 30s\n",
+					c == 'r' ? "resync" : "host-timeout");
+				goto out;
+			}
+			*(c == 'r' ? &cfg.resync_ms : &cfg.host_timeout_ms) = ms;
+			break;
+		}
+		case 'h': usage(stdout); rc = OP_EXIT_OK; goto out;
+		default: usage(stderr); goto out;
+		}
+	}
+	if (optind < argc || !cfg.site || !op_name_valid(cfg.site) || !strcmp(cfg.site, "hub")) {
+		fprintf(stderr, "outpost agent: %s\n",
+			!cfg.site ? "--site is required"
+				  : "--site: expected a name of [a-z0-9-], 1..63, not \"hub\"");
+		usage(stderr);
+		goto out;
+	}
+	char site_label[80];
+	snprintf(site_label, sizeof site_label, "site=%s", cfg.site);
+	if (op_cli_label(&cfg.labels, site_label, &e) != 0) {
+		fprintf(stderr, "outpost agent: the site label is implicit: %s\n", e.msg);
+		goto out;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	op_agent *a;
+	if (op_agent_new(&a, &cfg, &e) != 0) {
+		op_log_error("agent cannot start", "error=\"%s\"", e.msg);
+		rc = OP_EXIT_FAIL;
+		goto out;
+	}
+	op_agent_run(a, &stopping);
+	op_agent_free(a);
+	rc = OP_EXIT_OK;
+out:
+	for (size_t i = 0; i < cfg.labels.n; i++)
+		free(cfg.labels.v[i].key), free(cfg.labels.v[i].val);
+	free(cfg.labels.v);
+	return rc;
 }

@@ -13,6 +13,13 @@ int op_bus_err(op_err *e, natsStatus s, const char *what)
 		last && *last ? ": " : "", last && *last ? last : "");
 }
 
+/* With a callback, a failed first connect returns at once and goes on in the
+ * background (without one, nats.c would block until it connects). */
+static void on_connected(natsConnection *nc, void *arg)
+{
+	(void)nc, (void)arg;
+}
+
 int op_bus_connect(op_bus *b, const char *url, const char *name, const char *domain,
 	int wait_ms, op_err *e)
 {
@@ -29,7 +36,7 @@ int op_bus_connect(op_bus *b, const char *url, const char *name, const char *dom
 	natsOptions_SetTimeout(o, wait_ms > 0 ? wait_ms : 2000);
 	natsOptions_SetReconnectBufSize(o, 8 * 1024 * 1024);
 	if (wait_ms == 0)
-		natsOptions_SetRetryOnFailedConnect(o, true, NULL, NULL);
+		natsOptions_SetRetryOnFailedConnect(o, true, on_connected, NULL);
 	s = natsConnection_Connect(&b->nc, o);
 	natsOptions_Destroy(o);
 	if (s == NATS_NOT_YET_CONNECTED)

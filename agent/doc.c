@@ -331,6 +331,12 @@ int op_doc_parse_yaml(op_doc *doc, const char *file, const char *buf, size_t len
 	yaml_parser_t p;
 	if (!yaml_parser_initialize(&p))
 		return OP_ENOMEM;
+	/* A UTF-8 byte order mark (Windows editors write one) is not content; with the
+	 * encoding forced, libyaml would count it as a column. */
+	if (len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) {
+		buf += 3;
+		len -= 3;
+	}
 	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
 	yaml_parser_set_encoding(&p, YAML_UTF8_ENCODING);
 	int rc = 0;

@@ -239,7 +239,7 @@ static bool look_at(op_host *h, ent *x, op_hb_inst *out)
 		return true;
 	}
 	/* No shim runs this instance. */
-	if (st_rc == 0 && (stop || st.state != OP_INST_FAILED)) /* a lost shim's workload */
+	if (st_rc == 0) /* a lost shim's workload, if it still runs */
 		op_proc_kill_group(st.pid, st.pid_start, SIGKILL);
 	if (stop || !inst_file_exists(h, x->id, "spec.json")) {
 		if (op_inst_remove(h->cfg.state, x->id, &e) != 0)

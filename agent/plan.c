@@ -49,9 +49,7 @@ static void put_str(mbedtls_sha256_context *h, const char *s)
 		case '\n': put_lit(h, "\\n"); break;
 		case '\r': put_lit(h, "\\r"); break;
 		case '\t': put_lit(h, "\\t"); break;
-		default:
-			snprintf(esc, sizeof esc, "\\u%04X", ch);
-			put_lit(h, esc);
+		default: snprintf(esc, sizeof esc, "\\u%04X", ch); put_lit(h, esc);
 		}
 		run = s + 1;
 	}
@@ -162,8 +160,8 @@ int pl_fmt_id(const char *app, const char *comp, int n, const char *host, const 
 	return len > OP_INST_MAX ? OP_ETOOBIG : 0;
 }
 
-int op_inst_id(const op_app *app, const op_component *c, const char *hash, int n,
-	const char *host, char out[OP_INST_MAX + 1])
+int op_inst_id(const op_app *app, const op_component *c, const char *hash, int n, const char *host,
+	char out[OP_INST_MAX + 1])
 {
 	bool daemon = c->scaler.type == OP_SCALER_DAEMON;
 	if (daemon && (!host || !*host))
@@ -242,8 +240,8 @@ bool op_placement_matches(const op_app *app, const char *site, const op_kvs *sit
 
 /* --- commands ----------------------------------------------------------------------- */
 
-int pl_emit(struct pl_ctx *x, enum op_cmd_op op, size_t host, const char *id, size_t app,
-	size_t comp)
+int pl_emit(
+	struct pl_ctx *x, enum op_cmd_op op, size_t host, const char *id, size_t app, size_t comp)
 {
 	if (x->ncmds == x->cap) {
 		size_t cap = x->cap ? 2 * x->cap : 16;
@@ -288,7 +286,7 @@ static int cmd_cmp(const void *a, const void *b)
 static int hostview_cmp(const void *a, const void *b)
 {
 	const op_host_view *const *x = a, *const *y = b;
-	return strncmp((*x)->id, (*y)->id, sizeof (*x)->id);
+	return strncmp((*x)->id, (*y)->id, sizeof(*x)->id);
 }
 
 static size_t host_find(const struct pl_ctx *x, const char *id)
@@ -422,12 +420,12 @@ static size_t order_recs(struct pl_rec *recs, size_t n)
 struct work {
 	struct app_ix *apps;
 	const op_host_view **hv;
-	size_t *base;         /* per app: index of its first component in the flat arrays */
-	char (*hashes)[13];   /* per component */
+	size_t *base; /* per app: index of its first component in the flat arrays */
+	char (*hashes)[13]; /* per component */
 	struct pl_rec *recs;
 	struct pl_rec **bucket; /* records grouped by component */
-	size_t *bstart;       /* per component: first in bucket; one more at the end */
-	size_t *pos;          /* scratch for filling the buckets */
+	size_t *bstart; /* per component: first in bucket; one more at the end */
+	size_t *pos; /* scratch for filling the buckets */
 };
 
 static void work_free(struct work *w)
@@ -467,8 +465,8 @@ static int plan(const op_plan_in *in, struct pl_ctx *x, struct work *w)
 		return OP_ENOMEM;
 	for (size_t a = 0; a < na; a++)
 		for (size_t c = 0; c < in->apps[a]->ncomps; c++)
-			if ((rc = op_component_hash(&in->apps[a]->comps[c],
-				     w->hashes[w->base[a] + c])) != 0)
+			if ((rc = op_component_hash(
+				     &in->apps[a]->comps[c], w->hashes[w->base[a] + c])) != 0)
 				return rc;
 
 	size_t nr = 0;
@@ -493,7 +491,8 @@ static int plan(const op_plan_in *in, struct pl_ctx *x, struct work *w)
 	memcpy(w->pos, w->bstart, (ncomp + 1) * sizeof *w->pos);
 	for (size_t i = 0; i < nr; i++) /* stable: each bucket stays sorted by id, host */
 		if (w->recs[i].app != PL_NONE)
-			w->bucket[w->pos[w->base[w->recs[i].app] + w->recs[i].comp]++] = &w->recs[i];
+			w->bucket[w->pos[w->base[w->recs[i].app] + w->recs[i].comp]++] =
+				&w->recs[i];
 
 	for (size_t i = 0; i < na; i++) {
 		size_t a = w->apps[i].idx;

@@ -19,12 +19,12 @@ struct pl_host {
 /* One observed instance on an alive host, after duplicate reports were merged. */
 struct pl_rec {
 	const op_inst_view *v;
-	size_t host;        /* position in the alive host table */
-	size_t app, comp;   /* app: index into in->apps; PL_NONE when no desired component */
-	bool daemon_form;   /* the id has @<host> */
-	size_t dhost;       /* daemon form: position of the host named in the id, or PL_NONE */
-	bool cur;           /* its hash is the component's current one */
-	int n;              /* ordinal */
+	size_t host; /* position in the alive host table */
+	size_t app, comp; /* app: index into in->apps; PL_NONE when no desired component */
+	bool daemon_form; /* the id has @<host> */
+	size_t dhost; /* daemon form: position of the host named in the id, or PL_NONE */
+	bool cur; /* its hash is the component's current one */
+	int n; /* ordinal */
 };
 
 struct pl_ctx {
@@ -36,8 +36,8 @@ struct pl_ctx {
 };
 
 /* Appends a command; app/comp are PL_NONE for stops. 0 or OP_ENOMEM. */
-int pl_emit(struct pl_ctx *x, enum op_cmd_op op, size_t host, const char *id, size_t app,
-	size_t comp);
+int pl_emit(
+	struct pl_ctx *x, enum op_cmd_op op, size_t host, const char *id, size_t app, size_t comp);
 /* Stops r unless it is already stopping. */
 int pl_stop(struct pl_ctx *x, const struct pl_rec *r);
 /* Formats an id in the canonical form; host NULL for the spreadscaler form. */

@@ -19,9 +19,9 @@
 #include "plan_int.h"
 
 struct slot {
-	size_t keep;  /* index in recs of the kept copy of the current id, or PL_NONE */
-	size_t host;  /* daemonscaler: the slot's host */
-	size_t old;   /* first old-hash instance (index in recs), chained by next_old */
+	size_t keep; /* index in recs of the kept copy of the current id, or PL_NONE */
+	size_t host; /* daemonscaler: the slot's host */
+	size_t old; /* first old-hash instance (index in recs), chained by next_old */
 	size_t clo, chi; /* spreadscaler: recs[clo..chi) are copies of the current id */
 	bool blocked; /* the current id is being stopped somewhere */
 	bool oldstop; /* an old-hash instance of this slot is being stopped */
@@ -75,8 +75,9 @@ static void shares(const op_trait *t, int n, int k, int *share)
 		total += t->spread[s].weight > 0 ? t->spread[s].weight : 0;
 	int given = 0;
 	for (int s = 0; s < k; s++) {
-		long long q = total ? (long long)n * (t->spread[s].weight > 0 ? t->spread[s].weight : 0)
-				    : 0;
+		long long q = total
+			? (long long)n * (t->spread[s].weight > 0 ? t->spread[s].weight : 0)
+			: 0;
 		share[s] = total ? (int)(q / total) : (s == 0 ? n : 0);
 		rem[s] = total ? q % total : -1;
 		given += share[s];
@@ -98,7 +99,7 @@ struct match {
 	const int *cap;
 	int *load;
 	uint32_t *gmask; /* per group */
-	int *flow;       /* per group and entry: ordinals of the group matched to the entry */
+	int *flow; /* per group and entry: ordinals of the group matched to the entry */
 	size_t ng;
 };
 
@@ -164,8 +165,8 @@ static int spread_keep(struct comp *p)
 	int rc = OP_ENOMEM;
 	if (!group || !gmask || !flow)
 		goto out;
-	struct match m = {.k = p->k, .cap = p->share, .load = p->load, .gmask = gmask,
-		.flow = flow, .ng = 0};
+	struct match m = {
+		.k = p->k, .cap = p->share, .load = p->load, .gmask = gmask, .flow = flow, .ng = 0};
 	for (size_t o = 0; o < n; o++) {
 		const struct slot *s = &p->slots[o];
 		uint32_t um = 0;
@@ -311,8 +312,6 @@ static int spread_file(struct comp *p)
 		if ((rc = file_rec(p, (size_t)r->n, i)) != 0)
 			return rc;
 	}
-	for (int s = 0; s < p->k; s++)
-		p->deficit[s] = 0;
 	int rc = spread_keep(p);
 	for (int s = 0; s < p->k; s++) {
 		bool any = false;
@@ -385,13 +384,13 @@ static bool ready(const struct comp *p, const struct slot *s)
 		return false;
 	enum op_inst_state st = kept_state(p, s);
 	return st == OP_INST_RUNNING ||
-	       (st == OP_INST_EXITED && p->c->restart != OP_RESTART_ALWAYS);
+		(st == OP_INST_EXITED && p->c->restart != OP_RESTART_ALWAYS);
 }
 
 static bool needs_restart(const struct comp *p, const struct slot *s)
 {
 	return s->keep != PL_NONE && kept_state(p, s) == OP_INST_EXITED &&
-	       p->c->restart == OP_RESTART_ALWAYS;
+		p->c->restart == OP_RESTART_ALWAYS;
 }
 
 static bool in_flight(const struct comp *p, const struct slot *s)
@@ -422,7 +421,8 @@ static int roll(struct comp *p)
 			if (ready(p, s) || (s->keep == PL_NONE && !can_place(p))) {
 				rc = stop_old(p, i);
 			} else if (s->keep != PL_NONE) {
-				if (needs_restart(p, s) && budget > 0 && (rc = restart_in_place(p, i)) == 0)
+				if (needs_restart(p, s) && budget > 0 &&
+					(rc = restart_in_place(p, i)) == 0)
 					budget--;
 			} else if (!s->blocked && budget > 0) {
 				rc = stop_first ? stop_old(p, i) : start_new(p, i);
@@ -432,7 +432,7 @@ static int roll(struct comp *p)
 			if (needs_restart(p, s) && budget > 0 && (rc = restart_in_place(p, i)) == 0)
 				budget--;
 		} else if (!(stop_first && s->oldstop) && !s->blocked && budget > 0 &&
-			   can_place(p)) {
+			can_place(p)) {
 			rc = start_new(p, i);
 			budget--;
 		}
@@ -455,6 +455,8 @@ static int setup(struct comp *p)
 	p->epos = calloc(nh + 1, sizeof *p->epos);
 	if (!p->next_old || !p->mask || !p->count || !p->elig || !p->epos)
 		return OP_ENOMEM;
+	for (size_t i = 0; i < p->nrecs; i++)
+		p->next_old[i] = PL_NONE;
 	for (size_t h = 0; h < nh; h++) {
 		p->mask[h] = host_mask(&p->c->scaler, x->hosts[h].v);
 		p->epos[h] = p->mask[h] ? p->nelig : PL_NONE;
@@ -477,12 +479,19 @@ int pl_component(struct pl_ctx *x, size_t app, size_t comp, const char *hash,
 {
 	const op_app *a = x->in->apps[app];
 	const op_component *c = &a->comps[comp];
-	struct comp p = {.x = x, .app = app, .ci = comp, .a = a, .c = c, .hash = hash,
-		.recs = recs, .nrecs = nrecs, .n = c->scaler.instances > 0 ? c->scaler.instances : 0,
+	struct comp p = {.x = x,
+		.app = app,
+		.ci = comp,
+		.a = a,
+		.c = c,
+		.hash = hash,
+		.recs = recs,
+		.nrecs = nrecs,
+		.n = c->scaler.instances > 0 ? c->scaler.instances : 0,
 		.daemon = c->scaler.type == OP_SCALER_DAEMON};
-	p.k = c->scaler.nspread == 0 ? 1
-	      : c->scaler.nspread > OP_MAX_SPREAD ? OP_MAX_SPREAD
-						  : (int)c->scaler.nspread;
+	p.k = c->scaler.nspread == 0                ? 1
+		: c->scaler.nspread > OP_MAX_SPREAD ? OP_MAX_SPREAD
+						    : (int)c->scaler.nspread;
 	int rc = setup(&p);
 	if (rc == 0 && !p.daemon)
 		shares(&c->scaler, p.n, p.k, p.share);

@@ -101,7 +101,8 @@ int op_source_open(op_source **out, const char *state_dir, const char *url, cons
 	return 0;
 }
 
-static int fetch_once(op_source *s, const char *branch, char head[41], op_err *e)
+static int fetch_into(op_source *s, git_repository *repo, const char *branch, char head[41],
+	op_err *e)
 {
 	git_remote *remote = NULL;
 	char spec[512], ref[512];
@@ -114,7 +115,7 @@ static int fetch_once(op_source *s, const char *branch, char head[41], op_err *e
 	fo.prune = GIT_FETCH_NO_PRUNE;
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	fo.update_fetchhead = 0;
-	if (git_remote_create_anonymous(&remote, s->repo, s->url) != 0)
+	if (git_remote_create_anonymous(&remote, repo, s->url) != 0)
 		return gerr(e, "git remote");
 	int rc = git_remote_fetch(remote, &refspecs, &fo, NULL);
 	git_remote_free(remote);
@@ -124,9 +125,41 @@ static int fetch_once(op_source *s, const char *branch, char head[41], op_err *e
 		return gerr(e, what);
 	}
 	git_oid oid;
-	if (git_reference_name_to_id(&oid, s->repo, ref) != 0)
+	if (git_reference_name_to_id(&oid, repo, ref) != 0)
 		return op_err_set(e, OP_ENOTFOUND, "branch %s not found in %s", branch, s->url);
 	git_oid_tostr(head, 41, &oid);
+	return 0;
+}
+
+static int fetch_once(op_source *s, const char *branch, char head[41], op_err *e)
+{
+	return fetch_into(s, s->repo, branch, head, e);
+}
+
+/* Fetches into a new cache beside the old one and swaps it in only when that worked:
+ * a remote that is down never costs the cache, a damaged cache is replaced. */
+static int rebuild(op_source *s, const char *branch, char head[41], op_err *e)
+{
+	char tmp[4200];
+	git_repository *fresh = NULL;
+	snprintf(tmp, sizeof tmp, "%s.new", s->dir);
+	rm_rf(tmp);
+	if (git_repository_init(&fresh, tmp, 1) != 0)
+		return gerr(e, "create git cache");
+	int rc = fetch_into(s, fresh, branch, head, e);
+	git_repository_free(fresh);
+	if (rc) {
+		rm_rf(tmp);
+		return rc;
+	}
+	if (s->repo) {
+		git_repository_free(s->repo);
+		s->repo = NULL;
+	}
+	rm_rf(s->dir);
+	if (rename(tmp, s->dir) != 0 || git_repository_open_bare(&s->repo, s->dir) != 0)
+		return op_err_set(e, OP_EIO, "replace git cache %s: %s", s->dir, strerror(errno));
+	s->rebuilt = true;
 	return 0;
 }
 
@@ -136,11 +169,13 @@ static int fetch_or_rebuild(op_source *s, const char *branch, char head[41], op_
 	if (rc == 0 || rc == OP_ENOTFOUND)
 		return rc;
 	/* Maybe the remote is down, maybe the cache is damaged: only a fresh cache tells. */
-	op_err first = *e;
-	if (cache_open(s, true, e) != 0 || (rc = fetch_once(s, branch, head, e)) != 0) {
+	op_err first = {0};
+	if (e)
+		first = *e;
+	if ((rc = rebuild(s, branch, head, e)) != 0) {
 		if (e)
 			*e = first;
-		return rc ? rc : OP_EGIT;
+		return rc;
 	}
 	return 0;
 }
@@ -163,9 +198,7 @@ static int heal(op_source *s, op_err *e)
 	if (!s->may_heal)
 		return 0;
 	s->may_heal = false;
-	int rc = cache_open(s, true, e);
-	if (rc == 0)
-		rc = fetch_once(s, s->branch, head, e);
+	int rc = rebuild(s, s->branch, head, e);
 	s->rebuilt = false; /* the next fetch goes into a cache it did not make */
 	return rc == 0 ? 1 : rc == OP_ENOTFOUND ? OP_EGIT : rc;
 }

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,15 +96,27 @@ static bool wait_for(int64_t deadline)
 	return req;
 }
 
-static void reply_all(op_sync *s, const op_sync_outcome *o)
+/* Takes the requests that arrived so far: the next pass answers them. */
+static int take_pending(char **take)
 {
-	char *take[MAX_PENDING];
-	int n;
 	pthread_mutex_lock(&mu);
-	n = npending;
-	memcpy(take, pending, sizeof take);
+	int n = npending;
+	memcpy(take, pending, sizeof pending);
 	npending = 0;
 	pthread_mutex_unlock(&mu);
+	return n;
+}
+
+static bool more_pending(void)
+{
+	pthread_mutex_lock(&mu);
+	bool more = npending > 0;
+	pthread_mutex_unlock(&mu);
+	return more;
+}
+
+static void reply_all(op_sync *s, const op_sync_outcome *o, char **take, int n)
+{
 	char *json = op_sync_outcome_json(o);
 	op_bus *b = op_sync_bus(s);
 	for (int i = 0; i < n; i++) {
@@ -126,6 +139,10 @@ static int run_loop(op_sync *s, int64_t interval)
 	op_log_info("sync started", "interval_ms=%lld", (long long)interval);
 	while (!stopping) {
 		op_sync_outcome o;
+		/* A request is answered by a pass that started after it arrived, so the
+		 * reply covers what was pushed before the request. */
+		char *take[MAX_PENDING];
+		int ntake = take_pending(take);
 		op_sync_pass(s, &o);
 		op_bus *b = op_sync_bus(s);
 		if (!sub && b) {
@@ -137,7 +154,7 @@ static int run_loop(op_sync *s, int64_t interval)
 		op_err e = {0};
 		if (!ann && b && o.kind != OP_SYNC_FAILED && op_announce_serve(b, &ann, &e) != 0)
 			op_log_warn("cannot serve site announcements", "error=\"%s\"", e.msg);
-		reply_all(s, &o);
+		reply_all(s, &o, take, ntake);
 		int64_t next = interval;
 		if (o.kind == OP_SYNC_FAILED) {
 			next = backoff < interval ? backoff : interval;
@@ -150,7 +167,8 @@ static int run_loop(op_sync *s, int64_t interval)
 		int64_t j = next / 10;
 		if (j > 0)
 			next += (rand() % (2 * j + 1)) - j;
-		wait_for(op_now_ms() + next);
+		if (!more_pending())
+			wait_for(op_now_ms() + next);
 	}
 	op_log_info("sync stopping", "signal=%s", "TERM/INT");
 	if (sub)

@@ -91,7 +91,8 @@ int h_free_port(void);
  * 120 s, then its process group is killed and 124 is returned). Returns the exit code,
  * 128+N if killed by signal N, -1 if it could not be started. If out is not NULL it
  * gets stdout and stderr together (caller frees); if NULL, the output is printed to
- * stderr when the exit code is not 0 and dropped otherwise. */
+ * stderr when the exit code is not 0 and dropped otherwise. It returns when the
+ * output is closed and the shell exited: start daemons with h_spawn, not "cmd &". */
 int h_run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The same with stdout and stderr apart (either may be NULL: dropped). */
 int h_run2(char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -42,15 +42,15 @@
  * Spec change (instances of the component with another hash): one at a time per
  * component. Old instances with an ordinal >= instances, EXITED or FAILED (they serve
  * nothing), or on a host that meets no entry (requirements always win) are stopped at
- * once; of one old id on several hosts one stays, as above. start-first: start the new ordinal n; once it is RUNNING
- * stop the old n; at most one new instance not yet RUNNING (STARTING, BACKOFF, FAILED)
- * while old ones remain, so a new spec that fails halts the rollout with the old
- * instances still serving. stop-first: stop the old n (only when the new one has a place
- * to go), start the new n once no old n remains (STOPPING counts as remaining), and
- * touch the next ordinal only when it is RUNNING. Old instances that no free place could
- * ever replace are stopped. A restart in place counts as a start here. With no old
- * instance, everything starts at once. A new instance that has EXITED under restart
- * never/on-failure counts as RUNNING (done). */
+ * once; of one old id on several hosts one stays, as above. start-first: start the new
+ * ordinal n; once it is RUNNING stop the old n; at most one new instance not yet
+ * RUNNING (STARTING, BACKOFF, FAILED) while old ones remain, so a new spec that fails
+ * halts the rollout with the old instances still serving. stop-first: stop the old n
+ * (only when the new one has a place to go), start the new n once no old n remains
+ * (STOPPING counts as remaining), and touch the next ordinal only when it is RUNNING.
+ * Old instances that no free place could ever replace are stopped. A restart in place
+ * counts as a start here. With no old instance, everything starts at once. A new
+ * instance that has EXITED under restart never/on-failure counts as RUNNING (done). */
 #ifndef OUTPOST_PLAN_H
 #define OUTPOST_PLAN_H
 
@@ -68,16 +68,16 @@
 enum op_inst_state {
 	OP_INST_STARTING, /* asked to start, not yet running */
 	OP_INST_RUNNING,
-	OP_INST_BACKOFF,  /* exited, restart pending (restart policy) */
-	OP_INST_FAILED,   /* crash loop limit reached or artifact refused: not restarted */
-	OP_INST_EXITED,   /* ended for good (restart never / on-failure after success) */
+	OP_INST_BACKOFF, /* exited, restart pending (restart policy) */
+	OP_INST_FAILED, /* crash loop limit reached or artifact refused: not restarted */
+	OP_INST_EXITED, /* ended for good (restart never / on-failure after success) */
 	OP_INST_STOPPING,
 };
 
 typedef struct op_host_view {
 	char id[OP_HOST_MAX + 1];
 	op_kvs labels; /* site, arch, hostname and the --label ones; sorted */
-	bool alive;    /* heartbeating (and past the agent's start-up window) */
+	bool alive; /* heartbeating (and past the agent's start-up window) */
 } op_host_view;
 
 typedef struct op_inst_view {
@@ -118,8 +118,8 @@ int op_plan_compute(const op_plan_in *in, op_cmd **cmds, size_t *ncmds);
 int op_component_hash(const op_component *c, char out[13]);
 /* Builds an instance id; host is used for daemonscaler ids only. 0, or OP_EINVAL (n < 0,
  * no host for a daemonscaler) or OP_ETOOBIG. */
-int op_inst_id(const op_app *app, const op_component *c, const char *hash, int n,
-	const char *host, char out[OP_INST_MAX + 1]);
+int op_inst_id(const op_app *app, const op_component *c, const char *hash, int n, const char *host,
+	char out[OP_INST_MAX + 1]);
 
 /* An instance id taken apart. */
 typedef struct op_inst_ref {

@@ -133,10 +133,13 @@ typedef struct op_trust_opts {
 } op_trust_opts;
 
 /* The whole check of one commit object (as `git cat-file commit` prints it), as `git
- * verify-commit` makes it: split off the signature, parse it, check it is an SSH
- * signature for namespace "git" over the payload, then op_trust_decide at the
- * committer time. o may be NULL (defaults). Returns 0 when accepted, OP_ETRUST when
- * refused, OP_ENOMEM; v is always filled (v->msg says why). Pure. */
+ * verify-commit` makes it: split off the signature (gpgsig, or gpgsig-sha256 in a
+ * sha256 repository), parse it as an SSH signature for namespace "git", read the
+ * committer, op_trust_decide at the committer time, and verify the signature over the
+ * payload. The arithmetic comes last, only for a key the policy accepts, so a hostile
+ * signature costs no more than parsing. o may be NULL (defaults). Returns 0 when
+ * accepted (v->principal is the signer, v->time the committer time), OP_ETRUST when
+ * refused, OP_ENOMEM; v is always filled (v->reason, v->msg say why). Pure. */
 int op_trust_verify_commit(const op_trust_policy *p, const op_trust_revoked *r, const char *commit,
 	size_t len, const op_trust_opts *o, op_trust_verdict *v);
 

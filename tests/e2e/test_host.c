@@ -670,7 +670,9 @@ static void test_reused_pids(void)
 	const char *yaml = app_yaml(
 		"reboot", "        command: /bin/sleep\n        args: [\"606\"]\n");
 	op_app *a = NULL;
-	T_REQUIRE(op_manifest_parse("t.yaml", yaml, strlen(yaml), &a, NULL) == 0);
+	op_diags d = {0};
+	T_REQUIRE(op_manifest_parse("t.yaml", yaml, strlen(yaml), &a, &d) == 0);
+	op_diags_free(&d);
 	op_hostcmd c = {.op = OP_CMD_START, .app = a};
 	snprintf(c.id, sizeof c.id, "%s", id);
 	char *json = NULL;

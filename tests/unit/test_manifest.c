@@ -1141,9 +1141,28 @@ static void test_kind_helpers(void)
 	op_app_free(NULL);
 }
 
+/* A UTF-8 byte order mark is skipped: the same file without it gives the same app and
+ * the same positions. */
+static void test_bom(void)
+{
+	const char y[] = "\xEF\xBB\xBF"
+			 "apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata:\n"
+			 "  name: Bad_Name\nspec:\n  components:\n    - name: a\n      type: process\n"
+			 "      properties: {command: /bin/true}\n";
+	op_app *app = NULL;
+	op_diags d = {0};
+	T_EQ_INT(op_manifest_parse("bom.yaml", y, sizeof y - 1, &app, &d), OP_EINVAL);
+	T_REQUIRE(d.n == 1);
+	T_EQ_INT(d.v[0].line, 4);
+	T_EQ_INT(d.v[0].col, 9);
+	T_EQ_STR(d.v[0].path, "metadata.name");
+	op_diags_free(&d);
+}
+
 int main(void)
 {
 	T_RUN(test_invalid_table);
+	T_RUN(test_bom);
 	T_RUN(test_all_errors_in_one_run);
 	T_RUN(test_diag_cap);
 	T_RUN(test_duplicates_behind_unknown_keys);

@@ -120,8 +120,8 @@ static op_app *parse(const char *yaml)
 
 /* An app with one component "c". props: extra property lines, ';'-separated ("args:
  * [x]; rollout: stop-first"); spread: the spread list as YAML flow text, or NULL. */
-static op_app *mkapp(const char *name, const char *props, const char *scaler, int n,
-	const char *spread)
+static op_app *mkapp(
+	const char *name, const char *props, const char *scaler, int n, const char *spread)
 {
 	char yaml[4096], lines[1024] = "", buf[512];
 	snprintf(buf, sizeof buf, "%s", props ? props : "");
@@ -213,7 +213,8 @@ static bool cmds_equal(const op_cmd *a, size_t na, const op_cmd *b, size_t nb)
 		return false;
 	for (size_t i = 0; i < na; i++)
 		if (a[i].op != b[i].op || strcmp(a[i].host, b[i].host) ||
-			strcmp(a[i].inst, b[i].inst) || a[i].app != b[i].app || a[i].comp != b[i].comp)
+			strcmp(a[i].inst, b[i].inst) || a[i].app != b[i].app ||
+			a[i].comp != b[i].comp)
 			return false;
 	return true;
 }
@@ -279,7 +280,8 @@ static void apply(void)
 		const op_cmd *c = &W.cmds[i];
 		if (c->op == OP_CMD_STOP) {
 			for (size_t j = W.ninsts; j-- > 0;)
-				if (!strcmp(W.insts[j].id, c->inst) && !strcmp(W.insts[j].host, c->host))
+				if (!strcmp(W.insts[j].id, c->inst) &&
+					!strcmp(W.insts[j].host, c->host))
 					del(j);
 		} else {
 			op_inst_view *v = find(c->inst, c->host);
@@ -309,8 +311,8 @@ static int count(const char *app, const char *h)
 	size_t len = strlen(app);
 	for (size_t i = 0; i < W.ninsts; i++)
 		n += !strncmp(W.insts[i].id, app, len) && W.insts[i].id[len] == '.' &&
-		     alive(W.insts[i].host) && (!h || !strcmp(W.insts[i].host, h)) &&
-		     W.insts[i].state != OP_INST_STOPPING;
+			alive(W.insts[i].host) && (!h || !strcmp(W.insts[i].host, h)) &&
+			W.insts[i].state != OP_INST_STOPPING;
 	return n;
 }
 
@@ -348,18 +350,23 @@ static void test_hash_equals_canonical_json(void)
 		"  annotations: {version: v3}\nspec:\n  components:\n"
 		"    - name: a\n      type: process\n      properties:\n"
 		"        command: /opt/a\n"
-		"        args: [\"--x=\\\"q\\\"\", \"back\\\\slash\", \"tab\\there\", \"caf\u00e9 \u2603\", "
+		"        args: [\"--x=\\\"q\\\"\", \"back\\\\slash\", \"tab\\there\", \"caf\u00e9 "
+		"\u2603\", "
 		"\"a/b\", \"\\u0001\\b\\f\\r\\n\\x1f\\x7f\\U0001F600\", \"\"]\n"
 		"        env: {ZED: \"1\", ALPHA: two words, MID: 3}\n"
-		"        workdir: /var/lib/a\n        restart: on-failure\n        rollout: stop-first\n"
+		"        workdir: /var/lib/a\n        restart: on-failure\n        rollout: "
+		"stop-first\n"
 		"        artifact:\n          path: /opt/a\n          sha256: "
 		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
 		"    - name: b\n      type: process\n      properties:\n"
 		"        command: /opt/b\n        restart: never\n"
 		"        artifact:\n          path: /opt/b\n          sha256:\n"
-		"            arm64: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
-		"            amd64: fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210\n"
-		"      traits:\n        - type: daemonscaler\n          properties: {instances: 2}\n"
+		"            arm64: "
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+		"            amd64: "
+		"fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210\n"
+		"      traits:\n        - type: daemonscaler\n          properties: {instances: "
+		"2}\n"
 		"    - name: c\n      type: process\n      properties:\n        command: /opt/c\n";
 	op_app *a = set_app(0, parse(y));
 	T_REQUIRE(a);
@@ -432,12 +439,12 @@ static void test_inst_ids(void)
 	T_EQ_INT(op_inst_id_parse("web.c.0-0123456789ab", &r), 0);
 	T_EQ_STR(r.host, "");
 	T_EQ_INT(r.n, 0);
-	static const char *const bad[] = {"", "web", "web.c", "web.c.0", "web.c.0-", "web.c.01-0123456789ab",
-		"web.c.-0123456789ab", "web.c.+1-0123456789ab", "web.c.1-0123456789AB",
-		"web.c.1-0123456789a", "web.c.1-0123456789abc", "Web.c.1-0123456789ab",
-		"web..1-0123456789ab", "web.c.1@-0123456789ab", "web.c.1@a@b-0123456789ab",
-		"web.c.1x-0123456789ab", "web.c.d.1-0123456789ab", "web.c.1@h.x-0123456789ab",
-		"web.c.1234567890-0123456789ab", ".c.1-0123456789ab"};
+	static const char *const bad[] = {"", "web", "web.c", "web.c.0", "web.c.0-",
+		"web.c.01-0123456789ab", "web.c.-0123456789ab", "web.c.+1-0123456789ab",
+		"web.c.1-0123456789AB", "web.c.1-0123456789a", "web.c.1-0123456789abc",
+		"Web.c.1-0123456789ab", "web..1-0123456789ab", "web.c.1@-0123456789ab",
+		"web.c.1@a@b-0123456789ab", "web.c.1x-0123456789ab", "web.c.d.1-0123456789ab",
+		"web.c.1@h.x-0123456789ab", "web.c.1234567890-0123456789ab", ".c.1-0123456789ab"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		T_CHECK_MSG(op_inst_id_parse(bad[i], &r) == OP_EINVAL, "parsed \"%s\"", bad[i]);
 
@@ -497,7 +504,8 @@ static void test_labels_and_placement(void)
 	kvs_set(&us, "region=us");
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
 		snprintf(y, sizeof y,
-			"%s  policies:\n    - name: where\n      type: placement\n      properties:\n"
+			"%s  policies:\n    - name: where\n      type: placement\n      "
+			"properties:\n"
 			"        %s\n%s",
 			head, rows[i].props, comps);
 		op_app *p = parse(y);
@@ -559,9 +567,10 @@ static void test_weights_largest_remainder(void)
 	host("a2", "arch=arm64", true);
 	host("x1", "arch=amd64", true);
 	/* 80/20 of 4: 3.2 and 0.8 -> floors 3 and 0, the one left to the larger remainder. */
-	T_REQUIRE(set_app(0, mkapp("web", NULL, "spreadscaler", 4,
-				  "[{name: arm, requirements: {arch: arm64}, weight: 80}, "
-				  "{name: any, weight: 20}]")));
+	T_REQUIRE(set_app(0,
+		mkapp("web", NULL, "spreadscaler", 4,
+			"[{name: arm, requirements: {arch: arm64}, weight: 80}, "
+			"{name: any, weight: 20}]")));
 	PLAN_IS("+web.c.0/a1 +web.c.1/a2 +web.c.2/a1 +web.c.3/x1");
 	apply();
 	PLAN_IS("");
@@ -572,10 +581,10 @@ static void test_weights_largest_remainder(void)
 		int ca, cb, cc;
 	} rows[] = {
 		{7, "50 30 20", 4, 2, 1}, /* 3.5 2.1 1.4: the one left goes to a */
-		{4, "1 1 1", 2, 1, 1},    /* ties go to the lower index */
+		{4, "1 1 1", 2, 1, 1}, /* ties go to the lower index */
 		{2, "1 1 1", 1, 1, 0},
 		{10, "1 1 1", 4, 3, 3},
-		{5, "1 2 2", 1, 2, 2},    /* 1 2 2 exactly */
+		{5, "1 2 2", 1, 2, 2}, /* 1 2 2 exactly */
 		{6, "1 1 4", 1, 1, 4},
 		{3, "1000000 1 1", 3, 0, 0},
 		{1, "1 1 1", 1, 0, 0},
@@ -596,9 +605,10 @@ static void test_weights_largest_remainder(void)
 		T_REQUIRE(set_app(0, mkapp("web", NULL, "spreadscaler", rows[i].n, sp)));
 		T_EQ_INT(converge(3), 1);
 		T_CHECK_MSG(count("web", "za") == rows[i].ca && count("web", "zb") == rows[i].cb &&
-				    count("web", "zc") == rows[i].cc,
-			"%d over %s: %d %d %d, want %d %d %d", rows[i].n, rows[i].w, count("web", "za"),
-			count("web", "zb"), count("web", "zc"), rows[i].ca, rows[i].cb, rows[i].cc);
+				count("web", "zc") == rows[i].cc,
+			"%d over %s: %d %d %d, want %d %d %d", rows[i].n, rows[i].w,
+			count("web", "za"), count("web", "zb"), count("web", "zc"), rows[i].ca,
+			rows[i].cb, rows[i].cc);
 	}
 	reset();
 }
@@ -609,8 +619,9 @@ static void test_requirements_and_no_eligible_host(void)
 	host("a1", "arch=arm64", true);
 	host("x1", "arch=amd64", true);
 	/* No riscv64 host: that half is not placed, and does not move to arm64. */
-	op_app *a = set_app(0, mkapp("web", NULL, "spreadscaler", 4,
-		"[{requirements: {arch: arm64}}, {requirements: {arch: riscv64}}]"));
+	op_app *a = set_app(0,
+		mkapp("web", NULL, "spreadscaler", 4,
+			"[{requirements: {arch: arm64}}, {requirements: {arch: riscv64}}]"));
 	T_REQUIRE(a);
 	PLAN_IS("+web.c.0/a1 +web.c.1/a1");
 	apply();
@@ -636,8 +647,8 @@ static void test_requirements_change_stops(void)
 	reset();
 	host("a1", "arch=arm64", true);
 	host("x1", "arch=amd64", true);
-	op_app *a = set_app(0, mkapp("web", NULL, "spreadscaler", 2,
-		"[{requirements: {arch: arm64}}]"));
+	op_app *a = set_app(
+		0, mkapp("web", NULL, "spreadscaler", 2, "[{requirements: {arch: arm64}}]"));
 	T_REQUIRE(a);
 	add(idof(a, 0, NULL), "x1", OP_INST_RUNNING);
 	add(idof(a, 1, NULL), "a1", OP_INST_RUNNING);
@@ -763,8 +774,9 @@ static void test_surplus_stops_highest_ordinals(void)
 	host("x1", "arch=amd64", true);
 	host("x2", "arch=amd64", true);
 	/* Half must now run on amd64: 2 and 3 move (the highest), 0 and 1 stay. */
-	T_REQUIRE(set_app(0, mkapp("web", NULL, "spreadscaler", 4,
-				  "[{requirements: {arch: arm64}}, {requirements: {arch: amd64}}]")));
+	T_REQUIRE(set_app(0,
+		mkapp("web", NULL, "spreadscaler", 4,
+			"[{requirements: {arch: arm64}}, {requirements: {arch: amd64}}]")));
 	PLAN_IS("+web.c.2/x1 +web.c.3/x2 -web.c.2/a1 -web.c.3/a2");
 	apply();
 	PLAN_IS("");
@@ -779,8 +791,9 @@ static void test_sticky_matching_moves_no_one(void)
 	/* Entry 0 takes any host, entry 1 arm64 only, one each. Ordinal 0 (on a1) would go
 	 * to entry 0 first; ordinal 1 (on x1) can only be in entry 0: the matching moves 0
 	 * to entry 1 on paper, and both stay where they run. */
-	op_app *a = set_app(0, mkapp("web", NULL, "spreadscaler", 2,
-		"[{name: any}, {name: arm, requirements: {arch: arm64}}]"));
+	op_app *a = set_app(0,
+		mkapp("web", NULL, "spreadscaler", 2,
+			"[{name: any}, {name: arm, requirements: {arch: arm64}}]"));
 	T_REQUIRE(a);
 	add(idof(a, 0, NULL), "a1", OP_INST_RUNNING);
 	add(idof(a, 1, NULL), "x1", OP_INST_RUNNING);
@@ -790,8 +803,9 @@ static void test_sticky_matching_moves_no_one(void)
 	host("a1", "arch=arm64", true);
 	host("x1", "arch=amd64", true);
 	host("x2", "arch=amd64", true);
-	a = set_app(0, mkapp("web", NULL, "spreadscaler", 2,
-		"[{name: any}, {name: arm, requirements: {arch: arm64}}]"));
+	a = set_app(0,
+		mkapp("web", NULL, "spreadscaler", 2,
+			"[{name: any}, {name: arm, requirements: {arch: arm64}}]"));
 	T_REQUIRE(a);
 	add(idof(a, 0, NULL), "x2", OP_INST_RUNNING);
 	add(idof(a, 1, NULL), "x1", OP_INST_RUNNING);
@@ -1008,15 +1022,18 @@ static void test_rollout_bounds(void)
 					rounds++;
 					int c = count("web", NULL);
 					if (pol == 0)
-						T_CHECK_MSG(c <= want + 1, "%s n=%d: %d run", sc, n, c);
+						T_CHECK_MSG(
+							c <= want + 1, "%s n=%d: %d run", sc, n, c);
 					else
-						T_CHECK_MSG(c >= want - 1, "%s n=%d: %d run", sc, n, c);
+						T_CHECK_MSG(
+							c >= want - 1, "%s n=%d: %d run", sc, n, c);
 				}
 				T_CHECK_MSG(rounds <= 2 * want + 2, "%s %s n=%d: %d rounds", sc,
 					policies[pol], want, rounds);
 				T_EQ_INT(count("web", NULL), want);
 				for (size_t i = 0; i < W.ninsts; i++)
-					T_CHECK(strstr(W.insts[i].id, hash_of(W.apps[0], 0)) != NULL);
+					T_CHECK(strstr(W.insts[i].id, hash_of(W.apps[0], 0)) !=
+						NULL);
 			}
 	reset();
 }
@@ -1046,8 +1063,9 @@ static void test_rollout_edges(void)
 	host("x1", "arch=amd64", true);
 	T_REQUIRE(set_app(0, mkapp("web", "args: [v1]", "spreadscaler", 2, NULL)));
 	T_EQ_INT(converge(3), 1); /* a1: 0, x1: 1 */
-	T_REQUIRE(set_app(0, mkapp("web", "args: [v2]", "spreadscaler", 2,
-				  "[{requirements: {arch: arm64}}, {requirements: {arch: s390x}}]")));
+	T_REQUIRE(set_app(0,
+		mkapp("web", "args: [v2]", "spreadscaler", 2,
+			"[{requirements: {arch: arm64}}, {requirements: {arch: s390x}}]")));
 	PLAN_IS("+web.c.0/a1 -web.c.1/x1"); /* 1 will never have a place: it goes now */
 	apply();
 	PLAN_IS("-web.c.0/a1");
@@ -1064,8 +1082,9 @@ static void test_daemonscaler(void)
 	host("g1", "role=gw", true);
 	host("g2", "role=gw", true);
 	host("d1", "role=db", true);
-	op_app *a = set_app(0, mkapp("gw", NULL, "daemonscaler", 2,
-		"[{requirements: {role: gw}, weight: 1}, {requirements: {role: edge}}]"));
+	op_app *a = set_app(0,
+		mkapp("gw", NULL, "daemonscaler", 2,
+			"[{requirements: {role: gw}, weight: 1}, {requirements: {role: edge}}]"));
 	T_REQUIRE(a);
 	PLAN_IS("+gw.c.0@g1/g1 +gw.c.0@g2/g2 +gw.c.1@g1/g1 +gw.c.1@g2/g2");
 	apply();
@@ -1083,8 +1102,9 @@ static void test_daemonscaler(void)
 	/* An id naming another host than the one it runs on is stopped; scaling down stops
 	 * the highest ordinals on every host. */
 	add(idof(a, 0, "g1"), "d1", OP_INST_RUNNING);
-	T_REQUIRE(set_app(0, mkapp("gw", NULL, "daemonscaler", 1,
-				  "[{requirements: {role: gw}}, {requirements: {role: edge}}]")));
+	T_REQUIRE(set_app(0,
+		mkapp("gw", NULL, "daemonscaler", 1,
+			"[{requirements: {role: gw}}, {requirements: {role: edge}}]")));
 	PLAN_IS("-gw.c.0@g1/d1 -gw.c.1@g1/g1 -gw.c.1@g3/g3");
 	apply();
 	PLAN_IS("");
@@ -1135,8 +1155,9 @@ static void test_order_independent(void)
 	static const char *const hs[] = {"h5", "h1", "h4", "h2", "h3"};
 	for (size_t i = 0; i < 5; i++)
 		host(hs[i], i % 2 ? "arch=arm64" : "arch=amd64", i != 3);
-	op_app *a = set_app(0, mkapp("web", NULL, "spreadscaler", 5,
-		"[{requirements: {arch: arm64}, weight: 2}, {weight: 1}]"));
+	op_app *a = set_app(0,
+		mkapp("web", NULL, "spreadscaler", 5,
+			"[{requirements: {arch: arm64}, weight: 2}, {weight: 1}]"));
 	op_app *b = set_app(1, mkapp("agent", NULL, "daemonscaler", 1, NULL));
 	T_REQUIRE(a && b);
 	add(idof(a, 3, NULL), "h4", OP_INST_RUNNING);

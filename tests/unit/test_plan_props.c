@@ -7,7 +7,9 @@
  *   - every plan: the same twice and with hosts and instances shuffled; commands sorted,
  *     never to a dead host, never twice, never start and stop one instance on one host;
  *     starts are well-formed ids of the current spec on hosts that meet the requirements;
- *     stops name something that runs there;
+ *     stops name something that runs there; sticky: of the ordinals that run where an
+ *     entry allows them, as many stay as the shares can hold (checked against Hall's
+ *     deficiency, computed here);
  *   - plan/apply reaches a fixpoint in bounded rounds, and there: nothing undesired
  *     runs, no id twice, exact counts per component (the shares of the entries that have
  *     a host, and the shares are met by a valid assignment of instances to entries),
@@ -99,6 +101,9 @@ static struct {
 	long plans;
 } S;
 
+static struct {
+	long even, rollouts, halted, hall;
+} stats;
 static bool scen_fail;
 static bool stale = true; /* the classification of S.insts needs redoing */
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -178,7 +183,9 @@ static void gen_apps(void)
 				struct entry *e = &q->spread[s];
 				for (int k = 0; k < 3; k++)
 					e->req[k] = chance(25) ? rint_in(0, 2) : -1;
-				e->weight = chance(70) ? rint_in(1, 100) : chance(50) ? 100 : rint_in(1, 1000000);
+				e->weight = chance(70) ? rint_in(1, 100)
+					: chance(50)   ? 100
+						       : rint_in(1, 1000000);
 			}
 		}
 	}
@@ -213,7 +220,8 @@ static bool build_app(size_t a)
 			bool any = false;
 			for (int k = 0; k < 3; k++)
 				if (e->req[k] >= 0) {
-					OUT("%s%s: %s", any ? ", " : "                requirements: {",
+					OUT("%s%s: %s",
+						any ? ", " : "                requirements: {",
 						keys[k], vals[k][e->req[k]]);
 					any = true;
 				}
@@ -241,7 +249,8 @@ static bool build_app(size_t a)
 	free(json);
 	json_t *comps = json_object_get(json_object_get(root, "spec"), "components");
 	for (int c = 0; c < p->ncomps; c++) {
-		char *props = json_dumps(json_object_get(json_array_get(comps, (size_t)c), "properties"),
+		char *props = json_dumps(
+			json_object_get(json_array_get(comps, (size_t)c), "properties"),
 			JSON_SORT_KEYS | JSON_COMPACT);
 		char dg[OP_DIGEST_LEN + 1] = "sha256:";
 		if (props)
@@ -276,12 +285,12 @@ static void add_inst(const char *id, const char *host, enum op_inst_state st)
 static enum op_inst_state rnd_state(void)
 {
 	int r = rint_in(0, 99);
-	return r < 60   ? OP_INST_RUNNING
-	       : r < 68 ? OP_INST_STARTING
-	       : r < 74 ? OP_INST_BACKOFF
-	       : r < 80 ? OP_INST_FAILED
-	       : r < 90 ? OP_INST_EXITED
-			: OP_INST_STOPPING;
+	return r < 60    ? OP_INST_RUNNING
+		: r < 68 ? OP_INST_STARTING
+		: r < 74 ? OP_INST_BACKOFF
+		: r < 80 ? OP_INST_FAILED
+		: r < 90 ? OP_INST_EXITED
+			 : OP_INST_STOPPING;
 }
 
 static void gen_insts(void)
@@ -293,24 +302,31 @@ static void gen_insts(void)
 			int m = rint_in(0, 2 * q->n + 3);
 			for (int i = 0; i < m; i++) {
 				const char *h = S.hosts[rint_in(0, (int)S.nhosts - 1)].id;
-				const char *hash = chance(70) ? S.hash[a][c] : old_hash[rint_in(0, 1)];
+				const char *hash = chance(70) ? S.hash[a][c]
+							      : old_hash[rint_in(0, 1)];
 				int n = rint_in(0, q->n + 2);
 				char id[OP_INST_MAX + 1];
 				if (q->daemon)
-					snprintf(id, sizeof id, "%s.c%d.%d@%s-%s", S.apps[a].name, c, n,
-						chance(85) ? h : S.hosts[rint_in(0, (int)S.nhosts - 1)].id,
+					snprintf(id, sizeof id, "%s.c%d.%d@%s-%s", S.apps[a].name,
+						c, n,
+						chance(85)
+							? h
+							: S.hosts[rint_in(0, (int)S.nhosts - 1)].id,
 						hash);
 				else
-					snprintf(id, sizeof id, "%s.c%d.%d-%s", S.apps[a].name, c, n, hash);
+					snprintf(id, sizeof id, "%s.c%d.%d-%s", S.apps[a].name, c,
+						n, hash);
 				add_inst(id, h, rnd_state());
 				if (chance(15)) /* the same id elsewhere */
-					add_inst(id, S.hosts[rint_in(0, (int)S.nhosts - 1)].id, rnd_state());
+					add_inst(id, S.hosts[rint_in(0, (int)S.nhosts - 1)].id,
+						rnd_state());
 			}
 		}
 	static const char *const junk[] = {"gone.c0.0-0123456789ab", "app1.c9.0-0123456789ab",
 		"garbage", "app0.c0.x-0123456789ab", "app0.c0.01-0123456789ab"};
 	for (int i = rint_in(0, 3); i > 0; i--)
-		add_inst(junk[rint_in(0, 4)], S.hosts[rint_in(0, (int)S.nhosts - 1)].id, rnd_state());
+		add_inst(junk[rint_in(0, 4)], S.hosts[rint_in(0, (int)S.nhosts - 1)].id,
+			rnd_state());
 }
 
 /* --- the model's view, computed here ---------------------------------------------------- */
@@ -436,8 +452,7 @@ static bool allowed(const struct found *f, const char *h)
 /* --- planning and applying ----------------------------------------------------------- */
 
 static long long plan_ns;
-static int plan_raw(const op_host_view *hosts, const op_inst_view *insts, op_cmd **cmds,
-	size_t *n)
+static int plan_raw(const op_host_view *hosts, const op_inst_view *insts, op_cmd **cmds, size_t *n)
 {
 	const op_app *apps[MAXA];
 	for (size_t a = 0; a < S.napps; a++)
@@ -458,7 +473,8 @@ static bool same(const op_cmd *a, size_t na, const op_cmd *b, size_t nb)
 		return false;
 	for (size_t i = 0; i < na; i++)
 		if (a[i].op != b[i].op || strcmp(a[i].inst, b[i].inst) ||
-			strcmp(a[i].host, b[i].host) || a[i].app != b[i].app || a[i].comp != b[i].comp)
+			strcmp(a[i].host, b[i].host) || a[i].app != b[i].app ||
+			a[i].comp != b[i].comp)
 			return false;
 	return true;
 }
@@ -490,23 +506,88 @@ static void check_cmds(const op_cmd *cmds, size_t n)
 					!strcmp(S.insts[k].host, c->host) &&
 					S.insts[k].state != OP_INST_STOPPING;
 			if (!there)
-				fail("stop of %s on %s, which does not run there", c->inst, c->host);
+				fail("stop of %s on %s, which does not run there", c->inst,
+					c->host);
 			if (c->app != OP_PLAN_NOIDX || c->comp != OP_PLAN_NOIDX)
 				fail("stop with indexes");
 			continue;
 		}
 		struct found f = classify(c->inst);
 		if (f.app < 0 || !f.cur || (size_t)f.app != c->app || (size_t)f.comp != c->comp)
-			fail("start of %s: not the current spec of app %zu comp %zu", c->inst, c->app,
-				c->comp);
+			fail("start of %s: not the current spec of app %zu comp %zu", c->inst,
+				c->app, c->comp);
 		else if (!allowed(&f, c->host))
 			fail("start of %s on %s, where it may not run", c->inst, c->host);
 		char id[OP_INST_MAX + 1];
-		if (f.app >= 0 && (op_inst_id(S.parsed[f.app], &S.parsed[f.app]->comps[f.comp],
-					   S.hash[f.app][f.comp], f.ref.n, c->host, id) != 0 ||
-					  strcmp(id, c->inst)))
+		if (f.app >= 0 &&
+			(op_inst_id(S.parsed[f.app], &S.parsed[f.app]->comps[f.comp],
+				 S.hash[f.app][f.comp], f.ref.n, c->host, id) != 0 ||
+				strcmp(id, c->inst)))
 			fail("start of %s: op_inst_id gives %s", c->inst, id);
 	}
+}
+
+/* The most of n ordinals (entries they may go in: masks) that fit in the entries'
+ * capacities: n minus the worst deficiency over subsets of entries (Hall, König). */
+static int max_fit(const unsigned *masks, int n, const int *cap, int k)
+{
+	int worst = 0;
+	for (unsigned t = 0; t < (1u << k); t++) {
+		int inside = 0, room = 0;
+		for (int i = 0; i < n; i++)
+			inside += (masks[i] & ~t) == 0;
+		for (int s = 0; s < k; s++)
+			room += t >> s & 1 ? cap[s] : 0;
+		worst = inside - room > worst ? inside - room : worst;
+	}
+	return n - worst;
+}
+
+static bool stopped_by(const op_cmd *cmds, size_t n, const op_inst_view *v)
+{
+	for (size_t i = 0; i < n; i++)
+		if (cmds[i].op == OP_CMD_STOP && !strcmp(cmds[i].inst, v->id) &&
+			!strcmp(cmds[i].host, v->host))
+			return true;
+	return false;
+}
+
+/* Sticky: of the ordinals that run where some entry allows them, the plan keeps as many
+ * as the shares can hold (a maximum matching), so nothing is stopped that could stay. */
+static void check_sticky(const op_cmd *cmds, size_t n)
+{
+	for (size_t a = 0; a < S.napps; a++)
+		for (int c = 0; c < S.apps[a].ncomps; c++) {
+			const struct comp *q = &S.apps[a].c[c];
+			if (q->daemon)
+				continue;
+			int share[MAXS], k = q->nspread ? q->nspread : 1, m = 0, kept = 0;
+			unsigned masks[64];
+			shares_of(q, share);
+			for (int o = 0; o < q->n && m < 64; o++) {
+				unsigned um = 0;
+				bool keep = false;
+				for (size_t i = 0; i < S.ninsts; i++) {
+					const struct found *f = fnd(i);
+					const op_inst_view *v = &S.insts[i];
+					if (f->app != (int)a || f->comp != c || !f->cur ||
+						f->ref.n != o || f->ref.host[0] ||
+						v->state == OP_INST_STOPPING)
+						continue;
+					unsigned hm = mask_of(q, host_of(v->host));
+					um |= hm;
+					keep |= hm && !stopped_by(cmds, n, v);
+				}
+				if (um) {
+					masks[m++] = um;
+					kept += keep;
+				}
+			}
+			int best = max_fit(masks, m, share, k);
+			if (kept != best)
+				fail("%s.c%d: the plan keeps %d running ordinals, %d could stay",
+					S.apps[a].name, c, kept, best);
+		}
 }
 
 /* Plans and checks the plan; the caller frees *cmds. */
@@ -543,6 +624,7 @@ static bool plan(op_cmd **cmds, size_t *n)
 		fail("shuffled hosts and instances gave other commands");
 	free(again);
 	check_cmds(*cmds, *n);
+	check_sticky(*cmds, *n);
 	if (S.verbose)
 		for (size_t i = 0; i < *n; i++)
 			printf("  %c %s on %s\n", (*cmds)[i].op == OP_CMD_START ? '+' : '-',
@@ -558,7 +640,8 @@ static bool apply(const op_cmd *cmds, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const op_cmd *c = &cmds[i];
 		size_t k = 0;
-		while (k < S.ninsts && (strcmp(S.insts[k].id, c->inst) || strcmp(S.insts[k].host, c->host)))
+		while (k < S.ninsts &&
+			(strcmp(S.insts[k].id, c->inst) || strcmp(S.insts[k].host, c->host)))
 			k++;
 		if (c->op == OP_CMD_STOP && k < S.ninsts)
 			S.insts[k] = S.insts[--S.ninsts], stale = true;
@@ -622,7 +705,7 @@ static int running(size_t a, int c, bool cur_only)
 	for (size_t i = 0; i < S.ninsts; i++) {
 		const struct found *f = fnd(i);
 		k += f->app == (int)a && f->comp == c && host_alive(S.insts[i].host) &&
-		     S.insts[i].state != OP_INST_STOPPING && (f->cur || !cur_only);
+			S.insts[i].state != OP_INST_STOPPING && (f->cur || !cur_only);
 	}
 	return k;
 }
@@ -672,18 +755,22 @@ static void check_fixpoint(const char *phase)
 			for (size_t i = 0; i < S.ninsts; i++) {
 				const struct found *f = fnd(i);
 				halted |= f->app == (int)a && f->comp == c && f->cur &&
-					  host_alive(S.insts[i].host) && S.insts[i].state == OP_INST_FAILED;
+					host_alive(S.insts[i].host) &&
+					S.insts[i].state == OP_INST_FAILED;
 			}
 			for (size_t i = 0; i < S.ninsts && all == cur; i++) {
 				const struct found *f = fnd(i);
-				if (f->app == (int)a && f->comp == c && host_alive(S.insts[i].host) &&
+				if (f->app == (int)a && f->comp == c &&
+					host_alive(S.insts[i].host) &&
 					S.insts[i].state == OP_INST_EXITED && q->restart == 0)
-					fail("%s: %s exited under restart always, not restarted", phase,
-						S.insts[i].id);
+					fail("%s: %s exited under restart always, not restarted",
+						phase, S.insts[i].id);
 			}
 			if (all != cur) { /* a halted rollout may also hold back restarts */
+				stats.halted += halted;
 				if (!halted)
-					fail("%s: %s.c%d runs %d old instances and nothing halted the "
+					fail("%s: %s.c%d runs %d old instances and nothing halted "
+					     "the "
 					     "rollout",
 						phase, S.apps[a].name, c, all - cur);
 				continue;
@@ -693,8 +780,8 @@ static void check_fixpoint(const char *phase)
 				for (size_t h = 0; h < S.nhosts; h++)
 					want += mask_of(q, &S.hosts[h]) ? q->n : 0;
 				if (cur != want)
-					fail("%s: daemon %s.c%d runs %d, want %d", phase, S.apps[a].name,
-						c, cur, want);
+					fail("%s: daemon %s.c%d runs %d, want %d", phase,
+						S.apps[a].name, c, cur, want);
 				continue;
 			}
 			int share[MAXS], cap[MAXS], k = q->nspread ? q->nspread : 1;
@@ -712,8 +799,10 @@ static void check_fixpoint(const char *phase)
 				if (f->app == (int)a && f->comp == c && host_alive(S.insts[i].host))
 					masks[m++] = mask_of(q, host_of(S.insts[i].host));
 			}
+			stats.hall += m > 0;
 			if (!assignable(masks, m, cap, k))
-				fail("%s: %s.c%d: %d instances do not fill the shares of the entries "
+				fail("%s: %s.c%d: %d instances do not fill the shares of the "
+				     "entries "
 				     "that have hosts",
 					phase, S.apps[a].name, c, m);
 		}
@@ -743,12 +832,10 @@ static void phase_fresh(void)
 		for (int c = 0; c < S.apps[a].ncomps; c++) {
 			const struct comp *q = &S.apps[a].c[c];
 			int k = q->nspread ? q->nspread : 1;
-			unsigned seen = 0;
 			bool disjoint = true;
 			for (size_t h = 0; h < S.nhosts; h++) {
 				unsigned m = mask_of(q, &S.hosts[h]);
 				disjoint &= (m & (m - 1)) == 0;
-				seen |= m;
 			}
 			if (q->daemon || !disjoint)
 				continue;
@@ -761,14 +848,15 @@ static void phase_fresh(void)
 					for (size_t i = 0; i < S.ninsts; i++) {
 						const struct found *f = fnd(i);
 						cnt += f->app == (int)a && f->comp == c &&
-						       !strcmp(S.insts[i].host, S.hosts[h].id);
+							!strcmp(S.insts[i].host, S.hosts[h].id);
 					}
 					lo = cnt < lo ? cnt : lo;
 					hi = cnt > hi ? cnt : hi;
 				}
+				stats.even += hi > 0;
 				if (hi >= 0 && hi - lo > 1)
-					fail("fresh: %s.c%d entry %d: %d to %d per host", S.apps[a].name,
-						c, s, lo, hi);
+					fail("fresh: %s.c%d entry %d: %d to %d per host",
+						S.apps[a].name, c, s, lo, hi);
 			}
 		}
 }
@@ -784,6 +872,7 @@ static void phase_rollout(void)
 	if (!build_app(a))
 		return;
 	int rounds = 0, bound = 2 * before + 2;
+	stats.rollouts += before > 0;
 	for (;;) {
 		op_cmd *cmds;
 		size_t n;
@@ -800,14 +889,14 @@ static void phase_rollout(void)
 		if (q->rollout == 1 && now < before - 1)
 			fail("stop-first rollout of %d runs %d", before, now);
 		if (rounds > bound || scen_fail) {
-			fail("rollout of %d (%s) not done in %d rounds", before, rollouts[q->rollout],
-				bound);
+			fail("rollout of %d (%s) not done in %d rounds", before,
+				rollouts[q->rollout], bound);
 			return;
 		}
 	}
 	if (running(a, c, true) != before || running(a, c, false) != before)
-		fail("rollout: %d new, %d in all, want %d", running(a, c, true), running(a, c, false),
-			before);
+		fail("rollout: %d new, %d in all, want %d", running(a, c, true),
+			running(a, c, false), before);
 	check_fixpoint("rollout");
 }
 
@@ -863,6 +952,9 @@ static void test_properties(void)
 	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	printf("     %d scenarios in %.0f ms: %ld plans, %.1f us each; fixpoint in <= %d rounds\n",
 		NSCEN, ms, total_plans, (double)plan_ns / 1e3 / (double)total_plans, worst_rounds);
+	printf("     checked: %ld share assignments, %ld even entries, %ld rollouts, %ld halted "
+	       "by a FAILED instance\n",
+		stats.hall, stats.even, stats.rollouts, stats.halted);
 }
 
 static uint64_t replay_seed;

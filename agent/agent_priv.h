@@ -40,7 +40,7 @@ typedef struct ag_retry {
 	char host[OP_HOST_MAX + 1];
 	int fails;
 	int64_t next_ms;
-	char error[256];
+	char error[512];
 } ag_retry;
 
 typedef struct ag_status_rec {
@@ -91,6 +91,7 @@ void ag_reconcile(op_agent *a);
 void ag_status(op_agent *a, const op_plan_in *in, const op_cmd *cmds, size_t ncmds);
 /* agent.c */
 bool ag_host_alive(const op_agent *a, const ag_host *h, int64_t now);
+int64_t ag_host_timeout(const op_agent *a, const ag_host *h);
 /* Grows an array: 0 or OP_ENOMEM. */
 int ag_grow(void **v, size_t *cap, size_t need, size_t size);
 

@@ -26,7 +26,7 @@ static void expire_pending(op_agent *a, int64_t now)
 		ag_pending *p = &a->pend[i];
 		ag_host *h = host_by_id(a, p->host);
 		bool done = !h || strcmp(h->hb.boot, p->boot) != 0 || h->hb.seq > p->seq ||
-			    now - p->at_ms > 3 * a->cfg.host_timeout_ms;
+			    now - p->at_ms > 3 * ag_host_timeout(a, h);
 		if (done)
 			a->pend[i] = a->pend[--a->npend];
 		else
@@ -102,7 +102,7 @@ static int send_cmd(op_agent *a, const op_cmd *c, const op_app *app, char *err, 
 		&r, &e);
 	natsMsg_Destroy(reply);
 	if (rc) {
-		snprintf(err, errlen, "bad reply: %s", e.msg);
+		snprintf(err, errlen, "bad reply: %.480s", e.msg);
 		return rc;
 	}
 	if (!r.ok) {
@@ -217,14 +217,18 @@ void ag_reconcile(op_agent *a)
 	}
 	/* Until a full host timeout has passed since the agent started, a host that has
 	 * not been heard yet may still be running its instances: no commands yet. */
-	bool warm = now - a->start_ms >= a->cfg.host_timeout_ms;
+	int64_t window = a->cfg.host_timeout_ms > 0 ? a->cfg.host_timeout_ms : 6000;
+	for (size_t i = 0; i < a->nhosts; i++)
+		if (ag_host_timeout(a, &a->hosts[i]) > window)
+			window = ag_host_timeout(a, &a->hosts[i]);
+	bool warm = now - a->start_ms >= window;
 	int sent = 0;
 	for (size_t i = 0; warm && i < ncmds && sent < a->cfg.max_cmds_per_tick; i++) {
 		const op_cmd *c = &cmds[i];
 		const ag_retry *r = retry_find(a, c);
 		if (r && now < r->next_ms)
 			continue;
-		char err[256] = "";
+		char err[512] = "";
 		sent++;
 		if (send_cmd(a, c, c->op == OP_CMD_START ? s.apps[c->app] : NULL, err, sizeof err) ==
 			0) {

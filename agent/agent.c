@@ -114,11 +114,18 @@ static void *watch_mirror(void *arg)
 
 /* ---- heartbeats ---------------------------------------------------------------------- */
 
+int64_t ag_host_timeout(const op_agent *a, const ag_host *h)
+{
+	if (a->cfg.host_timeout_ms > 0)
+		return a->cfg.host_timeout_ms;
+	return 3 * (h->hb.interval_ms > 0 ? h->hb.interval_ms : 2000);
+}
+
+/* A host is alive while its heartbeats arrive: three missed ones (or --host-timeout)
+ * and it is not. A host never heard is not in the table at all. */
 bool ag_host_alive(const op_agent *a, const ag_host *h, int64_t now)
 {
-	/* Right after the agent (re)starts, a host it has not heard from yet is not dead:
-	 * only one that was heard and then went silent is. */
-	return now - h->last_ms <= a->cfg.host_timeout_ms;
+	return now - h->last_ms <= ag_host_timeout(a, h);
 }
 
 static void on_heartbeat(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
@@ -193,7 +200,7 @@ static void choose_revision(op_agent *a)
 	op_marker m;
 	op_err e = {0};
 	if (op_marker_decode(a->entries[ri].val, a->entries[ri].len, &m, &e) != 0) {
-		snprintf(a->problem, sizeof a->problem, "commit marker refused: %s", e.msg);
+		snprintf(a->problem, sizeof a->problem, "commit marker refused: %.400s", e.msg);
 		return;
 	}
 	if (a->have_run && !strcmp(m.commit, a->run.marker.commit) && m.seq == a->run.marker.seq) {
@@ -220,7 +227,7 @@ static void choose_revision(op_agent *a)
 	if (rc == OP_ENOTFOUND)
 		return; /* incomplete: its app entries are still on their way */
 	if (rc) {
-		snprintf(a->problem, sizeof a->problem, "revision refused: %s", e.msg);
+		snprintf(a->problem, sizeof a->problem, "revision refused: %.400s", e.msg);
 		return;
 	}
 	if (op_revision_save(&r, a->rev_path, &e) != 0)

@@ -93,7 +93,7 @@ static void app_status(op_agent *a, const op_plan_in *in, const op_app *app, con
 	size_t ncmds, bool resync, int64_t now)
 {
 	int desired = 0, running = 0;
-	char failed[512] = "";
+	char failed[1024] = "";
 	for (size_t c = 0; c < app->ncomps; c++) {
 		const op_component *comp = &app->comps[c];
 		char hash[13], pre[2 * OP_NAME_MAX + 4], suf[16];
@@ -136,7 +136,7 @@ static void app_status(op_agent *a, const op_plan_in *in, const op_app *app, con
 	const char *state = failed[0] ? "failed"
 			    : (running == desired && !pending) ? "deployed"
 							       : "reconciling";
-	char msg[600];
+	char msg[1100];
 	if (failed[0])
 		snprintf(msg, sizeof msg, "%s", failed);
 	else
