@@ -407,10 +407,17 @@ static int roll(struct comp *p)
 	int flying = 0;
 	for (size_t i = 0; i < p->nslots; i++) {
 		const struct slot *s = &p->slots[i];
-		bool waiting = stop_first && s->oldstop && !ready(p, s);
+		/* stop-first waits for the old one to go before its replacement starts;
+		 * start-first waits for it to go before the next replacement starts, so at
+		 * most one instance more than desired exists at any time. */
+		bool waiting = stop_first ? s->oldstop && !ready(p, s) : s->oldstop;
 		rolling |= s->old != PL_NONE || waiting;
 		flying += in_flight(p, s) || waiting;
 	}
+	/* An old instance replaced in this round is still there until its stop is done:
+	 * start-first starts the next replacement after that, not beside it. */
+	for (size_t i = 0; !stop_first && i < p->nslots; i++)
+		flying += p->slots[i].old != PL_NONE && ready(p, &p->slots[i]);
 	/* One change at a time while old instances remain, none while one is in flight. */
 	int budget = !rolling ? INT32_MAX : flying ? 0 : 1;
 	for (size_t i = 0; i < p->nslots; i++) {

@@ -175,9 +175,11 @@ static int take_snapshot(op_agent *a, struct snapshot *s, int64_t now)
 		v->alive = ag_host_alive(a, h, now);
 		for (size_t j = 0; j < h->hb.ninsts; j++) {
 			const op_hb_inst *in = &h->hb.insts[j];
-			if (pending_has(a, OP_CMD_STOP, in->id, h->hb.host))
-				continue; /* acknowledged stop, not reported yet */
-			if (add_inst(s, in->id, h->hb.host, in->state))
+			/* An acknowledged stop the heartbeats do not show yet is in flight. */
+			enum op_inst_state st = pending_has(a, OP_CMD_STOP, in->id, h->hb.host)
+							? OP_INST_STOPPING
+							: in->state;
+			if (add_inst(s, in->id, h->hb.host, st))
 				return OP_ENOMEM;
 		}
 	}

@@ -148,15 +148,17 @@ static void pass(op_sync *s, op_sync_outcome *o)
 		set_reason(o, OP_SYNC_FAILED, "trust policy: %s", e.msg);
 		return;
 	}
+	/* The buckets first: site mirrors attach to the hub's stream as soon as it exists,
+	 * even while the repository is still empty or unreachable. */
+	if (ensure_bus(s, &e) != 0) {
+		set_reason(o, OP_SYNC_FAILED, "%s", e.msg);
+		goto out;
+	}
 	if (op_source_fetch(s->src, s->cfg.branch, head, &e) != 0) {
 		set_reason(o, OP_SYNC_FAILED, "%s", e.msg);
 		goto out;
 	}
 	memcpy(o->commit, head, 41);
-	if (ensure_bus(s, &e) != 0) {
-		set_reason(o, OP_SYNC_FAILED, "%s", e.msg);
-		goto out;
-	}
 	int rc = op_bus_kv_get(s->kv, "rev", &mval, &mlen, &mrev, &e);
 	if (rc == 0) {
 		if (op_marker_decode(mval, mlen, &prev, &e) != 0) {

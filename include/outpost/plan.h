@@ -43,9 +43,10 @@
  * component. Old instances with an ordinal >= instances, EXITED or FAILED (they serve
  * nothing), or on a host that meets no entry (requirements always win) are stopped at
  * once; of one old id on several hosts one stays, as above. start-first: start the new
- * ordinal n; once it is RUNNING stop the old n; at most one new instance not yet
- * RUNNING (STARTING, BACKOFF, FAILED) while old ones remain, so a new spec that fails
- * halts the rollout with the old instances still serving. stop-first: stop the old n
+ * ordinal n; once it is RUNNING stop the old n; the next ordinal only once that old
+ * instance is gone (no longer STOPPING) and no new instance is not yet RUNNING
+ * (STARTING, BACKOFF, FAILED), so at most one instance more than desired exists, and a
+ * new spec that fails halts the rollout with the old instances still serving. stop-first: stop the old n
  * (only when the new one has a place to go), start the new n once no old n remains
  * (STOPPING counts as remaining), and touch the next ordinal only when it is RUNNING.
  * Old instances that no free place could ever replace are stopped. A restart in place

@@ -936,10 +936,14 @@ static void test_rollout_start_first(void)
 	find(idof(a, 0, NULL), "h1")->state = OP_INST_BACKOFF;
 	PLAN_IS("");
 	find(idof(a, 0, NULL), "h1")->state = OP_INST_RUNNING;
-	PLAN_IS("+web.c.1/h2 -web.c.0/h1");
-	T_CHECK(strstr(W.cmds[1].inst, hash_of(a, 0)) == NULL); /* the old one is stopped */
+	PLAN_IS("-web.c.0/h1");
+	T_CHECK(strstr(W.cmds[0].inst, hash_of(a, 0)) == NULL); /* the old one is stopped */
 	apply();
-	PLAN_IS("+web.c.2/h3 -web.c.1/h2");
+	PLAN_IS("+web.c.1/h2"); /* only once the old 0 is gone */
+	apply();
+	PLAN_IS("-web.c.1/h2");
+	apply();
+	PLAN_IS("+web.c.2/h3");
 	apply();
 	PLAN_IS("-web.c.2/h3");
 	apply();
@@ -947,6 +951,31 @@ static void test_rollout_start_first(void)
 	T_EQ_INT(count("web", NULL), 3);
 	for (int n = 0; n < 3; n++)
 		T_CHECK(find(idof(a, n, NULL), NULL) != NULL);
+	reset();
+}
+
+/* start-first: while the replaced old instance is still STOPPING, the next replacement
+ * waits, so at most one instance more than desired exists at any time. */
+static void test_rollout_waits_for_the_stop(void)
+{
+	three_on_three(NULL);
+	T_REQUIRE(W.apps[0]);
+	const op_app *a = W.apps[0];
+	PLAN_IS("+web.c.0/h1");
+	apply();
+	/* The new 0 runs: the plan stops the old 0; acknowledged, it is still going. */
+	char old0[OP_INST_MAX + 1] = "";
+	for (size_t i = 0; i < W.ninsts; i++)
+		if (!strncmp(W.insts[i].id, "web.c.0-", 8) && !strstr(W.insts[i].id, hash_of(a, 0)))
+			snprintf(old0, sizeof old0, "%s", W.insts[i].id);
+	T_REQUIRE(old0[0]);
+	PLAN_IS("-web.c.0/h1");
+	find(old0, "h1")->state = OP_INST_STOPPING;
+	PLAN_IS(""); /* old 0 is still there: new 1 waits */
+	for (size_t i = 0; i < W.ninsts; i++)
+		if (!strcmp(W.insts[i].id, old0))
+			del(i);
+	PLAN_IS("+web.c.1/h2");
 	reset();
 }
 
@@ -1199,6 +1228,7 @@ int main(void)
 	T_RUN(test_failed_and_exited);
 	T_RUN(test_stopping_id_not_restarted);
 	T_RUN(test_rollout_start_first);
+	T_RUN(test_rollout_waits_for_the_stop);
 	T_RUN(test_rollout_halts_on_failure);
 	T_RUN(test_rollout_stop_first);
 	T_RUN(test_rollout_bounds);
