@@ -103,9 +103,10 @@ format:
 	clang-format -i $(SRC) $(wildcard include/outpost/*.h) $(UNIT) $(E2E) $(HARNESS) \
 		$(FUZZ) $(BENCH) $(wildcard tests/*.h)
 lint:
-	clang-format --dry-run --Werror $(SRC) $(wildcard include/outpost/*.h)
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
-		--suppress=missingIncludeSystem -Iinclude $(SRC)
+	@clang-format --dry-run --Werror $(SRC) $(wildcard include/outpost/*.h agent/*.h)
+	@cppcheck --quiet --error-exitcode=1 --enable=warning,portability --check-level=exhaustive \
+		--inline-suppr --suppress=missingIncludeSystem -Iinclude -Iagent $(SRC)
+	@echo "lint: clean"
 clang-check:
 	$(MAKE) --no-print-directory -B CC=clang outpost $(UNIT_BIN)
 

@@ -67,8 +67,9 @@ static void entry_set(op_agent *a, const char *key, const char *val, size_t len,
 		return;
 	}
 	char *k = strdup(key);
-	if (!k || ag_grow((void **)&a->entries, &a->capentries, a->nentries + 1,
-			  sizeof *a->entries) != 0) {
+	if (!k ||
+		ag_grow((void **)&a->entries, &a->capentries, a->nentries + 1,
+			sizeof *a->entries) != 0) {
 		free(k);
 		free(v);
 		return;
@@ -83,8 +84,8 @@ static void *watch_mirror(void *arg)
 		kvWatcher *w = NULL;
 		natsStatus s = kvStore_WatchAll(&w, a->desired, NULL);
 		if (s != NATS_OK) {
-			op_log_warn("cannot watch the desired-state mirror; retrying", "error=\"%s\"",
-				natsStatus_GetText(s));
+			op_log_warn("cannot watch the desired-state mirror; retrying",
+				"error=\"%s\"", natsStatus_GetText(s));
 			struct timespec ts = {1, 0};
 			nanosleep(&ts, NULL);
 			continue;
@@ -250,14 +251,15 @@ static void announce(op_agent *a, int64_t now)
 	a->next_announce_ms = now + 5000;
 	json_t *labels = json_object();
 	for (size_t i = 0; i < a->cfg.labels.n; i++)
-		json_object_set_new(labels, a->cfg.labels.v[i].key,
-			json_string(a->cfg.labels.v[i].val));
+		json_object_set_new(
+			labels, a->cfg.labels.v[i].key, json_string(a->cfg.labels.v[i].val));
 	json_t *j = json_pack("{s:i, s:s, s:o}", "v", 1, "site", a->cfg.site, "labels", labels);
 	char *body = j ? json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
 	json_decref(j);
 	natsMsg *reply = NULL;
-	if (body && natsConnection_RequestString(&reply, a->bus.nc, "outpost.hub.site.announce",
-			    body, 1000) == NATS_OK) {
+	if (body &&
+		natsConnection_RequestString(
+			&reply, a->bus.nc, "outpost.hub.site.announce", body, 1000) == NATS_OK) {
 		const char *d = natsMsg_GetData(reply);
 		if (d && strstr(d, "\"ok\":true")) {
 			a->announced = true;
@@ -305,8 +307,8 @@ fail:
 static int setup(op_agent *a)
 {
 	op_err e = {0};
-	int rc = op_site_buckets(&a->bus, a->cfg.repair_mirror, &a->desired, &a->status,
-		a->warning, sizeof a->warning, &e);
+	int rc = op_site_buckets(&a->bus, a->cfg.repair_mirror, &a->desired, &a->status, a->warning,
+		sizeof a->warning, &e);
 	if (rc) {
 		op_log_warn("site buckets not ready; retrying", "error=\"%s\"", e.msg);
 		return rc;

@@ -49,8 +49,11 @@ int op_cmd_agent(int argc, char **argv)
 		{"host-timeout", required_argument, NULL, 't'},
 		{"repair-mirror", no_argument, NULL, 'R'}, {"trust", required_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'}, {0}};
-	op_agent_cfg cfg = {.nats = OP_DEFAULT_NATS, .state = "/var/lib/outpost/agent",
-		.resync_ms = 30000, .host_timeout_ms = 0, .cmd_timeout_ms = 2000,
+	op_agent_cfg cfg = {.nats = OP_DEFAULT_NATS,
+		.state = "/var/lib/outpost/agent",
+		.resync_ms = 30000,
+		.host_timeout_ms = 0,
+		.cmd_timeout_ms = 2000,
 		.max_cmds_per_tick = 32};
 	op_err e = {0};
 	int c, rc = OP_EXIT_USAGE;
@@ -62,8 +65,9 @@ int op_cmd_agent(int argc, char **argv)
 		case 'd': cfg.state = optarg; break;
 		case 'R': cfg.repair_mirror = true; break;
 		case 'T':
-			fprintf(stderr, "outpost agent: --trust (edge verification) is not built "
-					"yet\n");
+			fprintf(stderr,
+				"outpost agent: --trust (edge verification) is not built "
+				"yet\n");
 			goto out;
 		case 'l':
 			if (op_cli_label(&cfg.labels, optarg, &e) != 0) {
@@ -75,14 +79,18 @@ int op_cmd_agent(int argc, char **argv)
 		case 't': {
 			int64_t ms;
 			if (op_parse_duration_ms(optarg, &ms) != 0 || ms < 100) {
-				fprintf(stderr, "outpost agent: --%s: expected a duration like 30s\n",
+				fprintf(stderr,
+					"outpost agent: --%s: expected a duration like 30s\n",
 					c == 'r' ? "resync" : "host-timeout");
 				goto out;
 			}
 			*(c == 'r' ? &cfg.resync_ms : &cfg.host_timeout_ms) = ms;
 			break;
 		}
-		case 'h': usage(stdout); rc = OP_EXIT_OK; goto out;
+		case 'h':
+			usage(stdout);
+			rc = OP_EXIT_OK;
+			goto out;
 		default: usage(stderr); goto out;
 		}
 	}

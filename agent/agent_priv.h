@@ -46,7 +46,7 @@ typedef struct ag_retry {
 typedef struct ag_status_rec {
 	char *key;
 	char *body; /* the JSON without its time, to write only on change */
-	bool seen;  /* still produced this round */
+	bool seen; /* still produced this round */
 } ag_status_rec;
 
 struct op_agent {

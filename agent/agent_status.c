@@ -123,19 +123,19 @@ static void app_status(op_agent *a, const op_plan_in *in, const op_app *app, con
 			if (v->state == OP_INST_FAILED && !failed[0]) {
 				const char *host = v->host;
 				const op_hb_inst *hi = hb_inst(a, v->id, &host);
-				snprintf(failed, sizeof failed, "%s on %s failed: exit %d%s%s", v->id, host,
-					hi ? hi->exit_code : -1, hi && hi->error[0] ? ": " : "",
-					hi ? hi->error : "");
+				snprintf(failed, sizeof failed, "%s on %s failed: exit %d%s%s",
+					v->id, host, hi ? hi->exit_code : -1,
+					hi && hi->error[0] ? ": " : "", hi ? hi->error : "");
 			}
 		}
 	}
 	bool pending = false;
 	for (size_t i = 0; i < ncmds; i++)
 		pending |= !strncmp(cmds[i].inst, app->name, strlen(app->name)) &&
-			   cmds[i].inst[strlen(app->name)] == '.';
-	const char *state = failed[0] ? "failed"
-			    : (running == desired && !pending) ? "deployed"
-							       : "reconciling";
+			cmds[i].inst[strlen(app->name)] == '.';
+	const char *state = failed[0]              ? "failed"
+		: (running == desired && !pending) ? "deployed"
+						   : "reconciling";
 	char msg[1100];
 	if (failed[0])
 		snprintf(msg, sizeof msg, "%s", failed);
@@ -160,14 +160,14 @@ static void host_status(op_agent *a, const ag_host *h, bool resync, int64_t now)
 		const op_hb_inst *in = &h->hb.insts[i];
 		json_array_append_new(insts,
 			json_pack("{s:s, s:s, s:i, s:i, s:i, s:s}", "id", in->id, "state",
-				op_inst_state_name(in->state), "pid", in->pid, "restarts", in->restarts,
-				"exit", in->exit_code, "error", in->error));
+				op_inst_state_name(in->state), "pid", in->pid, "restarts",
+				in->restarts, "exit", in->exit_code, "error", in->error));
 	}
 	char seen[32];
 	op_time_rfc3339((op_wall_ms() - (now - h->last_ms)) / 1000, seen);
-	json_t *j = json_pack("{s:i, s:s, s:s, s:b, s:o, s:o}", "v", 1, "site", a->cfg.site,
-		"host", h->hb.host, "alive", ag_host_alive(a, h, now), "labels",
-		labels_json(&h->hb.labels), "instances", insts);
+	json_t *j = json_pack("{s:i, s:s, s:s, s:b, s:o, s:o}", "v", 1, "site", a->cfg.site, "host",
+		h->hb.host, "alive", ag_host_alive(a, h, now), "labels", labels_json(&h->hb.labels),
+		"instances", insts);
 	if (!j)
 		return;
 	/* last_seen changes with every heartbeat: written on resync or with a real change. */

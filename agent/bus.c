@@ -20,8 +20,8 @@ static void on_connected(natsConnection *nc, void *arg)
 	(void)nc, (void)arg;
 }
 
-int op_bus_connect(op_bus *b, const char *url, const char *name, const char *domain,
-	int wait_ms, op_err *e)
+int op_bus_connect(
+	op_bus *b, const char *url, const char *name, const char *domain, int wait_ms, op_err *e)
 {
 	natsOptions *o = NULL;
 	natsStatus s;
@@ -87,8 +87,7 @@ int op_bus_kv(op_bus *b, kvConfig *cfg, kvStore **kv, op_err *e)
 	return 0;
 }
 
-int op_bus_kv_get(kvStore *kv, const char *key, char **val, size_t *len, uint64_t *rev,
-	op_err *e)
+int op_bus_kv_get(kvStore *kv, const char *key, char **val, size_t *len, uint64_t *rev, op_err *e)
 {
 	kvEntry *ent = NULL;
 	natsStatus s = kvStore_Get(&ent, kv, key);

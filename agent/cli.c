@@ -13,8 +13,9 @@ int op_cli_label(op_kvs *labels, const char *kv, op_err *e)
 		return op_err_set(e, OP_EUSAGE, "--label %s: expected key=value", kv);
 	for (const char *p = kv; *p; p++) {
 		char c = *p;
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			  c == '.' || c == '_' || c == '-' || (p < eq && c == '/') || p == eq;
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			(c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' ||
+			(p < eq && c == '/') || p == eq;
 		if (!ok)
 			return op_err_set(e, OP_EUSAGE, "--label %s: bad character '%c'", kv, c);
 	}
@@ -36,4 +37,3 @@ int op_cli_label(op_kvs *labels, const char *kv, op_err *e)
 	labels->n++;
 	return 0;
 }
-

@@ -36,8 +36,8 @@ const char *op_err_name(int code)
 	return "unknown error";
 }
 
-int op_diags_add(op_diags *d, const char *file, int line, int col, const char *path,
-	const char *fmt, ...)
+int op_diags_add(
+	op_diags *d, const char *file, int line, int col, const char *path, const char *fmt, ...)
 {
 	size_t limit = d->limit ? d->limit : OP_DIAGS_LIMIT;
 	if (d->n >= limit) {

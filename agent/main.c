@@ -20,8 +20,9 @@ static const struct command commands[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: outpost <command> [options]\n"
-		   "       outpost --version | --help | <command> --help\n\ncommands:\n");
+	fprintf(f,
+		"usage: outpost <command> [options]\n"
+		"       outpost --version | --help | <command> --help\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 }

@@ -46,9 +46,9 @@ int op_marker_decode(const char *buf, size_t len, op_marker *m, op_err *e)
 	json_int_t format = 0, seq = 0;
 	const char *commit = NULL, *signer = NULL, *time = NULL;
 	json_t *apps = NULL;
-	if (json_unpack_ex(j, &je, JSON_STRICT, "{s:I, s:s, s:I, s:s, s:s, s:o}", "format",
-		    &format, "commit", &commit, "seq", &seq, "signer", &signer, "time", &time,
-		    "apps", &apps) != 0) {
+	if (json_unpack_ex(j, &je, JSON_STRICT, "{s:I, s:s, s:I, s:s, s:s, s:o}", "format", &format,
+		    "commit", &commit, "seq", &seq, "signer", &signer, "time", &time, "apps",
+		    &apps) != 0) {
 		op_err_set(e, OP_EINVAL, "marker: %s", je.text);
 		goto out;
 	}
@@ -86,8 +86,10 @@ int op_marker_decode(const char *buf, size_t len, op_marker *m, op_err *e)
 		const char *d = json_string_value(dg);
 		if (!op_name_valid(name) || !d || strlen(d) != OP_DIGEST_LEN ||
 			strncmp(d, "sha256:", 7) != 0 || !is_hex(d + 7, 64)) {
-			op_err_set(e, OP_EINVAL, "marker: apps.%.64s: expected an app name and a "
-						 "sha256:<64 hex> digest", name);
+			op_err_set(e, OP_EINVAL,
+				"marker: apps.%.64s: expected an app name and a "
+				"sha256:<64 hex> digest",
+				name);
 			goto out;
 		}
 		op_marker_app *a = &m->apps[m->napps++];

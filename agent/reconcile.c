@@ -26,7 +26,7 @@ static void expire_pending(op_agent *a, int64_t now)
 		ag_pending *p = &a->pend[i];
 		ag_host *h = host_by_id(a, p->host);
 		bool done = !h || strcmp(h->hb.boot, p->boot) != 0 || h->hb.seq > p->seq ||
-			    now - p->at_ms > 3 * ag_host_timeout(a, h);
+			now - p->at_ms > 3 * ag_host_timeout(a, h);
 		if (done)
 			a->pend[i] = a->pend[--a->npend];
 		else
@@ -64,7 +64,8 @@ static void retry_note(op_agent *a, const op_cmd *c, const char *err, int64_t no
 	}
 	/* One log line per change of error, not one per retry. */
 	if (strcmp(r->error, err) != 0)
-		op_log_warn("command failed; will retry with backoff", "op=%s inst=%s host=%s error=\"%s\"",
+		op_log_warn("command failed; will retry with backoff",
+			"op=%s inst=%s host=%s error=\"%s\"",
 			c->op == OP_CMD_START ? "start" : "stop", c->inst, c->host, err);
 	snprintf(r->error, sizeof r->error, "%s", err);
 	r->fails++;
@@ -87,19 +88,20 @@ static int send_cmd(op_agent *a, const op_cmd *c, const op_app *app, char *err, 
 	snprintf(subj, sizeof subj, "outpost.%s.host.%s.cmd", a->cfg.site, c->host);
 	natsMsg *reply = NULL;
 	pthread_mutex_unlock(&a->mu);
-	natsStatus s = natsConnection_RequestString(&reply, a->bus.nc, subj, json,
-		a->cfg.cmd_timeout_ms);
+	natsStatus s = natsConnection_RequestString(
+		&reply, a->bus.nc, subj, json, a->cfg.cmd_timeout_ms);
 	pthread_mutex_lock(&a->mu);
 	free(json);
 	if (s != NATS_OK) {
-		snprintf(err, errlen, "%s", s == NATS_TIMEOUT ? "no reply (timeout)"
-				      : s == NATS_NO_RESPONDERS ? "host not listening"
-							       : natsStatus_GetText(s));
+		snprintf(err, errlen, "%s",
+			s == NATS_TIMEOUT                 ? "no reply (timeout)"
+				: s == NATS_NO_RESPONDERS ? "host not listening"
+							  : natsStatus_GetText(s));
 		return OP_ENATS;
 	}
 	op_hostreply r;
-	int rc = op_hostreply_decode(natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply),
-		&r, &e);
+	int rc = op_hostreply_decode(
+		natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply), &r, &e);
 	natsMsg_Destroy(reply);
 	if (rc) {
 		snprintf(err, errlen, "bad reply: %.480s", e.msg);
@@ -177,8 +179,8 @@ static int take_snapshot(op_agent *a, struct snapshot *s, int64_t now)
 			const op_hb_inst *in = &h->hb.insts[j];
 			/* An acknowledged stop the heartbeats do not show yet is in flight. */
 			enum op_inst_state st = pending_has(a, OP_CMD_STOP, in->id, h->hb.host)
-							? OP_INST_STOPPING
-							: in->state;
+				? OP_INST_STOPPING
+				: in->state;
 			if (add_inst(s, in->id, h->hb.host, st))
 				return OP_ENOMEM;
 		}
@@ -187,8 +189,10 @@ static int take_snapshot(op_agent *a, struct snapshot *s, int64_t now)
 		const ag_pending *p = &a->pend[i];
 		bool shown = false;
 		for (size_t j = 0; j < s->ninsts; j++)
-			shown |= !strcmp(s->insts[j].id, p->inst) && !strcmp(s->insts[j].host, p->host);
-		if (p->op == OP_CMD_START && !shown && add_inst(s, p->inst, p->host, OP_INST_STARTING))
+			shown |= !strcmp(s->insts[j].id, p->inst) &&
+				!strcmp(s->insts[j].host, p->host);
+		if (p->op == OP_CMD_START && !shown &&
+			add_inst(s, p->inst, p->host, OP_INST_STARTING))
 			return OP_ENOMEM;
 	}
 	return 0;
@@ -232,8 +236,8 @@ void ag_reconcile(op_agent *a)
 			continue;
 		char err[512] = "";
 		sent++;
-		if (send_cmd(a, c, c->op == OP_CMD_START ? s.apps[c->app] : NULL, err, sizeof err) ==
-			0) {
+		if (send_cmd(a, c, c->op == OP_CMD_START ? s.apps[c->app] : NULL, err,
+			    sizeof err) == 0) {
 			op_log_info(c->op == OP_CMD_START ? "started instance" : "stopped instance",
 				"inst=%s host=%s", c->inst, c->host);
 			retry_clear(a, c);

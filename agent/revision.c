@@ -31,8 +31,8 @@ static int copy_marker(op_marker *dst, const op_marker *src)
 	return 0;
 }
 
-int op_revision_assemble(const op_marker *m, op_revision_lookup lookup, void *arg,
-	op_revision *out, op_err *e)
+int op_revision_assemble(
+	const op_marker *m, op_revision_lookup lookup, void *arg, op_revision *out, op_err *e)
 {
 	memset(out, 0, sizeof *out);
 	out->apps = calloc(m->napps + 1, sizeof *out->apps);
@@ -48,14 +48,15 @@ int op_revision_assemble(const op_marker *m, op_revision_lookup lookup, void *ar
 		size_t len;
 		char dg[OP_DIGEST_LEN + 1];
 		if (lookup(arg, a->name, &json, &len) != 0) {
-			rc = op_err_set(e, OP_ENOTFOUND, "app %s of revision %llu not here yet", a->name,
-				(unsigned long long)m->seq);
+			rc = op_err_set(e, OP_ENOTFOUND, "app %s of revision %llu not here yet",
+				a->name, (unsigned long long)m->seq);
 			break;
 		}
 		op_digest(json, len, dg);
 		if (strcmp(dg, a->digest) != 0) {
-			rc = op_err_set(e, OP_ENOTFOUND, "app %s is not yet at revision %llu's digest",
-				a->name, (unsigned long long)m->seq);
+			rc = op_err_set(e, OP_ENOTFOUND,
+				"app %s is not yet at revision %llu's digest", a->name,
+				(unsigned long long)m->seq);
 			break;
 		}
 		op_diags d = {0};

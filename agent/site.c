@@ -21,13 +21,13 @@ static int mirror_of_hub(op_bus *b, bool *exists, bool *ok, op_err *e)
 	*exists = true;
 	const jsStreamSource *m = si->Config ? si->Config->Mirror : NULL;
 	*ok = m && m->Name && !strcmp(m->Name, "KV_" OP_BUCKET) && m->External &&
-	      m->External->APIPrefix && !strcmp(m->External->APIPrefix, OP_HUB_API);
+		m->External->APIPrefix && !strcmp(m->External->APIPrefix, OP_HUB_API);
 	jsStreamInfo_Destroy(si);
 	return 0;
 }
 
-int op_site_buckets(op_bus *b, bool repair, kvStore **desired, kvStore **status,
-	char *warning, size_t wlen, op_err *e)
+int op_site_buckets(op_bus *b, bool repair, kvStore **desired, kvStore **status, char *warning,
+	size_t wlen, op_err *e)
 {
 	bool exists, ok;
 	int rc = mirror_of_hub(b, &exists, &ok, e);
@@ -36,7 +36,8 @@ int op_site_buckets(op_bus *b, bool repair, kvStore **desired, kvStore **status,
 	warning[0] = '\0';
 	if (exists && !ok) {
 		if (repair) {
-			op_log_warn("replacing the desired-state bucket: it is not a mirror of the hub's",
+			op_log_warn("replacing the desired-state bucket: it is not a mirror of the "
+				    "hub's",
 				"bucket=%s", OP_BUCKET);
 			natsStatus s = js_DeleteStream(b->js, "KV_" OP_BUCKET, NULL, NULL);
 			if (s != NATS_OK)

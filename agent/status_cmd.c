@@ -13,16 +13,17 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: outpost status [--site NAME] [--app NAME] [--nats URL] [--json]\n"
-		   "\n"
-		   "Shows the sync outcome and, per site, each app (version, commit, desired and\n"
-		   "running instances, state, message, last update) and each host.\n"
-		   "\n"
-		   "  --site NAME   only this site\n"
-		   "  --app NAME    only this app\n"
-		   "  --nats URL    the hub's or a site's server (default " OP_DEFAULT_NATS ")\n"
-		   "  --json        one JSON document: {\"hub\":{...},\"sites\":{...}}\n"
-		   "  -h, --help    this help\n");
+	fprintf(f,
+		"usage: outpost status [--site NAME] [--app NAME] [--nats URL] [--json]\n"
+		"\n"
+		"Shows the sync outcome and, per site, each app (version, commit, desired and\n"
+		"running instances, state, message, last update) and each host.\n"
+		"\n"
+		"  --site NAME   only this site\n"
+		"  --app NAME    only this app\n"
+		"  --nats URL    the hub's or a site's server (default " OP_DEFAULT_NATS ")\n"
+		"  --json        one JSON document: {\"hub\":{...},\"sites\":{...}}\n"
+		"  -h, --help    this help\n");
 }
 
 struct collect {
@@ -80,8 +81,9 @@ static const char *str(json_t *o, const char *k)
 static void print_table(struct collect *c)
 {
 	if (c->hub && !c->site && !c->app)
-		printf("hub sync: %s commit %.12s seq %lld by %s at %s%s%s\n\n", str(c->hub, "outcome"),
-			str(c->hub, "commit"), (long long)json_integer_value(json_object_get(c->hub, "seq")),
+		printf("hub sync: %s commit %.12s seq %lld by %s at %s%s%s\n\n",
+			str(c->hub, "outcome"), str(c->hub, "commit"),
+			(long long)json_integer_value(json_object_get(c->hub, "seq")),
 			str(c->hub, "signer")[0] ? str(c->hub, "signer") : "-", str(c->hub, "time"),
 			str(c->hub, "reason")[0] ? ": " : "", str(c->hub, "reason"));
 	printf("%-16s %-20s %-10s %-12s %-9s %-12s %-20s %s\n", "SITE", "APP", "VERSION", "COMMIT",
@@ -98,9 +100,10 @@ static void print_table(struct collect *c)
 			snprintf(counts, sizeof counts, "%lld/%lld",
 				(long long)json_integer_value(json_object_get(a, "running")),
 				(long long)json_integer_value(json_object_get(a, "desired")));
-			printf("%-16s %-20s %-10s %-12.12s %-9s %-12s %-20s %s\n", site, str(a, "app"),
-				str(a, "version")[0] ? str(a, "version") : "-", str(a, "commit"), counts,
-				str(a, "state"), str(a, "updated"), str(a, "message"));
+			printf("%-16s %-20s %-10s %-12.12s %-9s %-12s %-20s %s\n", site,
+				str(a, "app"), str(a, "version")[0] ? str(a, "version") : "-",
+				str(a, "commit"), counts, str(a, "state"), str(a, "updated"),
+				str(a, "message"));
 		}
 	}
 	if (c->app)
@@ -158,8 +161,9 @@ int op_cmd_status(int argc, char **argv)
 	}
 	natsStatus s = js_KeyValue(&kv, b.js, OP_STATUS_BUCKET);
 	if (s != NATS_OK) {
-		fprintf(stderr, "outpost status: no %s bucket at %s (%s): no sync or agent ran "
-				"there yet\n",
+		fprintf(stderr,
+			"outpost status: no %s bucket at %s (%s): no sync or agent ran "
+			"there yet\n",
 			OP_STATUS_BUCKET, nats, natsStatus_GetText(s));
 		op_bus_close(&b);
 		return OP_EXIT_FAIL;
@@ -175,8 +179,8 @@ int op_cmd_status(int argc, char **argv)
 		return OP_EXIT_FAIL;
 	}
 	if (as_json) {
-		json_t *all = json_pack("{s:o, s:O}", "hub", c.hub ? c.hub : json_null(), "sites",
-			c.sites);
+		json_t *all = json_pack(
+			"{s:o, s:O}", "hub", c.hub ? c.hub : json_null(), "sites", c.sites);
 		char *out = json_dumps(all, JSON_SORT_KEYS | JSON_INDENT(2));
 		printf("%s\n", out ? out : "{}");
 		free(out);

@@ -93,6 +93,7 @@ static void on_announce(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 
 int op_announce_serve(op_bus *hub, natsSubscription **sub, op_err *e)
 {
-	natsStatus s = natsConnection_Subscribe(sub, hub->nc, OP_SUBJECT_ANNOUNCE, on_announce, hub);
+	natsStatus s = natsConnection_Subscribe(
+		sub, hub->nc, OP_SUBJECT_ANNOUNCE, on_announce, hub);
 	return s == NATS_OK ? 0 : op_bus_err(e, s, "subscribe " OP_SUBJECT_ANNOUNCE);
 }

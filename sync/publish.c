@@ -15,8 +15,8 @@ static int entry_cmp(const void *a, const void *b)
 	return strcmp(((const op_pub_entry *)a)->name, ((const op_pub_entry *)b)->name);
 }
 
-int op_publish_diff(const op_pub_entry *want, size_t nwant, const op_pub_entry *have,
-	size_t nhave, op_pub_diff *d)
+int op_publish_diff(const op_pub_entry *want, size_t nwant, const op_pub_entry *have, size_t nhave,
+	op_pub_diff *d)
 {
 	memset(d, 0, sizeof *d);
 	d->puts = malloc((nwant + 1) * sizeof *d->puts);

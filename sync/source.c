@@ -74,8 +74,8 @@ static int cache_open(op_source *s, bool fresh, op_err *e)
 	return 0;
 }
 
-int op_source_open(op_source **out, const char *state_dir, const char *url, const char *ca_file,
-	op_err *e)
+int op_source_open(
+	op_source **out, const char *state_dir, const char *url, const char *ca_file, op_err *e)
 {
 	static int inited;
 	if (!inited) {
@@ -101,8 +101,8 @@ int op_source_open(op_source **out, const char *state_dir, const char *url, cons
 	return 0;
 }
 
-static int fetch_into(op_source *s, git_repository *repo, const char *branch, char head[41],
-	op_err *e)
+static int fetch_into(
+	op_source *s, git_repository *repo, const char *branch, char head[41], op_err *e)
 {
 	git_remote *remote = NULL;
 	char spec[512], ref[512];
@@ -255,8 +255,7 @@ void op_commit_free(op_commit *c)
 	c->raw = NULL;
 }
 
-int op_source_descends(op_source *s, const char *sha, const char *ancestor, bool *yes,
-	op_err *e)
+int op_source_descends(op_source *s, const char *sha, const char *ancestor, bool *yes, op_err *e)
 {
 	git_oid a, b;
 	if (git_oid_fromstr(&a, sha) != 0 || git_oid_fromstr(&b, ancestor) != 0)
@@ -342,8 +341,8 @@ static int walk_range(op_source *s, const char *head, const char *base, size_t m
 	return rc;
 }
 
-int op_source_range(op_source *s, const char *head, const char *base, size_t max,
-	char (**shas)[41], size_t *n, op_err *e)
+int op_source_range(op_source *s, const char *head, const char *base, size_t max, char (**shas)[41],
+	size_t *n, op_err *e)
 {
 	int rc = walk_range(s, head, base, max, shas, n, e), h;
 	if (rc == OP_EGIT && (h = heal(s, e)) != 0)
@@ -381,8 +380,8 @@ static int on_entry(const char *root, const git_tree_entry *ent, void *arg)
 		w->rc = gerr(w->e, "read manifest blob");
 		return -1;
 	}
-	int r = op_appset_add(w->set, file, git_blob_rawcontent(blob),
-		(size_t)git_blob_rawsize(blob), w->d);
+	int r = op_appset_add(
+		w->set, file, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob), w->d);
 	git_blob_free(blob);
 	if (r == OP_ENOMEM) {
 		w->rc = op_err_set(w->e, OP_ENOMEM, "out of memory");
@@ -412,7 +411,7 @@ static int read_apps(op_source *s, const char *sha, const char *path, op_appset 
 		sub = root;
 		root = NULL;
 	} else if (git_tree_entry_bypath(&te, root, clean) != 0 ||
-		   git_tree_entry_type(te) != GIT_OBJECT_TREE) {
+		git_tree_entry_type(te) != GIT_OBJECT_TREE) {
 		const git_error *g = te ? NULL : git_error_last();
 		if (g && g->klass != GIT_ERROR_TREE) { /* a tree on the way was unreadable */
 			rc = gerr(e, "read tree");
@@ -436,8 +435,8 @@ static int read_apps(op_source *s, const char *sha, const char *path, op_appset 
 	return rc;
 }
 
-int op_source_read_apps(op_source *s, const char *sha, const char *path, op_appset *set,
-	op_diags *d, op_err *e)
+int op_source_read_apps(
+	op_source *s, const char *sha, const char *path, op_appset *set, op_diags *d, op_err *e)
 {
 	/* Read again only into a set and diagnostics that started empty: they are emptied. */
 	bool no_dir = false, empty = set->nfiles == 0 && d->n == 0;

@@ -101,8 +101,8 @@ static void set_reason(op_sync_outcome *o, enum op_sync_kind k, const char *fmt,
 }
 
 /* Every commit after the last accepted one (or the head alone) must verify. */
-static int verify_range(op_sync *s, const op_policy *pol, const char *head, const char *base,
-	op_sync_outcome *o)
+static int verify_range(
+	op_sync *s, const op_policy *pol, const char *head, const char *base, op_sync_outcome *o)
 {
 	char(*shas)[41] = NULL;
 	size_t n = 0;
@@ -162,8 +162,8 @@ static void pass(op_sync *s, op_sync_outcome *o)
 	int rc = op_bus_kv_get(s->kv, "rev", &mval, &mlen, &mrev, &e);
 	if (rc == 0) {
 		if (op_marker_decode(mval, mlen, &prev, &e) != 0) {
-			set_reason(o, OP_SYNC_FAILED, "the commit marker in the bucket is unreadable: %s",
-				e.msg);
+			set_reason(o, OP_SYNC_FAILED,
+				"the commit marker in the bucket is unreadable: %s", e.msg);
 			goto out;
 		}
 		have_marker = true;
@@ -192,8 +192,8 @@ static void pass(op_sync *s, op_sync_outcome *o)
 			goto out;
 		}
 	}
-	if (verify_range(s, pol, head, s->cfg.verify_all && have_marker ? prev.commit : NULL,
-		    o) != 0)
+	if (verify_range(s, pol, head, s->cfg.verify_all && have_marker ? prev.commit : NULL, o) !=
+		0)
 		goto out;
 	rc = op_source_read_apps(s->src, head, s->cfg.path, &set, &o->errors, &e);
 	if (rc) {
@@ -261,10 +261,11 @@ char *op_sync_outcome_json(const op_sync_outcome *o)
 
 static void report(op_sync *s, op_sync_outcome *o)
 {
-	enum op_log_level lvl = o->kind == OP_SYNC_FAILED	? OP_LOG_ERROR
-				: o->kind == OP_SYNC_REJECTED ? OP_LOG_WARN
-							      : OP_LOG_INFO;
-	op_log(lvl, "sync pass", "outcome=%s commit=%.12s signer=\"%s\" seq=%llu ms=%lld reason=\"%s\"",
+	enum op_log_level lvl = o->kind == OP_SYNC_FAILED ? OP_LOG_ERROR
+		: o->kind == OP_SYNC_REJECTED             ? OP_LOG_WARN
+							  : OP_LOG_INFO;
+	op_log(lvl, "sync pass",
+		"outcome=%s commit=%.12s signer=\"%s\" seq=%llu ms=%lld reason=\"%s\"",
 		op_sync_kind_name(o->kind), o->commit, o->signer, (unsigned long long)o->seq,
 		(long long)o->ms, o->reason);
 	for (size_t i = 0; i < o->errors.n; i++)

@@ -146,10 +146,11 @@ static int run_loop(op_sync *s, int64_t interval)
 		op_sync_pass(s, &o);
 		op_bus *b = op_sync_bus(s);
 		if (!sub && b) {
-			natsStatus st = natsConnection_Subscribe(&sub, b->nc, SUBJECT_NOW, on_now, NULL);
+			natsStatus st = natsConnection_Subscribe(
+				&sub, b->nc, SUBJECT_NOW, on_now, NULL);
 			if (st != NATS_OK)
-				op_log_warn("cannot subscribe", "subject=%s error=\"%s\"", SUBJECT_NOW,
-					natsStatus_GetText(st));
+				op_log_warn("cannot subscribe", "subject=%s error=\"%s\"",
+					SUBJECT_NOW, natsStatus_GetText(st));
 		}
 		op_err e = {0};
 		if (!ann && b && o.kind != OP_SYNC_FAILED && op_announce_serve(b, &ann, &e) != 0)
@@ -190,8 +191,11 @@ int op_cmd_sync(int argc, char **argv)
 		{"seq-floor", required_argument, NULL, 'f'},
 		{"interval", required_argument, NULL, 'i'}, {"once", no_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'}, {0}};
-	op_sync_cfg cfg = {.branch = "main", .path = "apps", .nats = OP_DEFAULT_NATS,
-		.state = "/var/lib/outpost/sync", .verify_all = true};
+	op_sync_cfg cfg = {.branch = "main",
+		.path = "apps",
+		.nats = OP_DEFAULT_NATS,
+		.state = "/var/lib/outpost/sync",
+		.verify_all = true};
 	int64_t interval = 30000;
 	bool once = false;
 	int c;
@@ -223,8 +227,9 @@ int op_cmd_sync(int argc, char **argv)
 			break;
 		case 'i':
 			if (op_parse_duration_ms(optarg, &interval) != 0 || interval < 100) {
-				fprintf(stderr, "outpost sync: --interval: expected a duration of "
-						"at least 100ms, like 30s\n");
+				fprintf(stderr,
+					"outpost sync: --interval: expected a duration of "
+					"at least 100ms, like 30s\n");
 				return OP_EXIT_USAGE;
 			}
 			break;
@@ -249,7 +254,7 @@ int op_cmd_sync(int argc, char **argv)
 		op_sync_outcome o;
 		op_sync_pass(s, &o);
 		rc = (o.kind == OP_SYNC_ACCEPTED || o.kind == OP_SYNC_UNCHANGED) ? OP_EXIT_OK
-										: OP_EXIT_FAIL;
+										 : OP_EXIT_FAIL;
 		op_sync_outcome_free(&o);
 	} else {
 		rc = run_loop(s, interval);

@@ -70,13 +70,12 @@ fail:
 	return rc;
 }
 
-int op_policy_verify_commit(const op_policy *p, const op_commit *c, char signer[256],
-	op_err *e)
+int op_policy_verify_commit(const op_policy *p, const op_commit *c, char signer[256], op_err *e)
 {
 	op_trust_opts o = {.match_committer = p->match_committer};
 	op_trust_verdict v;
-	int rc = op_trust_verify_commit(&p->trust, p->have_revoked ? &p->revoked : NULL, c->raw,
-		c->len, &o, &v);
+	int rc = op_trust_verify_commit(
+		&p->trust, p->have_revoked ? &p->revoked : NULL, c->raw, c->len, &o, &v);
 	if (rc == 0 && v.accepted) {
 		snprintf(signer, 256, "%s", v.principal);
 		return 0;

@@ -8,10 +8,10 @@
 
 typedef struct op_appset {
 	op_app **apps; /* valid apps, in the order added */
-	char **files;  /* the display name of each app's file */
+	char **files; /* the display name of each app's file */
 	size_t n, cap;
 	size_t nfiles; /* files added, valid or not */
-	int invalid;   /* files with errors */
+	int invalid; /* files with errors */
 } op_appset;
 
 /* Parses one file's bytes into the set; errors go to d (and count in invalid). A name

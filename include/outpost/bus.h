@@ -23,8 +23,8 @@ typedef struct op_bus {
 /* Connects to url as name: reconnects forever, retries a failed first connect in
  * the background when wait_ms is 0, otherwise fails after wait_ms. domain (may be
  * NULL) is the JetStream domain the context talks to. */
-int op_bus_connect(op_bus *b, const char *url, const char *name, const char *domain,
-	int wait_ms, op_err *e);
+int op_bus_connect(
+	op_bus *b, const char *url, const char *name, const char *domain, int wait_ms, op_err *e);
 void op_bus_close(op_bus *b);
 bool op_bus_connected(const op_bus *b);
 
@@ -33,12 +33,10 @@ int op_bus_kv(op_bus *b, kvConfig *cfg, kvStore **kv, op_err *e);
 
 /* One key's latest value. *val is allocated (NUL-terminated), *rev its revision.
  * OP_ENOTFOUND when missing or deleted. */
-int op_bus_kv_get(kvStore *kv, const char *key, char **val, size_t *len, uint64_t *rev,
-	op_err *e);
+int op_bus_kv_get(kvStore *kv, const char *key, char **val, size_t *len, uint64_t *rev, op_err *e);
 
 /* Every live key with a prefix, latest values, via one watcher: calls fn for each. */
-typedef int (*op_bus_kv_fn)(void *arg, const char *key, const char *val, size_t len,
-	uint64_t rev);
+typedef int (*op_bus_kv_fn)(void *arg, const char *key, const char *val, size_t len, uint64_t rev);
 int op_bus_kv_scan(kvStore *kv, const char *filter, op_bus_kv_fn fn, void *arg, op_err *e);
 
 /* nats.c status as an op_err (OP_ENATS), with what was being done. */

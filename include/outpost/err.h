@@ -8,15 +8,15 @@
 
 enum {
 	OP_OK = 0,
-	OP_EINVAL = -1,   /* rejected input (manifest, signature, flag value) */
-	OP_ENOMEM = -2,   /* out of memory */
-	OP_EIO = -3,      /* file or process I/O failed */
+	OP_EINVAL = -1, /* rejected input (manifest, signature, flag value) */
+	OP_ENOMEM = -2, /* out of memory */
+	OP_EIO = -3, /* file or process I/O failed */
 	OP_ENOTFOUND = -4,
-	OP_ETOOBIG = -5,  /* input over a size, depth or count cap */
-	OP_ENATS = -6,    /* NATS connection or JetStream error */
-	OP_EGIT = -7,     /* libgit2 error */
-	OP_ETRUST = -8,   /* signature or trust policy refused */
-	OP_EUSAGE = -9,   /* bad command line */
+	OP_ETOOBIG = -5, /* input over a size, depth or count cap */
+	OP_ENATS = -6, /* NATS connection or JetStream error */
+	OP_EGIT = -7, /* libgit2 error */
+	OP_ETRUST = -8, /* signature or trust policy refused */
+	OP_EUSAGE = -9, /* bad command line */
 	OP_ECONFLICT = -10 /* compare-and-set lost, rollback, existing state differs */
 };
 
@@ -26,17 +26,16 @@ typedef struct op_err {
 } op_err;
 
 /* Sets e (if not NULL) and returns code, so error paths are one line. */
-int op_err_set(op_err *e, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int op_err_set(op_err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 const char *op_err_name(int code);
 
 /* One diagnostic about an input file. */
 typedef struct op_diag {
-	char *file;  /* as the user named it */
-	int line;    /* 1-based; 0 when unknown */
-	int col;     /* 1-based; 0 when unknown */
-	char *path;  /* field path, e.g. spec.components[0].name; "(document)" for the root */
-	char *msg;   /* what is wrong and what was expected */
+	char *file; /* as the user named it */
+	int line; /* 1-based; 0 when unknown */
+	int col; /* 1-based; 0 when unknown */
+	char *path; /* field path, e.g. spec.components[0].name; "(document)" for the root */
+	char *msg; /* what is wrong and what was expected */
 } op_diag;
 
 /* A capped list of diagnostics; past the cap they are only counted in dropped. */

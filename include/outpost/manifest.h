@@ -26,7 +26,7 @@
 #define OP_MAX_ANNOTATIONS 64
 #define OP_MAX_STRING 4096
 #define OP_MAX_INSTANCES 10000 /* spreadscaler, per site */
-#define OP_MAX_DAEMON 100      /* daemonscaler, per matching host */
+#define OP_MAX_DAEMON 100 /* daemonscaler, per matching host */
 #define OP_MAX_WEIGHT 1000000
 #define OP_DIGEST_LEN 71 /* "sha256:" + 64 hex */
 
@@ -48,9 +48,9 @@ enum op_rollout { OP_ROLLOUT_START_FIRST, OP_ROLLOUT_STOP_FIRST };
 enum op_scaler { OP_SCALER_SPREAD, OP_SCALER_DAEMON };
 
 typedef struct op_spread {
-	char *name;         /* default "spread-<index>" */
+	char *name; /* default "spread-<index>" */
 	op_kvs requirements; /* host labels, all must match */
-	int weight;         /* default 100 */
+	int weight; /* default 100 */
 } op_spread;
 
 typedef struct op_trait {
@@ -62,7 +62,7 @@ typedef struct op_trait {
 
 typedef struct op_artifact {
 	char *path;
-	char *sha256;      /* one digest for every arch (64 lowercase hex), or NULL */
+	char *sha256; /* one digest for every arch (64 lowercase hex), or NULL */
 	op_kvs sha256_arch; /* else one per Debian arch name */
 } op_artifact;
 
@@ -99,8 +99,7 @@ typedef struct op_app {
 /* Parses and validates one manifest's YAML bytes. file is the name used in
  * diagnostics. On success *out is a new app (op_app_free) and 0 is returned; else
  * diagnostics are added to d and OP_EINVAL or OP_ETOOBIG is returned. */
-int op_manifest_parse(const char *file, const char *buf, size_t len, op_app **out,
-	op_diags *d);
+int op_manifest_parse(const char *file, const char *buf, size_t len, op_app **out, op_diags *d);
 /* Reads a file (at most OP_DOC_MAX_BYTES) and parses it; display names it in d. */
 int op_manifest_load(const char *path, const char *display, op_app **out, op_diags *d);
 
@@ -109,8 +108,8 @@ int op_manifest_load(const char *path, const char *display, op_app **out, op_dia
 int op_manifest_to_json(const op_app *app, char **json, size_t *len);
 /* Reads canonical (or any equivalent) JSON back, validated like YAML; refuses an
  * unknown "format" by name. */
-int op_manifest_from_json(const char *file, const char *json, size_t len, op_app **out,
-	op_diags *d);
+int op_manifest_from_json(
+	const char *file, const char *json, size_t len, op_app **out, op_diags *d);
 /* "sha256:<64 hex>" of bytes, into out[OP_DIGEST_LEN + 1]. */
 void op_digest(const void *buf, size_t len, char out[OP_DIGEST_LEN + 1]);
 

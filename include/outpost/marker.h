@@ -20,10 +20,10 @@ typedef struct op_marker_app {
 } op_marker_app;
 
 typedef struct op_marker {
-	char commit[41];   /* hex sha-1 */
-	uint64_t seq;      /* accepted revisions so far, >= 1 */
-	char signer[256];  /* the principal the signing key maps to */
-	char time[32];     /* committer time, RFC 3339 UTC */
+	char commit[41]; /* hex sha-1 */
+	uint64_t seq; /* accepted revisions so far, >= 1 */
+	char signer[256]; /* the principal the signing key maps to */
+	char time[32]; /* committer time, RFC 3339 UTC */
 	op_marker_app *apps; /* sorted by name, unique */
 	size_t napps;
 } op_marker;

@@ -46,12 +46,12 @@
  * ordinal n; once it is RUNNING stop the old n; the next ordinal only once that old
  * instance is gone (no longer STOPPING) and no new instance is not yet RUNNING
  * (STARTING, BACKOFF, FAILED), so at most one instance more than desired exists, and a
- * new spec that fails halts the rollout with the old instances still serving. stop-first: stop the old n
- * (only when the new one has a place to go), start the new n once no old n remains
- * (STOPPING counts as remaining), and touch the next ordinal only when it is RUNNING.
- * Old instances that no free place could ever replace are stopped. A restart in place
- * counts as a start here. With no old instance, everything starts at once. A new
- * instance that has EXITED under restart never/on-failure counts as RUNNING (done). */
+ * new spec that fails halts the rollout with the old instances still serving. stop-first: stop the
+ * old n (only when the new one has a place to go), start the new n once no old n remains (STOPPING
+ * counts as remaining), and touch the next ordinal only when it is RUNNING. Old instances that no
+ * free place could ever replace are stopped. A restart in place counts as a start here. With no old
+ * instance, everything starts at once. A new instance that has EXITED under restart
+ * never/on-failure counts as RUNNING (done). */
 #ifndef OUTPOST_PLAN_H
 #define OUTPOST_PLAN_H
 

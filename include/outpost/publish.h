@@ -27,8 +27,8 @@ typedef struct op_pub_diff {
 
 /* Which wanted apps to put (absent or different digest) and which held apps to delete
  * (not wanted). want and have are sorted by name. Pure. */
-int op_publish_diff(const op_pub_entry *want, size_t nwant, const op_pub_entry *have,
-	size_t nhave, op_pub_diff *d);
+int op_publish_diff(const op_pub_entry *want, size_t nwant, const op_pub_entry *have, size_t nhave,
+	op_pub_diff *d);
 void op_publish_diff_free(op_pub_diff *d);
 
 typedef struct op_pub_result {

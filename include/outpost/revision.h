@@ -11,7 +11,7 @@
 typedef struct op_revision {
 	op_marker marker;
 	op_app **apps; /* in marker order (sorted by name) */
-	char **json;   /* canonical JSON of each app */
+	char **json; /* canonical JSON of each app */
 	size_t napps;
 } op_revision;
 
@@ -23,8 +23,8 @@ typedef int (*op_revision_lookup)(void *arg, const char *name, const char **json
  * an app is missing or not yet at the listed digest (the revision is incomplete: wait);
  * OP_EINVAL when a listed app's JSON is present with the right digest but unreadable
  * (e.g. an unknown format), with e naming the app. Pure. */
-int op_revision_assemble(const op_marker *m, op_revision_lookup lookup, void *arg,
-	op_revision *out, op_err *e);
+int op_revision_assemble(
+	const op_marker *m, op_revision_lookup lookup, void *arg, op_revision *out, op_err *e);
 void op_revision_free(op_revision *r);
 
 /* Persists the revision as one JSON file, atomically; loads it back, re-checking every

@@ -12,16 +12,16 @@
 #define OP_HUB_API "$JS.hub.API"
 
 typedef struct op_mirror_info {
-	bool is_mirror;      /* the bucket mirrors KV_outpost through $JS.hub.API */
-	uint64_t lag;        /* messages behind the origin, as last seen */
-	int64_t active_ms;   /* since the mirror last heard from the origin; -1 never */
-	uint64_t last_seq;   /* the local stream's last sequence */
+	bool is_mirror; /* the bucket mirrors KV_outpost through $JS.hub.API */
+	uint64_t lag; /* messages behind the origin, as last seen */
+	int64_t active_ms; /* since the mirror last heard from the origin; -1 never */
+	uint64_t last_seq; /* the local stream's last sequence */
 } op_mirror_info;
 
 /* Opens (creating as needed) both buckets. *warning gets a note for status when the
  * existing mirror has another origin (and repair is false). */
-int op_site_buckets(op_bus *b, bool repair, kvStore **desired, kvStore **status,
-	char *warning, size_t wlen, op_err *e);
+int op_site_buckets(op_bus *b, bool repair, kvStore **desired, kvStore **status, char *warning,
+	size_t wlen, op_err *e);
 int op_site_mirror_info(op_bus *b, op_mirror_info *mi, op_err *e);
 
 #endif

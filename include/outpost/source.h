@@ -17,29 +17,28 @@ typedef struct op_commit {
 	char *raw; /* the commit object as `git cat-file commit` prints it */
 	size_t len;
 	char email[256]; /* committer email */
-	int64_t time;    /* committer time, seconds since the epoch (UTC) */
+	int64_t time; /* committer time, seconds since the epoch (UTC) */
 } op_commit;
 
 /* Opens (or creates, or rebuilds when unreadable) the cache in state_dir for url.
  * ca_file: CA bundle for https (NULL: the first of the usual system paths). */
-int op_source_open(op_source **s, const char *state_dir, const char *url, const char *ca_file,
-	op_err *e);
+int op_source_open(
+	op_source **s, const char *state_dir, const char *url, const char *ca_file, op_err *e);
 /* Fetches branch; head gets the remote branch's commit. A fetch that fails on a cache
  * that may be damaged is retried once on a fresh cache. */
 int op_source_fetch(op_source *s, const char *branch, char head[41], op_err *e);
 int op_source_commit(op_source *s, const char *sha, op_commit *c, op_err *e);
 void op_commit_free(op_commit *c);
 /* *yes: sha equals ancestor or descends from it. OP_ENOTFOUND if ancestor is unknown. */
-int op_source_descends(op_source *s, const char *sha, const char *ancestor, bool *yes,
-	op_err *e);
+int op_source_descends(op_source *s, const char *sha, const char *ancestor, bool *yes, op_err *e);
 /* The commits reachable from head and not from base (base NULL: head only), newest
  * first; *shas allocated. At most max commits (else OP_ETOOBIG). */
-int op_source_range(op_source *s, const char *head, const char *base, size_t max,
-	char (**shas)[41], size_t *n, op_err *e);
+int op_source_range(op_source *s, const char *head, const char *base, size_t max, char (**shas)[41],
+	size_t *n, op_err *e);
 /* Adds every manifest (.yaml, .yml) under path in the commit's tree to set, named by their path
  * in the repository; diagnostics to d. OP_ENOTFOUND when path is not in the tree. */
-int op_source_read_apps(op_source *s, const char *sha, const char *path, op_appset *set,
-	op_diags *d, op_err *e);
+int op_source_read_apps(
+	op_source *s, const char *sha, const char *path, op_appset *set, op_diags *d, op_err *e);
 void op_source_free(op_source *s);
 
 #endif

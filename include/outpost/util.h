@@ -14,8 +14,8 @@ int op_parse_duration_ms(const char *s, int64_t *ms);
 int op_parse_u64(const char *s, uint64_t *v);
 /* Seconds since the epoch as RFC 3339 UTC ("2026-11-25T20:33:08Z"). */
 void op_time_rfc3339(int64_t t, char out[32]);
-int64_t op_now_ms(void);      /* CLOCK_MONOTONIC */
-int64_t op_wall_ms(void);     /* CLOCK_REALTIME */
+int64_t op_now_ms(void); /* CLOCK_MONOTONIC */
+int64_t op_wall_ms(void); /* CLOCK_REALTIME */
 /* mkdir -p with mode for the leaves created. */
 int op_mkdirs(const char *path, unsigned mode, op_err *e);
 /* Writes path via a temp file, fsync and rename, then fsyncs the directory. */

@@ -16,8 +16,7 @@ int op_policy_load(op_policy **p, const char *trust_file, const char *revoked_fi
 	bool match_committer, op_err *e);
 /* 0 and the principal in signer when the commit's signature is good; OP_ETRUST with
  * the reason otherwise. */
-int op_policy_verify_commit(const op_policy *p, const op_commit *c, char signer[256],
-	op_err *e);
+int op_policy_verify_commit(const op_policy *p, const op_commit *c, char signer[256], op_err *e);
 void op_policy_free(op_policy *p);
 
 #endif
