@@ -4,6 +4,7 @@
  * the next one, and a pass over an unchanged head writes nothing at all. */
 #include "outpost/publish.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,45 +87,59 @@ static int on_held(void *arg, const char *key, const char *val, size_t len, uint
 	return 0;
 }
 
-static void entries_free(op_pub_entry *v, size_t n)
+
+/* True when the bucket's last write is the marker at marker_rev. */
+static bool marker_is_last(jsCtx *js, uint64_t marker_rev)
 {
-	for (size_t i = 0; v && i < n; i++)
-		free(v[i].json);
-	free(v);
+	jsStreamInfo *si = NULL;
+	if (!marker_rev || js_GetStreamInfo(&si, js, "KV_" OP_BUCKET, NULL, NULL) != NATS_OK)
+		return false;
+	bool last = si->State.LastSeq == marker_rev;
+	jsStreamInfo_Destroy(si);
+	return last;
 }
 
-int op_publish(kvStore *kv, const op_appset *set, op_marker *m, uint64_t marker_rev,
+static int held_from_marker(struct held *h, const op_marker *prev)
+{
+	h->v = calloc(prev->napps + 1, sizeof *h->v);
+	if (!h->v)
+		return OP_ENOMEM;
+	for (size_t i = 0; i < prev->napps; i++) {
+		memcpy(h->v[i].name, prev->apps[i].name, sizeof h->v[i].name);
+		memcpy(h->v[i].digest, prev->apps[i].digest, sizeof h->v[i].digest);
+	}
+	h->n = h->cap = prev->napps;
+	return 0;
+}
+
+int op_publish(jsCtx *js, kvStore *kv, op_pub_entry *want, size_t nwant, op_pub_load load,
+	void *load_arg, op_marker *m, const op_marker *prev, uint64_t marker_rev,
 	op_pub_result *r, op_err *e)
 {
 	memset(r, 0, sizeof *r);
-	op_pub_entry *want = calloc(set->n + 1, sizeof *want);
 	struct held have = {0};
 	op_pub_diff d = {0};
 	int rc = 0;
-	if (!want)
-		return op_err_set(e, OP_ENOMEM, "out of memory");
-	for (size_t i = 0; i < set->n && rc == 0; i++) {
-		snprintf(want[i].name, sizeof want[i].name, "%s", set->apps[i]->name);
-		if (op_manifest_to_json(set->apps[i], &want[i].json, &want[i].len) != 0)
+	if (prev && marker_is_last(js, marker_rev)) {
+		if (held_from_marker(&have, prev) != 0) {
 			rc = op_err_set(e, OP_ENOMEM, "out of memory");
-		else
-			op_digest(want[i].json, want[i].len, want[i].digest);
+			goto out;
+		}
+	} else if ((rc = op_bus_kv_scan(kv, "app.>", on_held, &have, e)) != 0) {
+		goto out;
 	}
-	if (rc)
-		goto out;
-	qsort(want, set->n, sizeof *want, entry_cmp);
-	if ((rc = op_bus_kv_scan(kv, "app.>", on_held, &have, e)) != 0)
-		goto out;
 	qsort(have.v, have.n, sizeof *have.v, entry_cmp);
-	if (op_publish_diff(want, set->n, have.v, have.n, &d) != 0) {
+	if (op_publish_diff(want, nwant, have.v, have.n, &d) != 0) {
 		rc = op_err_set(e, OP_ENOMEM, "out of memory");
 		goto out;
 	}
 	char key[8 + OP_NAME_MAX];
 	natsStatus s;
 	for (size_t i = 0; i < d.nputs; i++) {
-		const op_pub_entry *w = &want[d.puts[i]];
+		op_pub_entry *w = &want[d.puts[i]];
 		snprintf(key, sizeof key, "app.%s", w->name);
+		if (!w->json && (rc = load(load_arg, w, e)) != 0)
+			goto out;
 		if ((s = kvStore_Put(NULL, kv, key, w->json, (int)w->len)) != NATS_OK) {
 			rc = op_bus_err(e, s, key);
 			goto out;
@@ -141,13 +156,13 @@ int op_publish(kvStore *kv, const op_appset *set, op_marker *m, uint64_t marker_
 	}
 	/* The marker lists every app, last, and only if nobody wrote one meanwhile. */
 	free(m->apps);
-	m->apps = calloc(set->n + 1, sizeof *m->apps);
+	m->apps = calloc(nwant + 1, sizeof *m->apps);
 	m->napps = 0;
 	if (!m->apps) {
 		rc = op_err_set(e, OP_ENOMEM, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < set->n; i++) {
+	for (size_t i = 0; i < nwant; i++) {
 		memcpy(m->apps[i].name, want[i].name, sizeof m->apps[i].name);
 		memcpy(m->apps[i].digest, want[i].digest, sizeof m->apps[i].digest);
 		m->napps++;
@@ -167,7 +182,6 @@ int op_publish(kvStore *kv, const op_appset *set, op_marker *m, uint64_t marker_
 	r->wrote_marker = true;
 out:
 	op_publish_diff_free(&d);
-	entries_free(want, set->n);
 	free(have.v);
 	return rc;
 }

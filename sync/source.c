@@ -82,7 +82,6 @@ int op_source_open(
 		git_libgit2_init();
 		git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);
 		git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 1);
-		set_ca(ca_file);
 		inited = 1;
 	}
 	if (mkdir(state_dir, 0700) != 0 && errno != EEXIST)
@@ -92,6 +91,9 @@ int op_source_open(
 		op_source_free(s);
 		return op_err_set(e, OP_ENOMEM, "out of memory");
 	}
+	/* Loading a CA bundle costs milliseconds on every start: only https needs it. */
+	if (!strncmp(url, "https://", 8))
+		set_ca(ca_file);
 	int rc = cache_open(s, false, e);
 	if (rc) {
 		op_source_free(s);
@@ -357,6 +359,8 @@ struct walk {
 	op_diags *d;
 	int rc;
 	op_err *e;
+	op_source_blob_fn known;
+	void *known_arg;
 };
 
 static int on_entry(const char *root, const git_tree_entry *ent, void *arg)
@@ -375,6 +379,10 @@ static int on_entry(const char *root, const git_tree_entry *ent, void *arg)
 		w->set->invalid++;
 		return 0;
 	}
+	char oid[41];
+	git_oid_tostr(oid, sizeof oid, git_tree_entry_id(ent));
+	if (w->known && w->known(w->known_arg, file, oid))
+		return 0;
 	git_blob *blob = NULL;
 	if (git_blob_lookup(&blob, w->s->repo, git_tree_entry_id(ent)) != 0) {
 		w->rc = gerr(w->e, "read manifest blob");
@@ -392,7 +400,7 @@ static int on_entry(const char *root, const git_tree_entry *ent, void *arg)
 
 /* *no_dir: the commit was read and has no directory path (not a damaged cache). */
 static int read_apps(op_source *s, const char *sha, const char *path, op_appset *set, op_diags *d,
-	bool *no_dir, op_err *e)
+	op_source_blob_fn known, void *known_arg, bool *no_dir, op_err *e)
 {
 	git_oid oid;
 	git_commit *c = NULL;
@@ -424,7 +432,7 @@ static int read_apps(op_source *s, const char *sha, const char *path, op_appset 
 		rc = gerr(e, "read tree");
 	}
 	if (rc == 0) {
-		struct walk w = {s, *clean ? clean : ".", set, d, 0, e};
+		struct walk w = {s, *clean ? clean : ".", set, d, 0, e, known, known_arg};
 		if (git_tree_walk(sub, GIT_TREEWALK_PRE, on_entry, &w) != 0)
 			rc = w.rc ? w.rc : gerr(e, "walk tree");
 	}
@@ -435,19 +443,45 @@ static int read_apps(op_source *s, const char *sha, const char *path, op_appset 
 	return rc;
 }
 
-int op_source_read_apps(
-	op_source *s, const char *sha, const char *path, op_appset *set, op_diags *d, op_err *e)
+int op_source_read_apps(op_source *s, const char *sha, const char *path, op_appset *set,
+	op_diags *d, op_source_blob_fn known, void *known_arg, op_err *e)
 {
 	/* Read again only into a set and diagnostics that started empty: they are emptied. */
 	bool no_dir = false, empty = set->nfiles == 0 && d->n == 0;
 	size_t limit = d->limit;
-	int rc = read_apps(s, sha, path, set, d, &no_dir, e), h;
+	int rc = read_apps(s, sha, path, set, d, known, known_arg, &no_dir, e), h;
 	if (rc != 0 && rc != OP_ENOMEM && !no_dir && empty && (h = heal(s, e)) != 0) {
 		op_appset_free(set);
 		op_diags_free(d);
 		d->limit = limit;
-		rc = h > 0 ? read_apps(s, sha, path, set, d, &no_dir, e) : h;
+		rc = h > 0 ? read_apps(s, sha, path, set, d, known, known_arg, &no_dir, e) : h;
 	}
+	return rc;
+}
+
+static int read_blob(op_source *s, const char *blob, char **buf, size_t *len, op_err *e)
+{
+	git_oid oid;
+	git_blob *b = NULL;
+	if (git_oid_fromstr(&oid, blob) != 0)
+		return op_err_set(e, OP_EINVAL, "not a blob id: %.64s", blob);
+	if (git_blob_lookup(&b, s->repo, &oid) != 0)
+		return gerr(e, "read manifest blob");
+	*len = (size_t)git_blob_rawsize(b);
+	*buf = malloc(*len + 1);
+	if (*buf) {
+		memcpy(*buf, git_blob_rawcontent(b), *len);
+		(*buf)[*len] = '\0';
+	}
+	git_blob_free(b);
+	return *buf ? 0 : op_err_set(e, OP_ENOMEM, "out of memory");
+}
+
+int op_source_blob(op_source *s, const char *blob, char **buf, size_t *len, op_err *e)
+{
+	int rc = read_blob(s, blob, buf, len, e), h;
+	if (rc == OP_EGIT && (h = heal(s, e)) != 0)
+		rc = h > 0 ? read_blob(s, blob, buf, len, e) : h;
 	return rc;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "outpost/bus.h"
+#include "outpost/desired.h"
 #include "outpost/log.h"
 #include "outpost/marker.h"
 #include "outpost/publish.h"
@@ -25,6 +26,8 @@ struct op_sync {
 	op_source *src;
 	op_bus bus;
 	kvStore *kv, *status;
+	op_mindex index; /* blob -> app and digest, of the last accepted revision */
+	char index_path[4096];
 };
 
 const char *op_sync_kind_name(enum op_sync_kind k)
@@ -49,6 +52,8 @@ int op_sync_new(op_sync **out, const op_sync_cfg *cfg, op_err *e)
 		free(s);
 		return rc;
 	}
+	snprintf(s->index_path, sizeof s->index_path, "%s/manifests.idx", cfg->state);
+	op_mindex_load(&s->index, s->index_path);
 	*out = s;
 	return 0;
 }
@@ -138,7 +143,7 @@ static void pass(op_sync *s, op_sync_outcome *o)
 	char head[41];
 	op_policy *pol = NULL;
 	op_marker prev = {0};
-	op_appset set = {0};
+	op_desired want = {0};
 	char *mval = NULL;
 	size_t mlen = 0;
 	uint64_t mrev = 0;
@@ -195,15 +200,15 @@ static void pass(op_sync *s, op_sync_outcome *o)
 	if (verify_range(s, pol, head, s->cfg.verify_all && have_marker ? prev.commit : NULL, o) !=
 		0)
 		goto out;
-	rc = op_source_read_apps(s->src, head, s->cfg.path, &set, &o->errors, &e);
+	rc = op_desired_read(s->src, &s->index, head, s->cfg.path, &want, &o->errors, &e);
 	if (rc) {
 		set_reason(o, rc == OP_ENOTFOUND ? OP_SYNC_REJECTED : OP_SYNC_FAILED, "%s", e.msg);
 		goto out;
 	}
-	if (set.invalid) {
+	if (want.invalid) {
 		size_t n = op_diags_count(&o->errors);
 		set_reason(o, OP_SYNC_REJECTED, "%zu error%s in %d invalid manifest%s", n,
-			n == 1 ? "" : "s", set.invalid, set.invalid == 1 ? "" : "s");
+			n == 1 ? "" : "s", want.invalid, want.invalid == 1 ? "" : "s");
 		goto out;
 	}
 	op_commit hc;
@@ -219,7 +224,8 @@ static void pass(op_sync *s, op_sync_outcome *o)
 	op_time_rfc3339(hc.time, m.time);
 	op_commit_free(&hc);
 	op_pub_result r;
-	rc = op_publish(s->kv, &set, &m, have_marker ? mrev : 0, &r, &e);
+	rc = op_publish(s->bus.js, s->kv, want.v, want.n, op_desired_load, s->src, &m,
+		have_marker ? &prev : NULL, have_marker ? mrev : 0, &r, &e);
 	op_marker_free(&m);
 	o->puts = r.puts;
 	o->dels = r.dels;
@@ -230,9 +236,12 @@ static void pass(op_sync *s, op_sync_outcome *o)
 	o->kind = OP_SYNC_ACCEPTED;
 	o->seq = m.seq;
 	snprintf(o->reason, sizeof o->reason, "published %zu apps (%zu written, %zu deleted)",
-		set.n, r.puts, r.dels);
+		want.n, r.puts, r.dels);
+	if (op_desired_index(&want, &s->index) != 0 ||
+		op_mindex_save(&s->index, s->index_path, &e) != 0)
+		op_log_warn("cannot save the manifest index", "error=\"%s\"", e.msg);
 out:
-	op_appset_free(&set);
+	op_desired_free(&want);
 	op_marker_free(&prev);
 	free(mval);
 	op_policy_free(pol);
@@ -308,5 +317,6 @@ void op_sync_free(op_sync *s)
 		kvStore_Destroy(s->status);
 	op_bus_close(&s->bus);
 	op_source_free(s->src);
+	op_mindex_free(&s->index);
 	free(s);
 }

@@ -14,9 +14,13 @@
 typedef struct op_pub_entry {
 	char name[OP_NAME_MAX + 1];
 	char digest[OP_DIGEST_LEN + 1];
-	char *json; /* want only: canonical JSON, owned */
+	char *json; /* want only: canonical JSON, owned; NULL until needed (see load) */
 	size_t len;
+	char blob[41]; /* want only: the manifest's git blob, for load */
 } op_pub_entry;
+
+/* Fills e->json (and len) for an entry that must be written and has none yet. */
+typedef int (*op_pub_load)(void *arg, op_pub_entry *e, op_err *err);
 
 typedef struct op_pub_diff {
 	size_t *puts; /* indexes into want */
@@ -36,9 +40,14 @@ typedef struct op_pub_result {
 	bool wrote_marker;
 } op_pub_result;
 
-/* Writes set as revision m (commit, seq, signer, time filled by the caller; m->apps is
- * filled here). marker_rev: the KV revision of the current `rev` (0: none yet). */
-int op_publish(kvStore *kv, const op_appset *set, op_marker *m, uint64_t marker_rev,
+/* Writes want (sorted by name, unique) as revision m (commit, seq, signer, time filled by the caller; m->apps is
+ * filled here). marker_rev: the KV revision of the current `rev` (0: none yet); prev:
+ * that marker (NULL: none). When the marker is the bucket's last write, the bucket
+ * holds exactly what prev lists (sync is its only writer and writes the marker last),
+ * so the bucket is not read back; otherwise every app key is. js is the hub's
+ * JetStream context. */
+int op_publish(jsCtx *js, kvStore *kv, op_pub_entry *want, size_t nwant, op_pub_load load,
+	void *load_arg, op_marker *m, const op_marker *prev, uint64_t marker_rev,
 	op_pub_result *r, op_err *e);
 
 /* The hub bucket's configuration (TTL 0, history, value size). */

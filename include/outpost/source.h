@@ -37,8 +37,15 @@ int op_source_range(op_source *s, const char *head, const char *base, size_t max
 	size_t *n, op_err *e);
 /* Adds every manifest (.yaml, .yml) under path in the commit's tree to set, named by their path
  * in the repository; diagnostics to d. OP_ENOTFOUND when path is not in the tree. */
-int op_source_read_apps(
-	op_source *s, const char *sha, const char *path, op_appset *set, op_diags *d, op_err *e);
+/* Called for each manifest file with its blob id before the blob is read: return true
+ * when the caller already knows that blob (it is then not read or parsed), false to
+ * have it parsed into the set. A file may be reported again when the walk is redone
+ * on a rebuilt cache. */
+typedef bool (*op_source_blob_fn)(void *arg, const char *file, const char blob[41]);
+int op_source_read_apps(op_source *s, const char *sha, const char *path, op_appset *set,
+	op_diags *d, op_source_blob_fn known, void *known_arg, op_err *e);
+/* A blob's bytes (*buf allocated, NUL-terminated). */
+int op_source_blob(op_source *s, const char *blob, char **buf, size_t *len, op_err *e);
 void op_source_free(op_source *s);
 
 #endif
