@@ -360,7 +360,7 @@ static int hb_inst_decode(const rd *r, json_t *o, op_hb_inst *in)
 	in->pid = (int)pid;
 	in->restarts = (int)restarts;
 	in->exit_code = (int)code;
-	snprintf(in->error, sizeof in->error, "%s", error ? error : "");
+	op_proto_text(in->error, sizeof in->error, error ? error : ""); /* goes into logs */
 	return 0;
 }
 
@@ -640,7 +640,7 @@ int op_hostreply_decode(const char *buf, size_t len, op_hostreply *out, op_err *
 	if (out->ok && error)
 		rc = bad(&r, "error", "unexpected with \"ok\":true", "");
 	else
-		snprintf(out->error, sizeof out->error, "%s", error ? error : "");
+		op_proto_text(out->error, sizeof out->error, error ? error : "");
 out:
 	json_decref(j);
 	return rc;

@@ -18,7 +18,9 @@
  * Decoders take bytes off the network: they check sizes first, then every field's
  * type and range, and name the field in the error ("heartbeat: instances[2].state:
  * ..."). A start's app goes through op_manifest_from_json, the same validator as a
- * manifest, and its instance id must begin with "<app>.<component>.". */
+ * manifest, and its instance id must begin with "<app>.<component>.". Error texts are
+ * passed through op_proto_text both ways (control characters become spaces), so that
+ * what is decoded encodes to the same bytes. */
 #ifndef OUTPOST_PROTO_H
 #define OUTPOST_PROTO_H
 

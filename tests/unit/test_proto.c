@@ -240,7 +240,11 @@ static void test_text(void)
 	T_REQUIRE(op_heartbeat_encode(&hb, &json, &e) == 0);
 	T_CHECK(strstr(json, "xxx?\""));
 	free(json);
+	/* Control characters off the network are spaces once decoded. */
+	const char *ctl = "{\"v\":1,\"ok\":false,\"error\":\"a\\u0007b\x7f\"}";
 	op_hostreply r = {.ok = false};
+	T_REQUIRE(op_hostreply_decode(ctl, strlen(ctl), &r, &e) == 0);
+	T_EQ_STR(r.error, "a b ");
 	memset(r.error, '\xff', sizeof r.error - 1);
 	T_REQUIRE(op_hostreply_encode(&r, &json, &e) == 0);
 	op_hostreply back;
