@@ -343,7 +343,7 @@ static int hb_inst_decode(const rd *r, json_t *o, op_hb_inst *in)
 	json_int_t pid, restarts, code;
 	if ((rc = only_keys(r, o, keys)) ||
 		(rc = req_str(r, o, "id", true, OP_INST_MAX, false, op_inst_id_valid,
-			 "an instance id: [a-z0-9.@-], 1..200", &id)) ||
+			 "an instance id: [a-z0-9.@-], 1..255", &id)) ||
 		(rc = req_str(r, o, "state", true, 16, false, NULL, "a state", &state)) ||
 		(rc = req_int(r, o, "pid", 0, INT32_MAX, &pid)) ||
 		(rc = req_int(r, o, "restarts", 0, INT32_MAX, &restarts)) ||
@@ -572,7 +572,7 @@ int op_hostcmd_decode(const char *buf, size_t len, op_hostcmd *c, op_err *e)
 	c->op = !strcmp(op, "start") ? OP_CMD_START : OP_CMD_STOP;
 	if ((rc = only_keys(&r, j, c->op == OP_CMD_START ? start_keys : stop_keys)) ||
 		(rc = req_str(&r, j, "id", true, OP_INST_MAX, false, op_inst_id_valid,
-			 "an instance id: [a-z0-9.@-], 1..200", &id)))
+			 "an instance id: [a-z0-9.@-], 1..255", &id)))
 		goto out;
 	memcpy(c->id, id, strlen(id) + 1);
 	if (c->op == OP_CMD_STOP)

@@ -104,7 +104,7 @@ const char *op_trust_reason_name(enum op_trust_reason r);
 
 /* What op_trust_decide looks at. */
 typedef struct op_trust_query {
-	const op_sshkey *key; /* the signer's key, from a signature that verified */
+	const op_sshkey *key; /* the signer's key, as its signature names it */
 	const char *ns; /* the signature's namespace: "git" for commits */
 	int64_t time; /* the verify time: the committer time, Unix seconds */
 	const char *email; /* the committer email (used by match_committer) */
@@ -122,7 +122,8 @@ typedef struct op_trust_verdict {
 	char msg[512]; /* one line: why (for logs and status) */
 } op_trust_verdict;
 
-/* The pure decision for a key whose signature verified (see the top of this file).
+/* The pure decision on a signing key (see the top of this file); the signature itself
+ * is checked separately (op_sshsig_verify), before or after.
  * r may be NULL. Always fills v. */
 void op_trust_decide(const op_trust_policy *p, const op_trust_revoked *r, const op_trust_query *q,
 	op_trust_verdict *v);

@@ -77,7 +77,12 @@ static void test_diff_exhaustive(void)
 					puts += inw && (!inh || differ);
 					dels += inh && !inw;
 				}
-				bad += d.nputs != puts || d.ndels != dels;
+				if (d.nputs != puts || d.ndels != dels) {
+					if (!bad)
+						fprintf(stderr, "mw=%d mh=%d md=%d: puts %zu/%zu dels %zu/%zu\n",
+							mw, mh, md, d.nputs, puts, d.ndels, dels);
+					bad++;
+				}
 				op_publish_diff_free(&d);
 			}
 	T_EQ_INT(bad, 0);
