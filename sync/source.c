@@ -477,6 +477,28 @@ static int read_blob(op_source *s, const char *blob, char **buf, size_t *len, op
 	return *buf ? 0 : op_err_set(e, OP_ENOMEM, "out of memory");
 }
 
+int op_source_file(op_source *s, const char *sha, const char *path, char blob[41], op_err *e)
+{
+	git_oid oid;
+	git_commit *c = NULL;
+	git_tree *root = NULL;
+	git_tree_entry *te = NULL;
+	if (git_oid_fromstr(&oid, sha) != 0 || git_commit_lookup(&c, s->repo, &oid) != 0)
+		return op_err_set(e, OP_ENOTFOUND, "commit %.12s not found", sha);
+	int rc = 0;
+	if (git_commit_tree(&root, c) != 0)
+		rc = gerr(e, "read tree");
+	else if (git_tree_entry_bypath(&te, root, path) != 0 ||
+		 git_tree_entry_type(te) != GIT_OBJECT_BLOB)
+		rc = op_err_set(e, OP_ENOTFOUND, "no file %s in commit %.12s", path, sha);
+	else
+		git_oid_tostr(blob, 41, git_tree_entry_id(te));
+	git_tree_entry_free(te);
+	git_tree_free(root);
+	git_commit_free(c);
+	return rc;
+}
+
 int op_source_blob(op_source *s, const char *blob, char **buf, size_t *len, op_err *e)
 {
 	int rc = read_blob(s, blob, buf, len, e), h;

@@ -14,6 +14,7 @@
 #include "outpost/desired.h"
 #include "outpost/log.h"
 #include "outpost/marker.h"
+#include "outpost/policy.h"
 #include "outpost/publish.h"
 #include "outpost/source.h"
 #include "outpost/util.h"
@@ -106,18 +107,31 @@ static void set_reason(op_sync_outcome *o, enum op_sync_kind k, const char *fmt,
 }
 
 /* Every commit after the last accepted one (or the head alone) must verify. */
-static int verify_range(
-	op_sync *s, const op_policy *pol, const char *head, const char *base, op_sync_outcome *o)
+/* Every commit after the last accepted one (or the head alone), oldest first, under the
+ * policy in force before it; a commit that verified and changes the repository's policy
+ * puts its own in force for the commits after it. */
+static int verify_range(op_sync *s, const char *head, const char *base, op_sync_outcome *o)
 {
 	char(*shas)[41] = NULL;
 	size_t n = 0;
 	op_err e = {0};
-	if (op_source_range(s->src, head, base, MAX_RANGE, &shas, &n, &e) != 0) {
+	op_policy *pol = NULL;
+	op_policy_ref ref, next;
+	op_policy_files files = {s->cfg.trust, s->cfg.revoked, s->cfg.match_committer};
+	if (op_source_range(s->src, head, s->cfg.verify_all ? base : NULL, MAX_RANGE, &shas, &n,
+		    &e) != 0 ||
+		op_policy_ref_at(s->src, base, &ref, &e) != 0) {
 		set_reason(o, OP_SYNC_FAILED, "%s", e.msg);
+		free(shas);
+		return -1;
+	}
+	if (op_policy_load_ref(s->src, &files, &ref, &pol, &e) != 0) {
+		set_reason(o, OP_SYNC_FAILED, "trust policy: %s", e.msg);
+		free(shas);
 		return -1;
 	}
 	int rc = 0;
-	for (size_t i = 0; i < n && rc == 0; i++) {
+	for (size_t i = n; i-- > 0 && rc == 0;) {
 		op_commit c;
 		char signer[256] = "";
 		if (op_source_commit(s->src, shas[i], &c, &e) != 0) {
@@ -132,7 +146,24 @@ static int verify_range(
 			snprintf(o->signer, sizeof o->signer, "%s", signer);
 		}
 		op_commit_free(&c);
+		if (rc || i == 0)
+			break;
+		if (op_policy_ref_at(s->src, shas[i], &next, &e) != 0) {
+			set_reason(o, OP_SYNC_FAILED, "%s", e.msg);
+			rc = -1;
+		} else if (!op_policy_ref_equal(&ref, &next)) {
+			op_policy_free(pol);
+			pol = NULL;
+			if (op_policy_load_ref(s->src, &files, &next, &pol, &e) != 0) {
+				set_reason(o, OP_SYNC_REJECTED, "commit %.12s: %s", shas[i], e.msg);
+				rc = -1;
+			}
+			ref = next;
+			op_log_info("trust policy changed", "commit=%.12s file=%s", shas[i],
+				ref.trust_blob[0] ? OP_REPO_TRUST : s->cfg.trust);
+		}
 	}
+	op_policy_free(pol);
 	free(shas);
 	return rc;
 }
@@ -149,6 +180,7 @@ static void pass(op_sync *s, op_sync_outcome *o)
 	uint64_t mrev = 0;
 	bool have_marker = false;
 
+	/* The operator's files must always be readable, whatever policy is in force. */
 	if (op_policy_load(&pol, s->cfg.trust, s->cfg.revoked, s->cfg.match_committer, &e)) {
 		set_reason(o, OP_SYNC_FAILED, "trust policy: %s", e.msg);
 		return;
@@ -197,8 +229,7 @@ static void pass(op_sync *s, op_sync_outcome *o)
 			goto out;
 		}
 	}
-	if (verify_range(s, pol, head, s->cfg.verify_all && have_marker ? prev.commit : NULL, o) !=
-		0)
+	if (verify_range(s, head, have_marker ? prev.commit : NULL, o) != 0)
 		goto out;
 	rc = op_desired_read(s->src, &s->index, head, s->cfg.path, &want, &o->errors, &e);
 	if (rc) {

@@ -44,6 +44,9 @@ int op_source_range(op_source *s, const char *head, const char *base, size_t max
 typedef bool (*op_source_blob_fn)(void *arg, const char *file, const char blob[41]);
 int op_source_read_apps(op_source *s, const char *sha, const char *path, op_appset *set,
 	op_diags *d, op_source_blob_fn known, void *known_arg, op_err *e);
+/* The blob id of the file at path in commit sha's tree; OP_ENOTFOUND when there is no
+ * such file. */
+int op_source_file(op_source *s, const char *sha, const char *path, char blob[41], op_err *e);
 /* A blob's bytes (*buf allocated, NUL-terminated). */
 int op_source_blob(op_source *s, const char *blob, char **buf, size_t *len, op_err *e);
 void op_source_free(op_source *s);

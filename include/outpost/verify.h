@@ -14,6 +14,12 @@ typedef struct op_policy op_policy;
 /* Reads the policy files (revoked_file may be NULL). Errors name file:line. */
 int op_policy_load(op_policy **p, const char *trust_file, const char *revoked_file,
 	bool match_committer, op_err *e);
+/* The policy a commit carries (.outpost/allowed_signers and .outpost/revoked, their
+ * bytes): name is used in messages. The operator's revocation file (may be NULL)
+ * applies too, always. revoked_text may be NULL. */
+int op_policy_load_text(op_policy **p, const char *name, const char *trust_text,
+	size_t trust_len, const char *revoked_text, size_t revoked_len, const char *revoked_file,
+	bool match_committer, op_err *e);
 /* 0 and the principal in signer when the commit's signature is good; OP_ETRUST with
  * the reason otherwise. */
 int op_policy_verify_commit(const op_policy *p, const op_commit *c, char signer[256], op_err *e);

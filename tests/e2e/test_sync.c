@@ -319,6 +319,53 @@ static void test_delete_and_batch(void)
 	fx_stop(&f);
 }
 
+/* Rotation through Git: .outpost/allowed_signers changes the policy from the commit
+ * that changes it on, but only when that commit verified under the policy before it. */
+static void test_policy_rotation(void)
+{
+	const h_key *k2 = h_keygen("ed25519"), *k3 = h_keygen("ecdsa");
+	T_REQUIRE(k2 && k3);
+	fx f;
+	T_REQUIRE(fx_start(&f, "rotation"));
+	/* Signed by the operator's key: hands trust over to k2. */
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 1));
+	h_repo_write(f.repo, ".outpost/allowed_signers", "test@example.com namespaces=\"git\" %s\n",
+		k2->pub);
+	T_REQUIRE(commit(&f, ed, "rotate to k2"));
+	T_EQ_INT(sync_once(&f, NULL, NULL), 0);
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 2));
+	T_REQUIRE(commit(&f, k2, "k2 deploys"));
+	T_EQ_INT(sync_once(&f, NULL, NULL), 0);
+	/* The old key is out, even though the operator's file still lists it. */
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 3));
+	T_REQUIRE(commit(&f, ed, "old key"));
+	expect_refused(&f, NULL, "(not-listed)");
+	T_EQ_INT(h_repo_git(f.repo, NULL, "reset -q --hard HEAD~1"), 0);
+	/* A key nobody trusts cannot add itself. */
+	h_repo_write(f.repo, ".outpost/allowed_signers",
+		"test@example.com namespaces=\"git\" %s\ntest@example.com namespaces=\"git\" %s\n",
+		k2->pub, k3->pub);
+	T_REQUIRE(commit(&f, k3, "k3 adds itself"));
+	expect_refused(&f, NULL, "(not-listed)");
+	/* The same change signed by k2 is accepted; then k3 leaks and k2 revokes it. */
+	T_EQ_INT(h_repo_git(f.repo, NULL, "reset -q --soft HEAD~1"), 0);
+	T_REQUIRE(commit(&f, k2, "k2 adds k3"));
+	T_EQ_INT(sync_once(&f, NULL, NULL), 0);
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 4));
+	T_REQUIRE(commit(&f, k3, "k3 deploys"));
+	T_EQ_INT(sync_once(&f, NULL, NULL), 0);
+	h_repo_write(f.repo, ".outpost/revoked", "%s\n", k3->pub);
+	T_REQUIRE(commit(&f, k2, "revoke the leaked k3"));
+	T_EQ_INT(sync_once(&f, NULL, NULL), 0);
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 5));
+	T_REQUIRE(commit(&f, k3, "leaked key"));
+	expect_refused(&f, NULL, "(revoked)");
+	char *a = get(&f, "app.alpha");
+	T_CHECK(a && strstr(a, "\"instances\":4"));
+	free(a);
+	fx_stop(&f);
+}
+
 struct req {
 	fx *f;
 	char *reply;
@@ -395,6 +442,7 @@ int main(void)
 	T_RUN(test_rollback_refused);
 	T_RUN(test_invalid_manifest_rejects_revision);
 	T_RUN(test_delete_and_batch);
+	T_RUN(test_policy_rotation);
 	T_RUN(test_loop_and_sync_now);
 	return t_done();
 }
