@@ -11,18 +11,26 @@ export OUTPOST_ROOT := $(ROOT)
 ifeq ($(wildcard /etc/outpost-buildroot),)
 
 TARGETS := all outpost test test-unit test-e2e test-asan fuzz bench demo lint format \
-	clang-check
+	clang-check arm64 outpost-arm64 test-arm64 deb test-deb
 PASS := $(foreach v,CC FUZZ_SECONDS TEST_FILTER,$(if $(filter command line,$(origin $(v))),$(v)=$($(v))))
 
-.PHONY: deps clean $(TARGETS)
+.PHONY: deps deps-arm64 deps-deb clean $(TARGETS)
 $(TARGETS): deps
 	@packaging/inroot.sh make --no-print-directory $@ $(PASS)
+# The arm64 cross build and the packaging tools are extra steps with stamps of their
+# own, so that `make test` never waits for them.
+arm64 outpost-arm64 test-arm64 deb test-deb: deps-arm64
+deb test-deb: deps-deb
 
 deps:
 	@packaging/buildroot.sh $(ROOT)
+deps-arm64: deps
+	@packaging/buildroot-arm64.sh $(ROOT)
+deps-deb: deps
+	@packaging/buildroot-deb.sh $(ROOT)
 
 clean:
-	rm -rf build outpost
+	rm -rf build outpost outpost-arm64 outpost_*.deb
 
 else
 include build.mk

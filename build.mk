@@ -95,8 +95,14 @@ BENCH_BIN := $(patsubst %.c,build/rel/%,$(BENCH))
 bench: outpost $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do $$b || exit 1; done
 
-demo: outpost
-	@examples/demo.sh
+# The demo (tests/demo/): a hub and two sites, narrated, on the e2e harness.
+DEMO_BIN := build/rel/tests/demo/demo
+$(DEMO_BIN): $(call obj,rel,$(wildcard tests/demo/*.c) $(LIBSRC) $(HARNESS))
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) -o $@ $^ $(DYN_LIBS)
+demo: outpost $(DEMO_BIN)
+	@$(DEMO_BIN)
 
 # --- style -----------------------------------------------------------------------------
 format:
@@ -109,6 +115,12 @@ lint:
 	@echo "lint: clean"
 clang-check:
 	$(MAKE) --no-print-directory -B CC=clang outpost $(UNIT_BIN)
+
+# arm64, .deb packages and their tests: packaging/release.mk.
+include packaging/release.mk
+
+# The commit id is compiled into --version: rebuild it when HEAD moves.
+build/rel/agent/version.o build/asan/agent/version.o: $(wildcard .git/HEAD .git/refs/heads/*)
 
 .SECONDARY:
 -include $(shell find build -name "*.d" 2>/dev/null)

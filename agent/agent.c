@@ -34,62 +34,81 @@ static void poke(op_agent *a)
 	pthread_cond_signal(&a->cv);
 }
 
-/* ---- the mirror: every live key, kept by the watcher thread -------------------------- */
+/* ---- tables of live keys: the mirror's, kept by the watcher thread, and the hub's ---- */
 
-static long entry_find(const op_agent *a, const char *key)
+long ag_table_find(const ag_table *t, const char *key)
 {
-	for (size_t i = 0; i < a->nentries; i++)
-		if (!strcmp(a->entries[i].key, key))
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->v[i].key, key))
 			return (long)i;
 	return -1;
 }
 
-static void entry_set(op_agent *a, const char *key, const char *val, size_t len, bool del)
+int ag_table_set(ag_table *t, const char *key, const char *val, size_t len, bool del)
 {
-	long i = entry_find(a, key);
+	long i = ag_table_find(t, key);
 	if (del) {
 		if (i >= 0) {
-			free(a->entries[i].key);
-			free(a->entries[i].val);
-			a->entries[i] = a->entries[--a->nentries];
+			free(t->v[i].key);
+			free(t->v[i].val);
+			t->v[i] = t->v[--t->n];
 		}
-		return;
+		return 0;
 	}
 	char *v = malloc(len + 1);
 	if (!v)
-		return;
+		return OP_ENOMEM;
 	memcpy(v, val, len);
 	v[len] = '\0';
 	if (i >= 0) {
-		free(a->entries[i].val);
-		a->entries[i].val = v;
-		a->entries[i].len = len;
-		return;
+		free(t->v[i].val);
+		t->v[i].val = v;
+		t->v[i].len = len;
+		return 0;
 	}
 	char *k = strdup(key);
-	if (!k ||
-		ag_grow((void **)&a->entries, &a->capentries, a->nentries + 1,
-			sizeof *a->entries) != 0) {
+	if (!k || ag_grow((void **)&t->v, &t->cap, t->n + 1, sizeof *t->v) != 0) {
 		free(k);
 		free(v);
-		return;
+		return OP_ENOMEM;
 	}
-	a->entries[a->nentries++] = (ag_entry){k, v, len};
+	t->v[t->n++] = (ag_entry){k, v, len};
+	return 0;
 }
 
+void ag_table_free(ag_table *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->v[i].key), free(t->v[i].val);
+	free(t->v);
+	memset(t, 0, sizeof *t);
+}
+
+/* Keeps a->mirror equal to the mirror's live keys. kvEntry_Delta says how many of the
+ * mirror's messages the watcher has yet to deliver: 0 means the table is as new as the
+ * mirror was then, which the loop needs to know during a catch-up. */
 static void *watch_mirror(void *arg)
 {
 	op_agent *a = arg;
+	bool failing = false;
 	while (!a->stop) {
 		kvWatcher *w = NULL;
 		natsStatus s = kvStore_WatchAll(&w, a->desired, NULL);
 		if (s != NATS_OK) {
-			op_log_warn("cannot watch the desired-state mirror; retrying",
-				"error=\"%s\"", natsStatus_GetText(s));
+			if (!failing) /* once per outage, not once per retry */
+				op_log_warn("cannot watch the desired-state mirror; retrying",
+					"error=\"%s\"", natsStatus_GetText(s));
+			failing = true;
 			struct timespec ts = {1, 0};
 			nanosleep(&ts, NULL);
 			continue;
 		}
+		if (failing)
+			op_log_info("watching the desired-state mirror again", NULL);
+		failing = false;
+		pthread_mutex_lock(&a->mu);
+		a->watch_init = false;
+		pthread_mutex_unlock(&a->mu);
 		while (!a->stop) {
 			kvEntry *e = NULL;
 			s = kvWatcher_Next(&e, w, 500);
@@ -100,10 +119,14 @@ static void *watch_mirror(void *arg)
 			pthread_mutex_lock(&a->mu);
 			if (e) {
 				kvOperation op = kvEntry_Operation(e);
-				entry_set(a, kvEntry_Key(e), kvEntry_Value(e),
+				ag_table_set(&a->mirror, kvEntry_Key(e), kvEntry_Value(e),
 					(size_t)kvEntry_ValueLen(e), op != kvOp_Put);
+				a->watch_delta = kvEntry_Delta(e);
 				a->last_change_ms = op_now_ms();
 				kvEntry_Destroy(e);
+			} else {
+				a->watch_init = true;
+				a->watch_delta = 0;
 			}
 			poke(a);
 			pthread_mutex_unlock(&a->mu);
@@ -179,28 +202,47 @@ static void on_heartbeat(natsConnection *nc, natsSubscription *sub, natsMsg *msg
 
 static int lookup_entry(void *arg, const char *name, const char **json, size_t *len)
 {
-	op_agent *a = arg;
+	const ag_table *t = arg;
 	char key[8 + OP_NAME_MAX];
 	snprintf(key, sizeof key, "app.%s", name);
-	long i = entry_find(a, key);
+	long i = ag_table_find(t, key);
 	if (i < 0)
 		return OP_ENOTFOUND;
-	*json = a->entries[i].val;
-	*len = a->entries[i].len;
+	*json = t->v[i].val;
+	*len = t->v[i].len;
 	return 0;
 }
 
-/* Under mu: moves to the newest whole revision the mirror holds, if any. During a
- * catch-up the mirror replays revision after revision; waiting until it has caught up
- * (lag 0) or gone quiet moves the site to the newest one in one step. */
-static void choose_revision(op_agent *a)
+/* The mirror has been replaying revisions and is not done: moving now could mean one
+ * intermediate revision after another. Done is: the watcher delivered everything the
+ * mirror holds, and the mirror holds what the hub has (asked across the link when it
+ * is up, else the mirror's own lag as last heard). A mirror that went quiet for 2 s is
+ * taken as it is, unless the hub answers and has more: then the mirror is either still
+ * coming or stalled, and a stalled one is read past (agent_mirror.c). */
+static bool catching_up(op_agent *a, int64_t now)
 {
-	long ri = entry_find(a, "rev");
+	op_mirror_info mi;
+	op_err e = {0};
+	if (op_site_mirror_info(&a->bus, &mi, &e) != 0)
+		return now - a->last_change_ms < 2000;
+	bool level = ag_mirror_level(a, mi.last_seq, now) || (!ag_mirror_hub_ahead(a, mi.last_seq, now) && mi.lag == 0);
+	if (a->watch_init && a->watch_delta == 0 && level)
+		return false;
+	if (now - a->last_change_ms < 2000)
+		return true;
+	return ag_mirror_hub_ahead(a, mi.last_seq, now);
+}
+
+/* Under mu: moves to the newest whole revision in t (the mirror's keys, or the hub's
+ * read past a stalled mirror), if it is newer than the one the site runs. */
+static void choose_revision(op_agent *a, const ag_table *t, bool from_hub)
+{
+	long ri = ag_table_find(t, "rev");
 	if (ri < 0)
 		return;
 	op_marker m;
 	op_err e = {0};
-	if (op_marker_decode(a->entries[ri].val, a->entries[ri].len, &m, &e) != 0) {
+	if (op_marker_decode(t->v[ri].val, t->v[ri].len, &m, &e) != 0) {
 		snprintf(a->problem, sizeof a->problem, "commit marker refused: %.400s", e.msg);
 		return;
 	}
@@ -208,22 +250,30 @@ static void choose_revision(op_agent *a)
 		op_marker_free(&m);
 		return;
 	}
+	int64_t now = op_now_ms();
 	if (a->have_run && m.seq < a->run.marker.seq) {
-		snprintf(a->problem, sizeof a->problem,
-			"refusing marker seq %llu (commit %.12s): older than the revision running "
-			"(seq %llu); the hub may be replaying old state",
-			(unsigned long long)m.seq, m.commit, (unsigned long long)a->run.marker.seq);
+		/* A mirror behind the revision the site runs (read from the hub past a stall,
+		 * or kept from before a restart) is just behind; a hub that holds a lower
+		 * seq than the site runs is replaying old state. */
+		op_mirror_info mi;
+		bool hub_says = from_hub ||
+			(ag_mirror_hub_fresh(a, now) && op_site_mirror_info(&a->bus, &mi, &e) == 0 &&
+				ag_mirror_level(a, mi.last_seq, now));
+		if (hub_says)
+			snprintf(a->problem, sizeof a->problem,
+				"refusing marker seq %llu (commit %.12s): older than the revision "
+				"running (seq %llu); the hub may be replaying old state",
+				(unsigned long long)m.seq, m.commit,
+				(unsigned long long)a->run.marker.seq);
 		op_marker_free(&m);
 		return;
 	}
-	op_mirror_info mi;
-	int64_t quiet = op_now_ms() - a->last_change_ms;
-	if (quiet < 2000 && op_site_mirror_info(&a->bus, &mi, &e) == 0 && mi.lag > 0) {
+	if (!from_hub && catching_up(a, now)) {
 		op_marker_free(&m);
-		return; /* still catching up */
+		return;
 	}
 	op_revision r;
-	int rc = op_revision_assemble(&m, lookup_entry, a, &r, &e);
+	int rc = op_revision_assemble(&m, lookup_entry, (void *)t, &r, &e);
 	op_marker_free(&m);
 	if (rc == OP_ENOTFOUND)
 		return; /* incomplete: its app entries are still on their way */
@@ -233,8 +283,9 @@ static void choose_revision(op_agent *a)
 	}
 	if (op_revision_save(&r, a->rev_path, &e) != 0)
 		op_log_warn("cannot persist the revision", "error=\"%s\"", e.msg);
-	op_log_info("applying revision", "commit=%.12s seq=%llu apps=%zu signer=\"%s\"",
-		r.marker.commit, (unsigned long long)r.marker.seq, r.napps, r.marker.signer);
+	op_log_info("applying revision", "commit=%.12s seq=%llu apps=%zu signer=\"%s\" from=%s",
+		r.marker.commit, (unsigned long long)r.marker.seq, r.napps, r.marker.signer,
+		from_hub ? "hub" : "mirror");
 	if (a->have_run)
 		op_revision_free(&a->run);
 	a->run = r;
@@ -296,6 +347,8 @@ int op_agent_new(op_agent **out, const op_agent_cfg *cfg, op_err *e)
 	snprintf(name, sizeof name, "outpost-agent-%s", cfg->site);
 	if ((rc = op_bus_connect(&a->bus, cfg->nats, name, cfg->site, 0, e)) != 0)
 		goto fail;
+	if (natsStatistics_Create(&a->stats) != NATS_OK)
+		a->stats = NULL; /* then reconnections go unnoticed: see ag_conn_check */
 	*out = a;
 	return 0;
 fail:
@@ -303,37 +356,72 @@ fail:
 	return rc;
 }
 
-/* Buckets and subscriptions, retried until the site server answers. */
-static int setup(op_agent *a)
+/* Buckets and subscriptions, retried until the site server answers; each part once. */
+static int setup(op_agent *a, bool *failing)
 {
 	op_err e = {0};
-	int rc = op_site_buckets(&a->bus, a->cfg.repair_mirror, &a->desired, &a->status, a->warning,
-		sizeof a->warning, &e);
-	if (rc) {
-		op_log_warn("site buckets not ready; retrying", "error=\"%s\"", e.msg);
-		return rc;
+	if (!a->desired || !a->status) {
+		if (a->desired)
+			kvStore_Destroy(a->desired);
+		if (a->status)
+			kvStore_Destroy(a->status);
+		a->desired = a->status = NULL;
+		int rc = op_site_buckets(&a->bus, a->cfg.repair_mirror, &a->desired, &a->status,
+			a->warning, sizeof a->warning, &e);
+		if (rc) {
+			if (!*failing) /* once, not once a second */
+				op_log_warn("site buckets not ready; retrying", "error=\"%s\"", e.msg);
+			*failing = true;
+			return rc;
+		}
+		if (a->warning[0])
+			op_log_warn("desired-state bucket", "warning=\"%s\"", a->warning);
 	}
-	if (a->warning[0])
-		op_log_warn("desired-state bucket", "warning=\"%s\"", a->warning);
-	char subj[128];
-	snprintf(subj, sizeof subj, "outpost.%s.hb.*", a->cfg.site);
-	natsStatus s = natsConnection_Subscribe(&a->hbsub, a->bus.nc, subj, on_heartbeat, a);
-	if (s != NATS_OK)
-		return op_bus_err(&e, s, "subscribe to heartbeats");
-	natsSubscription_SetPendingLimits(a->hbsub, 65536, 256 * 1024 * 1024);
-	if (pthread_create(&a->watcher, NULL, watch_mirror, a) != 0)
-		return OP_ENOMEM;
-	a->watcher_started = true;
+	if (!a->hbsub) {
+		char subj[128];
+		snprintf(subj, sizeof subj, "outpost.%s.hb.*", a->cfg.site);
+		natsStatus s =
+			natsConnection_Subscribe(&a->hbsub, a->bus.nc, subj, on_heartbeat, a);
+		if (s != NATS_OK) {
+			a->hbsub = NULL;
+			return op_bus_err(&e, s, "subscribe to heartbeats");
+		}
+		natsSubscription_SetPendingLimits(a->hbsub, 65536, 256 * 1024 * 1024);
+	}
+	if (!a->watcher_started) {
+		if (pthread_create(&a->watcher, NULL, watch_mirror, a) != 0)
+			return OP_ENOMEM;
+		a->watcher_started = true;
+	}
+	if (*failing)
+		op_log_info("site buckets ready", NULL);
+	*failing = false;
 	return 0;
+}
+
+/* Host timeouts count from the agent's own (re)connection to the site's server: while
+ * it was away no heartbeat came through, and the first host heard again must not look
+ * like the only one alive. Called by reconcile before it sends anything. */
+void ag_conn_check(op_agent *a, int64_t now)
+{
+	uint64_t n = 0;
+	if (!a->stats || natsConnection_GetStats(a->bus.nc, a->stats) != NATS_OK ||
+		natsStatistics_GetCounts(a->stats, NULL, NULL, NULL, NULL, &n) != NATS_OK)
+		return;
+	if (n == a->reconnects)
+		return;
+	a->reconnects = n;
+	a->start_ms = now;
+	op_log_info("reconnected to the site's nats-server; commands wait one host timeout",
+		"reconnects=%llu", (unsigned long long)n);
 }
 
 int op_agent_run(op_agent *a, volatile int *stop)
 {
 	a->start_ms = op_now_ms();
 	op_log_info("agent started", "site=%s state=%s", a->cfg.site, a->cfg.state);
-	while (!*stop && !a->desired) {
-		if (setup(a) == 0)
-			break;
+	bool failing = false;
+	while (!*stop && setup(a, &failing) != 0) {
 		struct timespec ts = {1, 0};
 		nanosleep(&ts, NULL);
 	}
@@ -350,10 +438,16 @@ int op_agent_run(op_agent *a, volatile int *stop)
 			pthread_cond_timedwait(&a->cv, &a->mu, &ts);
 		}
 		a->wake = false;
-		choose_revision(a);
+		choose_revision(a, &a->mirror, false);
+		if (a->mir.hub_new) {
+			a->mir.hub_new = false;
+			choose_revision(a, &a->mir.hub, true);
+		}
 		ag_reconcile(a);
 		pthread_mutex_unlock(&a->mu);
-		announce(a, op_now_ms());
+		int64_t now = op_now_ms();
+		announce(a, now);
+		ag_mirror_check(a, now);
 	}
 	op_log_info("agent stopping", "site=%s", a->cfg.site);
 	return 0;
@@ -373,9 +467,10 @@ void op_agent_free(op_agent *a)
 	if (a->status)
 		kvStore_Destroy(a->status);
 	op_bus_close(&a->bus);
-	for (size_t i = 0; i < a->nentries; i++)
-		free(a->entries[i].key), free(a->entries[i].val);
-	free(a->entries);
+	ag_table_free(&a->mirror);
+	ag_mirror_free(a);
+	if (a->stats)
+		natsStatistics_Destroy(a->stats);
 	for (size_t i = 0; i < a->nhosts; i++)
 		op_heartbeat_free(&a->hosts[i].hb);
 	free(a->hosts);

@@ -186,13 +186,18 @@ void ag_status(op_agent *a, const op_plan_in *in, const op_cmd *cmds, size_t ncm
 		a->srec[i].seen = false;
 	char key[256];
 	snprintf(key, sizeof key, "site.%s.agent", a->cfg.site);
-	json_t *agent = json_pack("{s:i, s:s, s:o, s:s, s:I, s:s, s:s, s:s, s:s, s:i, s:i}", "v", 1,
-		"site", a->cfg.site, "labels", labels_json(&a->cfg.labels), "commit",
+	/* The warning joins a bucket with another origin and a stalled mirror. */
+	char warning[sizeof a->warning + sizeof a->mir.note + 4];
+	snprintf(warning, sizeof warning, "%s%s%s", a->warning,
+		a->warning[0] && a->mir.note[0] ? "; " : "", a->mir.note);
+	json_t *agent = json_pack("{s:i, s:s, s:o, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:i, s:i}",
+		"v", 1, "site", a->cfg.site, "labels", labels_json(&a->cfg.labels), "commit",
 		a->have_run ? a->run.marker.commit : "", "seq",
 		(json_int_t)(a->have_run ? a->run.marker.seq : 0), "signer",
 		a->have_run ? a->run.marker.signer : "", "revision_time",
-		a->have_run ? a->run.marker.time : "", "problem", a->problem, "warning", a->warning,
-		"apps", (int)in->napps, "hosts", (int)in->nhosts);
+		a->have_run ? a->run.marker.time : "", "problem", a->problem, "warning", warning,
+		"mirror", ag_mirror_state_name(a->mir.state), "apps", (int)in->napps, "hosts",
+		(int)in->nhosts);
 	if (agent)
 		put(a, key, agent, NULL, resync);
 	for (size_t i = 0; i < in->napps; i++)

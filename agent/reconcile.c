@@ -221,13 +221,19 @@ void ag_reconcile(op_agent *a)
 		snapshot_free(&s);
 		return;
 	}
-	/* Until a full host timeout has passed since the agent started, a host that has
-	 * not been heard yet may still be running its instances: no commands yet. */
+	/* Until a full host timeout has passed since the agent started (or reconnected), a
+	 * host that has not been heard yet may still be running its instances: no commands
+	 * yet. */
+	ag_conn_check(a, now);
 	int64_t window = a->cfg.host_timeout_ms > 0 ? a->cfg.host_timeout_ms : 6000;
 	for (size_t i = 0; i < a->nhosts; i++)
 		if (ag_host_timeout(a, &a->hosts[i]) > window)
 			window = ag_host_timeout(a, &a->hosts[i]);
-	bool warm = now - a->start_ms >= window;
+	/* Not while disconnected either: nats.c would buffer a command and deliver it late. */
+	/* Status now, while the snapshot's borrowed host labels are valid: sending a command
+	 * releases the mutex, and a heartbeat may then replace them. */
+	ag_status(a, &in, cmds, ncmds);
+	bool warm = now - a->start_ms >= window && op_bus_connected(&a->bus);
 	int sent = 0;
 	for (size_t i = 0; warm && i < ncmds && sent < a->cfg.max_cmds_per_tick; i++) {
 		const op_cmd *c = &cmds[i];
@@ -246,7 +252,6 @@ void ag_reconcile(op_agent *a)
 			retry_note(a, c, err, op_now_ms());
 		}
 	}
-	ag_status(a, &in, cmds, ncmds);
 	free(cmds);
 	snapshot_free(&s);
 }

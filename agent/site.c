@@ -1,6 +1,8 @@
 /* Site buckets (see include/outpost/site.h). nats.c's KV mirror support does the
  * mirror config; reads of a mirror bucket go to the local stream (direct get), and
- * the agent never writes through it: writes would be forwarded to the hub's bucket. */
+ * the agent never writes through it: writes would be forwarded to the hub's bucket.
+ * The hub's bucket itself is only ever read from here, and only to tell whether the
+ * mirror keeps up (its last sequence) or to read past a stalled mirror. */
 #include "outpost/site.h"
 
 #include <stdio.h>
@@ -96,4 +98,64 @@ int op_site_mirror_info(op_bus *b, op_mirror_info *mi, op_err *e)
 	}
 	jsStreamInfo_Destroy(si);
 	return 0;
+}
+
+int op_site_hub_js(op_bus *b, int wait_ms, jsCtx **js, op_err *e)
+{
+	jsOptions jo;
+	jsOptions_Init(&jo);
+	jo.Domain = "hub";
+	jo.Wait = wait_ms;
+	natsStatus s = natsConnection_JetStream(js, b->nc, &jo);
+	return s == NATS_OK ? 0 : op_bus_err(e, s, "jetstream context of the hub");
+}
+
+int op_site_hub_last(jsCtx *hub, uint64_t *last_seq, op_err *e)
+{
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	*last_seq = 0;
+	natsStatus s = js_GetStreamInfo(&si, hub, "KV_" OP_BUCKET, NULL, &jerr);
+	if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr)
+		return op_err_set(e, OP_ENOTFOUND, "the hub has no bucket %s yet", OP_BUCKET);
+	if (s != NATS_OK)
+		return op_bus_err(e, s, "stream info KV_outpost at the hub");
+	*last_seq = si->State.LastSeq;
+	jsStreamInfo_Destroy(si);
+	return 0;
+}
+
+int op_site_hub_read(jsCtx *hub, int wait_ms, op_site_kv_fn fn, void *arg, op_err *e)
+{
+	kvStore *kv = NULL;
+	kvWatcher *w = NULL;
+	kvWatchOptions o;
+	kvWatchOptions_Init(&o);
+	o.IgnoreDeletes = true;
+	natsStatus s = js_KeyValue(&kv, hub, OP_BUCKET);
+	if (s == NATS_OK)
+		s = kvStore_WatchAll(&w, kv, &o);
+	if (s != NATS_OK) {
+		if (kv)
+			kvStore_Destroy(kv);
+		return op_bus_err(e, s, "watch the hub's bucket");
+	}
+	int rc = 0;
+	for (;;) {
+		kvEntry *ent = NULL;
+		s = kvWatcher_Next(&ent, w, wait_ms);
+		if (s != NATS_OK) {
+			rc = op_bus_err(e, s, "read the hub's bucket");
+			break;
+		}
+		if (!ent)
+			break; /* every live key is in */
+		rc = fn(arg, kvEntry_Key(ent), kvEntry_Value(ent), (size_t)kvEntry_ValueLen(ent));
+		kvEntry_Destroy(ent);
+		if (rc)
+			break;
+	}
+	kvWatcher_Destroy(w);
+	kvStore_Destroy(kv);
+	return rc;
 }

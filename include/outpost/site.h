@@ -24,4 +24,18 @@ int op_site_buckets(op_bus *b, bool repair, kvStore **desired, kvStore **status,
 	size_t wlen, op_err *e);
 int op_site_mirror_info(op_bus *b, op_mirror_info *mi, op_err *e);
 
+/* The hub's side, read across the leaf link (never written: see DESIGN.md). A context
+ * for the hub's JetStream domain on the site's connection, requests waiting wait_ms;
+ * *js is the caller's to jsCtx_Destroy. */
+int op_site_hub_js(op_bus *b, int wait_ms, jsCtx **js, op_err *e);
+/* The last sequence of the hub's KV_outpost: answers only while the link is up (no
+ * responders, at once, while it is down). OP_ENOTFOUND: the hub answered, it has no
+ * such bucket yet. */
+int op_site_hub_last(jsCtx *hub, uint64_t *last_seq, op_err *e);
+/* Every live key of the hub's `outpost` bucket with its latest value, through one
+ * watcher; fn is called for each. Each read waits at most wait_ms. For when the mirror
+ * stalls: the values are checked as the mirror's are (whole revisions, digests). */
+typedef int (*op_site_kv_fn)(void *arg, const char *key, const char *val, size_t len);
+int op_site_hub_read(jsCtx *hub, int wait_ms, op_site_kv_fn fn, void *arg, op_err *e);
+
 #endif

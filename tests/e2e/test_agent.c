@@ -282,6 +282,24 @@ static void test_failures_reported(void)
 	T_CHECK(wait_status(h_nats_url(site), "sha256 mismatch"));
 }
 
+/* A daemonscaler runs on every host whose labels match: h1 and h2 are workers. */
+static void test_daemonscaler(void)
+{
+	h_repo_write(repo, "apps/agentd.yaml",
+		"apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata: {name: agentd}\n"
+		"spec:\n  components:\n    - name: main\n      type: process\n      properties:\n"
+		"        command: /bin/sleep\n        args: [\"%s7\"]\n      traits:\n"
+		"        - type: daemonscaler\n          properties:\n            instances: 1\n"
+		"            spread: [{requirements: {role: worker}}]\n",
+		tag);
+	T_REQUIRE(push());
+	T_CHECK(wait_count("7", 2));
+	T_CHECK(wait_status(h_nats_url(site), "2/2"));
+	h_repo_rm(repo, "apps/agentd.yaml");
+	T_REQUIRE(push());
+	T_CHECK(wait_count("7", 0));
+}
+
 static void test_hub_status_and_delete(void)
 {
 	/* The hub sources the site's status once the agent announced itself. */
@@ -310,6 +328,7 @@ int main(void)
 		T_RUN(test_host_killed_and_back);
 		T_RUN(test_host_restart_keeps_pids);
 		T_RUN(test_failures_reported);
+		T_RUN(test_daemonscaler);
 		T_RUN(test_hub_status_and_delete);
 	}
 	/* Workloads live in their shims' sessions: make sure none outlives the test. */

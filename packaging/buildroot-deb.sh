@@ -1,0 +1,31 @@
+#!/bin/sh
+# Adds the tools that check the .deb packages to the build root (`make deps-deb`, run by
+# `make deb` and `make test-deb`): lintian, systemd (for systemd-analyze verify) and
+# adduser (what the package's postinst calls). A stamp holding the hash of this script
+# makes a second run free, as in buildroot.sh.
+# Usage: packaging/buildroot-deb.sh [ROOT]
+set -eu
+
+ROOT=${1:-${OUTPOST_ROOT:-/var/cache/outpost/trixie-amd64}}
+HERE=$(cd "$(dirname "$0")" && pwd)
+STAMP="$ROOT/etc/outpost-buildroot-deb"
+PKGS="lintian systemd adduser"
+
+want=$(cat "$0" | sha256sum | cut -c1-16)
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
+	exit 0
+fi
+[ "$(id -u)" = 0 ] || { echo "buildroot-deb: must run as root (chroot)" >&2; exit 1; }
+[ -f "$ROOT/etc/outpost-buildroot" ] || { echo "buildroot-deb: no build root at $ROOT (run: make deps)" >&2; exit 1; }
+
+t0=$(date +%s)
+echo "buildroot-deb: installing $PKGS in the root" >&2
+"$HERE/inroot.sh" --root "$ROOT" sh -c "
+	set -e
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -qq --no-install-recommends $PKGS >/tmp/apt-deb.log 2>&1 ||
+		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends $PKGS >/tmp/apt-deb.log 2>&1; } ||
+		{ tail -30 /tmp/apt-deb.log; exit 1; }
+"
+echo "$want" >"$STAMP"
+echo "buildroot-deb: ready in $(($(date +%s) - t0)) s: $ROOT" >&2

@@ -1,0 +1,306 @@
+/* The arm64 binary, run under qemu-user: `--version`, `validate` (the same digests as
+ * the amd64 build: canonical JSON must not depend on the arch), and a site whose agent
+ * and hosts are the arm64 binary (the nats-servers and sync stay amd64) running real
+ * processes after a signed push. Built and run by `make test-arm64`, not by `make test`.
+ *
+ * OUTPOST_EDGE_BIN is the command that runs the edge binary, e.g.
+ * "qemu-aarch64-static /path/outpost-arm64" (default: that, with ./outpost-arm64).
+ * The hosts start their shims by re-executing themselves (/proc/self/exe), which only
+ * works when the kernel can exec an aarch64 file: tests/arm64/with_binfmt.sh sees to
+ * that, and test_shim_can_start says so plainly when it cannot. */
+#include <dirent.h>
+#include <nats/nats.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "t.h"
+
+/* qemu-user is slow to start and slow to run: generous deadlines. */
+#define WAIT_MS 90000
+#define HB "500ms"
+#define HOST_TIMEOUT "4s"
+
+static const char *edge, *edge_path, *amd64, *tag;
+static const h_key *key;
+static h_nats *hub, *site;
+static h_repo *repo;
+static natsConnection *hub_nc;
+
+/* Pids whose cmdline is exactly /bin/sleep <tag><suffix>; suffix NULL: any. */
+static int workloads(const char *suffix, pid_t *pids, int max)
+{
+	DIR *d = opendir("/proc");
+	int n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		char path[300], buf[512];
+		snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		size_t len = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+		buf[len] = '\0';
+		if (strcmp(buf, "/bin/sleep") != 0 || len < 12)
+			continue;
+		const char *arg = buf + strlen(buf) + 1;
+		if (strncmp(arg, tag, strlen(tag)) != 0)
+			continue;
+		if (suffix && strcmp(arg + strlen(tag), suffix) != 0)
+			continue;
+		if (pids && n < max)
+			pids[n] = (pid_t)strtol(e->d_name, NULL, 10);
+		n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+struct count {
+	const char *suffix;
+	int want;
+};
+
+static bool count_is(void *arg)
+{
+	struct count *c = arg;
+	return workloads(c->suffix, NULL, 0) == c->want;
+}
+
+static bool wait_count(const char *suffix, int want)
+{
+	struct count c = {suffix, want};
+	bool ok = h_wait_until(count_is, &c, WAIT_MS);
+	if (!ok)
+		fprintf(stderr, "  want %d workloads %s%s, have %d\n", want, tag,
+			suffix ? suffix : "*", workloads(suffix, NULL, 0));
+	return ok;
+}
+
+struct st {
+	const char *server, *want;
+	char *out;
+};
+
+/* `outpost status --json` by the edge binary itself, at the site. */
+static bool status_has(void *arg)
+{
+	struct st *s = arg;
+	free(s->out);
+	s->out = NULL;
+	h_run(&s->out, "%s status --json --nats %s 2>&1", edge, s->server);
+	return s->out && strstr(s->out, s->want);
+}
+
+static bool wait_status(const char *server, const char *want)
+{
+	struct st s = {server, want, NULL};
+	bool ok = h_wait_until(status_has, &s, WAIT_MS);
+	if (!ok)
+		fprintf(stderr, "  status lacks %s:\n%s\n", want, s.out ? s.out : "");
+	free(s.out);
+	return ok;
+}
+
+/* ---- the binary alone --------------------------------------------------------------- */
+
+static void test_version(void)
+{
+	char *out = NULL;
+	T_EQ_INT(h_run(&out, "%s --version", edge), 0);
+	T_CHECK_MSG(out && strncmp(out, "outpost " OP_VERSION " ", strlen("outpost " OP_VERSION " ")) == 0,
+		"--version says: %s", out ? out : "");
+	T_CHECK(out && strstr(out, "libgit2") && strstr(out, "nats.c"));
+	free(out);
+	/* It is an aarch64 file, and qemu is what runs it. */
+	out = NULL;
+	T_EQ_INT(h_run(&out, "file -b %s", h_q(edge_path)), 0);
+	T_CHECK_MSG(out && strstr(out, "ARM aarch64") && strstr(out, "statically linked"),
+		"file says: %s", out ? out : "");
+	free(out);
+}
+
+static void test_validate_examples(void)
+{
+	/* Same files, same output, digests included: canonical JSON is arch-independent. */
+	char *a = NULL, *b = NULL;
+	T_EQ_INT(h_run(&a, "%s validate examples/apps", edge), 0);
+	T_EQ_INT(h_run(&b, "%s validate examples/apps", amd64), 0);
+	T_CHECK(a && strstr(a, "sha256:"));
+	T_EQ_STR(a, b);
+	free(a);
+	free(b);
+	a = b = NULL;
+	T_EQ_INT(h_run(&a, "%s validate --json examples/apps/thermo.yaml", edge), 0);
+	T_EQ_INT(h_run(&b, "%s validate --json examples/apps/thermo.yaml", amd64), 0);
+	T_EQ_STR(a, b);
+	free(a);
+	free(b);
+}
+
+static void test_validate_exit_codes(void)
+{
+	const char *good = h_path("m/good.yaml"), *bad = h_path("m/bad.yaml");
+	h_write(good, "apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata:\n"
+		      "  name: good\nspec:\n  components:\n    - name: main\n      type: process\n"
+		      "      properties:\n        command: /bin/true\n");
+	h_write(bad, "apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata:\n"
+		     "  name: Bad_Name\nspec:\n  components:\n    - name: main\n      type: process\n"
+		     "      properties:\n        command: relative/path\n");
+	char *out = NULL;
+	T_EQ_INT(h_run(&out, "%s validate %s", edge, good), 0);
+	T_CHECK(out && strstr(out, "ok app=good"));
+	free(out);
+	out = NULL;
+	T_EQ_INT(h_run(&out, "%s validate %s 2>&1", edge, bad), 1);
+	T_CHECK_MSG(out && strstr(out, h_str("%s:4:9: metadata.name", bad)) &&
+			    strstr(out, "spec.components[0].properties.command"),
+		"validate said: %s", out ? out : "");
+	free(out);
+	out = NULL;
+	T_EQ_INT(h_run(&out, "%s validate --no-such-flag 2>&1", edge), 2);
+	free(out);
+}
+
+/* ---- a site whose agent and hosts are the arm64 binary -------------------------------- */
+
+/* The kernel must exec the aarch64 file itself (binfmt_misc) for `outpost shim` to start. */
+static void test_shim_can_start(void)
+{
+	char *out = NULL;
+	int rc = h_run(&out, "%s --version 2>&1", h_q(edge_path));
+	T_CHECK_MSG(rc == 0,
+		"the kernel cannot exec %s (exit %d: %s): hosts re-execute /proc/self/exe to start "
+		"`outpost shim`, which qemu-user maps to that file; without an aarch64 binfmt_misc "
+		"entry that execve fails with ENOEXEC and no workload can start (run under "
+		"tests/arm64/with_binfmt.sh)",
+		edge_path, rc, out ? out : "");
+	free(out);
+}
+
+static const char *app(const char *suffix, int instances)
+{
+	/* Only hosts labelled arch=arm64 may run it: the hosts under qemu must say arm64. */
+	return h_str("apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata:\n"
+		     "  name: web\n  annotations: {version: v-%s}\nspec:\n  components:\n"
+		     "    - name: main\n      type: process\n      properties:\n"
+		     "        command: /bin/sleep\n        args: [\"%s%s\"]\n"
+		     "      traits:\n        - type: spreadscaler\n          properties:\n"
+		     "            instances: %d\n            spread:\n"
+		     "              - requirements: {arch: arm64}\n",
+		suffix, tag, suffix, instances);
+}
+
+struct sync_req {
+	char *reply;
+};
+
+static bool sync_now(void *arg)
+{
+	struct sync_req *r = arg;
+	natsMsg *m = NULL;
+	if (natsConnection_RequestString(&m, hub_nc, "outpost.hub.sync.now", "{}", 10000) != NATS_OK)
+		return false;
+	r->reply = strndup(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
+	natsMsg_Destroy(m);
+	return true;
+}
+
+static bool push(void)
+{
+	if (!h_repo_commit(repo, &(h_commit){.key = key, .msg = "change"}))
+		return false;
+	struct sync_req r = {NULL};
+	if (!h_wait_until(sync_now, &r, WAIT_MS))
+		return false;
+	bool ok = strstr(r.reply, "\"outcome\":\"accepted\"") ||
+		  strstr(r.reply, "\"outcome\":\"unchanged\"");
+	if (!ok)
+		fprintf(stderr, "  sync: %s\n", r.reply);
+	free(r.reply);
+	return ok;
+}
+
+static void test_site_setup(void)
+{
+	hub = h_hub_start();
+	T_REQUIRE(hub);
+	site = h_site_start(hub, "edge");
+	T_REQUIRE(site && h_leaf_wait(site, WAIT_MS));
+	key = h_keygen("ed25519");
+	repo = h_repo_new("fleet");
+	T_REQUIRE(key && repo);
+	const char *trust = h_path("allowed_signers");
+	h_write(trust, "test@example.com namespaces=\"git\" %s\n", key->pub);
+	T_REQUIRE(natsConnection_ConnectTo(&hub_nc, h_nats_url(hub)) == NATS_OK);
+	h_repo_write(repo, "apps/web.yaml", "%s", app("1", 3));
+	pid_t sync = h_spawn_sh(h_path("sync.log"),
+		"%s sync --repo %s --trust %s --state %s --nats %s --interval 1h", amd64,
+		repo->path, trust, h_path("sync-state"), h_nats_url(hub));
+	pid_t agent = h_spawn_sh(h_path("agent.log"),
+		"%s agent --site edge --nats %s --state %s --host-timeout " HOST_TIMEOUT
+		" --resync 2s",
+		edge, h_nats_url(site), h_path("agent-state"));
+	T_REQUIRE(sync > 0 && agent > 0);
+	for (int i = 0; i < 2; i++)
+		T_REQUIRE(h_spawn_sh(h_path("host%d.log", i),
+				  "%s host --site edge --id h%d --nats %s --state %s --heartbeat " HB,
+				  edge, i, h_nats_url(site), h_path("host%d", i)) > 0);
+}
+
+static void test_signed_push_runs_processes(void)
+{
+	T_REQUIRE(push());
+	T_CHECK(wait_count("1", 3));
+	T_CHECK(wait_status(h_nats_url(site), "\"arch\":\"arm64\""));
+	T_CHECK(wait_status(h_nats_url(site), "\"deployed\""));
+}
+
+static void test_spec_change_and_delete(void)
+{
+	h_repo_write(repo, "apps/web.yaml", "%s", app("2", 2));
+	T_REQUIRE(push());
+	T_CHECK(wait_count("2", 2));
+	T_CHECK(wait_count("1", 0));
+	h_repo_rm(repo, "apps/web.yaml");
+	T_REQUIRE(push());
+	T_CHECK(wait_count(NULL, 0));
+}
+
+int main(void)
+{
+	char cwd[4096];
+	if (!getcwd(cwd, sizeof cwd))
+		return 1;
+	amd64 = h_str("%s/outpost", cwd);
+	edge = getenv("OUTPOST_EDGE_BIN");
+	if (!edge || !*edge)
+		edge = h_str("qemu-aarch64-static %s/outpost-arm64", cwd);
+	/* The file itself: the last word of the command. */
+	const char *sp = strrchr(edge, ' ');
+	edge_path = sp ? sp + 1 : edge;
+	tag = h_str("8%05d", (int)(getpid() % 100000));
+	printf("edge binary: %s\n", edge);
+	T_RUN(test_version);
+	T_RUN(test_validate_examples);
+	T_RUN(test_validate_exit_codes);
+	T_RUN(test_shim_can_start);
+	T_RUN(test_site_setup);
+	if (t_failed_checks == 0) {
+		T_RUN(test_signed_push_runs_processes);
+		T_RUN(test_spec_change_and_delete);
+	}
+	pid_t left[64];
+	int n = workloads(NULL, left, 64);
+	for (int i = 0; i < n && i < 64; i++)
+		h_adopt(left[i]);
+	if (hub_nc)
+		natsConnection_Destroy(hub_nc);
+	return t_done();
+}

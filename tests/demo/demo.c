@@ -1,0 +1,572 @@
+/* `make demo`: outpost's whole job on one machine, narrated for a person to follow.
+ *
+ * A hub (nats-server and `outpost sync`) and two sites, each a leaf nats-server behind
+ * the harness's link proxy, an `outpost agent` and two `outpost host`s with different
+ * labels; a git repo with two apps and SSH-signed commits. Then a signed scale change
+ * that both sites follow, a cut link, a change that only the connected site gets, and
+ * the link back. Every claim the output makes is checked first: real workload processes
+ * counted in /proc (/bin/sleep with a number unique to this run, attributed to a site
+ * and host by the shim that is their parent) and `outpost status` at the sites and the
+ * hub. A step that does not happen in time ends the demo with a FAILED line, the tail
+ * of every log, and exit 1.
+ *
+ * Built on the e2e harness (tests/harness.h), which stops every process it started and
+ * removes the temp dir at exit, on failure and on Ctrl-C. The workloads' shims run in
+ * sessions of their own and outlive their host by design: every scan of /proc adopts
+ * them (and their workloads) into the harness, so they are stopped too. */
+#include <jansson.h>
+#include <nats/nats.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "demo.h"
+#include "harness.h"
+
+#define WAIT_MS 20000
+
+static const char *site_names[NSITES] = {"plant-a", "plant-b"};
+static const char *site_cities[NSITES] = {"lyon", "turin"};
+static const char *host_ids[NHOSTS] = {"gw-01", "sensor-01"};
+static const char *host_roles[NHOSTS] = {"gateway", "sensor"};
+
+static long long cut_at;
+static h_nats *hub, *sites[NSITES];
+static natsConnection *hub_nc;
+static const h_key *key;
+static h_repo *repo;
+static const char *trust;
+
+/* ---- what runs ------------------------------------------------------------------------ */
+
+static const char *version_name(int app, int ver)
+{
+	return app == THERMO ? h_str("thermo v%d", ver) : h_str("gateway 1.%d", ver);
+}
+
+static void show_procs(void)
+{
+	static struct procs p;
+	procs_scan(&p);
+	demo_say("what runs, counted in /proc (/bin/sleep %s<app><version> under each host's "
+		 "shims):",
+		demo_tag);
+	for (int s = 0; s < NSITES; s++)
+		for (int h = 0; h < NHOSTS; h++) {
+			char line[512];
+			int len = snprintf(
+				line, sizeof line, "  %-8s %-10s", site_names[s], host_ids[h]);
+			const char *sep = "";
+			for (int app = GATEWAY; app >= THERMO; app--)
+				for (int v = 0; v <= 9; v++) {
+					int n = procs_count(&p, s, h, app, v);
+					if (n && len < (int)sizeof line - 64) {
+						len += snprintf(line + len,
+							sizeof line - (size_t)len, "%s %s x%d", sep,
+							version_name(app, v), n);
+						sep = ",";
+					}
+				}
+			demo_say("%s%s", line, *sep ? "" : " -");
+		}
+}
+
+/* ---- outpost status ------------------------------------------------------------------- */
+
+static const char *jstr(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
+
+static long long jint(json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+/* `outpost status --json` at url, parsed (caller json_decref()s), NULL on failure. */
+static json_t *status_json(const char *url)
+{
+	char *out = NULL, *err = NULL;
+	int rc = h_run2(&out, &err, "%s status --json --nats %s", demo_bin, url);
+	json_t *j = rc == 0 && out ? json_loads(out, 0, NULL) : NULL;
+	free(out);
+	free(err);
+	return j;
+}
+
+/* The status document shows both apps of site deployed at commit. */
+static bool site_at(json_t *st, const char *site, const char *commit)
+{
+	json_t *apps = json_object_get(json_object_get(json_object_get(st, "sites"), site), "apps");
+	size_t i;
+	json_t *a;
+	if (json_array_size(apps) != 2)
+		return false;
+	json_array_foreach(apps, i, a)
+	{
+		if (strcmp(jstr(a, "state"), "deployed") != 0 ||
+			strcmp(jstr(a, "commit"), commit) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* "app state commit running/desired" of each app of site, for a failure message. */
+static void site_apps(json_t *st, const char *site, char *buf, size_t size)
+{
+	json_t *apps = json_object_get(json_object_get(json_object_get(st, "sites"), site), "apps");
+	size_t i, len = 0;
+	json_t *a;
+	snprintf(buf, size, "%s", st ? " no apps" : " no status");
+	json_array_foreach(apps, i, a)
+	{
+		int n = snprintf(buf + len, size - len, " %s %s %.12s %lld/%lld;", jstr(a, "app"),
+			jstr(a, "state"), jstr(a, "commit"), jint(a, "running"),
+			jint(a, "desired"));
+		if (n < 0 || (size_t)n >= size - len)
+			break;
+		len += (size_t)n;
+	}
+}
+
+static void show_status(const h_nats *srv, const char *where)
+{
+	char *out = NULL;
+	demo_show("%s status --nats %s        # %s", demo_bin, h_nats_url(srv), where);
+	int rc = h_run(&out, "%s status --nats %s", demo_bin, h_nats_url(srv));
+	if (rc != 0)
+		demo_fail("outpost status at %s exited %d: %s", where, rc, out ? out : "");
+	demo_block("     ", out);
+	free(out);
+}
+
+/* ---- waiting for a site ------------------------------------------------------------- */
+
+struct goal {
+	int site;
+	const char *commit;
+	int thermo, ver; /* this many thermo readers of this version, and no other */
+	char why[512]; /* what was still missing at the last look */
+};
+
+static bool converged(void *arg)
+{
+	static struct procs p;
+	struct goal *g = arg;
+	const char *name = site_names[g->site];
+	procs_scan(&p);
+	int t = procs_count(&p, g->site, -1, THERMO, g->ver),
+	    ta = procs_count(&p, g->site, -1, THERMO, -1);
+	int gw = procs_count(&p, g->site, -1, GATEWAY, GW_VER),
+	    gwa = procs_count(&p, g->site, -1, GATEWAY, -1);
+	if (t != g->thermo || ta != g->thermo || gw != 1 || gwa != 1) {
+		snprintf(g->why, sizeof g->why,
+			"%s runs %d thermo readers (%d of v%d) and %d gateways (%d of 1.%d); "
+			"want %d of v%d and 1 of 1.%d",
+			name, ta, t, g->ver, gwa, gw, GW_VER, g->thermo, g->ver, GW_VER);
+		return false;
+	}
+	const char *where[2] = {h_nats_url(sites[g->site]), h_nats_url(hub)};
+	for (int i = 0; i < 2; i++) {
+		json_t *st = status_json(where[i]);
+		bool ok = site_at(st, name, g->commit);
+		if (!ok) {
+			char apps[256];
+			site_apps(st, name, apps, sizeof apps);
+			snprintf(g->why, sizeof g->why,
+				"outpost status at the %s does not show both apps of %s "
+				"deployed at %.12s:%s",
+				i ? "hub" : "site", name, g->commit, apps);
+		}
+		json_decref(st);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/* Waits until site runs exactly its share of commit (real processes) and says so in
+ * `outpost status` at the site and at the hub. */
+static void wait_site(int site, const char *commit, int thermo, int ver)
+{
+	struct goal g = {site, commit, thermo, ver, ""};
+	long long t = h_now_ms();
+	if (!h_wait_until(converged, &g, WAIT_MS))
+		demo_fail("%s did not converge on %.12s within %d s: %s", site_names[site], commit,
+			WAIT_MS / 1000, g.why);
+	demo_say("%s converged on %.12s (%.1f s)", site_names[site], commit,
+		(double)(h_now_ms() - t) / 1000.0);
+}
+
+/* ---- git and the hub ------------------------------------------------------------------ */
+
+/* Edits apps/thermo.yaml with sed, for real, and checks that it now says want. */
+static void edit(const char *expr, const char *want)
+{
+	char *out = NULL;
+	demo_show("sed -i %s apps/thermo.yaml", h_q(expr));
+	int rc = h_run(&out, "cd %s && sed -i %s apps/thermo.yaml", h_q(repo->path), h_q(expr));
+	free(out);
+	char *now = h_read(h_str("%s/apps/thermo.yaml", repo->path));
+	bool ok = rc == 0 && now && !strcmp(now, want);
+	free(now);
+	if (!ok)
+		demo_fail("sed -i %s apps/thermo.yaml did not make the expected file", expr);
+}
+
+static const char *commit(const char *msg)
+{
+	const char *sha = h_repo_commit(repo,
+		&(h_commit){.key = key, .name = "Ops", .email = "ops@example.com", .msg = msg});
+	if (!sha)
+		demo_fail("git commit -S failed");
+	demo_show("git add -A && git commit -qS -m %s", h_q(msg));
+	demo_say("  [main %.12s] signed by ops@example.com", sha);
+	return sha;
+}
+
+static void say_outcome(const char *who, json_t *r)
+{
+	demo_say("  %s: %s %.12s seq %lld, signed by %s: %lld put(s), %lld delete(s), %lld ms", who,
+		jstr(r, "outcome"), jstr(r, "commit"), jint(r, "seq"), jstr(r, "signer"),
+		jint(r, "puts"), jint(r, "deletes"), jint(r, "ms"));
+}
+
+/* What the repository's post-receive hook does after a push: a sync pass now. */
+static void hook(const char *sha)
+{
+	demo_show("nats request outpost.hub.sync.now '{}'      # the repo's post-receive hook");
+	natsMsg *m = NULL;
+	natsStatus s = natsConnection_RequestString(
+		&m, hub_nc, "outpost.hub.sync.now", "{}", WAIT_MS);
+	if (s != NATS_OK)
+		demo_fail("no answer from outpost sync on outpost.hub.sync.now: %s",
+			natsStatus_GetText(s));
+	json_t *r = json_loadb(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), 0, NULL);
+	const char *outcome = jstr(r, "outcome");
+	if (strcmp(jstr(r, "commit"), sha) != 0 ||
+		(strcmp(outcome, "accepted") != 0 && strcmp(outcome, "unchanged") != 0))
+		demo_fail("sync did not accept %.12s: %.*s", sha, natsMsg_GetDataLength(m),
+			natsMsg_GetData(m));
+	say_outcome("reply", r);
+	json_decref(r);
+	natsMsg_Destroy(m);
+}
+
+static bool first_pass(void *arg)
+{
+	json_t *st = status_json(h_nats_url(hub));
+	json_t *h = json_object_get(st, "hub");
+	bool ok = !strcmp(jstr(h, "outcome"), "accepted") && !strcmp(jstr(h, "commit"), arg);
+	if (ok)
+		say_outcome("first pass (outpost status at the hub, hub.sync)", h);
+	json_decref(st);
+	return ok;
+}
+
+/* The sites the hub has a leaf link with, from its /leafz. */
+static void show_links(void)
+{
+	json_t *j = h_nats_monitor(hub, "/leafz");
+	json_t *leafs = json_object_get(j, "leafs"), *l;
+	char names[256] = "";
+	size_t i, len = 0;
+	json_array_foreach(leafs, i, l)
+	{
+		int n = snprintf(
+			names + len, sizeof names - len, "%s%s", i ? ", " : "", jstr(l, "name"));
+		if (n > 0 && (size_t)n < sizeof names - len)
+			len += (size_t)n;
+	}
+	demo_say(
+		"hub /leafz: %zu leaf link(s)%s%s", json_array_size(leafs), len ? ": " : "", names);
+	json_decref(j);
+}
+
+/* ---- the steps -------------------------------------------------------------------------- */
+
+static void intro(void)
+{
+	printf("outpost demo: signed GitOps to disconnected edge sites, all on this machine.\n"
+	       "A hub and two sites (each a leaf nats-server, an agent and two hosts), a git\n"
+	       "repo with SSH-signed commits. Each step is checked (real processes in /proc,\n"
+	       "`outpost status`) before it is shown; if one does not happen, the demo stops\n"
+	       "with \"demo: FAILED\". Everything lives in $DEMO, removed at the end:\n"
+	       "DEMO=%s\n",
+		demo_tmp);
+}
+
+static void step_repo(void)
+{
+	char *out = NULL;
+	demo_step("Two apps in a git repo, validated before they ship");
+	demo_show("%s --version | head -1", demo_bin);
+	if (h_run(&out, "%s --version | head -1", demo_bin) != 0)
+		demo_fail("outpost --version failed: %s", out ? out : "");
+	demo_block("     ", out);
+	free(out);
+	repo = h_repo_new("fleet");
+	if (!repo)
+		demo_fail("git init failed");
+	h_repo_write(repo, "apps/thermo.yaml", "%s", demo_thermo_yaml(2, 3));
+	h_repo_write(repo, "apps/gateway.yaml", "%s", demo_gateway_yaml());
+	demo_say("$DEMO/fleet/apps/thermo.yaml: two readers per EU plant, mostly on sensor boxes");
+	demo_block("     | ", demo_thermo_yaml(2, 3));
+	demo_say("$DEMO/fleet/apps/gateway.yaml: one MQTT bridge per plant, on its gateway box");
+	demo_block("     | ", demo_gateway_yaml());
+	demo_show("cd $DEMO/fleet && outpost validate apps");
+	int rc = h_run(&out, "cd %s && %s validate apps", h_q(repo->path), demo_bin);
+	demo_block("     ", out);
+	free(out);
+	if (rc != 0)
+		demo_fail("outpost validate apps exited %d", rc);
+	const char *typo = demo_thermo_yaml(2, 3);
+	const char *at = strstr(typo, "instances: 2");
+	h_write(h_path("drafts/thermo.yaml"), "%.*sinstances: two%s", (int)(at - typo), typo,
+		at + strlen("instances: 2"));
+	int line = 1;
+	for (const char *c = typo; c < at; c++)
+		line += *c == '\n';
+	const char *where = h_str("drafts/thermo.yaml:%d:", line);
+	demo_show("cd $DEMO && outpost validate drafts/thermo.yaml     # a typo never ships");
+	rc = h_run(&out, "cd %s && %s validate drafts/thermo.yaml", h_q(demo_tmp), demo_bin);
+	demo_block("     ", out);
+	if (rc != 1 || !out || !strstr(out, where))
+		demo_fail("validate should refuse %s with exit 1, got %d", where, rc);
+	free(out);
+}
+
+static const char *step_sign(void)
+{
+	char *out = NULL;
+	demo_step("A signing key, the hub's trust policy, a signed commit");
+	key = h_keygen("ed25519");
+	if (!key)
+		demo_fail("ssh-keygen failed");
+	demo_show("ssh-keygen -q -t ed25519 -N '' -f %s", key->path);
+	trust = h_path("allowed_signers");
+	h_write(trust, "ops@example.com namespaces=\"git\" %s\n", key->pub);
+	demo_show("cat $DEMO/allowed_signers            # git's format: who may sign what");
+	demo_block("     ", h_keep(h_read(trust)));
+	demo_say("git signs with that key: gpg.format=ssh, user.signingkey=%s", key->path);
+	const char *sha = commit("thermo v3 and gateway 1.4 for the EU plants");
+	demo_show("git -c gpg.ssh.allowedSignersFile=$DEMO/allowed_signers verify-commit HEAD");
+	if (h_repo_git(repo, &out, "-c gpg.ssh.allowedSignersFile=%s verify-commit HEAD 2>&1",
+		    h_q(trust)) != 0)
+		demo_fail("git verify-commit HEAD failed: %s", out ? out : "");
+	demo_block("     ", out);
+	free(out);
+	return sha;
+}
+
+static void start_site(int s)
+{
+	const char *name = site_names[s], *url = h_nats_url(sites[s]);
+	h_mkdirs(h_path("%s", name));
+	const char *agent = h_str("%s agent --site %s --label region=eu --label city=%s --nats %s "
+				  "--state %s --host-timeout 1s --resync 2s",
+		demo_bin, name, site_cities[s], url, h_path("%s/agent", name));
+	if (s == 0)
+		demo_show("%s", agent);
+	if (h_spawn_sh(h_path("%s/agent.log", name), "%s", agent) < 0)
+		demo_fail("cannot start the agent of %s", name);
+	for (int h = 0; h < NHOSTS; h++) {
+		demo_host_dir[s][h] = h_path("%s/%s", name, host_ids[h]);
+		const char *host = h_str("%s host --site %s --id %s --label role=%s --nats %s "
+					 "--state %s --heartbeat 300ms",
+			demo_bin, name, host_ids[h], host_roles[h], url, demo_host_dir[s][h]);
+		if (s == 0)
+			demo_show("%s", host);
+		if (h_spawn_sh(h_path("%s/%s.log", name, host_ids[h]), "%s", host) < 0)
+			demo_fail("cannot start host %s of %s", host_ids[h], name);
+	}
+}
+
+static void step_hub(const char *sha)
+{
+	demo_step(
+		"The hub: a nats-server and outpost sync, which verifies and publishes the commit");
+	hub = h_hub_start();
+	if (!hub)
+		demo_fail("the hub's nats-server did not start");
+	demo_say("hub nats-server %s: JetStream domain hub, leaf nodes on :%d", h_nats_url(hub),
+		hub->leaf_port);
+	if (natsConnection_ConnectTo(&hub_nc, h_nats_url(hub)) != NATS_OK)
+		demo_fail("cannot connect to the hub's nats-server");
+	const char *cmd = h_str("%s sync --repo %s --trust %s --state %s --nats %s --interval 1h",
+		demo_bin, repo->path, trust, h_path("sync"), h_nats_url(hub));
+	demo_show("%s", cmd);
+	if (h_spawn_sh(h_path("sync.log"), "%s", cmd) < 0)
+		demo_fail("cannot start outpost sync");
+	if (!h_wait_until(first_pass, (void *)sha, WAIT_MS))
+		demo_fail("the first sync pass did not accept %.12s (see $DEMO/sync.log)", sha);
+}
+
+static void step_sites(const char *sha)
+{
+	demo_step("Two sites, each a leaf nats-server, an agent and two hosts: both run the apps");
+	for (int s = 0; s < NSITES; s++) {
+		sites[s] = h_site_start(hub, site_names[s]);
+		if (!sites[s])
+			demo_fail("the nats-server of %s did not start", site_names[s]);
+		demo_say("%s nats-server %s: JetStream domain %s, leaf link to the hub via proxy "
+			 ":%d",
+			site_names[s], h_nats_url(sites[s]), site_names[s], sites[s]->leaf_port);
+	}
+	for (int s = 0; s < NSITES; s++)
+		if (!h_leaf_wait(sites[s], WAIT_MS))
+			demo_fail("%s's leaf link to the hub did not come up", site_names[s]);
+	show_links();
+	for (int s = 0; s < NSITES; s++)
+		start_site(s);
+	demo_say("(%s: the same, with its own server and city=%s)", site_names[1], site_cities[1]);
+	demo_say("each agent mirrors the hub's desired state into its own server and places the "
+		 "apps on its hosts");
+	for (int s = 0; s < NSITES; s++)
+		wait_site(s, sha, 2, 3);
+	show_procs();
+	show_status(hub, "at the hub: every site");
+}
+
+/* The thermo readers' pids at each site. */
+static int thermo_pids(pid_t *pids, int max)
+{
+	static struct procs p;
+	int n = 0;
+	procs_scan(&p);
+	for (int i = 0; i < p.n && n < max; i++)
+		if (p.w[i].app == THERMO && p.w[i].site >= 0)
+			pids[n++] = p.w[i].pid;
+	return n;
+}
+
+static const char *step_scale(void)
+{
+	demo_step("A signed scale change: thermo from 2 to 4 readers per site");
+	pid_t before[16], after[64];
+	int nb = thermo_pids(before, 16);
+	edit("s/instances: 2 /instances: 4 /", demo_thermo_yaml(4, 3));
+	const char *sha = commit("thermo: 4 readers per plant");
+	hook(sha);
+	for (int s = 0; s < NSITES; s++)
+		wait_site(s, sha, 4, 3);
+	int na = thermo_pids(after, 64), kept = 0;
+	for (int i = 0; i < nb; i++)
+		for (int j = 0; j < na; j++)
+			kept += before[i] == after[j];
+	if (nb != 2 * NSITES || kept != nb)
+		demo_fail("scaling restarted readers: %d of the %d running before kept their pid",
+			kept, nb);
+	demo_say("the %d readers that ran before kept their pids: scaling never restarts an "
+		 "instance",
+		nb);
+	show_procs();
+	show_status(hub, "at the hub");
+	return sha;
+}
+
+static const char *step_outage(const char *prev)
+{
+	static struct procs p;
+	demo_step("plant-b loses its link to the hub; a signed change to thermo v4");
+	h_link_cut(sites[1]);
+	cut_at = h_now_ms();
+	demo_say("the link proxy between plant-b and the hub drops the leaf connection and "
+		 "refuses new ones");
+	show_links();
+	edit(h_str("s/version: v3/version: v4/; s/\"%s%d3\"/\"%s%d4\"/", demo_tag, THERMO, demo_tag,
+		     THERMO),
+		demo_thermo_yaml(4, 4));
+	const char *sha = commit("thermo v4: new sensor calibration");
+	hook(sha);
+	wait_site(0, sha, 4, 4);
+	procs_scan(&p);
+	int old = procs_count(&p, 1, -1, THERMO, 3), nv = procs_count(&p, 1, -1, THERMO, 4);
+	json_t *local = status_json(h_nats_url(sites[1])), *at_hub = status_json(h_nats_url(hub));
+	bool b_local = site_at(local, "plant-b", prev), b_hub = site_at(at_hub, "plant-b", prev);
+	json_decref(local);
+	json_decref(at_hub);
+	if (old != 4 || nv != 0 || !b_local || !b_hub)
+		demo_fail("plant-b should still run %.12s (4 readers v3, 0 v4) and say so at the "
+			  "site and "
+			  "the hub: has %d v3, %d v4; site status %s, hub status %s",
+			prev, old, nv, b_local ? "ok" : "not", b_hub ? "ok" : "not");
+	demo_say("plant-b, offline, still runs %.12s: 4 thermo v3 readers, no v4", prev);
+	show_procs();
+	show_status(hub, "at the hub: plant-b's last report");
+	show_status(sites[1], "at plant-b: its own view, offline");
+	return sha;
+}
+
+static void step_restore(const char *sha)
+{
+	demo_step("The link is back: plant-b catches up by itself");
+	h_link_restore(sites[1]);
+	if (!h_leaf_wait(sites[1], WAIT_MS))
+		demo_fail("plant-b's leaf link did not come back");
+	demo_say("the link proxy forwards again; plant-b's leaf link is back after %.1f s "
+		 "offline",
+		(double)(h_now_ms() - cut_at) / 1000.0);
+	show_links();
+	wait_site(1, sha, 4, 4);
+	show_procs();
+	show_status(hub, "at the hub: both plants on v4");
+}
+
+static bool none_left(void *arg)
+{
+	(void)arg;
+	return procs_leftovers() == 0;
+}
+
+static void step_stop(void)
+{
+	static struct procs p;
+	demo_step("Stop everything the demo started");
+	procs_scan(&p);
+	demo_say("stopping 1 sync, %d agents, %d hosts, %d nats-servers, %d shims and their %d "
+		 "workloads",
+		NSITES, NSITES * NHOSTS, NSITES + 1, p.nshims, p.n);
+	natsConnection_Destroy(hub_nc);
+	hub_nc = NULL;
+	demo_cleaned = true;
+	long long t = h_now_ms();
+	h_cleanup();
+	if (!h_wait_until(none_left, NULL, 5000))
+		demo_fail("%d processes of the demo are still running", procs_leftovers());
+	struct stat st;
+	bool kept = getenv("OUTPOST_KEEP") && *getenv("OUTPOST_KEEP");
+	if (!kept && stat(demo_tmp, &st) == 0)
+		demo_fail("%s is still there", demo_tmp);
+	demo_say("all stopped in %.1f s, no process of the demo is left (checked in /proc); "
+		 "$DEMO is %s",
+		(double)(h_now_ms() - t) / 1000.0, kept ? "kept (OUTPOST_KEEP)" : "removed");
+	printf("\n%sdemo: OK%s, every step happened as described. Total run time %.1f s.\n",
+		demo_tty ? "\033[1;32m" : "", demo_tty ? "\033[0m" : "", demo_elapsed());
+}
+
+int main(void)
+{
+	char cwd[4000];
+	demo_t0 = h_now_ms();
+	demo_tty = isatty(1);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!getcwd(cwd, sizeof cwd))
+		return 1;
+	snprintf(demo_bin, sizeof demo_bin, "%s/outpost", cwd);
+	snprintf(demo_tmp, sizeof demo_tmp, "%s", h_tmpdir());
+	snprintf(demo_tag, sizeof demo_tag, "4%05d", (int)(getpid() % 100000));
+	intro();
+	step_repo();
+	const char *first = step_sign();
+	step_hub(first);
+	step_sites(first);
+	const char *scaled = step_scale();
+	const char *v4 = step_outage(scaled);
+	step_restore(v4);
+	step_stop();
+	return 0;
+}

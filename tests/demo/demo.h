@@ -1,0 +1,72 @@
+/* The demo's parts (the scenario is demo.c): its two apps (apps.c), narration and the
+ * verdict (out.c), and its workloads as /proc shows them (procs.c). Strings returned as
+ * `const char *` are harness-owned. */
+#ifndef OUTPOST_DEMO_H
+#define OUTPOST_DEMO_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define NSITES 2
+#define NHOSTS 2
+#define MAXP 200
+#define THERMO 1 /* the app digit in a workload's tag */
+#define GATEWAY 2
+#define GW_VER 4 /* gateway 1.4 */
+
+/* Set by main before anything runs. Copies, not harness strings: they outlive
+ * h_cleanup(). A workload is `/bin/sleep <tag><app digit><version digit>`. */
+extern char demo_bin[4096], demo_tmp[512], demo_tag[16];
+extern bool demo_tty, demo_cleaned;
+extern long long demo_t0;
+/* Each host's --state dir (harness strings), by site and host index. */
+extern const char *demo_host_dir[NSITES][NHOSTS];
+
+/* ---- apps.c: the manifests ---------------------------------------------------------- */
+
+/* thermo: readers placed by the site label region=eu, spread over the hosts labelled
+ * role=sensor (75) and any host (25); instances per site, version v<ver>. */
+const char *demo_thermo_yaml(int instances, int ver);
+/* gateway 1.4: one MQTT bridge per site, on the host labelled role=gateway. */
+const char *demo_gateway_yaml(void);
+
+/* ---- out.c: what a person reads ------------------------------------------------------ */
+
+/* Seconds since demo_t0. */
+double demo_elapsed(void);
+/* "== N. title  [t s]", bold on a terminal. */
+void demo_step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Narration, indented; the temp dir shows as $DEMO, the binary as outpost. */
+void demo_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A command, as a person would type it: "$ ...". */
+void demo_show(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Every line of text after prefix, shortened as demo_say does; text may be NULL. */
+void demo_block(const char *prefix, const char *text);
+/* The verdict on a step that did not happen: a FAILED line, every process stopped (the
+ * harness prints each log's tail), the FAILED line again as the last word, exit 1. */
+void demo_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* ---- procs.c: the workloads ---------------------------------------------------------- */
+
+struct wl {
+	pid_t pid;
+	int site, host; /* -1: its parent is not the shim of one of the demo's hosts */
+	int app, ver; /* THERMO or GATEWAY; the version digit */
+};
+
+struct procs {
+	int n, nshims;
+	struct wl w[MAXP];
+};
+
+/* Finds every workload and every shim of this run in /proc. Each is adopted by the
+ * harness (shims live in sessions of their own, so nothing else would stop them); an
+ * adopted process that is gone is forgotten. Main thread only. */
+void procs_scan(struct procs *p);
+/* Workloads at site (host -1: any) of app (ver -1: any). */
+int procs_count(const struct procs *p, int site, int host, int app, int ver);
+/* Processes of this run still there once the harness cleaned up: every command line
+ * that names demo_tmp, and the workloads. Adopts nothing. */
+int procs_leftovers(void);
+
+#endif
