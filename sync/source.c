@@ -57,15 +57,10 @@ static void set_ca(const char *ca_file)
 		git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, f, NULL);
 }
 
-static int cache_open(op_source *s, bool fresh, op_err *e)
+/* Opens the cache, or makes a new one where it is missing or unreadable. */
+static int cache_open(op_source *s, op_err *e)
 {
-	if (s->repo) {
-		git_repository_free(s->repo);
-		s->repo = NULL;
-	}
-	if (fresh)
-		rm_rf(s->dir);
-	if (!fresh && git_repository_open_bare(&s->repo, s->dir) == 0)
+	if (git_repository_open_bare(&s->repo, s->dir) == 0)
 		return 0;
 	rm_rf(s->dir);
 	if (git_repository_init(&s->repo, s->dir, 1) != 0)
@@ -94,7 +89,7 @@ int op_source_open(
 	/* Loading a CA bundle costs milliseconds on every start: only https needs it. */
 	if (!strncmp(url, "https://", 8))
 		set_ca(ca_file);
-	int rc = cache_open(s, false, e);
+	int rc = cache_open(s, e);
 	if (rc) {
 		op_source_free(s);
 		return rc;
