@@ -28,6 +28,8 @@ E2E := $(wildcard tests/e2e/test_*.c)
 HARNESS := $(wildcard tests/harness*.c tests/t.c)
 FUZZ := $(wildcard tests/fuzz/fuzz_*.c)
 BENCH := $(wildcard tests/bench/bench_*.c)
+FUZZ_BIN := $(patsubst %.c,build/fuzz/%,$(FUZZ))
+FUZZ_SHORT ?= 5
 
 obj = $(patsubst %.c,build/$(1)/%.o,$(2))
 
@@ -55,12 +57,20 @@ build/rel/tests/%: $(call obj,rel,tests/%.c $(LIBSRC) $(HARNESS))
 UNIT_BIN := $(patsubst %.c,build/rel/%,$(UNIT))
 E2E_BIN := $(patsubst %.c,build/rel/%,$(E2E))
 
-test: outpost $(UNIT_BIN) $(E2E_BIN)
+# A short fuzz of every target first (the campaigns are `make fuzz`), then the tests;
+# the runner's total is the last line.
+test: outpost $(UNIT_BIN) $(E2E_BIN) $(FUZZ_BIN)
+	@tests/fuzz/run.sh $(FUZZ_SHORT) $(FUZZ_BIN)
 	@tests/run.sh $(UNIT_BIN) $(E2E_BIN)
 test-unit: $(UNIT_BIN)
 	@tests/run.sh $(UNIT_BIN)
 test-e2e: outpost $(E2E_BIN)
 	@tests/run.sh $(E2E_BIN)
+# The long seeded chaos run (tests/e2e/test_chaos.c, of which `make test` runs 10 steps):
+# CHAOS_STEPS (default 100) and CHAOS_SEED, printed by every run, to replay one.
+.PHONY: chaos
+chaos: outpost build/rel/tests/e2e/test_chaos
+	@CHAOS_STEPS=$${CHAOS_STEPS:-100} tests/run.sh build/rel/tests/e2e/test_chaos
 
 # --- ASan + UBSan ----------------------------------------------------------------------
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -86,7 +96,6 @@ build/fuzz/%.o: %.c
 build/fuzz/tests/fuzz/%: $(call obj,fuzz,tests/fuzz/%.c $(LIBSRC))
 	@mkdir -p $(dir $@)
 	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(DYN_LIBS)
-FUZZ_BIN := $(patsubst %.c,build/fuzz/%,$(FUZZ))
 fuzz: $(FUZZ_BIN)
 	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
 

@@ -190,7 +190,9 @@ int op_proc_start_time(int pid, uint64_t *start)
 	char path[64], buf[1024];
 	if (pid <= 0)
 		return OP_ENOTFOUND;
-	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	/* task/<pid>/stat: qemu-user fakes a process's own /proc/<pid>/stat (its start time
+	 * is qemu's), not the task's, so a shim under emulation reads what the host reads. */
+	snprintf(path, sizeof path, "/proc/%d/task/%d/stat", pid, pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return OP_ENOTFOUND;

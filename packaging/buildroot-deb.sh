@@ -1,8 +1,9 @@
 #!/bin/sh
 # Adds the tools that check the .deb packages to the build root (`make deps-deb`, run by
-# `make deb` and `make test-deb`): lintian, systemd (for systemd-analyze verify) and
-# adduser (what the package's postinst calls). A stamp holding the hash of this script
-# makes a second run free, as in buildroot.sh.
+# `make deb` and `make test-deb`): lintian, systemd (for systemd-analyze verify),
+# adduser (what the package's postinst calls), and the copyright file of the libgit2
+# that buildroot.sh rebuilt. A stamp holding the hash of this script makes a second
+# run free, as in buildroot.sh.
 # Usage: packaging/buildroot-deb.sh [ROOT]
 set -eu
 
@@ -27,5 +28,17 @@ echo "buildroot-deb: installing $PKGS in the root" >&2
 		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends $PKGS >/tmp/apt-deb.log 2>&1; } ||
 		{ tail -30 /tmp/apt-deb.log; exit 1; }
 "
+# The libgit2 that buildroot.sh rebuilt has no installed copyright file: keep the one
+# of its Debian source (and its version) for the package's copyright and
+# Static-Built-Using (packaging/mkdeb.sh).
+"$HERE/inroot.sh" --root "$ROOT" sh -c '
+	set -e
+	rm -rf /opt/libgit2-doc && mkdir -p /opt/libgit2-doc && cd /opt/libgit2-doc
+	apt-get source -qq libgit2 >/tmp/src-doc.log 2>&1 || { tail -20 /tmp/src-doc.log; exit 1; }
+	cd "$(find . -maxdepth 1 -type d -name "libgit2-*" | head -1)"
+	install -D -m 0644 debian/copyright /usr/local/share/doc/libgit2/copyright
+	dpkg-parsechangelog -S Version >/usr/local/share/doc/libgit2/version
+	rm -rf /opt/libgit2-doc
+'
 echo "$want" >"$STAMP"
 echo "buildroot-deb: ready in $(($(date +%s) - t0)) s: $ROOT" >&2
