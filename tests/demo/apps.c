@@ -57,11 +57,10 @@ const char *demo_gateway_yaml(void)
 		     "        args: [\"%s%d%d\"]\n"
 		     "        rollout: stop-first           # it holds the plant's MQTT port\n"
 		     "      traits:\n"
-		     "        - type: spreadscaler\n"
+		     "        - type: daemonscaler          # one on every gateway box\n"
 		     "          properties:\n"
 		     "            instances: 1\n"
 		     "            spread:\n"
-		     "              - name: gateway-box\n"
-		     "                requirements: {role: gateway}\n",
+		     "              - requirements: {role: gateway}\n",
 		GW_VER, demo_tag, GATEWAY, GW_VER);
 }
