@@ -72,7 +72,10 @@ int ag_table_set(ag_table *t, const char *key, const char *val, size_t len, bool
 		free(v);
 		return OP_ENOMEM;
 	}
-	t->v[t->n++] = (ag_entry){k, v, len};
+	ag_entry *e = &t->v[t->n++];
+	e->key = k;
+	e->val = v;
+	e->len = len;
 	return 0;
 }
 
@@ -128,7 +131,9 @@ static void *watch_mirror(void *arg)
 				a->watch_init = true;
 				a->watch_delta = 0;
 			}
-			poke(a);
+			/* In a burst (a catch-up replaying revisions) the loop wakes at its end. */
+			if (a->watch_delta == 0)
+				poke(a);
 			pthread_mutex_unlock(&a->mu);
 		}
 		kvWatcher_Destroy(w);
@@ -221,14 +226,18 @@ static int lookup_entry(void *arg, const char *name, const char **json, size_t *
  * coming or stalled, and a stalled one is read past (agent_mirror.c). */
 static bool catching_up(op_agent *a, int64_t now)
 {
+	bool quiet = now - a->last_change_ms >= 2000;
+	if ((!a->watch_init || a->watch_delta > 0) && !quiet)
+		return true; /* the watcher has more to deliver */
 	op_mirror_info mi;
 	op_err e = {0};
 	if (op_site_mirror_info(&a->bus, &mi, &e) != 0)
-		return now - a->last_change_ms < 2000;
-	bool level = ag_mirror_level(a, mi.last_seq, now) || (!ag_mirror_hub_ahead(a, mi.last_seq, now) && mi.lag == 0);
+		return !quiet;
+	bool level = ag_mirror_level(a, mi.last_seq, now) ||
+		(!ag_mirror_hub_ahead(a, mi.last_seq, now) && mi.lag == 0);
 	if (a->watch_init && a->watch_delta == 0 && level)
 		return false;
-	if (now - a->last_change_ms < 2000)
+	if (!quiet)
 		return true;
 	return ag_mirror_hub_ahead(a, mi.last_seq, now);
 }
@@ -257,7 +266,8 @@ static void choose_revision(op_agent *a, const ag_table *t, bool from_hub)
 		 * seq than the site runs is replaying old state. */
 		op_mirror_info mi;
 		bool hub_says = from_hub ||
-			(ag_mirror_hub_fresh(a, now) && op_site_mirror_info(&a->bus, &mi, &e) == 0 &&
+			(ag_mirror_hub_fresh(a, now) &&
+				op_site_mirror_info(&a->bus, &mi, &e) == 0 &&
 				ag_mirror_level(a, mi.last_seq, now));
 		if (hub_says)
 			snprintf(a->problem, sizeof a->problem,
@@ -370,7 +380,8 @@ static int setup(op_agent *a, bool *failing)
 			a->warning, sizeof a->warning, &e);
 		if (rc) {
 			if (!*failing) /* once, not once a second */
-				op_log_warn("site buckets not ready; retrying", "error=\"%s\"", e.msg);
+				op_log_warn(
+					"site buckets not ready; retrying", "error=\"%s\"", e.msg);
 			*failing = true;
 			return rc;
 		}
@@ -380,8 +391,8 @@ static int setup(op_agent *a, bool *failing)
 	if (!a->hbsub) {
 		char subj[128];
 		snprintf(subj, sizeof subj, "outpost.%s.hb.*", a->cfg.site);
-		natsStatus s =
-			natsConnection_Subscribe(&a->hbsub, a->bus.nc, subj, on_heartbeat, a);
+		natsStatus s = natsConnection_Subscribe(
+			&a->hbsub, a->bus.nc, subj, on_heartbeat, a);
 		if (s != NATS_OK) {
 			a->hbsub = NULL;
 			return op_bus_err(&e, s, "subscribe to heartbeats");

@@ -66,11 +66,15 @@ static void read_hub(op_agent *a, int64_t now)
 	m->read_last = m->hub_last;
 	m->read_ms = now;
 	if (op_site_hub_read(m->hubjs, AG_HUB_WAIT_MS, on_hub_key, &t, &e) != 0) {
-		op_log_warn("cannot read the hub's bucket past the stalled mirror; will retry",
-			"error=\"%s\"", e.msg);
+		if (!m->read_failed) /* once a stall, not once a retry */
+			op_log_warn("cannot read the hub's bucket past the stalled mirror; will "
+				    "retry",
+				"error=\"%s\"", e.msg);
+		m->read_failed = true;
 		ag_table_free(&t);
 		return;
 	}
+	m->read_failed = false;
 	pthread_mutex_lock(&a->mu);
 	ag_table_free(&m->hub);
 	m->hub = t;
@@ -97,7 +101,7 @@ static void set_state(op_agent *a, enum ag_mirror_state st, uint64_t mirror_last
 			(unsigned long long)m->hub_last);
 	} else if (was == AG_MIRROR_STALLED) {
 		op_log_info(st == AG_MIRROR_OK ? "desired-state mirror caught up"
-						: "desired-state mirror no longer stalled",
+					       : "desired-state mirror no longer stalled",
 			"state=%s stalled_ms=%lld", ag_mirror_state_name(st),
 			(long long)(now - m->stalled_ms));
 		m->stalled_ms = 0;
@@ -133,6 +137,8 @@ void ag_mirror_check(op_agent *a, int64_t now)
 	}
 	pthread_mutex_unlock(&a->mu);
 	enum ag_mirror_state st;
+	if (!m->progress_ms)
+		m->progress_ms = now; /* the first measure: no stall counted before it */
 	if (!ok) {
 		st = AG_MIRROR_OFFLINE;
 		m->progress_ms = now; /* a stall counts from the link's return */
@@ -143,7 +149,7 @@ void ag_mirror_check(op_agent *a, int64_t now)
 		if (mi.last_seq != m->last_seq)
 			m->progress_ms = now;
 		st = now - m->progress_ms >= AG_MIRROR_STALL_MS ? AG_MIRROR_STALLED
-								 : AG_MIRROR_BEHIND;
+								: AG_MIRROR_BEHIND;
 	}
 	m->last_seq = mi.last_seq;
 	set_state(a, st, mi.last_seq, now);
@@ -157,10 +163,13 @@ void ag_mirror_check(op_agent *a, int64_t now)
 	snprintf(m->note, sizeof m->note, "%s", note);
 	pthread_mutex_unlock(&a->mu);
 	if (st == AG_MIRROR_STALLED &&
-		(m->read_ms == 0 || m->read_last != hub_last || now - m->read_ms >= AG_HUB_REREAD_MS))
+		(m->read_ms == 0 || m->read_last != hub_last ||
+			now - m->read_ms >= AG_HUB_REREAD_MS))
 		read_hub(a, now);
-	if (st != AG_MIRROR_STALLED)
+	if (st != AG_MIRROR_STALLED) {
 		m->read_ms = 0;
+		m->read_failed = false;
+	}
 }
 
 void ag_mirror_free(op_agent *a)

@@ -46,6 +46,7 @@ typedef struct ag_mirror {
 	int64_t next_check_ms;
 	uint64_t read_last; /* hub_last when the hub's bucket was last read */
 	int64_t read_ms; /* when */
+	bool read_failed; /* the last read failed (logged once) */
 	char since[32]; /* RFC 3339: when it stalled */
 	char note[320]; /* under mu, for status: why the mirror is not trusted now */
 	ag_table hub; /* under mu: the hub's bucket as last read, for the loop */

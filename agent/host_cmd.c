@@ -330,8 +330,10 @@ int op_cmd_host(int argc, char **argv)
 		op_log_error("host cannot start", "error=\"%s\"", e.msg);
 		goto out;
 	}
+	char nats[512];
+	op_bus_url_redact(r.nats, nats, sizeof nats);
 	op_log_info("host started", "site=%s id=%s boot=%s arch=%s state=%s nats=%s", r.site, r.id,
-		r.boot, op_arch_self(), cfg.state, r.nats);
+		r.boot, op_arch_self(), cfg.state, nats);
 	rc = serve(&r);
 	op_log_info("host stopping", "id=%s instances=%s", r.id, "left running");
 out:

@@ -161,10 +161,12 @@ int op_cmd_status(int argc, char **argv)
 	}
 	natsStatus s = js_KeyValue(&kv, b.js, OP_STATUS_BUCKET);
 	if (s != NATS_OK) {
+		char url[512];
+		op_bus_url_redact(nats, url, sizeof url);
 		fprintf(stderr,
 			"outpost status: no %s bucket at %s (%s): no sync or agent ran "
 			"there yet\n",
-			OP_STATUS_BUCKET, nats, natsStatus_GetText(s));
+			OP_STATUS_BUCKET, url, natsStatus_GetText(s));
 		op_bus_close(&b);
 		return OP_EXIT_FAIL;
 	}

@@ -71,8 +71,11 @@ static int ensure_bus(op_sync *s, op_err *e)
 		if (rc)
 			return rc;
 	}
-	if (!op_bus_connected(&s->bus))
-		return op_err_set(e, OP_ENATS, "not connected to %s", s->cfg.nats);
+	if (!op_bus_connected(&s->bus)) {
+		char url[512];
+		op_bus_url_redact(s->cfg.nats, url, sizeof url);
+		return op_err_set(e, OP_ENATS, "not connected to %s", url);
+	}
 	if (!s->kv) {
 		kvConfig c;
 		op_publish_bucket_config(&c);

@@ -151,6 +151,9 @@ const char *h_nats_url(const h_nats *s);
 /* GET http://127.0.0.1:<http_port><path> (e.g. "/leafz", "/jsz?streams=1"), parsed;
  * caller json_decref()s. NULL if unreachable, not 200, or not JSON. */
 json_t *h_nats_monitor(const h_nats *s, const char *path);
+/* The same, the body as text (caller frees), for what jansson refuses as it is: /jsz
+ * with accounts holds integers past int64 (parse with JSON_DECODE_INT_AS_REAL). */
+char *h_nats_monitor_text(const h_nats *s, const char *path);
 /* True once /leafz at the site lists its link to the hub, within timeout_ms. */
 bool h_leaf_wait(h_nats *site, int timeout_ms);
 /* True once /leafz at the site lists no leaf link, within timeout_ms. */
@@ -167,6 +170,23 @@ int h_link_refused(const h_nats *site);
 /* Forwards new connections again. Returns at once; the site's leaf remote reconnects
  * within about a second: h_leaf_wait() for it. */
 void h_link_restore(h_nats *site);
+/* Servers with more config: accounts and users, TLS. text(s, arg) is called once the
+ * server's ports are chosen (a site's s->leaf_port is its link proxy's port) and
+ * returns config text appended to server.conf (harness-owned or static; NULL fails
+ * the start). With own_leafnodes the text writes the whole leafnodes { } block and
+ * the harness writes none: the hub's must listen on 127.0.0.1:<s->leaf_port> with
+ * `compression: off` (for the proxy), a site's remote must go to
+ * nats-leaf://127.0.0.1:<s->leaf_port>, the proxy. The proxy forwards a TLS leaf link
+ * as it is (after the hub's first INFO, which announces TLS): the site may then learn
+ * the hub's own address from an encrypted INFO, so h_link_cut is not for TLS links.
+ * The monitoring port stays plain HTTP without auth. */
+typedef struct h_nats_cfg {
+	const char *(*text)(const h_nats *s, void *arg);
+	void *arg;
+	bool own_leafnodes;
+} h_nats_cfg;
+h_nats *h_hub_start_cfg(const h_nats_cfg *cfg);
+h_nats *h_site_start_cfg(h_nats *hub, const char *site, const h_nats_cfg *cfg);
 /* Stops the server with SIGTERM (kill9: SIGKILL), waits for it; store and ports kept.
  * 0, or -1 if it was not running. */
 int h_nats_stop(h_nats *s, bool kill9);

@@ -158,15 +158,20 @@ static ssize_t read_hub(struct h_proxy *x, struct pair *p)
 		if (in[i] != '\n' && p->nline < LINESZ)
 			continue;
 		p->line[p->nline] = 0;
-		if (strncmp(p->line, "INFO ", 5) == 0)
+		bool tls = false;
+		if (strncmp(p->line, "INFO ", 5) == 0) {
 			rewrite_info(x, p->line, sizeof p->line);
-		else if (p->nline == LINESZ || strstr(p->line, "MSG ") == p->line + 1 ||
+			/* A TLS handshake follows: the rest is opaque (see h_nats_cfg). */
+			tls = strstr(p->line, "\"tls_required\":true") != NULL;
+		} else if (p->nline == LINESZ || strstr(p->line, "MSG ") == p->line + 1 ||
 			strncmp(p->line, "MSG ", 4) == 0)
 			p->handshake = false; /* LMSG, HMSG, RMSG, MSG: payloads follow */
 		size_t len = strlen(p->line);
 		memcpy(p->buf[1] + out, p->line, len);
 		out += len;
 		p->nline = 0;
+		if (tls)
+			p->handshake = false;
 	}
 	p->len[1] = out;
 	p->off[1] = 0;
@@ -357,6 +362,11 @@ static char *http_get(int port, const char *path)
 	return out;
 }
 
+char *h_nats_monitor_text(const h_nats *s, const char *path)
+{
+	return http_get(s->http_port, path);
+}
+
 json_t *h_nats_monitor(const h_nats *s, const char *path)
 {
 	char *body = http_get(s->http_port, path);
@@ -424,7 +434,7 @@ static void cleanup_servers(void)
 	nservers = 0;
 }
 
-static int write_conf(const h_nats *s)
+static int write_conf(const h_nats *s, const h_nats_cfg *cfg)
 {
 	char leaf[256];
 	/* The site retries its remote every second (the default, said here on purpose).
@@ -440,12 +450,17 @@ static int write_conf(const h_nats *s)
 			"leafnodes { listen: \"127.0.0.1:%d\", compression: off }\n", s->leaf_port);
 	if (n < 0 || (size_t)n >= sizeof leaf)
 		return -1;
+	const char *extra = cfg && cfg->text ? cfg->text(s, cfg->arg) : NULL;
+	if (cfg && cfg->text && !extra)
+		return -1;
 	/* sync_interval stays the default (2 min): a killed server loses nothing the kernel
 	 * already has, and the tests do not power off the machine. */
 	return h_write(h_str("%s/server.conf", s->dir),
 		"server_name: \"%s\"\nlisten: \"127.0.0.1:%d\"\nhttp: \"127.0.0.1:%d\"\n"
-		"jetstream { domain: \"%s\", store_dir: \"%s\" }\n%s",
-		s->name, s->port, s->http_port, s->domain, s->store, leaf);
+		"jetstream { domain: \"%s\", store_dir: \"%s\" }\n%s%s%s",
+		s->name, s->port, s->http_port, s->domain, s->store,
+		cfg && cfg->own_leafnodes ? "" : leaf, extra ? extra : "",
+		extra && *extra && extra[strlen(extra) - 1] != '\n' ? "\n" : "");
 }
 
 static bool exited_or_healthy(void *arg)
@@ -473,7 +488,7 @@ static int launch(h_nats *s, bool quiet)
 	return -1;
 }
 
-static h_nats *server_new(h_nats *hub, const char *name, bool cut)
+static h_nats *server_new(h_nats *hub, const char *name, bool cut, const h_nats_cfg *cfg)
 {
 	size_t n = strlen(name);
 	if (n == 0 || n > 63 || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") != n ||
@@ -512,7 +527,7 @@ static h_nats *server_new(h_nats *hub, const char *name, bool cut)
 		s->http_port = h_free_port();
 		s->leaf_port = hub ? s->proxy->port : h_free_port();
 		snprintf(s->url, sizeof s->url, "nats://127.0.0.1:%d", s->port);
-		if (write_conf(s) < 0) {
+		if (write_conf(s, cfg) < 0) {
 			fprintf(stderr, "harness: cannot write %s/server.conf\n", s->dir);
 			return NULL;
 		}
@@ -524,17 +539,27 @@ static h_nats *server_new(h_nats *hub, const char *name, bool cut)
 
 h_nats *h_hub_start(void)
 {
-	return server_new(NULL, "hub", false);
+	return server_new(NULL, "hub", false, NULL);
 }
 
 h_nats *h_site_start(h_nats *hub, const char *site)
 {
-	return hub ? server_new(hub, site, false) : NULL;
+	return hub ? server_new(hub, site, false, NULL) : NULL;
 }
 
 h_nats *h_site_start_cut(h_nats *hub, const char *site)
 {
-	return hub ? server_new(hub, site, true) : NULL;
+	return hub ? server_new(hub, site, true, NULL) : NULL;
+}
+
+h_nats *h_hub_start_cfg(const h_nats_cfg *cfg)
+{
+	return server_new(NULL, "hub", false, cfg);
+}
+
+h_nats *h_site_start_cfg(h_nats *hub, const char *site, const h_nats_cfg *cfg)
+{
+	return hub ? server_new(hub, site, false, cfg) : NULL;
 }
 
 const char *h_nats_url(const h_nats *s)

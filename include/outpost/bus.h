@@ -6,6 +6,7 @@
 
 #include <nats/nats.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "outpost/err.h"
@@ -22,9 +23,25 @@ typedef struct op_bus {
 
 /* Connects to url as name: reconnects forever, retries a failed first connect in
  * the background when wait_ms is 0, otherwise fails after wait_ms. domain (may be
- * NULL) is the JetStream domain the context talks to. */
+ * NULL) is the JetStream domain the context talks to.
+ *
+ * Credentials and TLS come from the environment, so that no secret is ever on a
+ * command line (a role's --creds/--tls-* flag sets the same variable):
+ *   OUTPOST_NATS_CREDS  a file: `user:password` on its first line (as `outpost creds`
+ *                       writes them), or a NATS .creds file (JWT and seed)
+ *   OUTPOST_NATS_CA     CA bundle the server's certificate must chain to (TLS on)
+ *   OUTPOST_NATS_CERT   client certificate (chain) and its key, for servers that
+ *   OUTPOST_NATS_KEY    verify clients (both or neither)
+ * With user:password credentials, reply inboxes are `_INBOX.<user>.>` so that a
+ * server's permissions can give each user its own. Connection failures in the
+ * background and asynchronous errors (permission violations) are logged, one line per
+ * change. No message holds a password: a user:password in url is shown as `***`. */
 int op_bus_connect(
 	op_bus *b, const char *url, const char *name, const char *domain, int wait_ms, op_err *e);
+
+/* url with the password of its user info (scheme://user:password@host) replaced by
+ * `***`, for messages and logs; always NUL-terminated, truncated to len. */
+void op_bus_url_redact(const char *url, char *out, size_t len);
 void op_bus_close(op_bus *b);
 bool op_bus_connected(const op_bus *b);
 

@@ -183,8 +183,8 @@ FL_FN const char *fl_set_str(int count[FL_MAXAPPS][FL_MAXVER])
 	for (int a = 0; a < FL_MAXAPPS; a++)
 		for (int v = 0; v < FL_MAXVER; v++)
 			if (count[a][v] > 0 && n < sizeof buf - 32)
-				n += (size_t)snprintf(
-					buf + n, sizeof buf - n, "%02d.%03d=%d;", a, v, count[a][v]);
+				n += (size_t)snprintf(buf + n, sizeof buf - n, "%02d.%03d=%d;", a,
+					v, count[a][v]);
 	return h_str("%s", buf);
 }
 
@@ -210,8 +210,8 @@ FL_FN const char *fl_plan(const fleet *f)
 	memset(count, 0, sizeof count);
 	for (int a = 0; a < FL_MAXAPPS; a++)
 		if (f->apps[a].on)
-			count[a][f->apps[a].ver] =
-				f->apps[a].instances * (f->apps[a].daemon ? fl_hosts_up(f) : 1);
+			count[a][f->apps[a].ver] = f->apps[a].instances *
+				(f->apps[a].daemon ? fl_hosts_up(f) : 1);
 	return fl_set_str(count);
 }
 
@@ -262,14 +262,16 @@ FL_FN const char *fl_orphans(const fleet *f)
 		for (int j = 0; j < p.ns && !ok; j++)
 			ok = p.spid[j] == p.wppid[i];
 		if (!ok)
-			return h_str("workload %d has parent %d, not a shim", p.wpid[i], p.wppid[i]);
+			return h_str(
+				"workload %d has parent %d, not a shim", p.wpid[i], p.wppid[i]);
 	}
 	for (int j = 0; j < p.ns; j++) {
 		int n = 0;
 		for (int i = 0; i < p.nw; i++)
 			n += p.wppid[i] == p.spid[j];
 		if (n != 1)
-			return h_str("shim %d (host %d) has %d workloads", p.spid[j], p.shost[j], n);
+			return h_str(
+				"shim %d (host %d) has %d workloads", p.spid[j], p.shost[j], n);
 	}
 	return "";
 }
@@ -304,6 +306,54 @@ FL_FN int fl_kill_shims(const fleet *f, int i)
 	for (int k = 0; k < p.nw && i < 0; k++)
 		kill(p.wpid[k], SIGKILL);
 	return n;
+}
+
+struct fl_gone {
+	const fleet *f;
+	int host; /* -1: all */
+};
+
+static bool fl_all_gone(void *arg)
+{
+	struct fl_gone *g = arg;
+	static fl_procs p;
+	/* Again and again: a shim in the middle of its double fork escapes one round. */
+	fl_kill_shims(g->f, g->host);
+	fl_scan(g->f, &p);
+	int left = g->host < 0 ? p.nw : 0;
+	for (int j = 0; j < p.ns; j++)
+		left += g->host < 0 || p.shost[j] == g->host;
+	return left == 0;
+}
+
+/* A box dies: host i, its shims and their workloads; returns once none is left. */
+FL_FN bool fl_box_down(fleet *f, int i)
+{
+	kill(-f->host_pid[i], SIGKILL);
+	struct fl_gone g = {f, i};
+	bool gone = h_wait_until(fl_all_gone, &g, 10000);
+	h_proc_stop(f->host_pid[i], true, 1000);
+	f->host_up[i] = false;
+	return gone;
+}
+
+/* A power cut at the site: its nats-server, the agent, the hosts, their shims and the
+ * workloads, all SIGKILLed together; returns once none of them is left. */
+FL_FN bool fl_power_cut(fleet *f)
+{
+	kill(-f->site->pid, SIGKILL);
+	kill(-f->agent_pid, SIGKILL);
+	for (int i = 0; i < f->nhosts; i++)
+		if (f->host_up[i])
+			kill(-f->host_pid[i], SIGKILL);
+	struct fl_gone g = {f, -1};
+	bool gone = h_wait_until(fl_all_gone, &g, 10000);
+	h_nats_stop(f->site, true);
+	h_proc_stop(f->agent_pid, true, 1000);
+	for (int i = 0; i < f->nhosts; i++)
+		if (f->host_up[i])
+			h_proc_stop(f->host_pid[i], true, 1000);
+	return gone;
 }
 
 /* The instance ids in host i's state dir, sorted, one a line (harness-owned). */
@@ -475,8 +525,7 @@ static bool fl_sync_now(void *arg)
 {
 	struct fl_sync_req *r = arg;
 	natsMsg *m = NULL;
-	if (natsConnection_RequestString(&m, r->nc, "outpost.hub.sync.now", "{}", 10000) !=
-		NATS_OK)
+	if (natsConnection_RequestString(&m, r->nc, "outpost.hub.sync.now", "{}", 5000) != NATS_OK)
 		return false;
 	r->reply = strndup(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
 	natsMsg_Destroy(m);
@@ -555,6 +604,30 @@ FL_FN pid_t fl_start_host(fleet *f, int i)
 	return f->host_pid[i];
 }
 
+struct fl_copy {
+	const char *from, *to;
+};
+
+static bool fl_copied(void *arg)
+{
+	struct fl_copy *c = arg;
+	char *out = NULL;
+	bool ok = h_run(&out, "cp %s %s && %s --version", h_q(c->from), h_q(c->to), h_q(c->to)) ==
+		0;
+	free(out);
+	return ok;
+}
+
+/* Copies the binary, again while it does not run (a build may be linking it). */
+FL_FN bool fl_copy_bin(const char *from, const char *to)
+{
+	struct fl_copy c = {from, to};
+	if (h_wait_until(fl_copied, &c, 60000))
+		return true;
+	fprintf(stderr, "fleet: cannot copy a working %s\n", from);
+	return false;
+}
+
 /* The hub, its sync, a site with an agent and nhosts hosts; connections to both
  * servers. false on failure (printed). */
 FL_FN bool fl_start(fleet *f, const char *site, int nhosts)
@@ -562,7 +635,10 @@ FL_FN bool fl_start(fleet *f, const char *site, int nhosts)
 	char cwd[4096];
 	if (!getcwd(cwd, sizeof cwd))
 		return false;
-	f->bin = h_str("%s/outpost", cwd);
+	/* A copy: the checkout's binary may be relinked by a build while the test runs. */
+	f->bin = h_path("outpost");
+	if (!fl_copy_bin(h_str("%s/outpost", cwd), f->bin))
+		return false;
 	f->tag = h_str("9%05d", (int)(getpid() % 100000));
 	f->name = site;
 	if (!(f->hub = h_hub_start()) || !(f->site = h_site_start(f->hub, site)) ||

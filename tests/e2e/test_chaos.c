@@ -1,0 +1,469 @@
+/* Seeded chaos: a hub (nats-server, sync) and one site (leaf nats-server, agent, three
+ * hosts) under random faults, one a step: link cuts and restores, kill -9 of the agent,
+ * a host, a whole box (host, shims, workloads), the site's server, the whole site at
+ * once (a power cut), sync in the middle of a publish, the hub's server; and pushes,
+ * signed (accepted) or not (unsigned, or with an invalid manifest: rejected).
+ *
+ * After every step, and once more after the faults stop (link back, everything up):
+ * the site converges within DEADLINE_MS to the revision it can know (the head while the
+ * link and the hub are up, else what it had), to exactly that revision's instance
+ * counts; every workload has its shim and every shim one workload; every revision the
+ * agent logged applying is one sync accepted (never an unsigned, rejected or half one);
+ * after a push or a catch-up, every set of processes seen on the way is a step from the
+ * old revision to the new one.
+ *
+ * CHAOS_SEED replays a run (the seed is printed at the start and with any failure),
+ * CHAOS_STEPS sets its length (10 here: `make test`; `make chaos` runs 100). */
+#include <time.h>
+
+#include "fleet.h"
+
+#define DEADLINE_MS 60000
+#define NHOSTS 3
+#define NAPPS 6
+
+static fleet F;
+static unsigned long long seed;
+static int step, nsteps;
+static long long run_start;
+
+/* xorshift64*: the run is a function of the seed. */
+static unsigned long long rng_state;
+
+static unsigned rnd(unsigned n)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (unsigned)((rng_state * 2685821657736338717ULL) >> 33) % n;
+}
+
+/* ---- what the site should run -------------------------------------------------------------- */
+
+/* An accepted revision: its commit, seq and apps. */
+typedef struct rev {
+	char commit[41];
+	uint64_t seq;
+	fl_app apps[FL_MAXAPPS];
+} rev;
+
+static rev accepted[1024];
+static int naccepted;
+static rev head; /* the newest accepted */
+static rev at_site; /* what the site can have: head, unless cut off since */
+static bool link_cut, hub_down;
+static int version = 1; /* every version number is used once */
+
+static const char *plan_of(const rev *r)
+{
+	fl_app saved[FL_MAXAPPS];
+	memcpy(saved, F.apps, sizeof saved);
+	memcpy(F.apps, r->apps, sizeof F.apps);
+	const char *p = fl_plan(&F);
+	memcpy(F.apps, saved, sizeof saved);
+	return p;
+}
+
+static void note_accepted(const char *commit, uint64_t seq)
+{
+	rev r = {0};
+	snprintf(r.commit, sizeof r.commit, "%s", commit);
+	r.seq = seq;
+	memcpy(r.apps, F.apps, sizeof r.apps);
+	if (naccepted < 1024)
+		accepted[naccepted++] = r;
+	head = r;
+	if (!link_cut && !hub_down)
+		at_site = r;
+}
+
+static void fail_here(const char *what)
+{
+	t_fail(__FILE__, __LINE__,
+		"step %d of %d (seed %llu; replay with CHAOS_SEED=%llu "
+		"CHAOS_STEPS=%d): %s",
+		step, nsteps, seed, seed, nsteps, what);
+}
+
+/* ---- invariants ------------------------------------------------------------------------------ */
+
+/* Every "applying revision" line of the agent's log names an accepted commit and seq. */
+static const char *applied_unaccepted(void)
+{
+	char *s = h_read(fl_agent_log());
+	const char *bad = NULL;
+	for (char *p = s; p && (p = strstr(p, "msg=\"applying revision\" commit=")); p++) {
+		char c12[13] = "";
+		unsigned long long sq = 0;
+		if (sscanf(p, "msg=\"applying revision\" commit=%12s seq=%llu", c12, &sq) != 2) {
+			bad = h_str("unreadable line: %.80s", p);
+			break;
+		}
+		bool ok = false;
+		for (int i = 0; i < naccepted && !ok; i++)
+			ok = !strncmp(accepted[i].commit, c12, 12) && accepted[i].seq == sq;
+		if (!ok) {
+			bad = h_str("applied commit %s seq %llu, never accepted", c12, sq);
+			break;
+		}
+	}
+	free(s);
+	return bad;
+}
+
+static const char *not_between(const char *set, const char *from, const char *to)
+{
+	static int s[FL_MAXAPPS][FL_MAXVER], a[FL_MAXAPPS][FL_MAXVER], b[FL_MAXAPPS][FL_MAXVER];
+	fl_set_parse(set, s);
+	fl_set_parse(from, a);
+	fl_set_parse(to, b);
+	for (int i = 0; i < FL_MAXAPPS; i++)
+		for (int v = 0; v < FL_MAXVER; v++) {
+			int max = a[i][v] > b[i][v] ? a[i][v] : b[i][v];
+			if (s[i][v] > max)
+				return h_str("%s has %02d.%03d=%d, more than in %s or %s", set, i,
+					v, s[i][v], from, to);
+		}
+	return NULL;
+}
+
+struct settle {
+	const char *want, *from; /* from: check the trail against it (NULL: do not) */
+	long long seq;
+	const char *bad, *last;
+	long long since; /* the present streak of "as wanted" began; 0 none */
+};
+
+/* Every host that is up shows alive in the agent's status: each has been through the
+ * refresh that restarts what its state dir holds (a box that comes back runs its old
+ * instances until the agent stops the surplus). */
+static bool hosts_heard(void)
+{
+	for (int i = 0; i < F.nhosts; i++) {
+		if (!F.host_up[i])
+			continue;
+		json_t *j = fl_kv_json(F.site_status, h_str("site.%s.host.h%d", F.name, i));
+		bool alive = json_is_true(json_object_get(j, "alive"));
+		json_decref(j);
+		if (!alive)
+			return false;
+	}
+	return true;
+}
+
+/* As wanted, and still so one heartbeat (300 ms) and more later. */
+static bool settled(void *arg)
+{
+	struct settle *s = arg;
+	const char *set = fl_seen(&F);
+	s->last = set;
+	if (s->from && !s->bad)
+		s->bad = not_between(set, s->from, s->want);
+	bool ok = !strcmp(set, s->want) && fl_agent_seq(&F) == s->seq && hosts_heard();
+	if (!ok)
+		s->since = 0;
+	else if (!s->since)
+		s->since = h_now_ms();
+	return ok && h_now_ms() - s->since >= 400;
+}
+
+/* Waits for the site to run what it should; checks the invariants. from: the plan it ran
+ * before a revision change (the trail is checked), or NULL. */
+static bool settle(const char *from)
+{
+	const rev *t = &at_site;
+	struct settle s = {plan_of(t), from, (long long)t->seq, NULL, NULL, 0};
+	long long t0 = h_now_ms();
+	if (!h_wait_until(settled, &s, DEADLINE_MS)) {
+		fail_here(h_str("not converged after %d ms: want %s (seq %llu), have %s (agent "
+				"at seq %lld)",
+			DEADLINE_MS, s.want, (unsigned long long)t->seq, s.last, fl_agent_seq(&F)));
+		return false;
+	}
+	long long took = h_now_ms() - t0;
+	if (took > 10000)
+		printf("  step %d: converged after %lld ms\n", step, took);
+	if (s.bad)
+		fail_here(s.bad);
+	const char *o = fl_orphans(&F);
+	/* A shim may still be starting its workload right after a restart: look again. */
+	for (int i = 0; o[0] && i < 50; i++) {
+		struct settle again = s;
+		again.from = NULL;
+		h_wait_until(settled, &again, 100);
+		o = fl_orphans(&F);
+	}
+	if (o[0])
+		fail_here(o);
+	const char *u = applied_unaccepted();
+	if (u)
+		fail_here(u);
+	return !s.bad && !o[0] && !u;
+}
+
+/* ---- faults ---------------------------------------------------------------------------------- */
+
+static bool pushable(void)
+{
+	return !hub_down && F.sync_pid > 0;
+}
+
+/* A random change to the model: an app added, scaled, changed or deleted. */
+static void mutate(void)
+{
+	int i = (int)rnd(NAPPS);
+	fl_app *a = &F.apps[i];
+	if (!a->on) {
+		bool daemon = rnd(4) == 0;
+		*a = (fl_app){true, version++, daemon ? 1 : 1 + (int)rnd(3), daemon};
+		return;
+	}
+	switch (rnd(5)) {
+	case 0:
+	case 1: a->instances = a->daemon ? 1 + (int)rnd(2) : 1 + (int)rnd(4); break;
+	case 2:
+	case 3: a->ver = version++; break;
+	default: a->on = false;
+	}
+}
+
+static const char *act_push(void)
+{
+	if (!pushable())
+		return NULL;
+	const char *from = link_cut ? NULL : plan_of(&at_site);
+	mutate();
+	uint64_t s = fl_push(&F);
+	if (!s) {
+		fail_here("a signed push was not accepted");
+		return "push (failed)";
+	}
+	note_accepted(h_repo_rev(F.repo, "HEAD"), s);
+	settle(from);
+	return "push";
+}
+
+/* An unsigned commit, or a signed one with an invalid manifest: sync refuses it, and
+ * the branch goes back to the last accepted commit (under --verify all an unsigned
+ * commit in the history would refuse every later push). */
+static const char *act_reject(void)
+{
+	if (!pushable())
+		return NULL;
+	bool unsigned_ = rnd(2) == 0;
+	fl_app saved[FL_MAXAPPS];
+	memcpy(saved, F.apps, sizeof saved);
+	mutate();
+	if (!unsigned_)
+		h_repo_write(F.repo, "apps/bad.yaml",
+			"apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata: {name: "
+			"bad}\n"
+			"spec:\n  components:\n    - name: main\n      type: process\n"
+			"      properties: {command: relative/path}\n");
+	const char *sha = fl_commit(&F, unsigned_ ? NULL : F.key, "should be refused");
+	json_t *j = sha ? fl_sync(&F, 30000) : NULL;
+	const char *out = json_string_value(json_object_get(j, "outcome"));
+	if (!out || strcmp(out, "rejected") != 0)
+		fail_here(h_str("a %s commit was not rejected: %s",
+			unsigned_ ? "unsigned" : "invalid", out ? out : "no answer"));
+	json_decref(j);
+	memcpy(F.apps, saved, sizeof saved);
+	h_repo_git(F.repo, NULL, "reset -q --hard %s", head.commit);
+	settle(NULL);
+	return unsigned_ ? "unsigned push, rejected" : "invalid push, rejected";
+}
+
+static const char *act_link(void)
+{
+	if (!link_cut) {
+		h_link_cut(F.site);
+		link_cut = true;
+		settle(NULL);
+		return "link cut";
+	}
+	const char *from = plan_of(&at_site);
+	h_link_restore(F.site);
+	link_cut = false;
+	if (!hub_down)
+		at_site = head;
+	settle(from);
+	return "link restored";
+}
+
+static const char *act_agent(void)
+{
+	h_proc_stop(F.agent_pid, true, 1000);
+	fl_start_agent(&F);
+	settle(NULL);
+	return "agent kill -9";
+}
+
+static int pick_host(bool up)
+{
+	int n = 0, pick[FL_MAXHOSTS];
+	for (int i = 0; i < F.nhosts; i++)
+		if (F.host_up[i] == up)
+			pick[n++] = i;
+	return n ? pick[rnd((unsigned)n)] : -1;
+}
+
+static const char *act_host(void)
+{
+	int i = pick_host(true);
+	h_proc_stop(F.host_pid[i], true, 1000);
+	fl_start_host(&F, i);
+	settle(NULL);
+	return h_str("host h%d kill -9", i);
+}
+
+/* A box goes down (host, shims, workloads), or one that is down comes back. */
+static const char *act_box(void)
+{
+	int down = pick_host(false);
+	if (down >= 0 && (fl_hosts_up(&F) < 2 || rnd(2))) {
+		fl_start_host(&F, down);
+		settle(NULL);
+		return h_str("box h%d back", down);
+	}
+	if (fl_hosts_up(&F) < 2)
+		return NULL;
+	int i = pick_host(true);
+	if (!fl_box_down(&F, i))
+		fail_here(h_str("processes of box h%d survived", i));
+	settle(NULL);
+	return h_str("box h%d down", i);
+}
+
+static const char *act_site_server(void)
+{
+	h_nats_stop(F.site, true);
+	if (h_nats_start_again(F.site) != 0)
+		fail_here("the site's server did not start again");
+	settle(NULL);
+	return "site server kill -9";
+}
+
+static const char *act_power(void)
+{
+	if (!fl_power_cut(&F))
+		fail_here("processes of the site survived the power cut");
+	if (h_nats_start_again(F.site) != 0)
+		fail_here("the site's server did not start again");
+	fl_start_agent(&F);
+	for (int i = 0; i < F.nhosts; i++)
+		if (F.host_up[i])
+			fl_start_host(&F, i);
+	settle(NULL);
+	return "site power cut";
+}
+
+struct until {
+	long long at;
+};
+
+static bool reached(void *arg)
+{
+	return h_now_ms() >= ((struct until *)arg)->at;
+}
+
+/* sync killed at a random moment of a publish; started again, it finishes the job. */
+static const char *act_sync(void)
+{
+	if (!pushable())
+		return NULL;
+	const char *from = link_cut ? NULL : plan_of(&at_site);
+	mutate();
+	const char *sha = fl_commit(&F, F.key, "sync dies publishing this");
+	natsConnection_PublishRequestString(F.hub_nc, "outpost.hub.sync.now", "_INBOX.chaos", "{}");
+	natsConnection_Flush(F.hub_nc);
+	h_wait_until(reached, &(struct until){h_now_ms() + rnd(150)}, 1000);
+	h_proc_stop(F.sync_pid, true, 1000);
+	fl_start_sync(&F);
+	json_t *j = fl_sync(&F, 30000);
+	const char *out = json_string_value(json_object_get(j, "outcome"));
+	const char *commit = json_string_value(json_object_get(j, "commit"));
+	uint64_t s = (uint64_t)json_integer_value(json_object_get(j, "seq"));
+	if (!out || (strcmp(out, "accepted") && strcmp(out, "unchanged")) || !commit || !sha ||
+		strcmp(commit, sha) != 0)
+		fail_here(h_str(
+			"sync did not publish after its restart: %s", out ? out : "no answer"));
+	else
+		note_accepted(sha, s);
+	json_decref(j);
+	settle(from);
+	return "sync kill -9 while publishing";
+}
+
+static const char *act_hub(void)
+{
+	h_nats_stop(F.hub, true);
+	hub_down = true;
+	settle(NULL);
+	if (h_nats_start_again(F.hub) != 0)
+		fail_here("the hub's server did not start again");
+	hub_down = false;
+	const char *from = plan_of(&at_site);
+	if (!link_cut)
+		at_site = head;
+	settle(from);
+	return "hub server kill -9";
+}
+
+/* ---- the run -----------------------------------------------------------------------------------
+ */
+
+static void test_chaos(void)
+{
+	const char *s = getenv("CHAOS_SEED"), *n = getenv("CHAOS_STEPS");
+	seed = s && *s ? strtoull(s, NULL, 10)
+		       : (unsigned long long)time(NULL) ^ (unsigned long long)getpid();
+	nsteps = n && *n ? atoi(n) : 10;
+	rng_state = seed ? seed : 1;
+	printf("  chaos: seed %llu, %d steps (replay: CHAOS_SEED=%llu CHAOS_STEPS=%d)\n", seed,
+		nsteps, seed, nsteps);
+	run_start = h_now_ms();
+	T_REQUIRE(fl_start(&F, "plant", NHOSTS));
+	/* sync's first pass published the empty first commit. */
+	json_t *j = fl_sync(&F, 30000);
+	const char *c0 = json_string_value(json_object_get(j, "commit"));
+	T_REQUIRE(c0 && json_integer_value(json_object_get(j, "seq")) > 0);
+	note_accepted(c0, (uint64_t)json_integer_value(json_object_get(j, "seq")));
+	json_decref(j);
+	F.apps[0] = (fl_app){true, version++, 3, false};
+	F.apps[1] = (fl_app){true, version++, 1, true};
+	uint64_t sq = fl_push(&F);
+	T_REQUIRE(sq > 0);
+	note_accepted(h_repo_rev(F.repo, "HEAD"), sq);
+	T_REQUIRE(settle(NULL));
+	static const char *(*const acts[])(void) = {act_push, act_push, act_push, act_reject,
+		act_link, act_link, act_agent, act_host, act_box, act_site_server, act_power,
+		act_sync, act_hub};
+	int nacts = (int)(sizeof acts / sizeof *acts);
+	for (step = 1; step <= nsteps && t_failed_checks == 0; step++) {
+		long long t0 = h_now_ms();
+		const char *what = NULL;
+		while (!what)
+			what = acts[rnd((unsigned)nacts)]();
+		printf("  step %3d: %-32s %5lld ms%s\n", step, what, h_now_ms() - t0,
+			link_cut ? " (link cut)" : "");
+	}
+	/* The faults stop: link back, every box up, one last push. */
+	step = nsteps + 1;
+	if (t_failed_checks == 0) {
+		if (link_cut)
+			act_link();
+		for (int i = pick_host(false); i >= 0; i = pick_host(false))
+			fl_start_host(&F, i);
+		settle(NULL); /* a box back runs what it ran until the agent says otherwise */
+		act_push();
+		printf("  chaos: %d steps in %lld ms, %d revisions accepted, seed %llu\n", nsteps,
+			h_now_ms() - run_start, naccepted, seed);
+	}
+	fl_stop(&F);
+}
+
+int main(void)
+{
+	T_RUN(test_chaos);
+	return t_done();
+}

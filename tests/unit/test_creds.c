@@ -1,0 +1,144 @@
+/* `outpost creds`' pure part: the identities of a deployment and the config text that
+ * declares them; and the URL redaction every role's messages go through. What the
+ * permissions allow against real servers is tests/e2e/test_creds.c's. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "outpost/bus.h"
+#include "outpost/creds.h"
+#include "t.h"
+
+static void deployment(op_creds *c)
+{
+	T_REQUIRE(op_creds_add_site(c, "plant-7", NULL) == 0);
+	T_REQUIRE(op_creds_add_site(c, "plant-9", NULL) == 0);
+	T_REQUIRE(op_creds_add_host(c, "plant-9:h1", NULL) == 0);
+	T_REQUIRE(op_creds_add_host(c, "plant-7:h2", NULL) == 0);
+	T_REQUIRE(op_creds_plan(c, NULL) == 0);
+	for (size_t i = 0; i < c->n; i++)
+		snprintf(c->v[i].pass, sizeof c->v[i].pass, "pw%zu", i);
+}
+
+static void test_names_checked(void)
+{
+	op_creds c = {0};
+	op_err e = {0};
+	T_EQ_INT(op_creds_add_site(&c, "hub", &e), OP_EUSAGE);
+	T_EQ_INT(op_creds_add_site(&c, "Plant", &e), OP_EUSAGE);
+	T_EQ_INT(op_creds_add_site(&c, "", &e), OP_EUSAGE);
+	T_EQ_INT(op_creds_add_site(&c, "a.b", &e), OP_EUSAGE);
+	T_EQ_INT(op_creds_add_site(&c, "a", &e), 0);
+	T_EQ_INT(op_creds_add_site(&c, "a", &e), OP_EUSAGE);
+	T_EQ_INT(op_creds_add_host(&c, "b:h1", &e), OP_EUSAGE); /* not a --site */
+	T_EQ_INT(op_creds_add_host(&c, "a", &e), OP_EUSAGE);
+	T_EQ_INT(op_creds_add_host(&c, "a:", &e), OP_EUSAGE);
+	T_EQ_INT(op_creds_add_host(&c, "a:h.1", &e), OP_EUSAGE);
+	T_EQ_INT(op_creds_add_host(&c, "a:h1", &e), 0);
+	T_EQ_INT(op_creds_add_host(&c, "a:h1", &e), OP_EUSAGE);
+	op_creds_free(&c);
+	T_EQ_INT(op_creds_check_url("nats-leaf://hub.example:7422", &e), 0);
+	T_EQ_INT(op_creds_check_url("nats-leaf://u:p@hub.example:7422", &e), OP_EUSAGE);
+	T_EQ_INT(op_creds_check_url("hub.example:7422", &e), OP_EUSAGE);
+	T_EQ_INT(op_creds_check_url("nats-leaf://hub.example", &e), OP_EUSAGE);
+	T_EQ_INT(op_creds_check_url("nats-leaf://hub\"x:1", &e), OP_EUSAGE);
+}
+
+static void test_plan(void)
+{
+	op_creds c = {0};
+	deployment(&c);
+	const char *want[][2] = {{"sync", "hub/sync.creds"}, {"status", "hub/status.creds"},
+		{"leaf.plant-7", "plant-7/leaf.creds"}, {"agent.plant-7", "plant-7/agent.creds"},
+		{"status.plant-7", "plant-7/status.creds"},
+		{"host.plant-7.h2", "plant-7/host-h2.creds"},
+		{"leaf.plant-9", "plant-9/leaf.creds"}, {"agent.plant-9", "plant-9/agent.creds"},
+		{"status.plant-9", "plant-9/status.creds"},
+		{"host.plant-9.h1", "plant-9/host-h1.creds"}};
+	T_EQ_INT(c.n, sizeof want / sizeof *want);
+	for (size_t i = 0; i < c.n && i < sizeof want / sizeof *want; i++) {
+		T_EQ_STR(c.v[i].user, want[i][0]);
+		T_EQ_STR(c.v[i].file, want[i][1]);
+	}
+	char *f = op_creds_file_text(&c.v[3]);
+	T_EQ_STR(f, "agent.plant-7:pw3\n");
+	free(f);
+	op_creds_free(&c);
+}
+
+static bool has(const char *text, const char *s)
+{
+	return text && strstr(text, s) != NULL;
+}
+
+static void test_hub_conf(void)
+{
+	op_creds c = {0};
+	deployment(&c);
+	char *t = op_creds_hub_conf(&c);
+	T_REQUIRE(t);
+	/* sync and the status reader in OUTPOST, the leaf users in SITES, nobody else */
+	char *sites = strstr(t, "  SITES {");
+	T_REQUIRE(sites);
+	T_CHECK(has(t, "user: \"sync\", password: \"pw0\""));
+	T_CHECK(strstr(t, "user: \"sync\"") < sites && strstr(t, "user: \"status\"") < sites);
+	T_CHECK(has(sites, "user: \"leaf.plant-7\"") && has(sites, "user: \"leaf.plant-9\""));
+	T_CHECK(!has(t, "user: \"agent.") && !has(t, "user: \"host."));
+	T_CHECK(has(sites, "allowed_connection_types: [\"LEAFNODE\"]"));
+	T_CHECK(!has(sites, "jetstream: enabled"));
+	/* sync writes the desired state; a leaf may not, and its account does not import it */
+	T_CHECK(has(t, "\"$KV.outpost.>\""));
+	T_CHECK(!has(sites, "$KV.outpost"));
+	T_CHECK(!has(t, "\">\"]")); /* no allow-all */
+	/* one source request per site, each site's leaf gets only its own */
+	T_CHECK(has(t, "$JS.plant-7.API.CONSUMER.CREATE.KV_outpost-status.>"));
+	T_CHECK(has(t, "$JS.plant-9.API.CONSUMER.CREATE.KV_outpost-status.>"));
+	T_CHECK(has(t, "\"_INBOX.agent.plant-7.>\""));
+	free(t);
+	op_creds_free(&c);
+}
+
+static void test_site_conf(void)
+{
+	op_creds c = {0};
+	deployment(&c);
+	char *t = op_creds_site_conf(&c, "plant-7", "nats-leaf://hub.example:7422");
+	T_REQUIRE(t);
+	T_CHECK(has(t, "user: \"agent.plant-7\"") && has(t, "user: \"host.plant-7.h2\""));
+	T_CHECK(has(t, "user: \"status.plant-7\""));
+	T_CHECK(!has(t, "plant-9") && !has(t, "user: \"sync\""));
+	T_CHECK(has(t, "url: \"nats-leaf://leaf.plant-7:pw2@hub.example:7422\""));
+	T_CHECK(has(t, "\"outpost.plant-7.hb.h2\"") && has(t, "\"outpost.plant-7.host.h2.cmd\""));
+	T_CHECK(has(t, "deny_imports: [\"outpost.>\""));
+	T_CHECK(has(t, "\"$JS.plant-7.API.STREAM.>\""));
+	T_CHECK(!has(t, "\">\"]"));
+	free(t);
+	op_creds_free(&c);
+}
+
+static void test_url_redact(void)
+{
+	char out[128];
+	op_bus_url_redact("nats://user:secret@host:4222", out, sizeof out);
+	T_EQ_STR(out, "nats://user:***@host:4222");
+	op_bus_url_redact("nats://host:4222", out, sizeof out);
+	T_EQ_STR(out, "nats://host:4222");
+	op_bus_url_redact("nats://token@host:4222", out, sizeof out);
+	T_EQ_STR(out, "nats://token@host:4222");
+	op_bus_url_redact("tls://a:b@h:1,nats://c:d@h:2", out, sizeof out);
+	T_EQ_STR(out, "tls://a:***@h:1,nats://c:***@h:2");
+	op_bus_url_redact(NULL, out, sizeof out);
+	T_EQ_STR(out, "");
+	op_bus_url_redact("nats://u:longpassword@h:1", out, 12);
+	T_CHECK(!strstr(out, "lo"));
+}
+
+int main(void)
+{
+	T_RUN(test_names_checked);
+	T_RUN(test_plan);
+	T_RUN(test_hub_conf);
+	T_RUN(test_site_conf);
+	T_RUN(test_url_redact);
+	return t_done();
+}
