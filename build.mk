@@ -57,9 +57,10 @@ build/rel/tests/%: $(call obj,rel,tests/%.c $(LIBSRC) $(HARNESS))
 UNIT_BIN := $(patsubst %.c,build/rel/%,$(UNIT))
 E2E_BIN := $(patsubst %.c,build/rel/%,$(E2E))
 
-# A short fuzz of every target first (the campaigns are `make fuzz`), then the tests;
-# the runner's total is the last line.
+# Style (clang-format, cppcheck) and a short fuzz of every target first (the campaigns
+# are `make fuzz`), then the tests; the runner's total is the last line.
 test: outpost $(UNIT_BIN) $(E2E_BIN) $(FUZZ_BIN)
+	@$(MAKE) --no-print-directory lint
 	@tests/fuzz/run.sh $(FUZZ_SHORT) $(FUZZ_BIN)
 	@tests/run.sh $(UNIT_BIN) $(E2E_BIN)
 test-unit: $(UNIT_BIN)

@@ -136,9 +136,10 @@ int op_revision_load(op_revision *r, const char *path, op_err *e)
 	}
 	const char *mj = NULL;
 	struct saved sv = {NULL};
+	int v = 0;
 	int rc;
-	if (json_unpack_ex(j, &je, JSON_STRICT, "{s:i, s:s, s:o}", "v", &(int){0}, "marker", &mj,
-		    "apps", &sv.apps) != 0) {
+	if (json_unpack_ex(j, &je, JSON_STRICT, "{s:i, s:s, s:o}", "v", &v, "marker", &mj, "apps",
+		    &sv.apps) != 0) {
 		rc = op_err_set(e, OP_EINVAL, "%s: %s", path, je.text);
 	} else {
 		op_marker m;

@@ -38,8 +38,8 @@ void op_mindex_load(op_mindex *m, const char *path)
 		char *sp1 = strchr(line, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
 		char *nl = strchr(line, '\n');
 		ok = sp1 && sp2 && nl && sp1 - line == 40 && hexlen(line) == 40 &&
-		     sp2 - sp1 - 1 == OP_DIGEST_LEN && !strncmp(sp1 + 1, "sha256:", 7) &&
-		     hexlen(sp1 + 8) == 64 && nl - sp2 - 1 <= OP_NAME_MAX;
+			sp2 - sp1 - 1 == OP_DIGEST_LEN && !strncmp(sp1 + 1, "sha256:", 7) &&
+			hexlen(sp1 + 8) == 64 && nl - sp2 - 1 <= OP_NAME_MAX;
 		if (!ok)
 			break;
 		*nl = '\0';

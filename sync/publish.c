@@ -87,7 +87,6 @@ static int on_held(void *arg, const char *key, const char *val, size_t len, uint
 	return 0;
 }
 
-
 /* True when the bucket's last write is the marker at marker_rev. */
 static bool marker_is_last(jsCtx *js, uint64_t marker_rev)
 {
@@ -113,8 +112,8 @@ static int held_from_marker(struct held *h, const op_marker *prev)
 }
 
 int op_publish(jsCtx *js, kvStore *kv, op_pub_entry *want, size_t nwant, op_pub_load load,
-	void *load_arg, op_marker *m, const op_marker *prev, uint64_t marker_rev,
-	op_pub_result *r, op_err *e)
+	void *load_arg, op_marker *m, const op_marker *prev, uint64_t marker_rev, op_pub_result *r,
+	op_err *e)
 {
 	memset(r, 0, sizeof *r);
 	struct held have = {0};

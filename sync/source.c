@@ -484,7 +484,7 @@ int op_source_file(op_source *s, const char *sha, const char *path, char blob[41
 	if (git_commit_tree(&root, c) != 0)
 		rc = gerr(e, "read tree");
 	else if (git_tree_entry_bypath(&te, root, path) != 0 ||
-		 git_tree_entry_type(te) != GIT_OBJECT_BLOB)
+		git_tree_entry_type(te) != GIT_OBJECT_BLOB)
 		rc = op_err_set(e, OP_ENOTFOUND, "no file %s in commit %.12s", path, sha);
 	else
 		git_oid_tostr(blob, 41, git_tree_entry_id(te));

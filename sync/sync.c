@@ -121,8 +121,8 @@ static int verify_range(op_sync *s, const char *head, const char *base, op_sync_
 	op_policy *pol = NULL;
 	op_policy_ref ref, next;
 	op_policy_files files = {s->cfg.trust, s->cfg.revoked, s->cfg.match_committer};
-	if (op_source_range(s->src, head, s->cfg.verify_all ? base : NULL, MAX_RANGE, &shas, &n,
-		    &e) != 0 ||
+	if (op_source_range(
+		    s->src, head, s->cfg.verify_all ? base : NULL, MAX_RANGE, &shas, &n, &e) != 0 ||
 		op_policy_ref_at(s->src, base, &ref, &e) != 0) {
 		set_reason(o, OP_SYNC_FAILED, "%s", e.msg);
 		free(shas);

@@ -11,7 +11,7 @@
 
 struct op_policy {
 	op_trust_policy trust;
-	op_trust_revoked revoked;      /* the operator's --revoked */
+	op_trust_revoked revoked; /* the operator's --revoked */
 	op_trust_revoked repo_revoked; /* a commit's .outpost/revoked */
 	bool have_revoked, have_repo_revoked;
 	bool match_committer;
@@ -83,8 +83,8 @@ int op_policy_load(op_policy **out, const char *trust_file, const char *revoked_
 	return 0;
 }
 
-int op_policy_load_text(op_policy **out, const char *name, const char *trust_text,
-	size_t trust_len, const char *revoked_text, size_t revoked_len, const char *revoked_file,
+int op_policy_load_text(op_policy **out, const char *name, const char *trust_text, size_t trust_len,
+	const char *revoked_text, size_t revoked_len, const char *revoked_file,
 	bool match_committer, op_err *e)
 {
 	op_policy *p = NULL;

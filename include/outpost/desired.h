@@ -11,9 +11,9 @@
 
 typedef struct op_desired {
 	op_pub_entry *v; /* sorted by name */
-	char **files;    /* the manifest file of each entry */
+	char **files; /* the manifest file of each entry */
 	size_t n;
-	int invalid;     /* files with errors (then v is not to be published) */
+	int invalid; /* files with errors (then v is not to be published) */
 } op_desired;
 
 /* Reads the manifests of commit sha under path. Errors of the manifests go to d (and

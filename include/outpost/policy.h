@@ -14,7 +14,7 @@
 #define OP_REPO_REVOKED ".outpost/revoked"
 
 typedef struct op_policy_ref {
-	char trust_blob[41];   /* "" when the operator's file is in force */
+	char trust_blob[41]; /* "" when the operator's file is in force */
 	char revoked_blob[41]; /* "" when the repository has no revocation list */
 } op_policy_ref;
 

@@ -40,15 +40,14 @@ typedef struct op_pub_result {
 	bool wrote_marker;
 } op_pub_result;
 
-/* Writes want (sorted by name, unique) as revision m (commit, seq, signer, time filled by the caller; m->apps is
- * filled here). marker_rev: the KV revision of the current `rev` (0: none yet); prev:
- * that marker (NULL: none). When the marker is the bucket's last write, the bucket
- * holds exactly what prev lists (sync is its only writer and writes the marker last),
- * so the bucket is not read back; otherwise every app key is. js is the hub's
- * JetStream context. */
+/* Writes want (sorted by name, unique) as revision m (commit, seq, signer, time filled by the
+ * caller; m->apps is filled here). marker_rev: the KV revision of the current `rev` (0: none yet);
+ * prev: that marker (NULL: none). When the marker is the bucket's last write, the bucket holds
+ * exactly what prev lists (sync is its only writer and writes the marker last), so the bucket is
+ * not read back; otherwise every app key is. js is the hub's JetStream context. */
 int op_publish(jsCtx *js, kvStore *kv, op_pub_entry *want, size_t nwant, op_pub_load load,
-	void *load_arg, op_marker *m, const op_marker *prev, uint64_t marker_rev,
-	op_pub_result *r, op_err *e);
+	void *load_arg, op_marker *m, const op_marker *prev, uint64_t marker_rev, op_pub_result *r,
+	op_err *e);
 
 /* The hub bucket's configuration (TTL 0, history, value size). */
 void op_publish_bucket_config(kvConfig *cfg);

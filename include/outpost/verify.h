@@ -17,8 +17,8 @@ int op_policy_load(op_policy **p, const char *trust_file, const char *revoked_fi
 /* The policy a commit carries (.outpost/allowed_signers and .outpost/revoked, their
  * bytes): name is used in messages. The operator's revocation file (may be NULL)
  * applies too, always. revoked_text may be NULL. */
-int op_policy_load_text(op_policy **p, const char *name, const char *trust_text,
-	size_t trust_len, const char *revoked_text, size_t revoked_len, const char *revoked_file,
+int op_policy_load_text(op_policy **p, const char *name, const char *trust_text, size_t trust_len,
+	const char *revoked_text, size_t revoked_len, const char *revoked_file,
 	bool match_committer, op_err *e);
 /* 0 and the principal in signer when the commit's signature is good; OP_ETRUST with
  * the reason otherwise. */
