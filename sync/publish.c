@@ -87,15 +87,52 @@ static int on_held(void *arg, const char *key, const char *val, size_t len, uint
 	return 0;
 }
 
-/* True when the bucket's last write is the marker at marker_rev. */
-static bool marker_is_last(jsCtx *js, uint64_t marker_rev)
+int op_publish_last_seq(jsCtx *js, uint64_t *seq, op_err *e)
 {
 	jsStreamInfo *si = NULL;
-	if (!marker_rev || js_GetStreamInfo(&si, js, "KV_" OP_BUCKET, NULL, NULL) != NATS_OK)
-		return false;
-	bool last = si->State.LastSeq == marker_rev;
+	natsStatus st = js_GetStreamInfo(&si, js, "KV_" OP_BUCKET, NULL, NULL);
+	if (st != NATS_OK)
+		return op_bus_err(e, st, "stream info KV_" OP_BUCKET);
+	*seq = si->State.LastSeq;
 	jsStreamInfo_Destroy(si);
-	return last;
+	return 0;
+}
+
+/* Writes one KV entry (a put, or a delete when json is NULL) that must come right after
+ * stream sequence *last, and moves *last to it. Chaining on the stream's sequence, not
+ * on the key's, is what a mirror can check again when it stores the message: a key's
+ * earlier revisions may have been trimmed from the hub's history by then. */
+static int put_after(jsCtx *js, const char *key, const char *json, size_t len, uint64_t *last,
+	op_err *e)
+{
+	char subj[16 + OP_NAME_MAX + 8];
+	snprintf(subj, sizeof subj, "$KV.%s.%s", OP_BUCKET, key);
+	natsMsg *msg = NULL;
+	jsPubAck *pa = NULL;
+	jsErrCode jerr = 0;
+	natsStatus st = natsMsg_Create(&msg, subj, NULL, json ? json : "", json ? (int)len : 0);
+	if (st == NATS_OK && !json)
+		st = natsMsgHeader_Set(msg, "KV-Operation", "DEL");
+	if (st != NATS_OK) {
+		natsMsg_Destroy(msg);
+		return op_bus_err(e, st, key);
+	}
+	jsPubOptions po;
+	jsPubOptions_Init(&po);
+	po.ExpectLastSeq = *last; /* 0: an empty stream, nothing to expect */
+	st = js_PublishMsg(&pa, js, msg, &po, &jerr);
+	natsMsg_Destroy(msg);
+	if (st != NATS_OK) {
+		int rc = op_bus_err(e, st, key);
+		if (jerr == JSStreamWrongLastSequenceErr)
+			rc = op_err_set(e, OP_ECONFLICT,
+				"%s: the bucket changed meanwhile (another sync?); retrying next pass",
+				key);
+		return rc;
+	}
+	*last = pa->Sequence;
+	jsPubAck_Destroy(pa);
+	return 0;
 }
 
 static int held_from_marker(struct held *h, const op_marker *prev)
@@ -112,14 +149,15 @@ static int held_from_marker(struct held *h, const op_marker *prev)
 }
 
 int op_publish(jsCtx *js, kvStore *kv, op_pub_entry *want, size_t nwant, op_pub_load load,
-	void *load_arg, op_marker *m, const op_marker *prev, uint64_t marker_rev, op_pub_result *r,
-	op_err *e)
+	void *load_arg, op_marker *m, const op_marker *prev, uint64_t marker_rev, uint64_t base_seq,
+	op_pub_result *r, op_err *e)
 {
+	uint64_t last = base_seq;
 	memset(r, 0, sizeof *r);
 	struct held have = {0};
 	op_pub_diff d = {0};
 	int rc = 0;
-	if (prev && marker_is_last(js, marker_rev)) {
+	if (prev && marker_rev && marker_rev == base_seq) {
 		if (held_from_marker(&have, prev) != 0) {
 			rc = op_err_set(e, OP_ENOMEM, "out of memory");
 			goto out;
@@ -133,27 +171,22 @@ int op_publish(jsCtx *js, kvStore *kv, op_pub_entry *want, size_t nwant, op_pub_
 		goto out;
 	}
 	char key[8 + OP_NAME_MAX];
-	natsStatus s;
 	for (size_t i = 0; i < d.nputs; i++) {
 		op_pub_entry *w = &want[d.puts[i]];
 		snprintf(key, sizeof key, "app.%s", w->name);
 		if (!w->json && (rc = load(load_arg, w, e)) != 0)
 			goto out;
-		if ((s = kvStore_Put(NULL, kv, key, w->json, (int)w->len)) != NATS_OK) {
-			rc = op_bus_err(e, s, key);
+		if ((rc = put_after(js, key, w->json, w->len, &last, e)) != 0)
 			goto out;
-		}
 		r->puts++;
 	}
 	for (size_t i = 0; i < d.ndels; i++) {
 		snprintf(key, sizeof key, "app.%s", have.v[d.dels[i]].name);
-		if ((s = kvStore_Delete(kv, key)) != NATS_OK) {
-			rc = op_bus_err(e, s, key);
+		if ((rc = put_after(js, key, NULL, 0, &last, e)) != 0)
 			goto out;
-		}
 		r->dels++;
 	}
-	/* The marker lists every app, last, and only if nobody wrote one meanwhile. */
+	/* The marker lists every app, last; each write came right after the one before. */
 	free(m->apps);
 	m->apps = calloc(nwant + 1, sizeof *m->apps);
 	m->napps = 0;
@@ -169,15 +202,10 @@ int op_publish(jsCtx *js, kvStore *kv, op_pub_entry *want, size_t nwant, op_pub_
 	char *json = NULL;
 	if ((rc = op_marker_encode(m, &json, e)) != 0)
 		goto out;
-	s = marker_rev ? kvStore_Update(NULL, kv, "rev", json, (int)strlen(json), marker_rev)
-		       : kvStore_Create(NULL, kv, "rev", json, (int)strlen(json));
+	rc = put_after(js, "rev", json, strlen(json), &last, e);
 	free(json);
-	if (s != NATS_OK) {
-		rc = op_bus_err(e, s, "write commit marker (another sync wrote it meanwhile?)");
-		if (rc == OP_ENATS && s == NATS_ERR)
-			rc = OP_ECONFLICT;
+	if (rc)
 		goto out;
-	}
 	r->wrote_marker = true;
 out:
 	op_publish_diff_free(&d);

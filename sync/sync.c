@@ -199,6 +199,13 @@ static void pass(op_sync *s, op_sync_outcome *o)
 		goto out;
 	}
 	memcpy(o->commit, head, 41);
+	/* The stream's last sequence before the marker: every write of this pass must come
+	 * right after it, so a sync that wrote meanwhile is noticed, not overwritten. */
+	uint64_t base_seq = 0;
+	if (op_publish_last_seq(s->bus.js, &base_seq, &e) != 0) {
+		set_reason(o, OP_SYNC_FAILED, "%s", e.msg);
+		goto out;
+	}
 	int rc = op_bus_kv_get(s->kv, "rev", &mval, &mlen, &mrev, &e);
 	if (rc == 0) {
 		if (op_marker_decode(mval, mlen, &prev, &e) != 0) {
@@ -259,7 +266,7 @@ static void pass(op_sync *s, op_sync_outcome *o)
 	op_commit_free(&hc);
 	op_pub_result r;
 	rc = op_publish(s->bus.js, s->kv, want.v, want.n, op_desired_load, s->src, &m,
-		have_marker ? &prev : NULL, have_marker ? mrev : 0, &r, &e);
+		have_marker ? &prev : NULL, have_marker ? mrev : 0, base_seq, &r, &e);
 	op_marker_free(&m);
 	o->puts = r.puts;
 	o->dels = r.dels;

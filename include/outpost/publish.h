@@ -40,14 +40,20 @@ typedef struct op_pub_result {
 	bool wrote_marker;
 } op_pub_result;
 
-/* Writes want (sorted by name, unique) as revision m (commit, seq, signer, time filled by the
- * caller; m->apps is filled here). marker_rev: the KV revision of the current `rev` (0: none yet);
- * prev: that marker (NULL: none). When the marker is the bucket's last write, the bucket holds
- * exactly what prev lists (sync is its only writer and writes the marker last), so the bucket is
- * not read back; otherwise every app key is. js is the hub's JetStream context. */
+/* Writes want (sorted by name, unique) as revision m (commit, seq, signer, time filled
+ * by the caller; m->apps is filled here): app puts, deletes, then the marker, each write
+ * required to follow the one before in the stream, the first one base_seq (the
+ * stream's last sequence, read before the marker was read). So nothing interleaves
+ * with another writer, and a mirror replaying the stream can check the same condition
+ * (a key's own revisions may be trimmed by then). marker_rev: the stream sequence of
+ * the current `rev` (0: none); prev: that marker. When it is the last write
+ * (marker_rev == base_seq), the bucket holds exactly what prev lists and is not read
+ * back; otherwise every app key is. OP_ECONFLICT when the bucket changed meanwhile. */
 int op_publish(jsCtx *js, kvStore *kv, op_pub_entry *want, size_t nwant, op_pub_load load,
-	void *load_arg, op_marker *m, const op_marker *prev, uint64_t marker_rev, op_pub_result *r,
-	op_err *e);
+	void *load_arg, op_marker *m, const op_marker *prev, uint64_t marker_rev, uint64_t base_seq,
+	op_pub_result *r, op_err *e);
+/* The hub stream's last sequence. */
+int op_publish_last_seq(jsCtx *js, uint64_t *seq, op_err *e);
 
 /* The hub bucket's configuration (TTL 0, history, value size). */
 void op_publish_bucket_config(kvConfig *cfg);
