@@ -102,8 +102,8 @@ int op_publish_last_seq(jsCtx *js, uint64_t *seq, op_err *e)
  * stream sequence *last, and moves *last to it. Chaining on the stream's sequence, not
  * on the key's, is what a mirror can check again when it stores the message: a key's
  * earlier revisions may have been trimmed from the hub's history by then. */
-static int put_after(jsCtx *js, const char *key, const char *json, size_t len, uint64_t *last,
-	op_err *e)
+static int put_after(
+	jsCtx *js, const char *key, const char *json, size_t len, uint64_t *last, op_err *e)
 {
 	char subj[16 + OP_NAME_MAX + 8];
 	snprintf(subj, sizeof subj, "$KV.%s.%s", OP_BUCKET, key);
@@ -126,7 +126,8 @@ static int put_after(jsCtx *js, const char *key, const char *json, size_t len, u
 		int rc = op_bus_err(e, st, key);
 		if (jerr == JSStreamWrongLastSequenceErr)
 			rc = op_err_set(e, OP_ECONFLICT,
-				"%s: the bucket changed meanwhile (another sync?); retrying next pass",
+				"%s: the bucket changed meanwhile (another sync?); retrying next "
+				"pass",
 				key);
 		return rc;
 	}
