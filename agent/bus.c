@@ -260,7 +260,7 @@ static int set_creds(natsOptions *o, const char *path, op_err *e)
 	s = natsOptions_SetUserInfo(o, buf, colon + 1);
 	if (s == NATS_OK && inbox_safe(buf)) {
 		char pfx[160];
-		snprintf(pfx, sizeof pfx, "_INBOX.%s", buf);
+		snprintf(pfx, sizeof pfx, "_INBOX.%.140s", buf); /* user names are short */
 		s = natsOptions_SetCustomInboxPrefix(o, pfx);
 	}
 	explicit_bzero(buf, sizeof buf);
