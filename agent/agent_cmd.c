@@ -120,8 +120,6 @@ int op_cmd_agent(int argc, char **argv)
 	op_agent_free(a);
 	rc = OP_EXIT_OK;
 out:
-	for (size_t i = 0; i < cfg.labels.n; i++)
-		free(cfg.labels.v[i].key), free(cfg.labels.v[i].val);
-	free(cfg.labels.v);
+	op_kvs_free(&cfg.labels);
 	return rc;
 }

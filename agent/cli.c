@@ -1,39 +1,43 @@
 /* Command-line helpers shared by the subcommands. */
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "outpost/cli.h"
+#include "outpost/proto.h"
 
-/* Adds k=v to labels (sorted, unique keys). */
+static int kv_cmp(const void *a, const void *b)
+{
+	return strcmp(((const op_kv *)a)->key, ((const op_kv *)b)->key);
+}
+
+/* Adds k=v to labels (sorted, unique keys), under the label rules of manifests. */
 int op_cli_label(op_kvs *labels, const char *kv, op_err *e)
 {
+	char key[OP_NAME_MAX + 1];
 	const char *eq = strchr(kv, '=');
-	if (!eq || eq == kv || !eq[1] || eq - kv > 63 || strlen(eq + 1) > 63)
-		return op_err_set(e, OP_EUSAGE, "--label %s: expected key=value", kv);
-	for (const char *p = kv; *p; p++) {
-		char c = *p;
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			(c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' ||
-			(p < eq && c == '/') || p == eq;
-		if (!ok)
-			return op_err_set(e, OP_EUSAGE, "--label %s: bad character '%c'", kv, c);
-	}
-	size_t klen = (size_t)(eq - kv);
-	for (size_t i = 0; i < labels->n; i++)
-		if (strlen(labels->v[i].key) == klen && !strncmp(labels->v[i].key, kv, klen))
-			return op_err_set(e, OP_EUSAGE, "--label %.*s given twice", (int)klen, kv);
+	size_t klen = eq ? (size_t)(eq - kv) : 0;
+	if (!eq || klen >= sizeof key)
+		return op_err_set(e, OP_EUSAGE, "--label %s: expected KEY=VALUE", kv);
+	memcpy(key, kv, klen);
+	key[klen] = '\0';
+	if (!op_label_key_valid(key) || !op_label_value_valid(eq + 1))
+		return op_err_set(e, OP_EUSAGE,
+			"--label %s: expected a key of [A-Za-z0-9._/-] and a value of "
+			"[A-Za-z0-9._-], 1..63 characters each",
+			kv);
+	if (op_kvs_get(labels, key))
+		return op_err_set(e, OP_EUSAGE, "--label %s given twice", key);
 	op_kv *v = realloc(labels->v, (labels->n + 1) * sizeof *v);
 	if (!v)
 		return op_err_set(e, OP_ENOMEM, "out of memory");
 	labels->v = v;
-	size_t at = labels->n;
-	while (at > 0 && strncmp(labels->v[at - 1].key, kv, klen + 1) > 0) {
-		labels->v[at] = labels->v[at - 1];
-		at--;
+	v[labels->n].key = strdup(key);
+	v[labels->n].val = strdup(eq + 1);
+	if (!v[labels->n].key || !v[labels->n].val) {
+		free(v[labels->n].key), free(v[labels->n].val);
+		return op_err_set(e, OP_ENOMEM, "out of memory");
 	}
-	labels->v[at].key = strndup(kv, klen);
-	labels->v[at].val = strdup(eq + 1);
 	labels->n++;
+	qsort(labels->v, labels->n, sizeof *labels->v, kv_cmp);
 	return 0;
 }

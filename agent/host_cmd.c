@@ -65,70 +65,30 @@ typedef struct run {
 	op_bus bus;
 } run;
 
-static int kv_cmp(const void *a, const void *b)
-{
-	return strcmp(((const op_kv *)a)->key, ((const op_kv *)b)->key);
-}
-
-static int label_add(op_kvs *m, const char *key, const char *val)
-{
-	for (size_t i = 0; i < m->n; i++)
-		if (!strcmp(m->v[i].key, key))
-			return OP_ECONFLICT;
-	op_kv *v = realloc(m->v, (m->n + 1) * sizeof *v);
-	if (!v)
-		return OP_ENOMEM;
-	m->v = v;
-	v[m->n].key = strdup(key);
-	v[m->n].val = strdup(val);
-	m->n++;
-	return v[m->n - 1].key && v[m->n - 1].val ? 0 : OP_ENOMEM;
-}
-
-static void labels_free(op_kvs *m)
-{
-	for (size_t i = 0; i < m->n; i++) {
-		free(m->v[i].key);
-		free(m->v[i].val);
-	}
-	free(m->v);
-	m->v = NULL;
-	m->n = 0;
-}
-
 /* A --label: KEY=VALUE under the label rules, not one outpost sets itself. */
 static int label_flag(op_kvs *m, const char *arg)
 {
-	char key[128];
+	op_err e = {0};
 	const char *eq = strchr(arg, '=');
-	if (!eq || (size_t)(eq - arg) >= sizeof key) {
-		fprintf(stderr, "outpost host: --label: expected KEY=VALUE, got \"%s\"\n", arg);
-		return OP_EUSAGE;
-	}
-	memcpy(key, arg, (size_t)(eq - arg));
-	key[eq - arg] = '\0';
-	if (!op_label_key_valid(key) || !op_label_value_valid(eq + 1)) {
-		fprintf(stderr,
-			"outpost host: --label %s: expected a key of [A-Za-z0-9._/-] and "
-			"a value of [A-Za-z0-9._-], 1..63 characters each\n",
-			arg);
-		return OP_EUSAGE;
-	}
-	if (!strcmp(key, "site") || !strcmp(key, "arch") || !strcmp(key, "hostname")) {
-		fprintf(stderr,
-			"outpost host: --label %s: site, arch and hostname are set by "
-			"outpost\n",
-			key);
-		return OP_EUSAGE;
-	}
+	size_t klen = eq ? (size_t)(eq - arg) : 0;
+	static const char *const own[] = {"site", "arch", "hostname"};
+	for (size_t i = 0; i < sizeof own / sizeof *own; i++)
+		if (klen == strlen(own[i]) && !strncmp(arg, own[i], klen)) {
+			fprintf(stderr,
+				"outpost host: --label %s: site, arch and hostname are set by "
+				"outpost\n",
+				own[i]);
+			return OP_EUSAGE;
+		}
 	if (m->n >= OP_HB_MAX_LABELS - 3) {
 		fprintf(stderr, "outpost host: at most %d --label\n", OP_HB_MAX_LABELS - 3);
 		return OP_EUSAGE;
 	}
-	int rc = label_add(m, key, eq + 1);
-	if (rc == OP_ECONFLICT)
-		fprintf(stderr, "outpost host: --label %s given twice\n", key);
-	return rc ? OP_EUSAGE : 0;
+	if (op_cli_label(m, arg, &e) != 0) {
+		fprintf(stderr, "outpost host: %s\n", e.msg);
+		return OP_EUSAGE;
+	}
+	return 0;
 }
 
 /* The hostname as a label value: characters outside the rules become '-'. */
@@ -305,14 +265,19 @@ int op_cmd_host(int argc, char **argv)
 			"characters (the site name hub is reserved)\n");
 		goto out;
 	}
-	char hostname[64];
+	char hostname[64], own[3][128];
 	hostname_label(hostname);
-	if (label_add(&r.labels, "site", r.site) || label_add(&r.labels, "arch", op_arch_self()) ||
-		label_add(&r.labels, "hostname", hostname)) {
-		rc = OP_EXIT_FAIL;
-		goto out;
+	snprintf(own[0], sizeof own[0], "site=%s", r.site);
+	snprintf(own[1], sizeof own[1], "arch=%s", op_arch_self());
+	snprintf(own[2], sizeof own[2], "hostname=%s", hostname);
+	for (int i = 0; i < 3; i++) {
+		op_err e = {0};
+		if (op_cli_label(&r.labels, own[i], &e) != 0) {
+			fprintf(stderr, "outpost host: %s\n", e.msg);
+			rc = OP_EXIT_FAIL;
+			goto out;
+		}
 	}
-	qsort(r.labels.v, r.labels.n, sizeof *r.labels.v, kv_cmp);
 	make_boot(r.boot);
 
 	rc = OP_EXIT_FAIL;
@@ -339,6 +304,6 @@ int op_cmd_host(int argc, char **argv)
 out:
 	op_bus_close(&r.bus);
 	op_host_close(r.host);
-	labels_free(&r.labels);
+	op_kvs_free(&r.labels);
 	return rc;
 }

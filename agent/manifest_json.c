@@ -141,11 +141,13 @@ const char *op_kvs_get(const op_kvs *m, const char *key)
 	return NULL;
 }
 
-static void kvs_free(op_kvs *m)
+void op_kvs_free(op_kvs *m)
 {
 	for (size_t i = 0; i < m->n; i++)
 		free(m->v[i].key), free(m->v[i].val);
 	free(m->v);
+	m->v = NULL;
+	m->n = 0;
 }
 
 static void strs_free(op_strs *s)
@@ -160,14 +162,14 @@ static void component_free(op_component *c)
 	free(c->name);
 	free(c->command);
 	strs_free(&c->args);
-	kvs_free(&c->env);
+	op_kvs_free(&c->env);
 	free(c->workdir);
 	free(c->artifact.path);
 	free(c->artifact.sha256);
-	kvs_free(&c->artifact.sha256_arch);
+	op_kvs_free(&c->artifact.sha256_arch);
 	for (size_t i = 0; i < c->scaler.nspread; i++) {
 		free(c->scaler.spread[i].name);
-		kvs_free(&c->scaler.spread[i].requirements);
+		op_kvs_free(&c->scaler.spread[i].requirements);
 	}
 	free(c->scaler.spread);
 }
@@ -177,10 +179,10 @@ void op_app_free(op_app *app)
 	if (!app)
 		return;
 	free(app->name);
-	kvs_free(&app->annotations);
+	op_kvs_free(&app->annotations);
 	free(app->placement.name);
 	strs_free(&app->placement.sites);
-	kvs_free(&app->placement.requirements);
+	op_kvs_free(&app->placement.requirements);
 	for (size_t i = 0; i < app->ncomps; i++)
 		component_free(&app->comps[i]);
 	free(app->comps);

@@ -1,7 +1,7 @@
 /* The agent <-> host messages (see include/outpost/proto.h): encoders write sorted,
  * compact JSON; decoders read bytes off the network, so they check the size first,
  * then refuse duplicate or unknown keys, wrong types and values out of range, and
- * name the field that is wrong. Small readers over a jansson object (req_* / opt_*)
+ * name the field that is wrong. Small readers over a jansson object (proto_read.c)
  * carry the message name and field path into every error. */
 #include "outpost/proto.h"
 
@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "proto_read.h"
 
 static const char *const state_names[] = {
 	[OP_INST_STARTING] = "starting",
@@ -125,164 +127,6 @@ void op_proto_text(char *dst, size_t cap, const char *src)
 	dst[o] = '\0';
 }
 
-/* --- reading fields -------------------------------------------------------------------- */
-
-/* Where a reader is: the message name and the field path of the object being read. */
-typedef struct rd {
-	const char *msg; /* "heartbeat", "command", "reply" */
-	const char *path; /* "" or "instances[2]." (with the trailing dot) */
-	op_err *e;
-} rd;
-
-static int bad(const rd *r, const char *key, const char *fmt, const char *what)
-{
-	op_err_set(r->e, OP_EINVAL, "%s: %s%s: %s%s", r->msg, r->path, key, fmt, what);
-	return OP_EINVAL; /* a constant, so that the analyzers see a refusal is not 0 */
-}
-
-/* Refuses keys not in allowed (NULL-terminated). */
-static int only_keys(const rd *r, json_t *o, const char *const *allowed)
-{
-	const char *k;
-	json_t *v;
-	json_object_foreach(o, k, v)
-	{
-		size_t i = 0;
-		while (allowed[i] && strcmp(allowed[i], k) != 0)
-			i++;
-		if (!allowed[i]) {
-			op_err_set(
-				r->e, OP_EINVAL, "%s: %s%.64s: unknown field", r->msg, r->path, k);
-			return OP_EINVAL;
-		}
-	}
-	return 0;
-}
-
-static json_t *field(const rd *r, json_t *o, const char *key, bool required, int *rc)
-{
-	json_t *v = json_object_get(o, key);
-	if (!v && required) {
-		op_err_set(r->e, OP_EINVAL, "%s: %s%s: missing", r->msg, r->path, key);
-		*rc = OP_EINVAL;
-	}
-	return v;
-}
-
-/* A string field of 1..max bytes (0..max when may_empty) that check accepts. */
-static int req_str(const rd *r, json_t *o, const char *key, bool required, size_t max,
-	bool may_empty, bool (*check)(const char *), const char *want, const char **out)
-{
-	int rc = 0;
-	json_t *v = field(r, o, key, required, &rc);
-	*out = NULL;
-	if (!v)
-		return rc;
-	const char *s = json_string_value(v);
-	if (!s)
-		return bad(r, key, "expected a string", "");
-	size_t n = json_string_length(v);
-	if (n != strlen(s) || n > max || (!may_empty && n == 0) || (check && !check(s)))
-		return bad(r, key, "expected ", want);
-	*out = s;
-	return 0;
-}
-
-static int req_int(
-	const rd *r, json_t *o, const char *key, json_int_t min, json_int_t max, json_int_t *out)
-{
-	int rc = 0;
-	json_t *v = field(r, o, key, true, &rc);
-	if (!v)
-		return rc;
-	if (!json_is_integer(v))
-		return bad(r, key, "expected an integer", "");
-	json_int_t x = json_integer_value(v);
-	if (x < min || x > max) {
-		char want[96];
-		snprintf(want, sizeof want, "%lld..%lld", (long long)min, (long long)max);
-		return bad(r, key, "expected an integer in ", want);
-	}
-	*out = x;
-	return 0;
-}
-
-static bool name_ok(const char *s)
-{
-	return op_name_valid(s);
-}
-
-/* Parses len bytes of JSON into an object, after the size check; checks "v". */
-static json_t *load(const rd *r, const char *buf, size_t len, size_t max, int *rc)
-{
-	if (len > max) {
-		*rc = op_err_set(r->e, OP_ETOOBIG, "%s: %zu bytes is over the limit of %zu", r->msg,
-			len, max);
-		return NULL;
-	}
-	json_error_t je;
-	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
-	if (!j) {
-		*rc = op_err_set(r->e, OP_EINVAL, "%s: not JSON: %s (at byte %d)", r->msg, je.text,
-			je.position);
-		return NULL;
-	}
-	if (!json_is_object(j)) {
-		*rc = op_err_set(r->e, OP_EINVAL, "%s: expected a JSON object", r->msg);
-		json_decref(j);
-		return NULL;
-	}
-	json_int_t v = 0;
-	if ((*rc = req_int(r, j, "v", INT64_MIN, INT64_MAX, &v)) != 0) {
-		json_decref(j);
-		return NULL;
-	}
-	if (v != OP_PROTO_VERSION) {
-		*rc = op_err_set(r->e, OP_EINVAL,
-			"%s: v: unknown version %lld (this outpost reads %d)", r->msg, (long long)v,
-			OP_PROTO_VERSION);
-		json_decref(j);
-		return NULL;
-	}
-	return j;
-}
-
-/* Serializes j (taken) within max bytes. */
-static int dump(json_t *j, const char *msg, size_t max, char **json, op_err *e)
-{
-	*json = NULL;
-	if (!j)
-		return op_err_set(
-			e, OP_ENOMEM, "%s: cannot encode (out of memory or bad field)", msg);
-	char *s = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
-	json_decref(j);
-	if (!s)
-		return op_err_set(e, OP_ENOMEM, "%s: out of memory", msg);
-	size_t n = strlen(s);
-	if (n > max) {
-		free(s);
-		return op_err_set(
-			e, OP_ETOOBIG, "%s: %zu bytes is over the limit of %zu", msg, n, max);
-	}
-	*json = s;
-	return 0;
-}
-
-/* Sets o[key] = v (taking v); on failure drops o and returns NULL. */
-static json_t *set(json_t *o, const char *key, json_t *v)
-{
-	if (!o || !v) {
-		json_decref(o);
-		json_decref(v);
-		return NULL;
-	}
-	if (json_object_set_new(o, key, v) != 0) { /* v is dropped by jansson */
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
-
 /* --- heartbeat ------------------------------------------------------------------------- */
 
 static json_t *hb_inst_json(const op_hb_inst *in)
@@ -295,7 +139,7 @@ static json_t *hb_inst_json(const op_hb_inst *in)
 	if (o && in->error[0]) {
 		char text[sizeof in->error];
 		op_proto_text(text, sizeof text, in->error);
-		o = set(o, "error", json_string(text));
+		o = pr_set(o, "error", json_string(text));
 	}
 	return o;
 }
@@ -312,7 +156,7 @@ int op_heartbeat_encode(const op_heartbeat *hb, char **json, op_err *e)
 		return op_err_set(e, OP_EINVAL, "heartbeat: bad host, site or boot id");
 	json_t *labels = json_object();
 	for (size_t i = 0; labels && i < hb->labels.n; i++)
-		labels = set(labels, hb->labels.v[i].key, json_string(hb->labels.v[i].val));
+		labels = pr_set(labels, hb->labels.v[i].key, json_string(hb->labels.v[i].val));
 	json_t *insts = json_array();
 	for (size_t i = 0; insts && i < hb->ninsts; i++) {
 		json_t *o = hb_inst_json(&hb->insts[i]);
@@ -329,10 +173,10 @@ int op_heartbeat_encode(const op_heartbeat *hb, char **json, op_err *e)
 			labels, "instances", insts);
 	json_decref(labels);
 	json_decref(insts);
-	return dump(j, "heartbeat", OP_HB_MAX_BYTES, json, e);
+	return pr_dump(j, "heartbeat", OP_HB_MAX_BYTES, json, e);
 }
 
-static int hb_inst_decode(const rd *r, json_t *o, op_hb_inst *in)
+static int hb_inst_decode(const pr_rd *r, json_t *o, op_hb_inst *in)
 {
 	static const char *const keys[] = {"id", "state", "pid", "restarts", "exit", "error", NULL};
 	if (!json_is_object(o))
@@ -341,18 +185,18 @@ static int hb_inst_decode(const rd *r, json_t *o, op_hb_inst *in)
 	int rc;
 	const char *id, *state, *error;
 	json_int_t pid, restarts, code;
-	if ((rc = only_keys(r, o, keys)) ||
-		(rc = req_str(r, o, "id", true, OP_INST_MAX, false, op_inst_id_valid,
+	if ((rc = pr_only_keys(r, o, keys)) ||
+		(rc = pr_str(r, o, "id", true, OP_INST_MAX, false, op_inst_id_valid,
 			 "an instance id: [a-z0-9.@-], 1..255", &id)) ||
-		(rc = req_str(r, o, "state", true, 16, false, NULL, "a state", &state)) ||
-		(rc = req_int(r, o, "pid", 0, INT32_MAX, &pid)) ||
-		(rc = req_int(r, o, "restarts", 0, INT32_MAX, &restarts)) ||
-		(rc = req_int(r, o, "exit", -1, 255, &code)) ||
-		(rc = req_str(r, o, "error", false, sizeof in->error - 1, true, NULL,
+		(rc = pr_str(r, o, "state", true, 16, false, NULL, "a state", &state)) ||
+		(rc = pr_int(r, o, "pid", 0, INT32_MAX, &pid)) ||
+		(rc = pr_int(r, o, "restarts", 0, INT32_MAX, &restarts)) ||
+		(rc = pr_int(r, o, "exit", -1, 255, &code)) ||
+		(rc = pr_str(r, o, "error", false, sizeof in->error - 1, true, NULL,
 			 "a string of at most 255 bytes", &error)))
 		return rc;
 	if (op_inst_state_parse(state, &in->state) != 0)
-		return bad(r, "state",
+		return pr_bad(r, "state",
 			"expected one of starting, running, backoff, failed, "
 			"exited, stopping",
 			"");
@@ -369,10 +213,10 @@ static int kv_cmp(const void *a, const void *b)
 	return strcmp(((const op_kv *)a)->key, ((const op_kv *)b)->key);
 }
 
-static int labels_decode(const rd *r, json_t *o, op_kvs *out)
+static int labels_decode(const pr_rd *r, json_t *o, op_kvs *out)
 {
 	if (!json_is_object(o))
-		return bad(r, "labels", "expected an object", "");
+		return pr_bad(r, "labels", "expected an object", "");
 	if (json_object_size(o) > OP_HB_MAX_LABELS)
 		return op_err_set(
 			r->e, OP_ETOOBIG, "%s: labels: more than %d", r->msg, OP_HB_MAX_LABELS);
@@ -407,30 +251,30 @@ int op_heartbeat_decode(const char *buf, size_t len, op_heartbeat *hb, op_err *e
 	static const char *const keys[] = {
 		"v", "host", "site", "boot", "seq", "interval_ms", "labels", "instances", NULL};
 	memset(hb, 0, sizeof *hb);
-	rd r = {"heartbeat", "", e};
+	pr_rd r = {"heartbeat", "", e};
 	int rc = 0;
-	json_t *j = load(&r, buf, len, OP_HB_MAX_BYTES, &rc);
+	json_t *j = pr_load(&r, buf, len, OP_HB_MAX_BYTES, &rc);
 	if (!j)
 		return rc;
 	const char *host, *site, *boot;
 	json_int_t seq, every;
 	json_t *labels, *insts;
-	if ((rc = only_keys(&r, j, keys)) ||
-		(rc = req_str(&r, j, "host", true, OP_HOST_MAX, false, name_ok,
+	if ((rc = pr_only_keys(&r, j, keys)) ||
+		(rc = pr_str(&r, j, "host", true, OP_HOST_MAX, false, op_name_valid,
 			 "a host id: [a-z0-9-], 1..63", &host)) ||
-		(rc = req_str(&r, j, "site", true, OP_NAME_MAX, false, name_ok,
+		(rc = pr_str(&r, j, "site", true, OP_NAME_MAX, false, op_name_valid,
 			 "a site name: [a-z0-9-], 1..63", &site)) ||
-		(rc = req_str(&r, j, "boot", true, OP_BOOT_MAX, false, boot_valid,
+		(rc = pr_str(&r, j, "boot", true, OP_BOOT_MAX, false, boot_valid,
 			 "a boot id: [a-z0-9-], 1..63", &boot)) ||
-		(rc = req_int(&r, j, "seq", 0, INT64_MAX, &seq)) ||
-		(rc = req_int(&r, j, "interval_ms", OP_HB_MIN_INTERVAL_MS, OP_HB_MAX_INTERVAL_MS,
+		(rc = pr_int(&r, j, "seq", 0, INT64_MAX, &seq)) ||
+		(rc = pr_int(&r, j, "interval_ms", OP_HB_MIN_INTERVAL_MS, OP_HB_MAX_INTERVAL_MS,
 			 &every)) ||
-		!(labels = field(&r, j, "labels", true, &rc)) ||
-		!(insts = field(&r, j, "instances", true, &rc)) ||
+		!(labels = pr_field(&r, j, "labels", true, &rc)) ||
+		!(insts = pr_field(&r, j, "instances", true, &rc)) ||
 		(rc = labels_decode(&r, labels, &hb->labels)))
 		goto out;
 	if (!json_is_array(insts)) {
-		rc = bad(&r, "instances", "expected an array", "");
+		rc = pr_bad(&r, "instances", "expected an array", "");
 		goto out;
 	}
 	size_t n = json_array_size(insts);
@@ -447,12 +291,12 @@ int op_heartbeat_decode(const char *buf, size_t len, op_heartbeat *hb, op_err *e
 	for (size_t i = 0; i < n; i++) {
 		char path[32];
 		snprintf(path, sizeof path, "instances[%zu].", i);
-		rd ri = {"heartbeat", path, e};
+		pr_rd ri = {"heartbeat", path, e};
 		if ((rc = hb_inst_decode(&ri, json_array_get(insts, i), &hb->insts[i])) != 0)
 			goto out;
 		for (size_t k = 0; k < i; k++)
 			if (!strcmp(hb->insts[k].id, hb->insts[i].id)) {
-				rc = bad(&ri, "id", "duplicate instance ", hb->insts[i].id);
+				rc = pr_bad(&ri, "id", "duplicate instance ", hb->insts[i].id);
 				goto out;
 			}
 		hb->ninsts++;
@@ -500,8 +344,8 @@ int op_hostcmd_encode(const op_hostcmd *c, char **json, op_err *e)
 	if (!op_inst_id_valid(c->id))
 		return op_err_set(e, OP_EINVAL, "command: id: expected an instance id");
 	if (c->op == OP_CMD_STOP)
-		return dump(json_pack("{s:i, s:s, s:s}", "v", OP_PROTO_VERSION, "op", "stop", "id",
-				    c->id),
+		return pr_dump(json_pack("{s:i, s:s, s:s}", "v", OP_PROTO_VERSION, "op", "stop",
+				       "id", c->id),
 			"command", OP_CMD_MAX_BYTES, json, e);
 	if (c->op != OP_CMD_START || !c->app || c->comp >= c->app->ncomps)
 		return op_err_set(e, OP_EINVAL,
@@ -526,14 +370,14 @@ int op_hostcmd_encode(const op_hostcmd *c, char **json, op_err *e)
 	json_t *j = aj ? json_pack("{s:i, s:s, s:s, s:I, s:o}", "v", OP_PROTO_VERSION, "op",
 				 "start", "id", c->id, "comp", (json_int_t)c->comp, "app", aj)
 		       : NULL;
-	return dump(j, "command", OP_CMD_MAX_BYTES, json, e);
+	return pr_dump(j, "command", OP_CMD_MAX_BYTES, json, e);
 }
 
 /* The app object back to bytes and through the manifest validator. */
-static int app_decode(const rd *r, json_t *aj, op_app **app)
+static int app_decode(const pr_rd *r, json_t *aj, op_app **app)
 {
 	if (!json_is_object(aj))
-		return bad(r, "app", "expected an object (the app's canonical JSON)", "");
+		return pr_bad(r, "app", "expected an object (the app's canonical JSON)", "");
 	char *s = json_dumps(aj, JSON_SORT_KEYS | JSON_COMPACT);
 	if (!s)
 		return op_err_set(r->e, OP_ENOMEM, "%s: out of memory", r->msg);
@@ -557,21 +401,21 @@ int op_hostcmd_decode(const char *buf, size_t len, op_hostcmd *c, op_err *e)
 	static const char *const start_keys[] = {"v", "op", "id", "comp", "app", NULL};
 	static const char *const stop_keys[] = {"v", "op", "id", NULL};
 	memset(c, 0, sizeof *c);
-	rd r = {"command", "", e};
+	pr_rd r = {"command", "", e};
 	int rc = 0;
-	json_t *j = load(&r, buf, len, OP_CMD_MAX_BYTES, &rc);
+	json_t *j = pr_load(&r, buf, len, OP_CMD_MAX_BYTES, &rc);
 	if (!j)
 		return rc;
 	const char *op, *id;
-	if ((rc = req_str(&r, j, "op", true, 8, false, NULL, "start or stop", &op)))
+	if ((rc = pr_str(&r, j, "op", true, 8, false, NULL, "start or stop", &op)))
 		goto out;
 	if (strcmp(op, "start") != 0 && strcmp(op, "stop") != 0) {
-		rc = bad(&r, "op", "expected start or stop", "");
+		rc = pr_bad(&r, "op", "expected start or stop", "");
 		goto out;
 	}
 	c->op = !strcmp(op, "start") ? OP_CMD_START : OP_CMD_STOP;
-	if ((rc = only_keys(&r, j, c->op == OP_CMD_START ? start_keys : stop_keys)) ||
-		(rc = req_str(&r, j, "id", true, OP_INST_MAX, false, op_inst_id_valid,
+	if ((rc = pr_only_keys(&r, j, c->op == OP_CMD_START ? start_keys : stop_keys)) ||
+		(rc = pr_str(&r, j, "id", true, OP_INST_MAX, false, op_inst_id_valid,
 			 "an instance id: [a-z0-9.@-], 1..255", &id)))
 		goto out;
 	memcpy(c->id, id, strlen(id) + 1);
@@ -579,11 +423,11 @@ int op_hostcmd_decode(const char *buf, size_t len, op_hostcmd *c, op_err *e)
 		goto out;
 	json_int_t comp;
 	json_t *aj;
-	if ((rc = req_int(&r, j, "comp", 0, OP_MAX_COMPONENTS - 1, &comp)) ||
-		!(aj = field(&r, j, "app", true, &rc)) || (rc = app_decode(&r, aj, &c->app)))
+	if ((rc = pr_int(&r, j, "comp", 0, OP_MAX_COMPONENTS - 1, &comp)) ||
+		!(aj = pr_field(&r, j, "app", true, &rc)) || (rc = app_decode(&r, aj, &c->app)))
 		goto out;
 	if ((size_t)comp >= c->app->ncomps) {
-		rc = bad(&r, "comp", "expected the index of one of the app's components", "");
+		rc = pr_bad(&r, "comp", "expected the index of one of the app's components", "");
 		goto out;
 	}
 	c->comp = (size_t)comp;
@@ -611,34 +455,34 @@ int op_hostreply_encode(const op_hostreply *r, char **json, op_err *e)
 	if (j && !r->ok) {
 		char text[sizeof r->error];
 		op_proto_text(text, sizeof text, r->error[0] ? r->error : "failed");
-		j = set(j, "error", json_string(text));
+		j = pr_set(j, "error", json_string(text));
 	}
-	return dump(j, "reply", OP_REPLY_MAX_BYTES, json, e);
+	return pr_dump(j, "reply", OP_REPLY_MAX_BYTES, json, e);
 }
 
 int op_hostreply_decode(const char *buf, size_t len, op_hostreply *out, op_err *e)
 {
 	static const char *const keys[] = {"v", "ok", "error", NULL};
 	memset(out, 0, sizeof *out);
-	rd r = {"reply", "", e};
+	pr_rd r = {"reply", "", e};
 	int rc = 0;
-	json_t *j = load(&r, buf, len, OP_REPLY_MAX_BYTES, &rc);
+	json_t *j = pr_load(&r, buf, len, OP_REPLY_MAX_BYTES, &rc);
 	if (!j)
 		return rc;
 	json_t *ok;
 	const char *error = NULL;
-	if ((rc = only_keys(&r, j, keys)) || !(ok = field(&r, j, "ok", true, &rc)))
+	if ((rc = pr_only_keys(&r, j, keys)) || !(ok = pr_field(&r, j, "ok", true, &rc)))
 		goto out;
 	if (!json_is_boolean(ok)) {
-		rc = bad(&r, "ok", "expected true or false", "");
+		rc = pr_bad(&r, "ok", "expected true or false", "");
 		goto out;
 	}
 	out->ok = json_is_true(ok);
-	if ((rc = req_str(&r, j, "error", !out->ok, sizeof out->error - 1, false, NULL,
+	if ((rc = pr_str(&r, j, "error", !out->ok, sizeof out->error - 1, false, NULL,
 		     "a message of 1..511 bytes", &error)))
 		goto out;
 	if (out->ok && error)
-		rc = bad(&r, "error", "unexpected with \"ok\":true", "");
+		rc = pr_bad(&r, "error", "unexpected with \"ok\":true", "");
 	else
 		op_proto_text(out->error, sizeof out->error, error ? error : "");
 out:

@@ -44,6 +44,7 @@ static int exit_code(int status)
 	return -1;
 }
 
+/* The deadline helpers' pause between polls (h_wait_until and the like), not a test's. */
 void h__sleep_ms(int ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};

@@ -117,6 +117,8 @@ void op_app_free(op_app *app);
 
 /* Helpers over the model (also used by plan and tests). */
 const char *op_kvs_get(const op_kvs *m, const char *key);
+/* Frees the keys and values and empties m. */
+void op_kvs_free(op_kvs *m);
 const char *op_restart_name(enum op_restart r);
 const char *op_rollout_name(enum op_rollout r);
 const char *op_scaler_name(enum op_scaler s);
