@@ -116,8 +116,7 @@ demo: outpost $(DEMO_BIN)
 
 # --- style -----------------------------------------------------------------------------
 format:
-	clang-format -i $(SRC) $(wildcard include/outpost/*.h) $(UNIT) $(E2E) $(HARNESS) \
-		$(FUZZ) $(BENCH) $(wildcard tests/*.h)
+	clang-format -i $(SRC) $(wildcard include/outpost/*.h agent/*.h)
 lint:
 	@clang-format --dry-run --Werror $(SRC) $(wildcard include/outpost/*.h agent/*.h)
 	@cppcheck --quiet --error-exitcode=1 --enable=warning,portability --check-level=exhaustive \

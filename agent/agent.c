@@ -9,8 +9,10 @@
 #include <time.h>
 
 #include "agent_priv.h"
+#include "outpost/edge.h"
 #include "outpost/log.h"
 #include "outpost/site.h"
+#include "outpost/supervise.h"
 #include "outpost/util.h"
 
 int ag_grow(void **v, size_t *cap, size_t need, size_t size)
@@ -218,6 +220,55 @@ static int lookup_entry(void *arg, const char *name, const char **json, size_t *
 	return 0;
 }
 
+static int lookup_blob(void *arg, const char *id, const char **buf, size_t *len)
+{
+	const ag_table *t = arg;
+	char key[sizeof OP_PROOF_BLOB_PREFIX + OP_GIT_ID_LEN];
+	snprintf(key, sizeof key, OP_PROOF_BLOB_PREFIX "%s", id);
+	long i = ag_table_find(t, key);
+	if (i < 0)
+		return OP_ENOTFOUND;
+	*buf = t->v[i].val;
+	*len = t->v[i].len;
+	return 0;
+}
+
+/* The revision m describes: the hub's canonical JSON as it stands, or with --trust the
+ * site's own derivation from the signed commit (edge.h). A refusal is remembered by
+ * the bytes of marker and proof, so the same one is not checked (and logged) again. */
+static int assemble(
+	op_agent *a, const op_marker *m, const ag_table *t, long ri, op_revision *r, op_err *e)
+{
+	if (!a->cfg.trust)
+		return op_revision_assemble(m, lookup_entry, (void *)t, r, e);
+	long pi = ag_table_find(t, "proof");
+	char key[OP_DIGEST_LEN + 1];
+	size_t n = t->v[ri].len + (pi >= 0 ? t->v[pi].len : 0);
+	char *both = malloc(n + 1);
+	if (!both)
+		return op_err_set(e, OP_ENOMEM, "out of memory");
+	memcpy(both, t->v[ri].val, t->v[ri].len);
+	if (pi >= 0)
+		memcpy(both + t->v[ri].len, t->v[pi].val, t->v[pi].len);
+	op_digest(both, n, key);
+	free(both);
+	if (!strcmp(key, a->edge_refused))
+		return OP_ETRUST; /* a->problem still says why */
+	op_policy *pol = NULL;
+	int rc = op_policy_load(&pol, a->cfg.trust, a->cfg.revoked, false, e);
+	if (rc)
+		return op_err_set(e, OP_ETRUST, "trust policy: %.400s", e->msg);
+	rc = op_edge_verify(pol, a->cfg.path, m, pi >= 0 ? t->v[pi].val : NULL,
+		pi >= 0 ? t->v[pi].len : 0, lookup_blob, (void *)t, r, e);
+	op_policy_free(pol);
+	if (rc == OP_ETRUST) {
+		memcpy(a->edge_refused, key, sizeof key);
+		op_log_warn("revision refused at the edge", "commit=%.12s seq=%llu error=\"%s\"",
+			m->commit, (unsigned long long)m->seq, e->msg);
+	}
+	return rc;
+}
+
 /* The mirror has been replaying revisions and is not done: moving now could mean one
  * intermediate revision after another. Done is: the watcher delivered everything the
  * mirror holds, and the mirror holds what the hub has (asked across the link when it
@@ -283,19 +334,26 @@ static void choose_revision(op_agent *a, const ag_table *t, bool from_hub)
 		return;
 	}
 	op_revision r;
-	int rc = op_revision_assemble(&m, lookup_entry, (void *)t, &r, &e);
+	int rc = assemble(a, &m, t, ri, &r, &e);
 	op_marker_free(&m);
 	if (rc == OP_ENOTFOUND)
 		return; /* incomplete: its app entries are still on their way */
+	if (rc == OP_ETRUST && e.msg[0])
+		snprintf(a->problem, sizeof a->problem,
+			"revision refused at the edge (running seq %llu): %.400s",
+			a->have_run ? (unsigned long long)a->run.marker.seq : 0ULL, e.msg);
+	if (rc == OP_ETRUST)
+		return;
 	if (rc) {
 		snprintf(a->problem, sizeof a->problem, "revision refused: %.400s", e.msg);
 		return;
 	}
 	if (op_revision_save(&r, a->rev_path, &e) != 0)
 		op_log_warn("cannot persist the revision", "error=\"%s\"", e.msg);
-	op_log_info("applying revision", "commit=%.12s seq=%llu apps=%zu signer=\"%s\" from=%s",
-		r.marker.commit, (unsigned long long)r.marker.seq, r.napps, r.marker.signer,
-		from_hub ? "hub" : "mirror");
+	op_log_info("applying revision",
+		"commit=%.12s seq=%llu apps=%zu signer=\"%s\" from=%s verified=%s", r.marker.commit,
+		(unsigned long long)r.marker.seq, r.napps, r.marker.signer,
+		from_hub ? "hub" : "mirror", a->cfg.trust ? "edge" : "hub");
 	if (a->have_run)
 		op_revision_free(&a->run);
 	a->run = r;
@@ -345,6 +403,17 @@ int op_agent_new(op_agent **out, const op_agent_cfg *cfg, op_err *e)
 	if (rc)
 		goto fail;
 	snprintf(a->rev_path, sizeof a->rev_path, "%s/revision.json", cfg->state);
+	if (cfg->fresh_signers) {
+		char *buf = NULL;
+		size_t len = 0;
+		rc = op_read_file(cfg->fresh_signers, OP_TRUST_MAX_FILE, &buf, &len, e);
+		if (rc == 0)
+			rc = op_trust_parse(&a->fresh_pol, cfg->fresh_signers, buf, len, e);
+		free(buf);
+		if (rc)
+			goto fail;
+		a->have_fresh_pol = true;
+	}
 	rc = op_revision_load(&a->run, a->rev_path, e);
 	if (rc == 0) {
 		a->have_run = true;
@@ -430,7 +499,8 @@ void ag_conn_check(op_agent *a, int64_t now)
 int op_agent_run(op_agent *a, volatile int *stop)
 {
 	a->start_ms = op_now_ms();
-	op_log_info("agent started", "site=%s state=%s", a->cfg.site, a->cfg.state);
+	op_log_info("agent started", "site=%s state=%s verify=%s trust=%s", a->cfg.site,
+		a->cfg.state, a->cfg.trust ? "edge" : "hub", a->cfg.trust ? a->cfg.trust : "-");
 	bool failing = false;
 	while (!*stop && setup(a, &failing) != 0) {
 		struct timespec ts = {1, 0};
@@ -492,6 +562,8 @@ void op_agent_free(op_agent *a)
 	for (size_t i = 0; i < a->nsrec; i++)
 		free(a->srec[i].key), free(a->srec[i].body);
 	free(a->srec);
+	if (a->have_fresh_pol)
+		op_trust_free(&a->fresh_pol);
 	pthread_mutex_destroy(&a->mu);
 	pthread_cond_destroy(&a->cv);
 	free(a);

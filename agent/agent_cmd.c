@@ -10,6 +10,7 @@
 #include "outpost/cli.h"
 #include "outpost/log.h"
 #include "outpost/util.h"
+#include "outpost/verify.h"
 
 static volatile int stopping;
 
@@ -38,6 +39,18 @@ static void usage(FILE *f)
 		"                       (default: three of the host's heartbeat intervals)\n"
 		"  --repair-mirror      replace a desired-state bucket that is not a mirror of\n"
 		"                       the hub's (it may be the site's only copy: see README)\n"
+		"  --trust FILE         verify every revision at the site: its commit signature\n"
+		"                       against this allowed_signers file (the site's own copy),\n"
+		"                       every git object id, and the apps derived from the\n"
+		"                       signed YAML; the hub is not trusted\n"
+		"  --revoked FILE       with --trust: public keys refused whatever FILE says\n"
+		"  --path DIR           with --trust: the repository directory sync reads\n"
+		"                       (default apps); a proof for another path is refused\n"
+		"  --fresh-signers FILE allowed_signers listing the hub's freshness key\n"
+		"                       (namespaces=\"outpost-fresh\"): check the hub's signed\n"
+		"                       freshness record and report staleness in status\n"
+		"  --stale-after DUR    with --fresh-signers: the site is stale when the newest\n"
+		"                       record is older than this (default 1h)\n"
 		"  -h, --help           this help\n");
 }
 
@@ -48,13 +61,18 @@ int op_cmd_agent(int argc, char **argv)
 		{"state", required_argument, NULL, 'd'}, {"resync", required_argument, NULL, 'r'},
 		{"host-timeout", required_argument, NULL, 't'},
 		{"repair-mirror", no_argument, NULL, 'R'}, {"trust", required_argument, NULL, 'T'},
-		{"help", no_argument, NULL, 'h'}, {0}};
+		{"revoked", required_argument, NULL, 'V'}, {"path", required_argument, NULL, 'P'},
+		{"fresh-signers", required_argument, NULL, 'F'},
+		{"stale-after", required_argument, NULL, 'S'}, {"help", no_argument, NULL, 'h'},
+		{0}};
 	op_agent_cfg cfg = {.nats = OP_DEFAULT_NATS,
 		.state = "/var/lib/outpost/agent",
 		.resync_ms = 30000,
 		.host_timeout_ms = 0,
 		.cmd_timeout_ms = 2000,
-		.max_cmds_per_tick = 32};
+		.max_cmds_per_tick = 32,
+		.path = "apps",
+		.stale_after_ms = 3600000};
 	op_err e = {0};
 	int c, rc = OP_EXIT_USAGE;
 	optind = 1;
@@ -64,11 +82,10 @@ int op_cmd_agent(int argc, char **argv)
 		case 'n': cfg.nats = optarg; break;
 		case 'd': cfg.state = optarg; break;
 		case 'R': cfg.repair_mirror = true; break;
-		case 'T':
-			fprintf(stderr,
-				"outpost agent: --trust (edge verification) is not built "
-				"yet\n");
-			goto out;
+		case 'T': cfg.trust = optarg; break;
+		case 'V': cfg.revoked = optarg; break;
+		case 'P': cfg.path = optarg; break;
+		case 'F': cfg.fresh_signers = optarg; break;
 		case 'l':
 			if (op_cli_label(&cfg.labels, optarg, &e) != 0) {
 				fprintf(stderr, "outpost agent: %s\n", e.msg);
@@ -76,15 +93,21 @@ int op_cmd_agent(int argc, char **argv)
 			}
 			break;
 		case 'r':
-		case 't': {
+		case 't':
+		case 'S': {
 			int64_t ms;
-			if (op_parse_duration_ms(optarg, &ms) != 0 || ms < 100) {
+			if (op_parse_duration_ms(optarg, &ms) != 0 ||
+				ms < (c == 'S' ? 1000 : 100)) {
 				fprintf(stderr,
 					"outpost agent: --%s: expected a duration like 30s\n",
-					c == 'r' ? "resync" : "host-timeout");
+					c == 'r'           ? "resync"
+						: c == 't' ? "host-timeout"
+							   : "stale-after");
 				goto out;
 			}
-			*(c == 'r' ? &cfg.resync_ms : &cfg.host_timeout_ms) = ms;
+			*(c == 'r'                 ? &cfg.resync_ms
+					: c == 't' ? &cfg.host_timeout_ms
+						   : &cfg.stale_after_ms) = ms;
 			break;
 		}
 		case 'h':
@@ -100,6 +123,20 @@ int op_cmd_agent(int argc, char **argv)
 				  : "--site: expected a name of [a-z0-9-], 1..63, not \"hub\"");
 		usage(stderr);
 		goto out;
+	}
+	if (cfg.revoked && !cfg.trust) {
+		fprintf(stderr, "outpost agent: --revoked needs --trust\n");
+		goto out;
+	}
+	if (cfg.trust) {
+		/* Read once now, so that a bad file stops the start with its file:line. */
+		op_policy *pol = NULL;
+		if (op_policy_load(&pol, cfg.trust, cfg.revoked, false, &e) != 0) {
+			fprintf(stderr, "outpost agent: %s\n", e.msg);
+			rc = OP_EXIT_FAIL;
+			goto out;
+		}
+		op_policy_free(pol);
 	}
 	char site_label[80];
 	snprintf(site_label, sizeof site_label, "site=%s", cfg.site);

@@ -7,6 +7,7 @@
 
 #include "outpost/agent.h"
 #include "outpost/bus.h"
+#include "outpost/fresh.h"
 #include "outpost/plan.h"
 #include "outpost/proto.h"
 #include "outpost/revision.h"
@@ -109,6 +110,10 @@ struct op_agent {
 	op_revision run;
 	bool have_run;
 	char problem[512]; /* a revision refused, a mirror in trouble: shown in status */
+	char edge_refused[OP_DIGEST_LEN + 1]; /* digest of the marker and proof refused last */
+	op_trust_policy fresh_pol; /* --fresh-signers */
+	bool have_fresh_pol;
+	enum op_fresh_state fresh_state; /* as last reported */
 	char warning[512];
 	ag_pending *pend;
 	size_t npend, cappend;

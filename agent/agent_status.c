@@ -176,6 +176,39 @@ static void host_status(op_agent *a, const ag_host *h, bool resync, int64_t now)
 	put(a, key, j, seen, resync);
 }
 
+/* The site's judgement of the hub's newest freshness record (fresh.h): the mirror's,
+ * or the hub's as read past a stalled mirror when that one is newer. Logs changes. */
+static void freshness(op_agent *a, op_fresh_verdict *v)
+{
+	memset(v, 0, sizeof *v);
+	if (!a->have_fresh_pol)
+		return;
+	int64_t now = op_wall_ms() / 1000;
+	uint64_t run = a->have_run ? a->run.marker.seq : 0;
+	const ag_table *tabs[2] = {&a->mirror, &a->mir.hub};
+	bool first = true;
+	for (int i = 0; i < 2; i++) {
+		long k = ag_table_find(tabs[i], "fresh");
+		if (k < 0 && !first)
+			continue;
+		op_fresh_verdict w;
+		op_fresh_check(k >= 0 ? tabs[i]->v[k].val : NULL, k >= 0 ? tabs[i]->v[k].len : 0,
+			&a->fresh_pol, now, a->cfg.stale_after_ms / 1000, run, &w);
+		if (first || (w.state != OP_FRESH_INVALID && w.time > v->time))
+			*v = w;
+		first = false;
+	}
+	if (v->state != a->fresh_state) {
+		if (v->state == OP_FRESH_OK)
+			op_log_info("fresh: the hub vouches for the revision this site runs",
+				"signer=\"%s\"", v->signer);
+		else
+			op_log_warn("freshness", "state=%s why=\"%s\"",
+				op_fresh_state_name(v->state), v->msg);
+		a->fresh_state = v->state;
+	}
+}
+
 void ag_status(op_agent *a, const op_plan_in *in, const op_cmd *cmds, size_t ncmds)
 {
 	int64_t now = op_now_ms();
@@ -186,18 +219,26 @@ void ag_status(op_agent *a, const op_plan_in *in, const op_cmd *cmds, size_t ncm
 		a->srec[i].seen = false;
 	char key[256];
 	snprintf(key, sizeof key, "site.%s.agent", a->cfg.site);
-	/* The warning joins a bucket with another origin and a stalled mirror. */
-	char warning[sizeof a->warning + sizeof a->mir.note + 4];
-	snprintf(warning, sizeof warning, "%s%s%s", a->warning,
-		a->warning[0] && a->mir.note[0] ? "; " : "", a->mir.note);
-	json_t *agent = json_pack("{s:i, s:s, s:o, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:i, s:i}",
-		"v", 1, "site", a->cfg.site, "labels", labels_json(&a->cfg.labels), "commit",
+	op_fresh_verdict fv;
+	freshness(a, &fv);
+	/* The warning joins a bucket with another origin, a stalled mirror and staleness. */
+	char warning[sizeof a->warning + sizeof a->mir.note + sizeof fv.msg + 8];
+	snprintf(warning, sizeof warning, "%s%s%s%s%s", a->warning,
+		a->warning[0] && a->mir.note[0] ? "; " : "", a->mir.note,
+		(a->warning[0] || a->mir.note[0]) && fv.msg[0] ? "; " : "", fv.msg);
+	char ftime[32] = "";
+	if (fv.time)
+		op_time_rfc3339(fv.time, ftime);
+	json_t *agent = json_pack(
+		"{s:i, s:s, s:o, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:s}", "v",
+		1, "site", a->cfg.site, "labels", labels_json(&a->cfg.labels), "commit",
 		a->have_run ? a->run.marker.commit : "", "seq",
 		(json_int_t)(a->have_run ? a->run.marker.seq : 0), "signer",
 		a->have_run ? a->run.marker.signer : "", "revision_time",
 		a->have_run ? a->run.marker.time : "", "problem", a->problem, "warning", warning,
 		"mirror", ag_mirror_state_name(a->mir.state), "apps", (int)in->napps, "hosts",
-		(int)in->nhosts);
+		(int)in->nhosts, "verify", a->cfg.trust ? "edge" : "hub", "freshness",
+		op_fresh_state_name(fv.state), "fresh_time", ftime);
 	if (agent)
 		put(a, key, agent, NULL, resync);
 	for (size_t i = 0; i < in->napps; i++)

@@ -467,12 +467,13 @@ int op_bus_kv_get(kvStore *kv, const char *key, char **val, size_t *len, uint64_
 	return 0;
 }
 
-int op_bus_kv_scan(kvStore *kv, const char *filter, op_bus_kv_fn fn, void *arg, op_err *e)
+static int scan(kvStore *kv, const char *filter, bool meta, op_bus_kv_fn fn, void *arg, op_err *e)
 {
 	kvWatcher *w = NULL;
 	kvWatchOptions o;
 	kvWatchOptions_Init(&o);
 	o.IgnoreDeletes = true;
+	o.MetaOnly = meta;
 	natsStatus s = kvStore_Watch(&w, kv, filter, &o);
 	if (s != NATS_OK)
 		return op_bus_err(e, s, "watch bucket");
@@ -486,12 +487,22 @@ int op_bus_kv_scan(kvStore *kv, const char *filter, op_bus_kv_fn fn, void *arg, 
 		}
 		if (!ent)
 			break; /* the initial values are all in */
-		rc = fn(arg, kvEntry_Key(ent), kvEntry_Value(ent), (size_t)kvEntry_ValueLen(ent),
-			kvEntry_Revision(ent));
+		rc = fn(arg, kvEntry_Key(ent), meta ? NULL : kvEntry_Value(ent),
+			meta ? 0 : (size_t)kvEntry_ValueLen(ent), kvEntry_Revision(ent));
 		kvEntry_Destroy(ent);
 		if (rc)
 			break;
 	}
 	kvWatcher_Destroy(w);
 	return rc;
+}
+
+int op_bus_kv_scan(kvStore *kv, const char *filter, op_bus_kv_fn fn, void *arg, op_err *e)
+{
+	return scan(kv, filter, false, fn, arg, e);
+}
+
+int op_bus_kv_keys(kvStore *kv, const char *filter, op_bus_kv_fn fn, void *arg, op_err *e)
+{
+	return scan(kv, filter, true, fn, arg, e);
 }

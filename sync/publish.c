@@ -136,6 +136,67 @@ static int put_after(
 	return 0;
 }
 
+static int on_held_blob(void *arg, const char *key, const char *val, size_t len, uint64_t rev)
+{
+	op_blob_ids *b = arg;
+	(void)val;
+	(void)len;
+	(void)rev;
+	const char *id = key + strlen(OP_PROOF_BLOB_PREFIX);
+	if (strncmp(key, OP_PROOF_BLOB_PREFIX, strlen(OP_PROOF_BLOB_PREFIX)) != 0 ||
+		strlen(id) != OP_GIT_ID_LEN)
+		return 0;
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 64;
+		void *v = realloc(b->v, cap * sizeof *b->v);
+		if (!v)
+			return OP_ENOMEM;
+		b->v = v;
+		b->cap = cap;
+	}
+	memcpy(b->v[b->n++], id, OP_GIT_ID_LEN + 1);
+	return 0;
+}
+
+/* The blobs the revision needs and the bucket lacks, then the proof's blob keys it holds
+ * that the revision no longer names (dels: after the app deletes). */
+static int put_blobs(jsCtx *js, const op_pub_proof *p, const op_blob_ids *held, uint64_t *last,
+	op_pub_result *r, op_err *e)
+{
+	char key[sizeof OP_PROOF_BLOB_PREFIX + OP_GIT_ID_LEN];
+	for (size_t i = 0; i < p->blobs->n; i++) {
+		if (op_blob_ids_has(held, p->blobs->v[i]))
+			continue;
+		char *buf = NULL;
+		size_t len = 0;
+		int rc = p->load(p->load_arg, p->blobs->v[i], &buf, &len, e);
+		snprintf(key, sizeof key, OP_PROOF_BLOB_PREFIX "%s", p->blobs->v[i]);
+		if (rc == 0)
+			rc = put_after(js, key, buf ? buf : "", len, last, e);
+		free(buf);
+		if (rc)
+			return rc;
+		r->blob_puts++;
+	}
+	return 0;
+}
+
+static int del_blobs(jsCtx *js, const op_pub_proof *p, const op_blob_ids *held, uint64_t *last,
+	op_pub_result *r, op_err *e)
+{
+	char key[sizeof OP_PROOF_BLOB_PREFIX + OP_GIT_ID_LEN];
+	for (size_t i = 0; i < held->n; i++) {
+		if (op_blob_ids_has(p->blobs, held->v[i]))
+			continue;
+		snprintf(key, sizeof key, OP_PROOF_BLOB_PREFIX "%s", held->v[i]);
+		int rc = put_after(js, key, NULL, 0, last, e);
+		if (rc)
+			return rc;
+		r->blob_dels++;
+	}
+	return 0;
+}
+
 static int held_from_marker(struct held *h, const op_marker *prev)
 {
 	h->v = calloc(prev->napps + 1, sizeof *h->v);
@@ -150,12 +211,13 @@ static int held_from_marker(struct held *h, const op_marker *prev)
 }
 
 int op_publish(jsCtx *js, kvStore *kv, op_pub_entry *want, size_t nwant, op_pub_load load,
-	void *load_arg, op_marker *m, const op_marker *prev, uint64_t marker_rev, uint64_t base_seq,
-	op_pub_result *r, op_err *e)
+	void *load_arg, const op_pub_proof *proof, op_marker *m, const op_marker *prev,
+	uint64_t marker_rev, uint64_t base_seq, op_pub_result *r, op_err *e)
 {
 	uint64_t last = base_seq;
 	memset(r, 0, sizeof *r);
 	struct held have = {0};
+	op_blob_ids held_blobs = {0};
 	op_pub_diff d = {0};
 	int rc = 0;
 	if (prev && marker_rev && marker_rev == base_seq) {
@@ -165,6 +227,15 @@ int op_publish(jsCtx *js, kvStore *kv, op_pub_entry *want, size_t nwant, op_pub_
 		}
 	} else if ((rc = op_bus_kv_scan(kv, "app.>", on_held, &have, e)) != 0) {
 		goto out;
+	}
+	if (proof) {
+		if ((rc = op_bus_kv_keys(
+			     kv, OP_PROOF_BLOB_PREFIX ">", on_held_blob, &held_blobs, e)) != 0) {
+			if (rc == OP_ENOMEM)
+				op_err_set(e, OP_ENOMEM, "out of memory");
+			goto out;
+		}
+		op_blob_ids_sort(&held_blobs);
 	}
 	qsort(have.v, have.n, sizeof *have.v, entry_cmp);
 	if (op_publish_diff(want, nwant, have.v, have.n, &d) != 0) {
@@ -181,12 +252,18 @@ int op_publish(jsCtx *js, kvStore *kv, op_pub_entry *want, size_t nwant, op_pub_
 			goto out;
 		r->puts++;
 	}
+	if (proof && (rc = put_blobs(js, proof, &held_blobs, &last, r, e)) != 0)
+		goto out;
 	for (size_t i = 0; i < d.ndels; i++) {
 		snprintf(key, sizeof key, "app.%s", have.v[d.dels[i]].name);
 		if ((rc = put_after(js, key, NULL, 0, &last, e)) != 0)
 			goto out;
 		r->dels++;
 	}
+	if (proof &&
+		((rc = del_blobs(js, proof, &held_blobs, &last, r, e)) != 0 ||
+			(rc = put_after(js, "proof", proof->json, proof->len, &last, e)) != 0))
+		goto out;
 	/* The marker lists every app, last; each write came right after the one before. */
 	free(m->apps);
 	m->apps = calloc(nwant + 1, sizeof *m->apps);
@@ -211,5 +288,6 @@ int op_publish(jsCtx *js, kvStore *kv, op_pub_entry *want, size_t nwant, op_pub_
 out:
 	op_publish_diff_free(&d);
 	free(have.v);
+	op_blob_ids_free(&held_blobs);
 	return rc;
 }

@@ -494,6 +494,37 @@ int op_source_file(op_source *s, const char *sha, const char *path, char blob[41
 	return rc;
 }
 
+static int read_tree(op_source *s, const char *id, char **buf, size_t *len, op_err *e)
+{
+	git_oid oid;
+	git_odb *odb = NULL;
+	git_odb_object *o = NULL;
+	if (git_oid_fromstr(&oid, id) != 0)
+		return op_err_set(e, OP_EINVAL, "not a tree id: %.64s", id);
+	int rc = 0;
+	if (git_repository_odb(&odb, s->repo) != 0 || git_odb_read(&o, odb, &oid) != 0)
+		rc = gerr(e, "read tree");
+	else if (git_odb_object_type(o) != GIT_OBJECT_TREE)
+		rc = op_err_set(e, OP_EINVAL, "object %.12s is not a tree", id);
+	else if (!(*buf = malloc(git_odb_object_size(o) + 1)))
+		rc = op_err_set(e, OP_ENOMEM, "out of memory");
+	if (rc == 0) {
+		*len = git_odb_object_size(o);
+		memcpy(*buf, git_odb_object_data(o), *len);
+	}
+	git_odb_object_free(o);
+	git_odb_free(odb);
+	return rc;
+}
+
+int op_source_tree(op_source *s, const char *id, char **buf, size_t *len, op_err *e)
+{
+	int rc = read_tree(s, id, buf, len, e), h;
+	if (rc == OP_EGIT && (h = heal(s, e)) != 0)
+		rc = h > 0 ? read_tree(s, id, buf, len, e) : h;
+	return rc;
+}
+
 int op_source_blob(op_source *s, const char *blob, char **buf, size_t *len, op_err *e)
 {
 	int rc = read_blob(s, blob, buf, len, e), h;

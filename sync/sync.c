@@ -12,9 +12,11 @@
 
 #include "outpost/bus.h"
 #include "outpost/desired.h"
+#include "outpost/fresh_pub.h"
 #include "outpost/log.h"
 #include "outpost/marker.h"
 #include "outpost/policy.h"
+#include "outpost/proofgen.h"
 #include "outpost/publish.h"
 #include "outpost/source.h"
 #include "outpost/util.h"
@@ -29,6 +31,9 @@ struct op_sync {
 	kvStore *kv, *status;
 	op_mindex index; /* blob -> app and digest, of the last accepted revision */
 	char index_path[4096];
+	op_sshpriv fresh_key; /* --fresh-key, when given */
+	uint64_t fresh_seq; /* the seq the last record named (for the log) */
+	bool fresh_failing;
 };
 
 const char *op_sync_kind_name(enum op_sync_kind k)
@@ -53,10 +58,36 @@ int op_sync_new(op_sync **out, const op_sync_cfg *cfg, op_err *e)
 		free(s);
 		return rc;
 	}
+	if (cfg->fresh_key && (rc = op_sshpriv_load(&s->fresh_key, cfg->fresh_key, e)) != 0) {
+		op_source_free(s->src);
+		free(s);
+		return rc;
+	}
 	snprintf(s->index_path, sizeof s->index_path, "%s/manifests.idx", cfg->state);
 	op_mindex_load(&s->index, s->index_path);
 	*out = s;
 	return 0;
+}
+
+void op_sync_fresh(op_sync *s)
+{
+	op_err e = {0};
+	uint64_t seq = 0;
+	if (!s->cfg.fresh_key || !s->kv)
+		return;
+	int rc = op_fresh_publish(
+		s->kv, &s->fresh_key, op_wall_ms() / 1000, s->cfg.fresh_ttl_ms / 1000, &seq, &e);
+	if (rc && rc != OP_ENOTFOUND) {
+		if (!s->fresh_failing)
+			op_log_warn("cannot publish the freshness record", "error=\"%s\"", e.msg);
+		s->fresh_failing = true;
+		return;
+	}
+	if (rc == 0 && (s->fresh_failing || seq != s->fresh_seq))
+		op_log_info("freshness record signed", "seq=%llu ttl_ms=%lld",
+			(unsigned long long)seq, (long long)s->cfg.fresh_ttl_ms);
+	s->fresh_failing = false;
+	s->fresh_seq = seq;
 }
 
 struct op_bus *op_sync_bus(op_sync *s)
@@ -171,6 +202,11 @@ static int verify_range(op_sync *s, const char *head, const char *base, op_sync_
 	return rc;
 }
 
+static int load_blob(void *src, const char *id, char **buf, size_t *len, op_err *e)
+{
+	return op_source_blob(src, id, buf, len, e);
+}
+
 static void pass(op_sync *s, op_sync_outcome *o)
 {
 	op_err e = {0};
@@ -257,6 +293,30 @@ static void pass(op_sync *s, op_sync_outcome *o)
 		set_reason(o, OP_SYNC_FAILED, "%s", e.msg);
 		goto out;
 	}
+	/* What a site needs to check the revision itself: the signed commit, the trees down
+	 * the path, the manifest blobs. */
+	op_proof proof;
+	op_blob_ids blobs;
+	char *pj = NULL;
+	size_t pjlen = 0;
+	rc = op_proof_build(s->src, &hc, s->cfg.path, &proof, &blobs, &e);
+	if (rc == 0) {
+		rc = op_proof_encode(&proof, &pj, &pjlen, &e);
+		op_proof_free(&proof);
+		if (rc == 0 && pjlen > OP_MAX_VALUE)
+			rc = op_err_set(&e, OP_ETOOBIG,
+				"the proof is %zu bytes, more than a value may hold (%d): too many "
+				"directories or files under %s",
+				pjlen, OP_MAX_VALUE, s->cfg.path);
+	}
+	if (rc) {
+		op_commit_free(&hc);
+		op_blob_ids_free(&blobs);
+		free(pj);
+		set_reason(o, OP_SYNC_FAILED, "proof: %s", e.msg);
+		goto out;
+	}
+	op_pub_proof pp = {pj, pjlen, &blobs, load_blob, s->src};
 	op_marker m = {0};
 	memcpy(m.commit, head, 41);
 	uint64_t base = prev.seq > s->cfg.seq_floor ? prev.seq : s->cfg.seq_floor;
@@ -265,9 +325,11 @@ static void pass(op_sync *s, op_sync_outcome *o)
 	op_time_rfc3339(hc.time, m.time);
 	op_commit_free(&hc);
 	op_pub_result r;
-	rc = op_publish(s->bus.js, s->kv, want.v, want.n, op_desired_load, s->src, &m,
+	rc = op_publish(s->bus.js, s->kv, want.v, want.n, op_desired_load, s->src, &pp, &m,
 		have_marker ? &prev : NULL, have_marker ? mrev : 0, base_seq, &r, &e);
 	op_marker_free(&m);
+	op_blob_ids_free(&blobs);
+	free(pj);
 	o->puts = r.puts;
 	o->dels = r.dels;
 	if (rc) {
@@ -359,5 +421,6 @@ void op_sync_free(op_sync *s)
 	op_bus_close(&s->bus);
 	op_source_free(s->src);
 	op_mindex_free(&s->index);
+	op_sshpriv_free(&s->fresh_key);
 	free(s);
 }

@@ -40,6 +40,10 @@ static void usage(FILE *f)
 		"  --seq-floor N       revisions count from at least N (after losing the bucket)\n"
 		"  --interval DUR      time between passes (default 30s; e.g. 500ms, 10s, 5m)\n"
 		"  --once              one pass, then exit: 0 accepted or unchanged, 1 otherwise\n"
+		"  --fresh-key FILE    sign a freshness record for the current revision with this\n"
+		"                      unencrypted ed25519 key (ssh-keygen -t ed25519 -N '')\n"
+		"  --fresh-every DUR   how often the record is signed again (default 60s)\n"
+		"  --fresh-ttl DUR     how long a record is valid (default 1h)\n"
 		"  -h, --help          this help\n"
 		"\n"
 		"A request on " SUBJECT_NOW " runs a pass at once and is answered with its\n"
@@ -129,8 +133,22 @@ static void reply_all(op_sync *s, const op_sync_outcome *o, char **take, int n)
 	free(json);
 }
 
-static int run_loop(op_sync *s, int64_t interval)
+/* Signs the freshness record when it is due (or at once after a pass that accepted a
+ * revision); the next time it is due. */
+static int64_t fresh_tick(op_sync *s, int64_t every, int64_t due, bool accepted)
 {
+	int64_t now = op_now_ms();
+	if (every <= 0)
+		return INT64_MAX;
+	if (!accepted && now < due)
+		return due;
+	op_sync_fresh(s);
+	return now + every;
+}
+
+static int run_loop(op_sync *s, int64_t interval, int64_t fresh_every)
+{
+	int64_t fresh_due = 0;
 	natsSubscription *sub = NULL, *ann = NULL;
 	int64_t backoff = 1000;
 	signal(SIGINT, on_signal);
@@ -144,6 +162,7 @@ static int run_loop(op_sync *s, int64_t interval)
 		char *take[MAX_PENDING];
 		int ntake = take_pending(take);
 		op_sync_pass(s, &o);
+		fresh_due = fresh_tick(s, fresh_every, fresh_due, o.kind == OP_SYNC_ACCEPTED);
 		op_bus *b = op_sync_bus(s);
 		if (!sub && b) {
 			natsStatus st = natsConnection_Subscribe(
@@ -168,8 +187,12 @@ static int run_loop(op_sync *s, int64_t interval)
 		int64_t j = next / 10;
 		if (j > 0)
 			next += (rand() % (2 * j + 1)) - j;
-		if (!more_pending())
-			wait_for(op_now_ms() + next);
+		/* Between passes, only the freshness record is signed again. */
+		int64_t pass_at = op_now_ms() + next;
+		while (!more_pending() && !stopping &&
+			!wait_for(pass_at < fresh_due ? pass_at : fresh_due) &&
+			op_now_ms() < pass_at)
+			fresh_due = fresh_tick(s, fresh_every, fresh_due, false);
 	}
 	op_log_info("sync stopping", "signal=%s", "TERM/INT");
 	if (sub)
@@ -190,13 +213,16 @@ int op_cmd_sync(int argc, char **argv)
 		{"ca-file", required_argument, NULL, 'c'},
 		{"seq-floor", required_argument, NULL, 'f'},
 		{"interval", required_argument, NULL, 'i'}, {"once", no_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'}, {0}};
+		{"fresh-key", required_argument, NULL, 'K'},
+		{"fresh-every", required_argument, NULL, 'E'},
+		{"fresh-ttl", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'}, {0}};
 	op_sync_cfg cfg = {.branch = "main",
 		.path = "apps",
 		.nats = OP_DEFAULT_NATS,
 		.state = "/var/lib/outpost/sync",
-		.verify_all = true};
-	int64_t interval = 30000;
+		.verify_all = true,
+		.fresh_ttl_ms = 3600000};
+	int64_t interval = 30000, fresh_every = 60000;
 	bool once = false;
 	int c;
 	optind = 1;
@@ -233,6 +259,19 @@ int op_cmd_sync(int argc, char **argv)
 				return OP_EXIT_USAGE;
 			}
 			break;
+		case 'K': cfg.fresh_key = optarg; break;
+		case 'E':
+		case 'L': {
+			int64_t ms;
+			if (op_parse_duration_ms(optarg, &ms) != 0 || ms < 1000) {
+				fprintf(stderr,
+					"outpost sync: --%s: expected a duration of at least 1s\n",
+					c == 'E' ? "fresh-every" : "fresh-ttl");
+				return OP_EXIT_USAGE;
+			}
+			*(c == 'E' ? &fresh_every : &cfg.fresh_ttl_ms) = ms;
+			break;
+		}
 		case 'h': usage(stdout); return OP_EXIT_OK;
 		default: usage(stderr); return OP_EXIT_USAGE;
 		}
@@ -241,6 +280,10 @@ int op_cmd_sync(int argc, char **argv)
 		fprintf(stderr, "outpost sync: %s\n",
 			optind < argc ? "unexpected argument" : "--repo and --trust are required");
 		usage(stderr);
+		return OP_EXIT_USAGE;
+	}
+	if (cfg.fresh_key && cfg.fresh_ttl_ms <= fresh_every) {
+		fprintf(stderr, "outpost sync: --fresh-ttl must be longer than --fresh-every\n");
 		return OP_EXIT_USAGE;
 	}
 	op_sync *s;
@@ -253,11 +296,12 @@ int op_cmd_sync(int argc, char **argv)
 	if (once) {
 		op_sync_outcome o;
 		op_sync_pass(s, &o);
+		op_sync_fresh(s);
 		rc = (o.kind == OP_SYNC_ACCEPTED || o.kind == OP_SYNC_UNCHANGED) ? OP_EXIT_OK
 										 : OP_EXIT_FAIL;
 		op_sync_outcome_free(&o);
 	} else {
-		rc = run_loop(s, interval);
+		rc = run_loop(s, interval, cfg.fresh_key ? fresh_every : 0);
 	}
 	op_sync_free(s);
 	return rc;

@@ -20,6 +20,14 @@ typedef struct op_agent_cfg {
 	int64_t cmd_timeout_ms; /* per command request */
 	int max_cmds_per_tick; /* rate limit */
 	bool repair_mirror;
+	/* Verification at the edge (edge.h): the site's own allowed_signers and revocation
+	 * list (NULL: none; trust NULL: the hub's canonical JSON is taken as it is) and the
+	 * synced path the proofs must be for. */
+	const char *trust, *revoked, *path;
+	/* Freshness (fresh.h): allowed_signers for the hub's record key (NULL: off), and
+	 * how old the newest record may be before the site reports itself stale. */
+	const char *fresh_signers;
+	int64_t stale_after_ms;
 } op_agent_cfg;
 
 typedef struct op_agent op_agent;

@@ -55,6 +55,8 @@ int op_bus_kv_get(kvStore *kv, const char *key, char **val, size_t *len, uint64_
 /* Every live key with a prefix, latest values, via one watcher: calls fn for each. */
 typedef int (*op_bus_kv_fn)(void *arg, const char *key, const char *val, size_t len, uint64_t rev);
 int op_bus_kv_scan(kvStore *kv, const char *filter, op_bus_kv_fn fn, void *arg, op_err *e);
+/* The same, keys only: fn gets val NULL, len 0. */
+int op_bus_kv_keys(kvStore *kv, const char *filter, op_bus_kv_fn fn, void *arg, op_err *e);
 
 /* nats.c status as an op_err (OP_ENATS), with what was being done. */
 int op_bus_err(op_err *e, natsStatus s, const char *what);

@@ -9,6 +9,7 @@
 
 #include "outpost/appset.h"
 #include "outpost/marker.h"
+#include "outpost/proofgen.h"
 
 /* One app as it should be (want) or as the bucket holds it (have). */
 typedef struct op_pub_entry {
@@ -35,8 +36,21 @@ int op_publish_diff(const op_pub_entry *want, size_t nwant, const op_pub_entry *
 	op_pub_diff *d);
 void op_publish_diff_free(op_pub_diff *d);
 
+/* The revision's proof (proof.h) and the manifest blobs it names, published with it:
+ * blob puts after the app puts, blob deletes after the app deletes, then `proof`, then
+ * the marker. */
+typedef int (*op_pub_blob_load)(void *arg, const char *id, char **buf, size_t *len, op_err *e);
+typedef struct op_pub_proof {
+	const char *json;
+	size_t len;
+	const op_blob_ids *blobs;
+	op_pub_blob_load load;
+	void *load_arg;
+} op_pub_proof;
+
 typedef struct op_pub_result {
 	size_t puts, dels;
+	size_t blob_puts, blob_dels;
 	bool wrote_marker;
 } op_pub_result;
 
@@ -48,10 +62,11 @@ typedef struct op_pub_result {
  * (a key's own revisions may be trimmed by then). marker_rev: the stream sequence of
  * the current `rev` (0: none); prev: that marker. When it is the last write
  * (marker_rev == base_seq), the bucket holds exactly what prev lists and is not read
- * back; otherwise every app key is. OP_ECONFLICT when the bucket changed meanwhile. */
+ * back; otherwise every app key is (the blob keys always are, names only). proof may be
+ * NULL (nothing but apps and the marker). OP_ECONFLICT when the bucket changed meanwhile. */
 int op_publish(jsCtx *js, kvStore *kv, op_pub_entry *want, size_t nwant, op_pub_load load,
-	void *load_arg, op_marker *m, const op_marker *prev, uint64_t marker_rev, uint64_t base_seq,
-	op_pub_result *r, op_err *e);
+	void *load_arg, const op_pub_proof *proof, op_marker *m, const op_marker *prev,
+	uint64_t marker_rev, uint64_t base_seq, op_pub_result *r, op_err *e);
 /* The hub stream's last sequence. */
 int op_publish_last_seq(jsCtx *js, uint64_t *seq, op_err *e);
 

@@ -49,6 +49,8 @@ int op_source_read_apps(op_source *s, const char *sha, const char *path, op_apps
 int op_source_file(op_source *s, const char *sha, const char *path, char blob[41], op_err *e);
 /* A blob's bytes (*buf allocated, NUL-terminated). */
 int op_source_blob(op_source *s, const char *blob, char **buf, size_t *len, op_err *e);
+/* A tree object's raw bytes (*buf allocated), for the revision proof. */
+int op_source_tree(op_source *s, const char *id, char **buf, size_t *len, op_err *e);
 void op_source_free(op_source *s);
 
 #endif

@@ -14,6 +14,8 @@ typedef struct op_sync_cfg {
 	const char *repo, *trust, *revoked, *branch, *path, *nats, *state, *ca_file;
 	bool verify_all, match_committer;
 	uint64_t seq_floor;
+	const char *fresh_key; /* freshness: the hub's ed25519 signing key (NULL: off) */
+	int64_t fresh_ttl_ms; /* how long a record is valid */
 } op_sync_cfg;
 
 enum op_sync_kind { OP_SYNC_ACCEPTED, OP_SYNC_UNCHANGED, OP_SYNC_REJECTED, OP_SYNC_FAILED };
@@ -39,6 +41,9 @@ const char *op_sync_kind_name(enum op_sync_kind k);
 /* The outcome as JSON (the hub.sync status value and the sync.now reply). */
 char *op_sync_outcome_json(const op_sync_outcome *o);
 void op_sync_free(op_sync *s);
+/* Signs and writes a freshness record for the revision the bucket holds (fresh.h), when
+ * --fresh-key is set and a pass has connected. Logs a failure once. */
+void op_sync_fresh(op_sync *s);
 /* For the loop: the connection of s (NULL before the first pass connects). */
 struct op_bus *op_sync_bus(op_sync *s);
 

@@ -149,11 +149,12 @@ static void test_accepted_signed_commit(void)
 
 	/* The manifest index under --state is only a cache: garbage in it changes nothing. */
 	h_write(h_str("%s/manifests.idx", f.state), "outpost-mindex 1 format 1\ngarbage\n");
-	/* One app changed: one put, then the marker. */
+	/* One app changed: its put, its new blob, its old blob deleted, the proof, the
+	 * marker. */
 	h_repo_write(f.repo, "apps/beta.yaml", "%s", app_yaml("beta", 5));
 	const char *sha2 = commit(&f, ed, "scale beta");
 	T_EQ_INT(sync_once(&f, NULL, NULL), 0);
-	T_EQ_INT(last_seq(&f), seq + 2);
+	T_EQ_INT(last_seq(&f), seq + 5);
 	rev = get(&f, "rev");
 	T_CHECK(rev && strstr(rev, sha2) && strstr(rev, "\"seq\":2"));
 	free(rev);
@@ -309,7 +310,8 @@ static void test_delete_and_batch(void)
 	const char *head = commit(&f, ed, "scale gamma");
 	uint64_t seq = last_seq(&f);
 	T_EQ_INT(sync_once(&f, NULL, NULL), 0);
-	T_EQ_INT(last_seq(&f), seq + 3); /* put gamma, delete beta, marker */
+	/* put gamma and its blob, delete beta and its blob, proof, marker */
+	T_EQ_INT(last_seq(&f), seq + 6);
 	char *rev = get(&f, "rev"), *beta = get(&f, "app.beta"), *g = get(&f, "app.gamma");
 	T_CHECK(rev && strstr(rev, head) && strstr(rev, "\"seq\":2"));
 	T_CHECK(rev && !strstr(rev, "\"beta\"") && strstr(rev, "\"gamma\""));

@@ -1,0 +1,67 @@
+/* libFuzzer target for the revision proof a site reads off the network (agent/proof.c,
+ * agent/gitobj.c): the JSON decoder, then the walk of the manifest files over the
+ * proof's own trees; and the raw input as a git tree. An accepted proof must encode back
+ * to the same bytes' meaning (decode(encode(p)) has the same commit, path and trees);
+ * anything refused must say why. Violations trap; leaks are findings. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "outpost/proof.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(c) \
+	do { \
+		if (!(c)) \
+			__builtin_trap(); \
+	} while (0)
+
+static int count(void *arg, const char *file, const char *blob, op_err *e)
+{
+	size_t *n = arg;
+	(void)e;
+	CHECK(strlen(blob) == OP_GIT_ID_LEN && file[0] != '\0');
+	(*n)++;
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	/* The bytes as a tree: entries until the end or a refusal. */
+	size_t off = 0, prev = 0;
+	op_git_entry ent;
+	op_err e = {0};
+	int rc;
+	while ((rc = op_git_tree_next(data, size, &off, &ent, &e)) == 1) {
+		CHECK(off > prev && off <= size && ent.namelen > 0);
+		CHECK(!memchr(ent.name, '/', ent.namelen) && !memchr(ent.name, '\0', ent.namelen));
+		prev = off;
+	}
+	CHECK(rc == 0 || (rc == OP_EINVAL && e.msg[0]));
+
+	op_proof p, back;
+	e.msg[0] = '\0';
+	rc = op_proof_decode((const char *)data, size, &p, &e);
+	if (rc != 0) {
+		CHECK(e.msg[0] != '\0');
+		return 0;
+	}
+	CHECK(strlen(p.commit) == OP_GIT_ID_LEN);
+	for (size_t i = 1; i < p.ntrees; i++)
+		CHECK(strcmp(p.trees[i - 1].id, p.trees[i].id) < 0);
+	char *json = NULL;
+	size_t len = 0;
+	CHECK(op_proof_encode(&p, &json, &len, &e) == 0);
+	CHECK(op_proof_decode(json, len, &back, &e) == 0);
+	CHECK(!strcmp(back.commit, p.commit) && !strcmp(back.path, p.path) &&
+		back.ntrees == p.ntrees && back.olen == p.olen);
+	size_t files = 0;
+	e.msg[0] = '\0';
+	rc = op_proof_files(&p, count, &files, &e);
+	CHECK(rc == 0 || e.msg[0]);
+	op_proof_free(&back);
+	op_proof_free(&p);
+	free(json);
+	return 0;
+}
