@@ -197,6 +197,25 @@ static int del_blobs(jsCtx *js, const op_pub_proof *p, const op_blob_ids *held, 
 	return 0;
 }
 
+/* The blobs the bucket's proof names, when that proof is prev's. */
+static int held_blobs_from_proof(kvStore *kv, const op_marker *prev, op_blob_ids *held)
+{
+	char *val = NULL;
+	size_t len = 0;
+	uint64_t rev = 0;
+	op_err e = {0};
+	op_proof p;
+	if (op_bus_kv_get(kv, "proof", &val, &len, &rev, &e) != 0)
+		return -1;
+	int rc = op_proof_decode(val, len, &p, &e);
+	free(val);
+	if (rc)
+		return rc;
+	rc = strcmp(p.commit, prev->commit) ? -1 : op_proof_blobs(&p, held, &e);
+	op_proof_free(&p);
+	return rc;
+}
+
 static int held_from_marker(struct held *h, const op_marker *prev)
 {
 	h->v = calloc(prev->napps + 1, sizeof *h->v);
@@ -228,7 +247,12 @@ int op_publish(jsCtx *js, kvStore *kv, op_pub_entry *want, size_t nwant, op_pub_
 	} else if ((rc = op_bus_kv_scan(kv, "app.>", on_held, &have, e)) != 0) {
 		goto out;
 	}
-	if (proof) {
+	if (proof && prev && marker_rev && marker_rev == base_seq &&
+		held_blobs_from_proof(kv, prev, &held_blobs) == 0) {
+		/* The marker was the last write, so the proof before it says which blobs the
+		 * bucket holds: no scan of the blob keys. */
+	} else if (proof) {
+		op_blob_ids_free(&held_blobs);
 		if ((rc = op_bus_kv_keys(
 			     kv, OP_PROOF_BLOB_PREFIX ">", on_held_blob, &held_blobs, e)) != 0) {
 			if (rc == OP_ENOMEM)
