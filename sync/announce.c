@@ -1,4 +1,5 @@
-/* The hub's side of a site announcing itself (see include/outpost/announce.h). */
+/* The hub's side of a site announcing itself (see include/outpost/announce.h): a pure
+ * decoder of the request, then the stream update it asks for. */
 #include "outpost/announce.h"
 
 #include <jansson.h>
@@ -8,8 +9,71 @@
 
 #include "outpost/log.h"
 #include "outpost/manifest.h"
+#include "outpost/proto.h"
 
 #define STATUS_STREAM "KV_" OP_STATUS_BUCKET
+
+/* Every label as a host's (proto.h), so that the hub never holds what a site could
+ * not have been given on its command line. */
+static int labels_check(json_t *o, op_err *e)
+{
+	if (!json_is_object(o))
+		return op_err_set(e, OP_EINVAL, "announce: labels: expected an object");
+	if (json_object_size(o) > OP_ANNOUNCE_MAX_LABELS)
+		return op_err_set(
+			e, OP_ETOOBIG, "announce: labels: more than %d", OP_ANNOUNCE_MAX_LABELS);
+	const char *k;
+	json_t *v;
+	json_object_foreach(o, k, v)
+	{
+		const char *s = json_string_value(v);
+		if (!op_label_key_valid(k) || !s || json_string_length(v) != strlen(s) ||
+			!op_label_value_valid(s))
+			return op_err_set(e, OP_EINVAL,
+				"announce: labels: expected keys of [A-Za-z0-9._/-] and string "
+				"values of [A-Za-z0-9._-], 1..63 each");
+	}
+	return 0;
+}
+
+static int announce_check(json_t *j, const char **site, op_err *e)
+{
+	if (!json_is_object(j))
+		return op_err_set(e, OP_EINVAL, "announce: expected a JSON object");
+	json_t *v = json_object_get(j, "v");
+	if (!json_is_integer(v) || json_integer_value(v) != 1)
+		return op_err_set(e, OP_EINVAL, "announce: v: expected the integer 1");
+	json_t *s = json_object_get(j, "site");
+	const char *name = json_string_value(s);
+	if (!name || json_string_length(s) != strlen(name) || !op_name_valid(name) ||
+		!strcmp(name, "hub"))
+		return op_err_set(e, OP_EINVAL,
+			"announce: site: expected a site name of [a-z0-9-], 1..63, not hub");
+	json_t *labels = json_object_get(j, "labels");
+	int rc = labels ? labels_check(labels, e) : 0;
+	if (rc == 0)
+		*site = name;
+	return rc;
+}
+
+int op_announce_decode(const char *buf, size_t len, char site[OP_NAME_MAX + 1], op_err *e)
+{
+	site[0] = '\0';
+	if (len > OP_ANNOUNCE_MAX_BYTES)
+		return op_err_set(e, OP_ETOOBIG, "announce: %zu bytes is over the limit of %d", len,
+			OP_ANNOUNCE_MAX_BYTES);
+	/* jansson's error text quotes the input near the error: only its position is kept. */
+	json_error_t je;
+	json_t *j = json_loadb(buf ? buf : "", buf ? len : 0, JSON_REJECT_DUPLICATES, &je);
+	if (!j)
+		return op_err_set(e, OP_EINVAL, "announce: not JSON (at byte %d)", je.position);
+	const char *name = NULL;
+	int rc = announce_check(j, &name, e);
+	if (rc == 0)
+		memcpy(site, name, strlen(name) + 1); /* op_name_valid: at most OP_NAME_MAX */
+	json_decref(j);
+	return rc;
+}
 
 int op_announce_add_site(op_bus *hub, const char *site, op_err *e)
 {
@@ -66,16 +130,11 @@ static void on_announce(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 	op_bus *hub = arg;
 	op_err e = {0};
 	const char *reply = natsMsg_GetReply(msg);
-	json_t *j = NULL;
-	const char *site = NULL;
-	int rc = OP_EINVAL;
-	if (natsMsg_GetDataLength(msg) <= 64 * 1024)
-		j = json_loadb(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), 0, NULL);
-	if (j && json_unpack(j, "{s:s}", "site", &site) == 0 &&
-		json_integer_value(json_object_get(j, "v")) == 1)
+	char site[OP_NAME_MAX + 1];
+	int rc = op_announce_decode(
+		natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), site, &e);
+	if (rc == 0)
 		rc = op_announce_add_site(hub, site, &e);
-	else
-		op_err_set(&e, OP_EINVAL, "expected {\"v\":1,\"site\":NAME,...}");
 	if (rc)
 		op_log_warn("site announce refused", "error=\"%s\"", e.msg);
 	if (reply) {
@@ -87,7 +146,6 @@ static void on_announce(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 		free(out);
 		json_decref(r);
 	}
-	json_decref(j);
 	natsMsg_Destroy(msg);
 }
 
