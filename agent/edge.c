@@ -135,6 +135,23 @@ int op_edge_verify(const op_policy *pol, const char *path, const op_marker *m,
 		rc = op_err_set(e, OP_ETRUST,
 			"the commit holds %zu apps under %s, the marker lists %zu", d.set.n, p.path,
 			m->napps);
+	for (size_t i = 0; rc == 0 && i < m->napps; i++) {
+		const char *json;
+		size_t len;
+		char dg[OP_DIGEST_LEN + 1];
+		if (lookup_derived(&d, m->apps[i].name, &json, &len) != 0) {
+			rc = op_err_set(e, OP_ETRUST,
+				"the marker lists app %s, which the signed commit does not hold",
+				m->apps[i].name);
+			break;
+		}
+		op_digest(json, len, dg);
+		if (strcmp(dg, m->apps[i].digest) != 0)
+			rc = op_err_set(e, OP_ETRUST,
+				"app %s: the marker lists %.19s..., the signed manifest yields "
+				"%.19s...",
+				m->apps[i].name, m->apps[i].digest, dg);
+	}
 	if (rc == 0) {
 		op_err ae = {0};
 		rc = op_revision_assemble(m, lookup_derived, &d, out, &ae);

@@ -3,8 +3,9 @@
  * A hub (nats-server and `outpost sync`) and two sites, each a leaf nats-server behind
  * the harness's link proxy, an `outpost agent` and two `outpost host`s with different
  * labels; a git repo with two apps and SSH-signed commits. Then a signed scale change
- * that both sites follow, a cut link, a change that only the connected site gets, and
- * the link back. Every claim the output makes is checked first: real workload processes
+ * that both sites follow, a cut link, a change that only the connected site gets, the
+ * link back, and a forged write into the hub's bucket that both sites (verifying at the
+ * edge) refuse. Every claim the output makes is checked first: real workload processes
  * counted in /proc (/bin/sleep with a number unique to this run, attributed to a site
  * and host by the shim that is their parent) and `outpost status` at the sites and the
  * hub. A step that does not happen in time ends the demo with a FAILED line, the tail
@@ -24,6 +25,8 @@
 
 #include "demo.h"
 #include "harness.h"
+#include "outpost/manifest.h"
+#include "outpost/marker.h"
 
 #define WAIT_MS 20000
 
@@ -366,9 +369,14 @@ static void start_site(int s)
 {
 	const char *name = site_names[s], *url = h_nats_url(sites[s]);
 	h_mkdirs(h_path("%s", name));
+	/* The site's own copy of the trust policy: it does not take the hub's word. */
+	const char *own = h_path("%s/allowed_signers", name);
+	char *policy = h_read(trust);
+	h_write(own, "%s", policy ? policy : "");
+	free(policy);
 	const char *agent = h_str("%s agent --site %s --label region=eu --label city=%s --nats %s "
-				  "--state %s --host-timeout 1s --resync 2s",
-		demo_bin, name, site_cities[s], url, h_path("%s/agent", name));
+				  "--state %s --host-timeout 1s --resync 2s --trust %s",
+		demo_bin, name, site_cities[s], url, h_path("%s/agent", name), own);
 	if (s == 0)
 		demo_show("%s", agent);
 	if (h_spawn_sh(h_path("%s/agent.log", name), "%s", agent) < 0)
@@ -425,6 +433,9 @@ static void step_sites(const char *sha)
 	demo_say("(%s: the same, with its own server and city=%s)", site_names[1], site_cities[1]);
 	demo_say("each agent mirrors the hub's desired state into its own server and places the "
 		 "apps on its hosts");
+	demo_say("with --trust (the site's own copy of allowed_signers) it checks every revision "
+		 "itself: the commit's signature, every git object id, and the JSON it derives "
+		 "from the signed YAML");
 	for (int s = 0; s < NSITES; s++)
 		wait_site(s, sha, 2, 3);
 	show_procs();
@@ -516,6 +527,72 @@ static void step_restore(const char *sha)
 	show_status(hub, "at the hub: both plants on v4");
 }
 
+struct refused {
+	int site;
+	char problem[600];
+};
+
+static bool site_refused(void *arg)
+{
+	struct refused *r = arg;
+	json_t *st = status_json(h_nats_url(sites[r->site]));
+	json_t *ag = json_object_get(
+		json_object_get(json_object_get(st, "sites"), site_names[r->site]), "agent");
+	snprintf(r->problem, sizeof r->problem, "%s", jstr(ag, "problem"));
+	json_decref(st);
+	return strstr(r->problem, "refused at the edge") != NULL;
+}
+
+/* Anyone who can write the hub's bucket (a compromised hub) replaces thermo's entry:
+ * 40 readers, a marker one seq higher listing its digest. Valid JSON, no valid proof. */
+static void step_forged(const char *sha)
+{
+	demo_step("A compromised hub writes thermo with 40 readers straight into its bucket");
+	jsCtx *js = NULL;
+	kvStore *kv = NULL;
+	kvEntry *ae = NULL, *re = NULL;
+	op_marker m;
+	op_err e = {0};
+	if (natsConnection_JetStream(&js, hub_nc, NULL) != NATS_OK ||
+		js_KeyValue(&kv, js, "outpost") != NATS_OK ||
+		kvStore_Get(&ae, kv, "app.thermo") != NATS_OK ||
+		kvStore_Get(&re, kv, "rev") != NATS_OK ||
+		op_marker_decode(kvEntry_ValueString(re), (size_t)kvEntry_ValueLen(re), &m, &e) != 0)
+		demo_fail("cannot read the hub's bucket: %s", e.msg);
+	const char *json = kvEntry_ValueString(ae), *at = strstr(json, "\"instances\":4");
+	if (!at)
+		demo_fail("app.thermo does not say 4 instances: %s", json);
+	const char *forged = h_str("%.*s\"instances\":40%s", (int)(at - json), json,
+		at + strlen("\"instances\":4"));
+	m.seq++;
+	for (size_t i = 0; i < m.napps; i++)
+		if (!strcmp(m.apps[i].name, "thermo"))
+			op_digest(forged, strlen(forged), m.apps[i].digest);
+	char *mj = NULL;
+	if (op_marker_encode(&m, &mj, &e) != 0 ||
+		kvStore_PutString(NULL, kv, "app.thermo", forged) != NATS_OK ||
+		kvStore_PutString(NULL, kv, "rev", mj) != NATS_OK)
+		demo_fail("cannot write the hub's bucket");
+	demo_say("app.thermo now says \"instances\":40, and the marker seq %llu lists its "
+		 "digest: a site that took the hub's word would start 36 more readers",
+		(unsigned long long)m.seq);
+	for (int s = 0; s < NSITES; s++) {
+		struct refused r = {s, ""};
+		if (!h_wait_until(site_refused, &r, WAIT_MS))
+			demo_fail("%s did not refuse the forged revision: problem \"%s\"",
+				site_names[s], r.problem);
+		wait_site(s, sha, 4, 4);
+		demo_say("%s refused it and still runs %.12s: %s", site_names[s], sha, r.problem);
+	}
+	show_procs();
+	free(mj);
+	op_marker_free(&m);
+	kvEntry_Destroy(ae);
+	kvEntry_Destroy(re);
+	kvStore_Destroy(kv);
+	jsCtx_Destroy(js);
+}
+
 static bool none_left(void *arg)
 {
 	(void)arg;
@@ -567,6 +644,7 @@ int main(void)
 	const char *scaled = step_scale();
 	const char *v4 = step_outage(scaled);
 	step_restore(v4);
+	step_forged(v4);
 	step_stop();
 	return 0;
 }

@@ -258,7 +258,7 @@ static void test_forged_entry_refused(void)
 	/* The verifying site refuses it, says why, and keeps the verified revision; the hub
 	 * vouches for the forged seq, so the site also reports itself behind. */
 	T_CHECK(wait_agent_fresh(edge, verified, 2, "refused at the edge", "behind"));
-	T_CHECK(wait_agent(edge, verified, 2, "the marker does not match the signed manifests"));
+	T_CHECK(wait_agent(edge, verified, 2, "app web: the marker lists sha256:"));
 	char *log = h_read(h_path("agent-edge.log"));
 	T_CHECK(log && strstr(log, "revision refused at the edge"));
 	free(log);
