@@ -158,6 +158,12 @@ char *h_nats_monitor_text(const h_nats *s, const char *path);
 bool h_leaf_wait(h_nats *site, int timeout_ms);
 /* True once /leafz at the site lists no leaf link, within timeout_ms. */
 bool h_leaf_wait_down(h_nats *site, int timeout_ms);
+/* Asks the hub's sync for a pass (outpost.hub.sync.now), retrying until sync answers
+ * (it listens after its first pass) or timeout_ms: true with its JSON reply in *reply
+ * (caller frees). accepted: the reply's outcome is "accepted" or "unchanged" (a pass of
+ * sync's own loop got there first); otherwise the reply is printed. */
+bool h_sync_now(const h_nats *hub, char **reply, int timeout_ms);
+bool h_sync_accepted(const h_nats *hub, int timeout_ms);
 /* Cuts the site's link: closes every proxied connection, then refuses new ones
  * (accepts and closes at once). The proxy hides the hub's own leafnode address from
  * the site (see rewrite_info in harness_nats.c): a site that learned it would

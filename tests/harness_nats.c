@@ -8,6 +8,7 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <nats/nats.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -615,4 +616,48 @@ int h_nats_start_again(h_nats *s)
 	if (s->pid)
 		return -1;
 	return launch(s, false);
+}
+
+/* ---- asking sync for a pass ------------------------------------------------------------- */
+
+struct sync_req {
+	const h_nats *hub;
+	char *reply;
+};
+
+static bool sync_answered(void *arg)
+{
+	struct sync_req *r = arg;
+	natsConnection *nc = NULL;
+	natsMsg *m = NULL;
+	bool ok = natsConnection_ConnectTo(&nc, r->hub->url) == NATS_OK &&
+		natsConnection_RequestString(&m, nc, "outpost.hub.sync.now", "{}", 10000) == NATS_OK;
+	if (ok)
+		r->reply = strndup(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
+	natsMsg_Destroy(m);
+	natsConnection_Destroy(nc);
+	return ok;
+}
+
+bool h_sync_now(const h_nats *hub, char **reply, int timeout_ms)
+{
+	struct sync_req r = {hub, NULL};
+	*reply = NULL;
+	if (!h_wait_until(sync_answered, &r, timeout_ms))
+		return false;
+	*reply = r.reply;
+	return true;
+}
+
+bool h_sync_accepted(const h_nats *hub, int timeout_ms)
+{
+	char *reply = NULL;
+	if (!h_sync_now(hub, &reply, timeout_ms))
+		return false;
+	bool ok = strstr(reply, "\"outcome\":\"accepted\"") ||
+		strstr(reply, "\"outcome\":\"unchanged\"");
+	if (!ok)
+		fprintf(stderr, "  sync: %s\n", reply);
+	free(reply);
+	return ok;
 }

@@ -93,36 +93,10 @@ static const char *app(const char *name, const char *suffix, int instances, cons
 		name, suffix, tag, suffix, extra ? extra : "", instances);
 }
 
-struct sync_req {
-	char *reply;
-};
-
-/* The request is answered once sync listens (after its first pass). */
-static bool sync_now(void *arg)
-{
-	struct sync_req *r = arg;
-	natsMsg *m = NULL;
-	if (natsConnection_RequestString(&m, hub_nc, "outpost.hub.sync.now", "{}", 10000) != NATS_OK)
-		return false;
-	r->reply = strndup(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
-	natsMsg_Destroy(m);
-	return true;
-}
-
 static bool push(void)
 {
-	if (!h_repo_commit(repo, &(h_commit){.key = key, .msg = "change"}))
-		return false;
-	struct sync_req r = {NULL};
-	if (!h_wait_until(sync_now, &r, WAIT_MS))
-		return false;
-	/* unchanged: a pass of the loop got there first. */
-	bool ok = strstr(r.reply, "\"outcome\":\"accepted\"") ||
-		  strstr(r.reply, "\"outcome\":\"unchanged\"");
-	if (!ok)
-		fprintf(stderr, "  sync: %s\n", r.reply);
-	free(r.reply);
-	return ok;
+	return h_repo_commit(repo, &(h_commit){.key = key, .msg = "change"}) &&
+		h_sync_accepted(hub, WAIT_MS);
 }
 
 static pid_t start_host(int i)

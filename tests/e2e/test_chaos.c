@@ -10,7 +10,9 @@
  * counts; every workload has its shim and every shim one workload; every revision the
  * agent logged applying is one sync accepted (never an unsigned, rejected or half one);
  * after a push or a catch-up, every set of processes seen on the way is a step from the
- * old revision to the new one.
+ * old revision to the new one. The agent verifies every revision at the edge (--trust,
+ * the same allowed_signers as the hub's): a half-written revision, a sync killed between
+ * its blob and proof writes, must never fail that check once the marker is there.
  *
  * CHAOS_SEED replays a run (the seed is printed at the start and with any failure),
  * CHAOS_STEPS sets its length (10 here: `make test`; `make chaos` runs 100). */
@@ -87,12 +89,16 @@ static void fail_here(const char *what)
 
 /* ---- invariants ------------------------------------------------------------------------------ */
 
-/* Every "applying revision" line of the agent's log names an accepted commit and seq. */
+/* Every "applying revision" line of the agent's log names an accepted commit and seq,
+ * and no revision sync published was refused at the edge. */
 static const char *applied_unaccepted(void)
 {
 	char *s = h_read(fl_agent_log());
 	const char *bad = NULL;
-	for (char *p = s; p && (p = strstr(p, "msg=\"applying revision\" commit=")); p++) {
+	const char *refused = s ? strstr(s, "revision refused at the edge") : NULL;
+	if (refused)
+		bad = h_str("%.300s", refused);
+	for (char *p = s; !bad && p && (p = strstr(p, "msg=\"applying revision\" commit=")); p++) {
 		char c12[13] = "";
 		unsigned long long sq = 0;
 		if (sscanf(p, "msg=\"applying revision\" commit=%12s seq=%llu", c12, &sq) != 2) {
@@ -422,6 +428,7 @@ static void test_chaos(void)
 	printf("  chaos: seed %llu, %d steps (replay: CHAOS_SEED=%llu CHAOS_STEPS=%d)\n", seed,
 		nsteps, seed, nsteps);
 	run_start = h_now_ms();
+	F.agent_args = h_str("--trust %s", h_path("allowed_signers")); /* fl_start writes it */
 	T_REQUIRE(fl_start(&F, "plant", NHOSTS));
 	/* sync's first pass published the empty first commit. */
 	json_t *j = fl_sync(&F, 30000);

@@ -36,37 +36,11 @@ static const char *app(int instances)
 		tag, instances);
 }
 
-struct sync_req {
-	char *reply;
-};
-
-static bool sync_now(void *arg)
-{
-	struct sync_req *r = arg;
-	natsMsg *m = NULL;
-	if (natsConnection_RequestString(&m, hub_nc, "outpost.hub.sync.now", "{}", 10000) !=
-		NATS_OK)
-		return false;
-	r->reply = strndup(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
-	natsMsg_Destroy(m);
-	return true;
-}
-
 /* Commits (signed with key) and has sync publish it; true when the hub accepted it. */
 static bool push(const h_key *key)
 {
-	if (!h_repo_commit(repo, &(h_commit){.key = key, .msg = "change"}))
-		return false;
-	struct sync_req r = {NULL};
-	if (!h_wait_until(sync_now, &r, WAIT_MS))
-		return false;
-	/* unchanged: a pass of sync's own loop got there first. */
-	bool ok = strstr(r.reply, "\"outcome\":\"accepted\"") ||
-		strstr(r.reply, "\"outcome\":\"unchanged\"");
-	if (!ok)
-		fprintf(stderr, "  sync: %s\n", r.reply);
-	free(r.reply);
-	return ok;
+	return h_repo_commit(repo, &(h_commit){.key = key, .msg = "change"}) &&
+		h_sync_accepted(hub, WAIT_MS);
 }
 
 /* ---- a site's status, as `outpost status --json` at the site prints it -------------- */

@@ -11,13 +11,7 @@
 
 #include "outpost/announce.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c) \
-	do { \
-		if (!(c)) \
-			__builtin_trap(); \
-	} while (0)
+#include "fuzz.h"
 
 /* What on_announce accepted before the decoder was a function of its own. */
 static int old_accepts(const char *buf, size_t len)

@@ -9,13 +9,7 @@
 
 #include "outpost/fresh.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                           \
-	do {                                                                               \
-		if (!(c))                                                                  \
-			__builtin_trap();                                                  \
-	} while (0)
+#include "fuzz.h"
 
 static op_trust_policy pol;
 static int have_pol;

@@ -14,13 +14,7 @@
 #include "outpost/appset.h"
 #include "outpost/manifest.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c) \
-	do { \
-		if (!(c)) \
-			__builtin_trap(); \
-	} while (0)
+#include "fuzz.h"
 
 /* --- model equality (positions aside: JSON has none) ------------------------------- */
 

@@ -9,13 +9,7 @@
 #include "outpost/marker.h"
 #include "outpost/revision.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                           \
-	do {                                                                               \
-		if (!(c))                                                                  \
-			__builtin_trap();                                                  \
-	} while (0)
+#include "fuzz.h"
 
 /* Every app the marker lists is "held" as the input bytes themselves. */
 static int lookup(void *arg, const char *name, const char **json, size_t *len)

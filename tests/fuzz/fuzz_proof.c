@@ -9,13 +9,7 @@
 
 #include "outpost/proof.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c) \
-	do { \
-		if (!(c)) \
-			__builtin_trap(); \
-	} while (0)
+#include "fuzz.h"
 
 static int count(void *arg, const char *file, const char *blob, op_err *e)
 {

@@ -10,13 +10,7 @@
 
 #include "outpost/proto.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c) \
-	do { \
-		if (!(c)) \
-			__builtin_trap(); \
-	} while (0)
+#include "fuzz.h"
 
 static void check_refusal(int rc, const op_err *e)
 {

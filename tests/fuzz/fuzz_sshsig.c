@@ -17,13 +17,7 @@
 
 #include "outpost/sshsig.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c) \
-	do { \
-		if (!(c)) \
-			__builtin_trap(); \
-	} while (0)
+#include "fuzz.h"
 
 static const char msg[] = "outpost signs this\n";
 

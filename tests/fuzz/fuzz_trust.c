@@ -19,13 +19,7 @@
 
 #include "outpost/trust.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c) \
-	do { \
-		if (!(c)) \
-			__builtin_trap(); \
-	} while (0)
+#include "fuzz.h"
 
 /* A key no fuzzed policy can list by chance. */
 #define STRANGER "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB9Txr/Gq0arofmX1WAiif1c2K0Bnt710NHfYmrW3Bi1"
