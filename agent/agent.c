@@ -252,17 +252,24 @@ static int assemble(
 		memcpy(both + t->v[ri].len, t->v[pi].val, t->v[pi].len);
 	op_digest(both, n, key);
 	free(both);
-	if (!strcmp(key, a->edge_refused))
+	/* The same refusal is checked again once a resync period passed: the site's policy
+	 * files may have been corrected meanwhile. */
+	if (!strcmp(key, a->edge_refused) && op_now_ms() - a->edge_refused_ms < a->cfg.resync_ms)
 		return OP_ETRUST; /* a->problem still says why */
 	op_policy *pol = NULL;
-	int rc = op_policy_load(&pol, a->cfg.trust, a->cfg.revoked, false, e);
+	op_err pe = {0};
+	int rc = op_policy_load(&pol, a->cfg.trust, a->cfg.revoked, false, &pe);
 	if (rc)
-		return op_err_set(e, OP_ETRUST, "trust policy: %.400s", e->msg);
+		return op_err_set(e, OP_ETRUST, "trust policy: %.400s", pe.msg);
 	rc = op_edge_verify(pol, a->cfg.path, m, pi >= 0 ? t->v[pi].val : NULL,
 		pi >= 0 ? t->v[pi].len : 0, lookup_blob, (void *)t, r, e);
 	op_policy_free(pol);
 	if (rc == OP_ETRUST) {
+		bool again = !strcmp(key, a->edge_refused);
 		memcpy(a->edge_refused, key, sizeof key);
+		a->edge_refused_ms = op_now_ms();
+		if (again)
+			return rc; /* logged when first refused */
 		op_log_warn("revision refused at the edge", "commit=%.12s seq=%llu error=\"%s\"",
 			m->commit, (unsigned long long)m->seq, e->msg);
 	}

@@ -111,6 +111,7 @@ struct op_agent {
 	bool have_run;
 	char problem[512]; /* a revision refused, a mirror in trouble: shown in status */
 	char edge_refused[OP_DIGEST_LEN + 1]; /* digest of the marker and proof refused last */
+	int64_t edge_refused_ms; /* when it was last checked */
 	op_trust_policy fresh_pol; /* --fresh-signers */
 	bool have_fresh_pol;
 	enum op_fresh_state fresh_state; /* as last reported */

@@ -22,6 +22,7 @@ static const char *bin, *tag;
 static const h_key *key_a, *key_b;
 static h_nats *hub, *edge, *plain;
 static h_repo *repo;
+static const char *site_trust;
 static natsConnection *hub_nc;
 static jsCtx *hub_js;
 static kvStore *hub_kv;
@@ -147,7 +148,7 @@ static void test_setup(void)
 	const char *fresh = h_path("fresh_signers");
 	h_write(fresh, "hub@outpost namespaces=\"outpost-fresh\" %s\n", hub_key->pub);
 	const char *hub_trust = h_path("hub_allowed_signers");
-	const char *site_trust = h_path("site_allowed_signers");
+	site_trust = h_path("site_allowed_signers");
 	h_write(hub_trust, "test@example.com %s\ntest@example.com %s\n", key_a->pub, key_b->pub);
 	h_write(site_trust, "test@example.com namespaces=\"git\" %s\n", key_a->pub);
 	T_REQUIRE(natsConnection_ConnectTo(&hub_nc, h_nats_url(hub)) == NATS_OK);
@@ -247,6 +248,14 @@ static void test_signer_the_site_does_not_trust(void)
 	long long b_seq = hub_seq();
 	T_CHECK(wait_agent(plain, b_seq, 3, NULL));
 	T_CHECK(wait_agent(edge, -1, 2, "not-listed"));
+	/* The site's operator adds B to the site's copy: the refusal is checked again (every
+	 * --resync) and B's revision runs; then B is taken out again. */
+	char *before = h_read(site_trust);
+	T_REQUIRE(before);
+	h_write(site_trust, "%stest@example.com %s\n", before, key_b->pub);
+	T_CHECK(wait_agent(edge, b_seq, 3, NULL));
+	h_write(site_trust, "%s", before);
+	free(before);
 	h_repo_write(repo, "apps/web.yaml", "%s", app(4));
 	T_REQUIRE(push(key_a));
 	long long a_seq = hub_seq();
