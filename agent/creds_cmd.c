@@ -17,6 +17,8 @@
 
 #include "outpost/cli.h"
 #include "outpost/creds.h"
+#include "outpost/fresh.h"
+#include "outpost/sshsign.h"
 
 static void usage(FILE *f)
 {
@@ -31,6 +33,8 @@ static void usage(FILE *f)
 		"  SITE/leaf.creds      SITE's leaf link (also in site.conf)\n"
 		"  SITE/agent.creds     outpost agent       SITE/status.creds  outpost status\n"
 		"  SITE/host-ID.creds   outpost host --id ID\n"
+		"  hub/fresh.key        outpost sync --fresh-key (the hub's ed25519 signing key)\n"
+		"  SITE/fresh_signers   outpost agent --fresh-signers (that key's public half)\n"
 		"A role reads its file from OUTPOST_NATS_CREDS. Files are 0600: keep them secret.\n"
 		"\n"
 		"  --out DIR          where to write\n"
@@ -105,18 +109,37 @@ static void new_password(char *out, size_t len)
 	sodium_memzero(raw, sizeof raw);
 }
 
+/* The allowed_signers line a site checks the hub's freshness record with. */
+static char *fresh_signers(const op_sshpriv *k)
+{
+	char *pub = op_sshpriv_public_line(k, "outpost-hub"), *line = NULL;
+	if (pub && asprintf(&line, "hub@outpost namespaces=\"" OP_FRESH_NS "\" %s", pub) < 0)
+		line = NULL;
+	free(pub);
+	return line;
+}
+
 static int write_all(op_creds *c, const char *dir, const char *hub_leaf, op_err *e)
 {
+	op_sshpriv fresh;
 	int rc = out_dir(dir, e);
+	if (!rc && (rc = op_sshpriv_generate(&fresh, e)) != 0)
+		return rc;
 	for (size_t i = 0; i < c->n && !rc; i++)
 		rc = put_file(dir, c->v[i].file, op_creds_file_text(&c->v[i]), e);
 	if (!rc)
 		rc = put_file(dir, "hub/hub.conf", op_creds_hub_conf(c), e);
+	if (!rc)
+		rc = put_file(dir, "hub/fresh.key", op_sshpriv_format(&fresh, "outpost-hub"), e);
 	for (size_t s = 0; s < c->nsites && !rc; s++) {
 		char rel[128];
 		snprintf(rel, sizeof rel, "%s/site.conf", c->sites[s]);
 		rc = put_file(dir, rel, op_creds_site_conf(c, c->sites[s], hub_leaf), e);
+		snprintf(rel, sizeof rel, "%s/fresh_signers", c->sites[s]);
+		if (!rc)
+			rc = put_file(dir, rel, fresh_signers(&fresh), e);
 	}
+	op_sshpriv_free(&fresh);
 	return rc;
 }
 

@@ -198,3 +198,80 @@ done:
 	free(out.p);
 	return rc;
 }
+
+/* ---- new keys ------------------------------------------------------------------------ */
+
+int op_sshpriv_generate(op_sshpriv *k, op_err *e)
+{
+	memset(k, 0, sizeof *k);
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+	if (sodium_init() < 0 || crypto_sign_keypair(pk, k->sk) != 0)
+		return op_err_set(e, OP_ENOMEM, "libsodium cannot make a key");
+	wbuf b = {0};
+	put_str(&b, "ssh-ed25519", 11);
+	put_str(&b, pk, sizeof pk);
+	int rc = b.oom ? op_err_set(e, OP_ENOMEM, "out of memory")
+		       : op_sshkey_from_blob(&k->pub, b.p, b.n, e);
+	free(b.p);
+	if (rc)
+		op_sshpriv_free(k);
+	return rc;
+}
+
+static char *b64(const unsigned char *in, size_t len)
+{
+	size_t n = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
+	char *out = malloc(n);
+	if (out)
+		sodium_bin2base64(out, n, in, len, sodium_base64_VARIANT_ORIGINAL);
+	return out;
+}
+
+char *op_sshpriv_public_line(const op_sshpriv *k, const char *comment)
+{
+	char *key = b64(k->pub.blob, k->pub.blob_len), *line = NULL;
+	if (key && asprintf(&line, "ssh-ed25519 %s %s\n", key, comment) < 0)
+		line = NULL;
+	free(key);
+	return line;
+}
+
+char *op_sshpriv_format(const op_sshpriv *k, const char *comment)
+{
+	wbuf priv = {0}, all = {0};
+	uint32_t check;
+	randombytes_buf(&check, sizeof check);
+	put_u32(&priv, check);
+	put_u32(&priv, check);
+	put_str(&priv, "ssh-ed25519", 11);
+	put_str(&priv, k->sk + 32, 32);
+	put_str(&priv, k->sk, 64);
+	put_str(&priv, comment, strlen(comment));
+	for (unsigned char pad = 1; priv.n % 8; pad++)
+		put(&priv, &pad, 1);
+	put(&all, MAGIC, sizeof MAGIC);
+	put_str(&all, "none", 4);
+	put_str(&all, "none", 4);
+	put_str(&all, "", 0);
+	put_u32(&all, 1);
+	put_str(&all, k->pub.blob, k->pub.blob_len);
+	put_str(&all, priv.p, priv.n);
+	char *body = priv.oom || all.oom ? NULL : b64(all.p, all.n), *out = NULL;
+	size_t n = body ? strlen(body) : 0;
+	if (body && (out = malloc(n + n / 70 + 128)) != NULL) {
+		char *o = out + sprintf(out, BEGIN "\n");
+		for (size_t i = 0; i < n; i += 70)
+			o += sprintf(o, "%.70s\n", body + i);
+		sprintf(o, END "\n");
+	}
+	if (priv.p)
+		sodium_memzero(priv.p, priv.cap);
+	if (all.p)
+		sodium_memzero(all.p, all.cap);
+	if (body)
+		sodium_memzero(body, n);
+	free(priv.p);
+	free(all.p);
+	free(body);
+	return out;
+}

@@ -20,6 +20,12 @@ int op_sshpriv_parse(op_sshpriv *k, const char *file, const char *text, size_t l
 /* Reads and parses the file (at most 64 KiB). */
 int op_sshpriv_load(op_sshpriv *k, const char *path, op_err *e);
 void op_sshpriv_free(op_sshpriv *k);
+/* A new ed25519 key (libsodium's random source). */
+int op_sshpriv_generate(op_sshpriv *k, op_err *e);
+/* The key as an unencrypted OpenSSH private key file, which ssh-keygen reads; and its
+ * public key line "ssh-ed25519 <base64> comment". Malloc'd; NULL when out of memory. */
+char *op_sshpriv_format(const op_sshpriv *k, const char *comment);
+char *op_sshpriv_public_line(const op_sshpriv *k, const char *comment);
 
 /* The SSHSIG blob (binary, not armored) of msg under namespace ns, hash sha512; *blob
  * allocated. */

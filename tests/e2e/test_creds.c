@@ -446,7 +446,8 @@ static void test_creds_command(void)
 		"plant-7/site.conf", "plant-7/leaf.creds", "plant-7/agent.creds",
 		"plant-7/status.creds", "plant-7/host-h1.creds", "plant-7/host-h2.creds",
 		"plant-9/site.conf", "plant-9/leaf.creds", "plant-9/agent.creds",
-		"plant-9/status.creds", "plant-9/host-h1.creds"};
+		"plant-9/status.creds", "plant-9/host-h1.creds", "hub/fresh.key",
+		"plant-7/fresh_signers", "plant-9/fresh_signers"};
 	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
 		struct stat st;
 		T_CHECK_MSG(stat(cred(files[i]), &st) == 0 && (st.st_mode & 0777) == 0600,
@@ -454,6 +455,14 @@ static void test_creds_command(void)
 	}
 	struct stat st;
 	T_CHECK(stat(creds, &st) == 0 && (st.st_mode & 0777) == 0700);
+	/* The freshness key: OpenSSH reads it, and its public half is what sites check. */
+	char *pub = NULL, *signers = h_read(cred("plant-7/fresh_signers"));
+	T_EQ_INT(h_run(&pub, "ssh-keygen -y -f %s", cred("hub/fresh.key")), 0);
+	T_CHECK_MSG(pub && signers && strlen(pub) > 60 && strstr(signers, h_str("%.60s", pub)) &&
+			strstr(signers, "namespaces=\"outpost-fresh\""),
+		"%s / %s", pub, signers);
+	free(pub);
+	free(signers);
 	/* two runs never share a password */
 	T_EQ_INT(h_run(NULL,
 			 "%s creds --out %s --hub-leaf nats-leaf://127.0.0.1:7422 --site plant-7",
@@ -504,16 +513,20 @@ static void test_setup(void)
 	T_REQUIRE(h_repo_commit(repo, &(h_commit){.key = key, .msg = "web"}));
 	sync_pid = h_spawn_sh(h_path("sync.log"),
 		"env OUTPOST_NATS_CREDS=%s %s sync --repo %s --trust %s --state %s --nats %s "
-		"--interval 1h",
+		"--interval 1h --fresh-key %s --fresh-every 1s --fresh-ttl 30s",
 		cred("hub/sync.creds"), bin, repo->path, trust, h_path("sync-state"),
-		h_nats_url(hub));
+		h_nats_url(hub), cred("hub/fresh.key"));
+	/* plant-7 verifies at the edge and checks freshness with the key creds wrote. */
 	for (int i = 0; i < 2; i++) {
 		const char *name = i ? "plant-9" : "plant-7";
 		agent_pid[i] = h_spawn_sh(h_path("agent-%s.log", name),
 			"env OUTPOST_NATS_CREDS=%s %s agent --site %s --nats %s --state %s "
-			"--host-timeout 1s --resync 2s",
+			"--host-timeout 1s --resync 2s%s",
 			cred(h_str("%s/agent.creds", name)), bin, name,
-			h_nats_url(i ? site9 : site7), h_path("agent-%s", name));
+			h_nats_url(i ? site9 : site7), h_path("agent-%s", name),
+			i ? ""
+			  : h_str(" --trust %s --fresh-signers %s", trust,
+				    cred("plant-7/fresh_signers")));
 	}
 	for (int i = 0; i < 3; i++)
 		host_pid[i] = start_host(i);
@@ -531,6 +544,7 @@ struct st {
 	const h_nats *server;
 	const char *cred, *want;
 	char *out;
+	bool json;
 };
 
 static bool status_has(void *arg)
@@ -538,14 +552,14 @@ static bool status_has(void *arg)
 	struct st *s = arg;
 	free(s->out);
 	s->out = NULL;
-	h_run(&s->out, "env OUTPOST_NATS_CREDS=%s %s status --nats %s 2>&1", cred(s->cred), bin,
-		h_nats_url(s->server));
+	h_run(&s->out, "env OUTPOST_NATS_CREDS=%s %s status --nats %s%s 2>&1", cred(s->cred), bin,
+		h_nats_url(s->server), s->json ? " --json" : "");
 	return s->out && strstr(s->out, s->want);
 }
 
-static bool wait_status(const h_nats *server, const char *rel, const char *want)
+static bool wait_status_as(const h_nats *server, const char *rel, const char *want, bool json)
 {
-	struct st s = {server, rel, want, NULL};
+	struct st s = {server, rel, want, NULL, json};
 	bool ok = h_wait_until(status_has, &s, WAIT_MS);
 	if (!ok)
 		fprintf(stderr, "  status at %s lacks \"%s\":\n%s\n", server->name, want,
@@ -554,8 +568,18 @@ static bool wait_status(const h_nats *server, const char *rel, const char *want)
 	return ok;
 }
 
+static bool wait_status(const h_nats *server, const char *rel, const char *want)
+{
+	return wait_status_as(server, rel, want, false);
+}
+
 static void test_status_readers(void)
 {
+	/* plant-7 verified the revision itself and holds a fresh record signed by the hub's
+	 * freshness key; plant-9 takes the hub's word and checks no freshness */
+	T_CHECK(wait_status_as(site7, "plant-7/status.creds", "\"verify\": \"edge\"", true));
+	T_CHECK(wait_status_as(site7, "plant-7/status.creds", "\"freshness\": \"fresh\"", true));
+	T_CHECK(wait_status_as(site9, "plant-9/status.creds", "\"freshness\": \"off\"", true));
 	/* the hub sources both sites' status through their leaf links */
 	T_CHECK(wait_status(hub, "hub/status.creds", "hub sync: accepted"));
 	T_CHECK(wait_status(hub, "hub/status.creds", "plant-7          web"));

@@ -94,6 +94,28 @@ static void test_private_key_refusals(void)
 	free(text);
 }
 
+/* A key outpost makes (outpost creds): OpenSSH reads the file, we read it back. */
+static void test_generated_key(void)
+{
+	op_sshpriv k, back;
+	op_err e = {0};
+	T_REQUIRE(op_sshpriv_generate(&k, &e) == 0);
+	char *text = op_sshpriv_format(&k, "outpost-hub"), *pub = op_sshpriv_public_line(&k, "x");
+	T_REQUIRE(text && pub);
+	T_EQ_INT(op_sshpriv_parse(&back, "generated", text, strlen(text), &e), 0);
+	T_CHECK(!memcmp(back.sk, k.sk, 64) && op_sshkey_equal(&back.pub, &k.pub));
+	h_write(h_path("gen.key"), "%s", text);
+	h_run(NULL, "chmod 600 %s", h_path("gen.key"));
+	char *out = NULL;
+	T_EQ_INT(h_run(&out, "ssh-keygen -y -f %s", h_path("gen.key")), 0);
+	T_CHECK_MSG(out && !strncmp(out, pub, strlen("ssh-ed25519 ") + 68), "%s vs %s", out, pub);
+	free(out);
+	free(text);
+	free(pub);
+	op_sshpriv_free(&back);
+	op_sshpriv_free(&k);
+}
+
 /* A record signed by key (NULL: the hub's) under namespace ns. */
 static char *record(const op_sshpriv *key, const char *ns, uint64_t seq, int64_t time,
 	int64_t ttl, bool tamper)
@@ -195,6 +217,7 @@ int main(void)
 	if (t_failed_checks == 0) {
 		T_RUN(test_sign_verifies_with_ssh_keygen);
 		T_RUN(test_private_key_refusals);
+		T_RUN(test_generated_key);
 		T_RUN(test_check_states);
 		T_RUN(test_check_refusals);
 	}
