@@ -173,17 +173,34 @@ static void on_heartbeat(natsConnection *nc, natsSubscription *sub, natsMsg *msg
 		natsMsg_Destroy(msg);
 		return;
 	}
-	natsMsg_Destroy(msg);
-	if (strcmp(hb.site, a->cfg.site) != 0) {
+	/* A host speaks for itself only: the id in the body is the one its subject names
+	 * (outpost.<site>.hb.<id>, which credentials give each host alone). */
+	const char *subj = natsMsg_GetSubject(msg), *id = strrchr(subj, '.');
+	bool own = id && !strcmp(id + 1, hb.host);
+	if (!own || strcmp(hb.site, a->cfg.site) != 0) {
+		if (!own)
+			op_log_warn("heartbeat refused",
+				"subject=%s error=\"it says it is host %s\"", subj, hb.host);
+		natsMsg_Destroy(msg);
 		op_heartbeat_free(&hb);
 		return;
 	}
+	natsMsg_Destroy(msg);
 	pthread_mutex_lock(&a->mu);
 	int64_t now = op_now_ms();
 	size_t i;
 	for (i = 0; i < a->nhosts; i++)
 		if (!strcmp(a->hosts[i].hb.host, hb.host))
 			break;
+	if (i == a->nhosts && a->nhosts >= AG_MAX_HOSTS) {
+		if (!a->hosts_full)
+			op_log_warn("heartbeat refused", "host=%s error=\"more than %d hosts\"",
+				hb.host, AG_MAX_HOSTS);
+		a->hosts_full = true;
+		pthread_mutex_unlock(&a->mu);
+		op_heartbeat_free(&hb);
+		return;
+	}
 	if (i == a->nhosts) {
 		if (ag_grow((void **)&a->hosts, &a->caphosts, a->nhosts + 1, sizeof *a->hosts)) {
 			pthread_mutex_unlock(&a->mu);
@@ -386,11 +403,19 @@ static void announce(op_agent *a, int64_t now)
 	if (body &&
 		natsConnection_RequestString(
 			&reply, a->bus.nc, "outpost.hub.site.announce", body, 1000) == NATS_OK) {
-		const char *d = natsMsg_GetData(reply);
-		if (d && strstr(d, "\"ok\":true")) {
+		json_t *r = json_loadb(
+			natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply), 0, NULL);
+		if (json_is_true(json_object_get(r, "ok"))) {
 			a->announced = true;
 			op_log_info("announced to the hub", "site=%s", a->cfg.site);
+		} else if (!a->announce_refused) {
+			a->announce_refused = true; /* once: it is asked again every 5 s */
+			const char *why = json_string_value(json_object_get(r, "error"));
+			op_log_warn("the hub refused this site's announce",
+				"site=%s error=\"%.200s\"", a->cfg.site,
+				why ? why : "unreadable reply");
 		}
+		json_decref(r);
 		natsMsg_Destroy(reply);
 	}
 	free(body);

@@ -54,6 +54,8 @@ typedef struct ag_mirror {
 	bool hub_new; /* under mu: read since the loop last looked */
 } ag_mirror;
 
+#define AG_MAX_HOSTS 4096 /* hosts a site's agent keeps track of */
+
 typedef struct ag_host {
 	op_heartbeat hb; /* the last heartbeat (owns labels and instances) */
 	int64_t last_ms; /* monotonic time it arrived */
@@ -105,6 +107,7 @@ struct op_agent {
 	uint64_t watch_delta; /* messages of the mirror the watcher has not delivered yet */
 	ag_host *hosts;
 	size_t nhosts, caphosts;
+	bool hosts_full; /* a new host was refused at AG_MAX_HOSTS (logged once) */
 
 	/* loop-only state */
 	op_revision run;
@@ -128,6 +131,7 @@ struct op_agent {
 	ag_mirror mir;
 	int64_t last_resync_ms;
 	bool announced;
+	bool announce_refused; /* logged once */
 	int64_t next_announce_ms;
 };
 

@@ -17,28 +17,6 @@ void op_fresh_free(op_fresh *f)
 	memset(f, 0, sizeof *f);
 }
 
-int op_time_parse_rfc3339(const char *s, int64_t *t)
-{
-	struct tm tm = {0};
-	char z = 0;
-	int n = 0;
-	if (!s || strlen(s) != 20 ||
-		sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-			&tm.tm_hour, &tm.tm_min, &tm.tm_sec, &z, &n) != 7 ||
-		n != 20 || z != 'Z' || tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12 ||
-		tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-		tm.tm_sec > 60)
-		return OP_EINVAL;
-	for (int i = 0; i < 20; i++) /* no signs or blanks where digits belong */
-		if (i != 4 && i != 7 && i != 10 && i != 13 && i != 16 && i != 19 &&
-			(s[i] < '0' || s[i] > '9'))
-			return OP_EINVAL;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	*t = (int64_t)timegm(&tm);
-	return 0;
-}
-
 static json_t *payload_obj(const op_fresh *f)
 {
 	char t[32], x[32];

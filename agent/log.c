@@ -42,17 +42,25 @@ void op_log(enum op_log_level lvl, const char *msg, const char *kvfmt, ...)
 	for (const char *p = msg; *p && n < sizeof buf - 4; p++) {
 		if (*p == '"' || *p == '\\')
 			buf[n++] = '\\';
-		buf[n++] = (*p == '\n') ? ' ' : *p;
+		buf[n++] = ((unsigned char)*p < 0x20) ? ' ' : *p;
 	}
 	buf[n++] = '"';
 	if (kvfmt && *kvfmt && n < sizeof buf - 2) {
-		buf[n++] = ' ';
+		/* Values come from the network too: control characters are escaped, so that
+		 * no value can end the line and forge one of its own. */
+		char tail[2048];
 		va_list ap;
 		va_start(ap, kvfmt);
-		w = vsnprintf(buf + n, sizeof buf - n - 1, kvfmt, ap);
+		vsnprintf(tail, sizeof tail, kvfmt, ap);
 		va_end(ap);
-		if (w > 0)
-			n += ((size_t)w < sizeof buf - n - 1) ? (size_t)w : sizeof buf - n - 2;
+		buf[n++] = ' ';
+		for (const unsigned char *p = (const unsigned char *)tail; *p && n < sizeof buf - 6;
+			p++) {
+			if (*p >= 0x20 && *p != 0x7f)
+				buf[n++] = (char)*p;
+			else
+				n += (size_t)snprintf(buf + n, 5, "\\x%02x", *p);
+		}
 	}
 	buf[n++] = '\n';
 	ssize_t r = write(STDERR_FILENO, buf, n);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "outpost/util.h"
+
 static int is_hex(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -65,8 +67,15 @@ int op_marker_decode(const char *buf, size_t len, op_marker *m, op_err *e)
 		op_err_set(e, OP_EINVAL, "marker: seq: expected a positive integer");
 		goto out;
 	}
-	if (strlen(signer) >= sizeof m->signer || strlen(time) >= sizeof m->time) {
-		op_err_set(e, OP_EINVAL, "marker: signer or time too long");
+	int64_t t;
+	bool printable = true;
+	for (const unsigned char *p = (const unsigned char *)signer; *p; p++)
+		printable &= *p >= 0x20 && *p != 0x7f && *p != '"' && *p != '\\';
+	if (strlen(signer) >= sizeof m->signer || !printable ||
+		op_time_parse_rfc3339(time, &t) != 0) {
+		op_err_set(e, OP_EINVAL,
+			"marker: signer (printable, no quotes) or time (RFC 3339 UTC) is not "
+			"valid");
 		goto out;
 	}
 	if (!json_is_object(apps) || json_object_size(apps) > OP_MARKER_MAX_APPS) {

@@ -70,9 +70,10 @@ int op_revision_assemble(
 		}
 		op_diags_free(&d);
 		if (strcmp(out->apps[out->napps]->name, a->name) != 0) {
+			rc = op_err_set(e, OP_EINVAL, "key app.%s holds app %s", a->name,
+				out->apps[out->napps]->name);
 			op_app_free(out->apps[out->napps]);
 			out->apps[out->napps] = NULL;
-			rc = op_err_set(e, OP_EINVAL, "key app.%s holds app %s", a->name, a->name);
 			break;
 		}
 		if (!(out->json[out->napps] = strndup(json, len))) {

@@ -96,6 +96,11 @@ int op_announce_add_site(op_bus *hub, const char *site, op_err *e)
 			return 0; /* known already */
 		}
 	}
+	if (cfg->SourcesLen >= OP_ANNOUNCE_MAX_SITES) {
+		jsStreamInfo_Destroy(si);
+		return op_err_set(e, OP_ETOOBIG, "site %s: the hub already sources %d sites", site,
+			OP_ANNOUNCE_MAX_SITES);
+	}
 	jsExternalStream ext = {.APIPrefix = prefix, .DeliverPrefix = ""};
 	jsStreamSource add = {.Name = name, .FilterSubject = filter, .External = &ext};
 	jsStreamSource **srcs = calloc((size_t)cfg->SourcesLen + 1, sizeof *srcs);

@@ -19,6 +19,8 @@ struct op_source {
 	git_repository *repo;
 	char *dir; /* the cache */
 	char *url;
+	char *shown; /* url without its secret, for messages */
+	char *secret; /* the part of url that is one (a token, a password), or NULL */
 	char branch[256]; /* of the last fetch: what heal() fetches again */
 	bool rebuilt; /* the cache was made from nothing since the last fetch began */
 	bool may_heal; /* the last fetch went into an old cache, not healed yet */
@@ -69,6 +71,45 @@ static int cache_open(op_source *s, op_err *e)
 	return 0;
 }
 
+/* The secret of a repository URL: over http(s) the whole user info (`TOKEN@` or
+ * `user:token@`), otherwise a password after the user (`ssh://git:pw@`); NULL if none. */
+static char *url_secret(const char *url)
+{
+	const char *auth = strstr(url, "://");
+	if (!auth)
+		return NULL;
+	auth += 3;
+	size_t alen = strcspn(auth, "/");
+	const char *at = NULL;
+	for (const char *p = auth; p < auth + alen; p++)
+		if (*p == '@')
+			at = p;
+	if (!at || at == auth)
+		return NULL;
+	const char *from = auth;
+	if (strncmp(url, "http", 4) != 0) {
+		const char *colon = memchr(auth, ':', (size_t)(at - auth));
+		if (!colon || colon + 1 == at)
+			return NULL;
+		from = colon + 1;
+	}
+	return strndup(from, (size_t)(at - from));
+}
+
+/* Every copy of the secret in e's message replaced by ***. */
+static int scrub(const op_source *s, op_err *e, int rc)
+{
+	if (!s->secret || !e)
+		return rc;
+	char *hit;
+	while ((hit = strstr(e->msg, s->secret)) != NULL) {
+		size_t n = strlen(s->secret);
+		memmove(hit + 3, hit + n, strlen(hit + n) + 1);
+		memcpy(hit, "***", 3);
+	}
+	return rc;
+}
+
 int op_source_open(
 	op_source **out, const char *state_dir, const char *url, const char *ca_file, op_err *e)
 {
@@ -82,14 +123,20 @@ int op_source_open(
 	if (mkdir(state_dir, 0700) != 0 && errno != EEXIST)
 		return op_err_set(e, OP_EIO, "state dir %s: %s", state_dir, strerror(errno));
 	op_source *s = calloc(1, sizeof *s);
-	if (!s || asprintf(&s->dir, "%s/cache.git", state_dir) < 0 || !(s->url = strdup(url))) {
+	if (!s || asprintf(&s->dir, "%s/cache.git", state_dir) < 0 || !(s->url = strdup(url)) ||
+		!(s->shown = strdup(url))) {
 		op_source_free(s);
 		return op_err_set(e, OP_ENOMEM, "out of memory");
+	}
+	if ((s->secret = url_secret(url)) != NULL) {
+		char *at = strstr(s->shown, s->secret);
+		memmove(at + 3, at + strlen(s->secret), strlen(at + strlen(s->secret)) + 1);
+		memcpy(at, "***", 3);
 	}
 	/* Loading a CA bundle costs milliseconds on every start: only https needs it. */
 	if (!strncmp(url, "https://", 8))
 		set_ca(ca_file);
-	int rc = cache_open(s, e);
+	int rc = scrub(s, e, cache_open(s, e));
 	if (rc) {
 		op_source_free(s);
 		return rc;
@@ -118,12 +165,12 @@ static int fetch_into(
 	git_remote_free(remote);
 	if (rc != 0) {
 		char what[600];
-		snprintf(what, sizeof what, "fetch %s from %s", branch, s->url);
+		snprintf(what, sizeof what, "fetch %s from %s", branch, s->shown);
 		return gerr(e, what);
 	}
 	git_oid oid;
 	if (git_reference_name_to_id(&oid, repo, ref) != 0)
-		return op_err_set(e, OP_ENOTFOUND, "branch %s not found in %s", branch, s->url);
+		return op_err_set(e, OP_ENOTFOUND, "branch %s not found in %s", branch, s->shown);
 	git_oid_tostr(head, 41, &oid);
 	return 0;
 }
@@ -180,7 +227,7 @@ static int fetch_or_rebuild(op_source *s, const char *branch, char head[41], op_
 int op_source_fetch(op_source *s, const char *branch, char head[41], op_err *e)
 {
 	snprintf(s->branch, sizeof s->branch, "%s", branch);
-	int rc = fetch_or_rebuild(s, branch, head, e);
+	int rc = scrub(s, e, fetch_or_rebuild(s, branch, head, e));
 	s->may_heal = rc == 0 && !s->rebuilt;
 	s->rebuilt = false;
 	return rc;
@@ -540,5 +587,10 @@ void op_source_free(op_source *s)
 	git_repository_free(s->repo);
 	free(s->dir);
 	free(s->url);
+	free(s->shown);
+	if (s->secret) {
+		explicit_bzero(s->secret, strlen(s->secret));
+		free(s->secret);
+	}
 	free(s);
 }

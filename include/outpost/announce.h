@@ -11,6 +11,7 @@
 #include "outpost/manifest.h"
 
 #define OP_SUBJECT_ANNOUNCE "outpost.hub.site.announce"
+#define OP_ANNOUNCE_MAX_SITES 1024 /* sources of the hub's status stream */
 #define OP_ANNOUNCE_MAX_BYTES (64 * 1024)
 #define OP_ANNOUNCE_MAX_LABELS 64 /* as many as a heartbeat may carry */
 

@@ -34,9 +34,6 @@ int op_fresh_encode(const op_fresh *f, char **json, op_err *e);
 int op_fresh_decode(const char *json, size_t len, op_fresh *f, op_err *e);
 void op_fresh_free(op_fresh *f);
 
-/* RFC 3339 UTC as op_time_rfc3339 writes it (YYYY-MM-DDTHH:MM:SSZ) into Unix seconds. */
-int op_time_parse_rfc3339(const char *s, int64_t *t);
-
 enum op_fresh_state {
 	OP_FRESH_OFF, /* the site checks no freshness */
 	OP_FRESH_OK, /* a good record, recent, for the revision the site runs */

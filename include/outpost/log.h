@@ -6,8 +6,9 @@
 enum op_log_level { OP_LOG_DEBUG, OP_LOG_INFO, OP_LOG_WARN, OP_LOG_ERROR };
 
 void op_log_set_level(enum op_log_level lvl);
-/* kvfmt is a printf format for the key=value tail (may be NULL). Values with spaces
- * should be passed through op_log_q(). */
+/* kvfmt is a printf format for the key=value tail (may be NULL); values with spaces
+ * are written quoted by the caller (key="%s"). Control characters anywhere in the tail
+ * are written as \xNN, so a value read off the network cannot start a line. */
 void op_log(enum op_log_level lvl, const char *msg, const char *kvfmt, ...)
 	__attribute__((format(printf, 3, 4)));
 #define op_log_info(msg, ...) op_log(OP_LOG_INFO, msg, __VA_ARGS__)

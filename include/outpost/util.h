@@ -14,6 +14,9 @@ int op_parse_duration_ms(const char *s, int64_t *ms);
 int op_parse_u64(const char *s, uint64_t *v);
 /* Seconds since the epoch as RFC 3339 UTC ("2026-11-25T20:33:08Z"). */
 void op_time_rfc3339(int64_t t, char out[32]);
+/* RFC 3339 UTC as op_time_rfc3339 writes it (YYYY-MM-DDTHH:MM:SSZ) into Unix seconds:
+ * 0, or OP_EINVAL. */
+int op_time_parse_rfc3339(const char *s, int64_t *t);
 int64_t op_now_ms(void); /* CLOCK_MONOTONIC */
 int64_t op_wall_ms(void); /* CLOCK_REALTIME */
 /* mkdir -p with mode for the leaves created. */

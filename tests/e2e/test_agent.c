@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "outpost/proto.h"
 #include "t.h"
 
 #define WAIT_MS 30000
@@ -130,6 +131,14 @@ static bool wait_status(const char *server, const char *want)
 	if (!ok)
 		fprintf(stderr, "  status lacks \"%s\":\n%s\n", want, s.out ? s.out : "");
 	free(s.out);
+	return ok;
+}
+
+static bool log_says(void *arg)
+{
+	char *log = h_read(h_path("agent.log"));
+	bool ok = log && strstr(log, arg);
+	free(log);
 	return ok;
 }
 
@@ -274,6 +283,30 @@ static void test_daemonscaler(void)
 	T_CHECK(wait_count("7", 0));
 }
 
+/* A heartbeat on one host's subject that says it is another host is refused: a box
+ * speaks for itself only. */
+static void test_heartbeat_for_another_host(void)
+{
+	op_heartbeat hb = {.seq = 1, .interval_ms = 300};
+	snprintf(hb.host, sizeof hb.host, "ghost");
+	snprintf(hb.site, sizeof hb.site, "plant");
+	snprintf(hb.boot, sizeof hb.boot, "b0");
+	char *json = NULL;
+	op_err e = {0};
+	natsConnection *nc = NULL;
+	T_REQUIRE(op_heartbeat_encode(&hb, &json, &e) == 0);
+	T_REQUIRE(natsConnection_ConnectTo(&nc, h_nats_url(site)) == NATS_OK);
+	T_CHECK(natsConnection_PublishString(nc, "outpost.plant.hb.h0", json) == NATS_OK);
+	natsConnection_Flush(nc);
+	free(json);
+	natsConnection_Destroy(nc);
+	T_CHECK(h_wait_until(log_says, (void *)"it says it is host ghost", WAIT_MS));
+	char *out = NULL;
+	h_run(&out, "%s status --nats %s", bin, h_nats_url(site));
+	T_CHECK(out && !strstr(out, "ghost"));
+	free(out);
+}
+
 static void test_hub_status_and_delete(void)
 {
 	/* The hub sources the site's status once the agent announced itself. */
@@ -303,6 +336,7 @@ int main(void)
 		T_RUN(test_host_restart_keeps_pids);
 		T_RUN(test_failures_reported);
 		T_RUN(test_daemonscaler);
+		T_RUN(test_heartbeat_for_another_host);
 		T_RUN(test_hub_status_and_delete);
 	}
 	/* Workloads live in their shims' sessions: make sure none outlives the test. */

@@ -459,6 +459,24 @@ static void test_missing_remote(void)
 	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 1));
 	T_REQUIRE(commit(&f, "alpha"));
 	expect_fetch_failed(&f, "", f.repo->path, "--branch nope");
+	/* A token or password in the URL is never shown: not in the log, not in hub.sync. */
+	const char *urls[] = {"https://SECRET-TOKEN-1@", "https://ops:SECRET-TOKEN-1@",
+		"ssh://git:SECRET-TOKEN-1@"};
+	for (size_t i = 0; i < sizeof urls / sizeof *urls; i++) {
+		char *out = NULL;
+		int rc = h_run(&out, "%s sync --once --repo %s --trust %s --state %s --nats %s 2>&1",
+			bin, h_q(h_str("%s127.0.0.1:%d/fleet.git", urls[i], dead)), h_q(f.trust), h_q(f.state), h_nats_url(hub));
+		char *status = NULL;
+		h_run(&status, "%s status --nats %s --json", bin, h_nats_url(hub));
+		T_EQ_INT(rc, 1);
+		T_CHECK_MSG(out && strstr(out, "outcome=failed") && strstr(out, "***@127.0.0.1") &&
+				!strstr(out, "SECRET-TOKEN"),
+			"%s", out);
+		T_CHECK_MSG(status && strstr(status, "***@127.0.0.1") && !strstr(status, "SECRET"),
+			"%s", status);
+		free(out);
+		free(status);
+	}
 	fx_stop(&f);
 }
 

@@ -10,6 +10,7 @@
 #include "../t.h"
 #include "outpost/fresh.h"
 #include "outpost/sshsign.h"
+#include "outpost/util.h"
 
 static const h_key *hub_key, *other_key;
 static op_sshpriv priv;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "outpost/cli.h"
 #include "outpost/manifest.h"
 #include "outpost/proto.h"
 #include "t.h"
@@ -490,6 +491,33 @@ static void test_encode_refusals(void)
 	op_app_free(app);
 }
 
+static const char *label_n(int i)
+{
+	static char buf[32];
+	snprintf(buf, sizeof buf, "k%d=v", i);
+	return buf;
+}
+
+/* --label: the label rules, sorted, unique, and no more than a heartbeat may carry
+ * with the implicit site= label. */
+static void test_cli_labels(void)
+{
+	op_kvs l = {0};
+	op_err e = {0};
+	T_EQ_INT(op_cli_label(&l, "b=2", &e), 0);
+	T_EQ_INT(op_cli_label(&l, "a=1", &e), 0);
+	T_EQ_STR(l.v[0].key, "a");
+	T_EQ_INT(op_cli_label(&l, "a=3", &e), OP_EUSAGE);
+	T_EQ_INT(op_cli_label(&l, "noequals", &e), OP_EUSAGE);
+	T_EQ_INT(op_cli_label(&l, "k=bad value", &e), OP_EUSAGE);
+	int added = 2;
+	while (op_cli_label(&l, label_n(added), &e) == 0)
+		added++;
+	T_EQ_INT(added, OP_HB_MAX_LABELS - 1);
+	T_CHECK(strstr(e.msg, "at most"));
+	op_kvs_free(&l);
+}
+
 int main(void)
 {
 	T_RUN(test_heartbeat_roundtrip);
@@ -500,5 +528,6 @@ int main(void)
 	T_RUN(test_refusals);
 	T_RUN(test_oversize);
 	T_RUN(test_encode_refusals);
+	T_RUN(test_cli_labels);
 	return t_done();
 }

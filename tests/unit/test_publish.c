@@ -123,25 +123,38 @@ static void test_marker_refused(void)
 	const char *dg = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 	char buf[1024];
 	const char *bad[][2] = {
-		{"{\"format\":2,\"commit\":\"%s\",\"seq\":1,\"signer\":\"s\",\"time\":\"t\","
+		{"{\"format\":2,\"commit\":\"%s\",\"seq\":1,\"signer\":\"s\",\"time\":\"2024-05-01T12:00:00Z\","
 		 "\"apps\":{}}",
 			"unknown format 2"},
-		{"{\"format\":1,\"commit\":\"abc\",\"seq\":1,\"signer\":\"s\",\"time\":\"t\","
+		{"{\"format\":1,\"commit\":\"abc\",\"seq\":1,\"signer\":\"s\",\"time\":\"2024-05-01T12:00:00Z\","
 		 "\"apps\":{}}",
 			"commit"},
-		{"{\"format\":1,\"commit\":\"%s\",\"seq\":0,\"signer\":\"s\",\"time\":\"t\","
+		{"{\"format\":1,\"commit\":\"%s\",\"seq\":0,\"signer\":\"s\",\"time\":\"2024-05-01T12:00:00Z\","
 		 "\"apps\":{}}",
 			"seq"},
-		{"{\"format\":1,\"commit\":\"%s\",\"seq\":1,\"signer\":\"s\",\"time\":\"t\","
+		{"{\"format\":1,\"commit\":\"%s\",\"seq\":1,\"signer\":\"s\",\"time\":\"2024-05-01T12:00:00Z\","
 		 "\"apps\":{\"Bad\":\"x\"}}",
 			"apps.Bad"},
-		{"{\"format\":1,\"commit\":\"%s\",\"seq\":1,\"signer\":\"s\",\"time\":\"t\","
+		{"{\"format\":1,\"commit\":\"%s\",\"seq\":1,\"signer\":\"s\",\"time\":\"2024-05-01T12:00:00Z\","
 		 "\"apps\":[]}",
 			"apps"},
-		{"{\"format\":1,\"commit\":\"%s\",\"seq\":1,\"signer\":\"s\",\"time\":\"t\","
+		{"{\"format\":1,\"commit\":\"%s\",\"seq\":1,\"signer\":\"s\",\"time\":\"2024-05-01T12:00:00Z\","
 		 "\"apps\":{},\"extra\":1}",
 			"marker"},
 	};
+	/* A signer that could forge a log line, a time that is not RFC 3339 UTC. */
+	const char *bad_meta[] = {"\"signer\":\"a\\nlevel=error\",\"time\":\"2024-05-01T12:00:00Z\"",
+		"\"signer\":\"a\\\"b\",\"time\":\"2024-05-01T12:00:00Z\"",
+		"\"signer\":\"s\",\"time\":\"yesterday\"",
+		"\"signer\":\"s\",\"time\":\"2024-05-01 12:00:00\""};
+	for (size_t i = 0; i < sizeof bad_meta / sizeof *bad_meta; i++) {
+		snprintf(buf, sizeof buf, "{\"format\":1,\"commit\":\"%s\",\"seq\":1,%s,\"apps\":{}}",
+			c40, bad_meta[i]);
+		op_marker m;
+		op_err e = {0};
+		T_CHECK_MSG(op_marker_decode(buf, strlen(buf), &m, &e) == OP_EINVAL, "meta %zu", i);
+		T_CHECK_MSG(strstr(e.msg, "is not valid"), "meta %zu: %s", i, e.msg);
+	}
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		snprintf(buf, sizeof buf, bad[i][0], c40);
 		op_marker m;
@@ -150,7 +163,7 @@ static void test_marker_refused(void)
 		T_CHECK_MSG(strstr(e.msg, bad[i][1]) != NULL, "case %zu: %s", i, e.msg);
 	}
 	snprintf(buf, sizeof buf,
-		"{\"format\":1,\"commit\":\"%s\",\"seq\":3,\"signer\":\"s\",\"time\":\"t\","
+		"{\"format\":1,\"commit\":\"%s\",\"seq\":3,\"signer\":\"s\",\"time\":\"2024-05-01T12:00:00Z\","
 		"\"apps\":{\"ok\":\"%s\"}}",
 		c40, dg);
 	op_marker m;
