@@ -251,10 +251,13 @@ static int lookup_blob(void *arg, const char *id, const char **buf, size_t *len)
 }
 
 /* The revision m describes: the hub's canonical JSON as it stands, or with --trust the
- * site's own derivation from the signed commit (edge.h). A refusal is remembered by
- * the bytes of marker and proof, so the same one is not checked (and logged) again. */
-static int assemble(
-	op_agent *a, const op_marker *m, const ag_table *t, long ri, op_revision *r, op_err *e)
+ * site's own derivation from the signed commit (edge.h). An outcome (refused, or
+ * waiting for a blob) is remembered by the bytes of marker and proof: the same one is
+ * not checked again until the bucket changed or a resync period passed (the site's
+ * policy files may have been corrected), nor logged twice. A wait that lasts a resync
+ * period is shown in status: a blob withheld is not a silent stall. */
+static int assemble(op_agent *a, const op_marker *m, const ag_table *t, long ri, bool from_hub,
+	op_revision *r, op_err *e)
 {
 	if (!a->cfg.trust)
 		return op_revision_assemble(m, lookup_entry, (void *)t, r, e);
@@ -269,26 +272,45 @@ static int assemble(
 		memcpy(both + t->v[ri].len, t->v[pi].val, t->v[pi].len);
 	op_digest(both, n, key);
 	free(both);
-	/* The same refusal is checked again once a resync period passed: the site's policy
-	 * files may have been corrected meanwhile. */
-	if (!strcmp(key, a->edge_refused) && op_now_ms() - a->edge_refused_ms < a->cfg.resync_ms)
-		return OP_ETRUST; /* a->problem still says why */
+	int64_t now = op_now_ms();
+	bool same = !strcmp(key, a->edge.key);
+	if (same && !from_hub && a->last_change_ms <= a->edge.checked_ms &&
+		now - a->edge.checked_ms < a->cfg.resync_ms)
+		return a->edge.rc; /* a->problem still says why */
 	op_policy *pol = NULL;
 	op_err pe = {0};
 	int rc = op_policy_load(&pol, a->cfg.trust, a->cfg.revoked, false, &pe);
 	if (rc)
-		return op_err_set(e, OP_ETRUST, "trust policy: %.400s", pe.msg);
-	rc = op_edge_verify(pol, a->cfg.path, m, pi >= 0 ? t->v[pi].val : NULL,
-		pi >= 0 ? t->v[pi].len : 0, lookup_blob, (void *)t, r, e);
+		rc = op_err_set(e, OP_ETRUST, "trust policy: %.400s", pe.msg);
+	else
+		rc = op_edge_verify(pol, a->cfg.path, m, pi >= 0 ? t->v[pi].val : NULL,
+			pi >= 0 ? t->v[pi].len : 0, lookup_blob, (void *)t, r, e);
 	op_policy_free(pol);
-	if (rc == OP_ETRUST) {
-		bool again = !strcmp(key, a->edge_refused);
-		memcpy(a->edge_refused, key, sizeof key);
-		a->edge_refused_ms = op_now_ms();
-		if (again)
-			return rc; /* logged when first refused */
+	if (rc == 0 || rc == OP_ENOMEM) {
+		a->edge.key[0] = '\0';
+		return rc;
+	}
+	bool again = same && rc == a->edge.rc;
+	if (!again)
+		a->edge.since_ms = now;
+	memcpy(a->edge.key, key, sizeof key);
+	a->edge.rc = rc;
+	a->edge.checked_ms = now;
+	if (rc == OP_ETRUST && !again)
 		op_log_warn("revision refused at the edge", "commit=%.12s seq=%llu error=\"%s\"",
 			m->commit, (unsigned long long)m->seq, e->msg);
+	if (rc == OP_ENOTFOUND && now - a->edge.since_ms >= a->cfg.resync_ms) {
+		if (!a->edge.wait_logged)
+			op_log_warn("revision incomplete at the edge",
+				"commit=%.12s seq=%llu error=\"%s\"", m->commit,
+				(unsigned long long)m->seq, e->msg);
+		a->edge.wait_logged = true;
+		snprintf(a->problem, sizeof a->problem,
+			"revision seq %llu (commit %.12s) waits at the edge for %llds: %.300s",
+			(unsigned long long)m->seq, m->commit,
+			(long long)((now - a->edge.since_ms) / 1000), e->msg);
+	} else if (!again) {
+		a->edge.wait_logged = false;
 	}
 	return rc;
 }
@@ -330,7 +352,10 @@ static void choose_revision(op_agent *a, const ag_table *t, bool from_hub)
 		snprintf(a->problem, sizeof a->problem, "commit marker refused: %.400s", e.msg);
 		return;
 	}
-	if (a->have_run && !strcmp(m.commit, a->run.marker.commit) && m.seq == a->run.marker.seq) {
+	/* With --trust, a revision run since before (saved by an agent that took the hub's
+	 * word) is checked once too, and replaced by the same revision verified. */
+	if (a->have_run && !strcmp(m.commit, a->run.marker.commit) && m.seq == a->run.marker.seq &&
+		(a->run.verified || !a->cfg.trust)) {
 		op_marker_free(&m);
 		return;
 	}
@@ -358,7 +383,7 @@ static void choose_revision(op_agent *a, const ag_table *t, bool from_hub)
 		return;
 	}
 	op_revision r;
-	int rc = assemble(a, &m, t, ri, &r, &e);
+	int rc = assemble(a, &m, t, ri, from_hub, &r, &e);
 	op_marker_free(&m);
 	if (rc == OP_ENOTFOUND)
 		return; /* incomplete: its app entries are still on their way */
@@ -382,6 +407,7 @@ static void choose_revision(op_agent *a, const ag_table *t, bool from_hub)
 		op_revision_free(&a->run);
 	a->run = r;
 	a->have_run = true;
+	a->run_since_ms = op_wall_ms();
 	a->problem[0] = '\0';
 }
 
@@ -449,6 +475,7 @@ int op_agent_new(op_agent **out, const op_agent_cfg *cfg, op_err *e)
 	rc = op_revision_load(&a->run, a->rev_path, e);
 	if (rc == 0) {
 		a->have_run = true;
+		a->run_since_ms = op_wall_ms();
 		op_log_info("resuming the saved revision", "commit=%.12s seq=%llu apps=%zu",
 			a->run.marker.commit, (unsigned long long)a->run.marker.seq, a->run.napps);
 	} else if (rc != OP_ENOTFOUND) {

@@ -112,9 +112,14 @@ struct op_agent {
 	/* loop-only state */
 	op_revision run;
 	bool have_run;
+	int64_t run_since_ms; /* wall clock: when this process started running it */
 	char problem[512]; /* a revision refused, a mirror in trouble: shown in status */
-	char edge_refused[OP_DIGEST_LEN + 1]; /* digest of the marker and proof refused last */
-	int64_t edge_refused_ms; /* when it was last checked */
+	struct {
+		char key[OP_DIGEST_LEN + 1]; /* digest of the marker and proof checked last */
+		int rc; /* and what came of it: OP_ETRUST refused, OP_ENOTFOUND waiting */
+		int64_t checked_ms, since_ms; /* when checked last; first with this outcome */
+		bool wait_logged;
+	} edge; /* verification at the edge: the last outcome that was not a success */
 	op_trust_policy fresh_pol; /* --fresh-signers */
 	bool have_fresh_pol;
 	enum op_fresh_state fresh_state; /* as last reported */

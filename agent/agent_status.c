@@ -184,7 +184,8 @@ static void freshness(op_agent *a, op_fresh_verdict *v)
 	if (!a->have_fresh_pol)
 		return;
 	int64_t now = op_wall_ms() / 1000;
-	uint64_t run = a->have_run ? a->run.marker.seq : 0;
+	op_fresh_run run = {a->have_run ? a->run.marker.seq : 0,
+		a->have_run ? a->run.marker.commit : "", a->run_since_ms / 1000};
 	const ag_table *tabs[2] = {&a->mirror, &a->mir.hub};
 	bool first = true;
 	for (int i = 0; i < 2; i++) {
@@ -193,7 +194,7 @@ static void freshness(op_agent *a, op_fresh_verdict *v)
 			continue;
 		op_fresh_verdict w;
 		op_fresh_check(k >= 0 ? tabs[i]->v[k].val : NULL, k >= 0 ? tabs[i]->v[k].len : 0,
-			&a->fresh_pol, now, a->cfg.stale_after_ms / 1000, run, &w);
+			&a->fresh_pol, now, a->cfg.stale_after_ms / 1000, &run, &w);
 		if (first || (w.state != OP_FRESH_INVALID && w.time > v->time))
 			*v = w;
 		first = false;

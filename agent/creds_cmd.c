@@ -121,9 +121,9 @@ static char *fresh_signers(const op_sshpriv *k)
 
 static int write_all(op_creds *c, const char *dir, const char *hub_leaf, op_err *e)
 {
-	op_sshpriv fresh;
+	op_sshpriv fresh = {0};
 	int rc = out_dir(dir, e);
-	if (!rc && (rc = op_sshpriv_generate(&fresh, e)) != 0)
+	if (rc || (rc = op_sshpriv_generate(&fresh, e)) != 0)
 		return rc;
 	for (size_t i = 0; i < c->n && !rc; i++)
 		rc = put_file(dir, c->v[i].file, op_creds_file_text(&c->v[i]), e);

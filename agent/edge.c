@@ -162,6 +162,7 @@ int op_edge_verify(const op_policy *pol, const char *path, const op_marker *m,
 			op_err_set(e, rc, "%s", ae.msg);
 	}
 	if (rc == 0) {
+		out->verified = true;
 		snprintf(out->marker.signer, sizeof out->marker.signer, "%s", signer);
 		snprintf(out->marker.time, sizeof out->marker.time, "%s", time);
 	}

@@ -115,6 +115,7 @@ const char *op_fresh_state_name(enum op_fresh_state s)
 	case OP_FRESH_STALE: return "stale";
 	case OP_FRESH_BEHIND: return "behind";
 	case OP_FRESH_INVALID: return "invalid";
+	case OP_FRESH_UNVOUCHED: return "unvouched";
 	}
 	return "unknown";
 }
@@ -150,7 +151,7 @@ static int check_sig(const op_fresh *f, const op_trust_policy *pol, op_fresh_ver
 }
 
 void op_fresh_check(const char *json, size_t len, const op_trust_policy *pol, int64_t now,
-	int64_t stale_after, uint64_t run_seq, op_fresh_verdict *v)
+	int64_t stale_after, const op_fresh_run *run, op_fresh_verdict *v)
 {
 	memset(v, 0, sizeof *v);
 	if (!json) {
@@ -168,29 +169,46 @@ void op_fresh_check(const char *json, size_t len, const op_trust_policy *pol, in
 	char t[32], x[32];
 	op_time_rfc3339(f.time, t);
 	op_time_rfc3339(f.expires, x);
+	v->time = f.time;
 	if (check_sig(&f, pol, v) != 0) {
 		v->state = OP_FRESH_INVALID;
+		v->time = 0;
+	} else if (f.time - now > stale_after) {
+		v->state = OP_FRESH_INVALID;
+		snprintf(v->msg, sizeof v->msg,
+			"freshness record from the future (%s): the hub's clock or this site's is "
+			"wrong",
+			t);
 	} else if (now > f.expires) {
 		v->state = OP_FRESH_STALE;
-		v->time = f.time;
 		snprintf(v->msg, sizeof v->msg,
 			"stale: the hub's last freshness record (%s) expired at %s", t, x);
 	} else if (now - f.time > stale_after) {
 		v->state = OP_FRESH_STALE;
-		v->time = f.time;
 		snprintf(v->msg, sizeof v->msg,
 			"stale: the hub's last freshness record is from %s, more than %llds ago", t,
 			(long long)stale_after);
-	} else if (f.seq > run_seq) {
+	} else if (f.seq > run->seq) {
 		v->state = OP_FRESH_BEHIND;
-		v->time = f.time;
 		snprintf(v->msg, sizeof v->msg,
 			"behind: the hub's current revision is seq %llu (%.12s), this site runs "
 			"seq %llu",
-			(unsigned long long)f.seq, f.commit, (unsigned long long)run_seq);
+			(unsigned long long)f.seq, f.commit, (unsigned long long)run->seq);
+	} else if ((f.seq == run->seq && strcmp(f.commit, run->commit) != 0) ||
+		(f.seq < run->seq && f.time > run->since)) {
+		/* The hub signed this after the site moved to its revision, and names another:
+		 * the hub does not vouch for what runs here. */
+		v->state = OP_FRESH_UNVOUCHED;
+		snprintf(v->msg, sizeof v->msg,
+			"unvouched: this site runs seq %llu (%.12s); the hub's record of %s "
+			"vouches "
+			"for seq %llu (%.12s)",
+			(unsigned long long)run->seq, run->commit, t, (unsigned long long)f.seq,
+			f.commit);
 	} else {
+		/* The same revision, or a record signed before the site moved to a newer one
+		 * (the record for it is on its way). */
 		v->state = OP_FRESH_OK;
-		v->time = f.time;
 	}
 	op_fresh_free(&f);
 }

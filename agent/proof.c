@@ -132,6 +132,11 @@ int op_proof_encode(const op_proof *p, char **json, size_t *len, op_err *e)
 	return 0;
 }
 
+static int tree_cmp(const void *a, const void *b)
+{
+	return strcmp(((const op_proof_tree *)a)->id, ((const op_proof_tree *)b)->id);
+}
+
 /* A base64 string field into allocated bytes. */
 static int unb64(json_t *v, const char *what, unsigned char **out, size_t *len, op_err *e)
 {
@@ -189,14 +194,31 @@ int op_proof_decode(const char *json, size_t len, op_proof *p, op_err *e)
 		snprintf(p->path, sizeof p->path, "%s", json_string_value(path));
 	}
 	free(obj);
-	for (size_t i = 0; rc == 0 && i < json_array_size(trees); i++) {
-		unsigned char *raw = NULL;
-		size_t rlen = 0;
+	/* Appended as they come, then sorted once (inserting each in order would cost the
+	 * square of the count, before any signature was checked). */
+	size_t nt = rc == 0 ? json_array_size(trees) : 0;
+	if (nt && !(p->trees = calloc(nt, sizeof *p->trees)))
+		rc = op_err_set(e, OP_ENOMEM, "out of memory");
+	p->cap = nt;
+	for (size_t i = 0; rc == 0 && i < nt; i++) {
+		op_proof_tree *t = &p->trees[p->ntrees];
 		char what[32];
 		snprintf(what, sizeof what, "trees[%zu]", i);
-		if ((rc = unb64(json_array_get(trees, i), what, &raw, &rlen, e)) == 0)
-			rc = op_proof_add_tree(p, raw, rlen, e);
-		free(raw);
+		if ((rc = unb64(json_array_get(trees, i), what, &t->raw, &t->len, e)) == 0) {
+			op_git_hash("tree", t->raw, t->len, t->id);
+			p->ntrees++;
+		}
+	}
+	if (rc == 0 && p->ntrees > 1) {
+		qsort(p->trees, p->ntrees, sizeof *p->trees, tree_cmp);
+		size_t k = 1;
+		for (size_t i = 1; i < p->ntrees; i++) {
+			if (!strcmp(p->trees[i].id, p->trees[k - 1].id))
+				free(p->trees[i].raw);
+			else
+				p->trees[k++] = p->trees[i];
+		}
+		p->ntrees = k;
 	}
 	json_decref(j);
 	if (rc)

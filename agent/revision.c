@@ -97,7 +97,8 @@ int op_revision_save(const op_revision *r, const char *path, op_err *e)
 	json_t *apps = json_object();
 	for (size_t i = 0; i < r->napps; i++)
 		json_object_set_new(apps, r->apps[i]->name, json_string(r->json[i]));
-	json_t *j = json_pack("{s:i, s:s, s:o}", "v", 1, "marker", mj, "apps", apps);
+	json_t *j = json_pack("{s:i, s:s, s:o, s:b}", "v", 1, "marker", mj, "apps", apps,
+		"verified", r->verified);
 	free(mj);
 	char *s = j ? json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
 	json_decref(j);
@@ -137,10 +138,10 @@ int op_revision_load(op_revision *r, const char *path, op_err *e)
 	}
 	const char *mj = NULL;
 	struct saved sv = {NULL};
-	int v = 0;
+	int v = 0, verified = 0;
 	int rc;
-	if (json_unpack_ex(j, &je, JSON_STRICT, "{s:i, s:s, s:o}", "v", &v, "marker", &mj, "apps",
-		    &sv.apps) != 0) {
+	if (json_unpack_ex(j, &je, JSON_STRICT, "{s:i, s:s, s:o, s?b}", "v", &v, "marker", &mj,
+		    "apps", &sv.apps, "verified", &verified) != 0) {
 		rc = op_err_set(e, OP_EINVAL, "%s: %s", path, je.text);
 	} else {
 		op_marker m;
@@ -149,6 +150,7 @@ int op_revision_load(op_revision *r, const char *path, op_err *e)
 			rc = op_revision_assemble(&m, saved_lookup, &sv, r, e);
 			if (rc == OP_ENOTFOUND)
 				rc = OP_EINVAL; /* a saved revision is whole or damaged */
+			r->verified = rc == 0 && verified;
 			op_marker_free(&m);
 		}
 	}

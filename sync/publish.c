@@ -315,3 +315,23 @@ out:
 	op_blob_ids_free(&held_blobs);
 	return rc;
 }
+
+int op_publish_proof(jsCtx *js, kvStore *kv, const op_pub_proof *proof, uint64_t base_seq,
+	size_t *puts, op_err *e)
+{
+	uint64_t last = base_seq;
+	op_blob_ids held = {0};
+	op_pub_result r = {0};
+	int rc = op_bus_kv_keys(kv, OP_PROOF_BLOB_PREFIX ">", on_held_blob, &held, e);
+	if (rc == OP_ENOMEM)
+		op_err_set(e, OP_ENOMEM, "out of memory");
+	if (rc == 0) {
+		op_blob_ids_sort(&held);
+		rc = put_blobs(js, proof, &held, &last, &r, e);
+	}
+	if (rc == 0)
+		rc = put_after(js, "proof", proof->json, proof->len, &last, e);
+	*puts = r.blob_puts;
+	op_blob_ids_free(&held);
+	return rc;
+}

@@ -89,6 +89,14 @@ int op_sshpriv_parse(op_sshpriv *k, const char *file, const char *text, size_t l
 		rc = bad(e, file, "the private key does not match its public key");
 		goto out;
 	}
+	unsigned char derived_pk[32], derived_sk[64];
+	if (crypto_sign_seed_keypair(derived_pk, derived_sk, sk) != 0 ||
+		memcmp(derived_pk, pk, 32) != 0) {
+		sodium_memzero(derived_sk, sizeof derived_sk);
+		rc = bad(e, file, "the private key does not match its public key");
+		goto out;
+	}
+	sodium_memzero(derived_sk, sizeof derived_sk);
 	memcpy(k->sk, sk, 64);
 out:
 	sodium_memzero(raw, cap ? cap : 1);

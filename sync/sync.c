@@ -32,6 +32,8 @@ struct op_sync {
 	op_mindex index; /* blob -> app and digest, of the last accepted revision */
 	char index_path[4096];
 	op_sshpriv fresh_key; /* --fresh-key, when given */
+	char good_commit[41]; /* the revision this process published or found in place */
+	uint64_t good_seq; /* (what freshness records vouch for); 0: none yet */
 	uint64_t fresh_seq; /* the seq the last record named (for the log) */
 	bool fresh_failing;
 };
@@ -72,12 +74,12 @@ int op_sync_new(op_sync **out, const op_sync_cfg *cfg, op_err *e)
 void op_sync_fresh(op_sync *s)
 {
 	op_err e = {0};
-	uint64_t seq = 0;
-	if (!s->cfg.fresh_key || !s->kv)
+	if (!s->cfg.fresh_key || !s->kv || !s->good_seq)
 		return;
-	int rc = op_fresh_publish(
-		s->kv, &s->fresh_key, op_wall_ms() / 1000, s->cfg.fresh_ttl_ms / 1000, &seq, &e);
-	if (rc && rc != OP_ENOTFOUND) {
+	uint64_t seq = s->good_seq;
+	int rc = op_fresh_publish(s->kv, &s->fresh_key, s->good_commit, s->good_seq,
+		op_wall_ms() / 1000, s->cfg.fresh_ttl_ms / 1000, &e);
+	if (rc) {
 		if (!s->fresh_failing)
 			op_log_warn("cannot publish the freshness record", "error=\"%s\"", e.msg);
 		s->fresh_failing = true;
@@ -207,6 +209,73 @@ static int load_blob(void *src, const char *id, char **buf, size_t *len, op_err 
 	return op_source_blob(src, id, buf, len, e);
 }
 
+/* What a site needs to check the revision of commit c itself (proof.h): the signed
+ * commit, the trees down the path (as JSON in *json), the manifest blobs. */
+static int build_proof(
+	op_sync *s, const op_commit *c, char **json, size_t *len, op_blob_ids *blobs, op_err *e)
+{
+	op_proof proof;
+	*json = NULL;
+	int rc = op_proof_build(s->src, c, s->cfg.path, &proof, blobs, e);
+	if (rc)
+		return rc;
+	rc = op_proof_encode(&proof, json, len, e);
+	op_proof_free(&proof);
+	if (rc == 0 && *len > OP_MAX_VALUE)
+		rc = op_err_set(e, OP_ETOOBIG,
+			"the proof is %zu bytes, more than a value may hold (%d): too many "
+			"directories or files under %s",
+			*len, OP_MAX_VALUE, s->cfg.path);
+	if (rc) {
+		free(*json);
+		*json = NULL;
+		op_blob_ids_free(blobs);
+	}
+	return rc;
+}
+
+/* The bucket holds the revision of head already: its proof too? A bucket written by an
+ * older sync, or a proof lost, is repaired here, so that sites verifying at the edge
+ * need not wait for the next commit. */
+static void repair_proof(op_sync *s, const char *head, uint64_t base_seq)
+{
+	char *val = NULL;
+	size_t len = 0;
+	uint64_t rev = 0;
+	op_err e = {0};
+	op_proof held;
+	bool ok = false;
+	if (op_bus_kv_get(s->kv, "proof", &val, &len, &rev, &e) == 0 &&
+		op_proof_decode(val, len, &held, &e) == 0) {
+		ok = !strcmp(held.commit, head);
+		op_proof_free(&held);
+	}
+	free(val);
+	if (ok)
+		return;
+	op_commit hc;
+	op_blob_ids blobs;
+	char *pj = NULL;
+	size_t pjlen = 0, put = 0;
+	int rc = op_source_commit(s->src, head, &hc, &e);
+	if (rc == 0) {
+		rc = build_proof(s, &hc, &pj, &pjlen, &blobs, &e);
+		op_commit_free(&hc);
+	}
+	if (rc == 0) {
+		op_pub_proof pp = {pj, pjlen, &blobs, load_blob, s->src};
+		rc = op_publish_proof(s->bus.js, s->kv, &pp, base_seq, &put, &e);
+		op_blob_ids_free(&blobs);
+		free(pj);
+	}
+	if (rc)
+		op_log_warn("cannot publish the proof of the current revision",
+			"commit=%.12s error=\"%s\"", head, e.msg);
+	else
+		op_log_info("proof of the current revision published", "commit=%.12s blobs=%zu",
+			head, put);
+}
+
 static void pass(op_sync *s, op_sync_outcome *o)
 {
 	op_err e = {0};
@@ -259,6 +328,9 @@ static void pass(op_sync *s, op_sync_outcome *o)
 		o->seq = prev.seq;
 		snprintf(o->signer, sizeof o->signer, "%s", prev.signer);
 		snprintf(o->reason, sizeof o->reason, "already published");
+		memcpy(s->good_commit, head, 41);
+		s->good_seq = prev.seq;
+		repair_proof(s, head, base_seq);
 		goto out;
 	}
 	if (have_marker) {
@@ -293,26 +365,11 @@ static void pass(op_sync *s, op_sync_outcome *o)
 		set_reason(o, OP_SYNC_FAILED, "%s", e.msg);
 		goto out;
 	}
-	/* What a site needs to check the revision itself: the signed commit, the trees down
-	 * the path, the manifest blobs. */
-	op_proof proof;
 	op_blob_ids blobs;
 	char *pj = NULL;
 	size_t pjlen = 0;
-	rc = op_proof_build(s->src, &hc, s->cfg.path, &proof, &blobs, &e);
-	if (rc == 0) {
-		rc = op_proof_encode(&proof, &pj, &pjlen, &e);
-		op_proof_free(&proof);
-		if (rc == 0 && pjlen > OP_MAX_VALUE)
-			rc = op_err_set(&e, OP_ETOOBIG,
-				"the proof is %zu bytes, more than a value may hold (%d): too many "
-				"directories or files under %s",
-				pjlen, OP_MAX_VALUE, s->cfg.path);
-	}
-	if (rc) {
+	if ((rc = build_proof(s, &hc, &pj, &pjlen, &blobs, &e)) != 0) {
 		op_commit_free(&hc);
-		op_blob_ids_free(&blobs);
-		free(pj);
 		set_reason(o, OP_SYNC_FAILED, "proof: %s", e.msg);
 		goto out;
 	}
@@ -338,6 +395,8 @@ static void pass(op_sync *s, op_sync_outcome *o)
 	}
 	o->kind = OP_SYNC_ACCEPTED;
 	o->seq = m.seq;
+	memcpy(s->good_commit, head, 41);
+	s->good_seq = m.seq;
 	snprintf(o->reason, sizeof o->reason, "published %zu apps (%zu written, %zu deleted)",
 		want.n, r.puts, r.dels);
 	if (op_desired_index(&want, &s->index) != 0 ||

@@ -39,22 +39,33 @@ enum op_fresh_state {
 	OP_FRESH_OK, /* a good record, recent, for the revision the site runs */
 	OP_FRESH_STALE, /* none, or older than the limit, or past its expiry */
 	OP_FRESH_BEHIND, /* recent, but for a newer revision than the site runs */
-	OP_FRESH_INVALID /* unreadable, or not signed by a key the site trusts */
+	OP_FRESH_INVALID, /* unreadable, not signed by a key the site trusts, or from the
+			     future */
+	OP_FRESH_UNVOUCHED /* recent, signed after the site moved to its revision, and
+			      naming another: the hub does not vouch for what runs here */
 };
 const char *op_fresh_state_name(enum op_fresh_state s);
 
 typedef struct op_fresh_verdict {
 	enum op_fresh_state state;
-	int64_t time; /* the record's, 0 without one */
+	int64_t time; /* the record's, 0 without a good one */
 	char signer[OP_TRUST_MAX_PRINCIPAL + 1];
 	char msg[400]; /* why, for status; the same for the same record and limit */
 } op_fresh_verdict;
 
+/* The revision the site runs: seq, commit, and since when (Unix seconds). */
+typedef struct op_fresh_run {
+	uint64_t seq;
+	const char *commit;
+	int64_t since;
+} op_fresh_run;
+
 /* The site's judgement of the record bytes (json NULL: none held) at time now (Unix
  * seconds): signature checked against pol (namespace outpost-fresh, valid at the
- * record's time), then expiry, age against stale_after (seconds) and the revision the
- * site runs (run_seq). Pure. */
+ * record's time), then the time (not more than stale_after seconds ahead, not expired,
+ * not older than stale_after), then the revision it names against the one the site
+ * runs. Pure. */
 void op_fresh_check(const char *json, size_t len, const op_trust_policy *pol, int64_t now,
-	int64_t stale_after, uint64_t run_seq, op_fresh_verdict *v);
+	int64_t stale_after, const op_fresh_run *run, op_fresh_verdict *v);
 
 #endif

@@ -8,10 +8,10 @@
 #include "outpost/fresh.h"
 #include "outpost/sshsign.h"
 
-/* Reads the bucket's marker and writes `fresh` naming its commit and seq, the time now
- * (Unix seconds) and an expiry ttl seconds later, signed with key. *seq gets the seq
- * named. OP_ENOTFOUND when there is no marker yet (nothing to vouch for). */
-int op_fresh_publish(
-	kvStore *kv, const op_sshpriv *key, int64_t now, int64_t ttl, uint64_t *seq, op_err *e);
+/* Writes `fresh` naming the revision (commit, seq) the caller vouches for (one it
+ * published or found in place, never just what the bucket holds), the time now (Unix
+ * seconds) and an expiry ttl seconds later, signed with key. */
+int op_fresh_publish(kvStore *kv, const op_sshpriv *key, const char *commit, uint64_t seq,
+	int64_t now, int64_t ttl, op_err *e);
 
 #endif

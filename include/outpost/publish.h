@@ -67,6 +67,11 @@ typedef struct op_pub_result {
 int op_publish(jsCtx *js, kvStore *kv, op_pub_entry *want, size_t nwant, op_pub_load load,
 	void *load_arg, const op_pub_proof *proof, op_marker *m, const op_marker *prev,
 	uint64_t marker_rev, uint64_t base_seq, op_pub_result *r, op_err *e);
+/* For a revision already in place whose proof is missing or another commit's (a bucket
+ * written before proofs existed, a proof lost): the blobs the bucket lacks, then the
+ * proof, chained from base_seq. *puts: blobs written. */
+int op_publish_proof(jsCtx *js, kvStore *kv, const op_pub_proof *proof, uint64_t base_seq,
+	size_t *puts, op_err *e);
 /* The hub stream's last sequence. */
 int op_publish_last_seq(jsCtx *js, uint64_t *seq, op_err *e);
 

@@ -5,6 +5,8 @@
 #ifndef OUTPOST_REVISION_H
 #define OUTPOST_REVISION_H
 
+#include <stdbool.h>
+
 #include "outpost/manifest.h"
 #include "outpost/marker.h"
 
@@ -13,6 +15,8 @@ typedef struct op_revision {
 	op_app **apps; /* in marker order (sorted by name) */
 	char **json; /* canonical JSON of each app */
 	size_t napps;
+	bool verified; /* derived at the edge from the signed commit (edge.h), not taken
+			  from the hub; kept with the saved revision */
 } op_revision;
 
 /* Looks an app up by name: 0 and its stored JSON and length (borrowed), or

@@ -24,6 +24,7 @@ static h_nats *hub, *edge, *plain;
 static h_repo *repo;
 static const char *site_trust;
 static natsConnection *hub_nc;
+static pid_t plain_agent;
 static jsCtx *hub_js;
 static kvStore *hub_kv;
 
@@ -158,14 +159,15 @@ static void test_setup(void)
 		"%s sync --repo %s --trust %s --state %s --nats %s --interval 1h --fresh-key %s "
 		"--fresh-every 1s --fresh-ttl 5s",
 		bin, repo->path, hub_trust, h_path("sync-state"), h_nats_url(hub), hub_key->path);
-	pid_t ea = start_agent(edge, site_trust, fresh), pa = start_agent(plain, NULL, NULL);
+	pid_t ea = start_agent(edge, site_trust, fresh);
+	plain_agent = start_agent(plain, NULL, NULL);
 	pid_t eh = h_spawn_sh(h_path("host-edge.log"),
 		"%s host --site edge --id e0 --nats %s --state %s --heartbeat 300ms", bin,
 		h_nats_url(edge), h_path("host-edge"));
 	pid_t ph = h_spawn_sh(h_path("host-plain.log"),
 		"%s host --site plain --id p0 --nats %s --state %s --heartbeat 300ms", bin,
 		h_nats_url(plain), h_path("host-plain"));
-	T_REQUIRE(sync_pid > 0 && ea > 0 && pa > 0 && eh > 0 && ph > 0);
+	T_REQUIRE(sync_pid > 0 && ea > 0 && plain_agent > 0 && eh > 0 && ph > 0);
 }
 
 static void test_verified_push_runs(void)
@@ -230,9 +232,10 @@ static void test_forged_entry_refused(void)
 	free(mj);
 	/* The site that takes the hub's word runs the forgery: the write works. */
 	T_CHECK(wait_agent(plain, verified + 1, 5, NULL));
-	/* The verifying site refuses it, says why, and keeps the verified revision; the hub
-	 * vouches for the forged seq, so the site also reports itself behind. */
-	T_CHECK(wait_agent_fresh(edge, verified, 2, "refused at the edge", "behind"));
+	/* The verifying site refuses it, says why, and keeps the verified revision; sync's
+	 * freshness record still vouches for the revision sync accepted (not for what the
+	 * bucket now holds), which is the one the site runs: fresh. */
+	T_CHECK(wait_agent_fresh(edge, verified, 2, "refused at the edge", "fresh"));
 	T_CHECK(wait_agent(edge, verified, 2, "app web: the marker lists sha256:"));
 	char *log = h_read(h_path("agent-edge.log"));
 	T_CHECK(log && strstr(log, "revision refused at the edge"));
@@ -262,6 +265,39 @@ static void test_signer_the_site_does_not_trust(void)
 	T_CHECK(a_seq == b_seq + 1);
 	T_CHECK(wait_agent(edge, a_seq, 4, NULL));
 	T_CHECK(wait_agent(plain, a_seq, 4, NULL));
+}
+
+/* A blob withheld: the revision (the same commit, one seq higher, as a hub may well
+ * write) cannot be verified yet. The site waits, says so after a resync period, and
+ * takes it as soon as the blob is there. */
+static void test_withheld_blob(void)
+{
+	char *id = NULL, *yaml = NULL;
+	h_run(&id, "git -C %s rev-parse HEAD:apps/web.yaml", repo->path);
+	h_run(&yaml, "git -C %s cat-file blob HEAD:apps/web.yaml", repo->path);
+	T_REQUIRE(id && strlen(id) >= 40 && yaml);
+	id[40] = '\0';
+	const char *key = h_str("proof.blob.%s", id);
+	kvEntry *re = NULL;
+	T_REQUIRE(kvStore_Get(&re, hub_kv, "rev") == NATS_OK);
+	op_marker m;
+	op_err e = {0};
+	T_REQUIRE(op_marker_decode(kvEntry_ValueString(re), (size_t)kvEntry_ValueLen(re), &m, &e) == 0);
+	kvEntry_Destroy(re);
+	long long running = (long long)m.seq;
+	m.seq++;
+	char *mj = NULL;
+	T_REQUIRE(op_marker_encode(&m, &mj, &e) == 0);
+	op_marker_free(&m);
+	T_REQUIRE(kvStore_Delete(hub_kv, key) == NATS_OK);
+	T_REQUIRE(kvStore_PutString(NULL, hub_kv, "rev", mj) == NATS_OK);
+	T_CHECK(wait_agent(edge, running, 4, "waits at the edge"));
+	T_CHECK(wait_agent(edge, running, 4, "not here yet"));
+	T_REQUIRE(kvStore_PutString(NULL, hub_kv, key, yaml) == NATS_OK);
+	T_CHECK(wait_agent(edge, running + 1, 4, NULL));
+	free(mj);
+	free(id);
+	free(yaml);
 }
 
 /* A proof tampered with in the hub's bucket: the commit object's message changed (its
@@ -305,6 +341,30 @@ static void test_tampered_proof_refused(void)
 	T_CHECK(wait_agent(plain, verified + 1, 4, NULL));
 }
 
+/* The site that took the hub's word restarts with --trust: the revision it runs (saved
+ * unverified) is checked once, and here refused (the hub's proof is the tampered one):
+ * it says so and keeps running it, having nothing verified to go back to. */
+static void test_restart_with_trust(void)
+{
+	json_t *st = NULL;
+	char *out = NULL;
+	h_run(&out, "%s status --nats %s --json", bin, h_nats_url(plain));
+	st = out ? json_loads(out, 0, NULL) : NULL;
+	free(out);
+	long long seq = json_integer_value(json_object_get(
+		json_object_get(json_object_get(json_object_get(st, "sites"), "plain"), "agent"),
+		"seq"));
+	json_decref(st);
+	T_REQUIRE(seq > 0);
+	T_CHECK(h_proc_stop(plain_agent, false, 5000) >= 0);
+	plain_agent = start_agent(plain, site_trust, NULL);
+	T_REQUIRE(plain_agent > 0);
+	T_CHECK(wait_agent(plain, seq, 4, "refused at the edge"));
+	char *log = h_read(h_path("agent-plain.log"));
+	T_CHECK(log && strstr(log, "resuming the saved revision") && strstr(log, "verify=edge"));
+	free(log);
+}
+
 int main(void)
 {
 	char cwd[4096];
@@ -318,7 +378,9 @@ int main(void)
 		T_RUN(test_freshness);
 		T_RUN(test_forged_entry_refused);
 		T_RUN(test_signer_the_site_does_not_trust);
+		T_RUN(test_withheld_blob);
 		T_RUN(test_tampered_proof_refused);
+		T_RUN(test_restart_with_trust);
 	}
 	kvStore_Destroy(hub_kv);
 	jsCtx_Destroy(hub_js);

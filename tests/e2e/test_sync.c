@@ -147,6 +147,22 @@ static void test_accepted_signed_commit(void)
 	free(log);
 	T_EQ_INT(last_seq(&f), seq);
 
+	/* A proof that is lost (or a bucket from before proofs) is published again by a pass
+	 * that finds the revision in place: blobs first, then the proof; nothing else. */
+	T_REQUIRE(kvStore_Delete(kv(&f), "proof") == NATS_OK);
+	seq = last_seq(&f);
+	char *plog = NULL;
+	T_EQ_INT(sync_once(&f, NULL, &plog), 0);
+	T_CHECK_MSG(plog && strstr(plog, "proof of the current revision published") &&
+			strstr(plog, "outcome=unchanged"),
+		"%s", plog);
+	free(plog);
+	char *proof = get(&f, "proof");
+	T_CHECK(proof && strstr(proof, h_repo_rev(f.repo, "HEAD")));
+	free(proof);
+	T_EQ_INT(last_seq(&f), seq + 1); /* the blobs were all there: the proof alone */
+	seq = last_seq(&f);
+
 	/* The manifest index under --state is only a cache: garbage in it changes nothing. */
 	h_write(h_str("%s/manifests.idx", f.state), "outpost-mindex 1 format 1\ngarbage\n");
 	/* One app changed: its put, its new blob, its old blob deleted, the proof, the

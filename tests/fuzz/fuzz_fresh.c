@@ -39,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(e.msg[0] != '\0');
 	}
 	op_fresh_verdict v;
-	op_fresh_check((const char *)data, size, &pol, 1800000000, 3600, 5, &v);
+	op_fresh_run run = {5, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 1799990000};
+	op_fresh_check((const char *)data, size, &pol, 1800000000, 3600, &run, &v);
 	CHECK(v.state == OP_FRESH_OK || v.msg[0] != '\0');
 	return 0;
 }

@@ -137,9 +137,13 @@ static char *record(const op_sshpriv *key, const char *ns, uint64_t seq, int64_t
 	return json;
 }
 
+#define COMMIT_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" /* what record() names */
+
+/* The site runs seq run of COMMIT_A since an hour before NOW. */
 static enum op_fresh_state check(const char *json, int64_t now, uint64_t run, op_fresh_verdict *v)
 {
-	op_fresh_check(json, json ? strlen(json) : 0, &pol, now, 600, run, v);
+	op_fresh_run r = {run, COMMIT_A, NOW - 3600};
+	op_fresh_check(json, json ? strlen(json) : 0, &pol, now, 600, &r, v);
 	return v->state;
 }
 
@@ -162,6 +166,22 @@ static void test_check_states(void)
 	T_EQ_INT(check(short_ttl, NOW, 5, &v), OP_FRESH_STALE);
 	T_CHECK(strstr(v.msg, "expired"));
 	T_EQ_INT(check(NULL, NOW, 5, &v), OP_FRESH_STALE);
+	/* From the future (more than the limit ahead): a clock is wrong. */
+	char *future = record(NULL, OP_FRESH_NS, 5, NOW + 601, 3600, false);
+	T_EQ_INT(check(future, NOW, 5, &v), OP_FRESH_INVALID);
+	T_CHECK(strstr(v.msg, "future"));
+	free(future);
+	/* The site runs seq 6 since NOW-3600; the hub signed seq 5 after that: it does not
+	 * vouch for what runs here. Signed before the site moved: the next one is coming. */
+	T_EQ_INT(check(good, NOW, 6, &v), OP_FRESH_UNVOUCHED);
+	T_CHECK(strstr(v.msg, "unvouched: this site runs seq 6"));
+	op_fresh_run moved = {6, COMMIT_A, NOW - 30};
+	op_fresh_check(good, strlen(good), &pol, NOW, 600, &moved, &v);
+	T_EQ_INT(v.state, OP_FRESH_OK);
+	/* The same seq, another commit: not vouched for either. */
+	op_fresh_run other = {5, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", NOW - 3600};
+	op_fresh_check(good, strlen(good), &pol, NOW, 600, &other, &v);
+	T_EQ_INT(v.state, OP_FRESH_UNVOUCHED);
 	/* The message is the same a second later: status is written on change only. */
 	op_fresh_verdict w;
 	check(good, NOW + 601, 5, &w);
@@ -183,7 +203,7 @@ static void test_check_refusals(void)
 	T_EQ_INT(check(untrusted, NOW, 5, &v), OP_FRESH_INVALID);
 	T_CHECK_MSG(strstr(v.msg, "freshness record: "), "%s", v.msg);
 	T_EQ_INT(check(wrong_ns, NOW, 5, &v), OP_FRESH_INVALID);
-	T_EQ_INT(check(tampered, NOW, 6, &v), OP_FRESH_INVALID);
+	T_EQ_INT(check(tampered, NOW, 5, &v), OP_FRESH_INVALID);
 	const char *bad[] = {"", "{}", "[]", "{\"format\":1}",
 		"{\"commit\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"expires\":\"2027-01-15T00:00:00Z\","
 		"\"format\":2,\"seq\":1,\"sig\":\"\",\"time\":\"2027-01-15T00:00:00Z\"}",
