@@ -157,6 +157,10 @@ bool ag_mirror_hub_ahead(const op_agent *a, uint64_t mirror_last, int64_t now);
 bool ag_mirror_level(const op_agent *a, uint64_t mirror_last, int64_t now);
 const char *ag_mirror_state_name(enum ag_mirror_state s);
 void ag_mirror_free(op_agent *a);
+/* agent_revision.c: under mu, moves to the newest whole revision in t (the mirror's
+ * keys, or the hub's read past a stalled mirror) if it is newer than the one the site
+ * runs (or, with --trust, not yet verified). */
+void ag_choose_revision(op_agent *a, const ag_table *t, bool from_hub);
 /* reconcile.c: one round of plan and commands. */
 void ag_reconcile(op_agent *a);
 /* agent_status.c: writes what changed to outpost-status. */
