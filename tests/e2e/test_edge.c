@@ -203,33 +203,47 @@ static void test_freshness(void)
 	free(log);
 }
 
+/* The hub's marker, one seq higher; when app (may be NULL) is given, listing digest of
+ * json for it. *was gets the seq it had. Harness-owned JSON, or NULL. */
+static const char *marker_bumped(long long *was, const char *app, const char *json)
+{
+	kvEntry *re = NULL;
+	op_marker m;
+	op_err e = {0};
+	char *mj = NULL;
+	if (kvStore_Get(&re, hub_kv, "rev") != NATS_OK)
+		return NULL;
+	int rc = op_marker_decode(kvEntry_ValueString(re), (size_t)kvEntry_ValueLen(re), &m, &e);
+	kvEntry_Destroy(re);
+	if (rc)
+		return NULL;
+	*was = (long long)m.seq;
+	m.seq++;
+	for (size_t i = 0; app && i < m.napps; i++)
+		if (!strcmp(m.apps[i].name, app))
+			op_digest(json, strlen(json), m.apps[i].digest);
+	rc = op_marker_encode(&m, &mj, &e);
+	op_marker_free(&m);
+	return rc ? NULL : h_keep(mj);
+}
+
 /* What a compromised hub (or anyone who can write its bucket) does: app.web changed to 5
  * instances, and a marker one seq higher listing the new digest. */
 static void test_forged_entry_refused(void)
 {
-	kvEntry *ae = NULL, *re = NULL;
+	kvEntry *ae = NULL;
 	T_REQUIRE(kvStore_Get(&ae, hub_kv, "app.web") == NATS_OK);
-	T_REQUIRE(kvStore_Get(&re, hub_kv, "rev") == NATS_OK);
 	const char *json = kvEntry_ValueString(ae);
 	const char *at = strstr(json, "\"instances\":2");
 	T_REQUIRE(at);
 	const char *forged = h_str(
 		"%.*s\"instances\":5%s", (int)(at - json), json, at + strlen("\"instances\":2"));
-	op_marker m;
-	op_err e = {0};
-	T_REQUIRE(op_marker_decode(kvEntry_ValueString(re), (size_t)kvEntry_ValueLen(re), &m, &e) ==
-		0);
-	long long verified = (long long)m.seq;
-	m.seq++;
-	op_digest(forged, strlen(forged), m.apps[0].digest);
-	char *mj = NULL;
-	T_REQUIRE(op_marker_encode(&m, &mj, &e) == 0);
-	op_marker_free(&m);
 	kvEntry_Destroy(ae);
-	kvEntry_Destroy(re);
+	long long verified = 0;
+	const char *mj = marker_bumped(&verified, "web", forged);
+	T_REQUIRE(mj);
 	T_REQUIRE(kvStore_PutString(NULL, hub_kv, "app.web", forged) == NATS_OK);
 	T_REQUIRE(kvStore_PutString(NULL, hub_kv, "rev", mj) == NATS_OK);
-	free(mj);
 	/* The site that takes the hub's word runs the forgery: the write works. */
 	T_CHECK(wait_agent(plain, verified + 1, 5, NULL));
 	/* The verifying site refuses it, says why, and keeps the verified revision; sync's
@@ -278,24 +292,15 @@ static void test_withheld_blob(void)
 	T_REQUIRE(id && strlen(id) >= 40 && yaml);
 	id[40] = '\0';
 	const char *key = h_str("proof.blob.%s", id);
-	kvEntry *re = NULL;
-	T_REQUIRE(kvStore_Get(&re, hub_kv, "rev") == NATS_OK);
-	op_marker m;
-	op_err e = {0};
-	T_REQUIRE(op_marker_decode(kvEntry_ValueString(re), (size_t)kvEntry_ValueLen(re), &m, &e) == 0);
-	kvEntry_Destroy(re);
-	long long running = (long long)m.seq;
-	m.seq++;
-	char *mj = NULL;
-	T_REQUIRE(op_marker_encode(&m, &mj, &e) == 0);
-	op_marker_free(&m);
+	long long running = 0;
+	const char *mj = marker_bumped(&running, NULL, NULL);
+	T_REQUIRE(mj);
 	T_REQUIRE(kvStore_Delete(hub_kv, key) == NATS_OK);
 	T_REQUIRE(kvStore_PutString(NULL, hub_kv, "rev", mj) == NATS_OK);
 	T_CHECK(wait_agent(edge, running, 4, "waits at the edge"));
 	T_CHECK(wait_agent(edge, running, 4, "not here yet"));
 	T_REQUIRE(kvStore_PutString(NULL, hub_kv, key, yaml) == NATS_OK);
 	T_CHECK(wait_agent(edge, running + 1, 4, NULL));
-	free(mj);
 	free(id);
 	free(yaml);
 }
@@ -304,9 +309,8 @@ static void test_withheld_blob(void)
  * signature then covers other bytes, and its id is another), with a marker one higher. */
 static void test_tampered_proof_refused(void)
 {
-	kvEntry *pe = NULL, *re = NULL;
+	kvEntry *pe = NULL;
 	T_REQUIRE(kvStore_Get(&pe, hub_kv, "proof") == NATS_OK);
-	T_REQUIRE(kvStore_Get(&re, hub_kv, "rev") == NATS_OK);
 	json_t *p = json_loads(kvEntry_ValueString(pe), 0, NULL);
 	kvEntry_Destroy(pe);
 	T_REQUIRE(p);
@@ -323,20 +327,12 @@ static void test_tampered_proof_refused(void)
 	free(b64);
 	char *pj = json_dumps(p, JSON_SORT_KEYS | JSON_COMPACT);
 	json_decref(p);
-	op_marker m;
-	op_err e = {0};
-	T_REQUIRE(op_marker_decode(kvEntry_ValueString(re), (size_t)kvEntry_ValueLen(re), &m, &e) ==
-		0);
-	kvEntry_Destroy(re);
-	long long verified = (long long)m.seq;
-	m.seq++;
-	char *mj = NULL;
-	T_REQUIRE(op_marker_encode(&m, &mj, &e) == 0);
-	op_marker_free(&m);
+	long long verified = 0;
+	const char *mj = marker_bumped(&verified, NULL, NULL);
+	T_REQUIRE(mj);
 	T_REQUIRE(kvStore_PutString(NULL, hub_kv, "proof", pj) == NATS_OK);
 	T_REQUIRE(kvStore_PutString(NULL, hub_kv, "rev", mj) == NATS_OK);
 	free(pj);
-	free(mj);
 	T_CHECK(wait_agent(edge, verified, 4, "its id is"));
 	T_CHECK(wait_agent(plain, verified + 1, 4, NULL));
 }
