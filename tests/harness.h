@@ -96,6 +96,10 @@ int h_free_port(void);
 int h_run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The same with stdout and stderr apart (either may be NULL: dropped). */
 int h_run2(char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Runs the command (as h_run, stdout and stderr together) again and again until its
+ * output holds want: true; false after timeout_ms, with the last output printed. */
+bool h_wait_output(const char *want, int timeout_ms, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Starts argv[0] (PATH searched) in the background with stdout and stderr appended to
  * log (NULL: inherited), stdin /dev/null, and registers it. Returns its pid (also its
@@ -114,6 +118,16 @@ bool h_proc_exited(pid_t pid, int *code);
 /* Registers a process the harness did not start (say, a shim that left its parent's
  * group) so that cleanup kills it too. It is signalled only, not reaped. */
 void h_adopt(pid_t pid);
+/* Workloads: processes whose command line is /bin/sleep <tag><suffix> (suffix NULL: any
+ * argument that starts with tag), the tests' stand-in for real services. Their count,
+ * and the pids of the first max (pids may be NULL). */
+int h_workloads(const char *tag, const char *suffix, pid_t *pids, int max);
+/* Waits until there are want of them; false (the count printed) after timeout_ms. */
+bool h_wait_workloads(const char *tag, const char *suffix, int want, int timeout_ms);
+/* Adopts (h_adopt) every workload of tag and every `outpost shim` of this run (one of
+ * its arguments under h_tmpdir()): shims leave their host's process group by design,
+ * and nothing a test started may outlive it. */
+void h_adopt_workloads(const char *tag);
 /* Kills every registered process and waits for them; prints the log tails if a check
  * failed; removes the temp dir unless OUTPOST_KEEP is set. Runs at exit and on fatal
  * signals by itself; a test may call it to check that nothing survives. */

@@ -5,6 +5,7 @@
  * in between. */
 #include "harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -375,4 +376,133 @@ int h_run2(char **out, char **err, const char *fmt, ...)
 	int code = run(out, err, false, cmd);
 	free(cmd);
 	return code;
+}
+
+struct output {
+	const char *cmd, *want;
+	char *out;
+};
+
+static bool output_has(void *arg)
+{
+	struct output *o = arg;
+	free(o->out);
+	o->out = NULL;
+	run(&o->out, NULL, true, o->cmd);
+	return o->out && strstr(o->out, o->want);
+}
+
+bool h_wait_output(const char *want, int timeout_ms, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *cmd = h__vfmt(fmt, ap);
+	va_end(ap);
+	if (!cmd)
+		return false;
+	struct output o = {cmd, want, NULL};
+	bool ok = h_wait_until(output_has, &o, timeout_ms);
+	if (!ok)
+		fprintf(stderr, "  `%s` never said \"%s\"; last:\n%s\n", cmd, want,
+			o.out ? o.out : "");
+	free(o.out);
+	free(cmd);
+	return ok;
+}
+
+/* ---- workloads in /proc ------------------------------------------------------------- */
+
+/* Calls fn for each process with its pid and command line (NUL-separated, len bytes,
+ * followed by two NULs). */
+static void each_proc(void (*fn)(void *arg, pid_t pid, const char *cmd, size_t len), void *arg)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		char path[300], buf[4096];
+		snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		size_t len = fread(buf, 1, sizeof buf - 2, f);
+		fclose(f);
+		buf[len] = buf[len + 1] = '\0';
+		fn(arg, (pid_t)strtol(e->d_name, NULL, 10), buf, len);
+	}
+	if (d)
+		closedir(d);
+}
+
+struct wl {
+	const char *tag, *suffix;
+	pid_t *pids;
+	int max, n;
+	bool adopt;
+};
+
+static bool is_workload(const struct wl *w, const char *cmd, size_t len)
+{
+	const char *arg = cmd + strlen(cmd) + 1;
+	return !strcmp(cmd, "/bin/sleep") && arg < cmd + len &&
+		!strncmp(arg, w->tag, strlen(w->tag)) &&
+		(!w->suffix || !strcmp(arg + strlen(w->tag), w->suffix));
+}
+
+static void on_proc(void *arg, pid_t pid, const char *cmd, size_t len)
+{
+	struct wl *w = arg;
+	if (is_workload(w, cmd, len)) {
+		if (w->pids && w->n < w->max)
+			w->pids[w->n] = pid;
+		w->n++;
+		if (w->adopt)
+			h_adopt(pid);
+		return;
+	}
+	if (!w->adopt)
+		return;
+	bool shim = false, ours = false;
+	size_t tl = strlen(h_tmpdir());
+	for (size_t i = 0; i < len; i += strlen(cmd + i) + 1) {
+		shim |= !strcmp(cmd + i, "shim");
+		ours |= !strncmp(cmd + i, h_tmpdir(), tl);
+	}
+	if (shim && ours)
+		h_adopt(pid);
+}
+
+int h_workloads(const char *tag, const char *suffix, pid_t *pids, int max)
+{
+	struct wl w = {tag, suffix, pids, max, 0, false};
+	each_proc(on_proc, &w);
+	return w.n;
+}
+
+struct wl_goal {
+	const char *tag, *suffix;
+	int want;
+};
+
+static bool workloads_are(void *arg)
+{
+	const struct wl_goal *g = arg;
+	return h_workloads(g->tag, g->suffix, NULL, 0) == g->want;
+}
+
+bool h_wait_workloads(const char *tag, const char *suffix, int want, int timeout_ms)
+{
+	struct wl_goal g = {tag, suffix, want};
+	bool ok = h_wait_until(workloads_are, &g, timeout_ms);
+	if (!ok)
+		fprintf(stderr, "  want %d workloads %s%s, have %d\n", want, tag,
+			suffix ? suffix : "*", h_workloads(tag, suffix, NULL, 0));
+	return ok;
+}
+
+void h_adopt_workloads(const char *tag)
+{
+	struct wl w = {tag, NULL, NULL, 0, 0, true};
+	each_proc(on_proc, &w);
 }

@@ -8,7 +8,6 @@
  * The hosts start their shims by re-executing themselves (/proc/self/exe), which only
  * works when the kernel can exec an aarch64 file: tests/arm64/with_binfmt.sh sees to
  * that, and test_shim_can_start says so plainly when it cannot. */
-#include <dirent.h>
 #include <nats/nats.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,83 +29,10 @@ static h_repo *repo;
 static natsConnection *hub_nc;
 static pid_t host_pid[2];
 
-/* Pids whose cmdline is exactly /bin/sleep <tag><suffix>; suffix NULL: any. */
-static int workloads(const char *suffix, pid_t *pids, int max)
-{
-	DIR *d = opendir("/proc");
-	int n = 0;
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		char path[300], buf[512];
-		snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue;
-		size_t len = fread(buf, 1, sizeof buf - 1, f);
-		fclose(f);
-		buf[len] = '\0';
-		if (strcmp(buf, "/bin/sleep") != 0 || len < 12)
-			continue;
-		const char *arg = buf + strlen(buf) + 1;
-		if (strncmp(arg, tag, strlen(tag)) != 0)
-			continue;
-		if (suffix && strcmp(arg + strlen(tag), suffix) != 0)
-			continue;
-		if (pids && n < max)
-			pids[n] = (pid_t)strtol(e->d_name, NULL, 10);
-		n++;
-	}
-	if (d)
-		closedir(d);
-	return n;
-}
-
-struct count {
-	const char *suffix;
-	int want;
-};
-
-static bool count_is(void *arg)
-{
-	struct count *c = arg;
-	return workloads(c->suffix, NULL, 0) == c->want;
-}
-
-static bool wait_count(const char *suffix, int want)
-{
-	struct count c = {suffix, want};
-	bool ok = h_wait_until(count_is, &c, WAIT_MS);
-	if (!ok)
-		fprintf(stderr, "  want %d workloads %s%s, have %d\n", want, tag,
-			suffix ? suffix : "*", workloads(suffix, NULL, 0));
-	return ok;
-}
-
-struct st {
-	const char *server, *want;
-	char *out;
-};
-
 /* `outpost status --json` by the edge binary itself, at the site. */
-static bool status_has(void *arg)
-{
-	struct st *s = arg;
-	free(s->out);
-	s->out = NULL;
-	h_run(&s->out, "%s status --json --nats %s 2>&1", edge, s->server);
-	return s->out && strstr(s->out, s->want);
-}
-
 static bool wait_status(const char *server, const char *want)
 {
-	struct st s = {server, want, NULL};
-	bool ok = h_wait_until(status_has, &s, WAIT_MS);
-	if (!ok)
-		fprintf(stderr, "  status lacks %s:\n%s\n", want, s.out ? s.out : "");
-	free(s.out);
-	return ok;
+	return h_wait_output(want, WAIT_MS, "%s status --json --nats %s 2>&1", edge, server);
 }
 
 /* ---- the binary alone --------------------------------------------------------------- */
@@ -291,7 +217,7 @@ static void test_site_setup(void)
 static void test_signed_push_runs_processes(void)
 {
 	T_REQUIRE(push());
-	T_CHECK(wait_count("1", 3));
+	T_CHECK(h_wait_workloads(tag, "1", 3, WAIT_MS));
 	T_CHECK(wait_status(h_nats_url(site), "\"arch\": \"arm64\""));
 	T_CHECK(wait_status(h_nats_url(site), "\"deployed\""));
 	/* qemu-user answers a guest's reads of its OWN /proc/<pid>/stat with a made-up
@@ -308,7 +234,7 @@ static void test_signed_push_runs_processes(void)
 static void test_host_restart_keeps_workloads(void)
 {
 	pid_t before[8], after[8];
-	T_REQUIRE(workloads("1", before, 8) == 3);
+	T_REQUIRE(h_workloads(tag, "1", before, 8) == 3);
 	for (int i = 0; i < 2; i++) {
 		T_CHECK(h_proc_stop(host_pid[i], false, 10000) >= 0);
 		host_pid[i] = start_host(i);
@@ -316,7 +242,7 @@ static void test_host_restart_keeps_workloads(void)
 	}
 	T_CHECK(h_wait_until(adopted_all, NULL, WAIT_MS));
 	T_CHECK(wait_status(h_nats_url(site), "\"deployed\""));
-	T_EQ_INT(workloads("1", after, 8), 3);
+	T_EQ_INT(h_workloads(tag, "1", after, 8), 3);
 	T_EQ_INT(host_log_count("lost its shim"), 0);
 	int same = 0;
 	for (int i = 0; i < 3; i++)
@@ -329,46 +255,11 @@ static void test_spec_change_and_delete(void)
 {
 	h_repo_write(repo, "apps/web.yaml", "%s", app("2", 2));
 	T_REQUIRE(push());
-	T_CHECK(wait_count("2", 2));
-	T_CHECK(wait_count("1", 0));
+	T_CHECK(h_wait_workloads(tag, "2", 2, WAIT_MS));
+	T_CHECK(h_wait_workloads(tag, "1", 0, WAIT_MS));
 	h_repo_rm(repo, "apps/web.yaml");
 	T_REQUIRE(push());
-	T_CHECK(wait_count(NULL, 0));
-}
-
-/* Every shim of this run (its --state is in our temp dir) and every workload: shims
- * leave the harness's process groups, and one whose instance was never stopped would
- * outlive the test and restart its workload. */
-static void adopt_leftovers(void)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	size_t tl = strlen(h_tmpdir());
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		char path[300], buf[4096];
-		snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue;
-		size_t len = fread(buf, 1, sizeof buf - 1, f);
-		fclose(f);
-		buf[len] = '\0';
-		bool shim = false, ours = false;
-		for (size_t i = 0; i < len; i += strlen(buf + i) + 1) {
-			shim |= strcmp(buf + i, "shim") == 0;
-			ours |= strncmp(buf + i, h_tmpdir(), tl) == 0;
-		}
-		if (shim && ours)
-			h_adopt((pid_t)strtol(e->d_name, NULL, 10));
-	}
-	if (d)
-		closedir(d);
-	pid_t left[64];
-	int n = workloads(NULL, left, 64);
-	for (int i = 0; i < n && i < 64; i++)
-		h_adopt(left[i]);
+	T_CHECK(h_wait_workloads(tag, NULL, 0, WAIT_MS));
 }
 
 int main(void)
@@ -399,7 +290,9 @@ int main(void)
 		T_RUN(test_host_restart_keeps_workloads);
 		T_RUN(test_spec_change_and_delete);
 	}
-	adopt_leftovers();
+	/* Shims leave the harness's process groups, and one whose instance was never stopped
+	 * would outlive the test and restart its workload. */
+	h_adopt_workloads(tag);
 	if (hub_nc)
 		natsConnection_Destroy(hub_nc);
 	return t_done();

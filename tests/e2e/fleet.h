@@ -241,6 +241,25 @@ static bool fl_is(void *arg)
 }
 
 /* Waits until what runs is exactly want. */
+/* Every set seen during a move from `from` to `to` must be a step between the two:
+ * only (app, version)s of either, never more of one than the larger of the two. NULL,
+ * or what is wrong. */
+FL_FN const char *fl_not_between(const char *set, const char *from, const char *to)
+{
+	static int s[FL_MAXAPPS][FL_MAXVER], a[FL_MAXAPPS][FL_MAXVER], b[FL_MAXAPPS][FL_MAXVER];
+	fl_set_parse(set, s);
+	fl_set_parse(from, a);
+	fl_set_parse(to, b);
+	for (int i = 0; i < FL_MAXAPPS; i++)
+		for (int v = 0; v < FL_MAXVER; v++) {
+			int max = a[i][v] > b[i][v] ? a[i][v] : b[i][v];
+			if (s[i][v] > max)
+				return h_str("%s has %02d.%03d=%d, more than in %s or %s (at most %d)",
+					set, i, v, s[i][v], from, to, max);
+		}
+	return NULL;
+}
+
 FL_FN bool fl_wait_set(const fleet *f, const char *want, int ms)
 {
 	struct fl_want w = {f, want, NULL};

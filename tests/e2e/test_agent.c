@@ -2,7 +2,6 @@
  * three `outpost host`s running real processes. Workloads are /bin/sleep with a tag
  * argument unique to this run, counted straight from /proc, so every check is about
  * processes that really run. */
-#include <dirent.h>
 #include <nats/nats.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,62 +23,6 @@ static h_repo *repo;
 static const char *trust;
 static pid_t sync_pid, agent_pid, host_pid[3];
 static natsConnection *hub_nc;
-
-/* ---- processes in /proc ------------------------------------------------------------ */
-
-/* Pids whose cmdline is exactly /bin/sleep <tag><suffix>; suffix NULL: any. */
-static int workloads(const char *suffix, pid_t *pids, int max)
-{
-	DIR *d = opendir("/proc");
-	int n = 0;
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		char path[300], buf[512];
-		snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue;
-		size_t len = fread(buf, 1, sizeof buf - 1, f);
-		fclose(f);
-		buf[len] = '\0';
-		if (strcmp(buf, "/bin/sleep") != 0 || len < 12)
-			continue;
-		const char *arg = buf + strlen(buf) + 1;
-		if (strncmp(arg, tag, strlen(tag)) != 0)
-			continue;
-		if (suffix && strcmp(arg + strlen(tag), suffix) != 0)
-			continue;
-		if (pids && n < max)
-			pids[n] = atoi(e->d_name);
-		n++;
-	}
-	if (d)
-		closedir(d);
-	return n;
-}
-
-struct count {
-	const char *suffix;
-	int want;
-};
-
-static bool count_is(void *arg)
-{
-	struct count *c = arg;
-	return workloads(c->suffix, NULL, 0) == c->want;
-}
-
-static bool wait_count(const char *suffix, int want)
-{
-	struct count c = {suffix, want};
-	bool ok = h_wait_until(count_is, &c, WAIT_MS);
-	if (!ok)
-		fprintf(stderr, "  want %d workloads %s%s, have %d\n", want, tag, suffix,
-			workloads(suffix, NULL, 0));
-	return ok;
-}
 
 /* ---- git pushes through sync ---------------------------------------------------------- */
 
@@ -110,28 +53,9 @@ static pid_t start_host(int i)
 
 /* ---- status -------------------------------------------------------------------------- */
 
-struct st {
-	const char *server, *want;
-	char *out;
-};
-
-static bool status_has(void *arg)
-{
-	struct st *s = arg;
-	free(s->out);
-	s->out = NULL;
-	h_run(&s->out, "%s status --nats %s 2>&1", bin, s->server);
-	return s->out && strstr(s->out, s->want);
-}
-
 static bool wait_status(const char *server, const char *want)
 {
-	struct st s = {server, want, NULL};
-	bool ok = h_wait_until(status_has, &s, WAIT_MS);
-	if (!ok)
-		fprintf(stderr, "  status lacks \"%s\":\n%s\n", want, s.out ? s.out : "");
-	free(s.out);
-	return ok;
+	return h_wait_output(want, WAIT_MS, "%s status --nats %s 2>&1", bin, server);
 }
 
 static bool log_says(void *arg)
@@ -173,7 +97,7 @@ static void test_setup(void)
 static void test_signed_push_runs_instances(void)
 {
 	T_REQUIRE(push());
-	T_CHECK(wait_count("1", 4));
+	T_CHECK(h_wait_workloads(tag, "1", 4, WAIT_MS));
 	T_CHECK(wait_status(h_nats_url(site), "deployed"));
 	T_CHECK(wait_status(h_nats_url(site), "4/4"));
 }
@@ -182,10 +106,10 @@ static void test_scale(void)
 {
 	h_repo_write(repo, "apps/web.yaml", "%s", app("web", "1", 7, NULL));
 	T_REQUIRE(push());
-	T_CHECK(wait_count("1", 7));
+	T_CHECK(h_wait_workloads(tag, "1", 7, WAIT_MS));
 	h_repo_write(repo, "apps/web.yaml", "%s", app("web", "1", 2, NULL));
 	T_REQUIRE(push());
-	T_CHECK(wait_count("1", 2));
+	T_CHECK(h_wait_workloads(tag, "1", 2, WAIT_MS));
 }
 
 struct rollout {
@@ -195,17 +119,17 @@ struct rollout {
 static bool rolled(void *arg)
 {
 	struct rollout *r = arg;
-	int total = workloads(NULL, NULL, 0);
+	int total = h_workloads(tag, NULL, NULL, 0);
 	if (total > r->max_total)
 		r->max_total = total;
-	return workloads("2", NULL, 0) == 3 && workloads("1", NULL, 0) == 0;
+	return h_workloads(tag, "2", NULL, 0) == 3 && h_workloads(tag, "1", NULL, 0) == 0;
 }
 
 static void test_spec_change_one_at_a_time(void)
 {
 	h_repo_write(repo, "apps/web.yaml", "%s", app("web", "1", 3, NULL));
 	T_REQUIRE(push());
-	T_REQUIRE(wait_count("1", 3));
+	T_REQUIRE(h_wait_workloads(tag, "1", 3, WAIT_MS));
 	h_repo_write(repo, "apps/web.yaml", "%s", app("web", "2", 3, NULL));
 	T_REQUIRE(push());
 	struct rollout r = {0};
@@ -216,7 +140,7 @@ static void test_spec_change_one_at_a_time(void)
 static void test_host_killed_and_back(void)
 {
 	pid_t before[16];
-	int n = workloads("2", before, 16);
+	int n = h_workloads(tag, "2", before, 16);
 	T_REQUIRE(n == 3);
 	/* Which workloads belong to host 1: its state dir names them; simpler, kill it and
 	 * see the site converge to 3 running on the other two (the status counts them). */
@@ -227,20 +151,20 @@ static void test_host_killed_and_back(void)
 	T_REQUIRE(host_pid[1] > 0);
 	/* Back: it re-adopts its instances; the surplus is stopped. */
 	T_CHECK(wait_status(h_nats_url(site), "h1                   yes"));
-	T_CHECK(wait_count("2", 3));
+	T_CHECK(h_wait_workloads(tag, "2", 3, WAIT_MS));
 }
 
 static void test_host_restart_keeps_pids(void)
 {
 	pid_t before[16], after[16];
-	int n = workloads("2", before, 16);
+	int n = h_workloads(tag, "2", before, 16);
 	T_REQUIRE(n == 3);
 	for (int i = 0; i < 3; i++) {
 		T_CHECK(h_proc_stop(host_pid[i], false, 5000) >= 0);
 		host_pid[i] = start_host(i);
 	}
 	T_CHECK(wait_status(h_nats_url(site), "3/3"));
-	T_EQ_INT(workloads("2", after, 16), 3);
+	T_EQ_INT(h_workloads(tag, "2", after, 16), 3);
 	int same = 0;
 	for (int i = 0; i < 3; i++)
 		for (int j = 0; j < 3; j++)
@@ -276,11 +200,11 @@ static void test_daemonscaler(void)
 		"            spread: [{requirements: {role: worker}}]\n",
 		tag);
 	T_REQUIRE(push());
-	T_CHECK(wait_count("7", 2));
+	T_CHECK(h_wait_workloads(tag, "7", 2, WAIT_MS));
 	T_CHECK(wait_status(h_nats_url(site), "2/2"));
 	h_repo_rm(repo, "apps/agentd.yaml");
 	T_REQUIRE(push());
-	T_CHECK(wait_count("7", 0));
+	T_CHECK(h_wait_workloads(tag, "7", 0, WAIT_MS));
 }
 
 /* A heartbeat on one host's subject that says it is another host is refused: a box
@@ -316,7 +240,7 @@ static void test_hub_status_and_delete(void)
 	h_repo_rm(repo, "apps/crash.yaml");
 	h_repo_rm(repo, "apps/wrongsum.yaml");
 	T_REQUIRE(push());
-	T_CHECK(wait_count(NULL, 0));
+	T_CHECK(h_wait_workloads(tag, NULL, 0, WAIT_MS));
 }
 
 int main(void)
@@ -340,10 +264,7 @@ int main(void)
 		T_RUN(test_hub_status_and_delete);
 	}
 	/* Workloads live in their shims' sessions: make sure none outlives the test. */
-	pid_t left[64];
-	int n = workloads(NULL, left, 64);
-	for (int i = 0; i < n && i < 64; i++)
-		h_adopt(left[i]);
+	h_adopt_workloads(tag);
 	natsConnection_Destroy(hub_nc);
 	return t_done();
 }

@@ -117,22 +117,6 @@ static const char *applied_unaccepted(void)
 	return bad;
 }
 
-static const char *not_between(const char *set, const char *from, const char *to)
-{
-	static int s[FL_MAXAPPS][FL_MAXVER], a[FL_MAXAPPS][FL_MAXVER], b[FL_MAXAPPS][FL_MAXVER];
-	fl_set_parse(set, s);
-	fl_set_parse(from, a);
-	fl_set_parse(to, b);
-	for (int i = 0; i < FL_MAXAPPS; i++)
-		for (int v = 0; v < FL_MAXVER; v++) {
-			int max = a[i][v] > b[i][v] ? a[i][v] : b[i][v];
-			if (s[i][v] > max)
-				return h_str("%s has %02d.%03d=%d, more than in %s or %s", set, i,
-					v, s[i][v], from, to);
-		}
-	return NULL;
-}
-
 struct settle {
 	const char *want, *from; /* from: check the trail against it (NULL: do not) */
 	long long seq;
@@ -164,7 +148,7 @@ static bool settled(void *arg)
 	const char *set = fl_seen(&F);
 	s->last = set;
 	if (s->from && !s->bad)
-		s->bad = not_between(set, s->from, s->want);
+		s->bad = fl_not_between(set, s->from, s->want);
 	bool ok = !strcmp(set, s->want) && fl_agent_seq(&F) == s->seq && hosts_heard();
 	if (!ok)
 		s->since = 0;

@@ -8,7 +8,6 @@
  * attempt must be refused (a permission error, or no responders where a site refuses
  * the hub's traffic silently) AND leave the target as it was: stream sequences, keys,
  * messages received. The credentials x forbidden actions table is printed at the end. */
-#include <dirent.h>
 #include <errno.h>
 #include <nats/nats.h>
 #include <netinet/in.h>
@@ -361,53 +360,6 @@ static const char *site_text(const h_nats *s, void *arg)
 	return out;
 }
 
-/* ---- workloads in /proc ------------------------------------------------------------------------
- */
-
-/* This run's workloads (/bin/sleep <tag>...) and, with adopt, them and the shims
- * of this run's hosts handed to the harness: shims leave their host's process group,
- * and every process must be gone at the end. */
-static int scan(bool adopt)
-{
-	DIR *d = opendir("/proc");
-	int n = 0;
-	struct dirent *e;
-	size_t tl = strlen(h_tmpdir());
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		char path[300], buf[1024];
-		snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue;
-		size_t len = fread(buf, 1, sizeof buf - 2, f);
-		fclose(f);
-		buf[len] = buf[len + 1] = '\0';
-		const char *a1 = buf + strlen(buf) + 1, *a2 = a1 + strlen(a1) + 1;
-		const char *a3 = a2 < buf + len ? a2 + strlen(a2) + 1 : buf + len;
-		bool work = !strcmp(buf, "/bin/sleep") && !strncmp(a1, tag, strlen(tag));
-		bool shim = a1 < buf + len && !strcmp(a1, "shim") && a3 < buf + len &&
-			!strncmp(a3, h_tmpdir(), tl);
-		n += work;
-		if (adopt && (work || shim))
-			h_adopt((pid_t)strtol(e->d_name, NULL, 10));
-	}
-	if (d)
-		closedir(d);
-	return n;
-}
-
-static int workloads(void)
-{
-	return scan(false);
-}
-
-static bool workloads_are(void *arg)
-{
-	return workloads() == *(int *)arg;
-}
-
 /* ---- the command --------------------------------------------------------------------------------
  */
 
@@ -536,36 +488,13 @@ static void test_setup(void)
 static void test_signed_push_runs_everywhere(void)
 {
 	int want = 4; /* two instances at each site */
-	T_CHECK_MSG(h_wait_until(workloads_are, &want, WAIT_MS), "want %d workloads, have %d", want,
-		workloads());
-}
-
-struct st {
-	const h_nats *server;
-	const char *cred, *want;
-	char *out;
-	bool json;
-};
-
-static bool status_has(void *arg)
-{
-	struct st *s = arg;
-	free(s->out);
-	s->out = NULL;
-	h_run(&s->out, "env OUTPOST_NATS_CREDS=%s %s status --nats %s%s 2>&1", cred(s->cred), bin,
-		h_nats_url(s->server), s->json ? " --json" : "");
-	return s->out && strstr(s->out, s->want);
+	T_CHECK(h_wait_workloads(tag, NULL, want, WAIT_MS));
 }
 
 static bool wait_status_as(const h_nats *server, const char *rel, const char *want, bool json)
 {
-	struct st s = {server, rel, want, NULL, json};
-	bool ok = h_wait_until(status_has, &s, WAIT_MS);
-	if (!ok)
-		fprintf(stderr, "  status at %s lacks \"%s\":\n%s\n", server->name, want,
-			s.out ? s.out : "");
-	free(s.out);
-	return ok;
+	return h_wait_output(want, WAIT_MS, "env OUTPOST_NATS_CREDS=%s %s status --nats %s%s 2>&1",
+		cred(rel), bin, h_nats_url(server), json ? " --json" : "");
 }
 
 static bool wait_status(const h_nats *server, const char *rel, const char *want)
@@ -1185,6 +1114,6 @@ int main(void)
 		T_RUN(test_no_secret_in_messages);
 		print_table();
 	}
-	scan(true);
+	h_adopt_workloads(tag);
 	return t_done();
 }

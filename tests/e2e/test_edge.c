@@ -378,6 +378,8 @@ int main(void)
 		T_RUN(test_tampered_proof_refused);
 		T_RUN(test_restart_with_trust);
 	}
+	/* Workloads live in their shims' sessions: make sure none outlives the test. */
+	h_adopt_workloads(tag);
 	kvStore_Destroy(hub_kv);
 	jsCtx_Destroy(hub_js);
 	natsConnection_Destroy(hub_nc);

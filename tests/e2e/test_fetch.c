@@ -26,63 +26,12 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "hubfx.h"
 #include "t.h"
 
 #define WAIT_MS 30000
 
 static const char *bin;
-static const h_key *ed;
-static h_nats *hub;
-
-/* One repository, one trust file, one state dir, empty buckets: what each case starts
- * from. The hub is shared by the whole program. */
-typedef struct fx {
-	h_repo *repo;
-	const char *trust, *state, *cache;
-	natsConnection *nc;
-	jsCtx *js;
-	kvStore *kv;
-} fx;
-
-static const char *app_yaml(const char *name, int instances)
-{
-	return h_str("apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata:\n"
-		     "  name: %s\nspec:\n  components:\n    - name: main\n      type: process\n"
-		     "      properties:\n        command: /bin/sleep\n        args: [\"600\"]\n"
-		     "      traits:\n        - type: spreadscaler\n          properties:\n"
-		     "            instances: %d\n",
-		name, instances);
-}
-
-static bool fx_start(fx *f, const char *name)
-{
-	memset(f, 0, sizeof *f);
-	if (!hub)
-		hub = h_hub_start();
-	f->repo = h_repo_new(name);
-	if (!hub || !f->repo)
-		return false;
-	f->trust = h_path("%s-allowed_signers", name);
-	f->state = h_path("%s-state", name);
-	f->cache = h_str("%s/cache.git", f->state);
-	h_write(f->trust, "test@example.com namespaces=\"git\" %s\n", ed->pub);
-	if (natsConnection_ConnectTo(&f->nc, h_nats_url(hub)) != NATS_OK ||
-		natsConnection_JetStream(&f->js, f->nc, NULL) != NATS_OK)
-		return false;
-	js_DeleteStream(f->js, "KV_outpost", NULL, NULL);
-	js_DeleteStream(f->js, "KV_outpost-status", NULL, NULL);
-	return true;
-}
-
-static void fx_stop(fx *f)
-{
-	if (f->kv)
-		kvStore_Destroy(f->kv);
-	if (f->js)
-		jsCtx_Destroy(f->js);
-	if (f->nc)
-		natsConnection_Destroy(f->nc);
-}
 
 static const char *commit(fx *f, const char *msg)
 {
@@ -106,19 +55,6 @@ static int sync_url(fx *f, const char *env, const char *url, char **log)
 static int sync_path(fx *f, char **log)
 {
 	return sync_url(f, "", f->repo->path, log);
-}
-
-/* The value of key in the hub bucket (caller frees), NULL if absent. */
-static char *get(fx *f, const char *key)
-{
-	kvEntry *e = NULL;
-	if (!f->kv && js_KeyValue(&f->kv, f->js, "outpost") != NATS_OK)
-		return NULL;
-	if (kvStore_Get(&e, f->kv, key) != NATS_OK)
-		return NULL;
-	char *s = strndup(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e));
-	kvEntry_Destroy(e);
-	return s;
 }
 
 /* The bucket's marker names head and app.<name> has that many instances. */

@@ -223,23 +223,6 @@ static void test_restarts_offline(void)
 
 /* ---- catch-up ------------------------------------------------------------------------------ */
 
-/* Every set seen during a move from `from` to `to` must be a step between the two:
- * only (app, version)s of either, never more of one than the larger of the two. */
-static const char *not_between(const char *set, const char *from, const char *to)
-{
-	static int s[FL_MAXAPPS][FL_MAXVER], a[FL_MAXAPPS][FL_MAXVER], b[FL_MAXAPPS][FL_MAXVER];
-	fl_set_parse(set, s);
-	fl_set_parse(from, a);
-	fl_set_parse(to, b);
-	for (int i = 0; i < FL_MAXAPPS; i++)
-		for (int v = 0; v < FL_MAXVER; v++) {
-			int max = a[i][v] > b[i][v] ? a[i][v] : b[i][v];
-			if (s[i][v] > max)
-				return h_str("%02d.%03d=%d (at most %d)", i, v, s[i][v], max);
-		}
-	return NULL;
-}
-
 struct trail {
 	const char *from, *to;
 	const char *seen[256];
@@ -374,7 +357,7 @@ static void catch_up(int k, int cut_ms, int deadline_ms, int base, struct trail 
 		t->level_ms ? "level with the hub after " : "",
 		t->level_ms ? h_str("%lld ms", t->level_ms) : "still behind the hub", t->n);
 	for (int i = 0; i < t->n; i++) {
-		const char *why = not_between(t->seen[i], t->from, t->to);
+		const char *why = fl_not_between(t->seen[i], t->from, t->to);
 		T_CHECK_MSG(!why, "set %s is not a step from %s to %s: %s", t->seen[i], t->from,
 			t->to, why ? why : "");
 	}

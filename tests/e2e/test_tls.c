@@ -7,7 +7,6 @@
  * client trusting another CA (with a message naming the certificate), a client
  * without a certificate, a plain-text client, and a site whose client certificate has
  * expired (no leaf link; the hub's log says why). */
-#include <dirent.h>
 #include <nats/nats.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,68 +95,6 @@ static const char *tls_env(const char *ca, const char *cert)
 		pem(h_str("%s.pem", cert)), pem(h_str("%s.key", cert)));
 }
 
-/* ---- workloads ------------------------------------------------------------------------- */
-
-/* This run's workloads (/bin/sleep <tag>...) and, with adopt, them and the shims
- * of this run's hosts handed to the harness: shims leave their host's process group,
- * and every process must be gone at the end. */
-static int scan(bool adopt)
-{
-	DIR *d = opendir("/proc");
-	int n = 0;
-	struct dirent *e;
-	size_t tl = strlen(h_tmpdir());
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		char path[300], buf[1024];
-		snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue;
-		size_t len = fread(buf, 1, sizeof buf - 2, f);
-		fclose(f);
-		buf[len] = buf[len + 1] = '\0';
-		const char *a1 = buf + strlen(buf) + 1, *a2 = a1 + strlen(a1) + 1;
-		const char *a3 = a2 < buf + len ? a2 + strlen(a2) + 1 : buf + len;
-		bool work = !strcmp(buf, "/bin/sleep") && !strncmp(a1, tag, strlen(tag));
-		bool shim = a1 < buf + len && !strcmp(a1, "shim") && a3 < buf + len &&
-			!strncmp(a3, h_tmpdir(), tl);
-		n += work;
-		if (adopt && (work || shim))
-			h_adopt((pid_t)strtol(e->d_name, NULL, 10));
-	}
-	if (d)
-		closedir(d);
-	return n;
-}
-
-static int workloads(void)
-{
-	return scan(false);
-}
-
-static bool one_workload(void *arg)
-{
-	(void)arg;
-	return workloads() == 1;
-}
-
-struct st {
-	const char *want;
-	char *out;
-};
-
-static bool status_has(void *arg)
-{
-	struct st *s = arg;
-	free(s->out);
-	s->out = NULL;
-	h_run(&s->out, "%s %s status --nats %s 2>&1", tls_env("ca.pem", "client"), bin,
-		h_nats_url(site));
-	return s->out && strstr(s->out, s->want);
-}
-
 /* ---- tests ------------------------------------------------------------------------------ */
 
 static void test_setup(void)
@@ -196,12 +133,9 @@ static void test_roles_over_tls(void)
 		"%s %s host --site plant-7 --id h1 --nats %s --state %s --heartbeat 300ms", env,
 		bin, h_nats_url(site), h_path("host"));
 	T_REQUIRE(sync_pid > 0 && agent_pid > 0 && host_pid > 0);
-	T_CHECK_MSG(
-		h_wait_until(one_workload, NULL, WAIT_MS), "want 1 workload, have %d", workloads());
-	struct st s = {"deployed", NULL};
-	T_CHECK_MSG(
-		h_wait_until(status_has, &s, WAIT_MS), "status over TLS: %s", s.out ? s.out : "");
-	free(s.out);
+	T_CHECK(h_wait_workloads(tag, NULL, 1, WAIT_MS));
+	T_CHECK(h_wait_output("deployed", WAIT_MS, "%s %s status --nats %s 2>&1",
+		tls_env("ca.pem", "client"), bin, h_nats_url(site)));
 }
 
 /* The server's certificate does not chain to the CA the client trusts. */
@@ -298,6 +232,6 @@ int main(void)
 		T_RUN(test_expired_leaf_refused);
 	}
 	fflush(stdout);
-	scan(true);
+	h_adopt_workloads(tag);
 	return t_done();
 }
