@@ -20,9 +20,9 @@ STATIC_LIBS := $(LIB_GIT) -l:libnats_static.a -lprotobuf-c -lyaml -ljansson -lso
 DYN_LIBS := $(LIB_GIT) -lnats -lyaml -ljansson -lsodium $(LIB_TLS) -lssl -lcrypto -lz \
 	-pthread -lrt
 
-SRC := $(wildcard agent/*.c sync/*.c)
-LIBSRC := $(filter-out agent/main.c,$(SRC))
-HDRS := $(wildcard include/outpost/*.h tests/*.h)
+SRC := $(wildcard agent/*/*.c sync/*/*.c)
+LIBSRC := $(filter-out agent/main/main.c,$(SRC))
+HDRS := $(wildcard include/outpost/*/*/*.h agent/*/*.h sync/*/*.h)
 UNIT := $(wildcard tests/unit/test_*.c)
 E2E := $(wildcard tests/e2e/test_*.c)
 HARNESS := $(wildcard tests/harness*.c tests/t.c)
@@ -116,11 +116,11 @@ demo: outpost $(DEMO_BIN)
 
 # --- style -----------------------------------------------------------------------------
 format:
-	clang-format -i $(SRC) $(wildcard include/outpost/*.h agent/*.h)
+	clang-format -i $(SRC) $(HDRS)
 lint:
-	@clang-format --dry-run --Werror $(SRC) $(wildcard include/outpost/*.h agent/*.h)
+	@clang-format --dry-run --Werror $(SRC) $(HDRS)
 	@cppcheck --quiet --error-exitcode=1 --enable=warning,portability --check-level=exhaustive \
-		--inline-suppr --suppress=missingIncludeSystem -Iinclude -Iagent $(SRC)
+		--inline-suppr --suppress=missingIncludeSystem -Iinclude $(SRC)
 	@echo "lint: clean"
 clang-check:
 	$(MAKE) --no-print-directory -B CC=clang outpost $(UNIT_BIN)
@@ -129,7 +129,7 @@ clang-check:
 include packaging/release.mk
 
 # The commit id is compiled into --version: rebuild it when HEAD moves.
-build/rel/agent/version.o build/asan/agent/version.o: $(wildcard .git/HEAD .git/refs/heads/*)
+build/rel/agent/main/version.o build/asan/agent/main/version.o: $(wildcard .git/HEAD .git/refs/heads/*)
 
 .SECONDARY:
 -include $(shell find build -name "*.d" 2>/dev/null)

@@ -28,9 +28,9 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "outpost/manifest.h"
-#include "outpost/marker.h"
-#include "outpost/util.h"
+#include "outpost/agent/model/manifest.h"
+#include "outpost/agent/wire/marker.h"
+#include "outpost/agent/base/util.h"
 
 #define NAPPS 20
 #define GOAL 1.2
@@ -85,7 +85,7 @@ static bool set_app(int i, int version)
 	op_app *app = NULL;
 	op_diags d = {0};
 	int rc = op_manifest_parse("bench.yaml", yaml, strlen(yaml), &app, &d);
-	op_diags_free(&d);
+	op_diags_clear(&d);
 	if (rc)
 		return false;
 	free(app_json[i]);

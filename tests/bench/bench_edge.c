@@ -16,8 +16,8 @@
 #include <time.h>
 
 #include "harness.h"
-#include "outpost/edge.h"
-#include "outpost/proofgen.h"
+#include "outpost/agent/trust/edge.h"
+#include "outpost/sync/git/proofgen.h"
 
 #define NAPPS 1000
 #define ROUNDS 7
@@ -147,13 +147,13 @@ int main(void)
 			fprintf(stderr, "bench_edge: verify: %s\n", e.msg);
 			return 1;
 		}
-		op_revision_free(&rev);
+		op_revision_clear(&rev);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		rc = op_revision_assemble(&m, get_json, &h, &rev, &e);
 		floor_[r] = ms_since(&t0);
 		if (rc)
 			return 1;
-		op_revision_free(&rev);
+		op_revision_clear(&rev);
 	}
 	qsort(edge, ROUNDS, sizeof *edge, cmp_d);
 	qsort(floor_, ROUNDS, sizeof *floor_, cmp_d);

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "outpost/manifest.h"
-#include "outpost/plan.h"
+#include "outpost/agent/model/manifest.h"
+#include "outpost/agent/plan/plan.h"
 
 #define NHOSTS 1000
 #define NAPPS 300
@@ -97,10 +97,10 @@ static int make_apps(int version)
 		op_diags d = {0};
 		if (op_manifest_parse("bench.yaml", y, n, &apps[a], &d) != 0) {
 			op_diags_print(&d, stderr);
-			op_diags_free(&d);
+			op_diags_clear(&d);
 			return -1;
 		}
-		op_diags_free(&d);
+		op_diags_clear(&d);
 	}
 	return 0;
 }

@@ -21,8 +21,8 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#include "outpost/appset.h"
-#include "outpost/manifest.h"
+#include "outpost/agent/model/appset.h"
+#include "outpost/agent/model/manifest.h"
 
 #define NAPPS 1000
 #define NDIRS 10 /* apps are spread over dir/team-N/ and dir itself */
@@ -372,8 +372,8 @@ static int ours_pass(const char *dir, struct ours *o)
 		fail("op_appset_add_dir: rc %d, %zu apps, %d invalid, %zu diagnostics:", rc, s.n,
 			s.invalid, op_diags_count(&d));
 		op_diags_print(&d, stderr);
-		op_diags_free(&d);
-		op_appset_free(&s);
+		op_diags_clear(&d);
+		op_appset_clear(&s);
 		return -1;
 	}
 	o->ncomps = o->json_bytes = 0;
@@ -397,8 +397,8 @@ static int ours_pass(const char *dir, struct ours *o)
 	double t2 = now_ms();
 	o->add_ms = t1 - t0;
 	o->json_ms = t2 - t1;
-	op_diags_free(&d);
-	op_appset_free(&s);
+	op_diags_clear(&d);
+	op_appset_clear(&s);
 	return rc;
 }
 

@@ -25,8 +25,8 @@
 
 #include "demo.h"
 #include "harness.h"
-#include "outpost/manifest.h"
-#include "outpost/marker.h"
+#include "outpost/agent/model/manifest.h"
+#include "outpost/agent/wire/marker.h"
 
 #define WAIT_MS 20000
 
@@ -586,7 +586,7 @@ static void step_forged(const char *sha)
 	}
 	show_procs();
 	free(mj);
-	op_marker_free(&m);
+	op_marker_clear(&m);
 	kvEntry_Destroy(ae);
 	kvEntry_Destroy(re);
 	kvStore_Destroy(kv);

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "outpost/proto.h"
+#include "outpost/agent/wire/proto.h"
 #include "t.h"
 
 #define WAIT_MS 30000

@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "outpost/bus.h"
-#include "outpost/site.h"
+#include "outpost/agent/bus/bus.h"
+#include "outpost/agent/site/buckets.h"
 #include "t.h"
 
 #define WAIT_MS 30000

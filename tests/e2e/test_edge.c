@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "outpost/manifest.h"
-#include "outpost/marker.h"
+#include "outpost/agent/model/manifest.h"
+#include "outpost/agent/wire/marker.h"
 #include "t.h"
 
 #define WAIT_MS 30000
@@ -117,7 +117,7 @@ static long long hub_seq(void)
 	long long seq = -1;
 	if (op_marker_decode(kvEntry_ValueString(e), (size_t)kvEntry_ValueLen(e), &m, &err) == 0) {
 		seq = (long long)m.seq;
-		op_marker_free(&m);
+		op_marker_clear(&m);
 	}
 	kvEntry_Destroy(e);
 	return seq;
@@ -223,7 +223,7 @@ static const char *marker_bumped(long long *was, const char *app, const char *js
 		if (!strcmp(m.apps[i].name, app))
 			op_digest(json, strlen(json), m.apps[i].digest);
 	rc = op_marker_encode(&m, &mj, &e);
-	op_marker_free(&m);
+	op_marker_clear(&m);
 	return rc ? NULL : h_keep(mj);
 }
 

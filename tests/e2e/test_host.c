@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "outpost/manifest.h"
-#include "outpost/proto.h"
-#include "outpost/supervise.h"
+#include "outpost/agent/model/manifest.h"
+#include "outpost/agent/wire/proto.h"
+#include "outpost/agent/host/supervise.h"
 #include "t.h"
 
 #define SITE "s1"
@@ -60,7 +60,7 @@ static void on_hb(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *a
 	natsMsg_Destroy(m);
 }
 
-/* The latest heartbeat of host, decoded (op_heartbeat_free after); false if none. */
+/* The latest heartbeat of host, decoded (op_heartbeat_clear after); false if none. */
 static bool hb_get(const char *host, op_heartbeat *hb)
 {
 	bool ok = false;
@@ -112,7 +112,7 @@ static bool has_hb(void *arg)
 {
 	op_heartbeat hb;
 	bool ok = hb_get(arg, &hb);
-	op_heartbeat_free(&hb);
+	op_heartbeat_clear(&hb);
 	return ok;
 }
 
@@ -215,7 +215,7 @@ static op_hostreply start(host *h, const char *app, int n, const char *props)
 	const char *yaml = app_yaml(app, props);
 	if (op_manifest_parse("test.yaml", yaml, strlen(yaml), &a, &d) != 0) {
 		op_diags_print(&d, stderr);
-		op_diags_free(&d);
+		op_diags_clear(&d);
 		snprintf(r.error, sizeof r.error, "test manifest invalid");
 		return r;
 	}
@@ -261,7 +261,7 @@ static bool cond_inst(void *arg)
 	if (in)
 		w->got = *in;
 	adopt_all(w->h);
-	op_heartbeat_free(&hb);
+	op_heartbeat_clear(&hb);
 	return ok;
 }
 
@@ -332,7 +332,7 @@ static void stop_and_check(host *h, const char *id)
 	if (hb_get(h->id, &hb)) {
 		const op_hb_inst *in = hb_find(&hb, id);
 		pid = in ? in->pid : 0;
-		op_heartbeat_free(&hb);
+		op_heartbeat_clear(&hb);
 	}
 	op_shim_state st;
 	if (op_shim_state_load(h->state, id, &st, NULL) == 0)
@@ -374,7 +374,7 @@ static bool has_hb2(void *arg)
 	op_heartbeat hb;
 	bool ok = hb_get(arg, &hb);
 	ok = ok && hb.seq >= 2;
-	op_heartbeat_free(&hb);
+	op_heartbeat_clear(&hb);
 	return ok;
 }
 
@@ -398,7 +398,7 @@ static void test_heartbeat(void)
 	gethostname(name, sizeof name);
 	T_EQ_STR(op_kvs_get(&hb.labels, "hostname"), name);
 	T_EQ_INT(hb.labels.n, 5);
-	op_heartbeat_free(&hb);
+	op_heartbeat_clear(&hb);
 	host_stop(&h);
 }
 
@@ -614,7 +614,7 @@ static void test_readopt_after_kill9(void)
 	op_heartbeat hb;
 	T_REQUIRE(hb_get(h.id, &hb));
 	const char *boot = h_str("%s", hb.boot);
-	op_heartbeat_free(&hb);
+	op_heartbeat_clear(&hb);
 
 	h_proc_stop(h.pid, true, 2000);
 	T_CHECK(kill(ia.pid, 0) == 0 && kill(ib.pid, 0) == 0);
@@ -628,7 +628,7 @@ static void test_readopt_after_kill9(void)
 	T_REQUIRE(hb_get(h.id, &hb));
 	T_EQ_INT(hb.ninsts, 2);
 	T_CHECK(strcmp(hb.boot, boot) != 0);
-	op_heartbeat_free(&hb);
+	op_heartbeat_clear(&hb);
 	T_EQ_INT(count_procs("/bin/sleep|602|"), 2);
 	T_EQ_INT(count_procs(h_str("shim|--state|%s|", h.state)), 2);
 	char *log = h_read(h.log);
@@ -672,7 +672,7 @@ static void test_reused_pids(void)
 	op_app *a = NULL;
 	op_diags d = {0};
 	T_REQUIRE(op_manifest_parse("t.yaml", yaml, strlen(yaml), &a, &d) == 0);
-	op_diags_free(&d);
+	op_diags_clear(&d);
 	op_hostcmd c = {.op = OP_CMD_START, .app = a};
 	snprintf(c.id, sizeof c.id, "%s", id);
 	char *json = NULL;
@@ -718,7 +718,7 @@ static bool seq_past(void *arg)
 	want *w = arg;
 	op_heartbeat hb;
 	bool ok = hb_get(w->h->id, &hb) && hb.seq > (uint64_t)w->state;
-	op_heartbeat_free(&hb);
+	op_heartbeat_clear(&hb);
 	return ok;
 }
 
@@ -738,7 +738,7 @@ static void test_nats_outage(void)
 	op_heartbeat hb;
 	T_REQUIRE(hb_get(h.id, &hb));
 	const char *boot = h_str("%s", hb.boot);
-	op_heartbeat_free(&hb);
+	op_heartbeat_clear(&hb);
 
 	T_REQUIRE(h_nats_stop(own, false) == 0);
 	h_proc_stop(h.pid, true, 2000);
@@ -752,7 +752,7 @@ static void test_nats_outage(void)
 	/* And the same host survives the server going away and coming back. */
 	T_REQUIRE(hb_get(h.id, &hb));
 	want s = {.h = &h, .state = (int)hb.seq + 2};
-	op_heartbeat_free(&hb);
+	op_heartbeat_clear(&hb);
 	T_REQUIRE(h_nats_stop(own, false) == 0);
 	T_REQUIRE(h_nats_start_again(own) == 0);
 	T_CHECK(h_wait_until(seq_past, &s, WAIT_MS));

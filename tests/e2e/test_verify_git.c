@@ -5,7 +5,7 @@
  * verdict of op_trust_verify_commit on `git cat-file commit` must equal the exit status
  * of `git -c gpg.ssh.allowedSignersFile=F [-c gpg.ssh.revocationFile=R] verify-commit`
  * run with TZ=UTC, and when both accept, the signer must be the principal git names. */
-#include "outpost/trust.h"
+#include "outpost/agent/trust/trust.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,9 +303,9 @@ static void run_matrix(const char *type)
 			T_EQ_INT(v.time, c->which == SIGNED ? T0 : v.time);
 		free(out);
 		free(raw);
-		op_trust_free(&p);
+		op_trust_clear(&p);
 		if (revoked)
-			op_trust_revoked_free(&r);
+			op_trust_revoked_clear(&r);
 	}
 }
 

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "outpost/announce.h"
+#include "outpost/sync/loop/announce.h"
 
 #include "fuzz.h"
 

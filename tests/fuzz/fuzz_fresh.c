@@ -1,5 +1,5 @@
 /* libFuzzer target for the freshness record a site reads off the network
- * (agent/fresh.c): the decoder, and the site's whole check (signature parse, trust
+ * (agent/trust/fresh.c): the decoder, and the site's whole check (signature parse, trust
  * decision, times) against a fixed policy. An accepted record must encode back to one
  * that decodes the same; every verdict but "fresh" must say why. Violations trap; leaks
  * are findings. */
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "outpost/fresh.h"
+#include "outpost/agent/trust/fresh.h"
 
 #include "fuzz.h"
 
@@ -32,8 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(op_fresh_decode(json, strlen(json), &back, &e) == 0);
 		CHECK(back.seq == f.seq && back.time == f.time && back.expires == f.expires &&
 		      back.sig_len == f.sig_len && !strcmp(back.commit, f.commit));
-		op_fresh_free(&back);
-		op_fresh_free(&f);
+		op_fresh_clear(&back);
+		op_fresh_clear(&f);
 		free(json);
 	} else {
 		CHECK(e.msg[0] != '\0');

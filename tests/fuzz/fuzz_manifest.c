@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "outpost/appset.h"
-#include "outpost/manifest.h"
+#include "outpost/agent/model/appset.h"
+#include "outpost/agent/model/manifest.h"
 
 #include "fuzz.h"
 
@@ -227,7 +227,7 @@ static void check_roundtrip(const op_app *app)
 	op_digest(again, alen, d2);
 	CHECK(strlen(d1) == OP_DIGEST_LEN && strcmp(d1, d2) == 0);
 
-	op_diags_free(&d);
+	op_diags_clear(&d);
 	op_app_free(back);
 	free(json);
 	free(again);
@@ -244,8 +244,8 @@ static void check_appset(const char *buf, size_t len, const op_app *app)
 	CHECK(op_appset_find(&s, app->name) == 0);
 	CHECK(app_eq(app, s.apps[0]));
 	CHECK(op_diags_count(&d) == 1);
-	op_diags_free(&d);
-	op_appset_free(&s);
+	op_diags_clear(&d);
+	op_appset_clear(&s);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -262,7 +262,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_appset(buf, size, app);
 	}
 	op_app_free(app);
-	op_diags_free(&d);
+	op_diags_clear(&d);
 
 	app = NULL;
 	memset(&d, 0, sizeof d);
@@ -273,6 +273,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_roundtrip(app);
 	}
 	op_app_free(app);
-	op_diags_free(&d);
+	op_diags_clear(&d);
 	return 0;
 }

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "outpost/manifest.h"
-#include "outpost/marker.h"
-#include "outpost/revision.h"
+#include "outpost/agent/model/manifest.h"
+#include "outpost/agent/wire/marker.h"
+#include "outpost/agent/wire/revision.h"
 
 #include "fuzz.h"
 
@@ -51,9 +51,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		op_digest(app, (size_t)(end - app), m.apps[i].digest);
 	op_revision r;
 	if (op_revision_assemble(&m, lookup, span, &r, &e) == 0)
-		op_revision_free(&r);
-	op_marker_free(&back);
-	op_marker_free(&m);
+		op_revision_clear(&r);
+	op_marker_clear(&back);
+	op_marker_clear(&m);
 	free(json);
 	return 0;
 }

@@ -1,5 +1,5 @@
-/* libFuzzer target for the revision proof a site reads off the network (agent/proof.c,
- * agent/gitobj.c): the JSON decoder, then the walk of the manifest files over the
+/* libFuzzer target for the revision proof a site reads off the network (agent/wire/proof.c,
+ * agent/wire/gitobj.c): the JSON decoder, then the walk of the manifest files over the
  * proof's own trees; and the raw input as a git tree. An accepted proof must encode back
  * to the same bytes' meaning (decode(encode(p)) has the same commit, path and trees);
  * anything refused must say why. Violations trap; leaks are findings. */
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "outpost/proof.h"
+#include "outpost/agent/wire/proof.h"
 
 #include "fuzz.h"
 
@@ -54,8 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	e.msg[0] = '\0';
 	rc = op_proof_files(&p, count, &files, &e);
 	CHECK(rc == 0 || e.msg[0]);
-	op_proof_free(&back);
-	op_proof_free(&p);
+	op_proof_clear(&back);
+	op_proof_clear(&p);
 	free(json);
 	return 0;
 }

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "outpost/proto.h"
+#include "outpost/agent/wire/proto.h"
 
 #include "fuzz.h"
 
@@ -60,8 +60,8 @@ static void fuzz_heartbeat(const char *buf, size_t size)
 	CHECK(strcmp(j1, j2) == 0);
 	free(j1);
 	free(j2);
-	op_heartbeat_free(&back);
-	op_heartbeat_free(&hb);
+	op_heartbeat_clear(&back);
+	op_heartbeat_clear(&hb);
 }
 
 static void fuzz_hostcmd(const char *buf, size_t size)
@@ -88,7 +88,7 @@ static void fuzz_hostcmd(const char *buf, size_t size)
 	rc = op_hostcmd_encode(&c, &j1, &e);
 	/* The canonical app can be longer than what came in (defaults filled in). */
 	if (rc == OP_ETOOBIG) {
-		op_hostcmd_free(&c);
+		op_hostcmd_clear(&c);
 		return;
 	}
 	CHECK(rc == 0);
@@ -98,8 +98,8 @@ static void fuzz_hostcmd(const char *buf, size_t size)
 	CHECK(strcmp(j1, j2) == 0);
 	free(j1);
 	free(j2);
-	op_hostcmd_free(&back);
-	op_hostcmd_free(&c);
+	op_hostcmd_clear(&back);
+	op_hostcmd_clear(&c);
 }
 
 static void fuzz_reply(const char *buf, size_t size)

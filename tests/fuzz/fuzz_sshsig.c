@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "outpost/sshsig.h"
+#include "outpost/agent/trust/sshsig.h"
 
 #include "fuzz.h"
 
@@ -63,7 +63,7 @@ static void check_key(const op_sshkey *k)
 	CHECK(k->type >= OP_SSHKEY_ED25519 && k->type <= OP_SSHKEY_RSA);
 	CHECK(op_sshkey_from_blob(&again, k->blob, k->blob_len, &e) == 0);
 	CHECK(op_sshkey_equal(k, &again));
-	op_sshkey_free(&again);
+	op_sshkey_clear(&again);
 	op_sshkey_fingerprint(k, fp);
 	CHECK(strlen(fp) == OP_SSHKEY_FP_LEN - 1 && memcmp(fp, "SHA256:", 7) == 0);
 }
@@ -101,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Armored. */
 	if (op_sshsig_parse(&s, text, size, &e) == 0) {
 		check_sig(&s);
-		op_sshsig_free(&s);
+		op_sshsig_clear(&s);
 	}
 	CHECK(s.sig == NULL && s.key.blob == NULL);
 
@@ -111,9 +111,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char *a = armor(data, size);
 		CHECK(op_sshsig_parse(&t, a, strlen(a), &e) == 0);
 		CHECK(same_sig(&s, &t));
-		op_sshsig_free(&t);
+		op_sshsig_clear(&t);
 		free(a);
-		op_sshsig_free(&s);
+		op_sshsig_clear(&s);
 	}
 
 	/* Commits, in both object formats. */
@@ -126,7 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(c.sig[c.sig_len] == '\0');
 			if (op_sshsig_parse(&s, c.sig, c.sig_len, &e) == 0) {
 				check_sig(&s);
-				op_sshsig_free(&s);
+				op_sshsig_clear(&s);
 			}
 		} else {
 			CHECK(c.sig_len == 0);
@@ -140,18 +140,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else {
 			CHECK(email == NULL);
 		}
-		op_commit_sig_free(&c);
+		op_commit_sig_clear(&c);
 	}
 
 	/* Public keys: a text line, and the bytes as a blob. */
 	if (op_sshkey_parse_line(&k, text, size, &e) == 0) {
 		check_key(&k);
-		op_sshkey_free(&k);
+		op_sshkey_clear(&k);
 	}
 	CHECK(k.blob == NULL);
 	if (op_sshkey_from_blob(&k, data, size, &e) == 0) {
 		check_key(&k);
-		op_sshkey_free(&k);
+		op_sshkey_clear(&k);
 	}
 
 	/* base64 both ways of reading whitespace; the output never exceeds 3/4 of it. */

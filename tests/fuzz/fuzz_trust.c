@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "outpost/trust.h"
+#include "outpost/agent/trust/trust.h"
 
 #include "fuzz.h"
 
@@ -141,7 +141,7 @@ static void check_policy(const op_trust_policy *p)
 	for (size_t i = 0; i < p->n; i++)
 		listed |= op_sshkey_equal(&p->v[i].key, &stranger);
 	CHECK(listed || v.reason == OP_TRUST_NOT_LISTED);
-	op_sshkey_free(&stranger);
+	op_sshkey_clear(&stranger);
 }
 
 /* The input split at its first newline into a string and a pattern (list). */
@@ -197,7 +197,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *text = (const char *)data;
 	if (op_trust_parse(&p, "fuzz", text, size, &e) == 0) {
 		check_policy(&p);
-		op_trust_free(&p);
+		op_trust_clear(&p);
 	} else {
 		CHECK(strncmp(e.msg, "fuzz:", 5) == 0);
 		CHECK(p.v == NULL && p.n == 0 && p.file == NULL);
@@ -207,7 +207,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(r.v[i].blob);
 			CHECK(op_trust_is_revoked(&r, &r.v[i]));
 		}
-		op_trust_revoked_free(&r);
+		op_trust_revoked_clear(&r);
 	} else {
 		CHECK(strncmp(e.msg, "fuzz", 4) == 0);
 	}

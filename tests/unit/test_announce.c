@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "outpost/announce.h"
+#include "outpost/sync/loop/announce.h"
 #include "t.h"
 
 #define N63 "abcdefghij0123456789abcdefghij0123456789abcdefghij0123456789abc"

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "outpost/appset.h"
+#include "outpost/agent/model/appset.h"
 #include "t.h"
 
 static void print_diags(const op_diags *d)
@@ -72,7 +72,7 @@ static void test_names_unique(void)
 	T_EQ_INT(s.nfiles, 5);
 	T_EQ_INT(s.invalid, 2);
 	T_EQ_STR(s.apps[2]->name, "third");
-	op_diags_free(&d);
+	op_diags_clear(&d);
 
 	/* Many apps: the set grows. */
 	for (int i = 0; i < 100; i++) {
@@ -85,10 +85,10 @@ static void test_names_unique(void)
 	T_EQ_INT(op_appset_find(&s, "app-99"), 102);
 	T_EQ_STR(s.files[102], "many/99.yaml");
 	T_EQ_INT(d.n, 0);
-	op_appset_free(&s);
+	op_appset_clear(&s);
 	T_EQ_INT(s.n, 0);
 	T_CHECK(s.apps == NULL);
-	op_appset_free(&s); /* twice is harmless */
+	op_appset_clear(&s); /* twice is harmless */
 }
 
 static void test_manifest_names(void)
@@ -213,7 +213,7 @@ static void test_walk(void)
 		T_EQ_STR(s.files[i], path);
 		T_EQ_STR(s.apps[i]->name, names[i]);
 	}
-	op_appset_free(&s);
+	op_appset_clear(&s);
 
 	/* A trailing slash does not double in the names shown. */
 	char slash[160];
@@ -223,15 +223,15 @@ static void test_walk(void)
 	char path[256];
 	snprintf(path, sizeof path, "%s/sub/c.yaml", root);
 	T_EQ_STR(s.files[0], path);
-	op_appset_free(&s);
+	op_appset_clear(&s);
 
 	/* An empty directory has nothing, and that is not an error here. */
 	snprintf(path, sizeof path, "%s/empty", root);
 	T_EQ_INT(op_appset_add_dir(&s, path, &d), 0);
 	T_EQ_INT(s.nfiles, 0);
-	op_appset_free(&s);
+	op_appset_clear(&s);
 	T_EQ_INT(op_diags_count(&d), 0);
-	op_diags_free(&d);
+	op_diags_clear(&d);
 	rm_tree();
 }
 
@@ -267,8 +267,8 @@ static void test_walk_errors(void)
 	T_EQ_INT(d.v[3].line, 4);
 	T_EQ_INT(d.v[3].col, 9);
 	T_CHECK(strstr(d.v[3].msg, first) != NULL);
-	op_appset_free(&s);
-	op_diags_free(&d);
+	op_appset_clear(&s);
+	op_diags_clear(&d);
 
 	/* A directory that is not there. */
 	char gone[160];
@@ -277,7 +277,7 @@ static void test_walk_errors(void)
 	T_REQUIRE(d.n == 1);
 	T_EQ_STR(d.v[0].file, gone);
 	T_CHECK(strstr(d.v[0].msg, "cannot open directory") != NULL);
-	op_diags_free(&d);
+	op_diags_clear(&d);
 
 	/* One file from disk; a missing one is counted invalid. */
 	snprintf(gone, sizeof gone, "%s/apps/m.yaml", base);
@@ -290,8 +290,8 @@ static void test_walk_errors(void)
 	T_EQ_INT(s.invalid, 1);
 	T_REQUIRE(d.n == 1);
 	T_CHECK(strstr(d.v[0].msg, "cannot open") != NULL);
-	op_appset_free(&s);
-	op_diags_free(&d);
+	op_appset_clear(&s);
+	op_diags_clear(&d);
 	rm_tree();
 }
 

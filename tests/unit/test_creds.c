@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "outpost/bus.h"
-#include "outpost/creds.h"
+#include "outpost/agent/bus/bus.h"
+#include "outpost/agent/creds/creds.h"
 #include "t.h"
 
 static void deployment(op_creds *c)
@@ -36,7 +36,7 @@ static void test_names_checked(void)
 	T_EQ_INT(op_creds_add_host(&c, "a:h.1", &e), OP_EUSAGE);
 	T_EQ_INT(op_creds_add_host(&c, "a:h1", &e), 0);
 	T_EQ_INT(op_creds_add_host(&c, "a:h1", &e), OP_EUSAGE);
-	op_creds_free(&c);
+	op_creds_clear(&c);
 	T_EQ_INT(op_creds_check_url("nats-leaf://hub.example:7422", &e), 0);
 	T_EQ_INT(op_creds_check_url("nats-leaf://u:p@hub.example:7422", &e), OP_EUSAGE);
 	T_EQ_INT(op_creds_check_url("hub.example:7422", &e), OP_EUSAGE);
@@ -63,7 +63,7 @@ static void test_plan(void)
 	char *f = op_creds_file_text(&c.v[3]);
 	T_EQ_STR(f, "agent.plant-7:pw3\n");
 	free(f);
-	op_creds_free(&c);
+	op_creds_clear(&c);
 }
 
 static bool has(const char *text, const char *s)
@@ -95,7 +95,7 @@ static void test_hub_conf(void)
 	T_CHECK(has(t, "$JS.plant-9.API.CONSUMER.CREATE.KV_outpost-status.>"));
 	T_CHECK(has(t, "\"_INBOX.agent.plant-7.>\""));
 	free(t);
-	op_creds_free(&c);
+	op_creds_clear(&c);
 }
 
 static void test_site_conf(void)
@@ -113,7 +113,7 @@ static void test_site_conf(void)
 	T_CHECK(has(t, "\"$JS.plant-7.API.STREAM.>\""));
 	T_CHECK(!has(t, "\">\"]"));
 	free(t);
-	op_creds_free(&c);
+	op_creds_clear(&c);
 }
 
 static void test_url_redact(void)

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "outpost/doc.h"
-#include "outpost/manifest.h"
+#include "outpost/agent/model/doc.h"
+#include "outpost/agent/model/manifest.h"
 #include "t.h"
 
 static void print_diags(const op_diags *d)
@@ -36,8 +36,8 @@ static void expect_yaml(const char *s, int rc, const char *msg)
 	T_CHECK_MSG(ok, "%.60s: rc %d, want %d (%s)", s, got, rc, msg ? msg : "no diagnostic");
 	if (!ok)
 		print_diags(&d);
-	op_doc_free(&doc);
-	op_diags_free(&d);
+	op_doc_clear(&doc);
+	op_diags_clear(&d);
 }
 
 /* --- caps ----------------------------------------------------------------------------- */
@@ -55,25 +55,25 @@ static void test_too_many_bytes(void)
 	T_REQUIRE(d.n == 1);
 	T_CHECK(strstr(d.v[0].msg, "file too large: 1048577 bytes (at most 1048576)") != NULL);
 	T_EQ_INT(d.v[0].line, 1);
-	op_doc_free(&doc);
-	op_diags_free(&d);
+	op_doc_clear(&doc);
+	op_diags_clear(&d);
 
 	T_EQ_INT(op_doc_parse_json(&doc, "big.json", buf, n, &d), OP_ETOOBIG);
 	T_CHECK(d.n == 1 && strstr(d.v[0].msg, "too large") != NULL);
-	op_doc_free(&doc);
-	op_diags_free(&d);
+	op_doc_clear(&doc);
+	op_diags_clear(&d);
 
 	op_app *app = (op_app *)1;
 	T_EQ_INT(op_manifest_parse("big.yaml", buf, n, &app, &d), OP_ETOOBIG);
 	T_CHECK(app == NULL);
 	op_app_free(app);
-	op_diags_free(&d);
+	op_diags_clear(&d);
 
 	/* At exactly the cap the size is fine (the document is then empty). */
 	T_EQ_INT(op_doc_parse_yaml(&doc, "max.yaml", buf, n - 1, &d), 0);
 	T_EQ_INT(d.n, 0);
 	T_CHECK(doc.root == NULL);
-	op_doc_free(&doc);
+	op_doc_clear(&doc);
 
 	/* From disk the size is checked before reading. */
 	char path[] = "/tmp/outpost-test-doc-XXXXXX";
@@ -86,7 +86,7 @@ static void test_too_many_bytes(void)
 	op_app_free(app);
 	T_CHECK(d.n == 1 && !strcmp(d.v[0].file, "big.yaml") &&
 		strstr(d.v[0].msg, "file too large") != NULL);
-	op_diags_free(&d);
+	op_diags_clear(&d);
 	unlink(path);
 	free(buf);
 }
@@ -132,8 +132,8 @@ static void test_depth(void)
 	T_CHECK(strstr(d.v[0].msg, "nesting deeper than 32 levels") != NULL);
 	T_EQ_INT(d.v[0].line, 1);
 	T_EQ_INT(d.v[0].col, OP_DOC_MAX_DEPTH + 1); /* the bracket that opens level 33 */
-	op_doc_free(&doc);
-	op_diags_free(&d);
+	op_doc_clear(&doc);
+	op_diags_clear(&d);
 	free(s);
 
 	s = nested_block(OP_DOC_MAX_DEPTH);
@@ -155,14 +155,14 @@ static void test_depth(void)
 	s = nested_flow(OP_DOC_MAX_DEPTH);
 	T_REQUIRE(s);
 	T_EQ_INT(op_doc_parse_json(&doc, "t.json", s, strlen(s), &d), 0);
-	op_doc_free(&doc);
+	op_doc_clear(&doc);
 	free(s);
 	s = nested_flow(OP_DOC_MAX_DEPTH + 1);
 	T_REQUIRE(s);
 	T_EQ_INT(op_doc_parse_json(&doc, "t.json", s, strlen(s), &d), OP_ETOOBIG);
 	T_CHECK(d.n == 1 && strstr(d.v[0].msg, "too deep") != NULL);
-	op_doc_free(&doc);
-	op_diags_free(&d);
+	op_doc_clear(&doc);
+	op_diags_clear(&d);
 	free(s);
 	static const char deep_obj[] = "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":"
 				       "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":"
@@ -170,8 +170,8 @@ static void test_depth(void)
 				       "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":1"
 				       "}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}";
 	T_EQ_INT(op_doc_parse_json(&doc, "t.json", deep_obj, sizeof deep_obj - 1, &d), 0);
-	op_doc_free(&doc);
-	op_diags_free(&d);
+	op_doc_clear(&doc);
+	op_diags_clear(&d);
 }
 
 /* Level 0 is a list of ten scalars; each of `levels` more is a list of ten aliases to the
@@ -214,8 +214,8 @@ static void test_billion_laughs(void)
 	 * tenth, 1 + 10 * 11111 > 100000. */
 	T_EQ_INT(d.v[0].line, 5);
 	T_EQ_INT(d.v[0].col, 55);
-	op_doc_free(&doc);
-	op_diags_free(&d);
+	op_doc_clear(&doc);
+	op_diags_clear(&d);
 	free(s);
 
 	/* Mappings of aliases, and the whole manifest path, are refused the same way. */
@@ -226,7 +226,7 @@ static void test_billion_laughs(void)
 	T_EQ_INT(op_manifest_parse("lol.yaml", s, strlen(s), &app, &d), OP_ETOOBIG);
 	T_CHECK(app == NULL);
 	op_app_free(app);
-	op_diags_free(&d);
+	op_diags_clear(&d);
 	free(s);
 
 	/* Just under the cap is a document like any other: 3 levels, 11111 nodes in l3. */
@@ -237,8 +237,8 @@ static void test_billion_laughs(void)
 	T_EQ_INT(doc.root->vals[3]->weight, 11111);
 	T_CHECK(doc.root->vals[3]->vals[9] == doc.root->vals[2]); /* shared, not copied */
 	T_CHECK(doc.nall < 100);
-	op_doc_free(&doc);
-	op_diags_free(&d);
+	op_doc_clear(&doc);
+	op_diags_clear(&d);
 	free(s);
 
 	/* Aliases as keys count too. */
@@ -266,8 +266,8 @@ static void test_node_count_cap(void)
 	op_diags d = {0};
 	int rc = op_doc_parse_json(&doc, "t.json", s, len, &d);
 	T_EQ_INT(rc, OP_ETOOBIG);
-	op_doc_free(&doc);
-	op_diags_free(&d);
+	op_doc_clear(&doc);
+	op_diags_clear(&d);
 	free(s);
 }
 
@@ -292,12 +292,12 @@ static void test_aliases(void)
 	T_REQUIRE(doc.root && doc.root->n == 5);
 	T_EQ_STR(doc.root->vals[2]->text, "2");
 	T_CHECK(doc.root->vals[4] == doc.root->vals[3]);
-	op_doc_free(&doc);
+	op_doc_clear(&doc);
 
 	T_EQ_INT(yaml(&doc, &d, "a: &x [&x s, *x]\n"), 0);
 	T_REQUIRE(doc.root && doc.root->vals[0]->n == 2);
 	T_EQ_STR(doc.root->vals[0]->vals[1]->text, "s");
-	op_doc_free(&doc);
+	op_doc_clear(&doc);
 
 	/* The error is at the alias. */
 	T_EQ_INT(yaml(&doc, &d, "a: 1\nb:\n  - &x [2]\n  - [3, *x, *y]\n"), OP_EINVAL);
@@ -305,8 +305,8 @@ static void test_aliases(void)
 	T_EQ_INT(d.v[0].line, 4);
 	T_EQ_INT(d.v[0].col, 13);
 	T_EQ_STR(d.v[0].path, "(document)");
-	op_doc_free(&doc);
-	op_diags_free(&d);
+	op_doc_clear(&doc);
+	op_diags_clear(&d);
 }
 
 /* Many anchors and aliases: each alias finds its own anchor. (Looked up by a hash, so
@@ -334,7 +334,7 @@ static void test_many_anchors(void)
 	for (size_t i = 0; i < n; i++)
 		ok &= doc.root->vals[n + i] == doc.root->vals[n - 1 - i];
 	T_CHECK(ok);
-	op_doc_free(&doc);
+	op_doc_clear(&doc);
 	free(s);
 
 	/* One name defined again and again: each alias means the latest. */
@@ -349,8 +349,8 @@ static void test_many_anchors(void)
 	for (size_t i = 0; i < 1000; i++)
 		ok &= doc.root->vals[2 * i + 1] == doc.root->vals[2 * i];
 	T_CHECK(ok);
-	op_doc_free(&doc);
-	op_diags_free(&d);
+	op_doc_clear(&doc);
+	op_diags_clear(&d);
 	free(s);
 }
 
@@ -372,7 +372,7 @@ static void test_tags(void)
 	T_CHECK(!doc.root->vals[0]->plain);
 	long long v;
 	T_EQ_INT(op_node_int(doc.root->vals[0], 0, 100, &v), 0);
-	op_doc_free(&doc);
+	op_doc_clear(&doc);
 }
 
 static void test_documents(void)
@@ -382,21 +382,21 @@ static void test_documents(void)
 	/* Nothing at all is no document, not an error here (the validator says so). */
 	T_EQ_INT(yaml(&doc, &d, ""), 0);
 	T_CHECK(doc.root == NULL);
-	op_doc_free(&doc);
+	op_doc_clear(&doc);
 	T_EQ_INT(yaml(&doc, &d, "# only a comment\n"), 0);
 	T_CHECK(doc.root == NULL);
-	op_doc_free(&doc);
+	op_doc_clear(&doc);
 	T_EQ_INT(yaml(&doc, &d, "---\n...\n"), 0);
 	T_CHECK(doc.root && op_node_is_null(doc.root));
-	op_doc_free(&doc);
+	op_doc_clear(&doc);
 	T_EQ_INT(d.n, 0);
 
 	T_EQ_INT(yaml(&doc, &d, "a: 1\n---\nb: 2\n"), OP_EINVAL);
 	T_REQUIRE(d.n == 1);
 	T_EQ_INT(d.v[0].line, 2);
 	T_CHECK(strstr(d.v[0].msg, "expected one YAML document per file") != NULL);
-	op_doc_free(&doc);
-	op_diags_free(&d);
+	op_doc_clear(&doc);
+	op_diags_clear(&d);
 
 	/* Syntax errors name where libyaml stopped. */
 	T_EQ_INT(yaml(&doc, &d, "a: b\n  c: d\n"), OP_EINVAL);
@@ -404,8 +404,8 @@ static void test_documents(void)
 	T_EQ_INT(d.v[0].line, 2);
 	T_EQ_INT(d.v[0].col, 4);
 	T_CHECK(strstr(d.v[0].msg, "YAML syntax error: mapping values are not allowed") != NULL);
-	op_doc_free(&doc);
-	op_diags_free(&d);
+	op_doc_clear(&doc);
+	op_diags_clear(&d);
 
 	/* Bytes that are not UTF-8 are a syntax error, not text passed on. */
 	expect_yaml("a: \xff\xfe\n", OP_EINVAL, "YAML syntax error");
@@ -439,7 +439,7 @@ static void test_positions(void)
 	/* Without aliases the weight is the node count. */
 	T_EQ_INT(r->weight, doc.nall);
 	T_EQ_INT(doc.nall, 10);
-	op_doc_free(&doc);
+	op_doc_clear(&doc);
 
 	/* JSON: positions 0; strings are not plain, other scalars are. */
 	static const char j[] = "{\"s\":\"5\",\"n\":5,\"t\":true,\"z\":null,\"f\":2.0,\"e\":1e2}";
@@ -461,18 +461,18 @@ static void test_positions(void)
 	T_EQ_STR(op_node_kind_name(r->vals[4]), "a float");
 	T_EQ_INT(op_node_int(r->vals[5], 0, 1000, &v), 0);
 	T_EQ_STR(op_node_kind_name(r->vals[5]), "a float");
-	op_doc_free(&doc);
+	op_doc_clear(&doc);
 
 	T_EQ_INT(op_doc_parse_json(&doc, "t.json", "{\"a\":1,\"a\":2}", 13, &d), OP_EINVAL);
 	T_CHECK(d.n == 1 && strstr(d.v[0].msg, "duplicate object key") != NULL);
-	op_doc_free(&doc);
-	op_diags_free(&d);
+	op_doc_clear(&doc);
+	op_diags_clear(&d);
 	T_EQ_INT(op_doc_parse_json(&doc, "t.json", "{\n\"a\": tru}", 11, &d), OP_EINVAL);
 	T_REQUIRE(d.n == 1);
 	T_EQ_INT(d.v[0].line, 2);
 	T_CHECK(strstr(d.v[0].msg, "JSON syntax error") != NULL);
-	op_doc_free(&doc);
-	op_diags_free(&d);
+	op_doc_clear(&doc);
+	op_diags_clear(&d);
 }
 
 /* --- scalar readings ---------------------------------------------------------------- */
@@ -549,15 +549,15 @@ static void test_scalar_readings(void)
 	T_EQ_STR(op_node_kind_name(s->vals[21]), "a string"); /* YAML 1.2: yes is text */
 	T_EQ_STR(op_node_kind_name(s->vals[27]), "a mapping");
 	T_EQ_STR(op_node_kind_name(s), "a list");
-	op_doc_free(&doc);
+	op_doc_clear(&doc);
 
 	/* A mapping value left empty is null. */
 	T_EQ_INT(yaml(&doc, &d, "a:\nb: ''\n"), 0);
 	T_REQUIRE(doc.root && doc.root->n == 2);
 	T_CHECK(op_node_is_null(doc.root->vals[0]));
 	T_CHECK(!op_node_is_null(doc.root->vals[1]));
-	op_doc_free(&doc);
-	op_diags_free(&d);
+	op_doc_clear(&doc);
+	op_diags_clear(&d);
 }
 
 int main(void)

@@ -1,4 +1,4 @@
-/* Unit tests of freshness (agent/fresh.c) and of SSH signing (sync/sshsign.c): keys made
+/* Unit tests of freshness (agent/trust/fresh.c) and of SSH signing (agent/trust/sshsign.c): keys made
  * by ssh-keygen at test time; our signatures checked by our verifier and by
  * `ssh-keygen -Y verify`; every refusal of the site's check on an otherwise good record. */
 #include <sodium.h>
@@ -8,9 +8,9 @@
 
 #include "../harness.h"
 #include "../t.h"
-#include "outpost/fresh.h"
-#include "outpost/sshsign.h"
-#include "outpost/util.h"
+#include "outpost/agent/trust/fresh.h"
+#include "outpost/agent/trust/sshsign.h"
+#include "outpost/agent/base/util.h"
 
 static const h_key *hub_key, *other_key;
 static op_sshpriv priv;
@@ -55,7 +55,7 @@ static void test_sign_verifies_with_ssh_keygen(void)
 	T_EQ_INT(op_sshsig_verify(&s, OP_FRESH_NS, msg, strlen(msg), &e), 0);
 	T_EQ_INT(op_sshsig_verify(&s, "git", msg, strlen(msg), &e), OP_ETRUST);
 	T_EQ_INT(op_sshsig_verify(&s, OP_FRESH_NS, "other", 5, &e), OP_ETRUST);
-	op_sshsig_free(&s);
+	op_sshsig_clear(&s);
 	/* OpenSSH's. */
 	char *arm = armor(blob, len);
 	h_write(h_path("msg"), "%s", msg);
@@ -113,8 +113,8 @@ static void test_generated_key(void)
 	free(out);
 	free(text);
 	free(pub);
-	op_sshpriv_free(&back);
-	op_sshpriv_free(&k);
+	op_sshpriv_clear(&back);
+	op_sshpriv_clear(&k);
 }
 
 /* A record signed by key (NULL: the hub's) under namespace ns. */
@@ -133,7 +133,7 @@ static char *record(const op_sshpriv *key, const char *ns, uint64_t seq, int64_t
 		f.seq++;
 	op_fresh_encode(&f, &json, &e);
 	free(payload);
-	op_fresh_free(&f);
+	op_fresh_clear(&f);
 	return json;
 }
 
@@ -229,7 +229,7 @@ static void test_check_refusals(void)
 	free(untrusted);
 	free(wrong_ns);
 	free(tampered);
-	op_sshpriv_free(&other);
+	op_sshpriv_clear(&other);
 }
 
 int main(void)
@@ -242,7 +242,7 @@ int main(void)
 		T_RUN(test_check_states);
 		T_RUN(test_check_refusals);
 	}
-	op_sshpriv_free(&priv);
-	op_trust_free(&pol);
+	op_sshpriv_clear(&priv);
+	op_trust_clear(&pol);
 	return t_done();
 }

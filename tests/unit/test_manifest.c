@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "outpost/doc.h"
-#include "outpost/manifest.h"
+#include "outpost/agent/model/doc.h"
+#include "outpost/agent/model/manifest.h"
 #include "t.h"
 
 /* --- building blocks of the YAML texts ---------------------------------------------- */
@@ -285,7 +285,7 @@ static void test_invalid_table(void)
 		if (!ok)
 			print_diags(&d);
 		op_app_free(rc == 0 ? app : NULL); /* wrongly accepted */
-		op_diags_free(&d);
+		op_diags_clear(&d);
 	}
 }
 
@@ -342,7 +342,7 @@ static void test_all_errors_in_one_run(void)
 	expect(&d, 20, 13, "spec.components[1].name", "duplicate component name \"a\"");
 	expect(&d, 23, 9, "spec.components[1].properties.command", "missing required field");
 	expect(&d, 23, 18, "spec.components[1].properties.workdir", "absolute path");
-	op_diags_free(&d);
+	op_diags_clear(&d);
 }
 
 /* Past OP_DIAGS_LIMIT diagnostics are counted, not kept. */
@@ -373,7 +373,7 @@ static void test_diag_cap(void)
 	T_CHECK(strstr(out, "cap.yaml:11:1: x0: unknown field") != NULL);
 	T_CHECK(strstr(out, "cap.yaml: 30 more errors not shown\n") != NULL);
 	free(out);
-	op_diags_free(&d);
+	op_diags_clear(&d);
 
 	/* A smaller limit of the caller's is honoured too. */
 	op_diags small = {.limit = 3};
@@ -381,7 +381,7 @@ static void test_diag_cap(void)
 	op_app_free(app);
 	T_EQ_INT(small.n, 3);
 	T_EQ_INT(small.dropped, 77);
-	op_diags_free(&small);
+	op_diags_clear(&small);
 }
 
 /* Duplicates behind many unknown keys are still found, each named against the first.
@@ -414,7 +414,7 @@ static void test_duplicates_behind_unknown_keys(void)
 			T_EQ_INT(d.v[i].line, (long long)(2010 + dups));
 		}
 	T_EQ_INT(dups, 3);
-	op_diags_free(&d);
+	op_diags_clear(&d);
 	free(y);
 }
 
@@ -444,7 +444,7 @@ static void test_too_many_components(void)
 	T_EQ_INT(d.v[0].col, 5);
 	T_EQ_STR(d.v[0].path, "spec.components");
 	T_CHECK(strstr(d.v[0].msg, "expected 1 to 64 components, got 65") != NULL);
-	op_diags_free(&d);
+	op_diags_clear(&d);
 
 	len = many_components(y, sizeof y, OP_MAX_COMPONENTS);
 	T_EQ_INT(op_manifest_parse("t.yaml", y, len, &app, &d), 0);
@@ -452,7 +452,7 @@ static void test_too_many_components(void)
 	T_EQ_INT(app->ncomps, OP_MAX_COMPONENTS);
 	T_EQ_STR(app->comps[63].name, "c63");
 	op_app_free(app);
-	op_diags_free(&d);
+	op_diags_clear(&d);
 }
 
 static void test_name_rules(void)
@@ -480,7 +480,7 @@ static op_app *parse_ok(const char *yaml)
 	T_CHECK_MSG(rc == 0 && app, "parse failed: rc %d", rc);
 	if (rc)
 		print_diags(&d);
-	op_diags_free(&d);
+	op_diags_clear(&d);
 	return app;
 }
 
@@ -494,7 +494,7 @@ static void test_examples(void)
 		int rc = op_manifest_load(files[i], files[i], &app, &d);
 		T_CHECK_MSG(rc == 0, "%s: rc %d", files[i], rc);
 		print_diags(&d);
-		op_diags_free(&d);
+		op_diags_clear(&d);
 		if (rc)
 			continue;
 		if (i == 0) {
@@ -666,7 +666,7 @@ static void test_anchors(void)
 	op_app_free(bad);
 	T_EQ_INT(op_diags_count(&d), 1);
 	expect(&d, 11, 14, "spec.components[1].properties.args", "expected a list of strings");
-	op_diags_free(&d);
+	op_diags_clear(&d);
 }
 
 /* --- deep equality of two models ---------------------------------------------------- */
@@ -883,7 +883,7 @@ static void round_trip(const char *what, op_app *a)
 	free(j1);
 	free(j2);
 	op_app_free(b);
-	op_diags_free(&d);
+	op_diags_clear(&d);
 }
 
 static void test_round_trips(void)
@@ -907,7 +907,7 @@ static void test_round_trips(void)
 		if (a)
 			round_trip(files[i], a);
 		op_app_free(a);
-		op_diags_free(&d);
+		op_diags_clear(&d);
 	}
 	char y[16384];
 	size_t len = many_components(y, sizeof y, OP_MAX_COMPONENTS);
@@ -917,7 +917,7 @@ static void test_round_trips(void)
 	if (a)
 		round_trip("64 components", a);
 	op_app_free(a);
-	op_diags_free(&d);
+	op_diags_clear(&d);
 }
 
 /* What the canonical JSON of HDR COMP is, to the byte (sha256sum of these bytes below). */
@@ -963,7 +963,7 @@ static void test_canonical_bytes(void)
 	T_EQ_STR(dg, "sha256:8922738874b60836b954003616ab0abac6372e5b55c0aac26f31af6d72c4ed73");
 	free(j);
 	op_app_free(a);
-	op_diags_free(&d);
+	op_diags_clear(&d);
 
 	/* sha256("") is well known. */
 	op_digest("", 0, dg);
@@ -1030,7 +1030,7 @@ static void test_json_equivalent_layout(void)
 	T_EQ_STR(j, minimal_json);
 	free(j);
 	op_app_free(a);
-	op_diags_free(&d);
+	op_diags_clear(&d);
 
 	/* Defaults may be left out of JSON as of YAML. */
 	static const char sparse[] =
@@ -1043,7 +1043,7 @@ static void test_json_equivalent_layout(void)
 	T_EQ_STR(j, minimal_json);
 	free(j);
 	op_app_free(a);
-	op_diags_free(&d);
+	op_diags_clear(&d);
 }
 
 /* minimal_json with the first `from` replaced by `to`. */
@@ -1102,7 +1102,7 @@ static void test_json_refused(void)
 		if (!ok)
 			print_diags(&d);
 		op_app_free(rc == 0 ? a : NULL);
-		op_diags_free(&d);
+		op_diags_clear(&d);
 		free(s);
 	}
 	/* Canonical JSON with its format read back is fine; YAML may not carry a format. */
@@ -1115,7 +1115,7 @@ static void test_json_refused(void)
 		OP_EINVAL);
 	op_app_free(a);
 	T_CHECK(find_path(&d, "format") != NULL);
-	op_diags_free(&d);
+	op_diags_clear(&d);
 }
 
 static void test_load_errors(void)
@@ -1128,7 +1128,7 @@ static void test_load_errors(void)
 	T_REQUIRE(d.n == 1);
 	T_EQ_STR(d.v[0].file, "shown.yaml");
 	T_CHECK(strstr(d.v[0].msg, "cannot open") != NULL);
-	op_diags_free(&d);
+	op_diags_clear(&d);
 }
 
 static void test_kind_helpers(void)
@@ -1156,7 +1156,7 @@ static void test_bom(void)
 	T_EQ_INT(d.v[0].line, 4);
 	T_EQ_INT(d.v[0].col, 9);
 	T_EQ_STR(d.v[0].path, "metadata.name");
-	op_diags_free(&d);
+	op_diags_clear(&d);
 }
 
 int main(void)

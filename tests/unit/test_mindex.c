@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "outpost/mindex.h"
+#include "outpost/sync/git/mindex.h"
 #include "t.h"
 
 static char dir[] = "/tmp/outpost-mindex-XXXXXX";
@@ -46,8 +46,8 @@ static void test_round_trip(void)
 	T_EQ_STR(f->digest, v[0].digest);
 	op_mindex_entry missing = ent('d', "x", '4');
 	T_CHECK(op_mindex_find(&back, missing.blob) == NULL);
-	op_mindex_free(&m);
-	op_mindex_free(&back);
+	op_mindex_clear(&m);
+	op_mindex_clear(&back);
 }
 
 static void test_unreadable_is_empty(void)
@@ -71,7 +71,7 @@ static void test_unreadable_is_empty(void)
 		op_mindex m;
 		op_mindex_load(&m, path);
 		T_CHECK_MSG(m.n == 0, "case %zu read %zu entries", i, m.n);
-		op_mindex_free(&m);
+		op_mindex_clear(&m);
 	}
 	op_mindex m;
 	op_mindex_load(&m, "/nonexistent/idx");

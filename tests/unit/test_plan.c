@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "outpost/manifest.h"
-#include "outpost/plan.h"
+#include "outpost/agent/model/manifest.h"
+#include "outpost/agent/plan/plan.h"
 #include "t.h"
 
 #define MAXA 8
@@ -114,7 +114,7 @@ static op_app *parse(const char *yaml)
 		op_diags_print(&d, stderr);
 		fprintf(stderr, "%s", yaml);
 	}
-	op_diags_free(&d);
+	op_diags_clear(&d);
 	return app;
 }
 

@@ -28,8 +28,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "outpost/manifest.h"
-#include "outpost/plan.h"
+#include "outpost/agent/model/manifest.h"
+#include "outpost/agent/plan/plan.h"
 #include "t.h"
 
 #define NSCEN 2000
@@ -236,10 +236,10 @@ static bool build_app(size_t a)
 	if (op_manifest_parse("p.yaml", y, strlen(y), &S.parsed[a], &d) != 0) {
 		op_diags_print(&d, stderr);
 		fail("generated manifest refused:\n%s", y);
-		op_diags_free(&d);
+		op_diags_clear(&d);
 		return false;
 	}
-	op_diags_free(&d);
+	op_diags_clear(&d);
 	stale = true;
 	/* The hash is of the properties exactly as the canonical app JSON has them. */
 	char *json = NULL;

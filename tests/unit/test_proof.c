@@ -1,5 +1,5 @@
-/* Unit tests of the revision proof and verification at the edge (agent/gitobj.c,
- * agent/proof.c, agent/edge.c, sync/proofgen.c). The objects are real: a git repository
+/* Unit tests of the revision proof and verification at the edge (agent/wire/gitobj.c,
+ * agent/wire/proof.c, agent/trust/edge.c, sync/git/proofgen.c). The objects are real: a git repository
  * made at test time with an SSH-signed commit, read through the sync cache (source.c) as
  * sync reads it; ids are compared with git's own. Every refusal is tested on an
  * otherwise valid proof. */
@@ -9,9 +9,9 @@
 
 #include "../harness.h"
 #include "../t.h"
-#include "outpost/appset.h"
-#include "outpost/edge.h"
-#include "outpost/proofgen.h"
+#include "outpost/agent/model/appset.h"
+#include "outpost/agent/trust/edge.h"
+#include "outpost/sync/git/proofgen.h"
 
 static const h_key *key;
 static h_repo *repo;
@@ -95,7 +95,7 @@ static void test_hash_matches_git(void)
 	T_EQ_INT(op_git_hash("tag", "", 0, id), OP_EINVAL);
 	free(want);
 	free(raw);
-	op_commit_free(&c);
+	op_commit_clear(&c);
 }
 
 static void test_tree_entries(void)
@@ -202,13 +202,13 @@ static void test_walk_equals_sync(void)
 			0);
 		T_CHECK_MSG(mine.all && sync.all && !strcmp(mine.all, sync.all),
 			"path %s: proof lists %s, sync reads %s", paths[i], mine.all, sync.all);
-		op_appset_free(&set);
-		op_diags_free(&d);
+		op_appset_clear(&set);
+		op_diags_clear(&d);
 		free(mine.all);
 		free(sync.all);
-		op_blob_ids_free(&blobs);
-		op_proof_free(&p);
-		op_commit_free(&c);
+		op_blob_ids_clear(&blobs);
+		op_proof_clear(&p);
+		op_commit_clear(&c);
 	}
 	/* A path that is not a directory of the commit. */
 	op_commit c;
@@ -218,7 +218,7 @@ static void test_walk_equals_sync(void)
 	T_REQUIRE(op_source_commit(src, head, &c, &e) == 0);
 	T_EQ_INT(op_proof_build(src, &c, "nope", &p, &blobs, &e), OP_ENOTFOUND);
 	T_EQ_INT(op_proof_build(src, &c, "apps/web.yaml", &p, &blobs, &e), OP_ENOTFOUND);
-	op_commit_free(&c);
+	op_commit_clear(&c);
 }
 
 /* ---- a whole proof: encode, decode, and the edge's verdict ---------------------------- */
@@ -254,7 +254,7 @@ static bool fx_make(fixture *f)
 		op_proof_build(src, &c, "apps", &f->p, &f->blobs, &e) != 0 ||
 		op_proof_encode(&f->p, &f->json, &f->len, &e) != 0)
 		return false;
-	op_commit_free(&c);
+	op_commit_clear(&c);
 	/* The marker sync would write: the apps under apps/ and their digests. */
 	op_appset set = {0};
 	op_diags d = {0};
@@ -281,7 +281,7 @@ static bool fx_make(fixture *f)
 			f->m.apps[j] = f->m.apps[j - 1];
 			f->m.apps[j - 1] = t;
 		}
-	op_appset_free(&set);
+	op_appset_clear(&set);
 	for (size_t i = 0; i < f->blobs.n && i < 16; i++)
 		if (op_source_blob(src, f->blobs.v[i], &f->blob_bytes[i], &f->blob_len[i], &e) != 0)
 			return false;
@@ -292,10 +292,10 @@ static void fx_free(fixture *f)
 {
 	for (size_t i = 0; i < 16; i++)
 		free(f->blob_bytes[i]);
-	op_blob_ids_free(&f->blobs);
-	op_proof_free(&f->p);
+	op_blob_ids_clear(&f->blobs);
+	op_proof_clear(&f->p);
 	free(f->json);
-	op_marker_free(&f->m);
+	op_marker_clear(&f->m);
 }
 
 static int verify(fixture *f, const char *trust_file, const char *path, op_revision *r, op_err *e)
@@ -324,7 +324,7 @@ static void test_proof_round_trip(void)
 	T_EQ_INT(op_proof_encode(&q, &again, &len, &e), 0);
 	T_CHECK(again && len == f.len && !memcmp(again, f.json, len));
 	free(again);
-	op_proof_free(&q);
+	op_proof_clear(&q);
 	T_EQ_INT((int)f.blobs.n, 3); /* web, db, cache */
 	fx_free(&f);
 }
@@ -369,7 +369,7 @@ static void test_edge_accepts(void)
 	T_EQ_INT((int)r.napps, 3);
 	T_EQ_STR(r.marker.signer, "test@example.com"); /* the site's reading, not the hub's */
 	T_EQ_INT((int)r.marker.seq, 7);
-	op_revision_free(&r);
+	op_revision_clear(&r);
 	fx_free(&f);
 }
 
@@ -431,7 +431,7 @@ static void test_edge_refusals(void)
 	memmove(&q.trees[0], &q.trees[1], q.ntrees * sizeof q.trees[0]);
 	free(f.json);
 	T_REQUIRE(op_proof_encode(&q, &f.json, &f.len, &e) == 0);
-	op_proof_free(&q);
+	op_proof_clear(&q);
 	T_EQ_INT(verify(&f, trust, "apps", &r, &e), OP_ETRUST);
 	T_CHECK_MSG(strstr(e.msg, "missing"), "%s", e.msg);
 	fx_free(&f);

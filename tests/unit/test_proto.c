@@ -6,9 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "outpost/cli.h"
-#include "outpost/manifest.h"
-#include "outpost/proto.h"
+#include "outpost/agent/base/cli.h"
+#include "outpost/agent/model/manifest.h"
+#include "outpost/agent/wire/proto.h"
+#include "outpost/agent/wire/label.h"
 #include "t.h"
 
 #define HEX12 "0123456789ab"
@@ -26,7 +27,7 @@ static op_app *thermo(void)
 	op_diags d = {0};
 	if (op_manifest_parse("t.yaml", YAML, strlen(YAML), &a, &d) != 0)
 		op_diags_print(&d, stderr);
-	op_diags_free(&d);
+	op_diags_clear(&d);
 	return a;
 }
 
@@ -79,8 +80,8 @@ static void test_heartbeat_roundtrip(void)
 	}
 	T_REQUIRE(op_heartbeat_encode(&back, &again, &e) == 0);
 	T_EQ_STR(again, json);
-	op_heartbeat_free(&back);
-	op_heartbeat_free(&back); /* twice is harmless */
+	op_heartbeat_clear(&back);
+	op_heartbeat_clear(&back); /* twice is harmless */
 	free(json);
 	free(again);
 
@@ -92,7 +93,7 @@ static void test_heartbeat_roundtrip(void)
 		"\"labels\":{},\"seq\":0,\"site\":\"s\",\"v\":1}");
 	T_REQUIRE(op_heartbeat_decode(json, strlen(json), &back, &e) == 0);
 	T_EQ_INT(back.ninsts, 0);
-	op_heartbeat_free(&back);
+	op_heartbeat_clear(&back);
 	free(json);
 }
 
@@ -121,7 +122,7 @@ static void test_hostcmd_roundtrip(void)
 	T_REQUIRE(op_hostcmd_encode(&back, &again, &e) == 0);
 	T_EQ_STR(again, json);
 	free(a1), free(a2), free(json), free(again);
-	op_hostcmd_free(&back);
+	op_hostcmd_clear(&back);
 
 	/* Daemonscaler ids carry @host. */
 	snprintf(c.id, sizeof c.id, "thermo.reader.0@box-9-" HEX12);
@@ -129,7 +130,7 @@ static void test_hostcmd_roundtrip(void)
 	T_REQUIRE(op_hostcmd_encode(&c, &json, &e) == 0);
 	T_REQUIRE(op_hostcmd_decode(json, strlen(json), &back, &e) == 0);
 	T_EQ_INT(back.comp, 0);
-	op_hostcmd_free(&back);
+	op_hostcmd_clear(&back);
 	free(json);
 
 	op_hostcmd s = {.op = OP_CMD_STOP, .id = "thermo.reader.0-" HEX12};
@@ -138,7 +139,7 @@ static void test_hostcmd_roundtrip(void)
 	T_REQUIRE(op_hostcmd_decode(json, strlen(json), &back, &e) == 0);
 	T_EQ_INT(back.op, OP_CMD_STOP);
 	T_CHECK(back.app == NULL);
-	op_hostcmd_free(&back);
+	op_hostcmd_clear(&back);
 	free(json);
 	op_app_free(app);
 }
@@ -374,11 +375,11 @@ static int decode(enum kind k, const char *json, size_t len, op_err *e)
 	if (k == HB) {
 		op_heartbeat hb;
 		rc = op_heartbeat_decode(json, len, &hb, e);
-		op_heartbeat_free(&hb);
+		op_heartbeat_clear(&hb);
 	} else if (k == CMD) {
 		op_hostcmd c;
 		rc = op_hostcmd_decode(json, len, &c, e);
-		op_hostcmd_free(&c);
+		op_hostcmd_clear(&c);
 	} else {
 		op_hostreply r;
 		rc = op_hostreply_decode(json, len, &r, e);
@@ -433,7 +434,7 @@ static void test_oversize(void)
 	op_heartbeat back;
 	T_EQ_INT(op_heartbeat_decode(json, strlen(json), &back, &e), 0);
 	T_EQ_INT(back.ninsts, OP_HB_MAX_INSTANCES);
-	op_heartbeat_free(&back);
+	op_heartbeat_clear(&back);
 	/* One more, spliced into the JSON by hand. */
 	char *tail = strstr(json, "],\"interval_ms\"");
 	T_REQUIRE(tail);
@@ -515,7 +516,7 @@ static void test_cli_labels(void)
 		added++;
 	T_EQ_INT(added, OP_HB_MAX_LABELS - 1);
 	T_CHECK(strstr(e.msg, "at most"));
-	op_kvs_free(&l);
+	op_kvs_clear(&l);
 }
 
 int main(void)

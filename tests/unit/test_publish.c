@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "outpost/marker.h"
-#include "outpost/publish.h"
-#include "outpost/util.h"
+#include "outpost/agent/wire/marker.h"
+#include "outpost/sync/publish/publish.h"
+#include "outpost/agent/base/util.h"
 #include "t.h"
 
 /* The bad-marker table holds printf formats. */
@@ -33,19 +33,19 @@ static void test_diff(void)
 	T_EQ_INT(d.puts[1], 2); /* d new */
 	T_EQ_INT(d.ndels, 1);
 	T_EQ_INT(d.dels[0], 2); /* c gone */
-	op_publish_diff_free(&d);
+	op_publish_diff_clear(&d);
 
 	/* Same on both sides: nothing to write. Empty sides. */
 	T_REQUIRE(op_publish_diff(want, 3, want, 3, &d) == 0);
 	T_EQ_INT(d.nputs + d.ndels, 0);
-	op_publish_diff_free(&d);
+	op_publish_diff_clear(&d);
 	T_REQUIRE(op_publish_diff(NULL, 0, have, 3, &d) == 0);
 	T_EQ_INT(d.ndels, 3);
 	T_EQ_INT(d.nputs, 0);
-	op_publish_diff_free(&d);
+	op_publish_diff_clear(&d);
 	T_REQUIRE(op_publish_diff(want, 3, NULL, 0, &d) == 0);
 	T_EQ_INT(d.nputs, 3);
-	op_publish_diff_free(&d);
+	op_publish_diff_clear(&d);
 }
 
 /* Exhaustive over small sets: every name in want is put iff absent or different in
@@ -83,7 +83,7 @@ static void test_diff_exhaustive(void)
 							mw, mh, md, d.nputs, puts, d.ndels, dels);
 					bad++;
 				}
-				op_publish_diff_free(&d);
+				op_publish_diff_clear(&d);
 			}
 	T_EQ_INT(bad, 0);
 }
@@ -113,7 +113,7 @@ static void test_marker_roundtrip(void)
 	T_EQ_INT(back.napps, 2);
 	T_EQ_STR(op_marker_digest(&back, "beta"), apps[1].digest);
 	T_CHECK(op_marker_digest(&back, "gamma") == NULL);
-	op_marker_free(&back);
+	op_marker_clear(&back);
 	free(json);
 }
 
@@ -168,7 +168,7 @@ static void test_marker_refused(void)
 		c40, dg);
 	op_marker m;
 	T_CHECK(op_marker_decode(buf, strlen(buf), &m, NULL) == 0);
-	op_marker_free(&m);
+	op_marker_clear(&m);
 }
 
 static void test_durations(void)

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "outpost/revision.h"
+#include "outpost/agent/wire/revision.h"
 #include "t.h"
 
 #define APP(name, n)                                                                       \
@@ -39,7 +39,7 @@ static char *canon(const char *yaml)
 	if (op_manifest_parse("t.yaml", yaml, strlen(yaml), &a, &d) == 0)
 		op_manifest_to_json(a, &j, NULL);
 	op_app_free(a);
-	op_diags_free(&d);
+	op_diags_clear(&d);
 	return j;
 }
 
@@ -81,7 +81,7 @@ static void test_assemble(void)
 	T_REQUIRE(op_revision_load(&back, path, &e) == 0);
 	T_EQ_INT(back.napps, 2);
 	T_EQ_STR(back.json[0], r.json[0]);
-	op_revision_free(&back);
+	op_revision_clear(&back);
 	/* A damaged file is refused, not half-used. */
 	FILE *f = fopen(path, "r+");
 	T_REQUIRE(f != NULL);
@@ -92,7 +92,7 @@ static void test_assemble(void)
 	unlink(path);
 	T_CHECK(op_revision_load(&back, path, &e) == OP_ENOTFOUND);
 	rmdir(dir);
-	op_revision_free(&r);
+	op_revision_clear(&r);
 
 	/* An app not there yet, or not yet at the listed digest: incomplete. */
 	free(s.json[1]);
@@ -103,11 +103,11 @@ static void test_assemble(void)
 	/* Present at the digest but holding another app's name: refused. */
 	free(s.json[1]);
 	s.json[1] = canon(APP("gamma", 3));
-	op_marker_free(&m);
+	op_marker_clear(&m);
 	marker_for(&m, &s, 6);
 	T_EQ_INT(op_revision_assemble(&m, lookup, &s, &r, &e), OP_EINVAL);
 	T_CHECK(strstr(e.msg, "beta") != NULL);
-	op_marker_free(&m);
+	op_marker_clear(&m);
 	free(s.json[0]);
 	free(s.json[1]);
 }

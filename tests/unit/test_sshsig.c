@@ -1,10 +1,10 @@
-/* Unit tests of SSH signatures (sync/sshkey.c, sync/sshsig.c, sync/commitsig.c).
+/* Unit tests of SSH signatures (agent/trust/sshkey.c, agent/trust/sshsig.c, agent/trust/commitsig.c).
  * Real signatures come from ssh-keygen -Y sign at test time (fresh ed25519, ecdsa p256
  * and rsa keys in the harness's temp dir); crafted ones are rebuilt from them field by
  * field, so every refusal is tested on an otherwise valid signature. An rsa-sha2-256
  * signature (ssh-keygen only makes rsa-sha2-512) is made with mbedtls from a PEM key
  * that ssh-keygen wrote. */
-#include "outpost/sshsig.h"
+#include "outpost/agent/trust/sshsig.h"
 
 #include <mbedtls/pk.h>
 #include <mbedtls/rsa.h>
@@ -228,8 +228,8 @@ static void test_keys(void)
 		T_CHECK(op_sshkey_equal(&k[i], &bare));
 		T_EQ_INT(op_sshkey_copy(&copy, &bare, &e), 0);
 		T_CHECK(op_sshkey_equal(&copy, &k[i]));
-		op_sshkey_free(&copy);
-		op_sshkey_free(&bare);
+		op_sshkey_clear(&copy);
+		op_sshkey_clear(&bare);
 		/* The fingerprint is ssh-keygen's. */
 		char *out = NULL, fp[OP_SSHKEY_FP_LEN];
 		T_EQ_INT(h_run(&out, "ssh-keygen -l -f %s.pub", h_q(keys[i]->path)), 0);
@@ -245,11 +245,11 @@ static void test_keys(void)
 	T_REQUIRE(other);
 	op_sshkey o = pubkey(other);
 	T_CHECK(!op_sshkey_equal(&k[0], &o));
-	op_sshkey_free(&o);
+	op_sshkey_clear(&o);
 	for (int i = 0; i < 3; i++)
-		op_sshkey_free(&k[i]);
+		op_sshkey_clear(&k[i]);
 	T_CHECK(k[0].blob == NULL);
-	op_sshkey_free(NULL);
+	op_sshkey_clear(NULL);
 
 	/* Unsupported types are named. */
 	const char *p384 = h_str("%s.pub", h_path("keys/p384"));
@@ -286,7 +286,7 @@ static void test_keys_crafted(void)
 	/* ed25519: 32 bytes exactly, nothing after. */
 	key_blob(&b, "ssh-ed25519", pk, 32);
 	T_EQ_INT(op_sshkey_from_blob(&k, b.d, b.n, &e), 0);
-	op_sshkey_free(&k);
+	op_sshkey_clear(&k);
 	key_blob(&b, "ssh-ed25519", pk, 31);
 	T_EQ_INT(op_sshkey_from_blob(&k, b.d, b.n, &e), OP_EINVAL);
 	key_blob(&b, "ssh-ed25519", pk, 32);
@@ -334,7 +334,7 @@ static void test_keys_crafted(void)
 				"%d bits: %d %s", bits, rc, e.msg);
 		else
 			T_CHECK_MSG(rc == 0, "%d bits: %s", bits, e.msg);
-		op_sshkey_free(&k);
+		op_sshkey_clear(&k);
 	}
 	/* Exponents: odd, at least 3, at most 32 bits (a huge one would make verifying
 	 * slow). */
@@ -356,7 +356,7 @@ static void test_keys_crafted(void)
 		T_CHECK_MSG(rc == exps[i].rc, "exponent %zu: %d %s", i, rc, e.msg);
 		if (rc)
 			T_CHECK_MSG(strstr(e.msg, "exponent"), "%s", e.msg);
-		op_sshkey_free(&k);
+		op_sshkey_clear(&k);
 	}
 	/* A real 1024-bit key, with an extra zero in front of its exponent. */
 	op_sshkey rsa1, rsa2;
@@ -378,7 +378,7 @@ static void test_keys_crafted(void)
 	put_str(&b, mod, modl);
 	T_EQ_INT(op_sshkey_from_blob(&rsa2, b.d, b.n, &e), 0);
 	T_CHECK(op_sshkey_equal(&rsa1, &rsa2));
-	op_sshkey_free(&rsa2);
+	op_sshkey_clear(&rsa2);
 	/* Negative modulus (top bit set without a zero byte). */
 	b.n = 0;
 	put_cstr(&b, "ssh-rsa");
@@ -386,7 +386,7 @@ static void test_keys_crafted(void)
 	put_str(&b, mod + 1, modl - 1);
 	T_EQ_INT(op_sshkey_from_blob(&rsa2, b.d, b.n, &e), OP_EINVAL);
 	T_CHECK_MSG(strstr(e.msg, "negative"), "%s", e.msg);
-	op_sshkey_free(&rsa1);
+	op_sshkey_clear(&rsa1);
 	/* Unknown and unsupported types; a key that is too big. */
 	key_blob(&b, "ssh-foo", pk, 32);
 	T_EQ_INT(op_sshkey_from_blob(&k, b.d, b.n, &e), OP_EINVAL);
@@ -418,7 +418,7 @@ static void test_sign_verify(void)
 			T_EQ_STR(s.sig_alg, i == 2 && h ? "rsa-sha2-256" : want_alg[i]);
 			op_sshkey pk = pubkey(keys[i]);
 			T_CHECK(op_sshkey_equal(&s.key, &pk));
-			op_sshkey_free(&pk);
+			op_sshkey_clear(&pk);
 			T_EQ_INT(op_sshsig_verify(&s, "git", MSG, strlen(MSG), &e), 0);
 			T_EQ_INT(op_sshsig_verify(&s, NULL, MSG, strlen(MSG), &e), 0);
 			/* Different data, one byte more or less, another namespace. */
@@ -430,7 +430,7 @@ static void test_sign_verify(void)
 				OP_ETRUST);
 			T_EQ_INT(op_sshsig_verify(&s, "file", MSG, strlen(MSG), &e), OP_ETRUST);
 			T_CHECK_MSG(strstr(e.msg, "namespace \"git\", not \"file\""), "%s", e.msg);
-			op_sshsig_free(&s);
+			op_sshsig_clear(&s);
 			T_CHECK(s.sig == NULL && s.ns == NULL);
 			free(text);
 		}
@@ -443,7 +443,7 @@ static void test_sign_verify(void)
 		T_EQ_INT(op_sshsig_verify(&s, "git", MSG, strlen(MSG), &e), OP_ETRUST);
 		T_CHECK_MSG(strstr(e.msg, "namespace \"file\", not \"git\""), "%s", e.msg);
 		T_EQ_INT(op_sshsig_verify(&s, "file", MSG, strlen(MSG), &e), 0);
-		op_sshsig_free(&s);
+		op_sshsig_clear(&s);
 		free(text);
 	}
 	op_sshsig none;
@@ -473,8 +473,8 @@ static void test_key_swap(void)
 	op_err e;
 	T_EQ_INT(parse_buf(&b2, &s, &e), 0);
 	T_EQ_INT(op_sshsig_verify(&s, "git", MSG, strlen(MSG), &e), OP_ETRUST);
-	op_sshsig_free(&s);
-	op_sshkey_free(&other);
+	op_sshsig_clear(&s);
+	op_sshkey_clear(&other);
 	free(text);
 }
 
@@ -547,17 +547,17 @@ static void test_rsa_algorithms(void)
 	T_EQ_STR(s.sig_alg, "rsa-sha2-256");
 	T_EQ_INT(op_sshsig_verify(&s, "git", MSG, strlen(MSG), &e), 0);
 	T_EQ_INT(op_sshsig_verify(&s, "git", "other", 5, &e), OP_ETRUST);
-	op_sshsig_free(&s);
+	op_sshsig_clear(&s);
 	free(text);
 	T_REQUIRE(rsa_sshsig(pem, &pub, "rsa-sha2-512", MBEDTLS_MD_SHA512, &b));
 	T_EQ_INT(parse_buf(&b, &s, &e), 0);
 	T_EQ_INT(op_sshsig_verify(&s, "git", MSG, strlen(MSG), &e), 0);
-	op_sshsig_free(&s);
+	op_sshsig_clear(&s);
 	/* A SHA-256 signature labelled rsa-sha2-512 (and the reverse) fails. */
 	T_REQUIRE(rsa_sshsig(pem, &pub, "rsa-sha2-512", MBEDTLS_MD_SHA256, &b));
 	T_EQ_INT(parse_buf(&b, &s, &e), 0);
 	T_EQ_INT(op_sshsig_verify(&s, "git", MSG, strlen(MSG), &e), OP_ETRUST);
-	op_sshsig_free(&s);
+	op_sshsig_clear(&s);
 	/* A genuine SHA-1 ssh-rsa signature is refused by name at parse time. */
 	T_REQUIRE(rsa_sshsig(pem, &pub, "ssh-rsa", MBEDTLS_MD_SHA1, &b));
 	T_EQ_INT(parse_buf(&b, &s, &e), OP_ETRUST);
@@ -570,7 +570,7 @@ static void test_rsa_algorithms(void)
 	T_REQUIRE(rsa_sshsig(pem, &pub, "ssh-ed25519", MBEDTLS_MD_SHA256, &b));
 	T_EQ_INT(parse_buf(&b, &s, &e), OP_EINVAL);
 	T_CHECK_MSG(strstr(e.msg, "does not fit a ssh-rsa key"), "%s", e.msg);
-	op_sshkey_free(&pub);
+	op_sshkey_clear(&pub);
 	free(pem);
 	free(publine);
 }
@@ -592,11 +592,11 @@ static void test_truncated_and_corrupted(void)
 			T_CHECK_MSG(
 				rc != 0, "%s: armored prefix of %zu bytes parsed", key_types[i], n);
 			if (rc == 0)
-				op_sshsig_free(&s);
+				op_sshsig_clear(&s);
 		}
 		/* Without only its final newline it is still whole. */
 		T_EQ_INT(op_sshsig_parse(&s, text, len - 1, &e), 0);
-		op_sshsig_free(&s);
+		op_sshsig_clear(&s);
 		for (size_t n = 0; n < b.n; n++) {
 			/* Heap copies of exactly n bytes, so ASan sees any overread. */
 			unsigned char *p = malloc(n ? n : 1);
@@ -605,7 +605,7 @@ static void test_truncated_and_corrupted(void)
 			T_CHECK_MSG(
 				rc != 0, "%s: blob prefix of %zu bytes parsed", key_types[i], n);
 			if (rc == 0)
-				op_sshsig_free(&s);
+				op_sshsig_clear(&s);
 			free(p);
 		}
 		static const unsigned char masks[] = {0x01, 0x80, 0xff};
@@ -621,7 +621,7 @@ static void test_truncated_and_corrupted(void)
 							    &s, "git", MSG, strlen(MSG), &e) != 0,
 						"%s: byte %zu ^ %02x still verifies", key_types[i],
 						n, masks[m]);
-					op_sshsig_free(&s);
+					op_sshsig_clear(&s);
 				}
 				free(p);
 			}
@@ -644,7 +644,7 @@ static void test_crafted_fields(void)
 	join_blob(&c, &f, "SSHSIG");
 	T_EQ_INT(parse_buf(&c, &s, &e), 0);
 	T_EQ_INT(op_sshsig_verify(&s, "git", MSG, strlen(MSG), &e), 0);
-	op_sshsig_free(&s);
+	op_sshsig_clear(&s);
 	/* Magic, version. */
 	join_blob(&c, &f, "SSHSIF");
 	T_EQ_INT(parse_buf(&c, &s, &e), OP_EINVAL);
@@ -686,7 +686,7 @@ static void test_crafted_fields(void)
 	join_blob(&c, &g, "SSHSIG");
 	T_EQ_INT(parse_buf(&c, &s, &e), 0);
 	T_EQ_INT(op_sshsig_verify(&s, "git", MSG, strlen(MSG), &e), OP_ETRUST);
-	op_sshsig_free(&s);
+	op_sshsig_clear(&s);
 	/* Namespaces: a NUL inside, too long, changed after signing. */
 	g = f;
 	g.ns = (const unsigned char *)"git\0x";
@@ -707,7 +707,7 @@ static void test_crafted_fields(void)
 	T_EQ_INT(parse_buf(&c, &s, &e), 0);
 	T_EQ_INT(op_sshsig_verify(&s, "gi", MSG, strlen(MSG), &e), OP_ETRUST);
 	T_CHECK_MSG(strstr(e.msg, "does not verify"), "%s", e.msg);
-	op_sshsig_free(&s);
+	op_sshsig_clear(&s);
 	/* Trailing bytes after the blob, after the inner signature, after its data. */
 	join_blob(&c, &f, "SSHSIG");
 	put_raw(&c, "", 1);
@@ -793,7 +793,7 @@ static void test_ecdsa_numbers(void)
 	join_blob(&c, &g, "SSHSIG");
 	T_EQ_INT(parse_buf(&c, &s, &e), 0);
 	T_EQ_INT(op_sshsig_verify(&s, "git", MSG, strlen(MSG), &e), 0);
-	op_sshsig_free(&s);
+	op_sshsig_clear(&s);
 	/* 33 significant bytes: refused. */
 	nums.n = inner.n = 0;
 	put_u32(&nums, 33);
@@ -828,7 +828,7 @@ static void test_ecdsa_numbers(void)
 	join_blob(&c, &g, "SSHSIG");
 	T_EQ_INT(parse_buf(&c, &s, &e), 0);
 	T_EQ_INT(op_sshsig_verify(&s, "git", MSG, strlen(MSG), &e), OP_ETRUST);
-	op_sshsig_free(&s);
+	op_sshsig_clear(&s);
 	free(text);
 }
 
@@ -863,7 +863,7 @@ static void test_armor(void)
 	char *crlf = replace_all(text, "\n", "\r\n");
 	T_EQ_INT(op_sshsig_parse(&s, crlf, strlen(crlf), &e), 0);
 	T_EQ_INT(op_sshsig_verify(&s, "git", MSG, strlen(MSG), &e), 0);
-	op_sshsig_free(&s);
+	op_sshsig_clear(&s);
 	/* Re-wrapped at 76 columns or on one line: still the same bytes. */
 	buf b;
 	T_REQUIRE(dearmor(text, &b));
@@ -871,14 +871,14 @@ static void test_armor(void)
 	T_REQUIRE(asprintf(&one, "-----BEGIN SSH SIGNATURE-----\n%s\n-----END SSH SIGNATURE-----",
 			  body) > 0);
 	T_EQ_INT(op_sshsig_parse(&s, one, strlen(one), &e), 0);
-	op_sshsig_free(&s);
+	op_sshsig_clear(&s);
 	free(one);
 	free(body);
 	/* Trailing whitespace is fine, anything else after the END line is not. */
 	char *more = NULL;
 	T_REQUIRE(asprintf(&more, "%s\n \t\n", text) > 0);
 	T_EQ_INT(op_sshsig_parse(&s, more, strlen(more), &e), 0);
-	op_sshsig_free(&s);
+	op_sshsig_clear(&s);
 	free(more);
 	T_REQUIRE(asprintf(&more, "%sx\n", text) > 0);
 	T_EQ_INT(op_sshsig_parse(&s, more, strlen(more), &e), OP_EINVAL);
@@ -957,7 +957,7 @@ static void test_commit_split(void)
 		"gpgsig in the body stays\n"
 		" and so does this\n");
 	T_EQ_INT(c.payload_len, strlen(c.payload));
-	op_commit_sig_free(&c);
+	op_commit_sig_clear(&c);
 	T_CHECK(c.sig == NULL && c.payload == NULL);
 	/* In a SHA-256 repository the header is gpgsig-sha256; gpgsig is dropped. */
 	split(signed_commit, true, &c);
@@ -965,7 +965,7 @@ static void test_commit_split(void)
 	T_CHECK(strstr(c.payload, "gpgsig -----BEGIN") == NULL);
 	T_CHECK(strstr(c.payload, "U1NI") == NULL);
 	T_CHECK(strstr(c.payload, "committer C U <c@x> 1714564801 +0200\n\nsubject\n") != NULL);
-	op_commit_sig_free(&c);
+	op_commit_sig_clear(&c);
 	/* Both headers (a converted repository): each mode takes its own, drops the other. */
 	const char *both = "tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n"
 			   "committer C <c@x> 1 +0000\n"
@@ -986,39 +986,39 @@ static void test_commit_split(void)
 	split(both, false, &c);
 	T_EQ_STR(c.sig, "-----BEGIN SSH SIGNATURE-----\nA\n-----END SSH SIGNATURE-----\n");
 	T_EQ_STR(c.payload, payload);
-	op_commit_sig_free(&c);
+	op_commit_sig_clear(&c);
 	split(both, true, &c);
 	T_EQ_STR(c.sig, "-----BEGIN SSH SIGNATURE-----\nB\n-----END SSH SIGNATURE-----\n");
 	T_EQ_STR(c.payload, payload);
-	op_commit_sig_free(&c);
+	op_commit_sig_clear(&c);
 	/* Unsigned: no signature, the payload is the whole object. */
 	const char *plain = "tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n"
 			    "committer C <c@x> 1 +0000\n\nmsg";
 	split(plain, false, &c);
 	T_CHECK(c.sig == NULL && c.sig_len == 0);
 	T_EQ_STR(c.payload, plain);
-	op_commit_sig_free(&c);
+	op_commit_sig_clear(&c);
 	/* "gpgsig" with no space, "gpgsigx": not the signature header. */
 	split("tree t\ngpgsig\n x\ngpgsigx y\ncommitter C <c@x> 1 +0000\n\nm\n", false, &c);
 	T_CHECK(c.sig == NULL);
 	T_EQ_STR(c.payload, "tree t\ncommitter C <c@x> 1 +0000\n\nm\n");
-	op_commit_sig_free(&c);
+	op_commit_sig_clear(&c);
 	/* Edge shapes: empty, header at the very end without a newline. */
 	split("", false, &c);
 	T_CHECK(c.sig == NULL && c.payload_len == 0);
-	op_commit_sig_free(&c);
+	op_commit_sig_clear(&c);
 	split("tree t\ngpgsig abc", false, &c);
 	T_EQ_STR(c.sig, "abc");
 	T_EQ_STR(c.payload, "tree t\n");
-	op_commit_sig_free(&c);
+	op_commit_sig_clear(&c);
 	/* A NUL in the message is kept (lengths, not strings). */
 	const char nul[] = "tree t\ngpgsig s\n\nm\0n\n";
 	op_err e;
 	T_EQ_INT(op_commit_split_signature(&c, nul, sizeof nul - 1, false, &e), 0);
 	T_EQ_INT(c.payload_len, 12);
 	T_CHECK(memcmp(c.payload, "tree t\n\nm\0n\n", 12) == 0);
-	op_commit_sig_free(&c);
-	op_commit_sig_free(NULL);
+	op_commit_sig_clear(&c);
+	op_commit_sig_clear(NULL);
 }
 
 static int committer(const char *commit, char **email, int64_t *t)
@@ -1092,8 +1092,8 @@ static void test_git_commit(void)
 		T_EQ_STR(email, "test@example.com");
 		T_EQ_INT(t, 1714564800);
 		free(email);
-		op_sshsig_free(&s);
-		op_commit_sig_free(&cs);
+		op_sshsig_clear(&s);
+		op_commit_sig_clear(&cs);
 		free(raw);
 	}
 }

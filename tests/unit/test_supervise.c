@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "outpost/proto.h"
-#include "outpost/supervise.h"
+#include "outpost/agent/wire/proto.h"
+#include "outpost/agent/host/supervise.h"
 #include "t.h"
 
 static const op_restart_policy P = OP_RESTART_POLICY_DEFAULT;

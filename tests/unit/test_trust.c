@@ -1,9 +1,9 @@
-/* Unit tests of the trust policy (sync/trust.c, sync/trust_decide.c): allowed_signers
+/* Unit tests of the trust policy (agent/trust/trust.c, agent/trust/trust_decide.c): allowed_signers
  * and revocation parsing with every option, date edge and error line, ssh-keygen's
- * patterns, and the decision, which must be git's (see include/outpost/trust.h; the
+ * patterns, and the decision, which must be git's (see include/outpost/agent/trust/trust.h; the
  * e2e test test_verify_git compares it with git itself). The keys are fixed public
  * keys made once by ssh-keygen. */
-#include "outpost/trust.h"
+#include "outpost/agent/trust/trust.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +56,7 @@ static void bad(const char *text, size_t len, const char *want, int line)
 	int rc = op_trust_parse(&p, "signers", text, len, &e);
 	if (rc == 0) {
 		t_fail(__FILE__, line, "accepted: %s", text);
-		op_trust_free(&p);
+		op_trust_clear(&p);
 		return;
 	}
 	if (!strstr(e.msg, want))
@@ -98,18 +98,18 @@ static void test_parse_basic(void)
 	op_sshkey k = key(ED1);
 	T_CHECK(op_sshkey_equal(&p.v[0].key, &k));
 	T_CHECK(!op_sshkey_equal(&p.v[3].key, &k));
-	op_sshkey_free(&k);
-	op_trust_free(&p);
+	op_sshkey_clear(&k);
+	op_trust_clear(&p);
 	T_CHECK(p.v == NULL && p.n == 0);
-	op_trust_free(&p); /* twice is harmless */
+	op_trust_clear(&p); /* twice is harmless */
 
 	/* Empty and comment-only files are valid and list nobody. */
 	T_EQ_INT(parse(&p, "", &e), 0);
 	T_EQ_INT(p.n, 0);
-	op_trust_free(&p);
+	op_trust_clear(&p);
 	T_EQ_INT(parse(&p, "# nobody yet\n\n", &e), 0);
 	T_EQ_INT(p.n, 0);
-	op_trust_free(&p);
+	op_trust_clear(&p);
 }
 
 static void test_parse_options(void)
@@ -135,7 +135,7 @@ static void test_parse_options(void)
 	T_EQ_STR(p.v[3].namespaces, "*");
 	T_EQ_INT(p.v[4].valid_before, 1735689600);
 	T_EQ_STR(p.v[5].namespaces, "g\"it");
-	op_trust_free(&p);
+	op_trust_clear(&p);
 	if (t_failed_checks)
 		fprintf(stderr, "  last error: %s\n", e.msg);
 }
@@ -296,10 +296,10 @@ static void decide(const char *policy, const char *revoked, const char *k, int64
 	op_trust_query q = {
 		.key = &sk, .ns = "git", .time = t, .email = email, .match_committer = match};
 	op_trust_decide(&p, revoked ? &r : NULL, &q, v);
-	op_sshkey_free(&sk);
-	op_trust_free(&p);
+	op_sshkey_clear(&sk);
+	op_trust_clear(&p);
 	if (revoked)
-		op_trust_revoked_free(&r);
+		op_trust_revoked_clear(&r);
 }
 
 #define ACCEPTS(policy, k, t, want_principal, want_line) \
@@ -487,14 +487,14 @@ static void test_revoked_parse(void)
 	T_CHECK(!op_trust_is_revoked(&r, &k2));
 	T_CHECK(op_trust_is_revoked(&r, &k3));
 	T_CHECK(!op_trust_is_revoked(NULL, &k1));
-	op_trust_revoked_free(&r);
-	op_sshkey_free(&k1);
-	op_sshkey_free(&k2);
-	op_sshkey_free(&k3);
+	op_trust_revoked_clear(&r);
+	op_sshkey_clear(&k1);
+	op_sshkey_clear(&k2);
+	op_sshkey_clear(&k3);
 
 	T_EQ_INT(op_trust_revoked_parse(&r, "rev", "", 0, &e), 0);
 	T_EQ_INT(r.n, 0);
-	op_trust_revoked_free(&r);
+	op_trust_revoked_clear(&r);
 
 	const char *bad1 = ED1 "\nalice@x " ED2 "\n";
 	T_EQ_INT(op_trust_revoked_parse(&r, "rev", bad1, strlen(bad1), &e), OP_EINVAL);
@@ -525,7 +525,7 @@ static void test_limits(void)
 	/* Exactly the cap is fine. */
 	T_EQ_INT(op_trust_parse(&p, "s", big, (n - 1) * line, &e), 0);
 	T_EQ_INT(p.n, OP_TRUST_MAX_ENTRIES);
-	op_trust_free(&p);
+	op_trust_clear(&p);
 	free(big);
 	/* Too many bytes. */
 	T_EQ_INT(op_trust_parse(&p, "s", "", OP_TRUST_MAX_FILE + 1, &e), OP_ETOOBIG);
@@ -568,7 +568,7 @@ static void test_verify_commit_refusals(void)
 	T_EQ_INT(op_trust_verify_commit(&p, NULL, notime, strlen(notime), NULL, &v), OP_ETRUST);
 	T_EQ_INT(v.reason, OP_TRUST_MALFORMED);
 	T_CHECK_MSG(strstr(v.msg, "no time"), "%s", v.msg);
-	op_trust_free(&p);
+	op_trust_clear(&p);
 }
 
 int main(void)

@@ -1,0 +1,166 @@
+/* See include/outpost/agent/base/util.h. */
+#include "outpost/agent/base/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int op_parse_u64(const char *s, uint64_t *v)
+{
+	if (!s || !*s || *s == '-' || *s == '+')
+		return OP_EINVAL;
+	for (const char *p = s; *p; p++)
+		if (*p < '0' || *p > '9')
+			return OP_EINVAL;
+	errno = 0;
+	char *end;
+	unsigned long long x = strtoull(s, &end, 10);
+	if (errno == ERANGE || *end)
+		return OP_EINVAL;
+	*v = x;
+	return 0;
+}
+
+int op_parse_duration_ms(const char *s, int64_t *ms)
+{
+	char num[32];
+	size_t i = 0;
+	if (!s)
+		return OP_EINVAL;
+	while (s[i] >= '0' && s[i] <= '9' && i < sizeof num - 1) {
+		num[i] = s[i];
+		i++;
+	}
+	num[i] = '\0';
+	uint64_t v;
+	if (i == 0 || i > 9 || op_parse_u64(num, &v) != 0)
+		return OP_EINVAL;
+	const char *unit = s + i;
+	int64_t mul;
+	if (!*unit || !strcmp(unit, "s"))
+		mul = 1000;
+	else if (!strcmp(unit, "ms"))
+		mul = 1;
+	else if (!strcmp(unit, "m"))
+		mul = 60 * 1000;
+	else if (!strcmp(unit, "h"))
+		mul = 3600 * 1000;
+	else
+		return OP_EINVAL;
+	*ms = (int64_t)v * mul;
+	return 0;
+}
+
+void op_time_rfc3339(int64_t t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int op_time_parse_rfc3339(const char *s, int64_t *t)
+{
+	struct tm tm = {0};
+	char z = 0;
+	int n = 0;
+	if (!s || strlen(s) != 20 ||
+		sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+			&tm.tm_hour, &tm.tm_min, &tm.tm_sec, &z, &n) != 7 ||
+		n != 20 || z != 'Z' || tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12 ||
+		tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+		tm.tm_sec > 60)
+		return OP_EINVAL;
+	for (int i = 0; i < 20; i++) /* no signs or blanks where digits belong */
+		if (i != 4 && i != 7 && i != 10 && i != 13 && i != 16 && i != 19 &&
+			(s[i] < '0' || s[i] > '9'))
+			return OP_EINVAL;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	*t = (int64_t)timegm(&tm);
+	return 0;
+}
+
+static int64_t clock_ms(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t op_now_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
+}
+
+int64_t op_wall_ms(void)
+{
+	return clock_ms(CLOCK_REALTIME);
+}
+
+int op_mkdirs(const char *path, unsigned mode, op_err *e)
+{
+	char p[4096];
+	int w = snprintf(p, sizeof p, "%s", path);
+	if (w < 0 || (size_t)w >= sizeof p)
+		return op_err_set(e, OP_EINVAL, "path too long: %.64s...", path);
+	for (char *q = p + 1; *q; q++) {
+		if (*q != '/')
+			continue;
+		*q = '\0';
+		if (mkdir(p, mode) != 0 && errno != EEXIST)
+			return op_err_set(e, OP_EIO, "mkdir %s: %s", p, strerror(errno));
+		*q = '/';
+	}
+	if (mkdir(p, mode) != 0 && errno != EEXIST)
+		return op_err_set(e, OP_EIO, "mkdir %s: %s", p, strerror(errno));
+	return 0;
+}
+
+int op_write_atomic(const char *path, const void *buf, size_t len, op_err *e)
+{
+	char tmp[4096], dir[4096];
+	int w = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+	if (w < 0 || (size_t)w >= sizeof tmp)
+		return op_err_set(e, OP_EINVAL, "path too long");
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return op_err_set(e, OP_EIO, "write %s: %s", tmp, strerror(errno));
+	const char *p = buf;
+	size_t left = len;
+	while (left > 0) {
+		ssize_t n = write(fd, p, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int err = errno;
+			close(fd);
+			unlink(tmp);
+			return op_err_set(e, OP_EIO, "write %s: %s", tmp, strerror(err));
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	if (fsync(fd) != 0 || close(fd) != 0) {
+		unlink(tmp);
+		return op_err_set(e, OP_EIO, "fsync %s: %s", tmp, strerror(errno));
+	}
+	if (rename(tmp, path) != 0) {
+		int err = errno;
+		unlink(tmp);
+		return op_err_set(e, OP_EIO, "rename %s: %s", path, strerror(err));
+	}
+	snprintf(dir, sizeof dir, "%s", path);
+	int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}

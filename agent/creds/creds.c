@@ -1,0 +1,472 @@
+/* Least-privilege identities and the nats-server config that declares them (see
+ * include/outpost/agent/creds/creds.h). The permissions are data: one allow-list per role, with
+ * {s} for the site, {h} for the host and {u} for the user name, each subject one the
+ * role was seen to need against real servers (tests/e2e/test_creds.c runs every role
+ * with these lists and tries what each must not do). Everything not listed is denied.
+ *
+ * Why each list is what it is:
+ * - Replies: a role that answers requests (sync, hosts) gets allow_responses, the
+ *   right to publish once to the reply subject of a message it received, and no
+ *   publish right on inboxes. A role that makes requests subscribes to its own inbox
+ *   prefix only, _INBOX.<user>.> (op_bus_connect sets it from the credentials).
+ * - A server maps a client's $JS.<its own domain>.API.* to $JS.API.* before it checks
+ *   permissions, so what a role does in its server's own domain is listed as $JS.API
+ *   (sync uses the hub's domain, an agent its site's); requests for another domain
+ *   ($JS.hub.API from a site) are listed as they are sent.
+ * - A site's leaf link is one more user at the hub, LEAFNODE only, in an account of
+ *   its own (see the exports below). Across it the hub mirrors KV_outpost to the site
+ *   and sources the site's status.
+ * - The site's remote refuses what a hub must never send it (deny_imports). */
+#include "outpost/agent/creds/creds.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "outpost/agent/model/manifest.h"
+
+#define MAXSUBJ 24
+
+struct perms {
+	const char *pub[MAXSUBJ];
+	const char *sub[MAXSUBJ];
+	bool responses;
+	bool leaf;
+};
+
+/* The hub's desired-state writer: its two buckets (created when missing; the status
+ * stream updated to add a source per announced site), every key of `outpost`, only
+ * hub.sync of `outpost-status`; it answers sync.now and announce requests. */
+static const struct perms sync_perms = {
+	.pub = {"$JS.API.STREAM.INFO.KV_outpost", "$JS.API.STREAM.CREATE.KV_outpost",
+		"$JS.API.DIRECT.GET.KV_outpost.>", "$JS.API.CONSUMER.CREATE.KV_outpost",
+		"$JS.API.CONSUMER.DELETE.KV_outpost.*", "$KV.outpost.>",
+		"$JS.API.STREAM.INFO.KV_outpost-status", "$JS.API.STREAM.CREATE.KV_outpost-status",
+		"$JS.API.STREAM.UPDATE.KV_outpost-status", "$KV.outpost-status.hub.sync"},
+	.sub = {"_INBOX.{u}.>", "outpost.hub.sync.now", "outpost.hub.site.announce"},
+	.responses = true,
+};
+
+/* Reads outpost-status where it connects (no domain: $JS.API), through a watcher. */
+static const struct perms status_perms = {
+	.pub = {"$JS.API.STREAM.INFO.KV_outpost-status",
+		"$JS.API.CONSUMER.CREATE.KV_outpost-status",
+		"$JS.API.CONSUMER.DELETE.KV_outpost-status.*"},
+	.sub = {"_INBOX.{u}.>"},
+};
+
+/* A site's leaf link, as the hub sees it: publish is what the site may send into the
+ * hub, subscribe what the hub delivers to it; only this site's subjects are named.
+ * - the site's mirror of KV_outpost: it creates its consumer on the hub (reply on
+ *   $JSC.R), receives on $JS.M, answers flow control on $JS.FC.KV_outpost;
+ * - the hub's source of the site's status: the hub creates a consumer at the site
+ *   (on $JS.<site>.API, filtered to the site's keys; the site answers on the _R_
+ *   subject of the service import), which delivers on $JS.S and gets flow control
+ *   answers on $JS.FC.KV_outpost-status;
+ * - the agent: announces itself, reads the hub's bucket (stream info, a watcher)
+ *   when its mirror stalls, and gets replies on its own inbox. */
+static const struct perms leaf_perms = {
+	.pub = {"$JS.hub.API.CONSUMER.CREATE.KV_outpost", "$JS.hub.API.STREAM.INFO.KV_outpost",
+		"$JS.hub.API.CONSUMER.DELETE.KV_outpost.*", "$JS.FC.KV_outpost.>", "_R_.>",
+		"$JS.S.>", "outpost.hub.site.announce"},
+	.sub = {"_INBOX.agent.{s}.>", "$JSC.R.>", "$JS.M.>", "$JS.FC.KV_outpost-status.>",
+		"$JS.{s}.API.CONSUMER.CREATE.KV_outpost-status.>"},
+	.leaf = true,
+};
+
+/* The site's agent, at its own site (its domain's $JS.<site>.API is mapped to $JS.API
+ * before permissions apply): the mirror and the site's status bucket, the site's own
+ * status keys, commands to the site's hosts and their heartbeats; across the link,
+ * the announce and the reads of the hub's bucket. */
+static const struct perms agent_perms = {
+	.pub = {"$JS.API.STREAM.INFO.KV_outpost", "$JS.API.STREAM.CREATE.KV_outpost",
+		"$JS.API.STREAM.DELETE.KV_outpost", "$JS.API.CONSUMER.CREATE.KV_outpost",
+		"$JS.API.CONSUMER.DELETE.KV_outpost.*", "$JS.API.DIRECT.GET.KV_outpost.>",
+		"$JS.API.STREAM.INFO.KV_outpost-status", "$JS.API.STREAM.CREATE.KV_outpost-status",
+		"$KV.outpost-status.site.{s}.>", "$JS.hub.API.STREAM.INFO.KV_outpost",
+		"$JS.hub.API.CONSUMER.CREATE.KV_outpost",
+		"$JS.hub.API.CONSUMER.DELETE.KV_outpost.*", "$JS.FC.KV_outpost.>",
+		"outpost.{s}.host.*.cmd", "outpost.hub.site.announce"},
+	.sub = {"_INBOX.{u}.>", "outpost.{s}.hb.*"},
+};
+
+/* One edge box: its own heartbeats out, its own commands in, replies to them. */
+static const struct perms host_perms = {
+	.pub = {"outpost.{s}.hb.{h}"},
+	.sub = {"outpost.{s}.host.{h}.cmd"},
+	.responses = true,
+};
+
+/* What the site's server refuses from the hub, whatever the hub's own config says (a
+ * hub may be compromised): host commands and heartbeats, writes to any of the site's
+ * streams and keys, account-wide JetStream calls. The hub keeps what it needs:
+ * creating its source consumer on the site's status stream. */
+static const char *const deny_imports[] = {"outpost.>", "$KV.>", "$OBJ.>", "$JS.API.>",
+	"$JS.{s}.API.STREAM.>", "$JS.{s}.API.$KV.>", "$JS.{s}.API.$OBJ.>", "$JS.{s}.API.ACCOUNT.>",
+	"$JS.{s}.API.META.>", "$JS.{s}.API.SERVER.>", NULL};
+/* The site's own traffic stays at the site. */
+static const char *const deny_exports[] = {"outpost.{s}.>", NULL};
+
+/* The hub's two accounts. OUTPOST holds its JetStream (sync, status readers); SITES
+ * holds every site's leaf link and no JetStream. nats-server 2.10 tells a leaf the
+ * publish permissions of its user but does not check what the leaf sends against
+ * them at the hub: a compromised site server that ignores them could write, purge or
+ * delete anything its account reaches. So the leaf users live in an account of their
+ * own, which reaches OUTPOST only through these exports and imports (an account
+ * boundary the hub enforces whatever a leaf sends); the leaf permissions above still
+ * keep honest sites to what they need and decide what the hub delivers to each site.
+ * {s} lines are repeated for every site. */
+struct xport {
+	const char *kind; /* "service" or "stream" */
+	const char *subject; /* the same in both accounts */
+	bool per_site;
+};
+
+/* OUTPOST to SITES: the mirror's consumer (and the agent's direct reads), its
+ * deliveries and flow control; the announce; the agents' inboxes. */
+static const struct xport hub_to_sites[] = {
+	{"service", "$JS.API.CONSUMER.CREATE.KV_outpost", false},
+	{"service", "$JS.API.STREAM.INFO.KV_outpost", false},
+	{"service", "$JS.API.CONSUMER.DELETE.KV_outpost.*", false},
+	{"service", "$JS.FC.KV_outpost.>", false},
+	{"service", "outpost.hub.site.announce", false},
+	{"stream", "$JS.M.>", false},
+	{"stream", "_INBOX.agent.>", false},
+	{NULL, NULL, false},
+};
+
+/* SITES to OUTPOST: the hub's source of each site's status: its consumer requests
+ * (one subject per site), the deliveries and the flow control answers. */
+static const struct xport sites_to_hub[] = {
+	{"service", "$JS.{s}.API.CONSUMER.CREATE.KV_outpost-status.>", true},
+	{"service", "$JS.FC.KV_outpost-status.>", false},
+	{"stream", "$JS.S.>", false},
+	{NULL, NULL, false},
+};
+
+static const struct perms *perms_of(enum op_role r)
+{
+	switch (r) {
+	case OP_ROLE_SYNC: return &sync_perms;
+	case OP_ROLE_HUB_STATUS:
+	case OP_ROLE_SITE_STATUS: return &status_perms;
+	case OP_ROLE_LEAF: return &leaf_perms;
+	case OP_ROLE_AGENT: return &agent_perms;
+	case OP_ROLE_HOST: return &host_perms;
+	}
+	return &status_perms;
+}
+
+/* ---- the deployment ------------------------------------------------------------------ */
+
+int op_creds_add_site(op_creds *c, const char *site, op_err *e)
+{
+	if (!op_name_valid(site) || !strcmp(site, "hub"))
+		return op_err_set(e, OP_EUSAGE,
+			"--site %s: expected [a-z0-9-], 1..63 characters, not \"hub\"", site);
+	for (size_t i = 0; i < c->nsites; i++)
+		if (!strcmp(c->sites[i], site))
+			return op_err_set(e, OP_EUSAGE, "--site %s given twice", site);
+	char **v = realloc(c->sites, (c->nsites + 1) * sizeof *v);
+	if (!v)
+		return op_err_set(e, OP_ENOMEM, "out of memory");
+	c->sites = v;
+	if (!(c->sites[c->nsites] = strdup(site)))
+		return op_err_set(e, OP_ENOMEM, "out of memory");
+	c->nsites++;
+	return 0;
+}
+
+static op_ident *ident_new(op_creds *c, op_err *e)
+{
+	op_ident *v = realloc(c->v, (c->n + 1) * sizeof *v);
+	if (!v) {
+		op_err_set(e, OP_ENOMEM, "out of memory");
+		return NULL;
+	}
+	c->v = v;
+	memset(&v[c->n], 0, sizeof v[c->n]);
+	return &v[c->n++];
+}
+
+int op_creds_add_host(op_creds *c, const char *site_id, op_err *e)
+{
+	const char *colon = strchr(site_id, ':');
+	char site[64];
+	if (!colon || colon - site_id > 63)
+		return op_err_set(e, OP_EUSAGE, "--host %s: expected SITE:ID", site_id);
+	snprintf(site, sizeof site, "%.*s", (int)(colon - site_id), site_id);
+	const char *id = colon + 1;
+	bool known = false;
+	for (size_t i = 0; i < c->nsites && !known; i++)
+		known = !strcmp(c->sites[i], site);
+	if (!known)
+		return op_err_set(
+			e, OP_EUSAGE, "--host %s: site %s is not one of the --site", site_id, site);
+	if (!op_name_valid(id))
+		return op_err_set(e, OP_EUSAGE,
+			"--host %s: the id must be [a-z0-9-], 1..63 characters", site_id);
+	for (size_t i = 0; i < c->n; i++)
+		if (c->v[i].role == OP_ROLE_HOST && !strcmp(c->v[i].site, site) &&
+			!strcmp(c->v[i].host, id))
+			return op_err_set(e, OP_EUSAGE, "--host %s given twice", site_id);
+	op_ident *h = ident_new(c, e);
+	if (!h)
+		return OP_ENOMEM;
+	h->role = OP_ROLE_HOST;
+	snprintf(h->site, sizeof h->site, "%s", site);
+	snprintf(h->host, sizeof h->host, "%s", id);
+	return 0;
+}
+
+static int add_ident(
+	op_creds *c, enum op_role r, const char *site, const char *host, op_ident **out, op_err *e)
+{
+	op_ident *id = ident_new(c, e);
+	if (!id)
+		return OP_ENOMEM;
+	id->role = r;
+	snprintf(id->site, sizeof id->site, "%s", site ? site : "");
+	snprintf(id->host, sizeof id->host, "%s", host ? host : "");
+	*out = id;
+	return 0;
+}
+
+static void name_ident(op_ident *id)
+{
+	switch (id->role) {
+	case OP_ROLE_SYNC:
+		snprintf(id->user, sizeof id->user, "sync");
+		snprintf(id->file, sizeof id->file, "hub/sync.creds");
+		break;
+	case OP_ROLE_HUB_STATUS:
+		snprintf(id->user, sizeof id->user, "status");
+		snprintf(id->file, sizeof id->file, "hub/status.creds");
+		break;
+	case OP_ROLE_LEAF:
+		snprintf(id->user, sizeof id->user, "leaf.%s", id->site);
+		snprintf(id->file, sizeof id->file, "%s/leaf.creds", id->site);
+		break;
+	case OP_ROLE_AGENT:
+		snprintf(id->user, sizeof id->user, "agent.%s", id->site);
+		snprintf(id->file, sizeof id->file, "%s/agent.creds", id->site);
+		break;
+	case OP_ROLE_SITE_STATUS:
+		snprintf(id->user, sizeof id->user, "status.%s", id->site);
+		snprintf(id->file, sizeof id->file, "%s/status.creds", id->site);
+		break;
+	case OP_ROLE_HOST:
+		snprintf(id->user, sizeof id->user, "host.%s.%s", id->site, id->host);
+		snprintf(id->file, sizeof id->file, "%s/host-%s.creds", id->site, id->host);
+		break;
+	}
+}
+
+int op_creds_plan(op_creds *c, op_err *e)
+{
+	/* The hosts were added as they came; the plan puts them after their site. */
+	op_ident *hosts = c->v;
+	size_t nhosts = c->n;
+	c->v = NULL;
+	c->n = 0;
+	op_ident *id;
+	int rc = add_ident(c, OP_ROLE_SYNC, NULL, NULL, &id, e);
+	if (!rc)
+		rc = add_ident(c, OP_ROLE_HUB_STATUS, NULL, NULL, &id, e);
+	for (size_t s = 0; s < c->nsites && !rc; s++) {
+		const char *site = c->sites[s];
+		rc = add_ident(c, OP_ROLE_LEAF, site, NULL, &id, e);
+		if (!rc)
+			rc = add_ident(c, OP_ROLE_AGENT, site, NULL, &id, e);
+		if (!rc)
+			rc = add_ident(c, OP_ROLE_SITE_STATUS, site, NULL, &id, e);
+		for (size_t h = 0; h < nhosts && !rc; h++)
+			if (!strcmp(hosts[h].site, site))
+				rc = add_ident(c, OP_ROLE_HOST, site, hosts[h].host, &id, e);
+	}
+	free(hosts);
+	for (size_t i = 0; i < c->n; i++)
+		name_ident(&c->v[i]);
+	return rc;
+}
+
+void op_creds_clear(op_creds *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		explicit_bzero(c->v[i].pass, sizeof c->v[i].pass);
+	free(c->v);
+	for (size_t i = 0; i < c->nsites; i++)
+		free(c->sites[i]);
+	free(c->sites);
+	memset(c, 0, sizeof *c);
+}
+
+/* ---- config text --------------------------------------------------------------------- */
+
+/* One subject with {s}, {h}, {u} expanded, quoted. */
+static void put_subject(FILE *f, const char *tmpl, const op_ident *id)
+{
+	fputc('"', f);
+	for (const char *p = tmpl; *p; p++) {
+		if (p[0] == '{' && p[1] && p[2] == '}') {
+			const char *v = p[1] == 's' ? id->site : p[1] == 'h' ? id->host : id->user;
+			fputs(v, f);
+			p += 2;
+		} else {
+			fputc(*p, f);
+		}
+	}
+	fputc('"', f);
+}
+
+static void put_list(FILE *f, const char *const *subj, const op_ident *id)
+{
+	fputc('[', f);
+	for (int i = 0; i < MAXSUBJ && subj[i]; i++) {
+		fputs(i ? ", " : "", f);
+		put_subject(f, subj[i], id);
+	}
+	fputc(']', f);
+}
+
+static void put_user(FILE *f, const op_ident *id)
+{
+	const struct perms *p = perms_of(id->role);
+	fprintf(f, "      {\n        user: \"%s\", password: \"%s\"\n", id->user, id->pass);
+	fprintf(f, "        allowed_connection_types: [\"%s\"]\n",
+		p->leaf ? "LEAFNODE" : "STANDARD");
+	fputs("        permissions: {\n          publish: { allow: ", f);
+	put_list(f, p->pub, id);
+	fputs(" }\n          subscribe: { allow: ", f);
+	put_list(f, p->sub, id);
+	fputs(" }\n", f);
+	if (p->responses)
+		fputs("          allow_responses: { max: 1, expires: \"10m\" }\n", f);
+	fputs("        }\n      }\n", f);
+}
+
+/* One export (with the account that may import it) per line; {s} lines per site. */
+static void put_exports(FILE *f, const op_creds *c, const struct xport *x, const char *to_acc)
+{
+	fputs("    exports: [\n", f);
+	for (; x->kind; x++)
+		for (size_t i = 0; i < (x->per_site ? c->nsites : 1); i++) {
+			op_ident site = {0};
+			snprintf(site.site, sizeof site.site, "%s", x->per_site ? c->sites[i] : "");
+			fprintf(f, "      { %s: ", x->kind);
+			put_subject(f, x->subject, &site);
+			fprintf(f, ", accounts: [%s] }\n", to_acc);
+		}
+	fputs("    ]\n", f);
+}
+
+static void put_imports(FILE *f, const op_creds *c, const struct xport *x, const char *from_acc)
+{
+	fputs("    imports: [\n", f);
+	for (; x->kind; x++)
+		for (size_t i = 0; i < (x->per_site ? c->nsites : 1); i++) {
+			op_ident site = {0};
+			snprintf(site.site, sizeof site.site, "%s", x->per_site ? c->sites[i] : "");
+			fprintf(f, "      { %s: { account: %s, subject: ", x->kind, from_acc);
+			put_subject(f, x->subject, &site);
+			fputs(" } }\n", f);
+		}
+	fputs("    ]\n", f);
+}
+
+static void put_users(FILE *f, const op_creds *c, const char *site, bool leafs)
+{
+	fputs("    users: [\n", f);
+	for (size_t i = 0; i < c->n; i++) {
+		const op_ident *id = &c->v[i];
+		bool hub_side = id->role == OP_ROLE_SYNC || id->role == OP_ROLE_HUB_STATUS ||
+			id->role == OP_ROLE_LEAF;
+		bool mine = site ? !hub_side && !strcmp(id->site, site)
+				 : hub_side && (id->role == OP_ROLE_LEAF) == leafs;
+		if (mine)
+			put_user(f, id);
+	}
+	fputs("    ]\n", f);
+}
+
+static void put_remote(FILE *f, const op_creds *c, const char *site, const char *hub_leaf)
+{
+	const op_ident *leaf = NULL;
+	for (size_t i = 0; i < c->n; i++)
+		if (c->v[i].role == OP_ROLE_LEAF && !strcmp(c->v[i].site, site))
+			leaf = &c->v[i];
+	if (!leaf)
+		return;
+	const char *sep = strstr(hub_leaf, "://");
+	fprintf(f,
+		"leafnodes {\n  remotes: [\n    {\n"
+		"      url: \"%.*s://%s:%s@%s\"\n      account: " OP_CREDS_ACCOUNT "\n"
+		"      deny_imports: ",
+		(int)(sep - hub_leaf), hub_leaf, leaf->user, leaf->pass, sep + 3);
+	put_list(f, deny_imports, leaf);
+	fputs("\n      deny_exports: ", f);
+	put_list(f, deny_exports, leaf);
+	fputs("\n    }\n  ]\n}\n", f);
+}
+
+static char *conf_text(const op_creds *c, const char *site, const char *hub_leaf)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	fprintf(f,
+		"# Written by `outpost creds` for %s: include it in that nats-server's config\n"
+		"# (include \"%s\"). Every client of the server is one of these users; each may\n"
+		"# use only the subjects its role needs. Keep it secret (it holds passwords).\n",
+		site ? site : "the hub", site ? "site.conf" : "hub.conf");
+	fputs("accounts {\n  " OP_CREDS_ACCOUNT " {\n    jetstream: enabled\n", f);
+	put_users(f, c, site, false);
+	if (!site) {
+		put_exports(f, c, hub_to_sites, OP_CREDS_SITES);
+		put_imports(f, c, sites_to_hub, OP_CREDS_SITES);
+		fputs("  }\n  " OP_CREDS_SITES " {\n", f);
+		put_users(f, c, NULL, true);
+		put_exports(f, c, sites_to_hub, OP_CREDS_ACCOUNT);
+		put_imports(f, c, hub_to_sites, OP_CREDS_ACCOUNT);
+	}
+	fputs("  }\n}\n", f);
+	if (site)
+		put_remote(f, c, site, hub_leaf);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+char *op_creds_hub_conf(const op_creds *c)
+{
+	return conf_text(c, NULL, NULL);
+}
+
+char *op_creds_site_conf(const op_creds *c, const char *site, const char *hub_leaf)
+{
+	return conf_text(c, site, hub_leaf);
+}
+
+char *op_creds_file_text(const op_ident *id)
+{
+	char *s = NULL;
+	return asprintf(&s, "%s:%s\n", id->user, id->pass) < 0 ? NULL : s;
+}
+
+int op_creds_check_url(const char *url, op_err *e)
+{
+	const char *sep = strstr(url, "://");
+	if (!sep || sep == url || !sep[3] || strpbrk(url, "@\"' \t\n\\{}[]#") ||
+		!strchr(sep + 3, ':'))
+		return op_err_set(e, OP_EUSAGE,
+			"--hub-leaf %s: expected scheme://host:port "
+			"(nats-leaf://hub.example:7422), "
+			"without user info",
+			url);
+	return 0;
+}

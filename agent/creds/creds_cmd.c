@@ -1,0 +1,198 @@
+/* `outpost creds`: writes a deployment's NATS identities into a new directory, one
+ * credential file per identity and the config fragments that declare them (see
+ * include/outpost/agent/creds/creds.h for what each identity may do). Passwords are 32 random
+ * bytes from libsodium, base64url; every file is written 0600 in a 0700 directory,
+ * and an existing non-empty directory is refused so that credentials are never
+ * overwritten half-way. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "outpost/agent/base/cli.h"
+#include "outpost/agent/creds/creds.h"
+#include "outpost/agent/trust/fresh.h"
+#include "outpost/agent/trust/sshsign.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: outpost creds --out DIR --hub-leaf URL --site NAME... [--host SITE:ID]...\n"
+		"\n"
+		"Writes least-privilege NATS credentials for a hub and its sites into DIR (made,\n"
+		"mode 0700; it must not exist or be empty):\n"
+		"  hub/hub.conf         accounts for the hub's nats-server: include it there\n"
+		"  hub/sync.creds       outpost sync        hub/status.creds   outpost status\n"
+		"  SITE/site.conf       accounts and the leaf remote for SITE's nats-server\n"
+		"  SITE/leaf.creds      SITE's leaf link (also in site.conf)\n"
+		"  SITE/agent.creds     outpost agent       SITE/status.creds  outpost status\n"
+		"  SITE/host-ID.creds   outpost host --id ID\n"
+		"  hub/fresh.key        outpost sync --fresh-key (the hub's ed25519 signing key)\n"
+		"  SITE/fresh_signers   outpost agent --fresh-signers (that key's public half)\n"
+		"A role reads its file from OUTPOST_NATS_CREDS. Files are 0600: keep them secret.\n"
+		"\n"
+		"  --out DIR          where to write\n"
+		"  --hub-leaf URL     the hub's leafnode URL the sites link to\n"
+		"                     (nats-leaf://hub.example:7422)\n"
+		"  --site NAME        a site (repeat for each)\n"
+		"  --host SITE:ID     an edge box of SITE (repeat for each)\n"
+		"  -h, --help         this help\n");
+}
+
+/* Makes dir (0700); fails unless it is new or empty. */
+static int out_dir(const char *dir, op_err *e)
+{
+	if (mkdir(dir, 0700) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return op_err_set(e, OP_EIO, "%s: %s", dir, strerror(errno));
+	DIR *d = opendir(dir);
+	if (!d)
+		return op_err_set(e, OP_EIO, "%s: %s", dir, strerror(errno));
+	struct dirent *ent;
+	bool empty = true;
+	while (empty && (ent = readdir(d)))
+		empty = !strcmp(ent->d_name, ".") || !strcmp(ent->d_name, "..");
+	closedir(d);
+	if (!empty)
+		return op_err_set(e, OP_EINVAL,
+			"%s is not empty: credentials are written into a new directory", dir);
+	return chmod(dir, 0700) == 0 ? 0 : op_err_set(e, OP_EIO, "%s: %s", dir, strerror(errno));
+}
+
+/* Writes dir/rel with mode 0600 (its parent made 0700); text is wiped after. */
+static int put_file(const char *dir, const char *rel, char *text, op_err *e)
+{
+	char path[4096];
+	int n = snprintf(path, sizeof path, "%s/%s", dir, rel);
+	int rc = 0;
+	if (!text) {
+		rc = op_err_set(e, OP_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (n < 0 || (size_t)n >= sizeof path) {
+		rc = op_err_set(e, OP_EINVAL, "path too long: %s/%s", dir, rel);
+		goto out;
+	}
+	char *slash = strrchr(path, '/');
+	*slash = '\0';
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		rc = op_err_set(e, OP_EIO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	*slash = '/';
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	size_t len = strlen(text);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0)
+		rc = op_err_set(e, OP_EIO, "%s: %s", path, strerror(errno));
+	if (fd >= 0 && close(fd) < 0 && !rc)
+		rc = op_err_set(e, OP_EIO, "%s: %s", path, strerror(errno));
+out:
+	if (text) {
+		explicit_bzero(text, strlen(text));
+		free(text);
+	}
+	return rc;
+}
+
+static void new_password(char *out, size_t len)
+{
+	unsigned char raw[32];
+	randombytes_buf(raw, sizeof raw);
+	sodium_bin2base64(out, len, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	sodium_memzero(raw, sizeof raw);
+}
+
+/* The allowed_signers line a site checks the hub's freshness record with. */
+static char *fresh_signers(const op_sshpriv *k)
+{
+	char *pub = op_sshpriv_public_line(k, "outpost-hub"), *line = NULL;
+	if (pub && asprintf(&line, "hub@outpost namespaces=\"" OP_FRESH_NS "\" %s", pub) < 0)
+		line = NULL;
+	free(pub);
+	return line;
+}
+
+static int write_all(op_creds *c, const char *dir, const char *hub_leaf, op_err *e)
+{
+	op_sshpriv fresh = {0};
+	int rc = out_dir(dir, e);
+	if (rc || (rc = op_sshpriv_generate(&fresh, e)) != 0)
+		return rc;
+	for (size_t i = 0; i < c->n && !rc; i++)
+		rc = put_file(dir, c->v[i].file, op_creds_file_text(&c->v[i]), e);
+	if (!rc)
+		rc = put_file(dir, "hub/hub.conf", op_creds_hub_conf(c), e);
+	if (!rc)
+		rc = put_file(dir, "hub/fresh.key", op_sshpriv_format(&fresh, "outpost-hub"), e);
+	for (size_t s = 0; s < c->nsites && !rc; s++) {
+		char rel[128];
+		snprintf(rel, sizeof rel, "%s/site.conf", c->sites[s]);
+		rc = put_file(dir, rel, op_creds_site_conf(c, c->sites[s], hub_leaf), e);
+		snprintf(rel, sizeof rel, "%s/fresh_signers", c->sites[s]);
+		if (!rc)
+			rc = put_file(dir, rel, fresh_signers(&fresh), e);
+	}
+	op_sshpriv_clear(&fresh);
+	return rc;
+}
+
+int op_cmd_creds(int argc, char **argv)
+{
+	static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
+		{"hub-leaf", required_argument, NULL, 'l'}, {"site", required_argument, NULL, 's'},
+		{"host", required_argument, NULL, 'H'}, {"help", no_argument, NULL, 'h'}, {0}};
+	const char *dir = NULL, *hub_leaf = NULL;
+	op_creds c = {0};
+	op_err e = {0};
+	int ch, rc = 0;
+	optind = 1;
+	while (rc == 0 && (ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'o': dir = optarg; break;
+		case 'l': rc = op_creds_check_url(hub_leaf = optarg, &e); break;
+		case 's': rc = op_creds_add_site(&c, optarg, &e); break;
+		case 'H': rc = op_creds_add_host(&c, optarg, &e); break;
+		case 'h':
+			usage(stdout);
+			op_creds_clear(&c);
+			return OP_EXIT_OK;
+		default: rc = op_err_set(&e, OP_EUSAGE, "%s", "");
+		}
+	}
+	if (rc == 0 && (optind < argc || !dir || !*dir))
+		rc = op_err_set(&e, OP_EUSAGE, "%s",
+			optind < argc ? "unexpected argument" : "--out DIR is required");
+	if (rc == 0 && (!c.nsites || !hub_leaf))
+		rc = op_err_set(&e, OP_EUSAGE, "%s",
+			!c.nsites ? "at least one --site is required"
+				  : "--hub-leaf URL is required");
+	if (rc) {
+		if (e.msg[0])
+			fprintf(stderr, "outpost creds: %s\n", e.msg);
+		usage(stderr);
+		op_creds_clear(&c);
+		return rc == OP_EUSAGE ? OP_EXIT_USAGE : OP_EXIT_FAIL;
+	}
+	if (sodium_init() < 0 || op_creds_plan(&c, &e) != 0) {
+		fprintf(stderr, "outpost creds: %s\n", e.msg[0] ? e.msg : "libsodium cannot start");
+		op_creds_clear(&c);
+		return OP_EXIT_FAIL;
+	}
+	for (size_t i = 0; i < c.n; i++)
+		new_password(c.v[i].pass, sizeof c.v[i].pass);
+	rc = write_all(&c, dir, hub_leaf, &e);
+	if (rc)
+		fprintf(stderr, "outpost creds: %s\n", e.msg);
+	else
+		printf("wrote %zu credentials for the hub and %zu sites into %s\n", c.n, c.nsites,
+			dir);
+	op_creds_clear(&c);
+	return rc ? OP_EXIT_FAIL : OP_EXIT_OK;
+}

@@ -1,0 +1,197 @@
+/* `outpost status`: what runs where, read from the outpost-status bucket of the server
+ * it connects to: at the hub every site's keys (sourced) and hub.sync; at a site that
+ * site's own. A table a person reads at a glance, or --json for scripts. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "outpost/agent/bus/bus.h"
+#include "outpost/agent/base/cli.h"
+#include "outpost/agent/base/log.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: outpost status [--site NAME] [--app NAME] [--nats URL] [--json]\n"
+		"\n"
+		"Shows the sync outcome and, per site, each app (version, commit, desired and\n"
+		"running instances, state, message, last update) and each host.\n"
+		"\n"
+		"  --site NAME   only this site\n"
+		"  --app NAME    only this app\n"
+		"  --nats URL    the hub's or a site's server (default " OP_DEFAULT_NATS ")\n"
+		"  --json        one JSON document: {\"hub\":{...},\"sites\":{...}}\n"
+		"  -h, --help    this help\n");
+}
+
+struct collect {
+	const char *site, *app;
+	json_t *hub, *sites;
+};
+
+static json_t *site_obj(struct collect *c, const char *site)
+{
+	json_t *s = json_object_get(c->sites, site);
+	if (!s) {
+		s = json_pack("{s:n, s:[], s:[]}", "agent", "apps", "hosts");
+		json_object_set_new(c->sites, site, s);
+	}
+	return s;
+}
+
+static int on_key(void *arg, const char *key, const char *val, size_t len, uint64_t rev)
+{
+	struct collect *c = arg;
+	(void)rev;
+	json_t *v = json_loadb(val, len, 0, NULL);
+	if (!v)
+		return 0;
+	if (!strcmp(key, "hub.sync")) {
+		json_decref(c->hub);
+		c->hub = v;
+		return 0;
+	}
+	/* site.<site>.agent | site.<site>.app.<name> | site.<site>.host.<id> */
+	char site[64], kind[8], name[128] = "";
+	if (sscanf(key, "site.%63[^.].%7[^.].%127s", site, kind, name) < 2 ||
+		(c->site && strcmp(site, c->site))) {
+		json_decref(v);
+		return 0;
+	}
+	json_t *s = site_obj(c, site);
+	if (!strcmp(kind, "agent"))
+		json_object_set_new(s, "agent", v);
+	else if (!strcmp(kind, "app") && (!c->app || !strcmp(name, c->app)))
+		json_array_append_new(json_object_get(s, "apps"), v);
+	else if (!strcmp(kind, "host") && !c->app)
+		json_array_append_new(json_object_get(s, "hosts"), v);
+	else
+		json_decref(v);
+	return 0;
+}
+
+static const char *str(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
+
+static void print_table(struct collect *c)
+{
+	if (c->hub && !c->site && !c->app)
+		printf("hub sync: %s commit %.12s seq %lld by %s at %s%s%s\n\n",
+			str(c->hub, "outcome"), str(c->hub, "commit"),
+			(long long)json_integer_value(json_object_get(c->hub, "seq")),
+			str(c->hub, "signer")[0] ? str(c->hub, "signer") : "-", str(c->hub, "time"),
+			str(c->hub, "reason")[0] ? ": " : "", str(c->hub, "reason"));
+	printf("%-16s %-20s %-10s %-12s %-9s %-12s %-20s %s\n", "SITE", "APP", "VERSION", "COMMIT",
+		"RUNNING", "STATE", "LAST SEEN", "MESSAGE");
+	const char *site;
+	json_t *s;
+	json_object_foreach(c->sites, site, s)
+	{
+		size_t i;
+		json_t *a;
+		json_array_foreach(json_object_get(s, "apps"), i, a)
+		{
+			char counts[32];
+			snprintf(counts, sizeof counts, "%lld/%lld",
+				(long long)json_integer_value(json_object_get(a, "running")),
+				(long long)json_integer_value(json_object_get(a, "desired")));
+			printf("%-16s %-20s %-10s %-12.12s %-9s %-12s %-20s %s\n", site,
+				str(a, "app"), str(a, "version")[0] ? str(a, "version") : "-",
+				str(a, "commit"), counts, str(a, "state"), str(a, "updated"),
+				str(a, "message"));
+		}
+	}
+	if (c->app)
+		return;
+	printf("\n%-16s %-20s %-6s %-20s %s\n", "SITE", "HOST", "ALIVE", "LAST SEEN", "INSTANCES");
+	json_object_foreach(c->sites, site, s)
+	{
+		size_t i;
+		json_t *h;
+		json_array_foreach(json_object_get(s, "hosts"), i, h)
+		{
+			json_t *insts = json_object_get(h, "instances");
+			printf("%-16s %-20s %-6s %-20s %zu\n", site, str(h, "host"),
+				json_is_true(json_object_get(h, "alive")) ? "yes" : "NO",
+				str(h, "last_seen"), json_array_size(insts));
+		}
+		json_t *ag = json_object_get(s, "agent");
+		if (ag && (str(ag, "problem")[0] || str(ag, "warning")[0]))
+			printf("%-16s agent: %s%s%s\n", site, str(ag, "problem"),
+				str(ag, "problem")[0] && str(ag, "warning")[0] ? "; " : "",
+				str(ag, "warning"));
+	}
+}
+
+int op_cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {{"site", required_argument, NULL, 's'},
+		{"app", required_argument, NULL, 'a'}, {"nats", required_argument, NULL, 'n'},
+		{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0}};
+	const char *nats = OP_DEFAULT_NATS;
+	struct collect c = {0};
+	bool as_json = false;
+	int ch;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's': c.site = optarg; break;
+		case 'a': c.app = optarg; break;
+		case 'n': nats = optarg; break;
+		case 'j': as_json = true; break;
+		case 'h': usage(stdout); return OP_EXIT_OK;
+		default: usage(stderr); return OP_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return OP_EXIT_USAGE;
+	}
+	op_bus b;
+	op_err e = {0};
+	kvStore *kv = NULL;
+	if (op_bus_connect(&b, nats, "outpost-status", NULL, 3000, &e) != 0) {
+		fprintf(stderr, "outpost status: %s\n", e.msg);
+		return OP_EXIT_FAIL;
+	}
+	natsStatus s = js_KeyValue(&kv, b.js, OP_STATUS_BUCKET);
+	if (s != NATS_OK) {
+		char url[512];
+		op_bus_url_redact(nats, url, sizeof url);
+		fprintf(stderr,
+			"outpost status: no %s bucket at %s (%s): no sync or agent ran "
+			"there yet\n",
+			OP_STATUS_BUCKET, url, natsStatus_GetText(s));
+		op_bus_close(&b);
+		return OP_EXIT_FAIL;
+	}
+	c.sites = json_object();
+	int rc = op_bus_kv_scan(kv, ">", on_key, &c, &e);
+	kvStore_Destroy(kv);
+	op_bus_close(&b);
+	if (rc) {
+		fprintf(stderr, "outpost status: %s\n", e.msg);
+		json_decref(c.sites);
+		json_decref(c.hub);
+		return OP_EXIT_FAIL;
+	}
+	if (as_json) {
+		json_t *all = json_pack(
+			"{s:o, s:O}", "hub", c.hub ? c.hub : json_null(), "sites", c.sites);
+		char *out = json_dumps(all, JSON_SORT_KEYS | JSON_INDENT(2));
+		printf("%s\n", out ? out : "{}");
+		free(out);
+		json_decref(all);
+		c.hub = NULL;
+	} else {
+		print_table(&c);
+	}
+	json_decref(c.sites);
+	json_decref(c.hub);
+	return OP_EXIT_OK;
+}

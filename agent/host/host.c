@@ -1,0 +1,412 @@
+/* The instances of an edge box (see include/outpost/agent/host/host.h). Every instance has its own
+ * `outpost shim`, started through a double fork in a session of its own, so that it is
+ * never this process's child: the host can die and come back without its shims
+ * noticing, and it treats the shims it started and the ones it adopted alike, by the
+ * pid and start time each shim writes into its state file. The host keeps in memory
+ * only what one boot needs: the shims it spawned and has not yet seen in a state file,
+ * whether it already sent a SIGTERM, which adoptions it already logged. */
+#include "outpost/agent/host/host.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "outpost/agent/base/log.h"
+#include "outpost/agent/host/supervise.h"
+#include "outpost/agent/base/util.h"
+
+/* A shim that has not written its state file this long after its start is lost. */
+#define SPAWN_WAIT_MS 5000
+/* A lost shim is started again at most this often. */
+#define RESPAWN_MIN_MS 2000
+
+typedef struct ent {
+	char id[OP_INST_MAX + 1];
+	int spawned; /* the shim this boot started, 0 none */
+	uint64_t spawned_start;
+	int64_t spawned_ms; /* when (monotonic) */
+	int term_to; /* the shim pid that got our SIGTERM, 0 none */
+	int seen; /* the shim pid last seen alive, to log an adoption once */
+	bool lost; /* its shim's loss was logged (once, not per respawn) */
+	bool mark; /* seen in this refresh */
+} ent;
+
+struct op_host {
+	op_host_cfg cfg;
+	int lock; /* <state>/host.lock, held while the host runs */
+	char grace[32], log_max[32], log_keep[16];
+	ent *ents;
+	size_t n, cap;
+};
+
+int op_host_open(op_host **out, const op_host_cfg *cfg, op_err *e)
+{
+	char dir[4096];
+	*out = NULL;
+	if (snprintf(dir, sizeof dir, "%s/instances", cfg->state) >= (int)sizeof dir - 256)
+		return op_err_set(e, OP_EINVAL, "--state: path too long");
+	int rc = op_mkdirs(dir, 0700, e);
+	if (rc)
+		return rc;
+	/* One host per state dir: two would each think the shims are theirs. */
+	char path[4096];
+	snprintf(path, sizeof path, "%s/host.lock", cfg->state);
+	int lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock < 0)
+		return op_err_set(e, OP_EIO, "%s: %s", path, strerror(errno));
+	if (flock(lock, LOCK_EX | LOCK_NB) != 0) {
+		close(lock);
+		return op_err_set(e, OP_ECONFLICT, "another outpost host uses %s", cfg->state);
+	}
+	/* Half-made instance dirs of an earlier boot (see handle_start). */
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL)
+		if (!strncmp(de->d_name, ".new-", 5))
+			op_inst_remove(cfg->state, de->d_name, NULL);
+	if (d)
+		closedir(d);
+	op_host *h = calloc(1, sizeof *h);
+	if (!h) {
+		close(lock);
+		return op_err_set(e, OP_ENOMEM, "out of memory");
+	}
+	h->lock = lock;
+	h->cfg = *cfg;
+	snprintf(h->grace, sizeof h->grace, "%lld", (long long)cfg->grace_ms);
+	snprintf(h->log_max, sizeof h->log_max, "%zu", cfg->log_max);
+	snprintf(h->log_keep, sizeof h->log_keep, "%d", cfg->log_keep);
+	*out = h;
+	return 0;
+}
+
+void op_host_close(op_host *h)
+{
+	if (!h)
+		return;
+	close(h->lock);
+	free(h->ents);
+	free(h);
+}
+
+static ent *ent_get(op_host *h, const char *id, bool create)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (!strcmp(h->ents[i].id, id))
+			return &h->ents[i];
+	if (!create)
+		return NULL;
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 16;
+		ent *v = realloc(h->ents, cap * sizeof *v);
+		if (!v)
+			return NULL;
+		h->ents = v;
+		h->cap = cap;
+	}
+	ent *x = &h->ents[h->n++];
+	memset(x, 0, sizeof *x);
+	snprintf(x->id, sizeof x->id, "%s", id);
+	return x;
+}
+
+static void ent_drop(op_host *h, ent *x)
+{
+	*x = h->ents[--h->n];
+}
+
+static bool inst_file_exists(op_host *h, const char *id, const char *file)
+{
+	char p[4096];
+	return op_inst_path(p, sizeof p, h->cfg.state, id, file) == 0 && access(p, F_OK) == 0;
+}
+
+/* Starts `outpost shim` for id in a new session, through a double fork so that it is
+ * not our child. Everything the children do is async-signal-safe: this process has
+ * nats.c's threads. Returns the shim's pid, or -1. */
+static int spawn_shim(op_host *h, const char *id)
+{
+	char *argv[] = {"outpost", "shim", "--state", (char *)h->cfg.state, "--id", (char *)id,
+		"--grace-ms", h->grace, "--log-max", h->log_max, "--log-keep", h->log_keep, NULL};
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return -1;
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	pid_t child = fork();
+	if (child < 0) {
+		close(p[0]), close(p[1]), close(null);
+		return -1;
+	}
+	if (child == 0) {
+		setsid();
+		pid_t shim = fork();
+		if (shim == 0) {
+			sigset_t none;
+			sigemptyset(&none);
+			sigprocmask(SIG_SETMASK, &none, NULL);
+			if (null >= 0) {
+				dup2(null, 0);
+				dup2(null, 1);
+			}
+			close_range(3, ~0U, 0);
+			execve("/proc/self/exe", argv, environ);
+			_exit(127);
+		}
+		int pid = shim;
+		ssize_t w = write(p[1], &pid, sizeof pid);
+		(void)w;
+		_exit(0);
+	}
+	close(p[1]);
+	if (null >= 0)
+		close(null);
+	int pid = -1;
+	ssize_t r;
+	while ((r = read(p[0], &pid, sizeof pid)) < 0 && errno == EINTR)
+		;
+	close(p[0]);
+	while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+		;
+	return r == (ssize_t)sizeof pid && pid > 0 ? pid : -1;
+}
+
+static void start_shim(op_host *h, ent *x)
+{
+	int pid = spawn_shim(h, x->id);
+	x->spawned_ms = op_now_ms();
+	x->spawned = pid > 0 ? pid : 0;
+	x->spawned_start = 0;
+	if (pid > 0)
+		op_proc_start_time(pid, &x->spawned_start);
+	else
+		op_log_error("cannot start shim", "id=%s error=\"%s\"", x->id, strerror(errno));
+}
+
+/* One instance directory: what runs there, and what to do about it. Fills out and
+ * returns true when the instance is to be reported. */
+static bool look_at(op_host *h, ent *x, op_hb_inst *out)
+{
+	op_shim_state st;
+	op_err e = {0};
+	int st_rc = op_shim_state_load(h->cfg.state, x->id, &st, &e);
+	bool stop = inst_file_exists(h, x->id, "stop");
+	bool shim_alive = st_rc == 0 && op_proc_alive(st.shim_pid, st.shim_start);
+	bool spawned_alive = x->spawned && op_proc_alive(x->spawned, x->spawned_start) &&
+		(!shim_alive || st.shim_pid != x->spawned);
+	memset(out, 0, sizeof *out);
+	snprintf(out->id, sizeof out->id, "%s", x->id);
+	out->exit_code = -1;
+	if (st_rc == 0) {
+		out->state = st.state;
+		out->pid = st.state == OP_INST_RUNNING || st.state == OP_INST_STOPPING ? st.pid : 0;
+		out->restarts = st.restarts;
+		out->exit_code = st.exit_code;
+		op_proto_text(out->error, sizeof out->error, st.error);
+	}
+	if (shim_alive) {
+		if (x->seen != st.shim_pid) {
+			if (st.shim_pid != x->spawned)
+				op_log_info("instance adopted", "id=%s shim=%d pid=%d state=%s",
+					x->id, st.shim_pid, st.pid, op_inst_state_name(st.state));
+			x->seen = st.shim_pid;
+			x->spawned = 0;
+		}
+		x->lost = false;
+		if (stop && x->term_to != st.shim_pid) {
+			kill(st.shim_pid, SIGTERM);
+			x->term_to = st.shim_pid;
+		}
+		if (stop)
+			out->state = OP_INST_STOPPING;
+		return true;
+	}
+	if (spawned_alive && op_now_ms() - x->spawned_ms < SPAWN_WAIT_MS) {
+		/* Started, no state file of its own yet. */
+		if (stop && x->term_to != x->spawned) {
+			kill(x->spawned, SIGTERM);
+			x->term_to = x->spawned;
+		}
+		out->state = stop ? OP_INST_STOPPING : OP_INST_STARTING;
+		out->pid = 0;
+		return true;
+	}
+	/* No shim runs this instance. */
+	if (st_rc == 0) /* a lost shim's workload, if it still runs */
+		op_proc_kill_group(st.pid, st.pid_start, SIGKILL);
+	if (stop || !inst_file_exists(h, x->id, "spec.json")) {
+		if (op_inst_remove(h->cfg.state, x->id, &e) != 0)
+			op_log_warn("cannot remove instance", "id=%s error=\"%s\"", x->id, e.msg);
+		else if (stop)
+			op_log_info("instance removed", "id=%s", x->id);
+		ent_drop(h, x);
+		return false;
+	}
+	if (st_rc == 0 && (st.state == OP_INST_FAILED || st.state == OP_INST_EXITED))
+		return true; /* ended for good: the shim is done */
+	if (!x->spawned || op_now_ms() - x->spawned_ms >= RESPAWN_MIN_MS) {
+		if ((st_rc == 0 || x->spawned) && !x->lost)
+			op_log_warn("instance lost its shim", "id=%s state=%s action=restart",
+				x->id, st_rc == 0 ? op_inst_state_name(st.state) : "none");
+		x->lost = true;
+		start_shim(h, x);
+	}
+	out->state = OP_INST_STARTING;
+	out->pid = 0;
+	return true;
+}
+
+static int inst_cmp(const void *a, const void *b)
+{
+	return strcmp(((const op_hb_inst *)a)->id, ((const op_hb_inst *)b)->id);
+}
+
+int op_host_refresh(op_host *h, op_hb_inst **insts, size_t *n, op_err *e)
+{
+	char dir[4096];
+	*insts = NULL;
+	*n = 0;
+	snprintf(dir, sizeof dir, "%s/instances", h->cfg.state);
+	DIR *d = opendir(dir);
+	if (!d)
+		return op_err_set(e, OP_EIO, "%s: %s", dir, strerror(errno));
+	op_hb_inst *v = calloc(OP_HB_MAX_INSTANCES, sizeof *v);
+	if (!v) {
+		closedir(d);
+		return op_err_set(e, OP_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < h->n; i++)
+		h->ents[i].mark = false;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL && *n < OP_HB_MAX_INSTANCES) {
+		if (!op_inst_id_valid(de->d_name))
+			continue; /* ".", "..", and nothing outpost made */
+		ent *x = ent_get(h, de->d_name, true);
+		if (!x)
+			break;
+		x->mark = true;
+		if (look_at(h, x, &v[*n]))
+			++*n;
+	}
+	closedir(d);
+	/* Forget what has no directory any more. */
+	for (size_t i = 0; i < h->n;)
+		if (!h->ents[i].mark)
+			ent_drop(h, &h->ents[i]);
+		else
+			i++;
+	qsort(v, *n, sizeof *v, inst_cmp);
+	*insts = v;
+	return 0;
+}
+
+static void ok(op_hostreply *r)
+{
+	r->ok = true;
+	r->error[0] = '\0';
+}
+
+static void fail(op_hostreply *r, const char *op, const char *id, const char *why)
+{
+	char buf[1024];
+	r->ok = false;
+	snprintf(buf, sizeof buf, "%s %s: %.600s", op, id, why);
+	op_proto_text(r->error, sizeof r->error, buf);
+}
+
+static size_t count_instances(op_host *h)
+{
+	char dir[4096];
+	size_t n = 0;
+	snprintf(dir, sizeof dir, "%s/instances", h->cfg.state);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL)
+		n += op_inst_id_valid(de->d_name);
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void handle_start(op_host *h, const op_hostcmd *c, op_hostreply *r)
+{
+	char dir[4096], spec[4096];
+	op_err e = {0};
+	if (op_inst_path(dir, sizeof dir, h->cfg.state, c->id, NULL) != 0 ||
+		op_inst_path(spec, sizeof spec, h->cfg.state, c->id, "spec.json") != 0)
+		return fail(r, "start", c->id, "state dir path too long");
+	if (access(dir, F_OK) == 0) {
+		if (inst_file_exists(h, c->id, "stop") || !inst_file_exists(h, c->id, "spec.json"))
+			return fail(r, "start", c->id,
+				"the instance is being stopped; start it again once it is gone");
+		return ok(r); /* already there: idempotent */
+	}
+	if (count_instances(h) >= OP_HB_MAX_INSTANCES)
+		return fail(r, "start", c->id, "too many instances on this host");
+	char *json = NULL;
+	if (op_hostcmd_encode(c, &json, &e) != 0)
+		return fail(r, "start", c->id, e.msg);
+	/* The spec goes into a directory of its own made under a temporary name, then
+	 * renamed: a half-written instance never shows up. */
+	char tmp[4096 + 32];
+	snprintf(tmp, sizeof tmp, "%s/instances/.new-%d", h->cfg.state, (int)getpid());
+	char tspec[sizeof tmp + 16];
+	snprintf(tspec, sizeof tspec, "%s/spec.json", tmp);
+	op_inst_remove(h->cfg.state, tmp + strlen(h->cfg.state) + strlen("/instances/"), NULL);
+	int rc = mkdir(tmp, 0700) == 0
+		? op_write_atomic(tspec, json, strlen(json), &e)
+		: op_err_set(&e, OP_EIO, "mkdir %s: %s", tmp, strerror(errno));
+	free(json);
+	if (rc == 0 && rename(tmp, dir) != 0)
+		rc = op_err_set(&e, OP_EIO, "rename %s: %s", dir, strerror(errno));
+	if (rc) {
+		unlink(tspec);
+		rmdir(tmp);
+		return fail(r, "start", c->id, e.msg);
+	}
+	ent *x = ent_get(h, c->id, true);
+	if (!x)
+		return fail(r, "start", c->id, "out of memory");
+	op_log_info("instance starting", "id=%s command=%s", c->id, c->app->comps[c->comp].command);
+	start_shim(h, x);
+	ok(r);
+}
+
+static void handle_stop(op_host *h, const op_hostcmd *c, op_hostreply *r)
+{
+	char dir[4096], stop[4096];
+	if (op_inst_path(dir, sizeof dir, h->cfg.state, c->id, NULL) != 0 ||
+		op_inst_path(stop, sizeof stop, h->cfg.state, c->id, "stop") != 0)
+		return fail(r, "stop", c->id, "state dir path too long");
+	if (access(dir, F_OK) != 0)
+		return ok(r); /* not here: idempotent */
+	if (access(stop, F_OK) != 0) {
+		int fd = open(stop, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return fail(r, "stop", c->id, strerror(errno));
+		close(fd);
+		op_log_info("instance stopping", "id=%s", c->id);
+	}
+	/* Signal the shim now rather than at the next refresh. */
+	ent *x = ent_get(h, c->id, true);
+	op_hb_inst scratch;
+	if (x)
+		look_at(h, x, &scratch);
+	ok(r);
+}
+
+void op_host_handle(op_host *h, const op_hostcmd *c, op_hostreply *r)
+{
+	memset(r, 0, sizeof *r);
+	if (c->op == OP_CMD_START)
+		handle_start(h, c, r);
+	else
+		handle_stop(h, c, r);
+}

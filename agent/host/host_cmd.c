@@ -1,0 +1,310 @@
+/* `outpost host`: flags and labels, then one loop that answers commands on
+ * outpost.<site>.host.<id>.cmd and, every --heartbeat, looks at the instances
+ * (op_host_refresh) and publishes a heartbeat on outpost.<site>.hb.<id>. The workloads
+ * do not depend on this process or on NATS: while the server is away heartbeats are
+ * skipped (not queued: stale ones would flood the agent on reconnect) and nats.c
+ * reconnects by itself; on SIGTERM the host exits and leaves its shims running. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "outpost/agent/bus/bus.h"
+#include "outpost/agent/base/cli.h"
+#include "outpost/agent/host/host.h"
+#include "outpost/agent/base/log.h"
+#include "outpost/agent/host/supervise.h"
+#include "outpost/agent/base/util.h"
+#include "outpost/agent/wire/label.h"
+
+/* After a command, the next heartbeat comes this soon, so the agent sees it early. */
+#define HB_AFTER_CMD_MS 50
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: outpost host --site NAME --id ID [options]\n"
+		"\n"
+		"Runs and supervises this box's workloads as the site's agent asks, and sends\n"
+		"heartbeats. Workloads keep running while NATS or this process is down; a\n"
+		"restarted host adopts them again from --state.\n"
+		"\n"
+		"  --site NAME         the site this box belongs to ([a-z0-9-], 1..63)\n"
+		"  --id ID             this host's id, unique in the site ([a-z0-9-], 1..63)\n"
+		"  --nats URL          the site's NATS server (default " OP_DEFAULT_NATS ")\n"
+		"  --label KEY=VALUE   a host label for placement (repeatable); site, arch and\n"
+		"                      hostname are set by outpost\n"
+		"  --state DIR         instances, their state and logs (default\n"
+		"                      " OP_HOST_STATE_DEFAULT ")\n"
+		"  --heartbeat DUR     time between heartbeats (default 2s; e.g. 500ms)\n"
+		"  --stop-grace DUR    SIGTERM to SIGKILL when stopping a workload (default 10s)\n"
+		"  -h, --help          this help\n"
+		"\n"
+		"Subjects: heartbeats on outpost.<site>.hb.<id>, commands (request/reply) on\n"
+		"outpost.<site>.host.<id>.cmd. Exit status: 0 stopped by a signal, 1 failure,\n"
+		"2 usage.\n");
+}
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+typedef struct run {
+	const char *site, *id, *nats;
+	op_kvs labels;
+	int64_t every_ms;
+	char boot[OP_BOOT_MAX + 1];
+	uint64_t seq;
+	op_host *host;
+	op_bus bus;
+} run;
+
+/* A --label: KEY=VALUE under the label rules, not one outpost sets itself. */
+static int label_flag(op_kvs *m, const char *arg)
+{
+	op_err e = {0};
+	const char *eq = strchr(arg, '=');
+	size_t klen = eq ? (size_t)(eq - arg) : 0;
+	static const char *const own[] = {"site", "arch", "hostname"};
+	for (size_t i = 0; i < sizeof own / sizeof *own; i++)
+		if (klen == strlen(own[i]) && !strncmp(arg, own[i], klen)) {
+			fprintf(stderr,
+				"outpost host: --label %s: site, arch and hostname are set by "
+				"outpost\n",
+				own[i]);
+			return OP_EUSAGE;
+		}
+	if (m->n >= OP_HB_MAX_LABELS - 3) {
+		fprintf(stderr, "outpost host: at most %d --label\n", OP_HB_MAX_LABELS - 3);
+		return OP_EUSAGE;
+	}
+	if (op_cli_label(m, arg, &e) != 0) {
+		fprintf(stderr, "outpost host: %s\n", e.msg);
+		return OP_EUSAGE;
+	}
+	return 0;
+}
+
+/* The hostname as a label value: characters outside the rules become '-'. */
+static void hostname_label(char out[64])
+{
+	char h[256] = "";
+	if (gethostname(h, sizeof h - 1) != 0 || !h[0])
+		snprintf(h, sizeof h, "unknown");
+	size_t i = 0;
+	for (; i < 63 && h[i]; i++) {
+		char c = h[i];
+		out[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+				(c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'
+			? c
+			: '-';
+	}
+	out[i] = '\0';
+}
+
+static void make_boot(char out[OP_BOOT_MAX + 1])
+{
+	unsigned char b[16] = {0};
+	if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+		int64_t t = op_wall_ms() ^ ((int64_t)getpid() << 32);
+		memcpy(b, &t, sizeof t);
+	}
+	for (size_t i = 0; i < sizeof b; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+static void heartbeat(run *r)
+{
+	op_heartbeat hb = {.seq = r->seq, .interval_ms = r->every_ms, .labels = r->labels};
+	snprintf(hb.host, sizeof hb.host, "%s", r->id);
+	snprintf(hb.site, sizeof hb.site, "%s", r->site);
+	snprintf(hb.boot, sizeof hb.boot, "%s", r->boot);
+	op_err e = {0};
+	if (op_host_refresh(r->host, &hb.insts, &hb.ninsts, &e) != 0) {
+		op_log_error("cannot read instances", "error=\"%s\"", e.msg);
+		return;
+	}
+	char *json = NULL, subj[256];
+	if (op_bus_connected(&r->bus) && op_heartbeat_encode(&hb, &json, &e) == 0) {
+		snprintf(subj, sizeof subj, "outpost.%s.hb.%s", r->site, r->id);
+		natsConnection_Publish(r->bus.nc, subj, json, (int)strlen(json));
+		r->seq++;
+	} else if (e.msg[0]) {
+		op_log_error("cannot encode heartbeat", "error=\"%s\"", e.msg);
+	}
+	free(json);
+	free(hb.insts);
+}
+
+static void on_command(run *r, natsMsg *msg)
+{
+	const char *to = natsMsg_GetReply(msg);
+	op_hostcmd c;
+	op_hostreply rep = {0};
+	op_err e = {0};
+	if (op_hostcmd_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &c, &e) !=
+		0) {
+		op_log_warn("command refused", "error=\"%s\"", e.msg);
+		rep.ok = false;
+		snprintf(rep.error, sizeof rep.error, "%s", e.msg);
+	} else {
+		op_host_handle(r->host, &c, &rep);
+		if (!rep.ok)
+			op_log_warn("command failed", "op=%s id=%s error=\"%s\"",
+				c.op == OP_CMD_START ? "start" : "stop", c.id, rep.error);
+	}
+	op_hostcmd_clear(&c);
+	char *json = NULL;
+	if (to && op_hostreply_encode(&rep, &json, &e) == 0)
+		natsConnection_Publish(r->bus.nc, to, json, (int)strlen(json));
+	free(json);
+}
+
+static int serve(run *r)
+{
+	char subj[256];
+	natsSubscription *sub = NULL;
+	snprintf(subj, sizeof subj, "outpost.%s.host.%s.cmd", r->site, r->id);
+	natsStatus s = natsConnection_SubscribeSync(&sub, r->bus.nc, subj);
+	if (s != NATS_OK) {
+		op_err e;
+		op_bus_err(&e, s, "subscribe");
+		op_log_error("host cannot start", "error=\"%s\"", e.msg);
+		return OP_EXIT_FAIL;
+	}
+	int64_t next = op_now_ms();
+	while (!stopping) {
+		int64_t now = op_now_ms();
+		if (now >= next) {
+			heartbeat(r);
+			next = now + r->every_ms;
+			continue;
+		}
+		int64_t wait = next - now < 200 ? next - now : 200; /* notice signals */
+		natsMsg *msg = NULL;
+		s = natsSubscription_NextMsg(&msg, sub, wait);
+		if (s == NATS_OK && msg) {
+			on_command(r, msg);
+			natsMsg_Destroy(msg);
+			if (next > op_now_ms() + HB_AFTER_CMD_MS)
+				next = op_now_ms() + HB_AFTER_CMD_MS;
+		} else if (s != NATS_TIMEOUT) {
+			usleep((useconds_t)wait * 1000); /* closed or slow consumer: no busy loop */
+		}
+	}
+	natsSubscription_Destroy(sub);
+	return OP_EXIT_OK;
+}
+
+int op_cmd_host(int argc, char **argv)
+{
+	static const struct option opts[] = {{"site", required_argument, NULL, 's'},
+		{"id", required_argument, NULL, 'i'}, {"nats", required_argument, NULL, 'n'},
+		{"label", required_argument, NULL, 'l'}, {"state", required_argument, NULL, 'd'},
+		{"heartbeat", required_argument, NULL, 'b'},
+		{"stop-grace", required_argument, NULL, 'g'}, {"help", no_argument, NULL, 'h'},
+		{0}};
+	run r = {.nats = OP_DEFAULT_NATS, .every_ms = 2000};
+	op_host_cfg cfg = {.state = OP_HOST_STATE_DEFAULT,
+		.grace_ms = OP_STOP_GRACE_DEFAULT_MS,
+		.log_max = OP_LOG_MAX_DEFAULT,
+		.log_keep = OP_LOG_KEEP_DEFAULT};
+	int c, rc = OP_EXIT_USAGE;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': r.site = optarg; break;
+		case 'i': r.id = optarg; break;
+		case 'n': r.nats = optarg; break;
+		case 'd': cfg.state = optarg; break;
+		case 'l':
+			if (label_flag(&r.labels, optarg) != 0)
+				goto out;
+			break;
+		case 'b':
+			if (op_parse_duration_ms(optarg, &r.every_ms) != 0 ||
+				r.every_ms < OP_HB_MIN_INTERVAL_MS ||
+				r.every_ms > OP_HB_MAX_INTERVAL_MS) {
+				fprintf(stderr,
+					"outpost host: --heartbeat: expected a duration from "
+					"100ms to 1h, like 2s\n");
+				goto out;
+			}
+			break;
+		case 'g':
+			if (op_parse_duration_ms(optarg, &cfg.grace_ms) != 0 ||
+				cfg.grace_ms > 3600000) {
+				fprintf(stderr,
+					"outpost host: --stop-grace: expected a duration up to "
+					"1h, like 10s\n");
+				goto out;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			rc = OP_EXIT_OK;
+			goto out;
+		default: usage(stderr); goto out;
+		}
+	}
+	if (optind < argc || !r.site || !r.id) {
+		fprintf(stderr, "outpost host: %s\n",
+			optind < argc ? "unexpected argument" : "--site and --id are required");
+		usage(stderr);
+		goto out;
+	}
+	if (!op_name_valid(r.site) || !strcmp(r.site, "hub") || !op_name_valid(r.id)) {
+		fprintf(stderr,
+			"outpost host: --site and --id: expected [a-z0-9-], 1..63 "
+			"characters (the site name hub is reserved)\n");
+		goto out;
+	}
+	char hostname[64], own[3][128];
+	hostname_label(hostname);
+	snprintf(own[0], sizeof own[0], "site=%s", r.site);
+	snprintf(own[1], sizeof own[1], "arch=%s", op_arch_self());
+	snprintf(own[2], sizeof own[2], "hostname=%s", hostname);
+	for (int i = 0; i < 3; i++) {
+		op_err e = {0};
+		if (op_cli_label(&r.labels, own[i], &e) != 0) {
+			fprintf(stderr, "outpost host: %s\n", e.msg);
+			rc = OP_EXIT_FAIL;
+			goto out;
+		}
+	}
+	make_boot(r.boot);
+
+	rc = OP_EXIT_FAIL;
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	op_err e = {0};
+	if (op_host_open(&r.host, &cfg, &e) != 0) {
+		op_log_error("host cannot start", "error=\"%s\"", e.msg);
+		goto out;
+	}
+	char name[128];
+	snprintf(name, sizeof name, "outpost host %s", r.id);
+	if (op_bus_connect(&r.bus, r.nats, name, NULL, 0, &e) != 0) {
+		op_log_error("host cannot start", "error=\"%s\"", e.msg);
+		goto out;
+	}
+	char nats[512];
+	op_bus_url_redact(r.nats, nats, sizeof nats);
+	op_log_info("host started", "site=%s id=%s boot=%s arch=%s state=%s nats=%s", r.site, r.id,
+		r.boot, op_arch_self(), cfg.state, nats);
+	rc = serve(&r);
+	op_log_info("host stopping", "id=%s instances=%s", r.id, "left running");
+out:
+	op_bus_close(&r.bus);
+	op_host_close(r.host);
+	op_kvs_clear(&r.labels);
+	return rc;
+}

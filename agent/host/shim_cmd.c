@@ -1,0 +1,525 @@
+/* `outpost shim --state DIR --id ID`: the supervisor of one instance, started by
+ * `outpost host` in a session of its own so that it outlives the host. It is the
+ * workload's parent: it checks the artifact, starts the command in its own process
+ * group with a clean environment, copies its output into a capped log, waits for it,
+ * and applies the restart policy with backoff until the instance ends (exited, or
+ * failed after a crash loop) or is stopped (SIGTERM: TERM to the workload's group,
+ * KILL after the grace). Every state change is written to state.json, atomically,
+ * before it is logged. It holds the instance's lock for its whole life, so a second
+ * shim for the same instance gives up at once.
+ *
+ * One thread, one poll loop over a signalfd (SIGCHLD, SIGTERM, SIGINT) and the output
+ * pipe, with the backoff or kill deadline as its timeout. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "outpost/agent/base/cli.h"
+#include "outpost/agent/host/host.h"
+#include "outpost/agent/base/log.h"
+#include "outpost/agent/wire/proto.h"
+#include "outpost/agent/host/supervise.h"
+#include "outpost/agent/base/util.h"
+
+#define BASE_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+typedef struct shim {
+	const char *state_dir;
+	int64_t grace_ms;
+	op_hostcmd cmd;
+	const op_component *comp;
+	op_shim_state st;
+	op_restart_policy policy;
+	int short_runs;
+	char **argv, **envp;
+	int sigfd, out_r, out_w, null;
+	op_outlog log;
+	int64_t started_ms; /* when the current run started */
+	int64_t restart_at; /* backoff: when to start again, 0 none */
+	int64_t kill_at; /* stopping: when to send SIGKILL, 0 none */
+	bool stopping, done;
+} shim;
+
+static void save(shim *s)
+{
+	op_err e = {0};
+	if (op_shim_state_save(s->state_dir, &s->st, &e) != 0)
+		op_log_error("cannot write state", "id=%s error=\"%s\"", s->st.id, e.msg);
+}
+
+/* Ends the instance for good in state (failed or exited). */
+static void finish(shim *s, enum op_inst_state state, const char *error)
+{
+	s->st.state = state;
+	s->st.pid = 0;
+	s->st.pid_start = 0;
+	op_proto_text(s->st.error, sizeof s->st.error, error ? error : "");
+	save(s);
+	s->done = true;
+}
+
+/* --- the workload's argv and environment ----------------------------------------------- */
+
+static int setenv_in(char ***env, size_t *n, const char *key, const char *val)
+{
+	size_t kl = strlen(key);
+	char *kv = NULL;
+	if (asprintf(&kv, "%s=%s", key, val) < 0)
+		return OP_ENOMEM;
+	for (size_t i = 0; i < *n; i++)
+		if (!strncmp((*env)[i], key, kl) && (*env)[i][kl] == '=') {
+			free((*env)[i]);
+			(*env)[i] = kv;
+			return 0;
+		}
+	char **v = realloc(*env, (*n + 2) * sizeof *v);
+	if (!v) {
+		free(kv);
+		return OP_ENOMEM;
+	}
+	v[(*n)++] = kv;
+	v[*n] = NULL;
+	*env = v;
+	return 0;
+}
+
+/* A minimal clean environment, then the component's env on top of it. */
+static int build_exec(shim *s)
+{
+	const op_component *c = s->comp;
+	s->argv = calloc(c->args.n + 2, sizeof *s->argv);
+	if (!s->argv)
+		return OP_ENOMEM;
+	s->argv[0] = c->command;
+	for (size_t i = 0; i < c->args.n; i++)
+		s->argv[i + 1] = c->args.v[i];
+	size_t n = 0;
+	const char *base[][2] = {{"PATH", BASE_PATH}, {"HOME", c->workdir ? c->workdir : "/"},
+		{"LANG", "C.UTF-8"}, {"OUTPOST_INSTANCE", s->st.id},
+		{"OUTPOST_APP", s->cmd.app->name}, {"OUTPOST_COMPONENT", c->name}};
+	for (size_t i = 0; i < sizeof base / sizeof *base; i++)
+		if (setenv_in(&s->envp, &n, base[i][0], base[i][1]) != 0)
+			return OP_ENOMEM;
+	for (size_t i = 0; i < c->env.n; i++)
+		if (setenv_in(&s->envp, &n, c->env.v[i].key, c->env.v[i].val) != 0)
+			return OP_ENOMEM;
+	return 0;
+}
+
+/* --- one run --------------------------------------------------------------------------- */
+
+/* The artifact must have the digest its spec wants for this arch. */
+static int check_artifact(shim *s, char *why, size_t n)
+{
+	if (!s->comp->has_artifact)
+		return 0;
+	const op_artifact *a = &s->comp->artifact;
+	const char *arch = op_arch_self();
+	const char *want = op_artifact_digest(a, arch);
+	if (!want) {
+		snprintf(why, n, "artifact %s: no sha256 for arch %s", a->path, arch);
+		return OP_EINVAL;
+	}
+	char have[65];
+	op_err e = {0};
+	if (op_file_sha256(a->path, have, &e) != 0) {
+		int w = snprintf(why, n, "artifact %s", e.msg);
+		if (w < 0 || (size_t)w >= n)
+			snprintf(why, n, "artifact %.200s: cannot read", a->path);
+		return OP_EINVAL;
+	}
+	if (strcmp(want, have) != 0) {
+		snprintf(why, n, "artifact %s: sha256 mismatch: want %s, have %s", a->path, want,
+			have);
+		return OP_EINVAL;
+	}
+	return 0;
+}
+
+/* What the child reports through the exec pipe when it cannot start the command. */
+struct exec_fail {
+	int stage; /* 1 workdir, 2 exec */
+	int err;
+};
+
+static void child_fail(int fd, int stage)
+{
+	struct exec_fail f = {stage, errno};
+	ssize_t w = write(fd, &f, sizeof f);
+	(void)w;
+	_exit(127);
+}
+
+/* Starts the workload; on an error that a restart would not cure, ends the instance. */
+static void run(shim *s)
+{
+	char why[512];
+	s->restart_at = 0;
+	if (check_artifact(s, why, sizeof why) != 0) {
+		op_log_error("instance failed", "id=%s error=\"%s\"", s->st.id, why);
+		finish(s, OP_INST_FAILED, why);
+		return;
+	}
+	int ep[2];
+	if (pipe2(ep, O_CLOEXEC) != 0) {
+		snprintf(why, sizeof why, "pipe: %s", strerror(errno));
+		finish(s, OP_INST_FAILED, why);
+		return;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		setpgid(0, 0);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		dup2(s->null, 0);
+		dup2(s->out_w, 1);
+		dup2(s->out_w, 2);
+		if (chdir(s->comp->workdir ? s->comp->workdir : "/") != 0)
+			child_fail(ep[1], 1);
+		execve(s->comp->command, s->argv, s->envp);
+		child_fail(ep[1], 2);
+	}
+	close(ep[1]);
+	if (pid < 0) {
+		close(ep[0]);
+		snprintf(why, sizeof why, "fork: %s", strerror(errno));
+		finish(s, OP_INST_FAILED, why);
+		return;
+	}
+	setpgid(pid, pid); /* also here, so that a stop right away reaches the group */
+	struct exec_fail f;
+	ssize_t r;
+	while ((r = read(ep[0], &f, sizeof f)) < 0 && errno == EINTR)
+		;
+	close(ep[0]);
+	if (r == (ssize_t)sizeof f) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		snprintf(why, sizeof why, "%s %s: %s", f.stage == 1 ? "workdir" : "exec",
+			f.stage == 1 ? s->comp->workdir : s->comp->command, strerror(f.err));
+		op_log_error("instance failed", "id=%s error=\"%s\"", s->st.id, why);
+		s->st.exit_code = 127;
+		finish(s, OP_INST_FAILED, why);
+		return;
+	}
+	s->st.pid = pid;
+	s->st.pid_start = 0;
+	op_proc_start_time(pid, &s->st.pid_start);
+	s->st.state = OP_INST_RUNNING;
+	s->st.error[0] = '\0';
+	s->started_ms = op_now_ms();
+	save(s);
+	op_log_info("instance started", "id=%s pid=%d restarts=%d", s->st.id, pid, s->st.restarts);
+}
+
+static int exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return -1;
+}
+
+/* The workload's pid has exited: what is left of its group goes too (a restart must
+ * not run beside leftovers of the previous run), then the policy decides. The group is
+ * killed before the leader is reaped, so that its id cannot have been reused. */
+static void on_exit_of_workload(shim *s)
+{
+	siginfo_t si = {0};
+	if (waitid(P_PID, (id_t)s->st.pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+		si.si_pid != s->st.pid)
+		return;
+	kill(-s->st.pid, SIGKILL);
+	int status = 0;
+	while (waitpid(s->st.pid, &status, 0) < 0 && errno == EINTR)
+		;
+	int code = exit_code(status);
+	int64_t ran = op_now_ms() - s->started_ms;
+	s->st.exit_code = code;
+	s->st.pid = 0;
+	s->st.pid_start = 0;
+	s->kill_at = 0;
+	if (s->stopping) {
+		op_log_info("instance stopped", "id=%s code=%d", s->st.id, code);
+		finish(s, OP_INST_EXITED, NULL);
+		return;
+	}
+	op_decision d = op_restart_decide(&s->policy, s->comp->restart, code, ran, &s->short_runs);
+	switch (d.next) {
+	case OP_NEXT_RESTART:
+		s->st.state = OP_INST_BACKOFF;
+		s->st.restarts++;
+		s->restart_at = op_now_ms() + d.delay_ms;
+		save(s);
+		op_log_info("instance exited",
+			"id=%s code=%d ran_ms=%lld action=restart delay_ms=%lld", s->st.id, code,
+			(long long)ran, (long long)d.delay_ms);
+		break;
+	case OP_NEXT_EXITED:
+		op_log_info("instance exited", "id=%s code=%d ran_ms=%lld action=none policy=%s",
+			s->st.id, code, (long long)ran, op_restart_name(s->comp->restart));
+		finish(s, OP_INST_EXITED, NULL);
+		break;
+	case OP_NEXT_FAILED: {
+		char why[256];
+		snprintf(why, sizeof why,
+			"crash loop: exited %d times in a row within %lld s "
+			"of starting, last code %d",
+			s->policy.loop_limit, (long long)s->policy.min_run_ms / 1000, code);
+		op_log_error("instance failed", "id=%s code=%d error=\"%s\"", s->st.id, code, why);
+		finish(s, OP_INST_FAILED, why);
+		break;
+	}
+	}
+}
+
+static void begin_stop(shim *s)
+{
+	if (s->stopping)
+		return;
+	s->stopping = true;
+	if (!s->st.pid) { /* between runs: nothing to wait for */
+		op_log_info("instance stopped", "id=%s code=%d", s->st.id, s->st.exit_code);
+		finish(s, OP_INST_EXITED, NULL);
+		return;
+	}
+	s->st.state = OP_INST_STOPPING;
+	save(s);
+	kill(-s->st.pid, SIGTERM);
+	s->kill_at = op_now_ms() + s->grace_ms;
+}
+
+static void drain_output(shim *s)
+{
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read(s->out_r, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		if (op_outlog_write(&s->log, buf, (size_t)n) != 0)
+			return; /* the disk is full: the output is dropped, the workload runs on */
+	}
+}
+
+static void on_signals(shim *s)
+{
+	struct signalfd_siginfo si;
+	while (read(s->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		if (si.ssi_signo == SIGCHLD) {
+			if (s->st.pid)
+				on_exit_of_workload(s);
+			while (waitpid(-1, NULL, WNOHANG) > 0) /* anything else of ours */
+				;
+		} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+			begin_stop(s);
+		}
+	}
+}
+
+static void loop(shim *s)
+{
+	while (!s->done) {
+		int64_t now = op_now_ms(), wake = -1;
+		if (s->restart_at)
+			wake = s->restart_at;
+		if (s->kill_at && (wake < 0 || s->kill_at < wake))
+			wake = s->kill_at;
+		int timeout = wake < 0 ? -1 : wake <= now ? 0 : (int)(wake - now);
+		struct pollfd pf[2] = {{s->sigfd, POLLIN, 0}, {s->out_r, POLLIN, 0}};
+		if (poll(pf, 2, timeout) < 0 && errno != EINTR)
+			break;
+		if (pf[1].revents & POLLIN)
+			drain_output(s);
+		if (pf[0].revents & POLLIN)
+			on_signals(s);
+		now = op_now_ms();
+		if (!s->done && s->kill_at && now >= s->kill_at) {
+			op_log_warn("instance did not stop in time",
+				"id=%s pid=%d grace_ms=%lld "
+				"action=kill",
+				s->st.id, s->st.pid, (long long)s->grace_ms);
+			kill(-s->st.pid, SIGKILL);
+			s->kill_at = 0;
+		}
+		if (!s->done && s->restart_at && now >= s->restart_at && !s->stopping)
+			run(s);
+	}
+	drain_output(s);
+}
+
+/* --- set-up ---------------------------------------------------------------------------- */
+
+/* Reads spec.json; takes over what a lost shim of this instance left behind. */
+static int load(shim *s, const char *id, op_err *e)
+{
+	char path[4096], *buf = NULL;
+	size_t len = 0;
+	op_shim_state old;
+	snprintf(s->st.id, sizeof s->st.id, "%s", id);
+	s->st.exit_code = -1;
+	if (op_shim_state_load(s->state_dir, id, &old, NULL) == 0) {
+		/* Restarts and the last exit are never lost; the old workload goes. */
+		op_proc_kill_group(old.pid, old.pid_start, SIGKILL);
+		s->st.restarts = old.restarts + (old.pid ? 1 : 0);
+		s->st.exit_code = old.exit_code;
+	}
+	s->st.state = OP_INST_STARTING;
+	s->st.shim_pid = (int)getpid();
+	op_proc_start_time(s->st.shim_pid, &s->st.shim_start);
+	save(s);
+	if (op_inst_path(path, sizeof path, s->state_dir, id, "spec.json") != 0)
+		return op_err_set(e, OP_EINVAL, "path too long");
+	int rc = op_read_file(path, OP_CMD_MAX_BYTES, &buf, &len, e);
+	if (rc == 0)
+		rc = op_hostcmd_decode(buf, len, &s->cmd, e);
+	free(buf);
+	if (rc == 0 && (s->cmd.op != OP_CMD_START || strcmp(s->cmd.id, id) != 0))
+		rc = op_err_set(e, OP_EINVAL, "%s: not the start of %s", path, id);
+	if (rc == 0)
+		s->comp = &s->cmd.app->comps[s->cmd.comp];
+	return rc;
+}
+
+/* The instance's lock, held (through a close-on-exec fd) until the shim exits. */
+static int lock_instance(const char *state_dir, const char *id)
+{
+	char path[4096];
+	if (op_inst_path(path, sizeof path, state_dir, id, "lock") != 0)
+		return -1;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int setup_io(shim *s, const char *id, size_t log_max, int log_keep, op_err *e)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	s->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	int p[2];
+	s->null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (s->sigfd < 0 || s->null < 0 || pipe2(p, O_CLOEXEC) != 0)
+		return op_err_set(e, OP_EIO, "signalfd, pipe: %s", strerror(errno));
+	s->out_r = p[0];
+	s->out_w = p[1];
+	fcntl(s->out_r, F_SETFL, O_NONBLOCK);
+	char path[4096];
+	if (op_inst_path(path, sizeof path, s->state_dir, id, "output.log") != 0)
+		return op_err_set(e, OP_EINVAL, "path too long");
+	return op_outlog_open(&s->log, path, log_max, log_keep, e);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: outpost shim --state DIR --id ID [--grace-ms N] [--log-max BYTES]\n"
+		"                    [--log-keep N]\n"
+		"\n"
+		"Supervises one instance. Started by `outpost host` only.\n");
+}
+
+int op_cmd_shim(int argc, char **argv)
+{
+	static const struct option opts[] = {{"state", required_argument, NULL, 's'},
+		{"id", required_argument, NULL, 'i'}, {"grace-ms", required_argument, NULL, 'g'},
+		{"log-max", required_argument, NULL, 'm'},
+		{"log-keep", required_argument, NULL, 'k'}, {"help", no_argument, NULL, 'h'}, {0}};
+	shim s = {.grace_ms = OP_STOP_GRACE_DEFAULT_MS,
+		.policy = OP_RESTART_POLICY_DEFAULT,
+		.sigfd = -1,
+		.out_r = -1,
+		.out_w = -1,
+		.null = -1};
+	const char *id = NULL;
+	uint64_t log_max = OP_LOG_MAX_DEFAULT, log_keep = OP_LOG_KEEP_DEFAULT,
+		 grace = (uint64_t)s.grace_ms;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': s.state_dir = optarg; break;
+		case 'i': id = optarg; break;
+		case 'g':
+			if (op_parse_u64(optarg, &grace) != 0 || grace > 3600000)
+				goto bad;
+			break;
+		case 'm':
+			if (op_parse_u64(optarg, &log_max) != 0 || log_max < 1024 ||
+				log_max > (1ULL << 32))
+				goto bad;
+			break;
+		case 'k':
+			if (op_parse_u64(optarg, &log_keep) != 0 || log_keep > 9)
+				goto bad;
+			break;
+		case 'h': usage(stdout); return OP_EXIT_OK;
+		default: goto bad;
+		}
+	}
+	if (optind < argc || !s.state_dir || !id || !op_inst_id_valid(id))
+		goto bad;
+	s.grace_ms = (int64_t)grace;
+
+	int lock = lock_instance(s.state_dir, id);
+	if (lock < 0)
+		return OP_EXIT_FAIL; /* another shim has it (or the instance is gone) */
+	char stop[4096];
+	if (op_inst_path(stop, sizeof stop, s.state_dir, id, "stop") == 0 &&
+		access(stop, F_OK) == 0)
+		return OP_EXIT_OK; /* stopped before it ran: the host removes it */
+	op_err e = {0};
+	int rc = setup_io(&s, id, (size_t)log_max, (int)log_keep, &e);
+	if (rc == 0)
+		rc = load(&s, id, &e);
+	if (rc == 0)
+		rc = build_exec(&s) == 0 ? 0 : op_err_set(&e, OP_ENOMEM, "out of memory");
+	if (rc != 0) {
+		op_log_error("instance failed", "id=%s error=\"%s\"", id, e.msg);
+		snprintf(s.st.id, sizeof s.st.id, "%s", id);
+		s.st.shim_pid = (int)getpid();
+		op_proc_start_time(s.st.shim_pid, &s.st.shim_start);
+		finish(&s, OP_INST_FAILED, e.msg);
+	} else {
+		run(&s);
+		loop(&s);
+	}
+	/* A stopped instance leaves nothing behind. */
+	if (s.stopping && op_inst_remove(s.state_dir, id, &e) != 0)
+		op_log_warn("cannot remove instance", "id=%s error=\"%s\"", id, e.msg);
+	op_outlog_close(&s.log);
+	op_hostcmd_clear(&s.cmd);
+	for (size_t i = 0; s.envp && s.envp[i]; i++)
+		free(s.envp[i]);
+	free(s.envp);
+	free(s.argv);
+	close(lock);
+	return rc == 0 ? OP_EXIT_OK : OP_EXIT_FAIL;
+bad:
+	usage(stderr);
+	return OP_EXIT_USAGE;
+}

@@ -1,0 +1,55 @@
+/* Internal to the manifest parser: a validation context over a doc tree that keeps the
+ * current field path and records one diagnostic per problem, and the typed readers
+ * (string, name, integer, enum, list, map) that every part of the manifest uses. */
+#ifndef OUTPOST_AGENT_CHECK_H
+#define OUTPOST_AGENT_CHECK_H
+
+#include "outpost/agent/model/doc.h"
+#include "outpost/agent/model/manifest.h"
+
+typedef struct op_check {
+	const char *file;
+	op_diags *d;
+	char path[512];
+	size_t plen;
+	int errors;
+} op_check;
+
+void ck_err(op_check *c, const op_node *at, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Path steps: each returns the length to restore with ck_pop. */
+size_t ck_key(op_check *c, const char *key);
+size_t ck_index(op_check *c, size_t i);
+void ck_pop(op_check *c, size_t mark);
+
+/* A mapping whose keys are all in allowed (NULL-terminated) and none twice. Reports
+ * and returns false when n is not a mapping; unknown and duplicate keys are reported
+ * but the mapping is still read. */
+bool ck_map(op_check *c, const op_node *n, const char *const *allowed);
+/* The value of key in a mapping checked by ck_map, or NULL. */
+const op_node *ck_get(const op_node *map, const char *key);
+/* Reports a missing required field at the mapping's position. */
+bool ck_need(op_check *c, const op_node *map, const char *key);
+
+/* Readers: NULL / false on error (reported). Strings are returned allocated. */
+char *ck_str(op_check *c, const op_node *n);
+char *ck_name(op_check *c, const op_node *n, const char *what);
+char *ck_abs_path(op_check *c, const op_node *n);
+char *ck_exact(op_check *c, const op_node *n, const char *want);
+bool ck_int(op_check *c, const op_node *n, long long min, long long max, int *out);
+/* Index into names (NULL-terminated) or -1. */
+int ck_enum(op_check *c, const op_node *n, const char *const *names);
+/* A list of 0..max items; returns false (reported) when not a list or too long. */
+bool ck_list(op_check *c, const op_node *n, size_t min, size_t max, const char *what);
+
+enum ck_keyrule { CK_KEY_LABEL, CK_KEY_ENV, CK_KEY_ANNOTATION, CK_KEY_ARCH };
+enum ck_valrule { CK_VAL_TEXT, CK_VAL_LABEL, CK_VAL_SHA256 };
+/* A string map with keys and values under the given rules, sorted into out. */
+bool ck_kvs(op_check *c, const op_node *n, size_t max, enum ck_keyrule kr, enum ck_valrule vr,
+	op_kvs *out);
+/* A list of strings; names: each must be a name (and not "hub" when sites). */
+bool ck_strs(op_check *c, const op_node *n, size_t min, size_t max, bool sites, op_strs *out);
+
+bool ck_sha256_hex(const char *s);
+
+#endif

@@ -1,0 +1,161 @@
+/* Site buckets (see include/outpost/agent/site/buckets.h). nats.c's KV mirror support does the
+ * mirror config; reads of a mirror bucket go to the local stream (direct get), and
+ * the agent never writes through it: writes would be forwarded to the hub's bucket.
+ * The hub's bucket itself is only ever read from here, and only to tell whether the
+ * mirror keeps up (its last sequence) or to read past a stalled mirror. */
+#include "outpost/agent/site/buckets.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "outpost/agent/base/log.h"
+
+static int mirror_of_hub(op_bus *b, bool *exists, bool *ok, op_err *e)
+{
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s = js_GetStreamInfo(&si, b->js, "KV_" OP_BUCKET, NULL, &jerr);
+	*exists = *ok = false;
+	if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr)
+		return 0;
+	if (s != NATS_OK)
+		return op_bus_err(e, s, "stream info KV_outpost");
+	*exists = true;
+	const jsStreamSource *m = si->Config ? si->Config->Mirror : NULL;
+	*ok = m && m->Name && !strcmp(m->Name, "KV_" OP_BUCKET) && m->External &&
+		m->External->APIPrefix && !strcmp(m->External->APIPrefix, OP_HUB_API);
+	jsStreamInfo_Destroy(si);
+	return 0;
+}
+
+int op_site_buckets(op_bus *b, bool repair, kvStore **desired, kvStore **status, char *warning,
+	size_t wlen, op_err *e)
+{
+	bool exists, ok;
+	int rc = mirror_of_hub(b, &exists, &ok, e);
+	if (rc)
+		return rc;
+	warning[0] = '\0';
+	if (exists && !ok) {
+		if (repair) {
+			op_log_warn("replacing the desired-state bucket: it is not a mirror of the "
+				    "hub's",
+				"bucket=%s", OP_BUCKET);
+			natsStatus s = js_DeleteStream(b->js, "KV_" OP_BUCKET, NULL, NULL);
+			if (s != NATS_OK)
+				return op_bus_err(e, s, "delete KV_outpost");
+			exists = false;
+		} else {
+			snprintf(warning, wlen,
+				"bucket %s is not a mirror of the hub's (KV_outpost via %s); "
+				"using it as it is (outpost agent --repair-mirror replaces it)",
+				OP_BUCKET, OP_HUB_API);
+		}
+	}
+	natsStatus s;
+	if (exists) {
+		s = js_KeyValue(desired, b->js, OP_BUCKET);
+	} else {
+		jsExternalStream ext = {.APIPrefix = OP_HUB_API, .DeliverPrefix = ""};
+		jsStreamSource src = {.Name = "KV_" OP_BUCKET, .External = &ext};
+		kvConfig c;
+		kvConfig_Init(&c);
+		c.Bucket = OP_BUCKET;
+		c.Description = "outpost desired state: a mirror of the hub's";
+		c.History = 8;
+		c.TTL = 0;
+		c.MaxValueSize = OP_MAX_VALUE;
+		c.StorageType = js_FileStorage;
+		c.Mirror = &src;
+		s = js_CreateKeyValue(desired, b->js, &c);
+	}
+	if (s != NATS_OK)
+		return op_bus_err(e, s, "open the desired-state mirror");
+	kvConfig c;
+	kvConfig_Init(&c);
+	c.Bucket = OP_STATUS_BUCKET;
+	c.Description = "outpost status of this site (the hub sources it)";
+	c.History = 1;
+	c.TTL = 0;
+	c.MaxValueSize = OP_MAX_VALUE;
+	c.StorageType = js_FileStorage;
+	return op_bus_kv(b, &c, status, e);
+}
+
+int op_site_mirror_info(op_bus *b, op_mirror_info *mi, op_err *e)
+{
+	jsStreamInfo *si = NULL;
+	memset(mi, 0, sizeof *mi);
+	mi->active_ms = -1;
+	natsStatus s = js_GetStreamInfo(&si, b->js, "KV_" OP_BUCKET, NULL, NULL);
+	if (s != NATS_OK)
+		return op_bus_err(e, s, "stream info KV_outpost");
+	mi->last_seq = si->State.LastSeq;
+	if (si->Mirror) {
+		mi->is_mirror = true;
+		mi->lag = si->Mirror->Lag;
+		mi->active_ms = si->Mirror->Active >= 0 ? si->Mirror->Active / 1000000 : -1;
+	}
+	jsStreamInfo_Destroy(si);
+	return 0;
+}
+
+int op_site_hub_js(op_bus *b, int wait_ms, jsCtx **js, op_err *e)
+{
+	jsOptions jo;
+	jsOptions_Init(&jo);
+	jo.Domain = "hub";
+	jo.Wait = wait_ms;
+	natsStatus s = natsConnection_JetStream(js, b->nc, &jo);
+	return s == NATS_OK ? 0 : op_bus_err(e, s, "jetstream context of the hub");
+}
+
+int op_site_hub_last(jsCtx *hub, uint64_t *last_seq, op_err *e)
+{
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	*last_seq = 0;
+	natsStatus s = js_GetStreamInfo(&si, hub, "KV_" OP_BUCKET, NULL, &jerr);
+	if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr)
+		return op_err_set(e, OP_ENOTFOUND, "the hub has no bucket %s yet", OP_BUCKET);
+	if (s != NATS_OK)
+		return op_bus_err(e, s, "stream info KV_outpost at the hub");
+	*last_seq = si->State.LastSeq;
+	jsStreamInfo_Destroy(si);
+	return 0;
+}
+
+int op_site_hub_read(jsCtx *hub, int wait_ms, op_site_kv_fn fn, void *arg, op_err *e)
+{
+	kvStore *kv = NULL;
+	kvWatcher *w = NULL;
+	kvWatchOptions o;
+	kvWatchOptions_Init(&o);
+	o.IgnoreDeletes = true;
+	natsStatus s = js_KeyValue(&kv, hub, OP_BUCKET);
+	if (s == NATS_OK)
+		s = kvStore_WatchAll(&w, kv, &o);
+	if (s != NATS_OK) {
+		if (kv)
+			kvStore_Destroy(kv);
+		return op_bus_err(e, s, "watch the hub's bucket");
+	}
+	int rc = 0;
+	for (;;) {
+		kvEntry *ent = NULL;
+		s = kvWatcher_Next(&ent, w, wait_ms);
+		if (s != NATS_OK) {
+			rc = op_bus_err(e, s, "read the hub's bucket");
+			break;
+		}
+		if (!ent)
+			break; /* every live key is in */
+		rc = fn(arg, kvEntry_Key(ent), kvEntry_Value(ent), (size_t)kvEntry_ValueLen(ent));
+		kvEntry_Destroy(ent);
+		if (rc)
+			break;
+	}
+	kvWatcher_Destroy(w);
+	kvStore_Destroy(kv);
+	return rc;
+}

@@ -1,0 +1,83 @@
+/* Git objects from raw bytes (see include/outpost/agent/wire/gitobj.h). */
+#include "outpost/agent/wire/gitobj.h"
+
+#include <git2.h>
+#include <string.h>
+
+int op_git_hash(const char *type, const void *raw, size_t len, char id[OP_GIT_ID_LEN + 1])
+{
+	git_object_t t = !strcmp(type, "commit") ? GIT_OBJECT_COMMIT
+		: !strcmp(type, "tree")          ? GIT_OBJECT_TREE
+		: !strcmp(type, "blob")          ? GIT_OBJECT_BLOB
+						 : GIT_OBJECT_INVALID;
+	git_oid oid;
+	id[0] = '\0';
+	if (t == GIT_OBJECT_INVALID || git_odb_hash(&oid, raw, len, t) != 0)
+		return OP_EINVAL;
+	git_oid_tostr(id, OP_GIT_ID_LEN + 1, &oid);
+	return 0;
+}
+
+static void hex20(const unsigned char *b, char out[OP_GIT_ID_LEN + 1])
+{
+	static const char digits[] = "0123456789abcdef";
+	for (int i = 0; i < 20; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[OP_GIT_ID_LEN] = '\0';
+}
+
+int op_git_tree_next(const void *raw, size_t len, size_t *off, op_git_entry *ent, op_err *e)
+{
+	const unsigned char *p = raw;
+	size_t i = *off;
+	if (i >= len)
+		return 0;
+	unsigned mode = 0;
+	size_t digits = 0;
+	for (; i < len && p[i] != ' '; i++, digits++) {
+		if (p[i] < '0' || p[i] > '7' || digits >= 6)
+			return op_err_set(e, OP_EINVAL, "tree entry at byte %zu: bad mode", *off);
+		mode = mode * 8 + (unsigned)(p[i] - '0');
+	}
+	if (i >= len || digits == 0)
+		return op_err_set(e, OP_EINVAL, "tree entry at byte %zu: bad mode", *off);
+	const char *name = (const char *)p + ++i;
+	const unsigned char *nul = memchr(p + i, '\0', len - i);
+	if (!nul || nul == p + i || len - (size_t)(nul + 1 - p) < 20)
+		return op_err_set(e, OP_EINVAL, "tree entry at byte %zu: cut short", *off);
+	size_t namelen = (size_t)(nul - (p + i));
+	if (memchr(name, '/', namelen) || (namelen == 1 && name[0] == '.') ||
+		(namelen == 2 && !memcmp(name, "..", 2)))
+		return op_err_set(e, OP_EINVAL, "tree entry at byte %zu: bad name", *off);
+	switch (mode & 0170000) {
+	case 0040000: ent->kind = OP_GIT_TREE; break;
+	case 0100000: ent->kind = OP_GIT_BLOB; break;
+	case 0120000: ent->kind = OP_GIT_LINK; break;
+	case 0160000: ent->kind = OP_GIT_SUBMODULE; break;
+	default: return op_err_set(e, OP_EINVAL, "tree entry at byte %zu: mode %o", *off, mode);
+	}
+	ent->mode = mode;
+	ent->name = name;
+	ent->namelen = namelen;
+	hex20(nul + 1, ent->id);
+	*off = (size_t)(nul + 1 - p) + 20;
+	return 1;
+}
+
+int op_git_commit_tree(const char *raw, size_t len, char tree[OP_GIT_ID_LEN + 1], op_err *e)
+{
+	tree[0] = '\0';
+	if (len < 5 + OP_GIT_ID_LEN + 1 || memcmp(raw, "tree ", 5) != 0 ||
+		raw[5 + OP_GIT_ID_LEN] != '\n')
+		return op_err_set(e, OP_EINVAL, "the commit object has no tree line");
+	for (int i = 0; i < OP_GIT_ID_LEN; i++) {
+		char c = raw[5 + i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return op_err_set(e, OP_EINVAL, "the commit's tree id is not hex");
+		tree[i] = c;
+	}
+	tree[OP_GIT_ID_LEN] = '\0';
+	return 0;
+}

@@ -1,0 +1,27 @@
+/* Small helpers every role uses: durations on the command line, RFC 3339 times,
+ * monotonic clocks, files written atomically. */
+#ifndef OUTPOST_UTIL_H
+#define OUTPOST_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "outpost/agent/base/err.h"
+
+/* "250ms", "30s", "5m", "2h" (a bare number is seconds) into milliseconds. */
+int op_parse_duration_ms(const char *s, int64_t *ms);
+/* A decimal unsigned integer, the whole string. */
+int op_parse_u64(const char *s, uint64_t *v);
+/* Seconds since the epoch as RFC 3339 UTC ("2026-11-25T20:33:08Z"). */
+void op_time_rfc3339(int64_t t, char out[32]);
+/* RFC 3339 UTC as op_time_rfc3339 writes it (YYYY-MM-DDTHH:MM:SSZ) into Unix seconds:
+ * 0, or OP_EINVAL. */
+int op_time_parse_rfc3339(const char *s, int64_t *t);
+int64_t op_now_ms(void); /* CLOCK_MONOTONIC */
+int64_t op_wall_ms(void); /* CLOCK_REALTIME */
+/* mkdir -p with mode for the leaves created. */
+int op_mkdirs(const char *path, unsigned mode, op_err *e);
+/* Writes path via a temp file, fsync and rename, then fsyncs the directory. */
+int op_write_atomic(const char *path, const void *buf, size_t len, op_err *e);
+
+#endif

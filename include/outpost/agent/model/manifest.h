@@ -1,0 +1,129 @@
+/* The application model: one manifest (YAML in Git, canonical JSON in KV) as plain
+ * structs. Parsing is strict and total: every error names file:line:col, the field
+ * path and what was expected, and all of a file's errors come out of one run. The
+ * canonical JSON fills every default, so model -> JSON -> model is the identity and
+ * equal specs are equal bytes with equal digests. */
+#ifndef OUTPOST_MANIFEST_H
+#define OUTPOST_MANIFEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "outpost/agent/base/err.h"
+
+#define OP_API_VERSION "core.oam.dev/v1beta1"
+#define OP_KIND "Application"
+#define OP_FORMAT 1
+#define OP_NAME_MAX 63
+
+/* Caps on counts, so that a manifest's size in memory is bounded. */
+#define OP_MAX_COMPONENTS 64
+#define OP_MAX_ARGS 256
+#define OP_MAX_ENV 256
+#define OP_MAX_LABELS 32 /* requirements of one spread or placement */
+#define OP_MAX_SPREAD 32
+#define OP_MAX_SITES 1024
+#define OP_MAX_ANNOTATIONS 64
+#define OP_MAX_STRING 4096
+#define OP_MAX_INSTANCES 10000 /* spreadscaler, per site */
+#define OP_MAX_DAEMON 100 /* daemonscaler, per matching host */
+#define OP_MAX_WEIGHT 1000000
+#define OP_DIGEST_LEN 71 /* "sha256:" + 64 hex */
+
+typedef struct op_kv {
+	char *key, *val;
+} op_kv;
+/* String map, sorted by key (bytewise), keys unique. */
+typedef struct op_kvs {
+	op_kv *v;
+	size_t n;
+} op_kvs;
+typedef struct op_strs {
+	char **v;
+	size_t n;
+} op_strs;
+
+enum op_restart { OP_RESTART_ALWAYS, OP_RESTART_ON_FAILURE, OP_RESTART_NEVER };
+enum op_rollout { OP_ROLLOUT_START_FIRST, OP_ROLLOUT_STOP_FIRST };
+enum op_scaler { OP_SCALER_SPREAD, OP_SCALER_DAEMON };
+
+typedef struct op_spread {
+	char *name; /* default "spread-<index>" */
+	op_kvs requirements; /* host labels, all must match */
+	int weight; /* default 100 */
+} op_spread;
+
+typedef struct op_trait {
+	enum op_scaler type;
+	int instances; /* spread: per site; daemon: per matching host */
+	op_spread *spread;
+	size_t nspread;
+} op_trait;
+
+typedef struct op_artifact {
+	char *path;
+	char *sha256; /* one digest for every arch (64 lowercase hex), or NULL */
+	op_kvs sha256_arch; /* else one per Debian arch name */
+} op_artifact;
+
+typedef struct op_component {
+	char *name;
+	char *command; /* absolute */
+	op_strs args;
+	op_kvs env;
+	char *workdir; /* absolute, or NULL */
+	enum op_restart restart;
+	enum op_rollout rollout;
+	bool has_artifact;
+	op_artifact artifact;
+	op_trait scaler; /* default: spreadscaler, 1 instance, no spread */
+} op_component;
+
+typedef struct op_placement {
+	char *name;
+	bool has_sites; /* without sites, every site whose labels match */
+	op_strs sites;
+	op_kvs requirements; /* site labels, all must match */
+} op_placement;
+
+typedef struct op_app {
+	char *name;
+	op_kvs annotations;
+	bool has_placement;
+	op_placement placement;
+	op_component *comps;
+	size_t ncomps;
+	int name_line, name_col; /* where metadata.name stands, for cross-file errors */
+} op_app;
+
+/* Parses and validates one manifest's YAML bytes. file is the name used in
+ * diagnostics. On success *out is a new app (op_app_free) and 0 is returned; else
+ * diagnostics are added to d and OP_EINVAL or OP_ETOOBIG is returned. */
+int op_manifest_parse(const char *file, const char *buf, size_t len, op_app **out, op_diags *d);
+/* Reads a file (at most OP_DOC_MAX_BYTES) and parses it; display names it in d. */
+int op_manifest_load(const char *path, const char *display, op_app **out, op_diags *d);
+
+/* Canonical JSON of app: sorted keys, compact, defaults filled, "format":1. *json is
+ * NUL-terminated, allocated; the caller frees it. */
+int op_manifest_to_json(const op_app *app, char **json, size_t *len);
+/* Reads canonical (or any equivalent) JSON back, validated like YAML; refuses an
+ * unknown "format" by name. */
+int op_manifest_from_json(
+	const char *file, const char *json, size_t len, op_app **out, op_diags *d);
+/* "sha256:<64 hex>" of bytes, into out[OP_DIGEST_LEN + 1]. */
+void op_digest(const void *buf, size_t len, char out[OP_DIGEST_LEN + 1]);
+
+void op_app_free(op_app *app);
+
+/* Helpers over the model (also used by plan and tests). */
+const char *op_kvs_get(const op_kvs *m, const char *key);
+/* Frees the keys and values and empties m. */
+void op_kvs_clear(op_kvs *m);
+const char *op_restart_name(enum op_restart r);
+const char *op_rollout_name(enum op_rollout r);
+const char *op_scaler_name(enum op_scaler s);
+
+/* Name rules: [a-z0-9-], 1..63. */
+bool op_name_valid(const char *s);
+
+#endif

@@ -1,0 +1,50 @@
+/* The hub loop: one pass fetches the branch, checks the head against the last
+ * accepted commit (the marker in KV, so a fresh sync with no state still refuses
+ * rollbacks), verifies signatures, validates every manifest and publishes all or
+ * nothing. */
+#ifndef OUTPOST_SYNC_H
+#define OUTPOST_SYNC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "outpost/agent/base/err.h"
+
+typedef struct op_sync_cfg {
+	const char *repo, *trust, *revoked, *branch, *path, *nats, *state, *ca_file;
+	bool verify_all, match_committer;
+	uint64_t seq_floor;
+	const char *fresh_key; /* freshness: the hub's ed25519 signing key (NULL: off) */
+	int64_t fresh_ttl_ms; /* how long a record is valid */
+} op_sync_cfg;
+
+enum op_sync_kind { OP_SYNC_ACCEPTED, OP_SYNC_UNCHANGED, OP_SYNC_REJECTED, OP_SYNC_FAILED };
+
+typedef struct op_sync_outcome {
+	enum op_sync_kind kind;
+	char commit[41]; /* the head looked at ("" if the fetch failed) */
+	char signer[256];
+	uint64_t seq;
+	char reason[1024];
+	op_diags errors; /* manifest errors of a rejected revision */
+	size_t puts, dels;
+	int64_t ms; /* how long the pass took */
+} op_sync_outcome;
+
+typedef struct op_sync op_sync;
+
+int op_sync_new(op_sync **s, const op_sync_cfg *cfg, op_err *e);
+/* One pass. Never fails itself: the outcome says what happened. */
+void op_sync_pass(op_sync *s, op_sync_outcome *o);
+void op_sync_outcome_clear(op_sync_outcome *o);
+const char *op_sync_kind_name(enum op_sync_kind k);
+/* The outcome as JSON (the hub.sync status value and the sync.now reply). */
+char *op_sync_outcome_json(const op_sync_outcome *o);
+void op_sync_free(op_sync *s);
+/* Signs and writes a freshness record for the revision the bucket holds (fresh.h), when
+ * --fresh-key is set and a pass has connected. Logs a failure once. */
+void op_sync_fresh(op_sync *s);
+/* For the loop: the connection of s (NULL before the first pass connects). */
+struct op_bus *op_sync_bus(op_sync *s);
+
+#endif

@@ -1,0 +1,308 @@
+/* `outpost sync`: flags, then either one pass (--once) or the loop: a pass every
+ * --interval (with jitter), at once on a request to outpost.hub.sync.now (replied
+ * with the outcome, for post-receive hooks), and with backoff after a failure. */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "outpost/sync/loop/announce.h"
+#include "outpost/agent/bus/bus.h"
+#include "outpost/agent/base/cli.h"
+#include "outpost/agent/base/log.h"
+#include "outpost/sync/loop/sync.h"
+#include "outpost/agent/base/util.h"
+
+#define SUBJECT_NOW "outpost.hub.sync.now"
+#define MAX_PENDING 64
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: outpost sync --repo URL --trust FILE [options]\n"
+		"\n"
+		"Publishes signed, validated revisions of a Git branch into the hub's KV bucket.\n"
+		"\n"
+		"  --repo URL          repository: a path, file://, ssh:// or https://\n"
+		"  --trust FILE        allowed_signers policy (git's format)\n"
+		"  --revoked FILE      public keys refused whatever their dates (one a line)\n"
+		"  --verify all|head   verify every new commit (default) or the head only\n"
+		"  --match-committer   the signer's principal must match the committer email\n"
+		"  --branch NAME       branch to follow (default main)\n"
+		"  --path DIR          manifests directory in the repository (default apps)\n"
+		"  --nats URL          hub NATS server (default " OP_DEFAULT_NATS ")\n"
+		"  --state DIR         git cache directory (default /var/lib/outpost/sync)\n"
+		"  --ca-file FILE      CA bundle for https:// remotes\n"
+		"  --seq-floor N       revisions count from at least N (after losing the bucket)\n"
+		"  --interval DUR      time between passes (default 30s; e.g. 500ms, 10s, 5m)\n"
+		"  --once              one pass, then exit: 0 accepted or unchanged, 1 otherwise\n"
+		"  --fresh-key FILE    sign a freshness record for the current revision with this\n"
+		"                      unencrypted ed25519 key (ssh-keygen -t ed25519 -N '')\n"
+		"  --fresh-every DUR   how often the record is signed again (default 60s)\n"
+		"  --fresh-ttl DUR     how long a record is valid (default 1h)\n"
+		"  -h, --help          this help\n"
+		"\n"
+		"A request on " SUBJECT_NOW " runs a pass at once and is answered with its\n"
+		"outcome as JSON. Exit status: 0 success, 1 failure, 2 usage.\n");
+}
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static char *pending[MAX_PENDING];
+static int npending;
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static void on_now(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
+{
+	(void)nc, (void)sub, (void)arg;
+	const char *reply = natsMsg_GetReply(msg);
+	pthread_mutex_lock(&mu);
+	if (reply && npending < MAX_PENDING)
+		pending[npending++] = strdup(reply);
+	pthread_cond_signal(&cv);
+	pthread_mutex_unlock(&mu);
+	natsMsg_Destroy(msg);
+}
+
+/* Waits until deadline (monotonic ms), a request or a signal; true on a request. */
+static bool wait_for(int64_t deadline)
+{
+	pthread_mutex_lock(&mu);
+	while (!npending && !stopping) {
+		int64_t left = deadline - op_now_ms();
+		if (left <= 0)
+			break;
+		/* Wake at least every 200 ms to notice signals. */
+		if (left > 200)
+			left = 200;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += left / 1000;
+		ts.tv_nsec += (left % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&cv, &mu, &ts);
+	}
+	bool req = npending > 0;
+	pthread_mutex_unlock(&mu);
+	return req;
+}
+
+/* Takes the requests that arrived so far: the next pass answers them. */
+static int take_pending(char **take)
+{
+	pthread_mutex_lock(&mu);
+	int n = npending;
+	memcpy(take, pending, sizeof pending);
+	npending = 0;
+	pthread_mutex_unlock(&mu);
+	return n;
+}
+
+static bool more_pending(void)
+{
+	pthread_mutex_lock(&mu);
+	bool more = npending > 0;
+	pthread_mutex_unlock(&mu);
+	return more;
+}
+
+static void reply_all(op_sync *s, const op_sync_outcome *o, char **take, int n)
+{
+	char *json = op_sync_outcome_json(o);
+	op_bus *b = op_sync_bus(s);
+	for (int i = 0; i < n; i++) {
+		if (b && json)
+			natsConnection_PublishString(b->nc, take[i], json);
+		free(take[i]);
+	}
+	if (b && n)
+		natsConnection_FlushTimeout(b->nc, 1000);
+	free(json);
+}
+
+/* Signs the freshness record when it is due (or at once after a pass that accepted a
+ * revision); the next time it is due. */
+static int64_t fresh_tick(op_sync *s, int64_t every, int64_t due, bool accepted)
+{
+	int64_t now = op_now_ms();
+	if (every <= 0)
+		return INT64_MAX;
+	if (!accepted && now < due)
+		return due;
+	op_sync_fresh(s);
+	return now + every;
+}
+
+static int run_loop(op_sync *s, int64_t interval, int64_t fresh_every)
+{
+	int64_t fresh_due = 0;
+	natsSubscription *sub = NULL, *ann = NULL;
+	int64_t backoff = 1000;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	srand((unsigned)time(NULL) ^ (unsigned)op_now_ms());
+	op_log_info("sync started", "interval_ms=%lld", (long long)interval);
+	while (!stopping) {
+		op_sync_outcome o;
+		/* A request is answered by a pass that started after it arrived, so the
+		 * reply covers what was pushed before the request. */
+		char *take[MAX_PENDING];
+		int ntake = take_pending(take);
+		op_sync_pass(s, &o);
+		fresh_due = fresh_tick(s, fresh_every, fresh_due, o.kind == OP_SYNC_ACCEPTED);
+		op_bus *b = op_sync_bus(s);
+		if (!sub && b) {
+			natsStatus st = natsConnection_Subscribe(
+				&sub, b->nc, SUBJECT_NOW, on_now, NULL);
+			if (st != NATS_OK)
+				op_log_warn("cannot subscribe", "subject=%s error=\"%s\"",
+					SUBJECT_NOW, natsStatus_GetText(st));
+		}
+		op_err e = {0};
+		if (!ann && b && o.kind != OP_SYNC_FAILED && op_announce_serve(b, &ann, &e) != 0)
+			op_log_warn("cannot serve site announcements", "error=\"%s\"", e.msg);
+		reply_all(s, &o, take, ntake);
+		int64_t next = interval;
+		if (o.kind == OP_SYNC_FAILED) {
+			next = backoff < interval ? backoff : interval;
+			backoff = backoff * 2 > 60000 ? 60000 : backoff * 2;
+		} else {
+			backoff = 1000;
+		}
+		op_sync_outcome_clear(&o);
+		/* +-10% jitter so a fleet of hubs or hooks does not beat in step. */
+		int64_t j = next / 10;
+		if (j > 0)
+			next += (rand() % (2 * j + 1)) - j;
+		/* Between passes, only the freshness record is signed again. */
+		int64_t pass_at = op_now_ms() + next;
+		while (!more_pending() && !stopping &&
+			!wait_for(pass_at < fresh_due ? pass_at : fresh_due) &&
+			op_now_ms() < pass_at)
+			fresh_due = fresh_tick(s, fresh_every, fresh_due, false);
+	}
+	op_log_info("sync stopping", "signal=%s", "TERM/INT");
+	if (sub)
+		natsSubscription_Destroy(sub);
+	if (ann)
+		natsSubscription_Destroy(ann);
+	return OP_EXIT_OK;
+}
+
+int op_cmd_sync(int argc, char **argv)
+{
+	static const struct option opts[] = {{"repo", required_argument, NULL, 'r'},
+		{"trust", required_argument, NULL, 't'}, {"revoked", required_argument, NULL, 'R'},
+		{"verify", required_argument, NULL, 'v'},
+		{"match-committer", no_argument, NULL, 'm'},
+		{"branch", required_argument, NULL, 'b'}, {"path", required_argument, NULL, 'p'},
+		{"nats", required_argument, NULL, 'n'}, {"state", required_argument, NULL, 's'},
+		{"ca-file", required_argument, NULL, 'c'},
+		{"seq-floor", required_argument, NULL, 'f'},
+		{"interval", required_argument, NULL, 'i'}, {"once", no_argument, NULL, 'o'},
+		{"fresh-key", required_argument, NULL, 'K'},
+		{"fresh-every", required_argument, NULL, 'E'},
+		{"fresh-ttl", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'}, {0}};
+	op_sync_cfg cfg = {.branch = "main",
+		.path = "apps",
+		.nats = OP_DEFAULT_NATS,
+		.state = "/var/lib/outpost/sync",
+		.verify_all = true,
+		.fresh_ttl_ms = 3600000};
+	int64_t interval = 30000, fresh_every = 60000;
+	bool once = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': cfg.repo = optarg; break;
+		case 't': cfg.trust = optarg; break;
+		case 'R': cfg.revoked = optarg; break;
+		case 'm': cfg.match_committer = true; break;
+		case 'b': cfg.branch = optarg; break;
+		case 'p': cfg.path = optarg; break;
+		case 'n': cfg.nats = optarg; break;
+		case 's': cfg.state = optarg; break;
+		case 'c': cfg.ca_file = optarg; break;
+		case 'o': once = true; break;
+		case 'v':
+			if (strcmp(optarg, "all") && strcmp(optarg, "head")) {
+				fprintf(stderr, "outpost sync: --verify takes all or head\n");
+				return OP_EXIT_USAGE;
+			}
+			cfg.verify_all = !strcmp(optarg, "all");
+			break;
+		case 'f':
+			if (op_parse_u64(optarg, &cfg.seq_floor) != 0) {
+				fprintf(stderr, "outpost sync: --seq-floor takes a number\n");
+				return OP_EXIT_USAGE;
+			}
+			break;
+		case 'i':
+			if (op_parse_duration_ms(optarg, &interval) != 0 || interval < 100) {
+				fprintf(stderr,
+					"outpost sync: --interval: expected a duration of "
+					"at least 100ms, like 30s\n");
+				return OP_EXIT_USAGE;
+			}
+			break;
+		case 'K': cfg.fresh_key = optarg; break;
+		case 'E':
+		case 'L': {
+			int64_t ms;
+			if (op_parse_duration_ms(optarg, &ms) != 0 || ms < 1000) {
+				fprintf(stderr,
+					"outpost sync: --%s: expected a duration of at least 1s\n",
+					c == 'E' ? "fresh-every" : "fresh-ttl");
+				return OP_EXIT_USAGE;
+			}
+			*(c == 'E' ? &fresh_every : &cfg.fresh_ttl_ms) = ms;
+			break;
+		}
+		case 'h': usage(stdout); return OP_EXIT_OK;
+		default: usage(stderr); return OP_EXIT_USAGE;
+		}
+	}
+	if (optind < argc || !cfg.repo || !cfg.trust) {
+		fprintf(stderr, "outpost sync: %s\n",
+			optind < argc ? "unexpected argument" : "--repo and --trust are required");
+		usage(stderr);
+		return OP_EXIT_USAGE;
+	}
+	if (cfg.fresh_key && cfg.fresh_ttl_ms <= fresh_every) {
+		fprintf(stderr, "outpost sync: --fresh-ttl must be longer than --fresh-every\n");
+		return OP_EXIT_USAGE;
+	}
+	op_sync *s;
+	op_err e = {0};
+	if (op_sync_new(&s, &cfg, &e) != 0) {
+		op_log_error("sync cannot start", "error=\"%s\"", e.msg);
+		return OP_EXIT_FAIL;
+	}
+	int rc;
+	if (once) {
+		op_sync_outcome o;
+		op_sync_pass(s, &o);
+		op_sync_fresh(s);
+		rc = (o.kind == OP_SYNC_ACCEPTED || o.kind == OP_SYNC_UNCHANGED) ? OP_EXIT_OK
+										 : OP_EXIT_FAIL;
+		op_sync_outcome_clear(&o);
+	} else {
+		rc = run_loop(s, interval, cfg.fresh_key ? fresh_every : 0);
+	}
+	op_sync_free(s);
+	return rc;
+}
