@@ -51,8 +51,10 @@ int op_diags_add(op_diags *d, const char *file, int line, int col, const char *p
 	const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 /* Total number of diagnostics added, shown or not. */
 size_t op_diags_count(const op_diags *d);
-/* Writes one line per diagnostic: file:line:col: path: message. Returns bytes used. */
+/* Writes one line per diagnostic to stdio_file (a FILE *): file:line:col: path: message,
+ * then how many were dropped past the cap, if any. */
 void op_diags_print(const op_diags *d, void *stdio_file);
+/* Frees the diagnostics d holds and empties it; d itself is the caller's. */
 void op_diags_clear(op_diags *d);
 
 #endif

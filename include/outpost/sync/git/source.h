@@ -28,13 +28,14 @@ int op_source_descends(op_source *s, const char *sha, const char *ancestor, bool
  * first; *shas allocated. At most max commits (else OP_ETOOBIG). */
 int op_source_range(op_source *s, const char *head, const char *base, size_t max, char (**shas)[41],
 	size_t *n, op_err *e);
-/* Adds every manifest (.yaml, .yml) under path in the commit's tree to set, named by their path
- * in the repository; diagnostics to d. OP_ENOTFOUND when path is not in the tree. */
 /* Called for each manifest file with its blob id before the blob is read: return true
  * when the caller already knows that blob (it is then not read or parsed), false to
  * have it parsed into the set. A file may be reported again when the walk is redone
  * on a rebuilt cache. */
 typedef bool (*op_source_blob_fn)(void *arg, const char *file, const char blob[41]);
+/* Adds every manifest (.yaml, .yml) under path in the commit's tree to set, named by their
+ * path in the repository, asking known (may be NULL) first; diagnostics to d. OP_ENOTFOUND
+ * when path is not in the tree. */
 int op_source_read_apps(op_source *s, const char *sha, const char *path, op_appset *set,
 	op_diags *d, op_source_blob_fn known, void *known_arg, op_err *e);
 /* The blob id of the file at path in commit sha's tree; OP_ENOTFOUND when there is no
