@@ -7,8 +7,9 @@
 #include <time.h>
 
 int t_failed_checks;
-static int passed, failed;
+static int passed, failed, skipped;
 static const char *current;
+static char skip_why[256]; /* set by t_skip during the running test */
 
 void t_fail(const char *file, int line, const char *fmt, ...)
 {
@@ -29,11 +30,15 @@ void t_run(const char *name, void (*fn)(void))
 	int before = t_failed_checks;
 	struct timespec a, b;
 	current = name;
+	skip_why[0] = '\0';
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	fn();
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	double ms = (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6;
-	if (t_failed_checks == before) {
+	if (t_failed_checks == before && skip_why[0]) {
+		skipped++;
+		printf("skip %s (%s)\n", name, skip_why);
+	} else if (t_failed_checks == before) {
 		passed++;
 		printf("ok   %s (%.0f ms)\n", name, ms);
 	} else {
@@ -44,8 +49,18 @@ void t_run(const char *name, void (*fn)(void))
 	current = NULL;
 }
 
+void t_skip(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(skip_why, sizeof skip_why, fmt, ap);
+	va_end(ap);
+	if (n <= 0)
+		snprintf(skip_why, sizeof skip_why, "skipped");
+}
+
 int t_done(void)
 {
-	printf("%d passed, %d failed\n", passed, failed);
+	printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
 	return failed ? 1 : 0;
 }

@@ -1,5 +1,5 @@
 /* A small test framework: each test is a function; checks record failures; the program
- * ends with `N passed, N failed` (tests, not checks) and exits non-zero on a failure. */
+ * ends with `N passed, N failed, N skipped` (tests, not checks) and exits non-zero on a failure. */
 #ifndef OUTPOST_TEST_T_H
 #define OUTPOST_TEST_T_H
 
@@ -12,7 +12,10 @@ void t_fail(const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Runs one test unless TEST_FILTER is set and not a substring of its name. */
 void t_run(const char *name, void (*fn)(void));
-/* Prints the summary line; returns the process exit code. */
+/* Marks the running test skipped (say why, e.g. "run with TEST_FILTER=slow"): it is
+ * counted as skipped, not passed, unless a check of it failed. The caller returns. */
+void t_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints the summary line, `N passed, N failed, N skipped`; returns the exit code. */
 int t_done(void);
 
 #define T_RUN(fn) t_run(#fn, fn)

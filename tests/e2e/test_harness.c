@@ -451,7 +451,7 @@ static void test_slow_mirror_recovery(void)
 {
 	const char *f = getenv("TEST_FILTER");
 	if (!f || !strstr(f, "slow")) {
-		printf("  skipped: run with TEST_FILTER=slow\n");
+		t_skip("run with TEST_FILTER=slow");
 		return;
 	}
 	const int slow = 200000; /* the server's own worst case is about 150 s */

@@ -449,7 +449,7 @@ static bool slow(void)
 {
 	const char *f = getenv("TEST_FILTER");
 	if (!f || !strstr(f, "slow")) {
-		printf("  skipped: run with TEST_FILTER=slow\n");
+		t_skip("run with TEST_FILTER=slow");
 		return false;
 	}
 	if (!F.hub)
