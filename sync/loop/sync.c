@@ -5,6 +5,7 @@
 #include "outpost/sync/loop/sync.h"
 
 #include <jansson.h>
+#include <mbedtls/sha256.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,9 @@ struct op_sync {
 	uint64_t good_seq; /* (what freshness records vouch for); 0: none yet */
 	uint64_t fresh_seq; /* the seq the last record named (for the log) */
 	bool fresh_failing;
+	/* The last rejection or failure logged (digest of outcome, commit, reason and
+	 * errors): the same one is not logged again every pass, only when it changes. */
+	char last_refusal[65]; /* hex sha256 */
 };
 
 const char *op_sync_kind_name(enum op_sync_kind k)
@@ -430,19 +434,56 @@ char *op_sync_outcome_json(const op_sync_outcome *o)
 	return s;
 }
 
+/* True when o repeats the refusal logged last (and remembers o's otherwise): the same
+ * outcome for the same commit, reason and manifest errors. */
+static bool refusal_logged(op_sync *s, const op_sync_outcome *o)
+{
+	if (o->kind != OP_SYNC_REJECTED && o->kind != OP_SYNC_FAILED) {
+		s->last_refusal[0] = '\0';
+		return false;
+	}
+	mbedtls_sha256_context h;
+	unsigned char sum[32];
+	mbedtls_sha256_init(&h);
+	mbedtls_sha256_starts(&h, 0);
+	const char *kind = op_sync_kind_name(o->kind);
+	mbedtls_sha256_update(&h, (const unsigned char *)kind, strlen(kind) + 1);
+	mbedtls_sha256_update(&h, (const unsigned char *)o->commit, strlen(o->commit) + 1);
+	mbedtls_sha256_update(&h, (const unsigned char *)o->reason, strlen(o->reason) + 1);
+	for (size_t i = 0; i < o->errors.n; i++) {
+		const op_diag *d = &o->errors.v[i];
+		char line[64];
+		snprintf(line, sizeof line, ":%d:%d:", d->line, d->col);
+		mbedtls_sha256_update(&h, (const unsigned char *)d->file, strlen(d->file));
+		mbedtls_sha256_update(&h, (const unsigned char *)line, strlen(line));
+		mbedtls_sha256_update(&h, (const unsigned char *)d->msg, strlen(d->msg) + 1);
+	}
+	mbedtls_sha256_finish(&h, sum);
+	mbedtls_sha256_free(&h);
+	char key[65];
+	for (int i = 0; i < 32; i++)
+		snprintf(key + 2 * i, 3, "%02x", sum[i]);
+	bool same = !strcmp(key, s->last_refusal);
+	memcpy(s->last_refusal, key, sizeof key);
+	return same;
+}
+
 static void report(op_sync *s, op_sync_outcome *o)
 {
 	enum op_log_level lvl = o->kind == OP_SYNC_FAILED ? OP_LOG_ERROR
 		: o->kind == OP_SYNC_REJECTED             ? OP_LOG_WARN
 							  : OP_LOG_INFO;
+	if (refusal_logged(s, o))
+		lvl = OP_LOG_DEBUG; /* said once already, for this commit and reason */
 	op_log(lvl, "sync pass",
 		"outcome=%s commit=%.12s signer=\"%s\" seq=%llu ms=%lld reason=\"%s\"",
 		op_sync_kind_name(o->kind), o->commit, o->signer, (unsigned long long)o->seq,
 		(long long)o->ms, o->reason);
 	for (size_t i = 0; i < o->errors.n; i++)
-		op_log(OP_LOG_WARN, "invalid manifest", "at=%s:%d:%d field=%s error=\"%s\"",
-			o->errors.v[i].file, o->errors.v[i].line, o->errors.v[i].col,
-			o->errors.v[i].path, o->errors.v[i].msg);
+		op_log(lvl == OP_LOG_DEBUG ? OP_LOG_DEBUG : OP_LOG_WARN, "invalid manifest",
+			"at=%s:%d:%d field=%s error=\"%s\"", o->errors.v[i].file,
+			o->errors.v[i].line, o->errors.v[i].col, o->errors.v[i].path,
+			o->errors.v[i].msg);
 	if (!s->status)
 		return;
 	char *json = op_sync_outcome_json(o);

@@ -373,6 +373,56 @@ static void test_loop_and_sync_now(void)
 	fx_stop(&f);
 }
 
+/* Lines of the file at path that contain needle. */
+static int count_lines(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	char line[8192];
+	int n = 0;
+	while (fgets(line, sizeof line, f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* A rejected head is logged once per commit and reason, not once per pass; a new reason
+ * (here: another invalid manifest) is logged again, and so is the next rejection after
+ * an accepted revision. */
+static void test_rejection_logged_once(void)
+{
+	fx f;
+	T_REQUIRE(fx_start(&f, "once"));
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 1));
+	T_REQUIRE(commit(&f, ed, "first"));
+	const char *log = h_path("sync-once.log");
+	pid_t p = h_spawn_sh(log, "%s sync --repo %s --trust %s --state %s --nats %s --interval 1h",
+		bin, f.repo->path, f.trust, f.state, h_nats_url(f.hub));
+	T_REQUIRE(p > 0);
+	T_CHECK(h_wait_until(hub_has_rev, &f, WAIT_MS));
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", -1));
+	T_REQUIRE(commit(&f, ed, "negative instances"));
+	for (int i = 0; i < 3; i++) {
+		struct req r = {&f, NULL};
+		T_CHECK(h_wait_until(request_answered, &r, WAIT_MS));
+		T_CHECK_MSG(r.reply && strstr(r.reply, "\"outcome\":\"rejected\""), "%s",
+			r.reply ? r.reply : "(none)");
+		free(r.reply);
+	}
+	T_EQ_INT(count_lines(log, "outcome=rejected"), 1);
+	T_EQ_INT(count_lines(log, "msg=\"invalid manifest\""), 1);
+	h_repo_write(f.repo, "apps/beta.yaml", "%s", app_yaml("beta", -2));
+	T_REQUIRE(commit(&f, ed, "another negative"));
+	struct req r = {&f, NULL};
+	T_CHECK(h_wait_until(request_answered, &r, WAIT_MS));
+	free(r.reply);
+	T_EQ_INT(count_lines(log, "outcome=rejected"), 2);
+	T_EQ_INT(count_lines(log, "msg=\"invalid manifest\""), 3);
+	T_EQ_INT(h_proc_stop(p, false, 5000), 0);
+	fx_stop(&f);
+}
+
 int main(void)
 {
 	char cwd[4096];
@@ -392,5 +442,6 @@ int main(void)
 	T_RUN(test_delete_and_batch);
 	T_RUN(test_policy_rotation);
 	T_RUN(test_loop_and_sync_now);
+	T_RUN(test_rejection_logged_once);
 	return t_done();
 }
