@@ -99,6 +99,37 @@ void op_bus_url_redact(const char *url, char *out, size_t len)
 static pthread_mutex_t conn_mu = PTHREAD_MUTEX_INITIALIZER;
 static natsConnection *conn_last;
 
+/* nats.c's errors name its own source lines, "(conn.c:2143): ": nothing an operator
+ * can act on. Removed in place, with the separator that follows. */
+static void strip_locations(char *s)
+{
+	for (char *p = strchr(s, '('); p; p = strchr(p, '(')) {
+		size_t n = strspn(p + 1, "abcdefghijklmnopqrstuvwxyz_0123456789");
+		char *q = p + 1 + n;
+		if (n == 0 || strncmp(q, ".c:", 3) != 0) {
+			p++;
+			continue;
+		}
+		q += 3;
+		size_t d = strspn(q, "0123456789");
+		if (d == 0 || q[d] != ')') {
+			p++;
+			continue;
+		}
+		q += d + 1;
+		if (q[0] == ':' && q[1] == ' ')
+			q += 2;
+		else if (q[0] == ' ')
+			q++;
+		if (p > s && p[-1] == ' ' && !*q)
+			p--;
+		memmove(p, q, strlen(q) + 1);
+	}
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == ':'))
+		s[--n] = '\0';
+}
+
 int op_bus_err(op_err *e, natsStatus s, const char *what)
 {
 	const char *last = nats_GetLastError(NULL);
@@ -110,8 +141,16 @@ int op_bus_err(op_err *e, natsStatus s, const char *what)
 			snprintf(why, sizeof why, " (%s)", txt);
 		pthread_mutex_unlock(&conn_mu);
 	}
-	int rc = op_err_set(e, OP_ENATS, "%s: %s%s%s%s", what, natsStatus_GetText(s),
-		last && *last ? ": " : "", last && *last ? last : "", why);
+	char detail[300] = "";
+	if (last && *last)
+		snprintf(detail, sizeof detail, "%s", last);
+	strip_locations(detail);
+	strip_locations(why);
+	/* nats.c's last error often repeats the status text: say it once. */
+	const char *st = natsStatus_GetText(s);
+	bool repeat = !detail[0] || !strcmp(detail, st);
+	int rc = op_err_set(e, OP_ENATS, "%s: %s%s%s%s", what, st, repeat ? "" : ": ",
+		repeat ? "" : detail, why);
 	if (e)
 		scrub(e->msg, sizeof e->msg);
 	return rc;
@@ -208,7 +247,17 @@ static void on_closed(natsConnection *nc, void *arg)
 	(void)arg;
 	const char *txt = NULL;
 	if (natsConnection_GetLastError(nc, &txt) != NATS_OK && txt && *txt)
-		note("nats connection closed; not retrying", txt);
+		note("nats connection closed by the server for good", txt);
+}
+
+bool op_bus_lost(const op_bus *b, char *why, size_t len)
+{
+	if (!b->nc || !natsConnection_IsClosed(b->nc))
+		return false;
+	const char *txt = NULL;
+	natsConnection_GetLastError(b->nc, &txt);
+	snprintf(why, len, "%s", txt && *txt ? txt : "closed");
+	return true;
 }
 
 /* ---- credentials and TLS from the environment ------------------------------------------- */

@@ -29,6 +29,7 @@ static void usage(FILE *f)
 struct collect {
 	const char *site, *app;
 	json_t *hub, *sites;
+	char known[256]; /* the sites seen, for an error about an unknown one */
 };
 
 static json_t *site_obj(struct collect *c, const char *site)
@@ -55,8 +56,12 @@ static int on_key(void *arg, const char *key, const char *val, size_t len, uint6
 	}
 	/* site.<site>.agent | site.<site>.app.<name> | site.<site>.host.<id> */
 	char site[64], kind[8], name[128] = "";
-	if (sscanf(key, "site.%63[^.].%7[^.].%127s", site, kind, name) < 2 ||
-		(c->site && strcmp(site, c->site))) {
+	int got = sscanf(key, "site.%63[^.].%7[^.].%127s", site, kind, name);
+	if (got >= 2 && !strcmp(kind, "agent")) {
+		size_t n = strlen(c->known);
+		snprintf(c->known + n, sizeof c->known - n, "%s%s", n ? ", " : "", site);
+	}
+	if (got < 2 || (c->site && strcmp(site, c->site))) {
 		json_decref(v);
 		return 0;
 	}
@@ -128,6 +133,32 @@ static void print_table(struct collect *c)
 	}
 }
 
+/* A --site or --app that nothing here reports is an error, not an empty table: a typo
+ * must not look like a site with nothing to run. Names what is known instead. */
+static bool unknown(struct collect *c)
+{
+	bool any_app = false;
+	const char *site;
+	json_t *s;
+	json_object_foreach(c->sites, site, s)
+	{
+		if (json_array_size(json_object_get(s, "apps")))
+			any_app = true;
+	}
+	if (c->site && !json_object_get(c->sites, c->site)) {
+		fprintf(stderr,
+			"outpost status: no site named \"%s\" reports to this server (sites: %s)\n",
+			c->site, c->known[0] ? c->known : "none");
+		return true;
+	}
+	if (c->app && !any_app) {
+		fprintf(stderr, "outpost status: no app named \"%s\"%s%s%s\n", c->app,
+			c->site ? " at site \"" : "", c->site ? c->site : "", c->site ? "\"" : "");
+		return true;
+	}
+	return false;
+}
+
 int op_cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {{"site", required_argument, NULL, 's'},
@@ -176,6 +207,11 @@ int op_cmd_status(int argc, char **argv)
 	op_bus_close(&b);
 	if (rc) {
 		fprintf(stderr, "outpost status: %s\n", e.msg);
+		json_decref(c.sites);
+		json_decref(c.hub);
+		return OP_EXIT_FAIL;
+	}
+	if (unknown(&c)) {
 		json_decref(c.sites);
 		json_decref(c.hub);
 		return OP_EXIT_FAIL;

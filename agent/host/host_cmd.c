@@ -181,6 +181,15 @@ static int serve(run *r)
 	}
 	int64_t next = op_now_ms();
 	while (!stopping) {
+		char why[256];
+		if (op_bus_lost(&r->bus, why, sizeof why)) {
+			/* Waiting would sit disconnected for ever: the service manager restarts
+			 * the host (its shims and workloads keep running meanwhile). */
+			op_log_error("host exiting: the nats server closed its connection for good",
+				"error=\"%s\"", why);
+			natsSubscription_Destroy(sub);
+			return OP_EXIT_FAIL;
+		}
 		int64_t now = op_now_ms();
 		if (now >= next) {
 			heartbeat(r);

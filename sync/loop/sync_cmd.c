@@ -151,6 +151,7 @@ static int run_loop(op_sync *s, int64_t interval, int64_t fresh_every)
 	int64_t fresh_due = 0;
 	natsSubscription *sub = NULL, *ann = NULL;
 	int64_t backoff = 1000;
+	bool lost = false;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	srand((unsigned)time(NULL) ^ (unsigned)op_now_ms());
@@ -164,6 +165,16 @@ static int run_loop(op_sync *s, int64_t interval, int64_t fresh_every)
 		op_sync_pass(s, &o);
 		fresh_due = fresh_tick(s, fresh_every, fresh_due, o.kind == OP_SYNC_ACCEPTED);
 		op_bus *b = op_sync_bus(s);
+		char why[256];
+		if (b && op_bus_lost(b, why, sizeof why)) {
+			op_log_error("sync exiting: the nats server closed its connection for good",
+				"error=\"%s\"", why);
+			op_sync_outcome_clear(&o);
+			for (int i = 0; i < ntake; i++)
+				free(take[i]);
+			lost = true;
+			break;
+		}
 		if (!sub && b) {
 			natsStatus st = natsConnection_Subscribe(
 				&sub, b->nc, SUBJECT_NOW, on_now, NULL);
@@ -194,12 +205,13 @@ static int run_loop(op_sync *s, int64_t interval, int64_t fresh_every)
 			op_now_ms() < pass_at)
 			fresh_due = fresh_tick(s, fresh_every, fresh_due, false);
 	}
-	op_log_info("sync stopping", "signal=%s", "TERM/INT");
+	if (!lost)
+		op_log_info("sync stopping", "signal=%s", "TERM/INT");
 	if (sub)
 		natsSubscription_Destroy(sub);
 	if (ann)
 		natsSubscription_Destroy(ann);
-	return OP_EXIT_OK;
+	return lost ? OP_EXIT_FAIL : OP_EXIT_OK;
 }
 
 int op_cmd_sync(int argc, char **argv)

@@ -236,6 +236,23 @@ static void test_hub_status_and_delete(void)
 	/* The hub sources the site's status once the agent announced itself. */
 	T_CHECK(wait_status(h_nats_url(hub), "plant            web"));
 	T_CHECK(wait_status(h_nats_url(hub), "hub sync: accepted"));
+	/* A site or app nobody reports is an error naming what is known, not an empty
+	 * table; nats.c's own source lines never reach a message. */
+	char *out = NULL;
+	T_EQ_INT(h_run(&out, "%s status --nats %s --site plnat 2>&1", bin, h_nats_url(hub)), 1);
+	T_CHECK_MSG(out && strstr(out, "no site named \"plnat\"") && strstr(out, "sites: plant"),
+		"%s", out ? out : "");
+	free(out);
+	T_EQ_INT(h_run(&out, "%s status --nats %s --app nope 2>&1", bin, h_nats_url(hub)), 1);
+	T_CHECK_MSG(out && strstr(out, "no app named \"nope\""), "%s", out ? out : "");
+	free(out);
+	T_EQ_INT(h_run(&out, "%s status --nats %s --site plant --app web", bin, h_nats_url(hub)),
+		0);
+	free(out);
+	T_EQ_INT(h_run(&out, "%s status --nats nats://127.0.0.1:1 2>&1", bin), 1);
+	T_CHECK_MSG(out && !strstr(out, ".c:") && strstr(out, "No server available"), "%s",
+		out ? out : "");
+	free(out);
 	h_repo_rm(repo, "apps/web.yaml");
 	h_repo_rm(repo, "apps/crash.yaml");
 	h_repo_rm(repo, "apps/wrongsum.yaml");

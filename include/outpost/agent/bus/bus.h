@@ -44,6 +44,11 @@ int op_bus_connect(
 void op_bus_url_redact(const char *url, char *out, size_t len);
 void op_bus_close(op_bus *b);
 bool op_bus_connected(const op_bus *b);
+/* True when nats.c closed the connection for good on its own (the server refused the
+ * credentials again on reconnect, or the TLS handshake failed twice): the role cannot
+ * recover by waiting and should exit non-zero, so that its service manager starts it
+ * again, after logging why (why gets nats.c's last error). */
+bool op_bus_lost(const op_bus *b, char *why, size_t len);
 
 /* Opens bucket, creating it with cfg when missing. */
 int op_bus_kv(op_bus *b, kvConfig *cfg, kvStore **kv, op_err *e);

@@ -1,0 +1,137 @@
+/* A role whose server stops accepting its credentials never sits silently
+ * disconnected: the hub's users are changed and the server reloaded, the server closes
+ * the connections that no longer authorize, nats.c gives up after the same refusal
+ * twice, and the role says why and exits 1, so that its service manager (Restart=
+ * always in the units) starts it again, with the credentials fixed by then or failing
+ * loudly again. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "t.h"
+
+#define WAIT_MS 30000
+
+static const char *bin;
+static h_nats *hub;
+
+static const char *users(const h_nats *s, void *arg)
+{
+	(void)s, (void)arg;
+	return "authorization { users = [ {user: op, password: first-password} ] }\n";
+}
+
+static bool connections(void *arg)
+{
+	json_t *j = h_nats_monitor(hub, "/connz");
+	json_int_t n = json_integer_value(json_object_get(j, "num_connections"));
+	json_decref(j);
+	return n >= *(int *)arg;
+}
+
+struct exit_wait {
+	pid_t pid;
+	int code;
+};
+
+static bool exited(void *arg)
+{
+	struct exit_wait *w = arg;
+	return h_proc_exited(w->pid, &w->code);
+}
+
+/* Changes the password in the hub's config and reloads it. */
+static bool change_password(void)
+{
+	char *conf = h_read(h_str("%s/server.conf", hub->dir));
+	char *at = conf ? strstr(conf, "first-password") : NULL;
+	if (!at) {
+		free(conf);
+		return false;
+	}
+	memcpy(at, "other-password", 14);
+	int rc = h_write(h_str("%s/server.conf", hub->dir), "%s", conf);
+	free(conf);
+	return rc == 0 && kill(hub->pid, SIGHUP) == 0;
+}
+
+static void test_host_exits_when_refused(void)
+{
+	h_nats_cfg cfg = {.text = users};
+	hub = h_hub_start_cfg(&cfg);
+	T_REQUIRE(hub);
+	const char *creds = h_path("op.creds");
+	T_REQUIRE(h_write(creds, "op:first-password\n") == 0);
+	const char *log = h_path("host.log");
+	pid_t p = h_spawn_sh(log,
+		"env OUTPOST_NATS_CREDS=%s %s host --site s1 --id h1 --nats %s --state %s "
+		"--heartbeat 200ms",
+		creds, bin, h_nats_url(hub), h_path("host-state"));
+	T_REQUIRE(p > 0);
+	int one = 1;
+	T_REQUIRE(h_wait_until(connections, &one, WAIT_MS));
+	T_REQUIRE(change_password());
+	struct exit_wait w = {p, -1};
+	T_CHECK_MSG(h_wait_until(exited, &w, WAIT_MS), "the host is still running");
+	T_EQ_INT(w.code, 1);
+	char *text = h_read(log);
+	T_CHECK_MSG(text && strstr(text, "closed its connection for good") &&
+			strstr(text, "uthorization"),
+		"log: %s", text ? text : "");
+	free(text);
+}
+
+/* The same for sync, whose loop notices between passes. */
+static void test_sync_exits_when_refused(void)
+{
+	T_REQUIRE(hub);
+	/* The first test left the hub on other-password: back to the first one. */
+	char *conf = h_read(h_str("%s/server.conf", hub->dir));
+	char *at = conf ? strstr(conf, "other-password") : NULL;
+	if (at)
+		memcpy(at, "first-password", 14);
+	T_REQUIRE(conf && h_write(h_str("%s/server.conf", hub->dir), "%s", conf) == 0);
+	free(conf);
+	T_REQUIRE(kill(hub->pid, SIGHUP) == 0);
+	const h_key *key = h_keygen("ed25519");
+	T_REQUIRE(key);
+	h_repo *repo = h_repo_new("repo");
+	T_REQUIRE(repo);
+	h_repo_write(repo, "apps/a.yaml",
+		"apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata:\n  name: a\n"
+		"spec:\n  components:\n    - name: m\n      type: process\n"
+		"      properties:\n        command: /bin/sleep\n        args: [\"600\"]\n");
+	T_REQUIRE(h_repo_commit(repo, &(h_commit){.key = key, .msg = "a"}));
+	const char *trust = h_path("allowed_signers");
+	T_REQUIRE(h_write(trust, "test@example.com namespaces=\"git\" %s\n", key->pub) == 0);
+	const char *creds = h_path("op.creds");
+	const char *log = h_path("sync.log");
+	pid_t p = h_spawn_sh(log,
+		"env OUTPOST_NATS_CREDS=%s %s sync --repo %s --trust %s --state %s --nats %s "
+		"--interval 200ms",
+		creds, bin, repo->path, trust, h_path("sync-state"), h_nats_url(hub));
+	T_REQUIRE(p > 0);
+	T_REQUIRE(h_wait_output("outcome=accepted", WAIT_MS, "cat %s", log));
+	T_REQUIRE(change_password());
+	struct exit_wait w = {p, -1};
+	T_CHECK_MSG(h_wait_until(exited, &w, WAIT_MS), "sync is still running");
+	T_EQ_INT(w.code, 1);
+	char *text = h_read(log);
+	T_CHECK_MSG(text && strstr(text, "closed its connection for good"), "log: %s",
+		text ? text : "");
+	free(text);
+}
+
+int main(void)
+{
+	char cwd[4096];
+	if (!getcwd(cwd, sizeof cwd))
+		return 1;
+	bin = h_str("%s/outpost", cwd);
+	T_RUN(test_host_exits_when_refused);
+	T_RUN(test_sync_exits_when_refused);
+	return t_done();
+}
