@@ -124,13 +124,17 @@ int op_edge_verify(const op_policy *pol, const char *path, const op_marker *m,
 	snprintf(time, sizeof time, "%s", m->time);
 	struct derive d = {.blob = blob, .arg = arg};
 	op_err we = {0};
-	if ((rc = check_commit(pol, path, m, &p, signer, time, e)) == 0 &&
-		(rc = op_proof_files(&p, on_file, &d, &we)) != 0)
-		rc = op_err_set(e,
-			d.waiting                 ? OP_ENOTFOUND
-				: rc == OP_ENOMEM ? OP_ENOMEM
-						  : OP_ETRUST,
-			"%s", we.msg);
+	if ((rc = check_commit(pol, path, m, &p, signer, time, e)) == 0) {
+		rc = op_proof_files(&p, on_file, &d, &we);
+		if (rc == OP_ENOTFOUND && !d.waiting && m->napps == 0)
+			rc = 0; /* the signed commit has no such directory: no apps, as listed */
+		if (rc)
+			rc = op_err_set(e,
+				d.waiting                 ? OP_ENOTFOUND
+					: rc == OP_ENOMEM ? OP_ENOMEM
+							  : OP_ETRUST,
+				"%s", we.msg);
+	}
 	if (rc == 0 && d.set.n != m->napps)
 		rc = op_err_set(e, OP_ETRUST,
 			"the commit holds %zu apps under %s, the marker lists %zu", d.set.n, p.path,

@@ -90,6 +90,8 @@ int op_proof_build(op_source *src, const op_commit *c, const char *path, op_proo
 			e, OP_EGIT, "commit %.12s: its bytes hash to %.12s", c->sha, p->commit);
 	if (rc == 0)
 		rc = op_proof_walk(p->object, p->olen, p->path, get_tree, &g, add_blob, blobs, e);
+	if (rc == OP_ENOTFOUND)
+		rc = 0; /* no such directory: the trees walked prove it, and there are no apps */
 	if (rc == 0)
 		op_blob_ids_sort(blobs);
 	if (rc) {
@@ -103,6 +105,8 @@ int op_proof_blobs(const op_proof *p, op_blob_ids *blobs, op_err *e)
 {
 	memset(blobs, 0, sizeof *blobs);
 	int rc = op_proof_files(p, add_blob, blobs, e);
+	if (rc == OP_ENOTFOUND)
+		rc = 0; /* the path is not in the commit: no manifest blobs */
 	if (rc == 0)
 		op_blob_ids_sort(blobs);
 	else

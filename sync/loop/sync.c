@@ -280,6 +280,30 @@ static void repair_proof(op_sync *s, const char *head, uint64_t base_seq)
 			head, put);
 }
 
+static bool know_all(void *arg, const char *file, const char blob[41])
+{
+	(void)arg, (void)file, (void)blob;
+	return true; /* only whether the directory is there: no manifest is read */
+}
+
+/* A --path gone from the head means that its owner removed every app (git keeps no
+ * empty directory), when the path held the apps of the last accepted revision or that
+ * revision had none. A path that never held them is refused, as before: a wrong --path
+ * must not delete a fleet. */
+static bool path_removed(op_sync *s, const op_marker *prev)
+{
+	if (prev->napps == 0)
+		return true;
+	op_appset set = {0};
+	op_diags d = {0};
+	op_err e = {0};
+	int rc = op_source_read_apps(
+		s->src, prev->commit, s->cfg.path, &set, &d, know_all, NULL, &e);
+	op_appset_clear(&set);
+	op_diags_clear(&d);
+	return rc == 0;
+}
+
 static void pass(op_sync *s, op_sync_outcome *o)
 {
 	op_err e = {0};
@@ -354,6 +378,11 @@ static void pass(op_sync *s, op_sync_outcome *o)
 	if (verify_range(s, head, have_marker ? prev.commit : NULL, o) != 0)
 		goto out;
 	rc = op_desired_read(s->src, &s->index, head, s->cfg.path, &want, &o->errors, &e);
+	if (rc == OP_ENOTFOUND && have_marker && path_removed(s, &prev)) {
+		op_log_info("the synced path is gone: the revision has no apps",
+			"commit=%.12s path=%s", head, s->cfg.path);
+		rc = 0;
+	}
 	if (rc) {
 		set_reason(o, rc == OP_ENOTFOUND ? OP_SYNC_REJECTED : OP_SYNC_FAILED, "%s", e.msg);
 		goto out;

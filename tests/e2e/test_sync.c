@@ -267,6 +267,51 @@ static void test_delete_and_batch(void)
 	fx_stop(&f);
 }
 
+/* Removing the last app: git drops the empty apps/, and a path that held the apps of
+ * the last accepted revision and is gone now means no apps. A path that never held
+ * them is still refused (a typo must not delete a fleet), also on a first sync. */
+static void test_remove_last_app(void)
+{
+	fx f;
+	T_REQUIRE(fx_start(&f, "empty"));
+	h_repo_write(f.repo, "README", "no apps yet\n");
+	T_REQUIRE(commit(&f, ed, "readme"));
+	char *log = NULL;
+	T_EQ_INT(sync_once(&f, NULL, &log), 1);
+	T_CHECK_MSG(log && strstr(log, "no directory apps/"), "%s", log ? log : "");
+	free(log);
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 1));
+	T_REQUIRE(commit(&f, ed, "alpha"));
+	T_EQ_INT(sync_once(&f, NULL, NULL), 0);
+	h_repo_write(f.repo, "README", "one app\n");
+	T_REQUIRE(commit(&f, ed, "readme"));
+	T_EQ_INT(sync_once(&f, "--path aps", &log), 1); /* the typo: refused */
+	T_CHECK_MSG(log && strstr(log, "no directory aps/"), "%s", log ? log : "");
+	free(log);
+	h_repo_rm(f.repo, "apps/alpha.yaml");
+	const char *head = commit(&f, ed, "remove the last app");
+	T_EQ_INT(sync_once(&f, NULL, &log), 0);
+	T_CHECK_MSG(log && strstr(log, "outcome=accepted") && strstr(log, "published 0 apps"),
+		"%s", log ? log : "");
+	free(log);
+	char *rev = get(&f, "rev"), *a = get(&f, "app.alpha"), *proof = get(&f, "proof");
+	T_CHECK(rev && strstr(rev, head) && strstr(rev, "\"apps\":{}"));
+	T_CHECK(a == NULL);
+	T_CHECK(proof && strstr(proof, head));
+	free(rev), free(a), free(proof);
+	/* And on from there: another commit without apps, then apps again. */
+	h_repo_write(f.repo, "README", "still none\n");
+	T_REQUIRE(commit(&f, ed, "readme again"));
+	T_EQ_INT(sync_once(&f, NULL, NULL), 0);
+	h_repo_write(f.repo, "apps/beta.yaml", "%s", app_yaml("beta", 2));
+	T_REQUIRE(commit(&f, ed, "beta"));
+	T_EQ_INT(sync_once(&f, NULL, NULL), 0);
+	char *b = get(&f, "app.beta");
+	T_CHECK(b && strstr(b, "\"instances\":2"));
+	free(b);
+	fx_stop(&f);
+}
+
 /* Rotation through Git: .outpost/allowed_signers changes the policy from the commit
  * that changes it on, but only when that commit verified under the policy before it. */
 static void test_policy_rotation(void)
@@ -440,6 +485,7 @@ int main(void)
 	T_RUN(test_rollback_refused);
 	T_RUN(test_invalid_manifest_rejects_revision);
 	T_RUN(test_delete_and_batch);
+	T_RUN(test_remove_last_app);
 	T_RUN(test_policy_rotation);
 	T_RUN(test_loop_and_sync_now);
 	T_RUN(test_rejection_logged_once);

@@ -210,14 +210,21 @@ static void test_walk_equals_sync(void)
 		op_proof_clear(&p);
 		op_commit_clear(&c);
 	}
-	/* A path that is not a directory of the commit. */
+	/* A path that is not a directory of the commit: a proof of no apps (the trees
+	 * walked show it is not there), which the walk itself reports as OP_ENOTFOUND. */
 	op_commit c;
 	op_err e = {0};
 	op_proof p;
 	op_blob_ids blobs;
 	T_REQUIRE(op_source_commit(src, head, &c, &e) == 0);
-	T_EQ_INT(op_proof_build(src, &c, "nope", &p, &blobs, &e), OP_ENOTFOUND);
-	T_EQ_INT(op_proof_build(src, &c, "apps/web.yaml", &p, &blobs, &e), OP_ENOTFOUND);
+	const char *gone[] = {"nope", "apps/web.yaml"};
+	for (int i = 0; i < 2; i++) {
+		T_EQ_INT(op_proof_build(src, &c, gone[i], &p, &blobs, &e), 0);
+		T_EQ_INT((int)blobs.n, 0);
+		T_EQ_INT(op_proof_files(&p, NULL, NULL, &e), OP_ENOTFOUND);
+		op_proof_clear(&p);
+		op_blob_ids_clear(&blobs);
+	}
 	op_commit_clear(&c);
 }
 
@@ -437,6 +444,36 @@ static void test_edge_refusals(void)
 	fx_free(&f);
 }
 
+/* A synced path the signed commit does not hold: the proof carries the trees walked to
+ * prove it (no blobs), and the edge takes it as a revision of no apps, as the marker
+ * must then say; a marker that lists apps there is refused. */
+static void test_path_gone(void)
+{
+	op_commit c;
+	op_err e = {0};
+	fixture f;
+	memset(&f, 0, sizeof f);
+	T_REQUIRE(op_source_commit(src, head, &c, &e) == 0);
+	T_EQ_INT(op_proof_build(src, &c, "gone/away", &f.p, &f.blobs, &e), 0);
+	op_commit_clear(&c);
+	T_EQ_INT((int)f.blobs.n, 0);
+	T_EQ_INT((int)f.p.ntrees, 1); /* the root, which has no "gone" */
+	T_REQUIRE(op_proof_encode(&f.p, &f.json, &f.len, &e) == 0);
+	memcpy(f.m.commit, head, 41);
+	f.m.seq = 8;
+	op_revision r;
+	T_EQ_INT(verify(&f, trust, "gone/away", &r, &e), 0);
+	T_EQ_INT((int)r.napps, 0);
+	op_revision_clear(&r);
+	f.m.apps = calloc(1, sizeof *f.m.apps);
+	T_REQUIRE(f.m.apps);
+	snprintf(f.m.apps[0].name, sizeof f.m.apps[0].name, "web");
+	f.m.napps = 1;
+	T_EQ_INT(verify(&f, trust, "gone/away", &r, &e), OP_ETRUST);
+	T_CHECK_MSG(strstr(e.msg, "no directory") || strstr(e.msg, "not"), "%s", e.msg);
+	fx_free(&f);
+}
+
 int main(void)
 {
 	T_RUN(test_setup);
@@ -448,6 +485,7 @@ int main(void)
 		T_RUN(test_proof_decode_refusals);
 		T_RUN(test_edge_accepts);
 		T_RUN(test_edge_refusals);
+		T_RUN(test_path_gone);
 	}
 	op_source_free(src);
 	return t_done();
