@@ -56,6 +56,12 @@ static const struct perms status_perms = {
 	.sub = {"_INBOX.{u}.>"},
 };
 
+/* A post-receive hook: one request to sync (outpost sync --now) and its reply. */
+static const struct perms hook_perms = {
+	.pub = {"outpost.hub.sync.now"},
+	.sub = {"_INBOX.{u}.>"},
+};
+
 /* A site's leaf link, as the hub sees it: publish is what the site may send into the
  * hub, subscribe what the hub delivers to it; only this site's subjects are named.
  * - the site's mirror of KV_outpost: it creates its consumer on the hub (reply on
@@ -151,6 +157,7 @@ static const struct perms *perms_of(enum op_role r)
 	case OP_ROLE_SYNC: return &sync_perms;
 	case OP_ROLE_HUB_STATUS:
 	case OP_ROLE_SITE_STATUS: return &status_perms;
+	case OP_ROLE_HOOK: return &hook_perms;
 	case OP_ROLE_LEAF: return &leaf_perms;
 	case OP_ROLE_AGENT: return &agent_perms;
 	case OP_ROLE_HOST: return &host_perms;
@@ -244,6 +251,10 @@ static void name_ident(op_ident *id)
 		snprintf(id->user, sizeof id->user, "status");
 		snprintf(id->file, sizeof id->file, "hub/status.creds");
 		break;
+	case OP_ROLE_HOOK:
+		snprintf(id->user, sizeof id->user, "hook");
+		snprintf(id->file, sizeof id->file, "hub/hook.creds");
+		break;
 	case OP_ROLE_LEAF:
 		snprintf(id->user, sizeof id->user, "leaf.%s", id->site);
 		snprintf(id->file, sizeof id->file, "%s/leaf.creds", id->site);
@@ -286,6 +297,8 @@ int op_creds_plan(op_creds *c, op_err *e)
 				rc = add_ident(c, OP_ROLE_HOST, site, hosts[h].host, &id, e);
 	}
 	free(hosts);
+	if (!rc)
+		rc = add_ident(c, OP_ROLE_HOOK, NULL, NULL, &id, e);
 	for (size_t i = 0; i < c->n; i++)
 		name_ident(&c->v[i]);
 	return rc;
@@ -381,7 +394,7 @@ static void put_users(FILE *f, const op_creds *c, const char *site, bool leafs)
 	for (size_t i = 0; i < c->n; i++) {
 		const op_ident *id = &c->v[i];
 		bool hub_side = id->role == OP_ROLE_SYNC || id->role == OP_ROLE_HUB_STATUS ||
-			id->role == OP_ROLE_LEAF;
+			id->role == OP_ROLE_HOOK || id->role == OP_ROLE_LEAF;
 		bool mine = site ? !hub_side && !strcmp(id->site, site)
 				 : hub_side && (id->role == OP_ROLE_LEAF) == leafs;
 		if (mine)

@@ -29,6 +29,7 @@ static void usage(FILE *f)
 		"mode 0700; it must not exist or be empty):\n"
 		"  hub/hub.conf         accounts for the hub's nats-server: include it there\n"
 		"  hub/sync.creds       outpost sync        hub/status.creds   outpost status\n"
+		"  hub/hook.creds       outpost sync --now  (a post-receive hook: that only)\n"
 		"  SITE/site.conf       accounts and the leaf remote for SITE's nats-server\n"
 		"  SITE/leaf.creds      SITE's leaf link (also in site.conf)\n"
 		"  SITE/agent.creds     outpost agent       SITE/status.creds  outpost status\n"

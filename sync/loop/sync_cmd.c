@@ -17,16 +17,19 @@
 #include "outpost/sync/loop/sync.h"
 #include "outpost/agent/base/util.h"
 
-#define SUBJECT_NOW "outpost.hub.sync.now"
+#define SUBJECT_NOW OP_SYNC_NOW_SUBJECT
 #define MAX_PENDING 64
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: outpost sync --repo URL --trust FILE [options]\n"
+		"       outpost sync --now [--nats URL]\n"
 		"\n"
 		"Publishes signed, validated revisions of a Git branch into the hub's KV bucket.\n"
 		"\n"
+		"  --now               ask the running sync for a pass now (a post-receive hook),\n"
+		"                      print its outcome; 0 accepted or unchanged, 1 otherwise\n"
 		"  --repo URL          repository: a path, file://, ssh:// or https://\n"
 		"  --trust FILE        allowed_signers policy (git's format)\n"
 		"  --revoked FILE      public keys refused whatever their dates (one a line)\n"
@@ -227,7 +230,8 @@ int op_cmd_sync(int argc, char **argv)
 		{"interval", required_argument, NULL, 'i'}, {"once", no_argument, NULL, 'o'},
 		{"fresh-key", required_argument, NULL, 'K'},
 		{"fresh-every", required_argument, NULL, 'E'},
-		{"fresh-ttl", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'}, {0}};
+		{"fresh-ttl", required_argument, NULL, 'L'}, {"now", no_argument, NULL, 'N'},
+		{"help", no_argument, NULL, 'h'}, {0}};
 	op_sync_cfg cfg = {.branch = "main",
 		.path = "apps",
 		.nats = OP_DEFAULT_NATS,
@@ -235,7 +239,7 @@ int op_cmd_sync(int argc, char **argv)
 		.verify_all = true,
 		.fresh_ttl_ms = 3600000};
 	int64_t interval = 30000, fresh_every = 60000;
-	bool once = false;
+	bool once = false, now = false;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -250,6 +254,7 @@ int op_cmd_sync(int argc, char **argv)
 		case 's': cfg.state = optarg; break;
 		case 'c': cfg.ca_file = optarg; break;
 		case 'o': once = true; break;
+		case 'N': now = true; break;
 		case 'v':
 			if (strcmp(optarg, "all") && strcmp(optarg, "head")) {
 				fprintf(stderr, "outpost sync: --verify takes all or head\n");
@@ -287,6 +292,13 @@ int op_cmd_sync(int argc, char **argv)
 		case 'h': usage(stdout); return OP_EXIT_OK;
 		default: usage(stderr); return OP_EXIT_USAGE;
 		}
+	}
+	if (now) {
+		if (optind < argc || cfg.repo || cfg.trust || once) {
+			fprintf(stderr, "outpost sync: --now takes only --nats\n");
+			return OP_EXIT_USAGE;
+		}
+		return op_sync_now(cfg.nats, 120000);
 	}
 	if (optind < argc || !cfg.repo || !cfg.trust) {
 		fprintf(stderr, "outpost sync: %s\n",

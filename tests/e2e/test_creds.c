@@ -394,7 +394,7 @@ static void test_creds_command(void)
 	T_EQ_INT(h_run(NULL, "%s creds --out %s --hub-leaf nats-leaf://h:1 --site a 2>/dev/null",
 			 bin, creds),
 		1);
-	const char *files[] = {"hub/hub.conf", "hub/sync.creds", "hub/status.creds",
+	const char *files[] = {"hub/hub.conf", "hub/sync.creds", "hub/status.creds", "hub/hook.creds",
 		"plant-7/site.conf", "plant-7/leaf.creds", "plant-7/agent.creds",
 		"plant-7/status.creds", "plant-7/host-h1.creds", "plant-7/host-h2.creds",
 		"plant-9/site.conf", "plant-9/leaf.creds", "plant-9/agent.creds",
@@ -977,6 +977,27 @@ static void test_status_and_sync_forbidden(void)
 		stream_snap(hub, c, "KV_outpost-status").exists);
 }
 
+/* The post-receive hook's identity: `outpost sync --now` and nothing else. */
+static void test_hook(void)
+{
+	char *out = NULL;
+	T_EQ_INT(h_run(&out, "env OUTPOST_NATS_CREDS=%s %s sync --now --nats %s 2>&1",
+			 cred("hub/hook.creds"), bin, h_nats_url(hub)),
+		0);
+	T_CHECK_MSG(out && strstr(out, "outpost sync: unchanged commit"), "%s", out ? out : "");
+	free(out);
+	struct snap hub0 = stream_snap(hub, "hub/sync.creds", "KV_outpost");
+	const char *c = "hub/hook.creds";
+	bool r = pub_refused(hub, c, "$KV.outpost.app.web", FORGED);
+	record("hub hook", "put desired state", r, "hub: publish permission",
+		same(hub0, stream_snap(hub, "hub/sync.creds", "KV_outpost")));
+	r = pub_refused(hub, c, "$JS.API.STREAM.INFO.KV_outpost-status", NULL);
+	record("hub hook", "read the status bucket", r, "hub: publish permission", true);
+	r = sub_refused(hub, c, "outpost.hub.sync.now");
+	record("hub hook", "answer sync.now in sync's place", r, "hub: subscribe permission",
+		true);
+}
+
 /* ---- a compromised hub
  * --------------------------------------------------------------------------- A hub server with no
  * permissions at all, and a site server with plant-7's generated config linked to it: what the site
@@ -1110,6 +1131,7 @@ int main(void)
 		T_RUN(test_leaf_forbidden);
 		T_RUN(test_host_forbidden);
 		T_RUN(test_status_and_sync_forbidden);
+		T_RUN(test_hook);
 		T_RUN(test_compromised_hub);
 		T_RUN(test_no_secret_in_messages);
 		print_table();

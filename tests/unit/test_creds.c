@@ -54,7 +54,7 @@ static void test_plan(void)
 		{"host.plant-7.h2", "plant-7/host-h2.creds"},
 		{"leaf.plant-9", "plant-9/leaf.creds"}, {"agent.plant-9", "plant-9/agent.creds"},
 		{"status.plant-9", "plant-9/status.creds"},
-		{"host.plant-9.h1", "plant-9/host-h1.creds"}};
+		{"host.plant-9.h1", "plant-9/host-h1.creds"}, {"hook", "hub/hook.creds"}};
 	T_EQ_INT(c.n, sizeof want / sizeof *want);
 	for (size_t i = 0; i < c.n && i < sizeof want / sizeof *want; i++) {
 		T_EQ_STR(c.v[i].user, want[i][0]);
@@ -94,6 +94,17 @@ static void test_hub_conf(void)
 	T_CHECK(has(t, "$JS.plant-7.API.CONSUMER.CREATE.KV_outpost-status.>"));
 	T_CHECK(has(t, "$JS.plant-9.API.CONSUMER.CREATE.KV_outpost-status.>"));
 	T_CHECK(has(t, "\"_INBOX.agent.plant-7.>\""));
+	/* the hook: one request to sync, and its inbox */
+	char *hook = strstr(t, "user: \"hook\"");
+	T_REQUIRE(hook && hook < sites);
+	char *end = strstr(hook, "subscribe:");
+	end = end ? strchr(end, '\n') : NULL; /* the user's block ends with its subscribe */
+	T_REQUIRE(end);
+	char one[1024];
+	snprintf(one, sizeof one, "%.*s", (int)(end - hook), hook);
+	T_CHECK_MSG(has(one, "publish: { allow: [\"outpost.hub.sync.now\"] }") &&
+			has(one, "\"_INBOX.hook.>\"") && !has(one, "$JS") && !has(one, "$KV"),
+		"%s", one);
 	free(t);
 	op_creds_clear(&c);
 }

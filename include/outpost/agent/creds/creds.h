@@ -16,6 +16,7 @@
 enum op_role {
 	OP_ROLE_SYNC, /* hub: writes the desired state and hub.sync */
 	OP_ROLE_HUB_STATUS, /* hub: reads outpost-status */
+	OP_ROLE_HOOK, /* hub: asks sync for a pass (outpost sync --now), nothing else */
 	OP_ROLE_LEAF, /* hub: a site's leaf link (allowed_connection_types LEAFNODE) */
 	OP_ROLE_AGENT, /* site: the agent */
 	OP_ROLE_SITE_STATUS, /* site: reads the site's outpost-status */
@@ -26,7 +27,7 @@ typedef struct op_ident {
 	enum op_role role;
 	char site[64]; /* "" for the hub's own */
 	char host[64]; /* OP_ROLE_HOST only */
-	char user[160]; /* sync, status, leaf.<site>, agent.<site>, status.<site>,
+	char user[160]; /* sync, status, hook, leaf.<site>, agent.<site>, status.<site>,
 			   host.<site>.<id> */
 	char file[200]; /* credential file, relative to the output dir */
 	char pass[128]; /* filled by the caller before the conf functions run */
@@ -44,7 +45,7 @@ typedef struct op_creds {
 int op_creds_add_site(op_creds *c, const char *site, op_err *e);
 int op_creds_add_host(op_creds *c, const char *site_id, op_err *e);
 /* The identities of the deployment, in order: sync, status, then per site leaf, agent,
- * status and its hosts. Call once after the adds. */
+ * status and its hosts, then the hook. Call once after the adds. */
 int op_creds_plan(op_creds *c, op_err *e);
 void op_creds_clear(op_creds *c);
 

@@ -44,6 +44,10 @@ void op_sync_free(op_sync *s);
 /* Signs and writes a freshness record for the revision the bucket holds (fresh.h), when
  * --fresh-key is set and a pass has connected. Logs a failure once. */
 void op_sync_fresh(op_sync *s);
+/* Asks the sync running at nats for a pass now and prints its outcome; waits at most
+ * wait_ms. The exit code: 0 accepted or unchanged, 1 rejected, failed or no answer. */
+int op_sync_now(const char *nats, int64_t wait_ms);
+#define OP_SYNC_NOW_SUBJECT "outpost.hub.sync.now"
 /* For the loop: the connection of s (NULL before the first pass connects). */
 struct op_bus *op_sync_bus(op_sync *s);
 
