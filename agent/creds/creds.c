@@ -227,6 +227,38 @@ int op_creds_add_host(op_creds *c, const char *site_id, op_err *e)
 	return 0;
 }
 
+int op_creds_remove_site(op_creds *c, const char *site, op_err *e)
+{
+	size_t s;
+	for (s = 0; s < c->nsites && strcmp(c->sites[s], site) != 0; s++)
+		;
+	if (s == c->nsites)
+		return op_err_set(e, OP_EUSAGE, "--remove-site %s: no such site", site);
+	for (size_t i = 0; i < c->n;)
+		if (!strcmp(c->v[i].site, site)) /* in order: the configs keep theirs */
+			memmove(&c->v[i], &c->v[i + 1], (--c->n - i) * sizeof *c->v);
+		else
+			i++;
+	free(c->sites[s]);
+	memmove(&c->sites[s], &c->sites[s + 1], (c->nsites - s - 1) * sizeof *c->sites);
+	c->nsites--;
+	return 0;
+}
+
+int op_creds_remove_host(op_creds *c, const char *site_id, op_err *e)
+{
+	const char *colon = strchr(site_id, ':');
+	size_t sl = colon ? (size_t)(colon - site_id) : 0;
+	for (size_t i = 0; colon && i < c->n; i++)
+		if (c->v[i].role == OP_ROLE_HOST && strlen(c->v[i].site) == sl &&
+			!strncmp(c->v[i].site, site_id, sl) && !strcmp(c->v[i].host, colon + 1)) {
+			memmove(&c->v[i], &c->v[i + 1], (c->n - i - 1) * sizeof *c->v);
+			c->n--;
+			return 0;
+		}
+	return op_err_set(e, OP_EUSAGE, "--remove-host %s: no such host", site_id);
+}
+
 static int add_ident(
 	op_creds *c, enum op_role r, const char *site, const char *host, op_ident **out, op_err *e)
 {

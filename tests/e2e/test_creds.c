@@ -440,6 +440,62 @@ static pid_t start_host(int i)
 		h_nats_url(i < 2 ? site7 : site9), h_path("host%d", i));
 }
 
+/* `creds --update`: one site or host added or removed, every other secret kept byte for
+ * byte, the hub's freshness key too; a change that cannot be made changes nothing. */
+#define SUMS "cd %s && find . -type f | sort | xargs sha256sum"
+
+static void test_creds_update(void)
+{
+	const char *d = h_path("creds-upd");
+	T_REQUIRE(h_run(NULL,
+			  "%s creds --out %s --hub-leaf nats-leaf://127.0.0.1:7422 --site a --site b "
+			  "--host a:h1 >/dev/null",
+			  bin, d) == 0);
+	char *sum0 = NULL, *sum1 = NULL, *sum2 = NULL;
+	T_REQUIRE(h_run(&sum0, SUMS, d) == 0);
+	/* refused: nothing changes */
+	T_EQ_INT(h_run(NULL, "%s creds --update %s --remove-site nope 2>/dev/null", bin, d), 2);
+	T_EQ_INT(h_run(NULL, "%s creds --update %s --site a 2>/dev/null", bin, d), 2);
+	T_EQ_INT(h_run(NULL, "%s creds --update %s --host zz:h1 2>/dev/null", bin, d), 2);
+	T_EQ_INT(h_run(NULL, "%s creds --update %s 2>/dev/null", bin, d), 2);
+	T_REQUIRE(h_run(&sum1, SUMS, d) == 0);
+	T_EQ_STR(sum1, sum0);
+	free(sum1);
+	/* add a site and a host */
+	char *out = NULL;
+	T_EQ_INT(h_run(&out, "%s creds --update %s --site c --host b:h2", bin, d), 0);
+	T_CHECK_MSG(out && strstr(out, "(10 kept, 4 new)"), "%s", out ? out : "");
+	free(out);
+	T_REQUIRE(h_run(&sum1, SUMS, d) == 0);
+	const char *same[] = {"./hub/sync.creds", "./hub/status.creds", "./hub/hook.creds",
+		"./hub/fresh.key", "./a/leaf.creds", "./a/agent.creds", "./a/host-h1.creds",
+		"./b/agent.creds", "./a/site.conf", "./b/fresh_signers"};
+	for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
+		const char *a = strstr(sum0, same[i]), *b = strstr(sum1, same[i]);
+		T_CHECK_MSG(a && b && !strncmp(a - 66, b - 66, 64), "%s changed", same[i]);
+	}
+	T_CHECK(strstr(sum1, "./c/agent.creds") && strstr(sum1, "./b/host-h2.creds"));
+	char *hc = h_read(h_str("%s/hub/hub.conf", d)), *c = h_read(h_str("%s/c/site.conf", d));
+	T_CHECK(hc && strstr(hc, "leaf.c") && strstr(hc, "leaf.a"));
+	T_CHECK(c && strstr(c, "nats-leaf://leaf.c:") && strstr(c, "@127.0.0.1:7422"));
+	free(hc), free(c);
+	/* remove a site (its hosts with it) and a host */
+	T_EQ_INT(h_run(NULL, "%s creds --update %s --remove-site b --remove-host a:h1 >/dev/null",
+			 bin, d),
+		0);
+	T_REQUIRE(h_run(&sum2, SUMS, d) == 0);
+	T_CHECK(!strstr(sum2, "./b/") && !strstr(sum2, "host-h1"));
+	const char *a = strstr(sum0, "./a/agent.creds"), *b = strstr(sum2, "./a/agent.creds");
+	T_CHECK(a && b && !strncmp(a - 66, b - 66, 64));
+	hc = h_read(h_str("%s/hub/hub.conf", d));
+	T_CHECK(hc && !strstr(hc, "leaf.b") && strstr(hc, "leaf.c"));
+	free(hc);
+	struct stat st;
+	T_CHECK(stat(d, &st) == 0 && (st.st_mode & 0777) == 0700);
+	T_CHECK(stat(h_str("%s.new-1", d), &st) != 0);
+	free(sum0), free(sum1), free(sum2);
+}
+
 static void test_setup(void)
 {
 	h_nats_cfg hc = {.text = hub_text};
@@ -1120,6 +1176,7 @@ int main(void)
 	tag = h_str("8%05d", (int)(getpid() % 100000));
 	creds = h_path("creds");
 	T_RUN(test_creds_command);
+	T_RUN(test_creds_update);
 	T_RUN(test_setup);
 	if (t_failed_checks == 0) {
 		T_RUN(test_signed_push_runs_everywhere);

@@ -44,6 +44,10 @@ typedef struct op_creds {
  * added before. OP_EUSAGE with a message. */
 int op_creds_add_site(op_creds *c, const char *site, op_err *e);
 int op_creds_add_host(op_creds *c, const char *site_id, op_err *e);
+/* Removes a site (and its hosts) or a host SITE:ID added before. OP_EUSAGE when there
+ * is no such site or host. */
+int op_creds_remove_site(op_creds *c, const char *site, op_err *e);
+int op_creds_remove_host(op_creds *c, const char *site_id, op_err *e);
 /* The identities of the deployment, in order: sync, status, then per site leaf, agent,
  * status and its hosts, then the hook. Call once after the adds. */
 int op_creds_plan(op_creds *c, op_err *e);
