@@ -36,6 +36,47 @@ const char *op_err_name(int code)
 	return "unknown error";
 }
 
+/* A copy of s fit for one line of a terminal: control characters (C0, DEL and C1), and
+ * bytes that are not UTF-8, written as \xNN (C1 as \u00NN), so that a key or value
+ * quoted from an input file can neither start a diagnostic line of its own nor send
+ * escape sequences to the terminal. */
+static char *strdup_line(const char *s)
+{
+	size_t n = strlen(s);
+	char *out = malloc(n * 6 + 1);
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		size_t k = 0;
+		if (*p >= 0x20 && *p < 0x7f)
+			k = 1;
+		else if (*p >= 0xc2 && *p <= 0xdf && (p[1] & 0xc0) == 0x80)
+			k = 2;
+		else if (*p >= 0xe0 && *p <= 0xef && (p[1] & 0xc0) == 0x80 &&
+			(p[2] & 0xc0) == 0x80 && (*p != 0xe0 || p[1] >= 0xa0) &&
+			(*p != 0xed || p[1] < 0xa0))
+			k = 3;
+		else if (*p >= 0xf0 && *p <= 0xf4 && (p[1] & 0xc0) == 0x80 &&
+			(p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80 &&
+			(*p != 0xf0 || p[1] >= 0x90) && (*p != 0xf4 || p[1] < 0x90))
+			k = 4;
+		if (k == 2 && *p == 0xc2 && p[1] < 0xa0) { /* C1 control */
+			o += (size_t)snprintf(out + o, 7, "\\u00%02x", p[1]);
+			p += 2;
+		} else if (k) {
+			memcpy(out + o, p, k);
+			o += k;
+			p += k;
+		} else {
+			o += (size_t)snprintf(out + o, 5, "\\x%02x", *p);
+			p++;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
 int op_diags_add(
 	op_diags *d, const char *file, int line, int col, const char *path, const char *fmt, ...)
 {
@@ -58,9 +99,9 @@ int op_diags_add(
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	op_diag *g = &d->v[d->n];
-	g->file = strdup(file ? file : "");
-	g->path = strdup(path && *path ? path : "(document)");
-	g->msg = strdup(msg);
+	g->file = strdup_line(file ? file : "");
+	g->path = strdup_line(path && *path ? path : "(document)");
+	g->msg = strdup_line(msg);
 	g->line = line;
 	g->col = col;
 	if (!g->file || !g->path || !g->msg) {

@@ -177,6 +177,21 @@ char *ck_abs_path(op_check *c, const op_node *n)
 		free(s);
 		return NULL;
 	}
+	/* A block scalar (command: |) ends in a newline, and a control character in a
+	 * path fails only at run time, on the box: refused here, where it was written. */
+	for (const char *p = s; p && *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			ck_err(c, n,
+				"expected an absolute path without control characters, got "
+				"\"%.80s\"%s",
+				s,
+				p[0] == '\n' && !p[1] ? " (its last character is a newline: write "
+							"the path on the key's line, not as a | "
+							"block)"
+						      : "");
+			free(s);
+			return NULL;
+		}
 	return s;
 }
 
@@ -202,6 +217,16 @@ static bool quoted_int(const op_node *n)
 	return op_node_int(&p, LLONG_MIN, LLONG_MAX, &v) != 0;
 }
 
+/* 0x10 and 0o17 are integers in YAML 1.2 and strings in the YAML 1.1 manifests are read
+ * by: say which, since the text looks like a number. */
+static const char *base_hint(const char *t)
+{
+	if (t[0] == '0' && (t[1] == 'x' || t[1] == 'X' || t[1] == 'o' || t[1] == 'b'))
+		return ", which is not a decimal integer (hex, octal and binary are not read: "
+		       "write the number in decimal)";
+	return ", which is not an integer";
+}
+
 bool ck_int(op_check *c, const op_node *n, long long min, long long max, int *out)
 {
 	long long v = 0;
@@ -219,6 +244,10 @@ bool ck_int(op_check *c, const op_node *n, long long min, long long max, int *ou
 			"expected an integer from %lld to %lld, got the string \"%.80s\" "
 			"(write the number without quotes)",
 			min, max, n->text);
+	else if (n && n->kind == OP_NODE_SCALAR && n->plain && !op_node_is_null(n) &&
+		!strcmp(found(n), "a string"))
+		ck_err(c, n, "expected an integer from %lld to %lld, got %.80s%s", min, max,
+			n->text, base_hint(n->text));
 	else
 		ck_err(c, n, "expected an integer from %lld to %lld, got %s", min, max, found(n));
 	return false;

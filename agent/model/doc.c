@@ -224,6 +224,74 @@ static int attach(struct yctx *c, op_node *n, const yaml_mark_t *m)
 	return rc;
 }
 
+static bool is_merge_key(const op_node *k)
+{
+	return k && k->kind == OP_NODE_SCALAR && k->plain && k->len == 2 &&
+		!memcmp(k->text, "<<", 2);
+}
+
+static bool has_key(const op_node *map, const op_node *k)
+{
+	for (size_t i = 0; i < map->n; i++)
+		if (map->keys[i]->len == k->len && !memcmp(map->keys[i]->text, k->text, k->len))
+			return true;
+	return false;
+}
+
+/* YAML's merge key (<<: *base, or <<: [*a, *b]): the entries of the merged mappings whose
+ * keys the mapping does not have itself join it, from the first merged mapping on; the
+ * mapping's own keys win. Operators share properties between components this way. The
+ * merged nodes are shared, as an alias's are, and counted again against the caps. */
+static int merge_keys(struct yctx *c, op_node *n)
+{
+	size_t at = n->n;
+	for (size_t i = 0; i < n->n; i++)
+		if (is_merge_key(n->keys[i])) {
+			if (at != n->n) {
+				yaml_mark_t m = {.line = (size_t)n->keys[i]->line - 1,
+					.column = (size_t)n->keys[i]->col - 1};
+				return yerr(c, OP_EINVAL, &m, "a mapping takes one merge key (<<)");
+			}
+			at = i;
+		}
+	if (at == n->n)
+		return 0;
+	op_node *v = n->vals[at], *one[1] = {v}, **src = one;
+	size_t nsrc = 1;
+	if (v->kind == OP_NODE_SEQ)
+		src = v->vals, nsrc = v->n;
+	for (size_t i = 0; i < nsrc; i++)
+		if (src[i]->kind != OP_NODE_MAP) {
+			yaml_mark_t m = {.line = (size_t)src[i]->line - 1,
+				.column = (size_t)src[i]->col - 1};
+			return yerr(c, OP_EINVAL, &m,
+				"a merge key (<<) takes a mapping or a list of mappings, like "
+				"<<: *base");
+		}
+	op_node **keys = n->keys, **vals = n->vals;
+	size_t own = n->n;
+	n->keys = n->vals = NULL;
+	n->n = n->cap = 0;
+	n->weight = 1;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < own; i++)
+		if (i != at)
+			rc = node_push(n, keys[i], vals[i]);
+	for (size_t s = 0; rc == 0 && s < nsrc; s++)
+		for (size_t i = 0; rc == 0 && i < src[s]->n; i++)
+			if (!has_key(n, src[s]->keys[i]))
+				rc = node_push(n, src[s]->keys[i], src[s]->vals[i]);
+	free(keys);
+	free(vals);
+	if (rc == 0 && n->weight > OP_DOC_MAX_NODES) {
+		yaml_mark_t m = {.line = (size_t)n->line - 1, .column = (size_t)n->col - 1};
+		return yerr(c, OP_ETOOBIG, &m,
+			"document too large: more than %d nodes with aliases expanded",
+			OP_DOC_MAX_NODES);
+	}
+	return rc;
+}
+
 static int check_tag(
 	struct yctx *c, const yaml_char_t *tag, const yaml_mark_t *m, const char *allowed)
 {
@@ -294,7 +362,9 @@ static int on_event(struct yctx *c, yaml_event_t *ev)
 		n = f->node;
 		char *anchor = f->anchor;
 		f->anchor = NULL;
-		rc = anchor ? anchor_add(c, anchor, n, f->anchor_seq) : 0;
+		rc = n->kind == OP_NODE_MAP ? merge_keys(c, n) : 0;
+		if (rc == 0 && anchor)
+			rc = anchor_add(c, anchor, n, f->anchor_seq);
 		free(anchor);
 		if (rc)
 			return rc;
@@ -367,8 +437,76 @@ int op_doc_parse_yaml(op_doc *doc, const char *file, const char *buf, size_t len
 
 /* --- JSON -------------------------------------------------------------------------- */
 
+/* Where each node starts: jansson keeps no positions, so the text is scanned once more
+ * for the start of every token that begins a key or a value (a string, a number, a
+ * literal, '{' or '['). In text order these are the nodes in the order json_to_node
+ * meets them (objects iterate in insertion order, and duplicates are refused), so a
+ * cursor hands them out. Columns count characters, as libyaml's do. */
+typedef struct jpos {
+	int *line, *col;
+	size_t n, next;
+} jpos;
+
+static int json_positions(const char *buf, size_t len, jpos *p)
+{
+	memset(p, 0, sizeof *p);
+	size_t cap = 0;
+	int line = 1, col = 1;
+	for (int pass = 0; pass < 2; pass++) {
+		size_t n = 0;
+		line = 1, col = 1;
+		for (size_t i = 0; i < len;) {
+			unsigned char c = (unsigned char)buf[i];
+			bool token = c == '"' || c == '{' || c == '[' || c == '-' ||
+				(c >= '0' && c <= '9') || c == 't' || c == 'f' || c == 'n';
+			if (token && pass == 1 && n < cap)
+				p->line[n] = line, p->col[n] = col;
+			n += token;
+			if (c == '"') { /* to the closing quote, escapes skipped */
+				for (i++, col++; i < len && buf[i] != '"'; i++) {
+					if (buf[i] == '\\' && i + 1 < len)
+						i++, col++;
+					if (((unsigned char)buf[i] & 0xc0) != 0x80)
+						col++;
+				}
+				i++, col++;
+			} else if (token && c != '{' && c != '[') {
+				while (i < len &&
+					strchr("+-.0123456789abcdefghijklmnopqrstuvwxyzE",
+						buf[i]) &&
+					buf[i])
+					i++, col++;
+			} else {
+				if (c == '\n')
+					line++, col = 0;
+				if ((c & 0xc0) != 0x80)
+					col++;
+				i++;
+			}
+		}
+		if (pass == 0) {
+			cap = n;
+			p->line = malloc((n ? n : 1) * sizeof *p->line);
+			p->col = malloc((n ? n : 1) * sizeof *p->col);
+			if (!p->line || !p->col) {
+				free(p->line), free(p->col);
+				memset(p, 0, sizeof *p);
+				return OP_ENOMEM;
+			}
+		}
+		p->n = n;
+	}
+	return 0;
+}
+
+static op_node *json_node_new(op_doc *doc, jpos *p, op_node_kind kind)
+{
+	size_t k = p->next++;
+	return node_new(doc, kind, k < p->n ? p->line[k] : 0, k < p->n ? p->col[k] : 0);
+}
+
 /* depth: collections around j; like the YAML side, at most OP_DOC_MAX_DEPTH nest. */
-static int json_to_node(op_doc *doc, json_t *j, int depth, op_node **out)
+static int json_to_node(op_doc *doc, jpos *p, json_t *j, int depth, op_node **out)
 {
 	op_node *n;
 	int rc;
@@ -376,20 +514,20 @@ static int json_to_node(op_doc *doc, json_t *j, int depth, op_node **out)
 		bool obj = json_is_object(j);
 		if (depth >= OP_DOC_MAX_DEPTH)
 			return OP_ETOOBIG;
-		if (!(n = node_new(doc, obj ? OP_NODE_MAP : OP_NODE_SEQ, 0, 0)))
+		if (!(n = json_node_new(doc, p, obj ? OP_NODE_MAP : OP_NODE_SEQ)))
 			return OP_ETOOBIG;
 		if (obj) {
 			const char *k;
 			json_t *v;
 			json_object_foreach(j, k, v)
 			{
-				op_node *kn = node_new(doc, OP_NODE_SCALAR, 0, 0), *vn;
+				op_node *kn = json_node_new(doc, p, OP_NODE_SCALAR), *vn;
 				if (!kn)
 					return OP_ETOOBIG;
 				if (!(kn->text = strdup(k)))
 					return OP_ENOMEM;
 				kn->len = strlen(k);
-				if ((rc = json_to_node(doc, v, depth + 1, &vn)) != 0 ||
+				if ((rc = json_to_node(doc, p, v, depth + 1, &vn)) != 0 ||
 					(rc = node_push(n, kn, vn)) != 0)
 					return rc;
 			}
@@ -399,7 +537,7 @@ static int json_to_node(op_doc *doc, json_t *j, int depth, op_node **out)
 			json_array_foreach(j, i, v)
 			{
 				op_node *vn;
-				if ((rc = json_to_node(doc, v, depth + 1, &vn)) != 0 ||
+				if ((rc = json_to_node(doc, p, v, depth + 1, &vn)) != 0 ||
 					(rc = node_push(n, NULL, vn)) != 0)
 					return rc;
 			}
@@ -407,7 +545,7 @@ static int json_to_node(op_doc *doc, json_t *j, int depth, op_node **out)
 		*out = n;
 		return 0;
 	}
-	if (!(n = node_new(doc, OP_NODE_SCALAR, 0, 0)))
+	if (!(n = json_node_new(doc, p, OP_NODE_SCALAR)))
 		return OP_ETOOBIG;
 	char num[64];
 	const char *text;
@@ -457,7 +595,12 @@ int op_doc_parse_json(op_doc *doc, const char *file, const char *buf, size_t len
 			"JSON syntax error: %s", je.text);
 		return OP_EINVAL;
 	}
-	int rc = json_to_node(doc, j, 0, &doc->root);
+	jpos p;
+	int rc = json_positions(buf, len, &p);
+	if (rc == 0)
+		rc = json_to_node(doc, &p, j, 0, &doc->root);
+	free(p.line);
+	free(p.col);
 	json_decref(j);
 	if (rc == OP_ETOOBIG)
 		op_diags_add(d, file, 0, 0, "", "JSON too deep or too large");

@@ -441,13 +441,17 @@ static void test_positions(void)
 	T_EQ_INT(doc.nall, 10);
 	op_doc_clear(&doc);
 
-	/* JSON: positions 0; strings are not plain, other scalars are. */
+	/* JSON: positions of the text (characters, not bytes); strings are not plain, other
+	 * scalars are. */
 	static const char j[] = "{\"s\":\"5\",\"n\":5,\"t\":true,\"z\":null,\"f\":2.0,\"e\":1e2}";
 	T_EQ_INT(op_doc_parse_json(&doc, "t.json", j, sizeof j - 1, &d), 0);
 	r = doc.root;
 	T_REQUIRE(r && r->n == 6);
-	T_EQ_INT(r->line, 0);
-	T_EQ_INT(r->vals[0]->col, 0);
+	T_EQ_INT(r->line, 1);
+	T_EQ_INT(r->col, 1);
+	T_EQ_INT(r->vals[0]->col, 6);
+	T_EQ_INT(r->keys[5]->col, 42);
+	T_EQ_INT(r->vals[5]->col, 46);
 	T_CHECK(!r->vals[0]->plain);
 	T_CHECK(r->vals[1]->plain);
 	long long v = 0;
@@ -461,6 +465,24 @@ static void test_positions(void)
 	T_EQ_STR(op_node_kind_name(r->vals[4]), "a float");
 	T_EQ_INT(op_node_int(r->vals[5], 0, 1000, &v), 0);
 	T_EQ_STR(op_node_kind_name(r->vals[5]), "a float");
+	op_doc_clear(&doc);
+
+	static const char nested[] = "{\n  \"a\": [1,\n    {\"b\xc3\xa9\": \"x\"}],\n"
+				     "  \"c\": \"\\u00e9\\\"x\"\n}\n";
+	T_EQ_INT(op_doc_parse_json(&doc, "t.json", nested, sizeof nested - 1, &d), 0);
+	r = doc.root;
+	T_REQUIRE(r && r->n == 2 && r->vals[0]->n == 2 && r->vals[0]->vals[1]->n == 1);
+	T_EQ_INT(r->keys[0]->line, 2);
+	T_EQ_INT(r->keys[0]->col, 3);
+	T_EQ_INT(r->vals[0]->col, 8);
+	T_EQ_INT(r->vals[0]->vals[0]->col, 9);
+	T_EQ_INT(r->vals[0]->vals[1]->line, 3);
+	T_EQ_INT(r->vals[0]->vals[1]->col, 5);
+	T_EQ_INT(r->vals[0]->vals[1]->keys[0]->col, 6);
+	T_EQ_INT(r->vals[0]->vals[1]->vals[0]->col, 12);
+	T_EQ_INT(r->keys[1]->line, 4);
+	T_EQ_INT(r->vals[1]->col, 8);
+	T_EQ_STR(r->vals[1]->text, "\xc3\xa9\"x");
 	op_doc_clear(&doc);
 
 	T_EQ_INT(op_doc_parse_json(&doc, "t.json", "{\"a\":1,\"a\":2}", 13, &d), OP_EINVAL);

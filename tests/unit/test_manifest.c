@@ -77,7 +77,18 @@ static const struct bad bads[] = {
 	{HDR COMP TRAITH "            instances: 2.5\n", 14, 24, TP ".instances",
 		"expected an integer from 0 to 10000, got a float"},
 	{HDR COMP TRAITH "            instances: true\n", 14, 24, TP ".instances", "got a boolean"},
-	{HDR COMP TRAITH "            instances: 0x10\n", 14, 24, TP ".instances", "got a string"},
+	{HDR COMP TRAITH "            instances: 0x10\n", 14, 24, TP ".instances",
+		"got 0x10, which is not a decimal integer"},
+	{HDR COMP TRAITH "            instances: 3 pods\n", 14, 24, TP ".instances",
+		"got 3 pods, which is not an integer"},
+	{HDR COMPH "        command: |\n          /bin/c\n", 10, 18, CP ".command",
+		"without control characters, got \"/bin/c\\x0a\" (its last character is a newline"},
+	{HDR COMP "        workdir: \"/var/\\tlib\"\n", 11, 18, CP ".workdir",
+		"without control characters, got \"/var/\\x09lib\""},
+	{HDR COMP "        artifact:\n          path: \"/bin/c\\r\"\n          sha256: " HEX "\n",
+		12, 17, CP ".artifact.path", "without control characters"},
+	{HDR COMP "        env: {\"A\\nfile.yaml:1:1: forged\": x}\n", 11, 15, CP ".env.A\\x0afile.yaml:1:1: forged",
+		"expected"},
 	{HDR COMP TRAITH "            instances: !!int 3\n", 14, 24, "(document)",
 		"unsupported YAML tag tag:yaml.org,2002:int"},
 	{HDR COMPH "        command: ~\n", 10, 18, CP ".command", "expected a string, got null"},
@@ -669,6 +680,79 @@ static void test_anchors(void)
 	op_diags_clear(&d);
 }
 
+/* YAML merge keys: properties shared between components with <<: *base (one mapping or
+ * a list of them); the component's own keys win, the first merged mapping wins over the
+ * later ones. The result is the app written out in full, to the byte of its JSON. */
+static void test_merge_keys(void)
+{
+	static const char merged[] = TOP NAME SPEC
+		"    - name: a\n"
+		"      type: process\n"
+		"      properties: &base\n"
+		"        command: /opt/app/run\n"
+		"        env: &env {MODE: edge, LOG: info}\n"
+		"        restart: on-failure\n"
+		"    - name: b\n"
+		"      type: process\n"
+		"      properties:\n"
+		"        <<: *base\n"
+		"        restart: always\n"
+		"    - name: c\n"
+		"      type: process\n"
+		"      properties:\n"
+		"        <<: [{workdir: /var/lib/c}, *base, {workdir: /nope}]\n"
+		"        env:\n"
+		"          <<: *env\n"
+		"          LOG: debug\n";
+	static const char full[] = TOP NAME SPEC
+		"    - name: a\n"
+		"      type: process\n"
+		"      properties:\n"
+		"        command: /opt/app/run\n"
+		"        env: {MODE: edge, LOG: info}\n"
+		"        restart: on-failure\n"
+		"    - name: b\n"
+		"      type: process\n"
+		"      properties:\n"
+		"        command: /opt/app/run\n"
+		"        env: {MODE: edge, LOG: info}\n"
+		"        restart: always\n"
+		"    - name: c\n"
+		"      type: process\n"
+		"      properties:\n"
+		"        workdir: /var/lib/c\n"
+		"        command: /opt/app/run\n"
+		"        env: {MODE: edge, LOG: debug}\n"
+		"        restart: on-failure\n";
+	op_app *a = parse_ok(merged), *b = parse_ok(full);
+	T_REQUIRE(a && b);
+	char *ja = NULL, *jb = NULL;
+	size_t la = 0, lb = 0;
+	T_EQ_INT(op_manifest_to_json(a, &ja, &la), 0);
+	T_EQ_INT(op_manifest_to_json(b, &jb, &lb), 0);
+	T_CHECK_MSG(ja && jb && la == lb && !memcmp(ja, jb, la), "%s\nvs\n%s", ja, jb);
+	free(ja), free(jb);
+	op_app_free(a);
+	op_app_free(b);
+	/* What a merge key cannot take; a quoted "<<" is an ordinary (unknown) key. */
+	static const char *const bad[] = {
+		HDR COMPH "        <<: 3\n        command: /c\n",
+		HDR COMPH "        <<: [{a: b}, x]\n        command: /c\n",
+		HDR COMPH "        \"<<\": {command: /c}\n",
+	};
+	static const char *const why[] = {"a merge key (<<) takes a mapping",
+		"a merge key (<<) takes a mapping", "unknown field"};
+	for (size_t i = 0; i < 3; i++) {
+		op_diags d = {0};
+		op_app *x = NULL;
+		T_EQ_INT(op_manifest_parse("m.yaml", bad[i], strlen(bad[i]), &x, &d), OP_EINVAL);
+		T_CHECK_MSG(d.n && strstr(d.v[0].msg, why[i]), "case %zu: %s", i,
+			d.n ? d.v[0].msg : "(none)");
+		op_app_free(x);
+		op_diags_clear(&d);
+	}
+}
+
 /* --- deep equality of two models ---------------------------------------------------- */
 
 static char why[512];
@@ -1172,6 +1256,7 @@ int main(void)
 	T_RUN(test_defaults);
 	T_RUN(test_env_scalars_as_text);
 	T_RUN(test_anchors);
+	T_RUN(test_merge_keys);
 	T_RUN(test_deep_equal_helper);
 	T_RUN(test_round_trips);
 	T_RUN(test_canonical_bytes);

@@ -18,7 +18,7 @@ typedef enum { OP_NODE_SCALAR, OP_NODE_MAP, OP_NODE_SEQ } op_node_kind;
 
 typedef struct op_node {
 	op_node_kind kind;
-	int line, col; /* 1-based; 0 for JSON */
+	int line, col; /* 1-based (JSON too: see doc.c) */
 	/* scalar */
 	char *text;
 	size_t len;
