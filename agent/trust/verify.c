@@ -47,6 +47,10 @@ static int slurp(const char *path, char **buf, size_t *len, op_err *e)
 }
 
 #define WARNED_RING 16
+#define UNSIGNED_HINT \
+	": it was never accepted, so replacing it is not a rollback: sign it and every " \
+	"commit after it again (git rebase --exec 'git commit --amend --no-edit -S' " \
+	"<last accepted commit>) and force-push"
 
 /* Logs p's warnings unless this name and text were already warned about. */
 static void log_warnings(const op_trust_policy *p, const char *text, size_t len)
@@ -165,7 +169,9 @@ int op_policy_verify_commit(const op_policy *p, const op_commit *c, char signer[
 	}
 	if (rc == OP_ENOMEM)
 		return op_err_set(e, OP_ENOMEM, "out of memory");
-	return op_err_set(e, OP_ETRUST, "%s (%s)", v.msg, op_trust_reason_name(v.reason));
+	/* --verify all stops at an unsigned commit pushed by mistake: say the way out. */
+	return op_err_set(e, OP_ETRUST, "%s (%s)%s", v.msg, op_trust_reason_name(v.reason),
+		v.reason == OP_TRUST_UNSIGNED ? UNSIGNED_HINT : "");
 }
 
 void op_policy_free(op_policy *p)
