@@ -118,7 +118,7 @@ int op_commit_committer(const char *commit, size_t len, char **email, int64_t *t
 	}
 	if (d == d0)
 		return op_err_set(e, OP_EINVAL, "commit's committer has no time");
-	if (t < 1 || t > MAX_TIME)
+	if (t > MAX_TIME)
 		return op_err_set(
 			e, OP_EINVAL, "commit's committer time is out of range (1970 to 9999)");
 	size_t n = (size_t)(gt - lt - 1);

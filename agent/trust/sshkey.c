@@ -1,29 +1,53 @@
-/* SSH public keys (see include/outpost/agent/trust/sshsig.h): wire blobs, their text form,
- * fingerprints, and the per-key-type signature blob and arithmetic. A key is decoded
- * once, validated (curve point, RSA size) and re-encoded canonically, so that equality
- * is a byte comparison and a key that parses is a key that can verify. */
-#include "outpost/agent/trust/sshsig.h"
+/* SSH public keys (see include/outpost/agent/trust/sshsig.h): wire blobs, their text form
+ * and fingerprints. A key is decoded once, validated (curve point, RSA size) and
+ * re-encoded canonically, so that equality is a byte comparison and a key that parses
+ * is a key that can verify. Each key type is one row of a table; the signature code is
+ * in sshkey_sig.c (and sshsk.c for FIDO keys). */
+#include "sshkey_int.h"
 
-#include <mbedtls/bignum.h>
-#include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
-#include <mbedtls/rsa.h>
 #include <mbedtls/sha256.h>
-#include <mbedtls/sha512.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define ED25519_PK 32
-#define ED25519_SIG 64
-#define P256_POINT 65 /* 0x04 || X || Y */
-#define P256_SCALAR 32
 #define RSA_MIN_BITS 1024 /* OpenSSH's SSH_RSA_MINIMUM_MODULUS_SIZE */
 #define RSA_MAX_BITS 8192 /* mbedtls' MBEDTLS_MPI_MAX_SIZE */
+#define SUPPORTED \
+	"ssh-ed25519, ecdsa-sha2-nistp256/384/521, ssh-rsa, sk-ssh-ed25519@openssh.com, " \
+	"sk-ecdsa-sha2-nistp256@openssh.com"
 
-/* An SSH mpint holding a non-negative number: its magnitude without leading zeros. */
-static int rd_mpint(op_ssh__rd *r, const unsigned char **m, size_t *len)
+static const op_ssh__ktype ktypes[] = {
+	{OP_SSHKEY_ED25519, "ssh-ed25519", OP_SSH__ED25519, NULL, 0, 32, 0, false},
+	{OP_SSHKEY_ECDSA_P256, "ecdsa-sha2-nistp256", OP_SSH__ECDSA, "nistp256",
+		MBEDTLS_ECP_DP_SECP256R1, 65, 32, false},
+	{OP_SSHKEY_RSA, "ssh-rsa", OP_SSH__RSA, NULL, 0, 0, 0, false},
+	{OP_SSHKEY_ECDSA_P384, "ecdsa-sha2-nistp384", OP_SSH__ECDSA, "nistp384",
+		MBEDTLS_ECP_DP_SECP384R1, 97, 48, false},
+	{OP_SSHKEY_ECDSA_P521, "ecdsa-sha2-nistp521", OP_SSH__ECDSA, "nistp521",
+		MBEDTLS_ECP_DP_SECP521R1, 133, 66, false},
+	{OP_SSHKEY_SK_ED25519, "sk-ssh-ed25519@openssh.com", OP_SSH__ED25519, NULL, 0, 32, 0, true},
+	{OP_SSHKEY_SK_ECDSA_P256, "sk-ecdsa-sha2-nistp256@openssh.com", OP_SSH__ECDSA, "nistp256",
+		MBEDTLS_ECP_DP_SECP256R1, 65, 32, true},
+};
+
+const op_ssh__ktype *op_ssh__ktype_of(enum op_sshkey_type t)
+{
+	for (size_t i = 0; i < sizeof ktypes / sizeof *ktypes; i++)
+		if (ktypes[i].type == t)
+			return &ktypes[i];
+	return NULL;
+}
+
+static const op_ssh__ktype *ktype_by_name(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < sizeof ktypes / sizeof *ktypes; i++)
+		if (op_ssh__str_is(s, n, ktypes[i].name))
+			return &ktypes[i];
+	return NULL;
+}
+
+int op_ssh__mpint(op_ssh__rd *r, const unsigned char **m, size_t *len)
 {
 	const unsigned char *p;
 	size_t n;
@@ -73,85 +97,22 @@ static unsigned char *put_mpint(unsigned char *o, const unsigned char *m, size_t
 
 const char *op_sshkey_type_name(enum op_sshkey_type t)
 {
-	switch (t) {
-	case OP_SSHKEY_ED25519: return "ssh-ed25519";
-	case OP_SSHKEY_ECDSA_P256: return "ecdsa-sha2-nistp256";
-	case OP_SSHKEY_RSA: return "ssh-rsa";
-	}
-	return "unknown";
-}
-
-static enum op_sshkey_type type_by_name(const unsigned char *s, size_t n)
-{
-	for (int t = OP_SSHKEY_ED25519; t <= OP_SSHKEY_RSA; t++)
-		if (op_ssh__str_is(s, n, op_sshkey_type_name((enum op_sshkey_type)t)))
-			return (enum op_sshkey_type)t;
-	return 0;
+	const op_ssh__ktype *kt = op_ssh__ktype_of(t);
+	return kt ? kt->name : "unknown";
 }
 
 bool op_sshkey_type_known(const char *name, size_t len)
 {
-	static const char *const known[] = {"ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa",
-		"ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-dss",
-		"sk-ecdsa-sha2-nistp256@openssh.com", "sk-ssh-ed25519@openssh.com", "ssh-ed448",
-		"ssh-xmss@openssh.com"};
+	static const char *const known[] = {"ssh-dss", "ssh-ed448", "ssh-xmss@openssh.com",
+		"webauthn-sk-ecdsa-sha2-nistp256@openssh.com"};
 	static const char cert[] = "-cert-v01@openssh.com";
+	if (ktype_by_name((const unsigned char *)name, len))
+		return true;
 	for (size_t i = 0; i < sizeof known / sizeof *known; i++)
 		if (op_ssh__str_is((const unsigned char *)name, len, known[i]))
 			return true;
 	return len > sizeof cert - 1 &&
 		memcmp(name + len - (sizeof cert - 1), cert, sizeof cert - 1) == 0;
-}
-
-/* The mbedtls objects of a key, for checks and verification. */
-typedef struct key_ctx {
-	mbedtls_ecp_group grp;
-	mbedtls_ecp_point q;
-	mbedtls_rsa_context rsa;
-	int kind;
-} key_ctx;
-
-static void ctx_clear(key_ctx *c)
-{
-	if (c->kind == OP_SSHKEY_ECDSA_P256) {
-		mbedtls_ecp_point_free(&c->q);
-		mbedtls_ecp_group_free(&c->grp);
-	} else if (c->kind == OP_SSHKEY_RSA) {
-		mbedtls_rsa_free(&c->rsa);
-	}
-	c->kind = 0;
-}
-
-/* Fields of a decoded key blob, pointing into it. */
-typedef struct key_parts {
-	enum op_sshkey_type type;
-	const unsigned char *a; /* ed25519 pk; ecdsa point; rsa e */
-	size_t alen;
-	const unsigned char *b; /* rsa n */
-	size_t blen;
-} key_parts;
-
-static int ctx_load(key_ctx *c, const key_parts *k)
-{
-	c->kind = 0;
-	if (k->type == OP_SSHKEY_ECDSA_P256) {
-		mbedtls_ecp_group_init(&c->grp);
-		mbedtls_ecp_point_init(&c->q);
-		c->kind = OP_SSHKEY_ECDSA_P256;
-		if (mbedtls_ecp_group_load(&c->grp, MBEDTLS_ECP_DP_SECP256R1) != 0 ||
-			mbedtls_ecp_point_read_binary(&c->grp, &c->q, k->a, k->alen) != 0 ||
-			mbedtls_ecp_check_pubkey(&c->grp, &c->q) != 0)
-			return -1;
-	} else if (k->type == OP_SSHKEY_RSA) {
-		mbedtls_rsa_init(&c->rsa);
-		c->kind = OP_SSHKEY_RSA;
-		if (mbedtls_rsa_import_raw(&c->rsa, k->b, k->blen, NULL, 0, NULL, 0, NULL, 0, k->a,
-			    k->alen) != 0 ||
-			mbedtls_rsa_complete(&c->rsa) != 0 ||
-			mbedtls_rsa_check_pubkey(&c->rsa) != 0)
-			return -1;
-	}
-	return 0;
 }
 
 static size_t bitlen(const unsigned char *m, size_t n)
@@ -164,110 +125,104 @@ static size_t bitlen(const unsigned char *m, size_t n)
 	return bits;
 }
 
-/* Decodes a blob into parts without allocating; e says what is wrong. */
-static int decode_blob(key_parts *k, const unsigned char *blob, size_t len, op_err *e)
+static int decode_rsa(op_ssh__parts *k, op_ssh__rd *r, op_err *e)
+{
+	if (op_ssh__mpint(r, &k->a, &k->alen) != 0 || op_ssh__mpint(r, &k->b, &k->blen) != 0)
+		return op_err_set(
+			e, OP_EINVAL, "ssh-rsa key blob truncated or holds a negative number");
+	size_t bits = bitlen(k->b, k->blen);
+	if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS)
+		return op_err_set(e, OP_ETRUST,
+			"ssh-rsa key of %zu bits (outpost accepts %d to %d)", bits, RSA_MIN_BITS,
+			RSA_MAX_BITS);
+	/* A huge exponent would make every verification slow: like Go's x/crypto/ssh,
+	 * refuse what no ssh-keygen makes (65537 is usual). */
+	if (k->alen == 0 || k->alen > 4 || !(k->a[k->alen - 1] & 1) ||
+		(k->alen == 1 && k->a[0] < 3))
+		return op_err_set(e, OP_ETRUST,
+			"ssh-rsa key exponent must be odd, at least 3 and at most 32 bits");
+	return 0;
+}
+
+int op_ssh__decode_key(op_ssh__parts *k, const unsigned char *blob, size_t len, op_err *e)
 {
 	op_ssh__rd r = {blob, len};
 	const unsigned char *name, *curve;
 	size_t nlen, clen;
 	char shown[64];
+	int rc;
 	memset(k, 0, sizeof *k);
 	if (len > OP_SSHKEY_MAX_BLOB)
 		return op_err_set(e, OP_ETOOBIG, "public key blob of %zu bytes (at most %d)", len,
 			OP_SSHKEY_MAX_BLOB);
 	if (op_ssh__str(&r, &name, &nlen) != 0)
 		return op_err_set(e, OP_EINVAL, "public key blob truncated in its key type");
-	k->type = type_by_name(name, nlen);
-	if (!k->type) {
+	const op_ssh__ktype *kt = k->kt = ktype_by_name(name, nlen);
+	if (!kt) {
 		op_ssh__printable(shown, sizeof shown, name, nlen);
 		if (op_sshkey_type_known((const char *)name, nlen))
 			return op_err_set(e, OP_ETRUST,
-				"key type %s is not supported (ssh-ed25519, ecdsa-sha2-nistp256, "
-				"ssh-rsa)",
-				shown);
+				"key type %s is not supported (" SUPPORTED ")", shown);
 		return op_err_set(e, OP_EINVAL, "unknown key type \"%s\"", shown);
 	}
-	switch (k->type) {
-	case OP_SSHKEY_ED25519:
+	switch (kt->kind) {
+	case OP_SSH__ED25519:
 		if (op_ssh__str(&r, &k->a, &k->alen) != 0)
-			return op_err_set(e, OP_EINVAL, "ssh-ed25519 key blob truncated");
-		if (k->alen != ED25519_PK)
-			return op_err_set(e, OP_EINVAL,
-				"ssh-ed25519 public key of %zu bytes (expected 32)", k->alen);
+			return op_err_set(e, OP_EINVAL, "%s key blob truncated", kt->name);
+		if (k->alen != kt->point)
+			return op_err_set(e, OP_EINVAL, "%s public key of %zu bytes (expected 32)",
+				kt->name, k->alen);
 		break;
-	case OP_SSHKEY_ECDSA_P256:
+	case OP_SSH__ECDSA:
 		if (op_ssh__str(&r, &curve, &clen) != 0 || op_ssh__str(&r, &k->a, &k->alen) != 0)
-			return op_err_set(e, OP_EINVAL, "ecdsa-sha2-nistp256 key blob truncated");
-		if (!op_ssh__str_is(curve, clen, "nistp256"))
-			return op_err_set(e, OP_EINVAL,
-				"ecdsa-sha2-nistp256 key names another curve than nistp256");
-		if (k->alen != P256_POINT || k->a[0] != 0x04)
-			return op_err_set(e, OP_EINVAL,
-				"ecdsa-sha2-nistp256 key is not an uncompressed point");
+			return op_err_set(e, OP_EINVAL, "%s key blob truncated", kt->name);
+		if (!op_ssh__str_is(curve, clen, kt->curve))
+			return op_err_set(e, OP_EINVAL, "%s key names another curve than %s",
+				kt->name, kt->curve);
+		if (k->alen != kt->point || k->a[0] != 0x04)
+			return op_err_set(
+				e, OP_EINVAL, "%s key is not an uncompressed point", kt->name);
 		break;
-	case OP_SSHKEY_RSA:
-		if (rd_mpint(&r, &k->a, &k->alen) != 0 || rd_mpint(&r, &k->b, &k->blen) != 0)
-			return op_err_set(e, OP_EINVAL,
-				"ssh-rsa key blob truncated or holds a negative number");
-		size_t bits = bitlen(k->b, k->blen);
-		if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS)
-			return op_err_set(e, OP_ETRUST,
-				"ssh-rsa key of %zu bits (outpost accepts %d to %d)", bits,
-				RSA_MIN_BITS, RSA_MAX_BITS);
-		/* A huge exponent would make every verification slow: like Go's x/crypto/ssh,
-		 * refuse what no ssh-keygen makes (65537 is usual). */
-		if (k->alen == 0 || k->alen > 4 || !(k->a[k->alen - 1] & 1) ||
-			(k->alen == 1 && k->a[0] < 3))
-			return op_err_set(e, OP_ETRUST,
-				"ssh-rsa key exponent must be odd, at least 3 and at most 32 bits");
+	case OP_SSH__RSA:
+		if ((rc = decode_rsa(k, &r, e)) != 0)
+			return rc;
 		break;
 	}
+	if (kt->sk &&
+		(op_ssh__str(&r, &k->app, &k->applen) != 0 || memchr(k->app, '\0', k->applen)))
+		return op_err_set(e, OP_EINVAL, "%s key has no application string", kt->name);
 	if (r.n != 0)
-		return op_err_set(e, OP_EINVAL, "%zu bytes after the %s public key", r.n,
-			op_sshkey_type_name(k->type));
-	key_ctx c;
-	int bad = ctx_load(&c, k);
-	ctx_clear(&c);
-	if (bad)
-		return op_err_set(e, OP_EINVAL, "%s public key is not a valid key",
-			op_sshkey_type_name(k->type));
+		return op_err_set(e, OP_EINVAL, "%zu bytes after the %s public key", r.n, kt->name);
+	if (op_ssh__key_valid(k) != 0)
+		return op_err_set(e, OP_EINVAL, "%s public key is not a valid key", kt->name);
 	return 0;
-}
-
-static int decode_key(const op_sshkey *k, key_parts *parts)
-{
-	return decode_blob(parts, k->blob, k->blob_len, NULL);
 }
 
 int op_sshkey_from_blob(op_sshkey *k, const void *blob, size_t len, op_err *e)
 {
-	key_parts p;
+	op_ssh__parts p;
 	memset(k, 0, sizeof *k);
-	int rc = decode_blob(&p, blob, len, e);
+	int rc = op_ssh__decode_key(&p, blob, len, e);
 	if (rc)
 		return rc;
-	const char *name = op_sshkey_type_name(p.type);
-	size_t n = 4 + strlen(name);
-	if (p.type == OP_SSHKEY_ED25519)
-		n += 4 + p.alen;
-	else if (p.type == OP_SSHKEY_ECDSA_P256)
-		n += 4 + strlen("nistp256") + 4 + p.alen;
-	else
-		n += 4 + 1 + p.alen + 4 + 1 + p.blen;
+	const op_ssh__ktype *kt = p.kt;
+	size_t n = 4 + strlen(kt->name) + 4 + 1 + p.alen + (p.b ? 4 + 1 + p.blen : 0) +
+		(kt->curve ? 4 + strlen(kt->curve) : 0) + (kt->sk ? 4 + p.applen : 0);
 	unsigned char *out = malloc(n), *o = out;
 	if (!out)
 		return op_err_set(e, OP_ENOMEM, "out of memory");
-	o = put_str(o, name, strlen(name));
-	if (p.type == OP_SSHKEY_ED25519) {
-		o = put_str(o, p.a, p.alen);
-	} else if (p.type == OP_SSHKEY_ECDSA_P256) {
-		o = put_str(o, "nistp256", strlen("nistp256"));
-		o = put_str(o, p.a, p.alen);
-	} else {
+	o = put_str(o, kt->name, strlen(kt->name));
+	if (kt->kind == OP_SSH__RSA) {
 		o = put_mpint(o, p.a, p.alen);
 		o = put_mpint(o, p.b, p.blen);
+	} else {
+		if (kt->curve)
+			o = put_str(o, kt->curve, strlen(kt->curve));
+		o = put_str(o, p.a, p.alen);
 	}
-	k->type = p.type;
+	if (kt->sk)
+		o = put_str(o, p.app, p.applen);
+	k->type = kt->type;
 	k->blob = out;
 	k->blob_len = (size_t)(o - out);
 	return 0;
@@ -293,13 +248,11 @@ int op_sshkey_parse_text(op_sshkey *k, const char *text, size_t len, size_t *use
 	if (t1 == t0)
 		return op_err_set(e, OP_EINVAL, "missing key (expected: keytype base64-key)");
 	op_ssh__printable(shown, sizeof shown, text + t0, t1 - t0);
-	enum op_sshkey_type want = type_by_name((const unsigned char *)text + t0, t1 - t0);
-	if (!want) {
+	const op_ssh__ktype *kt = ktype_by_name((const unsigned char *)text + t0, t1 - t0);
+	if (!kt) {
 		if (op_sshkey_type_known(text + t0, t1 - t0))
 			return op_err_set(e, OP_ETRUST,
-				"key type %s is not supported (ssh-ed25519, ecdsa-sha2-nistp256, "
-				"ssh-rsa)",
-				shown);
+				"key type %s is not supported (" SUPPORTED ")", shown);
 		return op_err_set(e, OP_EINVAL, "unknown key type \"%s\"", shown);
 	}
 	while (i < len && blank(text[i]))
@@ -318,7 +271,7 @@ int op_sshkey_parse_text(op_sshkey *k, const char *text, size_t len, size_t *use
 	int rc = op_sshkey_from_blob(k, blob, blen, e);
 	if (rc)
 		return rc;
-	if (k->type != want) {
+	if (k->type != kt->type) {
 		enum op_sshkey_type got = k->type;
 		op_sshkey_clear(k);
 		return op_err_set(e, OP_EINVAL, "key text says %s but the key is %s", shown,
@@ -386,139 +339,4 @@ void op_sshkey_clear(op_sshkey *k)
 		return;
 	free(k->blob);
 	memset(k, 0, sizeof *k);
-}
-
-/* ---- signature blobs and arithmetic --------------------------------------------------- */
-
-/* Copies a magnitude right-aligned into a zeroed field of width w. */
-static int put_right(unsigned char *out, size_t w, const unsigned char *m, size_t n)
-{
-	if (n > w)
-		return -1;
-	memset(out, 0, w - n);
-	memcpy(out + w - n, m, n);
-	return 0;
-}
-
-int op_ssh__sig_decode(const op_sshkey *k, const unsigned char *blob, size_t len, const char **alg,
-	unsigned char **sig, size_t *sig_len, op_err *e)
-{
-	op_ssh__rd r = {blob, len};
-	const unsigned char *name, *data;
-	size_t nlen, dlen;
-	char shown[64];
-	key_parts kp;
-	*sig = NULL;
-	if (decode_key(k, &kp) != 0)
-		return op_err_set(e, OP_EINVAL, "bad key");
-	if (op_ssh__str(&r, &name, &nlen) != 0 || op_ssh__str(&r, &data, &dlen) != 0)
-		return op_err_set(e, OP_EINVAL, "signature blob truncated");
-	if (r.n != 0)
-		return op_err_set(e, OP_EINVAL, "%zu bytes after the signature blob", r.n);
-	op_ssh__printable(shown, sizeof shown, name, nlen);
-	size_t w;
-	if (k->type == OP_SSHKEY_ED25519) {
-		if (!op_ssh__str_is(name, nlen, "ssh-ed25519"))
-			goto mismatch;
-		*alg = "ssh-ed25519";
-		if (dlen != ED25519_SIG)
-			return op_err_set(e, OP_EINVAL,
-				"ssh-ed25519 signature of %zu bytes (expected 64)", dlen);
-		w = ED25519_SIG;
-	} else if (k->type == OP_SSHKEY_ECDSA_P256) {
-		if (!op_ssh__str_is(name, nlen, "ecdsa-sha2-nistp256"))
-			goto mismatch;
-		*alg = "ecdsa-sha2-nistp256";
-		w = 2 * P256_SCALAR;
-	} else {
-		if (op_ssh__str_is(name, nlen, "ssh-rsa"))
-			return op_err_set(e, OP_ETRUST,
-				"RSA signature algorithm ssh-rsa (SHA-1) is refused: sign with "
-				"rsa-sha2-512 or rsa-sha2-256 (ssh-keygen -Y sign does)");
-		if (op_ssh__str_is(name, nlen, "rsa-sha2-256"))
-			*alg = "rsa-sha2-256";
-		else if (op_ssh__str_is(name, nlen, "rsa-sha2-512"))
-			*alg = "rsa-sha2-512";
-		else
-			goto mismatch;
-		w = kp.blen; /* the modulus size in bytes */
-		/* Like OpenSSH, a signature shorter than the modulus is left-padded. */
-		if (dlen > w)
-			return op_err_set(e, OP_EINVAL,
-				"RSA signature of %zu bytes is longer than the %zu-byte modulus",
-				dlen, w);
-	}
-	unsigned char *out = malloc(w);
-	if (!out)
-		return op_err_set(e, OP_ENOMEM, "out of memory");
-	if (k->type == OP_SSHKEY_ECDSA_P256) {
-		op_ssh__rd in = {data, dlen};
-		const unsigned char *rm, *sm;
-		size_t rl, sl;
-		if (rd_mpint(&in, &rm, &rl) != 0 || rd_mpint(&in, &sm, &sl) != 0 || in.n != 0 ||
-			put_right(out, P256_SCALAR, rm, rl) != 0 ||
-			put_right(out + P256_SCALAR, P256_SCALAR, sm, sl) != 0) {
-			free(out);
-			return op_err_set(e, OP_EINVAL,
-				"ecdsa-sha2-nistp256 signature is not two 256-bit numbers");
-		}
-	} else {
-		put_right(out, w, data, dlen);
-	}
-	*sig = out;
-	*sig_len = w;
-	return 0;
-mismatch:
-	if (type_by_name(name, nlen) || op_ssh__str_is(name, nlen, "rsa-sha2-256") ||
-		op_ssh__str_is(name, nlen, "rsa-sha2-512"))
-		return op_err_set(e, OP_EINVAL, "signature algorithm %s does not fit a %s key",
-			shown, op_sshkey_type_name(k->type));
-	return op_err_set(e, OP_ETRUST, "signature algorithm \"%s\" is not supported", shown);
-}
-
-int op_ssh__sig_check(const op_sshkey *k, const char *alg, const unsigned char *sig, size_t sig_len,
-	const unsigned char *data, size_t len)
-{
-	key_parts kp;
-	if (decode_key(k, &kp) != 0)
-		return -1;
-	if (k->type == OP_SSHKEY_ED25519) {
-		if (sig_len != ED25519_SIG || sodium_init() < 0)
-			return -1;
-		return crypto_sign_ed25519_verify_detached(sig, data, len, kp.a) == 0 ? 0 : -1;
-	}
-	key_ctx c;
-	int ok = -1;
-	if (ctx_load(&c, &kp) != 0)
-		goto out;
-	if (k->type == OP_SSHKEY_ECDSA_P256) {
-		unsigned char h[32];
-		mbedtls_mpi r, s;
-		if (sig_len != 2 * P256_SCALAR)
-			goto out;
-		mbedtls_sha256(data, len, h, 0);
-		mbedtls_mpi_init(&r);
-		mbedtls_mpi_init(&s);
-		if (mbedtls_mpi_read_binary(&r, sig, P256_SCALAR) == 0 &&
-			mbedtls_mpi_read_binary(&s, sig + P256_SCALAR, P256_SCALAR) == 0 &&
-			mbedtls_ecdsa_verify(&c.grp, h, sizeof h, &c.q, &r, &s) == 0)
-			ok = 0;
-		mbedtls_mpi_free(&r);
-		mbedtls_mpi_free(&s);
-	} else {
-		unsigned char h[64];
-		bool s512 = strcmp(alg, "rsa-sha2-512") == 0;
-		if (sig_len != mbedtls_rsa_get_len(&c.rsa))
-			goto out;
-		if (s512)
-			mbedtls_sha512(data, len, h, 0);
-		else
-			mbedtls_sha256(data, len, h, 0);
-		if (mbedtls_rsa_pkcs1_verify(&c.rsa, s512 ? MBEDTLS_MD_SHA512 : MBEDTLS_MD_SHA256,
-			    s512 ? 64 : 32, h, sig) == 0)
-			ok = 0;
-	}
-out:
-	ctx_clear(&c);
-	return ok;
 }

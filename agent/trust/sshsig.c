@@ -28,14 +28,6 @@ void op_sshsig_clear(op_sshsig *s)
 	memset(s, 0, sizeof *s);
 }
 
-static bool all_space(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
-			return false;
-	return true;
-}
-
 int op_sshsig_parse(op_sshsig *s, const char *armored, size_t len, op_err *e)
 {
 	memset(s, 0, sizeof *s);
@@ -56,9 +48,8 @@ int op_sshsig_parse(op_sshsig *s, const char *armored, size_t len, op_err *e)
 	const char *foot = memmem(p - 1, (size_t)(end - (p - 1)), "\n" END, strlen("\n" END));
 	if (!foot)
 		return op_err_set(e, OP_EINVAL, "missing \"" END "\" line");
-	const char *after = foot + strlen("\n" END);
-	if (!all_space(after, (size_t)(end - after)))
-		return op_err_set(e, OP_EINVAL, "text after \"" END "\"");
+	/* What follows the END line is not read: ssh-keygen -Y verify (which git runs)
+	 * ignores it, and the signature covers none of it. */
 	size_t body = foot > p ? (size_t)(foot - p) : 0;
 	unsigned char *blob = malloc(body / 4 * 3 + 3);
 	size_t n;

@@ -1,14 +1,19 @@
 /* Trust files (see include/outpost/agent/trust/trust.h): git's allowed_signers format and the
- * revocation list, parsed strictly. ssh-keygen skips a line it cannot read; here any
- * such line refuses the whole file with FILE:LINE and what was expected, because a
- * typo in a trust policy must never silently drop or widen a signer. The decision
- * itself is in trust_decide.c. */
+ * revocation list. An allowed_signers line outpost cannot use is skipped with a warning
+ * naming FILE:LINE and what was expected, as ssh-keygen skips it: a line can only
+ * grant, so skipping it never widens trust, and one bad line must not stop a fleet. A
+ * revocation list is read in full or refused: it can only remove trust. The decision
+ * itself is in trust_decide.c, binary KRLs in krl.c. */
 #include "outpost/agent/trust/trust.h"
 
+#include <mbedtls/sha1.h>
+#include <mbedtls/sha256.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#define SKIPPED "; line skipped (it could only grant trust)"
 
 static bool blank(char c)
 {
@@ -187,7 +192,16 @@ static bool opt_is(const char *o, const char *end, const char *name)
 	return (size_t)(end - o) >= n && strncasecmp(o, name, n) == 0;
 }
 
-static int parse_time_opt(const char **o, const char *end, const char *name, int64_t *t, op_err *e)
+/* True when a time names its zone (Z or UTC): OpenSSH reads one without as local time. */
+static bool has_zone(const char *v)
+{
+	size_t n = strlen(v);
+	return (n > 0 && (v[n - 1] == 'Z' || v[n - 1] == 'z')) ||
+		(n > 3 && strncasecmp(v + n - 3, "UTC", 3) == 0);
+}
+
+static int parse_time_opt(
+	const char **o, const char *end, const char *name, int64_t *t, bool *local, op_err *e)
 {
 	char *v, shown[64];
 	if (*t)
@@ -196,6 +210,8 @@ static int parse_time_opt(const char **o, const char *end, const char *name, int
 	if (rc)
 		return rc;
 	rc = op_trust_parse_time(v, strlen(v), t);
+	if (rc == 0 && !has_zone(v))
+		*local = true;
 	if (rc) {
 		op_ssh__printable(shown, sizeof shown, v, strlen(v));
 		op_err_set(e, OP_EINVAL,
@@ -207,7 +223,7 @@ static int parse_time_opt(const char **o, const char *end, const char *name, int
 	return rc;
 }
 
-static int parse_options(op_trust_entry *t, const char *o, const char *end, op_err *e)
+static int parse_options(op_trust_entry *t, const char *o, const char *end, bool *local, op_err *e)
 {
 	char shown[64];
 	int rc;
@@ -226,12 +242,13 @@ static int parse_options(op_trust_entry *t, const char *o, const char *end, op_e
 				return rc;
 		} else if (opt_is(o, end, "valid-after=")) {
 			o += strlen("valid-after=");
-			if ((rc = parse_time_opt(&o, end, "valid-after", &t->valid_after, e)) != 0)
+			if ((rc = parse_time_opt(
+				     &o, end, "valid-after", &t->valid_after, local, e)) != 0)
 				return rc;
 		} else if (opt_is(o, end, "valid-before=")) {
 			o += strlen("valid-before=");
-			if ((rc = parse_time_opt(&o, end, "valid-before", &t->valid_before, e)) !=
-				0)
+			if ((rc = parse_time_opt(
+				     &o, end, "valid-before", &t->valid_before, local, e)) != 0)
 				return rc;
 		} else {
 			const char *w = o;
@@ -270,7 +287,7 @@ static const char *options_end(const char *o, const char *end, op_err *e, int *r
 }
 
 /* One non-blank, non-comment line: principals [options] keytype base64 [comment]. */
-static int parse_entry(op_trust_entry *t, const char *s, const char *end, op_err *e)
+static int parse_entry(op_trust_entry *t, const char *s, const char *end, bool *local, op_err *e)
 {
 	const char *p0, *p1;
 	int rc;
@@ -305,7 +322,7 @@ static int parse_entry(op_trust_entry *t, const char *s, const char *end, op_err
 		tok++;
 	if (!op_sshkey_type_known(s, tok)) {
 		const char *oe = options_end(s, end, e, &rc);
-		if (rc || (rc = parse_options(t, s, oe, e)) != 0)
+		if (rc || (rc = parse_options(t, s, oe, local, e)) != 0)
 			return rc;
 		for (s = oe; s < end && blank(*s); s++)
 			;
@@ -335,18 +352,38 @@ void op_trust_clear(op_trust_policy *p)
 		return;
 	for (size_t i = 0; i < p->n; i++)
 		entry_clear(&p->v[i]);
+	for (size_t i = 0; i < p->nwarn; i++)
+		free(p->warn[i]);
+	free(p->warn);
 	free(p->v);
 	free(p->file);
 	memset(p, 0, sizeof *p);
 }
 
+/* Keeps one warning (the first OP_TRUST_MAX_WARN; the rest are counted in skipped or
+ * not at all). */
+static int warn(op_trust_policy *p, int no, const char *what, const char *tail)
+{
+	char line[600];
+	if (p->nwarn >= OP_TRUST_MAX_WARN)
+		return 0;
+	if (!p->warn && !(p->warn = calloc(OP_TRUST_MAX_WARN, sizeof *p->warn)))
+		return OP_ENOMEM;
+	snprintf(line, sizeof line, "%s:%d: %s%s", p->file, no, what, tail);
+	if (!(p->warn[p->nwarn] = strdup(line)))
+		return OP_ENOMEM;
+	p->nwarn++;
+	return 0;
+}
+
 /* Walks the lines of a trust file: calls fn for each line that is not blank or a
  * comment, with [s, end) the line without its line end and leading blanks. Errors get
- * the FILE:LINE: prefix here. */
+ * the FILE:LINE: prefix here. With skip, a line that cannot be read (a NUL, a carriage
+ * return inside it) is skipped with a warning in skip instead. */
 typedef int (*line_fn)(void *ctx, int no, const char *s, const char *end, op_err *e);
 
-static int each_line(
-	const char *file, const char *text, size_t len, line_fn fn, void *ctx, op_err *e)
+static int each_line(const char *file, const char *text, size_t len, line_fn fn, void *ctx,
+	op_trust_policy *skip, op_err *e)
 {
 	const char *line = text, *end = text + len;
 	op_err le;
@@ -370,6 +407,12 @@ static int each_line(
 			rc = op_err_set(&le, OP_EINVAL, "carriage return inside the line");
 		else if (s < eol && *s != '#')
 			rc = fn(ctx, no, s, eol, &le);
+		if (rc && skip && rc != OP_ENOMEM && rc != OP_ETOOBIG) {
+			skip->skipped++;
+			if (warn(skip, no, le.msg, SKIPPED) != 0)
+				return op_err_set(e, OP_ENOMEM, "out of memory");
+			rc = 0;
+		}
 		if (rc)
 			return op_err_set(e, rc, "%s:%d: %s", file, no, le.msg);
 		line = next;
@@ -380,6 +423,7 @@ static int each_line(
 static int add_entry(void *ctx, int no, const char *s, const char *end, op_err *e)
 {
 	op_trust_policy *p = ctx;
+	bool local = false;
 	if (p->n >= OP_TRUST_MAX_ENTRIES)
 		return op_err_set(e, OP_ETOOBIG, "more than %d signers", OP_TRUST_MAX_ENTRIES);
 	if ((p->n & (p->n - 1)) == 0) {
@@ -392,12 +436,22 @@ static int add_entry(void *ctx, int no, const char *s, const char *end, op_err *
 	op_trust_entry *t = &p->v[p->n];
 	memset(t, 0, sizeof *t);
 	t->line = no;
-	int rc = parse_entry(t, s, end, e);
+	int rc = parse_entry(t, s, end, &local, e);
+	if (rc == OP_ETOOBIG)
+		rc = OP_EINVAL; /* a long key text: one bad line, not a file over its cap */
 	if (rc) {
 		entry_clear(t);
 		return rc;
 	}
 	p->n++;
+	/* OpenSSH reads such a time in the local zone; outpost in UTC, so that a hub and
+	 * its sites decide alike whatever their zones. */
+	if (local &&
+		(rc = warn(p, no,
+			 "a time without Z is read as UTC here (ssh-keygen and git "
+			 "read local time): add Z",
+			 "")) != 0)
+		return op_err_set(e, rc, "out of memory");
 	return 0;
 }
 
@@ -406,7 +460,7 @@ int op_trust_parse(op_trust_policy *p, const char *file, const char *text, size_
 	memset(p, 0, sizeof *p);
 	if (!(p->file = strdup(file ? file : "allowed_signers")))
 		return op_err_set(e, OP_ENOMEM, "out of memory");
-	int rc = each_line(p->file, text, len, add_entry, p, e);
+	int rc = each_line(p->file, text, len, add_entry, p, p, e);
 	if (rc) {
 		op_trust_clear(p);
 		return rc;
@@ -453,6 +507,8 @@ void op_trust_revoked_clear(op_trust_revoked *r)
 	for (size_t i = 0; i < r->n; i++)
 		op_sshkey_clear(&r->v[i]);
 	free(r->v);
+	free(r->sha1);
+	free(r->sha256);
 	free(r->file);
 	memset(r, 0, sizeof *r);
 }
@@ -464,12 +520,13 @@ int op_trust_revoked_parse(
 	if (!(r->file = strdup(file ? file : "revoked")))
 		return op_err_set(e, OP_ENOMEM, "out of memory");
 	int rc;
-	if (len >= 6 && memcmp(text, "SSHKRL", 6) == 0)
-		rc = op_err_set(e, OP_EINVAL,
-			"%s: binary KRLs are not supported: list revoked public keys one a line",
-			r->file);
+	if (len > OP_TRUST_MAX_FILE)
+		rc = op_err_set(e, OP_ETOOBIG, "%s: %zu bytes (at most %u)", r->file, len,
+			OP_TRUST_MAX_FILE);
+	else if (len >= 8 && memcmp(text, "SSHKRL\n", 8) == 0)
+		rc = op_trust_krl_parse(r, (const unsigned char *)text, len, e);
 	else
-		rc = each_line(r->file, text, len, add_revoked, r, e);
+		rc = each_line(r->file, text, len, add_revoked, r, NULL, e);
 	if (rc) {
 		op_trust_revoked_clear(r);
 		return rc;
@@ -479,8 +536,19 @@ int op_trust_revoked_parse(
 
 bool op_trust_is_revoked(const op_trust_revoked *r, const op_sshkey *k)
 {
+	unsigned char h1[20], h256[32];
 	for (size_t i = 0; r && i < r->n; i++)
 		if (op_sshkey_equal(&r->v[i], k))
+			return true;
+	if (!r || !k || !k->blob || (!r->nsha1 && !r->nsha256))
+		return false;
+	mbedtls_sha1(k->blob, k->blob_len, h1);
+	mbedtls_sha256(k->blob, k->blob_len, h256, 0);
+	for (size_t i = 0; i < r->nsha1; i++)
+		if (memcmp(r->sha1[i], h1, sizeof h1) == 0)
+			return true;
+	for (size_t i = 0; i < r->nsha256; i++)
+		if (memcmp(r->sha256[i], h256, sizeof h256) == 0)
 			return true;
 	return false;
 }

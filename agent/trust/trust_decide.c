@@ -210,6 +210,15 @@ int op_trust_verify_commit(const op_trust_policy *p, const op_trust_revoked *r, 
 		say(v, OP_TRUST_MALFORMED, 0, "%s", e.msg);
 		return rc == OP_ENOMEM ? rc : OP_ETRUST;
 	}
+	/* git passes no -Overify-time for a time of 0: ssh-keygen uses its clock. */
+	if (time == 0 && o->now <= 0) {
+		op_commit_sig_clear(&cs);
+		free(email);
+		return refuse(v, OP_TRUST_MALFORMED,
+			"commit's committer time is 0 and no current time was given");
+	}
+	if (time == 0)
+		time = o->now;
 	v->time = time;
 	rc = op_sshsig_parse(&sig, cs.sig, cs.sig_len, &e);
 	if (rc) {

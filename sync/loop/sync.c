@@ -180,7 +180,11 @@ static int verify_range(op_sync *s, const char *head, const char *base, op_sync_
 			break;
 		}
 		if (op_policy_verify_commit(pol, &c, signer, &e) != 0) {
-			set_reason(o, OP_SYNC_REJECTED, "commit %.12s: %s", shas[i], e.msg);
+			set_reason(o, OP_SYNC_REJECTED, "commit %.12s: %s%s%.12s", shas[i], e.msg,
+				base && strstr(e.msg, "(unsigned)")
+					? "; the last accepted commit is "
+					: "",
+				base && strstr(e.msg, "(unsigned)") ? base : "");
 			rc = -1;
 		} else if (i == 0) {
 			snprintf(o->signer, sizeof o->signer, "%s", signer);

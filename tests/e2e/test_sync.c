@@ -197,6 +197,46 @@ static void test_verify_all_and_head(void)
 	fx_stop(&f);
 }
 
+/* Under --verify all, an unsigned commit pushed by mistake blocks every later commit;
+ * the refusal says the way out, and taking it works: the unsigned commit was never
+ * accepted, so history rewritten from the last accepted commit (signed again and
+ * force-pushed) descends from it and is no rollback. */
+static void test_unsigned_commit_recovery(void)
+{
+	fx f;
+	T_REQUIRE(fx_start(&f, "recover"));
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 1));
+	const char *base = commit(&f, ed, "accepted");
+	T_REQUIRE(base);
+	T_EQ_INT(sync_once(&f, NULL, NULL), 0);
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 2));
+	const char *oops = commit(&f, NULL, "pushed unsigned by mistake");
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 3));
+	T_REQUIRE(oops && commit(&f, ed, "signed, after it"));
+	expect_refused(&f, NULL, h_str("commit %.12s: commit is not signed", oops));
+	expect_refused(&f, NULL, "never accepted, so replacing it is not a rollback");
+	expect_refused(&f, NULL, h_str("the last accepted commit is %.12s", base));
+	/* What the refusal says: sign again from the last accepted commit. */
+	T_EQ_INT(h_repo_git(f.repo, NULL, "config user.name 'Test User'"), 0);
+	T_EQ_INT(h_repo_git(f.repo, NULL, "config user.email test@example.com"), 0);
+	T_EQ_INT(h_repo_git(f.repo, NULL, "config gpg.format ssh"), 0);
+	T_EQ_INT(h_repo_git(f.repo, NULL, "config user.signingkey %s", h_q(ed->path)), 0);
+	T_EQ_INT(h_repo_git(f.repo, NULL, "rebase -q --exec %s %s",
+			 h_q("git commit -q --amend --no-edit -S"), base),
+		0);
+	char *log = NULL;
+	T_EQ_INT(sync_once(&f, NULL, &log), 0);
+	T_CHECK_MSG(log && strstr(log, "outcome=accepted"), "%s", log ? log : "");
+	free(log);
+	char *a = get(&f, "app.alpha");
+	T_CHECK(a && strstr(a, "\"instances\":3"));
+	free(a);
+	/* Going back past the accepted commit stays refused. */
+	T_EQ_INT(h_repo_git(f.repo, NULL, "reset -q --hard %s", base), 0);
+	expect_refused(&f, NULL, "does not descend");
+	fx_stop(&f);
+}
+
 static void test_rollback_refused(void)
 {
 	fx f;
@@ -482,6 +522,7 @@ int main(void)
 	T_RUN(test_refused_signatures);
 	T_RUN(test_copied_signature);
 	T_RUN(test_verify_all_and_head);
+	T_RUN(test_unsigned_commit_recovery);
 	T_RUN(test_rollback_refused);
 	T_RUN(test_invalid_manifest_rejects_revision);
 	T_RUN(test_delete_and_batch);

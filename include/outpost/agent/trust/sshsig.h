@@ -3,10 +3,13 @@
  *
  * Pure functions over bytes: no I/O, no clock, no globals. Every length field of the
  * input is checked before it is used, because signatures arrive from anyone who can
- * push. Supported: ssh-ed25519 (libsodium), ecdsa-sha2-nistp256 (mbedtls), ssh-rsa keys
- * of 1024..8192 bits with rsa-sha2-256 or rsa-sha2-512 signatures (mbedtls, PKCS#1
- * v1.5). Refused by name: SHA-1 "ssh-rsa" signatures, hash algorithms other than sha256
- * and sha512, and every other key type (ecdsa p384/p521, FIDO sk-*, DSA, certificates).
+ * push. Supported: ssh-ed25519 (libsodium), ecdsa-sha2-nistp256, -nistp384 and -nistp521
+ * (mbedtls), ssh-rsa keys of 1024..8192 bits with rsa-sha2-256 or rsa-sha2-512
+ * signatures (mbedtls, PKCS#1 v1.5), and FIDO keys sk-ssh-ed25519@openssh.com and
+ * sk-ecdsa-sha2-nistp256@openssh.com (PROTOCOL.u2f; judged as ssh-keygen -Y verify
+ * judges them: the user-presence flag is not required). Refused by name: SHA-1 "ssh-rsa"
+ * signatures, hash algorithms other than sha256 and sha512, and every other key type
+ * (DSA, ed448, webauthn signatures, certificates).
  *
  * Errors: OP_EINVAL for malformed input, OP_ETRUST for a well-formed signature or key
  * that outpost refuses (unsupported algorithm, bad signature, wrong namespace),
@@ -22,7 +25,15 @@
 
 /* ---- public keys ------------------------------------------------------------------ */
 
-enum op_sshkey_type { OP_SSHKEY_ED25519 = 1, OP_SSHKEY_ECDSA_P256, OP_SSHKEY_RSA };
+enum op_sshkey_type {
+	OP_SSHKEY_ED25519 = 1,
+	OP_SSHKEY_ECDSA_P256,
+	OP_SSHKEY_RSA,
+	OP_SSHKEY_ECDSA_P384,
+	OP_SSHKEY_ECDSA_P521,
+	OP_SSHKEY_SK_ED25519, /* sk-ssh-ed25519@openssh.com */
+	OP_SSHKEY_SK_ECDSA_P256 /* sk-ecdsa-sha2-nistp256@openssh.com */
+};
 
 /* A public key, validated (point on the curve, RSA modulus size). blob is its wire
  * encoding re-encoded canonically (minimal mpints), so that keys are equal exactly when
@@ -50,7 +61,8 @@ int op_sshkey_parse_line(op_sshkey *k, const char *line, size_t len, op_err *e);
 bool op_sshkey_equal(const op_sshkey *a, const op_sshkey *b);
 /* Deep copy into dst (which the caller frees with op_sshkey_clear). */
 int op_sshkey_copy(op_sshkey *dst, const op_sshkey *src, op_err *e);
-/* "ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa"; "unknown" otherwise. */
+/* "ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa", ... (OpenSSH's names); "unknown"
+ * otherwise. */
 const char *op_sshkey_type_name(enum op_sshkey_type t);
 /* The fingerprint ssh-keygen -l prints: "SHA256:" and unpadded base64 of SHA-256(blob). */
 void op_sshkey_fingerprint(const op_sshkey *k, char fp[OP_SSHKEY_FP_LEN]);
@@ -72,16 +84,18 @@ typedef struct op_sshsig {
 	op_sshkey key; /* the signer's public key, as the signature names it */
 	char *ns; /* namespace ("git"), NUL-terminated, contains no NUL */
 	enum op_sshsig_hash hash; /* the message digest the signer used */
-	const char *sig_alg; /* static: "ssh-ed25519", "ecdsa-sha2-nistp256",
-				"rsa-sha2-256" or "rsa-sha2-512" */
-	unsigned char *sig; /* owned: ed25519 64 bytes; ecdsa r||s (32+32);
-			       rsa the modulus-sized big-endian signature */
+	const char *sig_alg; /* static: the key type's name, or "rsa-sha2-256" or
+				"rsa-sha2-512" for an RSA key */
+	unsigned char *sig; /* owned: ed25519 64 bytes; ecdsa r||s (each as wide as the
+			       curve's order); rsa the modulus-sized big-endian
+			       signature; FIDO keys: that, then the flags byte and the
+			       4-byte counter */
 	size_t sig_len;
 } op_sshsig;
 
 /* Parses an armored signature: "-----BEGIN SSH SIGNATURE-----", a line end, base64
- * (line breaks and blanks allowed), "\n-----END SSH SIGNATURE-----", then at most
- * whitespace; exactly what ssh-keygen -Y sign writes and git stores in gpgsig. The
+ * (line breaks and blanks allowed), "\n-----END SSH SIGNATURE-----"; whatever follows
+ * that line is ignored, as ssh-keygen -Y verify (which git runs) ignores it. The
  * magic must be "SSHSIG", version 1, the reserved field empty, the hash sha256 or
  * sha512, nothing may follow the signature blob. On success s holds owned memory:
  * op_sshsig_clear it. On failure s is zeroed. */
@@ -120,7 +134,8 @@ void op_commit_sig_clear(op_commit_sig *c);
  * checks: the first "committer " header, the email between the first '<' and the
  * following '>', the time as the decimal digits after the last '>'. *email is the
  * caller's to free. OP_ENOTFOUND without a committer header; OP_EINVAL when the email
- * or the time is missing or the time is not in 1..253402300799 (9999-12-31). */
+ * or the time is missing or the time is past 253402300799 (9999-12-31). A time of 0 is
+ * returned as 0: git then verifies at the current time (no -Overify-time). */
 int op_commit_committer(const char *commit, size_t len, char **email, int64_t *time, op_err *e);
 
 /* ---- base64 ------------------------------------------------------------------------ */
@@ -132,7 +147,8 @@ int op_commit_committer(const char *commit, size_t len, char **email, int64_t *t
 int op_base64_decode(const char *in, size_t len, bool skip_space, unsigned char *out, size_t cap,
 	size_t *out_len);
 
-/* ---- internal: shared by sync/ssh*.c, commitsig.c and trust*.c, not for other modules */
+/* ---- internal: shared by agent/trust/ssh*.c, commitsig.c and trust*.c, not for other
+ * modules */
 
 /* A reader over wire bytes: each call checks the length it consumes; -1 when short. */
 typedef struct op_ssh__rd {

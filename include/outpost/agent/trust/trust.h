@@ -9,10 +9,11 @@
  * -I PRINCIPAL [-r REVOKED]` (some line matching that principal, listing the key,
  * allowing namespace git and valid at that time; the key not revoked), all with
  * -Overify-time= the committer time. The first principal that verifies is the signer.
- * Differences, all refusals: a malformed or unsupported line refuses the whole file
- * (ssh-keygen skips it); times without Z are UTC (ssh-keygen: local time; run git with
- * TZ=UTC to compare); cert-authority lines are refused; options need git's quotes
- * (valid-after="20240101"). */
+ * A line outpost cannot use (malformed, an unknown option or key type, cert-authority)
+ * is skipped with a warning, as ssh-keygen skips it: it can only grant. The one
+ * difference: times without Z are UTC (ssh-keygen: local time; run git with TZ=UTC to
+ * compare), so that a hub and its sites decide alike in any time zone; each such line
+ * gets a warning. */
 #ifndef OUTPOST_TRUST_H
 #define OUTPOST_TRUST_H
 
@@ -37,10 +38,15 @@ typedef struct op_trust_entry {
 	op_sshkey key;
 } op_trust_entry;
 
+#define OP_TRUST_MAX_WARN 32 /* warnings kept per file; the rest are only counted */
+
 typedef struct op_trust_policy {
 	char *file; /* the name given to op_trust_parse, for messages */
 	op_trust_entry *v;
 	size_t n;
+	char **warn; /* "FILE:LINE: why": skipped lines and local times, owned */
+	size_t nwarn;
+	size_t skipped; /* lines skipped (each with a warning, up to the cap) */
 } op_trust_policy;
 
 typedef struct op_trust_revoked {
@@ -48,6 +54,10 @@ typedef struct op_trust_revoked {
 	op_sshkey *v;
 	size_t n;
 	size_t skipped; /* keys of types outpost never accepts (they cannot sign for it) */
+	unsigned char (*sha1)[20]; /* KRL: SHA-1 of revoked key blobs */
+	size_t nsha1;
+	unsigned char (*sha256)[32]; /* KRL: SHA-256 of revoked key blobs */
+	size_t nsha256;
 } op_trust_revoked;
 
 /* Parses an allowed_signers file's text (len bytes, need not be NUL-terminated):
@@ -55,18 +65,26 @@ typedef struct op_trust_revoked {
  * lines skipped. principals: a comma-separated pattern list (`*`, `?`, `!` negation),
  * optionally in double quotes. options: comma-separated, names case-insensitive,
  * values quoted: namespaces="git,file", valid-after="YYYYMMDD[HHMM[SS]][Z]",
- * valid-before="..." (a bound is inclusive; a time without Z or UTC is UTC);
- * cert-authority is refused. Every error is "FILE:LINE: what, expected what". On
+ * valid-before="..." (a bound is inclusive; a time without Z or UTC is UTC, with a
+ * warning). A line that cannot be used (cert-authority, an unknown option or key type,
+ * a malformed line) is skipped with a warning "FILE:LINE: what, expected what; line
+ * skipped" in p->warn. Errors: only the file's size and entry caps and OP_ENOMEM. On
  * success p holds owned memory (op_trust_clear); on failure p is zeroed. */
 int op_trust_parse(op_trust_policy *p, const char *file, const char *text, size_t len, op_err *e);
 void op_trust_clear(op_trust_policy *p);
 
 /* Parses a revocation list: one public key a line ("keytype base64 [comment]"), blank
- * lines and `#` comments skipped. Keys of types OpenSSH knows but outpost does not
- * support are counted in skipped; binary KRLs are refused with a clear error. */
+ * lines and `#` comments skipped; or a binary KRL (`ssh-keygen -k`, OpenSSH's
+ * PROTOCOL.krl) with explicit keys and SHA-1 or SHA-256 key hashes. Keys of types
+ * OpenSSH knows but outpost does not support are counted in skipped. Anything else (a
+ * bad line, a KRL section revoking certificates or a signed KRL) refuses the whole
+ * list, with FILE:LINE or the section: a revocation list is read in full or not. */
 int op_trust_revoked_parse(
 	op_trust_revoked *r, const char *file, const char *text, size_t len, op_err *e);
 void op_trust_revoked_clear(op_trust_revoked *r);
+/* The binary KRL part of op_trust_revoked_parse (text starts with "SSHKRL\n\0"); adds
+ * to r. In krl.c. */
+int op_trust_krl_parse(op_trust_revoked *r, const unsigned char *krl, size_t len, op_err *e);
 /* True when k is in r (r may be NULL: nothing is revoked). */
 bool op_trust_is_revoked(const op_trust_revoked *r, const op_sshkey *k);
 
@@ -131,6 +149,9 @@ void op_trust_decide(const op_trust_policy *p, const op_trust_revoked *r, const 
 typedef struct op_trust_opts {
 	bool match_committer; /* --match-committer */
 	bool sha256_repo; /* the repository's object format is sha256 */
+	int64_t now; /* the caller's clock (Unix seconds): the verify time of a commit
+			whose committer time is 0, as git uses the current time then; 0:
+			such a commit is refused as malformed */
 } op_trust_opts;
 
 /* The whole check of one commit object (as `git cat-file commit` prints it), as `git
@@ -138,7 +159,8 @@ typedef struct op_trust_opts {
  * sha256 repository), parse it as an SSH signature for namespace "git", read the
  * committer, op_trust_decide at the committer time, and verify the signature over the
  * payload. The arithmetic comes last, only for a key the policy accepts, so a hostile
- * signature costs no more than parsing. o may be NULL (defaults). Returns 0 when
+ * signature costs no more than parsing (and a committer time of 0 is read as o->now,
+ * as git reads it). o may be NULL (defaults). Returns 0 when
  * accepted (v->principal is the signer, v->time the committer time), OP_ETRUST when
  * refused, OP_ENOMEM; v is always filled (v->reason, v->msg say why). Pure. */
 int op_trust_verify_commit(const op_trust_policy *p, const op_trust_revoked *r, const char *commit,
