@@ -10,6 +10,7 @@
 #include "outpost/agent/bus/bus.h"
 #include "outpost/agent/base/cli.h"
 #include "outpost/agent/base/log.h"
+#include "outpost/agent/base/util.h"
 
 static void usage(FILE *f)
 {
@@ -83,6 +84,83 @@ static const char *str(json_t *o, const char *k)
 	return s ? s : "";
 }
 
+/* What the reports say about each site's link, now: the age of its agent's last report
+ * (the agent rewrites its key at least every report_ms, and every resync_ms the whole
+ * status; both are in the key), whether the link is up, and how many accepted revisions
+ * it is behind the hub. At the hub, a site whose last report is older than three resync
+ * intervals is down; at a site, the link is what the agent's mirror watch says. An
+ * agent silent for three report intervals is shown as not reporting, and the hosts it
+ * last reported are then unknown, not alive. Added to each site's object. */
+static void judge_sites(struct collect *c)
+{
+	int64_t now = op_wall_ms() / 1000;
+	long long hub_seq = c->hub ? json_integer_value(json_object_get(c->hub, "rev_seq")) : 0;
+	const char *site;
+	json_t *s;
+	json_object_foreach(c->sites, site, s)
+	{
+		json_t *ag = json_object_get(s, "agent");
+		int64_t t = 0;
+		bool have = json_is_object(ag) &&
+			op_time_parse_rfc3339(str(ag, "updated"), &t) == 0;
+		long long resync = json_integer_value(json_object_get(ag, "resync_ms"));
+		long long report = json_integer_value(json_object_get(ag, "report_ms"));
+		resync = resync > 0 ? resync : 30000;
+		report = report > 0 ? report : resync;
+		long long age = have ? (long long)(now - t) : -1;
+		bool reporting = have && age * 1000 <= 3 * report + 2000;
+		const char *link;
+		if (c->hub)
+			link = have && age * 1000 <= 3 * resync + 2000 ? "up" : "down";
+		else
+			link = !have                                    ? "unknown"
+				: !strcmp(str(ag, "mirror"), "offline") ? "down"
+				: !strcmp(str(ag, "mirror"), "unknown") ? "unknown"
+									: "up";
+		json_object_set_new(s, "link", json_string(link));
+		json_object_set_new(
+			s, "reported", have ? json_string(str(ag, "updated")) : json_null());
+		json_object_set_new(s, "report_age_s", have ? json_integer(age) : json_null());
+		json_object_set_new(s, "reporting", json_boolean(reporting));
+		long long seq = json_integer_value(json_object_get(ag, "seq"));
+		json_object_set_new(s, "behind",
+			c->hub && hub_seq > 0 && have
+				? json_integer(hub_seq > seq ? hub_seq - seq : 0)
+				: json_null());
+		if (!reporting) {
+			size_t i;
+			json_t *h;
+			json_array_foreach(json_object_get(s, "hosts"), i, h)
+			{
+				json_object_set_new(h, "alive", json_null());
+			}
+		}
+	}
+}
+
+static void print_sites(struct collect *c)
+{
+	printf("%-16s %-7s %-7s %-20s %s\n", "SITE", "LINK", "BEHIND", "REPORTED", "");
+	const char *site;
+	json_t *s;
+	json_object_foreach(c->sites, site, s)
+	{
+		json_t *b = json_object_get(s, "behind"), *age = json_object_get(s, "report_age_s");
+		char behind[24] = "-", ago[64] = "never";
+		if (json_is_integer(b))
+			snprintf(behind, sizeof behind, "%lld", (long long)json_integer_value(b));
+		if (json_is_integer(age))
+			snprintf(ago, sizeof ago, "%llds ago", (long long)json_integer_value(age));
+		const char *link = str(s, "link");
+		printf("%-16s %-7s %-7s %-20s %s\n", site, !strcmp(link, "up") ? "up" : link,
+			behind, ago,
+			json_is_true(json_object_get(s, "reporting"))
+				? ""
+				: "its agent does not report: what follows is its last report");
+	}
+	printf("\n");
+}
+
 static void print_table(struct collect *c)
 {
 	if (c->hub && !c->site && !c->app)
@@ -91,6 +169,8 @@ static void print_table(struct collect *c)
 			(long long)json_integer_value(json_object_get(c->hub, "seq")),
 			str(c->hub, "signer")[0] ? str(c->hub, "signer") : "-", str(c->hub, "time"),
 			str(c->hub, "reason")[0] ? ": " : "", str(c->hub, "reason"));
+	if (!c->app)
+		print_sites(c);
 	printf("%-16s %-20s %-10s %-12s %-9s %-12s %-20s %s\n", "SITE", "APP", "VERSION", "COMMIT",
 		"RUNNING", "STATE", "LAST SEEN", "MESSAGE");
 	const char *site;
@@ -122,7 +202,9 @@ static void print_table(struct collect *c)
 		{
 			json_t *insts = json_object_get(h, "instances");
 			printf("%-16s %-20s %-6s %-20s %zu\n", site, str(h, "host"),
-				json_is_true(json_object_get(h, "alive")) ? "yes" : "NO",
+				json_is_true(json_object_get(h, "alive"))           ? "yes"
+					: json_is_null(json_object_get(h, "alive")) ? "?"
+										    : "NO",
 				str(h, "last_seen"), json_array_size(insts));
 		}
 		json_t *ag = json_object_get(s, "agent");
@@ -211,6 +293,7 @@ int op_cmd_status(int argc, char **argv)
 		json_decref(c.hub);
 		return OP_EXIT_FAIL;
 	}
+	judge_sites(&c);
 	if (unknown(&c)) {
 		json_decref(c.sites);
 		json_decref(c.hub);

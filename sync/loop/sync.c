@@ -351,6 +351,7 @@ static void pass(op_sync *s, op_sync_outcome *o)
 			goto out;
 		}
 		have_marker = true;
+		o->rev_seq = prev.seq;
 	} else if (rc != OP_ENOTFOUND) {
 		set_reason(o, OP_SYNC_FAILED, "%s", e.msg);
 		goto out;
@@ -432,6 +433,7 @@ static void pass(op_sync *s, op_sync_outcome *o)
 	}
 	o->kind = OP_SYNC_ACCEPTED;
 	o->seq = m.seq;
+	o->rev_seq = m.seq;
 	memcpy(s->good_commit, head, 41);
 	s->good_seq = m.seq;
 	snprintf(o->reason, sizeof o->reason, "published %zu apps (%zu written, %zu deleted)",
@@ -458,10 +460,11 @@ char *op_sync_outcome_json(const op_sync_outcome *o)
 			d->msg);
 		json_array_append_new(errs, json_string(line));
 	}
-	json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:I, s:I, s:I}", "v", 1,
-		"outcome", op_sync_kind_name(o->kind), "time", now, "commit", o->commit, "signer",
-		o->signer, "seq", (json_int_t)o->seq, "reason", o->reason, "errors", errs, "puts",
-		(json_int_t)o->puts, "deletes", (json_int_t)o->dels, "ms", (json_int_t)o->ms);
+	json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:o, s:I, s:I, s:I}", "v",
+		1, "outcome", op_sync_kind_name(o->kind), "time", now, "commit", o->commit,
+		"signer", o->signer, "seq", (json_int_t)o->seq, "rev_seq", (json_int_t)o->rev_seq,
+		"reason", o->reason, "errors", errs, "puts", (json_int_t)o->puts, "deletes",
+		(json_int_t)o->dels, "ms", (json_int_t)o->ms);
 	char *s = j ? json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
 	json_decref(j);
 	return s;

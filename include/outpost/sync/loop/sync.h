@@ -25,6 +25,8 @@ typedef struct op_sync_outcome {
 	char commit[41]; /* the head looked at ("" if the fetch failed) */
 	char signer[256];
 	uint64_t seq;
+	uint64_t rev_seq; /* the hub's newest accepted revision after the pass (the marker's
+			     seq, whatever the outcome): how far behind a site is counts from it */
 	char reason[1024];
 	op_diags errors; /* manifest errors of a rejected revision */
 	size_t puts, dels;
