@@ -23,5 +23,8 @@ int64_t op_wall_ms(void); /* CLOCK_REALTIME */
 int op_mkdirs(const char *path, unsigned mode, op_err *e);
 /* Writes path via a temp file, fsync and rename, then fsyncs the directory. */
 int op_write_atomic(const char *path, const void *buf, size_t len, op_err *e);
+/* Makes room for need elements of size bytes in the growable array *v of capacity *cap
+ * (doubling, from 16): 0, or OP_ENOMEM with *v and *cap as they were. */
+int op_grow(void **v, size_t *cap, size_t need, size_t size);
 
 #endif
