@@ -73,10 +73,10 @@ static void next_round(int64_t ms)
 	in.now_ms += ms;
 }
 
-#define T_ACT(act_, why_)                                                                \
-	do {                                                                             \
-		T_EQ_STR(op_choose_act_name(out.act), op_choose_act_name(act_));         \
-		T_EQ_STR(op_choose_why_name(out.why), op_choose_why_name(why_));         \
+#define T_ACT(act_, why_) \
+	do { \
+		T_EQ_STR(op_choose_act_name(out.act), op_choose_act_name(act_)); \
+		T_EQ_STR(op_choose_why_name(out.why), op_choose_why_name(why_)); \
 	} while (0)
 
 /* --- markers -------------------------------------------------------------------------- */
@@ -214,8 +214,9 @@ static void test_trust_unverified_running_refused_keeps_running(void)
 	step();
 	verdict(OP_ETRUST, "commit aaaa: no principal of the policy signed it");
 	T_ACT(OP_CHOOSE_REFUSE, OP_CHOOSE_EDGE_REFUSED);
-	T_EQ_STR(out.problem, "revision refused at the edge (running seq 1): commit aaaa: no "
-			      "principal of the policy signed it");
+	T_EQ_STR(out.problem,
+		"revision refused at the edge (running seq 1): commit aaaa: no "
+		"principal of the policy signed it");
 	T_CHECK(out.log);
 }
 
@@ -275,8 +276,9 @@ static void test_older_and_level_is_a_replay(void)
 	step();
 	T_ACT(OP_CHOOSE_REFUSE, OP_CHOOSE_REPLAY);
 	T_EQ_INT(out.problem_do, OP_CHOOSE_PROBLEM_SET);
-	T_EQ_STR(out.problem, "refusing marker seq 3 (commit cccccccccccc): older than the "
-			      "revision running (seq 5); the hub may be replaying old state");
+	T_EQ_STR(out.problem,
+		"refusing marker seq 3 (commit cccccccccccc): older than the "
+		"revision running (seq 5); the hub may be replaying old state");
 	T_CHECK(out.log);
 }
 
@@ -649,8 +651,9 @@ static void test_edge_wait_long_shown_and_logged_once(void)
 	verdict(OP_ENOTFOUND, "blob 1234 is not here");
 	T_ACT(OP_CHOOSE_WAIT, OP_CHOOSE_EDGE_WAIT);
 	T_EQ_INT(out.problem_do, OP_CHOOSE_PROBLEM_SET);
-	T_EQ_STR(out.problem, "revision seq 2 (commit bbbbbbbbbbbb) waits at the edge for 30s: "
-			      "blob 1234 is not here");
+	T_EQ_STR(out.problem,
+		"revision seq 2 (commit bbbbbbbbbbbb) waits at the edge for 30s: "
+		"blob 1234 is not here");
 	T_CHECK(out.log);
 	next_round(30000);
 	step();
@@ -790,15 +793,14 @@ struct prop {
 
 static unsigned SEEN[OP_CHOOSE_VERDICT + 1], APPLIED;
 
-static const int verdicts[] = {0, 0, 0, OP_ENOTFOUND, OP_ENOTFOUND, OP_ETRUST, OP_EINVAL,
-	OP_ENOMEM};
+static const int verdicts[] = {
+	0, 0, 0, OP_ENOTFOUND, OP_ENOTFOUND, OP_ETRUST, OP_EINVAL, OP_ENOMEM};
 static const char *const verdict_msgs[] = {"", "", "", "blob x missing", "app y not yet",
 	"forged signature", "app z: format 9", "out of memory"};
 
 static bool prop_fail(uint64_t seed, int round, const char *what)
 {
-	t_fail(__FILE__, __LINE__, "seed %llu round %d: %s", (unsigned long long)seed, round,
-		what);
+	t_fail(__FILE__, __LINE__, "seed %llu round %d: %s", (unsigned long long)seed, round, what);
 	return false;
 }
 
@@ -886,7 +888,8 @@ static bool prop_run(uint64_t seed)
 			if (!ci.from_hub) {
 				bool quiet = P.now - m->last_change_ms >= OP_CHOOSE_QUIET_MS;
 				bool delivered = m->watch_init && m->watch_delta == 0;
-				bool ahead = m->measure_ok && m->hub_fresh && m->hub_last > m->last_seq;
+				bool ahead = m->measure_ok && m->hub_fresh &&
+					m->hub_last > m->last_seq;
 				bool level = m->measure_ok &&
 					((m->hub_fresh && m->hub_last <= m->last_seq) ||
 						(!(m->hub_fresh && m->hub_last > m->last_seq) &&
@@ -897,7 +900,8 @@ static bool prop_run(uint64_t seed)
 					return prop_fail(seed, round, "applied behind the hub");
 			}
 			if (co.problem_do != OP_CHOOSE_PROBLEM_CLEAR)
-				return prop_fail(seed, round, "applied without clearing the problem");
+				return prop_fail(
+					seed, round, "applied without clearing the problem");
 			P.run = *mk_;
 			P.have_run = true;
 			P.run_verified = trust;
@@ -913,7 +917,8 @@ static bool prop_run(uint64_t seed)
 			if (co.problem_do == OP_CHOOSE_PROBLEM_SET && !co.problem[0])
 				return prop_fail(seed, round, "a refusal with no reason");
 			if (co.problem_do == OP_CHOOSE_PROBLEM_KEEP && co.log)
-				return prop_fail(seed, round, "logged a refusal status does not show");
+				return prop_fail(
+					seed, round, "logged a refusal status does not show");
 			char oc[sizeof P.last_logged];
 			outcome(&co, &ci, oc, sizeof oc);
 			if (co.log && !strcmp(oc, P.last_logged))
@@ -950,7 +955,8 @@ static void test_properties(void)
 	}
 	/* Every refusal the agent can report, every wait, and applies were met. */
 	for (int w = OP_CHOOSE_NO_MARKER; w <= OP_CHOOSE_VERDICT; w++)
-		T_CHECK_MSG(SEEN[w] > 0, "never met: %s", op_choose_why_name((enum op_choose_why)w));
+		T_CHECK_MSG(
+			SEEN[w] > 0, "never met: %s", op_choose_why_name((enum op_choose_why)w));
 	T_CHECK(APPLIED > 400);
 	printf("  400 sequences of 300 rounds from seed %llu (CHOOSE_SEED): %u applies, %u "
 	       "refusals\n",
