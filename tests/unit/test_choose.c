@@ -800,7 +800,8 @@ static const char *const verdict_msgs[] = {"", "", "", "blob x missing", "app y 
 
 static bool prop_fail(uint64_t seed, int round, const char *what)
 {
-	t_fail(__FILE__, __LINE__, "seed %llu round %d: %s", (unsigned long long)seed, round, what);
+	t_fail(__FILE__, __LINE__, "seed %llu (replay first: CHOOSE_SEED=%llu) round %d: %s",
+		(unsigned long long)seed, (unsigned long long)seed, round, what);
 	return false;
 }
 
