@@ -54,6 +54,14 @@ build/rel/tests/%: $(call obj,rel,tests/%.c $(LIBSRC) $(HARNESS))
 	@echo "  LD      $@"
 	@$(CC) -o $@ $^ $(DYN_LIBS)
 
+# test_choose links the revision choice and the test runner alone, with no library:
+# that it links at all is the proof that the choice is pure.
+CHOOSE_SRC := tests/unit/test_choose.c agent/plan/choose.c tests/t.c
+build/rel/tests/unit/test_choose: $(call obj,rel,$(CHOOSE_SRC))
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@ (no libraries)"
+	@$(CC) -o $@ $^
+
 UNIT_BIN := $(patsubst %.c,build/rel/%,$(UNIT))
 E2E_BIN := $(patsubst %.c,build/rel/%,$(E2E))
 
@@ -82,6 +90,9 @@ build/asan/%.o: %.c
 build/asan/tests/%: $(call obj,asan,tests/%.c $(LIBSRC) $(HARNESS))
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -o $@ $^ $(DYN_LIBS)
+build/asan/tests/unit/test_choose: $(call obj,asan,$(CHOOSE_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -o $@ $^
 ASAN_BIN := $(patsubst %.c,build/asan/%,$(UNIT))
 test-asan: $(ASAN_BIN)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \

@@ -202,3 +202,23 @@ int op_read_file(const char *path, size_t max, char **buf, size_t *len, op_err *
 		*len = n;
 	return 0;
 }
+
+int op_grow(void **v, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return 0;
+	size_t c = *cap ? *cap : 16;
+	while (c < need) {
+		if (c > SIZE_MAX / 2)
+			return OP_ENOMEM;
+		c *= 2;
+	}
+	if (size && c > SIZE_MAX / size)
+		return OP_ENOMEM;
+	void *n = realloc(*v, c * size);
+	if (!n)
+		return OP_ENOMEM;
+	*v = n;
+	*cap = c;
+	return 0;
+}

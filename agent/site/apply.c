@@ -1,199 +1,228 @@
-/* The agent's choice of the revision to run (see agent_priv.h): the newest whole one
- * in the mirror (or the hub's bucket read past a stalled mirror), taken from the hub's
- * canonical JSON or, with --trust, verified at the edge (edge.h). */
+/* The revision the site runs (see apply_int.h). The rules are op_revision_choose's
+ * (choose.h); this is the I/O around them: the marker decoded from the table, the
+ * mirror measured when the choice asks, the revision assembled from the hub's canonical
+ * JSON or, with --trust, verified at the edge (edge.h), then persisted and logged. */
+#include "apply_int.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent_int.h"
-#include "outpost/agent/trust/edge.h"
 #include "outpost/agent/base/log.h"
-#include "outpost/agent/site/buckets.h"
 #include "outpost/agent/base/util.h"
+#include "outpost/agent/site/buckets.h"
+#include "outpost/agent/trust/edge.h"
+
+int ag_applied_init(ag_applied *ap, const op_agent_cfg *cfg, op_err *e)
+{
+	memset(ap, 0, sizeof *ap);
+	ap->trust = cfg->trust;
+	ap->revoked = cfg->revoked;
+	ap->dir = cfg->path;
+	ap->resync_ms = cfg->resync_ms;
+	int n = snprintf(ap->path, sizeof ap->path, "%s/revision.json", cfg->state);
+	if (n < 0 || (size_t)n >= sizeof ap->path)
+		return op_err_set(e, OP_ETOOBIG, "--state %.200s: path too long", cfg->state);
+	op_err le = {0};
+	int rc = op_revision_load(&ap->run, ap->path, &le);
+	if (rc == 0) {
+		ap->have_run = true;
+		ap->since_ms = op_wall_ms();
+		op_log_info("resuming the saved revision", "commit=%.12s seq=%llu apps=%zu",
+			ap->run.marker.commit, (unsigned long long)ap->run.marker.seq,
+			ap->run.napps);
+	} else if (rc != OP_ENOTFOUND) {
+		op_log_warn("ignoring the saved revision", "error=\"%s\"", le.msg);
+	}
+	return 0;
+}
+
+void ag_applied_clear(ag_applied *ap)
+{
+	if (ap->have_run)
+		op_revision_clear(&ap->run);
+	ap->have_run = false;
+}
 
 static int lookup_entry(void *arg, const char *name, const char **json, size_t *len)
 {
-	const ag_table *t = arg;
 	char key[8 + OP_NAME_MAX];
 	snprintf(key, sizeof key, "app.%s", name);
-	long i = ag_table_find(t, key);
-	if (i < 0)
+	const ag_entry *en = ag_table_get(arg, key);
+	if (!en)
 		return OP_ENOTFOUND;
-	*json = t->v[i].val;
-	*len = t->v[i].len;
+	*json = en->val;
+	*len = en->len;
 	return 0;
 }
 
 static int lookup_blob(void *arg, const char *id, const char **buf, size_t *len)
 {
-	const ag_table *t = arg;
 	char key[sizeof OP_PROOF_BLOB_PREFIX + OP_GIT_ID_LEN];
 	snprintf(key, sizeof key, OP_PROOF_BLOB_PREFIX "%s", id);
-	long i = ag_table_find(t, key);
-	if (i < 0)
+	const ag_entry *en = ag_table_get(arg, key);
+	if (!en)
 		return OP_ENOTFOUND;
-	*buf = t->v[i].val;
-	*len = t->v[i].len;
+	*buf = en->val;
+	*len = en->len;
+	return 0;
+}
+
+/* The digest of the marker's and the proof's bytes: what an edge outcome is remembered
+ * by. */
+static int edge_key(const ag_entry *rev, const ag_entry *proof, char key[OP_DIGEST_LEN + 1])
+{
+	size_t n = rev->len + (proof ? proof->len : 0);
+	char *both = malloc(n + 1);
+	if (!both)
+		return OP_ENOMEM;
+	memcpy(both, rev->val, rev->len);
+	if (proof)
+		memcpy(both + rev->len, proof->val, proof->len);
+	op_digest(both, n, key);
+	free(both);
 	return 0;
 }
 
 /* The revision m describes: the hub's canonical JSON as it stands, or with --trust the
- * site's own derivation from the signed commit (edge.h). An outcome (refused, or
- * waiting for a blob) is remembered by the bytes of marker and proof: the same one is
- * not checked again until the bucket changed or a resync period passed (the site's
- * policy files may have been corrected), nor logged twice. A wait that lasts a resync
- * period is shown in status: a blob withheld is not a silent stall. */
-static int assemble(op_agent *a, const op_marker *m, const ag_table *t, long ri, bool from_hub,
-	op_revision *r, op_err *e)
+ * site's own derivation from the signed commit, checked against the site's policy files
+ * as they are now (an operator may have corrected them). */
+static int assemble(
+	const ag_applied *ap, const op_marker *m, const ag_table *t, op_revision *r, op_err *e)
 {
-	if (!a->cfg.trust)
+	if (!ap->trust)
 		return op_revision_assemble(m, lookup_entry, (void *)t, r, e);
-	long pi = ag_table_find(t, "proof");
-	char key[OP_DIGEST_LEN + 1];
-	size_t n = t->v[ri].len + (pi >= 0 ? t->v[pi].len : 0);
-	char *both = malloc(n + 1);
-	if (!both)
-		return op_err_set(e, OP_ENOMEM, "out of memory");
-	memcpy(both, t->v[ri].val, t->v[ri].len);
-	if (pi >= 0)
-		memcpy(both + t->v[ri].len, t->v[pi].val, t->v[pi].len);
-	op_digest(both, n, key);
-	free(both);
-	int64_t now = op_now_ms();
-	bool same = !strcmp(key, a->edge.key);
-	if (same && !from_hub && a->last_change_ms <= a->edge.checked_ms &&
-		now - a->edge.checked_ms < a->cfg.resync_ms)
-		return a->edge.rc; /* a->problem still says why */
+	const ag_entry *proof = ag_table_get(t, "proof");
 	op_policy *pol = NULL;
 	op_err pe = {0};
-	int rc = op_policy_load(&pol, a->cfg.trust, a->cfg.revoked, false, &pe);
+	int rc = op_policy_load(&pol, ap->trust, ap->revoked, false, &pe);
 	if (rc)
 		rc = op_err_set(e, OP_ETRUST, "trust policy: %.400s", pe.msg);
 	else
-		rc = op_edge_verify(pol, a->cfg.path, m, pi >= 0 ? t->v[pi].val : NULL,
-			pi >= 0 ? t->v[pi].len : 0, lookup_blob, (void *)t, r, e);
+		rc = op_edge_verify(pol, ap->dir, m, proof ? proof->val : NULL,
+			proof ? proof->len : 0, lookup_blob, (void *)t, r, e);
 	op_policy_free(pol);
-	if (rc == 0 || rc == OP_ENOMEM) {
-		a->edge.key[0] = '\0';
-		return rc;
-	}
-	bool again = same && rc == a->edge.rc;
-	if (!again)
-		a->edge.since_ms = now;
-	memcpy(a->edge.key, key, sizeof key);
-	a->edge.rc = rc;
-	a->edge.checked_ms = now;
-	if (rc == OP_ETRUST && !again)
-		op_log_warn("revision refused at the edge", "commit=%.12s seq=%llu error=\"%s\"",
-			m->commit, (unsigned long long)m->seq, e->msg);
-	if (rc == OP_ENOTFOUND && now - a->edge.since_ms >= a->cfg.resync_ms) {
-		if (!a->edge.wait_logged)
-			op_log_warn("revision incomplete at the edge",
-				"commit=%.12s seq=%llu error=\"%s\"", m->commit,
-				(unsigned long long)m->seq, e->msg);
-		a->edge.wait_logged = true;
-		snprintf(a->problem, sizeof a->problem,
-			"revision seq %llu (commit %.12s) waits at the edge for %llds: %.300s",
-			(unsigned long long)m->seq, m->commit,
-			(long long)((now - a->edge.since_ms) / 1000), e->msg);
-	} else if (!again) {
-		a->edge.wait_logged = false;
-	}
 	return rc;
 }
 
-/* The mirror has been replaying revisions and is not done: moving now could mean one
- * intermediate revision after another. Done is: the watcher delivered everything the
- * mirror holds, and the mirror holds what the hub has (asked across the link when it
- * is up, else the mirror's own lag as last heard). A mirror that went quiet for 2 s is
- * taken as it is, unless the hub answers and has more: then the mirror is either still
- * coming or stalled, and a stalled one is read past (agent_mirror.c). */
-static bool catching_up(op_agent *a, int64_t now)
+/* The code a refusal travels with in status' op_err. */
+static int why_code(enum op_choose_why why)
 {
-	bool quiet = now - a->last_change_ms >= 2000;
-	if ((!a->watch_init || a->watch_delta > 0) && !quiet)
-		return true; /* the watcher has more to deliver */
-	op_mirror_info mi;
-	op_err e = {0};
-	if (op_site_mirror_info(&a->bus, &mi, &e) != 0)
-		return !quiet;
-	bool level = ag_mirror_level(a, mi.last_seq, now) ||
-		(!ag_mirror_hub_ahead(a, mi.last_seq, now) && mi.lag == 0);
-	if (a->watch_init && a->watch_delta == 0 && level)
-		return false;
-	if (!quiet)
-		return true;
-	return ag_mirror_hub_ahead(a, mi.last_seq, now);
+	switch (why) {
+	case OP_CHOOSE_EDGE_REFUSED: return OP_ETRUST;
+	case OP_CHOOSE_EDGE_WAIT: return OP_ENOTFOUND;
+	case OP_CHOOSE_REPLAY: return OP_ECONFLICT;
+	default: return OP_EINVAL;
+	}
 }
 
-/* Under mu: moves to the newest whole revision in t (the mirror's keys, or the hub's
- * read past a stalled mirror), if it is newer than the one the site runs. */
-void ag_choose_revision(op_agent *a, const ag_table *t, bool from_hub)
+/* One line for a refusal (or a long wait at the edge) the choice says to report. */
+static void report(const op_choose_out *o, const op_marker *m, const op_err *ve)
 {
-	long ri = ag_table_find(t, "rev");
-	if (ri < 0)
-		return;
-	op_marker m;
+	unsigned long long seq = m ? (unsigned long long)m->seq : 0ULL;
+	const char *commit = m ? m->commit : "";
+	switch (o->why) {
+	case OP_CHOOSE_EDGE_REFUSED:
+		op_log_warn("revision refused at the edge", "commit=%.12s seq=%llu error=\"%s\"",
+			commit, seq, ve->msg);
+		break;
+	case OP_CHOOSE_EDGE_WAIT:
+		op_log_warn("revision incomplete at the edge", "commit=%.12s seq=%llu error=\"%s\"",
+			commit, seq, ve->msg);
+		break;
+	case OP_CHOOSE_MARKER_BAD:
+		op_log_warn("commit marker refused", "why=\"%s\"", o->problem);
+		break;
+	case OP_CHOOSE_REPLAY:
+		op_log_warn("older commit marker refused", "why=\"%s\"", o->problem);
+		break;
+	default: op_log_warn("revision refused", "why=\"%s\"", o->problem); break;
+	}
+}
+
+static void apply(ag_applied *ap, op_revision *r, bool from_hub, op_err *problem)
+{
 	op_err e = {0};
-	if (op_marker_decode(t->v[ri].val, t->v[ri].len, &m, &e) != 0) {
-		snprintf(a->problem, sizeof a->problem, "commit marker refused: %.400s", e.msg);
-		return;
-	}
-	/* With --trust, a revision run since before (saved by an agent that took the hub's
-	 * word) is checked once too, and replaced by the same revision verified. */
-	if (a->have_run && !strcmp(m.commit, a->run.marker.commit) && m.seq == a->run.marker.seq &&
-		(a->run.verified || !a->cfg.trust)) {
-		op_marker_clear(&m);
-		return;
-	}
-	int64_t now = op_now_ms();
-	if (a->have_run && m.seq < a->run.marker.seq) {
-		/* A mirror behind the revision the site runs (read from the hub past a stall,
-		 * or kept from before a restart) is just behind; a hub that holds a lower
-		 * seq than the site runs is replaying old state. */
-		op_mirror_info mi;
-		bool hub_says = from_hub ||
-			(ag_mirror_hub_fresh(a, now) &&
-				op_site_mirror_info(&a->bus, &mi, &e) == 0 &&
-				ag_mirror_level(a, mi.last_seq, now));
-		if (hub_says)
-			snprintf(a->problem, sizeof a->problem,
-				"refusing marker seq %llu (commit %.12s): older than the revision "
-				"running (seq %llu); the hub may be replaying old state",
-				(unsigned long long)m.seq, m.commit,
-				(unsigned long long)a->run.marker.seq);
-		op_marker_clear(&m);
-		return;
-	}
-	if (!from_hub && catching_up(a, now)) {
-		op_marker_clear(&m);
-		return;
-	}
-	op_revision r;
-	int rc = assemble(a, &m, t, ri, from_hub, &r, &e);
-	op_marker_clear(&m);
-	if (rc == OP_ENOTFOUND)
-		return; /* incomplete: its app entries are still on their way */
-	if (rc == OP_ETRUST && e.msg[0])
-		snprintf(a->problem, sizeof a->problem,
-			"revision refused at the edge (running seq %llu): %.400s",
-			a->have_run ? (unsigned long long)a->run.marker.seq : 0ULL, e.msg);
-	if (rc == OP_ETRUST)
-		return;
-	if (rc) {
-		snprintf(a->problem, sizeof a->problem, "revision refused: %.400s", e.msg);
-		return;
-	}
-	if (op_revision_save(&r, a->rev_path, &e) != 0)
+	if (op_revision_save(r, ap->path, &e) != 0)
 		op_log_warn("cannot persist the revision", "error=\"%s\"", e.msg);
 	op_log_info("applying revision",
-		"commit=%.12s seq=%llu apps=%zu signer=\"%s\" from=%s verified=%s", r.marker.commit,
-		(unsigned long long)r.marker.seq, r.napps, r.marker.signer,
-		from_hub ? "hub" : "mirror", a->cfg.trust ? "edge" : "hub");
-	if (a->have_run)
-		op_revision_clear(&a->run);
-	a->run = r;
-	a->have_run = true;
-	a->run_since_ms = op_wall_ms();
-	a->problem[0] = '\0';
+		"commit=%.12s seq=%llu apps=%zu signer=\"%s\" from=%s verified=%s",
+		r->marker.commit, (unsigned long long)r->marker.seq, r->napps, r->marker.signer,
+		from_hub ? "hub" : "mirror", ap->trust ? "edge" : "hub");
+	ag_applied_clear(ap);
+	ap->run = *r;
+	ap->have_run = true;
+	ap->since_ms = op_wall_ms();
+	memset(problem, 0, sizeof *problem);
+}
+
+void ag_applied_choose(ag_applied *ap, const ag_table *t, bool from_hub,
+	const op_choose_mirror *view, op_bus *bus, int64_t now, op_err *problem)
+{
+	const ag_entry *rev = ag_table_get(t, "rev");
+	op_marker m;
+	memset(&m, 0, sizeof m);
+	op_err me = {0}, ve = {0};
+	char key[OP_DIGEST_LEN + 1] = "";
+	op_choose_in in = {.now_ms = now,
+		.resync_ms = ap->resync_ms,
+		.trust = ap->trust != NULL,
+		.from_hub = from_hub,
+		.have_marker = rev != NULL,
+		.key = key,
+		.run = ap->have_run ? &ap->run.marker : NULL,
+		.run_verified = ap->have_run && ap->run.verified,
+		.mirror = *view,
+		.memo = ap->memo};
+	int key_rc = 0;
+	if (rev) {
+		in.marker_rc = op_marker_decode(rev->val, rev->len, &m, &me);
+		in.marker_err = me.msg;
+		in.marker = in.marker_rc ? NULL : &m;
+		if (in.trust && !in.marker_rc)
+			key_rc = edge_key(rev, ag_table_get(t, "proof"), key);
+	}
+	op_revision r;
+	memset(&r, 0, sizeof r);
+	bool have_r = false;
+	op_choose_out out;
+	for (;;) {
+		op_revision_choose(&in, &out);
+		if (out.act == OP_CHOOSE_MEASURE && !in.mirror.measured) {
+			op_mirror_info mi;
+			op_err e = {0};
+			in.mirror.measured = true;
+			in.mirror.measure_ok = op_site_mirror_info(bus, &mi, &e) == 0;
+			in.mirror.last_seq = in.mirror.measure_ok ? mi.last_seq : 0;
+			in.mirror.lag = in.mirror.measure_ok ? mi.lag : 0;
+			continue;
+		}
+		if (out.act == OP_CHOOSE_VERIFY && !in.have_verdict) {
+			in.have_verdict = true;
+			if (key_rc)
+				in.verdict = op_err_set(&ve, OP_ENOMEM, "out of memory");
+			else
+				in.verdict = assemble(ap, &m, t, &r, &ve);
+			have_r = in.verdict == 0;
+			in.verdict_err = ve.msg;
+			in.memo = out.memo;
+			continue;
+		}
+		break;
+	}
+	ap->memo = out.memo;
+	if (out.log)
+		report(&out, in.marker, &ve);
+	if (out.problem_do == OP_CHOOSE_PROBLEM_SET)
+		op_err_set(problem, why_code(out.why), "%s", out.problem);
+	else if (out.problem_do == OP_CHOOSE_PROBLEM_CLEAR)
+		memset(problem, 0, sizeof *problem);
+	if (out.act == OP_CHOOSE_APPLY && have_r) {
+		apply(ap, &r, from_hub, problem);
+		have_r = false;
+	}
+	if (have_r)
+		op_revision_clear(&r);
+	if (!in.marker_rc && rev)
+		op_marker_clear(&m);
 }

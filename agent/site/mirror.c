@@ -10,14 +10,19 @@
  * revision through the same checks as the mirror's. The mirror itself is left alone:
  * deleting and re-creating it would repair it at once but drops the site's only copy
  * for as long as the link may take to come back; it catches up by itself later, and
- * a restart of the site's nats-server with the link up repairs it at once. */
+ * a restart of the site's nats-server with the link up repairs it at once.
+ * The mirror's keys reach the loop through a watcher thread (kvEntry_Delta says how many
+ * of the mirror's messages it has yet to deliver: 0 means the table is as new as the
+ * mirror was then, which the revision choice needs to know during a catch-up). */
+#include "mirror_int.h"
+
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
-#include "agent_int.h"
 #include "outpost/agent/base/log.h"
-#include "outpost/agent/site/buckets.h"
 #include "outpost/agent/base/util.h"
+#include "outpost/agent/site/buckets.h"
 
 #define AG_MIRROR_CHECK_MS 1000 /* how often the mirror is measured */
 #define AG_MIRROR_STALL_MS 5000 /* behind, link up, no progress this long: stalled */
@@ -37,19 +42,117 @@ const char *ag_mirror_state_name(enum ag_mirror_state s)
 	return "unknown";
 }
 
-bool ag_mirror_hub_fresh(const op_agent *a, int64_t now)
+void ag_mirror_init(ag_mirror *m, op_bus *bus, ag_wake *wake)
 {
-	return a->mir.hub_ok && now - a->mir.hub_ok_ms <= AG_MIRROR_FRESH_MS;
+	memset(m, 0, sizeof *m);
+	m->bus = bus;
+	m->wake = wake;
 }
 
-bool ag_mirror_hub_ahead(const op_agent *a, uint64_t mirror_last, int64_t now)
+/* ---- the watcher: the mirror's live keys --------------------------------------------- */
+
+/* Takes one watcher entry (NULL: the initial keys are all in) into the table. A key the
+ * table cannot hold for want of memory would leave the table behind the mirror without
+ * a word: it is logged once, and the watcher starts over (a new watcher delivers every
+ * key again). */
+static int take(ag_mirror *m, kvEntry *e, bool *nomem)
 {
-	return ag_mirror_hub_fresh(a, now) && a->mir.hub_last > mirror_last;
+	int rc = 0;
+	pthread_mutex_lock(&m->wake->mu);
+	if (e) {
+		kvOperation op = kvEntry_Operation(e);
+		rc = ag_table_set(&m->keys, kvEntry_Key(e), kvEntry_Value(e),
+			(size_t)kvEntry_ValueLen(e), op != kvOp_Put);
+		m->watch_delta = kvEntry_Delta(e);
+		m->last_change_ms = op_now_ms();
+		if (rc)
+			m->watch_init = false; /* not level with the mirror: not done */
+	} else {
+		m->watch_init = true;
+		m->watch_delta = 0;
+	}
+	/* In a burst (a catch-up replaying revisions) the loop wakes at its end. */
+	if (m->watch_delta == 0)
+		ag_wake_poke(m->wake);
+	pthread_mutex_unlock(&m->wake->mu);
+	if (rc && !*nomem)
+		op_log_warn("the desired-state mirror's keys do not fit in memory; watching "
+			    "again",
+			"key=%s", e ? kvEntry_Key(e) : "");
+	*nomem = rc != 0;
+	return rc;
 }
 
-bool ag_mirror_level(const op_agent *a, uint64_t mirror_last, int64_t now)
+static void *watch(void *arg)
 {
-	return ag_mirror_hub_fresh(a, now) && a->mir.hub_last <= mirror_last;
+	ag_mirror *m = arg;
+	bool failing = false, nomem = false;
+	while (!m->stop) {
+		kvWatcher *w = NULL;
+		natsStatus s = kvStore_WatchAll(&w, m->kv, NULL);
+		if (s != NATS_OK) {
+			if (!failing) /* once per outage, not once per retry */
+				op_log_warn("cannot watch the desired-state mirror; retrying",
+					"error=\"%s\"", natsStatus_GetText(s));
+			failing = true;
+			struct timespec ts = {1, 0};
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		if (failing)
+			op_log_info("watching the desired-state mirror again", NULL);
+		failing = false;
+		pthread_mutex_lock(&m->wake->mu);
+		m->watch_init = false;
+		pthread_mutex_unlock(&m->wake->mu);
+		while (!m->stop) {
+			kvEntry *e = NULL;
+			s = kvWatcher_Next(&e, w, 500);
+			if (s == NATS_TIMEOUT)
+				continue;
+			if (s != NATS_OK)
+				break;
+			int rc = take(m, e, &nomem);
+			if (e)
+				kvEntry_Destroy(e);
+			if (rc) {
+				struct timespec ts = {1, 0};
+				nanosleep(&ts, NULL);
+				break;
+			}
+		}
+		kvWatcher_Destroy(w);
+	}
+	return NULL;
+}
+
+int ag_mirror_start(ag_mirror *m, kvStore *kv)
+{
+	if (m->started)
+		return 0;
+	m->kv = kv;
+	if (pthread_create(&m->watcher, NULL, watch, m) != 0)
+		return OP_ENOMEM;
+	m->started = true;
+	return 0;
+}
+
+/* ---- the measure --------------------------------------------------------------------- */
+
+/* Under mu: the hub answered lately (the link is up). */
+static bool hub_fresh(const ag_mirror *m, int64_t now)
+{
+	return m->hub_ok && now - m->hub_ok_ms <= AG_MIRROR_FRESH_MS;
+}
+
+void ag_mirror_view(const ag_mirror *m, int64_t now, op_choose_mirror *v)
+{
+	memset(v, 0, sizeof *v);
+	v->last_change_ms = m->last_change_ms;
+	v->watch_init = m->watch_init;
+	v->watch_delta = m->watch_delta;
+	v->hub_fresh = hub_fresh(m, now);
+	v->hub_last = m->hub_last;
 }
 
 static int on_hub_key(void *arg, const char *key, const char *val, size_t len)
@@ -58,9 +161,8 @@ static int on_hub_key(void *arg, const char *key, const char *val, size_t len)
 }
 
 /* Reads the hub's live keys and hands them to the loop (under mu). */
-static void read_hub(op_agent *a, int64_t now)
+static void read_hub(ag_mirror *m, int64_t now)
 {
-	ag_mirror *m = &a->mir;
 	ag_table t = {0};
 	op_err e = {0};
 	m->read_last = m->hub_last;
@@ -75,18 +177,16 @@ static void read_hub(op_agent *a, int64_t now)
 		return;
 	}
 	m->read_failed = false;
-	pthread_mutex_lock(&a->mu);
+	pthread_mutex_lock(&m->wake->mu);
 	ag_table_clear(&m->hub);
 	m->hub = t;
 	m->hub_new = true;
-	a->wake = true;
-	pthread_cond_signal(&a->cv);
-	pthread_mutex_unlock(&a->mu);
+	ag_wake_poke(m->wake);
+	pthread_mutex_unlock(&m->wake->mu);
 }
 
-static void set_state(op_agent *a, enum ag_mirror_state st, uint64_t mirror_last, int64_t now)
+static void set_state(ag_mirror *m, enum ag_mirror_state st, uint64_t mirror_last, int64_t now)
 {
-	ag_mirror *m = &a->mir;
 	enum ag_mirror_state was = m->state;
 	if (st == was)
 		return;
@@ -114,28 +214,27 @@ static void set_state(op_agent *a, enum ag_mirror_state st, uint64_t mirror_last
 			(unsigned long long)mirror_last, (unsigned long long)m->hub_last);
 }
 
-void ag_mirror_check(op_agent *a, int64_t now)
+void ag_mirror_check(ag_mirror *m, int64_t now)
 {
-	ag_mirror *m = &a->mir;
-	if (now < m->next_check_ms || !a->desired)
+	if (now < m->next_check_ms || !m->kv)
 		return;
 	m->next_check_ms = now + AG_MIRROR_CHECK_MS;
 	op_err e = {0};
-	if (!m->hubjs && op_site_hub_js(&a->bus, AG_HUB_WAIT_MS, &m->hubjs, &e) != 0)
+	if (!m->hubjs && op_site_hub_js(m->bus, AG_HUB_WAIT_MS, &m->hubjs, &e) != 0)
 		return;
 	op_mirror_info mi;
-	if (!op_bus_connected(&a->bus) || op_site_mirror_info(&a->bus, &mi, &e) != 0)
+	if (!op_bus_connected(m->bus) || op_site_mirror_info(m->bus, &mi, &e) != 0)
 		return; /* the site server is away: nothing to compare */
 	uint64_t hub_last = 0;
 	int rc = op_site_hub_last(m->hubjs, &hub_last, &e);
 	bool ok = rc == 0 || rc == OP_ENOTFOUND;
-	pthread_mutex_lock(&a->mu);
+	pthread_mutex_lock(&m->wake->mu);
 	m->hub_ok = ok;
 	if (ok) {
 		m->hub_ok_ms = now;
 		m->hub_last = hub_last;
 	}
-	pthread_mutex_unlock(&a->mu);
+	pthread_mutex_unlock(&m->wake->mu);
 	enum ag_mirror_state st;
 	if (!m->progress_ms)
 		m->progress_ms = now; /* the first measure: no stall counted before it */
@@ -152,29 +251,35 @@ void ag_mirror_check(op_agent *a, int64_t now)
 								: AG_MIRROR_BEHIND;
 	}
 	m->last_seq = mi.last_seq;
-	set_state(a, st, mi.last_seq, now);
+	set_state(m, st, mi.last_seq, now);
 	char note[sizeof m->note] = "";
 	if (st == AG_MIRROR_STALLED)
 		snprintf(note, sizeof note,
 			"mirror stalled since %s: %llu messages behind the hub with the link up; "
 			"reading the hub's bucket directly until it recovers",
 			m->since, (unsigned long long)(hub_last - mi.last_seq));
-	pthread_mutex_lock(&a->mu);
+	pthread_mutex_lock(&m->wake->mu);
 	snprintf(m->note, sizeof m->note, "%s", note);
-	pthread_mutex_unlock(&a->mu);
+	pthread_mutex_unlock(&m->wake->mu);
 	if (st == AG_MIRROR_STALLED &&
 		(m->read_ms == 0 || m->read_last != hub_last ||
 			now - m->read_ms >= AG_HUB_REREAD_MS))
-		read_hub(a, now);
+		read_hub(m, now);
 	if (st != AG_MIRROR_STALLED) {
 		m->read_ms = 0;
 		m->read_failed = false;
 	}
 }
 
-void ag_mirror_clear(op_agent *a)
+void ag_mirror_clear(ag_mirror *m)
 {
-	if (a->mir.hubjs)
-		jsCtx_Destroy(a->mir.hubjs);
-	ag_table_clear(&a->mir.hub);
+	m->stop = 1;
+	if (m->started)
+		pthread_join(m->watcher, NULL);
+	m->started = false;
+	if (m->hubjs)
+		jsCtx_Destroy(m->hubjs);
+	m->hubjs = NULL;
+	ag_table_clear(&m->keys);
+	ag_table_clear(&m->hub);
 }

@@ -1,62 +1,84 @@
-/* One reconcile round: what the hosts report, plus the commands they acknowledged but
- * do not report yet, against the revision the site runs, through plan(); then the
- * commands, rate-limited, each retried with exponential backoff when it fails. Called
- * with the agent's mutex held; it is released while a command is on the wire so that
- * heartbeats keep flowing. */
+/* Reconcile rounds (see reconcile_int.h): what the hosts report, plus the commands they
+ * acknowledged but do not report yet, against the revision the site runs, through
+ * plan(); then the commands, rate-limited, each retried with exponential backoff when it
+ * fails. Runs with the agent's mutex held; it is released while a command is on the
+ * wire so that heartbeats keep flowing. */
+#include "reconcile_int.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent_int.h"
 #include "outpost/agent/base/log.h"
 #include "outpost/agent/base/util.h"
 
-static ag_host *host_by_id(op_agent *a, const char *id)
+void ag_reconcile_init(ag_reconcile *rc, const op_agent_cfg *cfg)
 {
-	for (size_t i = 0; i < a->nhosts; i++)
-		if (!strcmp(a->hosts[i].hb.host, id))
-			return &a->hosts[i];
-	return NULL;
+	memset(rc, 0, sizeof *rc);
+	rc->site = cfg->site;
+	rc->labels = &cfg->labels;
+	rc->cmd_timeout_ms = cfg->cmd_timeout_ms;
+	rc->max_cmds_per_tick = cfg->max_cmds_per_tick;
+}
+
+void ag_reconcile_clear(ag_reconcile *rc)
+{
+	free(rc->pend);
+	free(rc->retry);
+	memset(rc, 0, sizeof *rc);
+}
+
+/* A command acknowledged (or failed) that this part cannot keep track of for want of
+ * memory: sent again sooner than it should be (commands are idempotent); said once. */
+static void nomem(ag_reconcile *rc, const op_cmd *c)
+{
+	if (!rc->nomem)
+		op_log_warn("cannot keep track of a command", "inst=%s host=%s error=\"%s\"",
+			c->inst, c->host, "out of memory");
+	rc->nomem = true;
 }
 
 /* Drops the pending commands the host's heartbeats now account for. */
-static void expire_pending(op_agent *a, int64_t now)
+static void expire_pending(ag_reconcile *rc, const ag_hosts *hs, int64_t now)
 {
-	for (size_t i = 0; i < a->npend;) {
-		ag_pending *p = &a->pend[i];
-		ag_host *h = host_by_id(a, p->host);
+	for (size_t i = 0; i < rc->npend;) {
+		ag_pending *p = &rc->pend[i];
+		const ag_host *h = ag_hosts_find(hs, p->host);
 		bool done = !h || strcmp(h->hb.boot, p->boot) != 0 || h->hb.seq > p->seq ||
-			now - p->at_ms > 3 * ag_host_timeout(a, h);
+			now - p->at_ms > 3 * ag_host_timeout(hs, h);
 		if (done)
-			a->pend[i] = a->pend[--a->npend];
+			rc->pend[i] = rc->pend[--rc->npend];
 		else
 			i++;
 	}
 }
 
-static ag_retry *retry_find(op_agent *a, const op_cmd *c)
+static ag_retry *retry_find(ag_reconcile *rc, const op_cmd *c)
 {
-	for (size_t i = 0; i < a->nretry; i++)
-		if (a->retry[i].op == c->op && !strcmp(a->retry[i].inst, c->inst) &&
-			!strcmp(a->retry[i].host, c->host))
-			return &a->retry[i];
+	for (size_t i = 0; i < rc->nretry; i++)
+		if (rc->retry[i].op == c->op && !strcmp(rc->retry[i].inst, c->inst) &&
+			!strcmp(rc->retry[i].host, c->host))
+			return &rc->retry[i];
 	return NULL;
 }
 
-static void retry_clear(op_agent *a, const op_cmd *c)
+static void retry_clear(ag_reconcile *rc, const op_cmd *c)
 {
-	ag_retry *r = retry_find(a, c);
+	ag_retry *r = retry_find(rc, c);
 	if (r)
-		*r = a->retry[--a->nretry];
+		*r = rc->retry[--rc->nretry];
 }
 
-static void retry_note(op_agent *a, const op_cmd *c, const char *err, int64_t now)
+static void retry_note(ag_reconcile *rc, const op_cmd *c, const char *err, int64_t now)
 {
-	ag_retry *r = retry_find(a, c);
+	ag_retry *r = retry_find(rc, c);
 	if (!r) {
-		if (ag_grow((void **)&a->retry, &a->capretry, a->nretry + 1, sizeof *a->retry))
+		if (op_grow((void **)&rc->retry, &rc->capretry, rc->nretry + 1,
+			    sizeof *rc->retry)) {
+			nomem(rc, c);
 			return;
-		r = &a->retry[a->nretry++];
+		}
+		r = &rc->retry[rc->nretry++];
 		memset(r, 0, sizeof *r);
 		r->op = c->op;
 		snprintf(r->inst, sizeof r->inst, "%s", c->inst);
@@ -74,7 +96,8 @@ static void retry_note(op_agent *a, const op_cmd *c, const char *err, int64_t no
 }
 
 /* Sends one command (mu released meanwhile). 0 when the host acknowledged it. */
-static int send_cmd(op_agent *a, const op_cmd *c, const op_app *app, char *err, size_t errlen)
+static int send_cmd(const ag_reconcile *rc, op_bus *bus, pthread_mutex_t *mu, const op_cmd *c,
+	const op_app *app, char *err, size_t errlen)
 {
 	op_hostcmd hc = {.op = c->op, .app = (op_app *)app, .comp = c->comp};
 	snprintf(hc.id, sizeof hc.id, "%s", c->inst);
@@ -85,12 +108,12 @@ static int send_cmd(op_agent *a, const op_cmd *c, const op_app *app, char *err, 
 		return OP_EINVAL;
 	}
 	char subj[160];
-	snprintf(subj, sizeof subj, "outpost.%s.host.%s.cmd", a->cfg.site, c->host);
+	snprintf(subj, sizeof subj, "outpost.%s.host.%s.cmd", rc->site, c->host);
 	natsMsg *reply = NULL;
-	pthread_mutex_unlock(&a->mu);
+	pthread_mutex_unlock(mu);
 	natsStatus s = natsConnection_RequestString(
-		&reply, a->bus.nc, subj, json, a->cfg.cmd_timeout_ms);
-	pthread_mutex_lock(&a->mu);
+		&reply, bus->nc, subj, json, rc->cmd_timeout_ms);
+	pthread_mutex_lock(mu);
 	free(json);
 	if (s != NATS_OK) {
 		snprintf(err, errlen, "%s",
@@ -100,12 +123,12 @@ static int send_cmd(op_agent *a, const op_cmd *c, const op_app *app, char *err, 
 		return OP_ENATS;
 	}
 	op_hostreply r;
-	int rc = op_hostreply_decode(
+	int rc_ = op_hostreply_decode(
 		natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply), &r, &e);
 	natsMsg_Destroy(reply);
-	if (rc) {
+	if (rc_) {
 		snprintf(err, errlen, "bad reply: %.480s", e.msg);
-		return rc;
+		return rc_;
 	}
 	if (!r.ok) {
 		snprintf(err, errlen, "%s", r.error);
@@ -114,12 +137,17 @@ static int send_cmd(op_agent *a, const op_cmd *c, const op_app *app, char *err, 
 	return 0;
 }
 
-static void remember(op_agent *a, const op_cmd *c, int64_t now)
+static void remember(ag_reconcile *rc, const ag_hosts *hs, const op_cmd *c, int64_t now)
 {
-	ag_host *h = host_by_id(a, c->host);
-	if (!h || ag_grow((void **)&a->pend, &a->cappend, a->npend + 1, sizeof *a->pend))
+	const ag_host *h = ag_hosts_find(hs, c->host);
+	if (!h)
 		return;
-	ag_pending *p = &a->pend[a->npend++];
+	if (op_grow((void **)&rc->pend, &rc->cappend, rc->npend + 1, sizeof *rc->pend)) {
+		nomem(rc, c);
+		return;
+	}
+	rc->nomem = false;
+	ag_pending *p = &rc->pend[rc->npend++];
 	memset(p, 0, sizeof *p);
 	p->op = c->op;
 	snprintf(p->inst, sizeof p->inst, "%s", c->inst);
@@ -129,20 +157,11 @@ static void remember(op_agent *a, const op_cmd *c, int64_t now)
 	p->at_ms = now;
 }
 
-struct snapshot {
-	const op_app **apps;
-	size_t napps;
-	op_host_view *hosts;
-	size_t nhosts;
-	op_inst_view *insts;
-	size_t ninsts, capinsts;
-};
-
-static int add_inst(struct snapshot *s, const char *id, const char *host, enum op_inst_state st)
+static int add_inst(ag_round *r, const char *id, const char *host, enum op_inst_state st)
 {
-	if (ag_grow((void **)&s->insts, &s->capinsts, s->ninsts + 1, sizeof *s->insts))
+	if (op_grow((void **)&r->insts, &r->capinsts, r->ninsts + 1, sizeof *r->insts))
 		return OP_ENOMEM;
-	op_inst_view *v = &s->insts[s->ninsts++];
+	op_inst_view *v = &r->insts[r->ninsts++];
 	memset(v, 0, sizeof *v);
 	snprintf(v->id, sizeof v->id, "%s", id);
 	snprintf(v->host, sizeof v->host, "%s", host);
@@ -150,108 +169,104 @@ static int add_inst(struct snapshot *s, const char *id, const char *host, enum o
 	return 0;
 }
 
-static bool pending_has(const op_agent *a, enum op_cmd_op op, const char *id, const char *host)
+static bool pending_has(const ag_reconcile *rc, enum op_cmd_op op, const char *id, const char *host)
 {
-	for (size_t i = 0; i < a->npend; i++)
-		if (a->pend[i].op == op && !strcmp(a->pend[i].inst, id) &&
-			!strcmp(a->pend[i].host, host))
+	for (size_t i = 0; i < rc->npend; i++)
+		if (rc->pend[i].op == op && !strcmp(rc->pend[i].inst, id) &&
+			!strcmp(rc->pend[i].host, host))
 			return true;
 	return false;
 }
 
-static int take_snapshot(op_agent *a, struct snapshot *s, int64_t now)
+static int snapshot(const ag_reconcile *rc, const ag_hosts *hs, const op_revision *run, int64_t now,
+	ag_round *r)
 {
-	memset(s, 0, sizeof *s);
-	s->apps = calloc(a->have_run ? a->run.napps + 1 : 1, sizeof *s->apps);
-	s->hosts = calloc(a->nhosts + 1, sizeof *s->hosts);
-	if (!s->apps || !s->hosts)
+	r->apps = calloc(run ? run->napps + 1 : 1, sizeof *r->apps);
+	r->hosts = calloc(hs->n + 1, sizeof *r->hosts);
+	if (!r->apps || !r->hosts)
 		return OP_ENOMEM;
-	for (size_t i = 0; a->have_run && i < a->run.napps; i++)
-		if (op_placement_matches(a->run.apps[i], a->cfg.site, &a->cfg.labels))
-			s->apps[s->napps++] = a->run.apps[i];
-	for (size_t i = 0; i < a->nhosts; i++) {
-		const ag_host *h = &a->hosts[i];
-		op_host_view *v = &s->hosts[s->nhosts++];
+	for (size_t i = 0; run && i < run->napps; i++)
+		if (op_placement_matches(run->apps[i], rc->site, rc->labels))
+			r->apps[r->napps++] = run->apps[i];
+	for (size_t i = 0; i < hs->n; i++) {
+		const ag_host *h = &hs->v[i];
+		op_host_view *v = &r->hosts[r->nhosts++];
 		snprintf(v->id, sizeof v->id, "%s", h->hb.host);
 		v->labels = h->hb.labels; /* borrowed */
-		v->alive = ag_host_alive(a, h, now);
+		v->alive = ag_host_alive(hs, h, now);
 		for (size_t j = 0; j < h->hb.ninsts; j++) {
 			const op_hb_inst *in = &h->hb.insts[j];
 			/* An acknowledged stop the heartbeats do not show yet is in flight. */
-			enum op_inst_state st = pending_has(a, OP_CMD_STOP, in->id, h->hb.host)
+			enum op_inst_state st = pending_has(rc, OP_CMD_STOP, in->id, h->hb.host)
 				? OP_INST_STOPPING
 				: in->state;
-			if (add_inst(s, in->id, h->hb.host, st))
+			if (add_inst(r, in->id, h->hb.host, st))
 				return OP_ENOMEM;
 		}
 	}
-	for (size_t i = 0; i < a->npend; i++) {
-		const ag_pending *p = &a->pend[i];
+	for (size_t i = 0; i < rc->npend; i++) {
+		const ag_pending *p = &rc->pend[i];
 		bool shown = false;
-		for (size_t j = 0; j < s->ninsts; j++)
-			shown |= !strcmp(s->insts[j].id, p->inst) &&
-				!strcmp(s->insts[j].host, p->host);
+		for (size_t j = 0; j < r->ninsts; j++)
+			shown |= !strcmp(r->insts[j].id, p->inst) &&
+				!strcmp(r->insts[j].host, p->host);
 		if (p->op == OP_CMD_START && !shown &&
-			add_inst(s, p->inst, p->host, OP_INST_STARTING))
+			add_inst(r, p->inst, p->host, OP_INST_STARTING))
 			return OP_ENOMEM;
 	}
 	return 0;
 }
 
-static void snapshot_clear(struct snapshot *s)
+int ag_reconcile_plan(ag_reconcile *rc, const ag_hosts *hs, const op_revision *run, int64_t now,
+	ag_round *r, op_err *e)
 {
-	free(s->apps);
-	free(s->hosts);
-	free(s->insts);
+	memset(r, 0, sizeof *r);
+	expire_pending(rc, hs, now);
+	if (snapshot(rc, hs, run, now, r) != 0)
+		return op_err_set(
+			e, OP_ENOMEM, "reconcile: out of memory for the round's snapshot");
+	r->in = (op_plan_in){r->apps, r->napps, r->hosts, r->nhosts, r->insts, r->ninsts};
+	r->planned = true;
+	if (!run)
+		return 0;
+	int rc_ = op_plan_compute(&r->in, &r->cmds, &r->ncmds);
+	if (rc_) {
+		r->cmds = NULL;
+		r->ncmds = 0;
+		return op_err_set(e, rc_, "reconcile: the plan failed (%s)", op_err_name(rc_));
+	}
+	return 0;
 }
 
-void ag_reconcile(op_agent *a)
+void ag_reconcile_send(
+	ag_reconcile *rc, const ag_hosts *hs, op_bus *bus, pthread_mutex_t *mu, const ag_round *r)
 {
 	int64_t now = op_now_ms();
-	expire_pending(a, now);
-	struct snapshot s;
-	op_cmd *cmds = NULL;
-	size_t ncmds = 0;
-	if (take_snapshot(a, &s, now) != 0) {
-		snapshot_clear(&s);
-		return;
-	}
-	op_plan_in in = {s.apps, s.napps, s.hosts, s.nhosts, s.insts, s.ninsts};
-	if (a->have_run && op_plan_compute(&in, &cmds, &ncmds) != 0) {
-		snapshot_clear(&s);
-		return;
-	}
-	/* Until a full host timeout has passed since the agent started (or reconnected), a
-	 * host that has not been heard yet may still be running its instances: no commands
-	 * yet. */
-	ag_conn_check(a, now);
-	int64_t window = a->cfg.host_timeout_ms > 0 ? a->cfg.host_timeout_ms : 6000;
-	for (size_t i = 0; i < a->nhosts; i++)
-		if (ag_host_timeout(a, &a->hosts[i]) > window)
-			window = ag_host_timeout(a, &a->hosts[i]);
-	/* Not while disconnected either: nats.c would buffer a command and deliver it late. */
-	/* Status now, while the snapshot's borrowed host labels are valid: sending a command
-	 * releases the mutex, and a heartbeat may then replace them. */
-	ag_status(a, &in, cmds, ncmds);
-	bool warm = now - a->start_ms >= window && op_bus_connected(&a->bus);
 	int sent = 0;
-	for (size_t i = 0; warm && i < ncmds && sent < a->cfg.max_cmds_per_tick; i++) {
-		const op_cmd *c = &cmds[i];
-		const ag_retry *r = retry_find(a, c);
-		if (r && now < r->next_ms)
+	for (size_t i = 0; i < r->ncmds && sent < rc->max_cmds_per_tick; i++) {
+		const op_cmd *c = &r->cmds[i];
+		const ag_retry *rt = retry_find(rc, c);
+		if (rt && now < rt->next_ms)
 			continue;
 		char err[512] = "";
 		sent++;
-		if (send_cmd(a, c, c->op == OP_CMD_START ? s.apps[c->app] : NULL, err,
+		if (send_cmd(rc, bus, mu, c, c->op == OP_CMD_START ? r->apps[c->app] : NULL, err,
 			    sizeof err) == 0) {
 			op_log_info(c->op == OP_CMD_START ? "started instance" : "stopped instance",
 				"inst=%s host=%s", c->inst, c->host);
-			retry_clear(a, c);
-			remember(a, c, op_now_ms());
+			retry_clear(rc, c);
+			remember(rc, hs, c, op_now_ms());
 		} else {
-			retry_note(a, c, err, op_now_ms());
+			retry_note(rc, c, err, op_now_ms());
 		}
 	}
-	free(cmds);
-	snapshot_clear(&s);
+}
+
+void ag_round_clear(ag_round *r)
+{
+	free(r->apps);
+	free(r->hosts);
+	free(r->insts);
+	free(r->cmds);
+	memset(r, 0, sizeof *r);
 }

@@ -1,44 +1,95 @@
-/* The agent's status in the site's outpost-status bucket: site.<site>.agent, one key
- * per app it runs (deployed / reconciling / failed, desired and running counts, the
- * revision) and one per host. A key is written when its content changes, and all of
- * them again every resync period so "last seen" stays honest; keys of apps and hosts
- * that are gone are deleted. The hub sources these keys whenever the link is up. */
+/* The agent's status in the site's outpost-status bucket (see status_int.h):
+ * site.<site>.agent, one key per app it runs (deployed / reconciling / failed, desired and
+ * running counts, the revision) and one per host. A key is written when its content
+ * changes, and all of them again every resync period so "last seen" stays honest; keys of
+ * apps and hosts that are gone are deleted. The hub sources these keys whenever the link
+ * is up. */
+#include "status_int.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent_int.h"
 #include "outpost/agent/base/log.h"
 #include "outpost/agent/base/util.h"
 
-static ag_status_rec *rec_find(op_agent *a, const char *key)
+int ag_status_init(ag_status *st, const op_agent_cfg *cfg, op_err *e)
 {
-	for (size_t i = 0; i < a->nsrec; i++)
-		if (!strcmp(a->srec[i].key, key))
-			return &a->srec[i];
+	memset(st, 0, sizeof *st);
+	st->site = cfg->site;
+	st->labels = &cfg->labels;
+	st->edge = cfg->trust != NULL;
+	st->resync_ms = cfg->resync_ms;
+	st->stale_after_ms = cfg->stale_after_ms;
+	if (!cfg->fresh_signers)
+		return 0;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc = op_read_file(cfg->fresh_signers, OP_TRUST_MAX_FILE, &buf, &len, e);
+	if (rc == 0)
+		rc = op_trust_parse(&st->fresh_pol, cfg->fresh_signers, buf, len, e);
+	free(buf);
+	st->have_fresh_pol = rc == 0;
+	return rc;
+}
+
+void ag_status_clear(ag_status *st)
+{
+	for (size_t i = 0; i < st->nrec; i++)
+		free(st->rec[i].key), free(st->rec[i].body);
+	free(st->rec);
+	if (st->have_fresh_pol)
+		op_trust_clear(&st->fresh_pol);
+	memset(st, 0, sizeof *st);
+}
+
+/* One line per change of failure, not one per round. */
+static void failed(ag_status *st, const char *key, const char *why)
+{
+	char msg[sizeof st->failed];
+	snprintf(msg, sizeof msg, "%s", why);
+	if (strcmp(msg, st->failed) != 0)
+		op_log_warn("cannot write status; will retry", "key=%s error=\"%s\"", key, why);
+	snprintf(st->failed, sizeof st->failed, "%s", msg);
+}
+
+static ag_status_rec *rec_find(ag_status *st, const char *key)
+{
+	for (size_t i = 0; i < st->nrec; i++)
+		if (!strcmp(st->rec[i].key, key))
+			return &st->rec[i];
 	return NULL;
 }
 
-/* Writes body (stolen) under key when it differs from the last write or on resync;
- * the time it was written (and seen, for hosts, when not NULL) are added to what is
- * written but not compared. */
-static void put(op_agent *a, const char *key, json_t *body, const char *seen, bool resync)
+static ag_status_rec *rec_add(ag_status *st, const char *key)
 {
-	char *s = json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT);
-	ag_status_rec *r = rec_find(a, key);
-	if (!s) {
-		json_decref(body);
-		return;
+	char *k = strdup(key);
+	if (!k || op_grow((void **)&st->rec, &st->caprec, st->nrec + 1, sizeof *st->rec)) {
+		free(k);
+		return NULL;
 	}
-	if (!r && ag_grow((void **)&a->srec, &a->capsrec, a->nsrec + 1, sizeof *a->srec) == 0) {
-		r = &a->srec[a->nsrec++];
-		r->key = strdup(key);
-		r->body = NULL;
-	}
-	if (!r || !r->key) {
+	ag_status_rec *r = &st->rec[st->nrec++];
+	r->key = k;
+	r->body = NULL;
+	return r;
+}
+
+/* Writes body (stolen; NULL: it could not be built) under key when it differs from the
+ * last write or on resync; the time it was written (and seen, for hosts, when not NULL)
+ * are added to what is written but not compared. */
+static void put(ag_status *st, const char *key, json_t *body, const char *seen, bool resync)
+{
+	char *s = body ? json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+	ag_status_rec *r = rec_find(st, key);
+	if (s && !r)
+		r = rec_add(st, key);
+	if (!s || !r) {
+		if (r)
+			r->seen = true; /* kept as it was, not deleted */
 		free(s);
 		json_decref(body);
+		failed(st, key, "out of memory");
 		return;
 	}
 	r->seen = true;
@@ -54,31 +105,33 @@ static void put(op_agent *a, const char *key, json_t *body, const char *seen, bo
 		json_object_set_new(body, "last_seen", json_string(seen));
 	char *out = json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT);
 	json_decref(body);
-	natsStatus st = out ? kvStore_PutString(NULL, a->status, key, out) : NATS_NO_MEMORY;
+	natsStatus ns = out ? kvStore_PutString(NULL, st->kv, key, out) : NATS_NO_MEMORY;
 	free(out);
-	if (st == NATS_OK) {
+	if (ns == NATS_OK) {
 		free(r->body);
 		r->body = s;
+		st->failed[0] = '\0';
 	} else {
 		free(s);
+		failed(st, key, natsStatus_GetText(ns));
 	}
 }
 
 static json_t *labels_json(const op_kvs *l)
 {
 	json_t *o = json_object();
-	for (size_t i = 0; i < l->n; i++)
+	for (size_t i = 0; o && i < l->n; i++)
 		json_object_set_new(o, l->v[i].key, json_string(l->v[i].val));
 	return o;
 }
 
-static const op_hb_inst *hb_inst(op_agent *a, const char *id, const char **host)
+static const op_hb_inst *hb_inst(const ag_hosts *hs, const char *id, const char **host)
 {
-	for (size_t i = 0; i < a->nhosts; i++)
-		for (size_t j = 0; j < a->hosts[i].hb.ninsts; j++)
-			if (!strcmp(a->hosts[i].hb.insts[j].id, id)) {
-				*host = a->hosts[i].hb.host;
-				return &a->hosts[i].hb.insts[j];
+	for (size_t i = 0; i < hs->n; i++)
+		for (size_t j = 0; j < hs->v[i].hb.ninsts; j++)
+			if (!strcmp(hs->v[i].hb.insts[j].id, id)) {
+				*host = hs->v[i].hb.host;
+				return &hs->v[i].hb.insts[j];
 			}
 	return NULL;
 }
@@ -89,11 +142,27 @@ static bool has_prefix_suffix(const char *s, const char *pre, const char *suf)
 	return n >= p + q && !strncmp(s, pre, p) && !strcmp(s + n - q, suf);
 }
 
-static void app_status(op_agent *a, const op_plan_in *in, const op_app *app, const op_cmd *cmds,
-	size_t ncmds, bool resync, int64_t now)
+/* How many instances of comp the plan wants at the site. */
+static int desired_of(const op_plan_in *in, const op_component *comp)
 {
+	if (comp->scaler.type == OP_SCALER_SPREAD)
+		return comp->scaler.instances;
+	int n = 0;
+	for (size_t h = 0; h < in->nhosts; h++) {
+		bool match = comp->scaler.nspread == 0;
+		for (size_t k = 0; k < comp->scaler.nspread; k++)
+			match |= op_labels_match(
+				&in->hosts[h].labels, &comp->scaler.spread[k].requirements);
+		n += in->hosts[h].alive && match ? comp->scaler.instances : 0;
+	}
+	return n;
+}
+
+static void app_status(ag_status *st, const ag_status_in *si, const op_app *app, bool resync)
+{
+	const op_plan_in *in = si->plan;
 	int desired = 0, running = 0;
-	char failed[1024] = "";
+	char failed_[1024] = "";
 	for (size_t c = 0; c < app->ncomps; c++) {
 		const op_component *comp = &app->comps[c];
 		char hash[13], pre[2 * OP_NAME_MAX + 4], suf[16];
@@ -101,17 +170,7 @@ static void app_status(op_agent *a, const op_plan_in *in, const op_app *app, con
 			continue;
 		snprintf(pre, sizeof pre, "%s.%s.", app->name, comp->name);
 		snprintf(suf, sizeof suf, "-%s", hash);
-		if (comp->scaler.type == OP_SCALER_SPREAD) {
-			desired += comp->scaler.instances;
-		} else {
-			for (size_t h = 0; h < in->nhosts; h++) {
-				bool match = comp->scaler.nspread == 0;
-				for (size_t k = 0; k < comp->scaler.nspread; k++)
-					match |= op_labels_match(&in->hosts[h].labels,
-						&comp->scaler.spread[k].requirements);
-				desired += in->hosts[h].alive && match ? comp->scaler.instances : 0;
-			}
-		}
+		desired += desired_of(in, comp);
 		for (size_t i = 0; i < in->ninsts; i++) {
 			const op_inst_view *v = &in->insts[i];
 			if (!has_prefix_suffix(v->id, pre, suf))
@@ -120,43 +179,43 @@ static void app_status(op_agent *a, const op_plan_in *in, const op_app *app, con
 			for (size_t h = 0; h < in->nhosts; h++)
 				alive |= !strcmp(in->hosts[h].id, v->host) && in->hosts[h].alive;
 			running += alive && v->state == OP_INST_RUNNING;
-			if (v->state == OP_INST_FAILED && !failed[0]) {
+			if (v->state == OP_INST_FAILED && !failed_[0]) {
 				const char *host = v->host;
-				const op_hb_inst *hi = hb_inst(a, v->id, &host);
-				snprintf(failed, sizeof failed, "%s on %s failed: exit %d%s%s",
+				const op_hb_inst *hi = hb_inst(si->hosts, v->id, &host);
+				snprintf(failed_, sizeof failed_, "%s on %s failed: exit %d%s%s",
 					v->id, host, hi ? hi->exit_code : -1,
 					hi && hi->error[0] ? ": " : "", hi ? hi->error : "");
 			}
 		}
 	}
 	bool pending = false;
-	for (size_t i = 0; i < ncmds; i++)
-		pending |= !strncmp(cmds[i].inst, app->name, strlen(app->name)) &&
-			cmds[i].inst[strlen(app->name)] == '.';
-	const char *state = failed[0]              ? "failed"
+	for (size_t i = 0; i < si->ncmds; i++)
+		pending |= !strncmp(si->cmds[i].inst, app->name, strlen(app->name)) &&
+			si->cmds[i].inst[strlen(app->name)] == '.';
+	const char *state = failed_[0]             ? "failed"
 		: (running == desired && !pending) ? "deployed"
 						   : "reconciling";
 	char msg[1100];
-	if (failed[0])
-		snprintf(msg, sizeof msg, "%s", failed);
+	if (failed_[0])
+		snprintf(msg, sizeof msg, "%s", failed_);
 	else
 		snprintf(msg, sizeof msg, "%d of %d running", running, desired);
 	const char *version = op_kvs_get(&app->annotations, "version");
 	json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:i}", "v", 1, "site",
-		a->cfg.site, "app", app->name, "state", state, "message", msg, "commit",
-		a->run.marker.commit, "seq", (json_int_t)a->run.marker.seq, "version",
-		version ? version : "", "desired", desired, "running", running);
+		st->site, "app", app->name, "state", state, "message", msg, "commit",
+		si->run ? si->run->marker.commit : "", "seq",
+		(json_int_t)(si->run ? si->run->marker.seq : 0), "version", version ? version : "",
+		"desired", desired, "running", running);
 	char key[256];
-	snprintf(key, sizeof key, "site.%s.app.%s", a->cfg.site, app->name);
-	(void)now;
-	if (j)
-		put(a, key, j, NULL, resync);
+	snprintf(key, sizeof key, "site.%s.app.%s", st->site, app->name);
+	put(st, key, j, NULL, resync);
 }
 
-static void host_status(op_agent *a, const ag_host *h, bool resync, int64_t now)
+static void host_status(
+	ag_status *st, const ag_hosts *hs, const ag_host *h, bool resync, int64_t now)
 {
 	json_t *insts = json_array();
-	for (size_t i = 0; i < h->hb.ninsts; i++) {
+	for (size_t i = 0; insts && i < h->hb.ninsts; i++) {
 		const op_hb_inst *in = &h->hb.insts[i];
 		json_array_append_new(insts,
 			json_pack("{s:s, s:s, s:i, s:i, s:i, s:s}", "id", in->id, "state",
@@ -165,95 +224,119 @@ static void host_status(op_agent *a, const ag_host *h, bool resync, int64_t now)
 	}
 	char seen[32];
 	op_time_rfc3339((op_wall_ms() - (now - h->last_ms)) / 1000, seen);
-	json_t *j = json_pack("{s:i, s:s, s:s, s:b, s:o, s:o}", "v", 1, "site", a->cfg.site, "host",
-		h->hb.host, "alive", ag_host_alive(a, h, now), "labels", labels_json(&h->hb.labels),
-		"instances", insts);
-	if (!j)
-		return;
+	json_t *j = json_pack("{s:i, s:s, s:s, s:b, s:o, s:o}", "v", 1, "site", st->site, "host",
+		h->hb.host, "alive", ag_host_alive(hs, h, now), "labels",
+		labels_json(&h->hb.labels), "instances", insts);
 	/* last_seen changes with every heartbeat: written on resync or with a real change. */
 	char key[256];
-	snprintf(key, sizeof key, "site.%s.host.%s", a->cfg.site, h->hb.host);
-	put(a, key, j, seen, resync);
+	snprintf(key, sizeof key, "site.%s.host.%s", st->site, h->hb.host);
+	put(st, key, j, seen, resync);
 }
 
 /* The site's judgement of the hub's newest freshness record (fresh.h): the mirror's,
  * or the hub's as read past a stalled mirror when that one is newer. Logs changes. */
-static void freshness(op_agent *a, op_fresh_verdict *v)
+static void freshness(ag_status *st, const ag_status_in *si, op_fresh_verdict *v)
 {
 	memset(v, 0, sizeof *v);
-	if (!a->have_fresh_pol)
+	if (!st->have_fresh_pol)
 		return;
 	int64_t now = op_wall_ms() / 1000;
-	op_fresh_run run = {a->have_run ? a->run.marker.seq : 0,
-		a->have_run ? a->run.marker.commit : "", a->run_since_ms / 1000};
-	const ag_table *tabs[2] = {&a->mirror, &a->mir.hub};
+	op_fresh_run run = {si->run ? si->run->marker.seq : 0,
+		si->run ? si->run->marker.commit : "", si->run_since_ms / 1000};
+	const ag_table *tabs[2] = {si->mirror_keys, si->hub_keys};
 	bool first = true;
 	for (int i = 0; i < 2; i++) {
-		long k = ag_table_find(tabs[i], "fresh");
-		if (k < 0 && !first)
+		const ag_entry *k = tabs[i] ? ag_table_get(tabs[i], "fresh") : NULL;
+		if (!k && !first)
 			continue;
 		op_fresh_verdict w;
-		op_fresh_check(k >= 0 ? tabs[i]->v[k].val : NULL, k >= 0 ? tabs[i]->v[k].len : 0,
-			&a->fresh_pol, now, a->cfg.stale_after_ms / 1000, &run, &w);
+		op_fresh_check(k ? k->val : NULL, k ? k->len : 0, &st->fresh_pol, now,
+			st->stale_after_ms / 1000, &run, &w);
 		if (first || (w.state != OP_FRESH_INVALID && w.time > v->time))
 			*v = w;
 		first = false;
 	}
-	if (v->state != a->fresh_state) {
+	if (v->state != st->fresh_state) {
 		if (v->state == OP_FRESH_OK)
 			op_log_info("fresh: the hub vouches for the revision this site runs",
 				"signer=\"%s\"", v->signer);
 		else
 			op_log_warn("freshness", "state=%s why=\"%s\"",
 				op_fresh_state_name(v->state), v->msg);
-		a->fresh_state = v->state;
+		st->fresh_state = v->state;
 	}
 }
 
-void ag_status(op_agent *a, const op_plan_in *in, const op_cmd *cmds, size_t ncmds)
+/* "a; b; c" of the parts that are not empty. */
+static void join(char *out, size_t len, const char *const *parts, size_t n)
 {
-	int64_t now = op_now_ms();
-	bool resync = now - a->last_resync_ms >= a->cfg.resync_ms;
-	if (resync)
-		a->last_resync_ms = now;
-	for (size_t i = 0; i < a->nsrec; i++)
-		a->srec[i].seen = false;
-	char key[256];
-	snprintf(key, sizeof key, "site.%s.agent", a->cfg.site);
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (!parts[i] || !parts[i][0] || used >= len)
+			continue;
+		int w = snprintf(out + used, len - used, "%s%s", used ? "; " : "", parts[i]);
+		if (w < 0)
+			return;
+		used += (size_t)w;
+	}
+}
+
+static void agent_status(ag_status *st, const ag_status_in *si, bool resync)
+{
 	op_fresh_verdict fv;
-	freshness(a, &fv);
-	/* The warning joins a bucket with another origin, a stalled mirror and staleness. */
-	char warning[sizeof a->warning + sizeof a->mir.note + sizeof fv.msg + 8];
-	snprintf(warning, sizeof warning, "%s%s%s%s%s", a->warning,
-		a->warning[0] && a->mir.note[0] ? "; " : "", a->mir.note,
-		(a->warning[0] || a->mir.note[0]) && fv.msg[0] ? "; " : "", fv.msg);
+	freshness(st, si, &fv);
+	/* The warning joins a bucket with another origin, a stalled mirror and staleness;
+	 * the problem, the revision choice's and the round's own failure. */
+	char warning[512 + 320 + sizeof fv.msg + 8], problem[2 * sizeof si->problem->msg + 16];
+	const char *w[] = {si->bucket_warning, si->mirror_note, fv.msg};
+	join(warning, sizeof warning, w, 3);
+	const char *p[] = {
+		si->problem->code ? si->problem->msg : "", si->fault->code ? si->fault->msg : ""};
+	join(problem, sizeof problem, p, 2);
 	char ftime[32] = "";
 	if (fv.time)
 		op_time_rfc3339(fv.time, ftime);
-	json_t *agent = json_pack(
+	const op_marker *m = si->run ? &si->run->marker : NULL;
+	json_t *j = json_pack(
 		"{s:i, s:s, s:o, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:s}", "v",
-		1, "site", a->cfg.site, "labels", labels_json(&a->cfg.labels), "commit",
-		a->have_run ? a->run.marker.commit : "", "seq",
-		(json_int_t)(a->have_run ? a->run.marker.seq : 0), "signer",
-		a->have_run ? a->run.marker.signer : "", "revision_time",
-		a->have_run ? a->run.marker.time : "", "problem", a->problem, "warning", warning,
-		"mirror", ag_mirror_state_name(a->mir.state), "apps", (int)in->napps, "hosts",
-		(int)in->nhosts, "verify", a->cfg.trust ? "edge" : "hub", "freshness",
-		op_fresh_state_name(fv.state), "fresh_time", ftime);
-	if (agent)
-		put(a, key, agent, NULL, resync);
-	for (size_t i = 0; i < in->napps; i++)
-		app_status(a, in, in->apps[i], cmds, ncmds, resync, now);
-	for (size_t i = 0; i < a->nhosts; i++)
-		host_status(a, &a->hosts[i], resync, now);
-	for (size_t i = 0; i < a->nsrec;) {
-		if (a->srec[i].seen) {
+		1, "site", st->site, "labels", labels_json(st->labels), "commit",
+		m ? m->commit : "", "seq", (json_int_t)(m ? m->seq : 0), "signer",
+		m ? m->signer : "", "revision_time", m ? m->time : "", "problem", problem,
+		"warning", warning, "mirror", si->mirror_state, "apps",
+		(int)(si->plan ? si->plan->napps : 0), "hosts", (int)si->hosts->n, "verify",
+		st->edge ? "edge" : "hub", "freshness", op_fresh_state_name(fv.state), "fresh_time",
+		ftime);
+	char key[256];
+	snprintf(key, sizeof key, "site.%s.agent", st->site);
+	put(st, key, j, NULL, resync);
+}
+
+void ag_status_write(ag_status *st, const ag_status_in *si)
+{
+	if (!st->kv)
+		return;
+	bool resync = si->now - st->last_resync_ms >= st->resync_ms;
+	if (resync)
+		st->last_resync_ms = si->now;
+	/* Without a plan this round, the keys of apps and hosts stay as they were. */
+	for (size_t i = 0; i < st->nrec; i++)
+		st->rec[i].seen = si->plan == NULL;
+	agent_status(st, si, resync);
+	if (!si->plan)
+		return;
+	for (size_t i = 0; i < si->plan->napps; i++)
+		app_status(st, si, si->plan->apps[i], resync);
+	for (size_t i = 0; i < si->hosts->n; i++)
+		host_status(st, si->hosts, &si->hosts->v[i], resync, si->now);
+	for (size_t i = 0; i < st->nrec;) {
+		if (st->rec[i].seen) {
 			i++;
 			continue;
 		}
-		kvStore_Delete(a->status, a->srec[i].key);
-		free(a->srec[i].key);
-		free(a->srec[i].body);
-		a->srec[i] = a->srec[--a->nsrec];
+		kvStore_Delete(st->kv, st->rec[i].key);
+		free(st->rec[i].key);
+		free(st->rec[i].body);
+		st->rec[i] = st->rec[--st->nrec];
 	}
 }

@@ -27,4 +27,8 @@ int op_write_atomic(const char *path, const void *buf, size_t len, op_err *e);
  * NULL) its length. OP_ENOTFOUND when missing, OP_ETOOBIG past max. */
 int op_read_file(const char *path, size_t max, char **buf, size_t *len, op_err *e);
 
+/* Makes room for need elements of size bytes in the growable array *v of capacity *cap
+ * (doubling, from 16): 0, or OP_ENOMEM with *v and *cap as they were. */
+int op_grow(void **v, size_t *cap, size_t need, size_t size);
+
 #endif

@@ -1,0 +1,58 @@
+/* Internal to the site agent: its status in the site's outpost-status bucket. The part
+ * keeps what it wrote last (to write a key only when it changes) and the freshness
+ * policy; what it shows each round comes from the other parts, borrowed. Loop-only. */
+#ifndef OUTPOST_SITE_STATUS_INT_H
+#define OUTPOST_SITE_STATUS_INT_H
+
+#include "outpost/agent/bus/bus.h"
+#include "outpost/agent/plan/plan.h"
+#include "outpost/agent/site/agent.h"
+#include "outpost/agent/trust/fresh.h"
+#include "outpost/agent/wire/revision.h"
+#include "hosts_int.h"
+#include "table_int.h"
+
+typedef struct ag_status_rec {
+	char *key;
+	char *body; /* the JSON without its time, to write only on change */
+	bool seen; /* still produced this round */
+} ag_status_rec;
+
+typedef struct ag_status {
+	const char *site; /* borrowed from the configuration, as the next three */
+	const op_kvs *labels;
+	bool edge; /* --trust */
+	int64_t resync_ms, stale_after_ms;
+	kvStore *kv; /* borrowed: the site's outpost-status; NULL until it is open */
+	ag_status_rec *rec;
+	size_t nrec, caprec;
+	int64_t last_resync_ms;
+	op_trust_policy fresh_pol; /* --fresh-signers */
+	bool have_fresh_pol;
+	enum op_fresh_state fresh_state; /* as last reported */
+	char failed[512]; /* the last write that failed (logged once) */
+} ag_status;
+
+/* What one round shows, borrowed from the other parts. */
+typedef struct ag_status_in {
+	const op_revision *run; /* NULL: none yet */
+	int64_t run_since_ms; /* wall clock */
+	const op_err *problem; /* the revision choice's (code 0: none) */
+	const op_err *fault; /* the round's own failure (code 0: none) */
+	const char *bucket_warning, *mirror_note, *mirror_state;
+	const ag_table *mirror_keys, *hub_keys; /* where the freshness record is */
+	const ag_hosts *hosts;
+	const op_plan_in *plan; /* NULL: the round has none; only the agent key is written */
+	const op_cmd *cmds;
+	size_t ncmds;
+	int64_t now; /* monotonic */
+} ag_status_in;
+
+/* Takes the configuration and reads --fresh-signers: 0 or its error. */
+int ag_status_init(ag_status *st, const op_agent_cfg *cfg, op_err *e);
+/* Writes what changed (everything on resync) and deletes the keys of apps and hosts that
+ * are gone. A failed write is logged once and retried next round. */
+void ag_status_write(ag_status *st, const ag_status_in *in);
+void ag_status_clear(ag_status *st);
+
+#endif
