@@ -225,11 +225,20 @@ int op_agent_run(op_agent *a, volatile int *stop)
 	op_log_info("agent started", "site=%s state=%s verify=%s trust=%s", a->cfg.site,
 		a->cfg.state, a->cfg.trust ? "edge" : "hub", a->cfg.trust ? a->cfg.trust : "-");
 	bool failing = false;
-	while (!*stop && setup(a, &failing) != 0) {
+	char why[256];
+	while (!*stop && setup(a, &failing) != 0 && !op_bus_lost(&a->bus, why, sizeof why)) {
 		struct timespec ts = {1, 0};
 		nanosleep(&ts, NULL);
 	}
 	while (!*stop) {
+		/* Waiting would sit disconnected for ever: the service manager restarts the
+		 * agent, which resumes its saved revision (the workloads keep running). */
+		if (op_bus_lost(&a->bus, why, sizeof why)) {
+			op_log_error(
+				"agent exiting: the nats server closed its connection for good",
+				"error=\"%s\"", why);
+			return OP_ENATS;
+		}
 		pthread_mutex_lock(&a->wake.mu);
 		if (!a->wake.wake) {
 			struct timespec ts;
@@ -247,6 +256,11 @@ int op_agent_run(op_agent *a, volatile int *stop)
 		int64_t now = op_now_ms();
 		announce(a, now);
 		ag_mirror_check(&a->mirror, now);
+	}
+	if (op_bus_lost(&a->bus, why, sizeof why)) {
+		op_log_error("agent exiting: the nats server closed its connection for good",
+			"error=\"%s\"", why);
+		return OP_ENATS;
 	}
 	op_log_info("agent stopping", "site=%s", a->cfg.site);
 	return 0;

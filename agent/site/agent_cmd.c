@@ -154,9 +154,8 @@ int op_cmd_agent(int argc, char **argv)
 		rc = OP_EXIT_FAIL;
 		goto out;
 	}
-	op_agent_run(a, &stopping);
+	rc = op_agent_run(a, &stopping) == 0 ? OP_EXIT_OK : OP_EXIT_FAIL;
 	op_agent_free(a);
-	rc = OP_EXIT_OK;
 out:
 	op_kvs_clear(&cfg.labels);
 	return rc;

@@ -21,6 +21,7 @@ int ag_status_init(ag_status *st, const op_agent_cfg *cfg, op_err *e)
 	st->labels = &cfg->labels;
 	st->edge = cfg->trust != NULL;
 	st->resync_ms = cfg->resync_ms;
+	st->report_ms = cfg->resync_ms < AG_REPORT_MS ? cfg->resync_ms : AG_REPORT_MS;
 	st->stale_after_ms = cfg->stale_after_ms;
 	if (!cfg->fresh_signers)
 		return 0;
@@ -39,6 +40,7 @@ void ag_status_clear(ag_status *st)
 	for (size_t i = 0; i < st->nrec; i++)
 		free(st->rec[i].key), free(st->rec[i].body);
 	free(st->rec);
+	ag_ghosts_clear(st);
 	if (st->have_fresh_pol)
 		op_trust_clear(&st->fresh_pol);
 	memset(st, 0, sizeof *st);
@@ -78,7 +80,7 @@ static ag_status_rec *rec_add(ag_status *st, const char *key)
 /* Writes body (stolen; NULL: it could not be built) under key when it differs from the
  * last write or on resync; the time it was written (and seen, for hosts, when not NULL)
  * are added to what is written but not compared. */
-static void put(ag_status *st, const char *key, json_t *body, const char *seen, bool resync)
+void ag_status_put(ag_status *st, const char *key, json_t *body, const char *seen, bool resync)
 {
 	char *s = body ? json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
 	ag_status_rec *r = rec_find(st, key);
@@ -158,6 +160,43 @@ static int desired_of(const op_plan_in *in, const op_component *comp)
 	return n;
 }
 
+/* Why a component that wants instances has no host to run on, into why ("" when it
+ * has one): no host alive at all, or none whose labels match any of its spreads. */
+static void not_placed(const op_plan_in *in, const op_component *comp, char *why, size_t len)
+{
+	if (comp->scaler.instances == 0)
+		return;
+	bool any = false;
+	for (size_t h = 0; h < in->nhosts && !any; h++) {
+		if (!in->hosts[h].alive)
+			continue;
+		any = comp->scaler.nspread == 0;
+		for (size_t k = 0; k < comp->scaler.nspread && !any; k++)
+			any = op_labels_match(
+				&in->hosts[h].labels, &comp->scaler.spread[k].requirements);
+	}
+	if (any)
+		return;
+	bool alive = false;
+	for (size_t h = 0; h < in->nhosts; h++)
+		alive |= in->hosts[h].alive;
+	if (!alive) {
+		snprintf(why, len, "not placed: no host of this site is alive");
+		return;
+	}
+	/* The requirements of its spreads, "k=v,k=v" each, joined by " or ". */
+	size_t n = (size_t)snprintf(why, len, "not placed: no host matches ");
+	for (size_t k = 0; k < comp->scaler.nspread && n < len; k++) {
+		const op_kvs *r = &comp->scaler.spread[k].requirements;
+		n += (size_t)snprintf(why + n, len - n, "%s", k ? " or " : "");
+		for (size_t i = 0; i < r->n && n < len; i++)
+			n += (size_t)snprintf(why + n, len - n, "%s%s=%s", i ? "," : "",
+				r->v[i].key, r->v[i].val);
+	}
+	if (n < len && comp->name)
+		snprintf(why + n, len - n, " (component %s)", comp->name);
+}
+
 static void app_status(ag_status *st, const ag_status_in *si, const op_app *app, bool resync)
 {
 	const op_plan_in *in = si->plan;
@@ -188,16 +227,22 @@ static void app_status(ag_status *st, const ag_status_in *si, const op_app *app,
 			}
 		}
 	}
+	char unplaced[300] = "";
+	for (size_t c = 0; c < app->ncomps && !unplaced[0]; c++)
+		not_placed(in, &app->comps[c], unplaced, sizeof unplaced);
 	bool pending = false;
 	for (size_t i = 0; i < si->ncmds; i++)
 		pending |= !strncmp(si->cmds[i].inst, app->name, strlen(app->name)) &&
 			si->cmds[i].inst[strlen(app->name)] == '.';
 	const char *state = failed_[0]             ? "failed"
+		: unplaced[0]                      ? "not-placed"
 		: (running == desired && !pending) ? "deployed"
 						   : "reconciling";
 	char msg[1100];
 	if (failed_[0])
 		snprintf(msg, sizeof msg, "%s", failed_);
+	else if (unplaced[0])
+		snprintf(msg, sizeof msg, "%s", unplaced);
 	else
 		snprintf(msg, sizeof msg, "%d of %d running", running, desired);
 	const char *version = op_kvs_get(&app->annotations, "version");
@@ -208,7 +253,7 @@ static void app_status(ag_status *st, const ag_status_in *si, const op_app *app,
 		"desired", desired, "running", running);
 	char key[256];
 	snprintf(key, sizeof key, "site.%s.app.%s", st->site, app->name);
-	put(st, key, j, NULL, resync);
+	ag_status_put(st, key, j, NULL, resync);
 }
 
 static void host_status(
@@ -230,7 +275,7 @@ static void host_status(
 	/* last_seen changes with every heartbeat: written on resync or with a real change. */
 	char key[256];
 	snprintf(key, sizeof key, "site.%s.host.%s", st->site, h->hb.host);
-	put(st, key, j, seen, resync);
+	ag_status_put(st, key, j, seen, resync);
 }
 
 /* The site's judgement of the hub's newest freshness record (fresh.h): the mirror's,
@@ -307,9 +352,18 @@ static void agent_status(ag_status *st, const ag_status_in *si, bool resync)
 		(int)(si->plan ? si->plan->napps : 0), "hosts", (int)si->hosts->n, "verify",
 		st->edge ? "edge" : "hub", "freshness", op_fresh_state_name(fv.state), "fresh_time",
 		ftime);
+	if (j) {
+		/* How often this key is rewritten, so that a reader can tell an agent (or a
+		 * link) that stopped reporting from one with nothing new to say. */
+		json_object_set_new(j, "resync_ms", json_integer(st->resync_ms));
+		json_object_set_new(j, "report_ms", json_integer(st->report_ms));
+	}
 	char key[256];
 	snprintf(key, sizeof key, "site.%s.agent", st->site);
-	put(st, key, j, NULL, resync);
+	bool report = si->now - st->last_report_ms >= st->report_ms;
+	if (report)
+		st->last_report_ms = si->now;
+	ag_status_put(st, key, j, NULL, resync || report);
 }
 
 void ag_status_write(ag_status *st, const ag_status_in *si)
@@ -329,6 +383,7 @@ void ag_status_write(ag_status *st, const ag_status_in *si)
 		app_status(st, si, si->plan->apps[i], resync);
 	for (size_t i = 0; i < si->hosts->n; i++)
 		host_status(st, si->hosts, &si->hosts->v[i], resync, si->now);
+	ag_ghosts_write(st, si);
 	for (size_t i = 0; i < st->nrec;) {
 		if (st->rec[i].seen) {
 			i++;

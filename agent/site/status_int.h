@@ -4,6 +4,8 @@
 #ifndef OUTPOST_SITE_STATUS_INT_H
 #define OUTPOST_SITE_STATUS_INT_H
 
+#include <jansson.h>
+
 #include "outpost/agent/bus/bus.h"
 #include "outpost/agent/plan/plan.h"
 #include "outpost/agent/site/agent.h"
@@ -18,11 +20,27 @@ typedef struct ag_status_rec {
 	bool seen; /* still produced this round */
 } ag_status_rec;
 
+/* A host the bucket holds a key of (written before this agent started) that this agent
+ * has not heard: shown dead once the start-up window has passed, forgotten a day after
+ * it was last seen. */
+typedef struct ag_ghost {
+	char *key;
+	json_t *last; /* its last status, as the bucket held it */
+	int64_t seen; /* wall clock seconds of its last_seen; 0 unknown */
+} ag_ghost;
+
+#define AG_REPORT_MS 5000 /* the agent key is written at least this often */
+#define AG_GHOST_FORGET_S (24 * 3600)
+
 typedef struct ag_status {
 	const char *site; /* borrowed from the configuration, as the next three */
 	const op_kvs *labels;
 	bool edge; /* --trust */
 	int64_t resync_ms, stale_after_ms;
+	int64_t report_ms, last_report_ms; /* the agent key's own rewrite, for liveness */
+	ag_ghost *ghosts;
+	size_t nghosts, capghosts;
+	bool ghosts_loaded;
 	kvStore *kv; /* borrowed: the site's outpost-status; NULL until it is open */
 	ag_status_rec *rec;
 	size_t nrec, caprec;
@@ -50,9 +68,18 @@ typedef struct ag_status_in {
 
 /* Takes the configuration and reads --fresh-signers: 0 or its error. */
 int ag_status_init(ag_status *st, const op_agent_cfg *cfg, op_err *e);
-/* Writes what changed (everything on resync) and deletes the keys of apps and hosts that
- * are gone. A failed write is logged once and retried next round. */
+/* Writes what changed (everything on resync, the agent key every report_ms) and deletes
+ * the keys of apps and hosts that are gone. A failed write is logged once and retried
+ * next round. */
 void ag_status_write(ag_status *st, const ag_status_in *in);
 void ag_status_clear(ag_status *st);
+/* Writes body (stolen; NULL: it could not be built) under key when it differs from what
+ * was written last, or always with resync; adds the time written and, when seen is not
+ * NULL, last_seen. */
+void ag_status_put(ag_status *st, const char *key, json_t *body, const char *seen, bool resync);
+/* ghosts.c: the hosts the bucket remembers and this agent has not heard; written dead
+ * once the start-up window has passed. Called by ag_status_write each round. */
+void ag_ghosts_write(ag_status *st, const ag_status_in *si);
+void ag_ghosts_clear(ag_status *st);
 
 #endif

@@ -203,8 +203,39 @@ static void test_daemonscaler(void)
 	T_CHECK(h_wait_workloads(tag, "7", 2, WAIT_MS));
 	T_CHECK(wait_status(h_nats_url(site), "2/2"));
 	h_repo_rm(repo, "apps/agentd.yaml");
+	/* An app no host can take says so, rather than "deployed 0/0". */
+	h_repo_write(repo, "apps/nowhere.yaml",
+		"apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata: {name: nowhere}\n"
+		"spec:\n  components:\n    - name: main\n      type: process\n      properties:\n"
+		"        command: /bin/sleep\n        args: [\"%s8\"]\n      traits:\n"
+		"        - type: daemonscaler\n          properties:\n            instances: 1\n"
+		"            spread: [{requirements: {role: gpu}}]\n",
+		tag);
 	T_REQUIRE(push());
 	T_CHECK(h_wait_workloads(tag, "7", 0, WAIT_MS));
+	T_CHECK(wait_status(h_nats_url(site), "not placed: no host matches role=gpu"));
+	T_CHECK(wait_status(h_nats_url(site), "not-placed"));
+	h_repo_rm(repo, "apps/nowhere.yaml");
+	T_REQUIRE(push());
+}
+
+/* A host that dies while the agent is away is shown dead once the restarted agent's
+ * start-up window has passed, though the agent never heard from it; and alive again
+ * when it returns. */
+static void test_agent_restart_sees_dead_host(void)
+{
+	T_CHECK(h_proc_stop(agent_pid, false, 5000) >= 0);
+	T_EQ_INT(h_proc_stop(host_pid[2], true, 1000), 128 + 9);
+	agent_pid = h_spawn_sh(h_path("agent.log"),
+		"%s agent --site plant --nats %s --state %s --host-timeout " HOST_TIMEOUT
+		" --resync 2s",
+		bin, h_nats_url(site), h_path("agent-state"));
+	T_REQUIRE(agent_pid > 0);
+	T_CHECK(wait_status(h_nats_url(site), "h2                   NO"));
+	T_CHECK(wait_status(h_nats_url(hub), "h2                   NO"));
+	host_pid[2] = start_host(2);
+	T_REQUIRE(host_pid[2] > 0);
+	T_CHECK(wait_status(h_nats_url(site), "h2                   yes"));
 }
 
 /* A heartbeat on one host's subject that says it is another host is refused: a box
@@ -277,6 +308,7 @@ int main(void)
 		T_RUN(test_host_restart_keeps_pids);
 		T_RUN(test_failures_reported);
 		T_RUN(test_daemonscaler);
+		T_RUN(test_agent_restart_sees_dead_host);
 		T_RUN(test_heartbeat_for_another_host);
 		T_RUN(test_hub_status_and_delete);
 	}

@@ -125,6 +125,33 @@ static void test_sync_exits_when_refused(void)
 	free(text);
 }
 
+/* The same for the agent, wherever it is in its start-up. */
+static void test_agent_exits_when_refused(void)
+{
+	T_REQUIRE(hub);
+	char *conf = h_read(h_str("%s/server.conf", hub->dir));
+	char *at = conf ? strstr(conf, "other-password") : NULL;
+	if (at)
+		memcpy(at, "first-password", 14);
+	T_REQUIRE(conf && h_write(h_str("%s/server.conf", hub->dir), "%s", conf) == 0);
+	free(conf);
+	T_REQUIRE(kill(hub->pid, SIGHUP) == 0);
+	const char *log = h_path("agent.log");
+	pid_t p = h_spawn_sh(log, "env OUTPOST_NATS_CREDS=%s %s agent --site s1 --nats %s --state %s",
+		h_path("op.creds"), bin, h_nats_url(hub), h_path("agent-state"));
+	T_REQUIRE(p > 0);
+	int one = 1;
+	T_REQUIRE(h_wait_until(connections, &one, WAIT_MS));
+	T_REQUIRE(change_password());
+	struct exit_wait w = {p, -1};
+	T_CHECK_MSG(h_wait_until(exited, &w, WAIT_MS), "the agent is still running");
+	T_EQ_INT(w.code, 1);
+	char *text = h_read(log);
+	T_CHECK_MSG(text && strstr(text, "closed its connection for good"), "log: %s",
+		text ? text : "");
+	free(text);
+}
+
 int main(void)
 {
 	char cwd[4096];
@@ -133,5 +160,6 @@ int main(void)
 	bin = h_str("%s/outpost", cwd);
 	T_RUN(test_host_exits_when_refused);
 	T_RUN(test_sync_exits_when_refused);
+	T_RUN(test_agent_exits_when_refused);
 	return t_done();
 }

@@ -322,6 +322,32 @@ static void push_while_cut(int k, int base)
 	T_CHECK(kvStore_PurgeDeletes(F.hub_kv, &po) == NATS_OK);
 }
 
+/* The hub's view of the site, as `outpost status --json` at the hub prints it. */
+struct view {
+	const char *link; /* wanted */
+	long long behind; /* wanted */
+	char got[128];
+};
+
+static bool hub_view_is(void *arg)
+{
+	struct view *v = arg;
+	char *out = NULL;
+	h_run(&out, "%s status --nats %s --json", F.bin, h_nats_url(F.hub));
+	json_t *j = out ? json_loads(out, 0, NULL) : NULL;
+	free(out);
+	json_t *s = json_object_get(json_object_get(j, "sites"), F.name);
+	const char *link = json_string_value(json_object_get(s, "link"));
+	json_t *b = json_object_get(s, "behind");
+	snprintf(v->got, sizeof v->got, "link %s, behind %lld, reported %s", link ? link : "?",
+		json_is_integer(b) ? (long long)json_integer_value(b) : -1LL,
+		json_string_value(json_object_get(s, "reported")) ?: "never");
+	bool ok = link && !strcmp(link, v->link) && json_is_integer(b) &&
+		json_integer_value(b) == v->behind;
+	json_decref(j);
+	return ok;
+}
+
 static void catch_up(int k, int cut_ms, int deadline_ms, int base, struct trail *t)
 {
 	if (!F.apps[1].on) { /* gw back, to be deleted again */
@@ -345,6 +371,11 @@ static void catch_up(int k, int cut_ms, int deadline_ms, int base, struct trail 
 	T_EQ_INT(history_len(F.hub_kv, "app.a01"), 0);
 	T_CHECK(key_live(F.site_kv, "app.a01"));
 	T_EQ_STR(fl_seen(&F), t->from);
+	/* The hub tells the truth about the cut site: down once its last report is three
+	 * of its agent's resync intervals old (2 s here), and k revisions behind. */
+	struct view down = {"down", k, ""};
+	if (cut_ms >= 10000)
+		T_CHECK_MSG(h_wait_until(hub_view_is, &down, cut_ms), "the hub says %s", down.got);
 	/* Longer than the server's 10 s mirror health check: the mirror may stall. */
 	T_CHECK(h_wait_until(cut_for, &cut, cut_ms + WAIT_MS));
 	long log0 = fl_log_size(fl_agent_log());
@@ -363,6 +394,8 @@ static void catch_up(int k, int cut_ms, int deadline_ms, int base, struct trail 
 	}
 	T_EQ_INT(fl_log_count(fl_agent_log(), log0, "applying revision"), 1);
 	T_EQ_INT(fl_agent_seq(&F), (long long)F.seq);
+	struct view up = {"up", 0, ""};
+	T_CHECK_MSG(h_wait_until(hub_view_is, &up, WAIT_MS), "the hub says %s", up.got);
 	T_EQ_STR(fl_orphans(&F), "");
 	if (!t->level_ms && !mirror_level())
 		T_CHECK_MSG(t->stalled, "the mirror is behind the hub and status does not say so");

@@ -33,7 +33,8 @@ typedef struct op_agent_cfg {
 typedef struct op_agent op_agent;
 
 int op_agent_new(op_agent **a, const op_agent_cfg *cfg, op_err *e);
-/* Runs until *stop becomes true (a signal handler sets it). */
+/* Runs until *stop becomes true (a signal handler sets it): 0. OP_ENATS when the
+ * server closed the connection for good (refused credentials), logged. */
 int op_agent_run(op_agent *a, volatile int *stop);
 void op_agent_free(op_agent *a);
 
