@@ -282,6 +282,8 @@ int op_agent_new(op_agent **out, const op_agent_cfg *cfg, op_err *e)
 			goto fail;
 		a->have_fresh_pol = true;
 	}
+	if (cfg->trust)
+		ag_policy_load(a);
 	rc = op_revision_load(&a->run, a->rev_path, e);
 	if (rc == 0) {
 		a->have_run = true;
@@ -433,6 +435,7 @@ void op_agent_free(op_agent *a)
 	free(a->srec);
 	if (a->have_fresh_pol)
 		op_trust_clear(&a->fresh_pol);
+	ag_policy_clear(a);
 	pthread_mutex_destroy(&a->mu);
 	pthread_cond_destroy(&a->cv);
 	free(a);

@@ -11,6 +11,7 @@
 #include "outpost/agent/plan/plan.h"
 #include "outpost/agent/wire/proto.h"
 #include "outpost/agent/wire/revision.h"
+#include "policy_int.h"
 
 typedef struct ag_entry {
 	char *key;
@@ -120,6 +121,7 @@ struct op_agent {
 		int64_t checked_ms, since_ms; /* when checked last; first with this outcome */
 		bool wait_logged;
 	} edge; /* verification at the edge: the last outcome that was not a success */
+	ag_policy policy; /* with --trust: the policy in force (policy.c) */
 	op_trust_policy fresh_pol; /* --fresh-signers */
 	bool have_fresh_pol;
 	enum op_fresh_state fresh_state; /* as last reported */

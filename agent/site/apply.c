@@ -64,15 +64,9 @@ static int assemble(op_agent *a, const op_marker *m, const ag_table *t, long ri,
 	if (same && !from_hub && a->last_change_ms <= a->edge.checked_ms &&
 		now - a->edge.checked_ms < a->cfg.resync_ms)
 		return a->edge.rc; /* a->problem still says why */
-	op_policy *pol = NULL;
-	op_err pe = {0};
-	int rc = op_policy_load(&pol, a->cfg.trust, a->cfg.revoked, false, &pe);
-	if (rc)
-		rc = op_err_set(e, OP_ETRUST, "trust policy: %.400s", pe.msg);
-	else
-		rc = op_edge_verify(pol, a->cfg.path, m, pi >= 0 ? t->v[pi].val : NULL,
-			pi >= 0 ? t->v[pi].len : 0, lookup_blob, (void *)t, r, e);
-	op_policy_free(pol);
+	/* The policy the site holds, following the signed rotations the proof carries. */
+	int rc = ag_policy_verify(a, m, pi >= 0 ? t->v[pi].val : NULL, pi >= 0 ? t->v[pi].len : 0,
+		lookup_blob, (void *)t, r, e);
 	if (rc == 0 || rc == OP_ENOMEM) {
 		a->edge.key[0] = '\0';
 		return rc;
@@ -190,6 +184,7 @@ void ag_choose_revision(op_agent *a, const ag_table *t, bool from_hub)
 		"commit=%.12s seq=%llu apps=%zu signer=\"%s\" from=%s verified=%s", r.marker.commit,
 		(unsigned long long)r.marker.seq, r.napps, r.marker.signer,
 		from_hub ? "hub" : "mirror", a->cfg.trust ? "edge" : "hub");
+	ag_policy_adopt(a, r.marker.commit); /* the policy in force after it (policy.c) */
 	if (a->have_run)
 		op_revision_clear(&a->run);
 	a->run = r;

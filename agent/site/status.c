@@ -240,6 +240,8 @@ void ag_status(op_agent *a, const op_plan_in *in, const op_cmd *cmds, size_t ncm
 		"mirror", ag_mirror_state_name(a->mir.state), "apps", (int)in->napps, "hosts",
 		(int)in->nhosts, "verify", a->cfg.trust ? "edge" : "hub", "freshness",
 		op_fresh_state_name(fv.state), "fresh_time", ftime);
+	if (agent && a->cfg.trust)
+		json_object_set_new(agent, "policy", ag_policy_status(a));
 	if (agent)
 		put(a, key, agent, NULL, resync);
 	for (size_t i = 0; i < in->napps; i++)
