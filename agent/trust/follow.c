@@ -314,11 +314,18 @@ int op_follow(const op_follow_in *in, op_policy **pol, op_follow_policy *next, o
 			at = (long)i;
 			break;
 		}
+	/* The site holds the policy this very commit brought (the same revision offered
+	 * again, say one seq higher): it stands before the commit, as it did then. */
+	bool again = rc == 0 && at < 0 && !strcmp(in->held->commit, p->commit);
+	if (again)
+		at = (long)n - 1;
 	if (rc == 0 && at < 0)
 		rc = refuse_lost(in, v, n, e);
 	/* Where the site stands: its own policy, or (the --trust file's bytes found in the
 	 * repository) the repository's policy there. */
-	if (rc == 0 && !in->held->ref.trust[0] && v[at].ref.trust[0]) {
+	if (rc == 0 && again) {
+		rc = point_policy(in, &v[at], &cur, e);
+	} else if (rc == 0 && !in->held->ref.trust[0] && v[at].ref.trust[0]) {
 		size_t b = (size_t)at; /* the commit that brought it, as far as the chain says */
 		while (b > 0 && op_follow_ref_equal(&v[b - 1].ref, &v[at].ref))
 			b--;

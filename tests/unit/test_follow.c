@@ -197,6 +197,17 @@ static void test_rotation_and_first_commit_together(void)
 	T_CHECK_MSG(ok, "%s", e.msg);
 	T_EQ_STR(next.commit, c2);
 	T_CHECK(next.ref.trust[0] && !next.ref.revoked[0] && next.trust);
+	/* c2 itself offered again to a site that adopted its policy: it stands before c2. */
+	op_proof p2;
+	op_follow_policy from_c2, same;
+	T_REQUIRE(build(src, c2, &p2) == 0);
+	T_EQ_INT(follow(&p2, NULL, &b, &from_c2, &ok, &e), 0);
+	T_CHECK(ok && !strcmp(from_c2.commit, c2));
+	T_EQ_INT(follow(&p2, &from_c2, &b, &same, &ok, &e), 0);
+	T_CHECK_MSG(ok && !strcmp(same.commit, c2), "%s", e.msg);
+	op_follow_policy_clear(&same);
+	op_follow_policy_clear(&from_c2);
+	op_proof_clear(&p2);
 	/* A site that already follows c2's policy: the same. */
 	op_follow_policy held, again;
 	T_REQUIRE(op_follow_policy_copy(&held, &next, &e) == 0);

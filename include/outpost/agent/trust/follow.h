@@ -15,7 +15,9 @@
  * edge.h) under the policy in force before it. A point whose tree has no
  * .outpost/allowed_signers is "the site's --trust file"; so is one whose
  * allowed_signers holds exactly the bytes of that file (an operator who resets a site
- * with a copy of the repository's file). The operator's --revoked applies always. */
+ * with a copy of the repository's file). A site that holds the policy the proof's own
+ * commit brought (that revision offered again) stands just before that commit. The
+ * operator's --revoked applies always. */
 #ifndef OUTPOST_FOLLOW_H
 #define OUTPOST_FOLLOW_H
 
