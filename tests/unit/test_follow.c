@@ -14,6 +14,7 @@
 
 static const h_key *ka, *kb, *kc;
 static const char *trust_a; /* the site's --trust file: A */
+static const char *site_file; /* the one follow() passes: trust_a unless a test says */
 static h_repo *repo, *repo2;
 static op_source *src, *src2;
 /* repo: c1 apps (A); c2 allowed_signers A,B (A); c3 change (B); c4 revoked A (B); c5
@@ -90,8 +91,8 @@ static int follow(const op_proof *p, const op_follow_policy *held, struct blobs 
 	op_follow_policy *next, bool *head_ok, op_err *e)
 {
 	static const op_follow_policy none;
-	char *text = h_read(trust_a);
-	op_follow_in in = {held ? held : &none, trust_a, text, strlen(text ? text : ""), NULL, p,
+	char *text = h_read(site_file);
+	op_follow_in in = {held ? held : &none, site_file, text, strlen(text ? text : ""), NULL, p,
 		get_blob, b};
 	op_policy *pol = NULL;
 	int rc = op_follow(&in, &pol, next, e);
@@ -119,6 +120,7 @@ static void test_setup(void)
 	T_REQUIRE(ka && kb && kc && repo && repo2);
 	trust_a = h_path("site_signers");
 	h_write(trust_a, "test@example.com %s\n", ka->pub);
+	site_file = trust_a;
 	h_repo_write(repo, "apps/web.yaml", "%s", app_yaml(1));
 	commit(repo, ka, c1);
 	h_repo_write(repo, ".outpost/allowed_signers", "test@example.com %s\ntest@example.com %s\n",
@@ -376,6 +378,35 @@ static void test_policy_not_in_chain(void)
 	op_proof_clear(&p);
 }
 
+/* An operator resets a site with a copy of the repository's file (A,B): the site finds
+ * it in the chain (c4's and c5's trees name it, with A revoked) and stands there. */
+static void test_reset_to_repository_copy(void)
+{
+	op_proof p;
+	op_err e = {0};
+	T_REQUIRE(build(src, c6, &p) == 0);
+	const char *copy = h_path("copy_signers");
+	h_write(copy, "test@example.com %s\ntest@example.com %s\n", ka->pub, kb->pub);
+	site_file = copy;
+	struct blobs b = {.src = src};
+	op_follow_policy next;
+	bool ok = false;
+	T_EQ_INT(follow(&p, NULL, &b, &next, &ok, &e), 0);
+	T_CHECK_MSG(ok, "%s", e.msg);
+	T_EQ_STR(next.commit, c4); /* the oldest point of that policy: A's revocation */
+	T_CHECK(next.ref.revoked[0]);
+	op_follow_policy_clear(&next);
+	/* A copy with other bytes (a comment added) is no point of the chain but its start
+	 * (c1, no .outpost): from there both changes verify under it. */
+	h_write(copy, "# copy\ntest@example.com %s\ntest@example.com %s\n", ka->pub, kb->pub);
+	T_EQ_INT(follow(&p, NULL, &b, &next, &ok, &e), 0);
+	T_CHECK(ok && !strcmp(next.commit, c4));
+	op_follow_policy_clear(&next);
+	site_file = trust_a;
+	blobs_free(&b);
+	op_proof_clear(&p);
+}
+
 /* The decoder: format 2 needs its commits, format 1 has none. */
 static void test_decoder_formats(void)
 {
@@ -414,6 +445,7 @@ int main(void)
 		T_RUN(test_hidden_rotation);
 		T_RUN(test_broken_chain);
 		T_RUN(test_policy_not_in_chain);
+		T_RUN(test_reset_to_repository_copy);
 		T_RUN(test_decoder_formats);
 	}
 	op_source_free(src);
