@@ -209,6 +209,7 @@ static void round_locked(op_agent *a, int64_t now)
 		.mirror_keys = &a->mirror.keys,
 		.hub_keys = &a->mirror.hub,
 		.hosts = &a->hosts,
+		.policy = &a->applied.policy,
 		.plan = r.planned ? &r.in : NULL,
 		.cmds = r.cmds,
 		.ncmds = r.ncmds,

@@ -20,6 +20,7 @@ int ag_applied_init(ag_applied *ap, const op_agent_cfg *cfg, op_err *e)
 	ap->revoked = cfg->revoked;
 	ap->dir = cfg->path;
 	ap->resync_ms = cfg->resync_ms;
+	ag_policy_init(&ap->policy, cfg);
 	int n = snprintf(ap->path, sizeof ap->path, "%s/revision.json", cfg->state);
 	if (n < 0 || (size_t)n >= sizeof ap->path)
 		return op_err_set(e, OP_ETOOBIG, "--state %.200s: path too long", cfg->state);
@@ -37,11 +38,17 @@ int ag_applied_init(ag_applied *ap, const op_agent_cfg *cfg, op_err *e)
 	return 0;
 }
 
-void ag_applied_clear(ag_applied *ap)
+static void drop_run(ag_applied *ap)
 {
 	if (ap->have_run)
 		op_revision_clear(&ap->run);
 	ap->have_run = false;
+}
+
+void ag_applied_clear(ag_applied *ap)
+{
+	drop_run(ap);
+	ag_policy_clear(&ap->policy);
 }
 
 static int lookup_entry(void *arg, const char *name, const char **json, size_t *len)
@@ -88,21 +95,15 @@ static int edge_key(const ag_entry *rev, const ag_entry *proof, char key[OP_DIGE
  * site's own derivation from the signed commit, checked against the site's policy files
  * as they are now (an operator may have corrected them). */
 static int assemble(
-	const ag_applied *ap, const op_marker *m, const ag_table *t, op_revision *r, op_err *e)
+	ag_applied *ap, const op_marker *m, const ag_table *t, op_revision *r, op_err *e)
 {
 	if (!ap->trust)
 		return op_revision_assemble(m, lookup_entry, (void *)t, r, e);
 	const ag_entry *proof = ag_table_get(t, "proof");
-	op_policy *pol = NULL;
-	op_err pe = {0};
-	int rc = op_policy_load(&pol, ap->trust, ap->revoked, false, &pe);
-	if (rc)
-		rc = op_err_set(e, OP_ETRUST, "trust policy: %.400s", pe.msg);
-	else
-		rc = op_edge_verify(pol, ap->dir, m, proof ? proof->val : NULL,
-			proof ? proof->len : 0, lookup_blob, (void *)t, r, e);
-	op_policy_free(pol);
-	return rc;
+	/* The policy the site holds, after following the proof's chain of signed rotations
+	 * from it (policy_int.h). */
+	return ag_policy_verify(&ap->policy, m, proof ? proof->val : NULL, proof ? proof->len : 0,
+		lookup_blob, (void *)t, r, e);
 }
 
 /* The code a refusal travels with in status' op_err. */
@@ -149,7 +150,8 @@ static void apply(ag_applied *ap, op_revision *r, bool from_hub, op_err *problem
 		"commit=%.12s seq=%llu apps=%zu signer=\"%s\" from=%s verified=%s",
 		r->marker.commit, (unsigned long long)r->marker.seq, r->napps, r->marker.signer,
 		from_hub ? "hub" : "mirror", ap->trust ? "edge" : "hub");
-	ag_applied_clear(ap);
+	ag_policy_adopt(&ap->policy, r->marker.commit);
+	drop_run(ap);
 	ap->run = *r;
 	ap->have_run = true;
 	ap->since_ms = op_wall_ms();

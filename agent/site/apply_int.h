@@ -8,6 +8,7 @@
 #include "outpost/agent/plan/choose.h"
 #include "outpost/agent/site/agent.h"
 #include "outpost/agent/wire/revision.h"
+#include "policy_int.h"
 #include "table_int.h"
 
 typedef struct ag_applied {
@@ -16,6 +17,7 @@ typedef struct ag_applied {
 	int64_t since_ms; /* wall clock: when this process started running it */
 	char path[1024]; /* where it is kept: <state>/revision.json */
 	op_choose_memo memo; /* the choice's memory between rounds */
+	ag_policy policy; /* with --trust: the policy the site holds, following rotations */
 	/* from the configuration (borrowed) */
 	const char *trust, *revoked, *dir; /* --trust, --revoked, --path */
 	int64_t resync_ms;

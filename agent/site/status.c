@@ -357,6 +357,8 @@ static void agent_status(ag_status *st, const ag_status_in *si, bool resync)
 		 * link) that stopped reporting from one with nothing new to say. */
 		json_object_set_new(j, "resync_ms", json_integer(st->resync_ms));
 		json_object_set_new(j, "report_ms", json_integer(st->report_ms));
+		if (st->edge && si->policy)
+			json_object_set_new(j, "policy", ag_policy_status(si->policy));
 	}
 	char key[256];
 	snprintf(key, sizeof key, "site.%s.agent", st->site);

@@ -12,6 +12,7 @@
 #include "outpost/agent/trust/fresh.h"
 #include "outpost/agent/wire/revision.h"
 #include "hosts_int.h"
+#include "policy_int.h"
 #include "table_int.h"
 
 typedef struct ag_status_rec {
@@ -60,6 +61,7 @@ typedef struct ag_status_in {
 	const char *bucket_warning, *mirror_note, *mirror_state;
 	const ag_table *mirror_keys, *hub_keys; /* where the freshness record is */
 	const ag_hosts *hosts;
+	const ag_policy *policy; /* with --trust: shown as the policy in force */
 	const op_plan_in *plan; /* NULL: the round has none; only the agent key is written */
 	const op_cmd *cmds;
 	size_t ncmds;

@@ -120,6 +120,17 @@ int op_edge_verify(const op_policy *pol, const char *path, const op_marker *m,
 	int rc = op_proof_decode(proof_json, proof_len, &p, &pe);
 	if (rc)
 		return op_err_set(e, rc == OP_ENOMEM ? OP_ENOMEM : OP_ETRUST, "%s", pe.msg);
+	rc = op_edge_verify_proof(pol, path, m, &p, blob, arg, out, e);
+	op_proof_clear(&p);
+	return rc;
+}
+
+int op_edge_verify_proof(const op_policy *pol, const char *path, const op_marker *m,
+	const op_proof *pp, op_edge_blob_fn blob, void *arg, op_revision *out, op_err *e)
+{
+	const op_proof p = *pp;
+	int rc;
+	memset(out, 0, sizeof *out);
 	char signer[256] = "", time[32] = "";
 	snprintf(time, sizeof time, "%s", m->time);
 	struct derive d = {.blob = blob, .arg = arg};
@@ -176,6 +187,5 @@ int op_edge_verify(const op_policy *pol, const char *path, const op_marker *m,
 	free(d.jlen);
 	op_appset_clear(&d.set);
 	op_diags_clear(&d.diags);
-	op_proof_clear(&p);
 	return rc;
 }

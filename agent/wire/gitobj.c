@@ -2,6 +2,7 @@
 #include "outpost/agent/wire/gitobj.h"
 
 #include <git2.h>
+#include <stdbool.h>
 #include <string.h>
 
 int op_git_hash(const char *type, const void *raw, size_t len, char id[OP_GIT_ID_LEN + 1])
@@ -66,18 +67,43 @@ int op_git_tree_next(const void *raw, size_t len, size_t *off, op_git_entry *ent
 	return 1;
 }
 
+/* An id line `<word> <40 hex>\n` at raw[0..len). */
+static bool id_line(const char *raw, size_t len, const char *word, char id[OP_GIT_ID_LEN + 1])
+{
+	size_t w = strlen(word);
+	id[0] = '\0';
+	if (len < w + 1 + OP_GIT_ID_LEN + 1 || memcmp(raw, word, w) != 0 || raw[w] != ' ' ||
+		raw[w + 1 + OP_GIT_ID_LEN] != '\n')
+		return false;
+	for (size_t i = 0; i < OP_GIT_ID_LEN; i++) {
+		char c = raw[w + 1 + i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+			id[0] = '\0';
+			return false;
+		}
+		id[i] = c;
+	}
+	id[OP_GIT_ID_LEN] = '\0';
+	return true;
+}
+
 int op_git_commit_tree(const char *raw, size_t len, char tree[OP_GIT_ID_LEN + 1], op_err *e)
 {
-	tree[0] = '\0';
-	if (len < 5 + OP_GIT_ID_LEN + 1 || memcmp(raw, "tree ", 5) != 0 ||
-		raw[5 + OP_GIT_ID_LEN] != '\n')
+	if (!id_line(raw, len, "tree", tree))
 		return op_err_set(e, OP_EINVAL, "the commit object has no tree line");
-	for (int i = 0; i < OP_GIT_ID_LEN; i++) {
-		char c = raw[5 + i];
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return op_err_set(e, OP_EINVAL, "the commit's tree id is not hex");
-		tree[i] = c;
-	}
-	tree[OP_GIT_ID_LEN] = '\0';
 	return 0;
+}
+
+int op_git_commit_parent(const char *raw, size_t len, char parent[OP_GIT_ID_LEN + 1], op_err *e)
+{
+	char tree[OP_GIT_ID_LEN + 1];
+	size_t at = 5 + OP_GIT_ID_LEN + 1;
+	parent[0] = '\0';
+	if (!id_line(raw, len, "tree", tree))
+		return op_err_set(e, OP_EINVAL, "the commit object has no tree line");
+	if (id_line(raw + at, len - at, "parent", parent))
+		return 0;
+	if (len - at >= 7 && !memcmp(raw + at, "parent ", 7))
+		return op_err_set(e, OP_EINVAL, "the commit's parent id is not hex");
+	return op_err_set(e, OP_ENOTFOUND, "a root commit: no parent");
 }

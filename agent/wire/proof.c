@@ -90,11 +90,41 @@ int op_proof_add_tree(op_proof *p, const void *raw, size_t len, op_err *e)
 	return 0;
 }
 
+int op_proof_add_commit(op_proof *p, const char *raw, size_t len, op_err *e)
+{
+	if (p->ncommits >= OP_PROOF_MAX_CHAIN)
+		return op_err_set(
+			e, OP_ETOOBIG, "more than %d commits in the chain", OP_PROOF_MAX_CHAIN);
+	if (len > OP_PROOF_MAX_CHAIN_BYTES - p->chain_bytes)
+		return op_err_set(e, OP_ETOOBIG, "the chain's commits pass %u bytes",
+			OP_PROOF_MAX_CHAIN_BYTES);
+	if (p->ncommits == 0 || (p->ncommits >= 4 && !(p->ncommits & (p->ncommits - 1)))) {
+		size_t cap = p->ncommits ? p->ncommits * 2 : 4;
+		op_proof_commit *v = realloc(p->commits, cap * sizeof *v);
+		if (!v)
+			return op_err_set(e, OP_ENOMEM, "out of memory");
+		p->commits = v;
+	}
+	op_proof_commit *c = &p->commits[p->ncommits];
+	if (!(c->raw = malloc(len + 1)))
+		return op_err_set(e, OP_ENOMEM, "out of memory");
+	memcpy(c->raw, raw, len);
+	c->raw[len] = '\0';
+	c->len = len;
+	op_git_hash("commit", raw, len, c->id);
+	p->ncommits++;
+	p->chain_bytes += len;
+	return 0;
+}
+
 void op_proof_clear(op_proof *p)
 {
 	for (size_t i = 0; i < p->ntrees; i++)
 		free(p->trees[i].raw);
 	free(p->trees);
+	for (size_t i = 0; i < p->ncommits; i++)
+		free(p->commits[i].raw);
+	free(p->commits);
 	free(p->object);
 	memset(p, 0, sizeof *p);
 }
@@ -120,10 +150,24 @@ int op_proof_encode(const op_proof *p, char **json, size_t *len, op_err *e)
 			json_decref(trees);
 			trees = NULL;
 		}
-	json_t *j = trees ? json_pack("{s:i, s:s, s:s, s:o, s:o}", "format", OP_PROOF_FORMAT,
-				    "commit", p->commit, "path", p->path, "object",
-				    b64(p->object, p->olen), "trees", trees)
+	json_t *j = trees ? json_pack("{s:i, s:s, s:s, s:o, s:o}", "format",
+				    p->ncommits ? OP_PROOF_FORMAT_CHAIN : OP_PROOF_FORMAT, "commit",
+				    p->commit, "path", p->path, "object", b64(p->object, p->olen),
+				    "trees", trees)
 			  : NULL;
+	if (j && p->ncommits) {
+		json_t *chain = json_array();
+		for (size_t i = 0; chain && i < p->ncommits; i++)
+			if (json_array_append_new(
+				    chain, b64(p->commits[i].raw, p->commits[i].len)) != 0) {
+				json_decref(chain);
+				chain = NULL;
+			}
+		if (json_object_set_new(j, "commits", chain) != 0) {
+			json_decref(j);
+			j = NULL;
+		}
+	}
 	*json = j ? json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!*json)
@@ -168,14 +212,24 @@ int op_proof_decode(const char *json, size_t len, op_proof *p, op_err *e)
 		return op_err_set(e, OP_EINVAL, "proof: not JSON: %s", je.text);
 	int rc = 0;
 	json_t *fmt = json_object_get(j, "format"), *commit = json_object_get(j, "commit"),
-	       *path = json_object_get(j, "path"), *trees = json_object_get(j, "trees");
+	       *path = json_object_get(j, "path"), *trees = json_object_get(j, "trees"),
+	       *chain = json_object_get(j, "commits");
 	unsigned char *obj = NULL;
 	size_t olen = 0;
-	if (!json_is_object(j) || json_object_size(j) != 5) {
+	bool two = json_is_integer(fmt) && json_integer_value(fmt) == OP_PROOF_FORMAT_CHAIN;
+	if (!json_is_object(j) || json_object_size(j) != (two ? 6u : 5u) || (two && !chain)) {
 		rc = op_err_set(e, OP_EINVAL,
-			"proof: expected an object of format, commit, path, object, trees");
-	} else if (!json_is_integer(fmt) || json_integer_value(fmt) != OP_PROOF_FORMAT) {
-		rc = op_err_set(e, OP_EINVAL, "proof: format: expected %d", OP_PROOF_FORMAT);
+			two ? "proof: expected an object of format, commit, path, object, trees, "
+			      "commits"
+			    : "proof: expected an object of format, commit, path, object, trees");
+	} else if (!json_is_integer(fmt) || (json_integer_value(fmt) != OP_PROOF_FORMAT && !two)) {
+		rc = op_err_set(e, OP_EINVAL, "proof: format: expected %d or %d", OP_PROOF_FORMAT,
+			OP_PROOF_FORMAT_CHAIN);
+	} else if (two &&
+		(!json_is_array(chain) || json_array_size(chain) == 0 ||
+			json_array_size(chain) > OP_PROOF_MAX_CHAIN)) {
+		rc = op_err_set(e, OP_EINVAL, "proof: commits: expected 1 to %d commits",
+			OP_PROOF_MAX_CHAIN);
 	} else if (!json_is_string(commit) || json_string_length(commit) != OP_GIT_ID_LEN) {
 		rc = op_err_set(e, OP_EINVAL, "proof: commit: expected a 40-digit hex id");
 	} else if (!json_is_string(path) || json_string_length(path) == 0 ||
@@ -208,6 +262,18 @@ int op_proof_decode(const char *json, size_t len, op_proof *p, op_err *e)
 			op_git_hash("tree", t->raw, t->len, t->id);
 			p->ntrees++;
 		}
+	}
+	for (size_t i = 0; rc == 0 && two && i < json_array_size(chain); i++) {
+		char what[32];
+		unsigned char *raw = NULL;
+		size_t rlen = 0;
+		snprintf(what, sizeof what, "commits[%zu]", i);
+		if ((rc = unb64(json_array_get(chain, i), what, &raw, &rlen, e)) == 0) {
+			op_err ce = {0};
+			if ((rc = op_proof_add_commit(p, (const char *)raw, rlen, &ce)) != 0)
+				op_err_set(e, rc, "proof: %s: %s", what, ce.msg);
+		}
+		free(raw);
 	}
 	if (rc == 0 && p->ntrees > 1) {
 		qsort(p->trees, p->ntrees, sizeof *p->trees, tree_cmp);

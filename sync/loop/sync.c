@@ -228,6 +228,18 @@ static int build_proof(
 	if (rc)
 		return rc;
 	rc = op_proof_encode(&proof, json, len, e);
+	if (rc == 0 && *len > OP_MAX_VALUE && proof.ncommits) {
+		/* Without the chain rather than no revision: sites behind a rotation then
+		 * refuse it and say how to reset them. */
+		op_log_warn("the proof is too large with its chain of policy changes: published "
+			    "without it",
+			"commit=%.12s bytes=%zu commits=%zu", c->sha, *len, proof.ncommits);
+		for (size_t i = 0; i < proof.ncommits; i++)
+			free(proof.commits[i].raw);
+		proof.ncommits = 0;
+		free(*json);
+		rc = op_proof_encode(&proof, json, len, e);
+	}
 	op_proof_clear(&proof);
 	if (rc == 0 && *len > OP_MAX_VALUE)
 		rc = op_err_set(e, OP_ETOOBIG,

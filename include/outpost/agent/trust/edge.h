@@ -24,5 +24,8 @@ typedef int (*op_edge_blob_fn)(void *arg, const char *id, const char **buf, size
 int op_edge_verify(const op_policy *pol, const char *path, const op_marker *m,
 	const char *proof_json, size_t proof_len, op_edge_blob_fn blob, void *arg, op_revision *out,
 	op_err *e);
+/* The same over a decoded proof (borrowed). */
+int op_edge_verify_proof(const op_policy *pol, const char *path, const op_marker *m,
+	const op_proof *p, op_edge_blob_fn blob, void *arg, op_revision *out, op_err *e);
 
 #endif

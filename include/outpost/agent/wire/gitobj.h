@@ -33,4 +33,9 @@ int op_git_tree_next(const void *raw, size_t len, size_t *off, op_git_entry *ent
 /* The tree id on a raw commit's first line (`tree <hex>`). OP_EINVAL when it has none. */
 int op_git_commit_tree(const char *raw, size_t len, char tree[OP_GIT_ID_LEN + 1], op_err *e);
 
+/* The first parent of a raw commit (the `parent <hex>` line right after the tree line).
+ * 0 with parent filled; OP_ENOTFOUND for a root commit (parent ""); OP_EINVAL when the
+ * header is not a commit's. */
+int op_git_commit_parent(const char *raw, size_t len, char parent[OP_GIT_ID_LEN + 1], op_err *e);
+
 #endif

@@ -5,8 +5,18 @@
  * commit's signature with its own policy, lists the manifest files exactly as sync reads
  * them, and derives each app's canonical JSON from its YAML itself.
  *
+ * The head's .outpost tree is among the trees and its allowed_signers and revoked are
+ * among the blobs, so a site knows the trust policy the commit names. When the policy
+ * changed within a window of the commit's first-parent history, the proof also carries
+ * the chain a site follows the rotations on (trust/follow.h): the raw commit objects of
+ * the first-parent chain from the commit's parent down to the parent of the oldest
+ * policy-changing commit (or down to a root commit), newest first, with the root and
+ * .outpost trees of each policy-changing commit and of that oldest parent.
+ *
  * JSON, sorted keys: {"format":1,"commit":"<hex>","path":"apps","object":"<base64>",
- * "trees":["<base64>",...]}. Decoding is strict and bounded: it comes off the network. */
+ * "trees":["<base64>",...]}, or with a chain {"format":2,...,"commits":["<base64>",...]}
+ * (format 1 stays byte for byte what it was, for older readers). Decoding is strict and
+ * bounded: it comes off the network. */
 #ifndef OUTPOST_PROOF_H
 #define OUTPOST_PROOF_H
 
@@ -16,6 +26,9 @@
 #include "outpost/agent/wire/gitobj.h"
 
 #define OP_PROOF_FORMAT 1
+#define OP_PROOF_FORMAT_CHAIN 2 /* with "commits" */
+#define OP_PROOF_MAX_CHAIN 1024 /* commits in the chain */
+#define OP_PROOF_MAX_CHAIN_BYTES (512u << 10) /* bytes of the chain's commit objects */
 #define OP_PROOF_MAX_TREES 20000
 #define OP_PROOF_MAX_DEPTH 64 /* directories below the path */
 #define OP_PROOF_PATH_MAX 1024
@@ -27,6 +40,12 @@ typedef struct op_proof_tree {
 	size_t len;
 } op_proof_tree;
 
+typedef struct op_proof_commit {
+	char id[OP_GIT_ID_LEN + 1];
+	char *raw; /* NUL-terminated, len bytes before it */
+	size_t len;
+} op_proof_commit;
+
 typedef struct op_proof {
 	char commit[OP_GIT_ID_LEN + 1];
 	char path[OP_PROOF_PATH_MAX + 1]; /* as op_proof_path_clean leaves it */
@@ -34,6 +53,8 @@ typedef struct op_proof {
 	size_t olen;
 	op_proof_tree *trees; /* sorted by id, unique */
 	size_t ntrees, cap;
+	op_proof_commit *commits; /* the chain, newest first (the commit's parent first) */
+	size_t ncommits, chain_bytes;
 } op_proof;
 
 /* A synced path as sync and the proof name it: trailing slashes removed, "" is ".". */
@@ -43,6 +64,9 @@ void op_proof_path_clean(const char *path, char out[OP_PROOF_PATH_MAX + 1]);
 int op_proof_set_commit(op_proof *p, const char *raw, size_t len, op_err *e);
 /* Adds a tree's bytes (copied, its id computed) unless held already. */
 int op_proof_add_tree(op_proof *p, const void *raw, size_t len, op_err *e);
+/* Appends a commit object to the chain (copied, its id computed); OP_ETOOBIG past
+ * OP_PROOF_MAX_CHAIN commits or OP_PROOF_MAX_CHAIN_BYTES bytes. */
+int op_proof_add_commit(op_proof *p, const char *raw, size_t len, op_err *e);
 /* The tree with this id, or NULL. */
 const op_proof_tree *op_proof_find(const op_proof *p, const char *id);
 
