@@ -2,9 +2,9 @@
 # Builds outpost's .deb for one architecture with dpkg-deb, from the static binary and
 # the files under packaging/deb/ and examples/ (no debhelper: there is nothing to
 # compile, and the package is small enough to lay out by hand). The manual page is made
-# from the binary's own --help texts (packaging/deb/mkman.sh). Runs inside the build root: the
-# copyright of the libraries linked into the binary comes from their installed
-# packages, for the same architecture.
+# from the binary's own --help texts (packaging/deb/mkman.sh). Runs inside the build
+# root: the copyright of the libraries linked into the binary comes from their
+# installed packages, for the same architecture.
 # Usage: packaging/mkdeb.sh ARCH BINARY VERSION MAINTAINER OUT.deb
 set -eu
 
@@ -49,7 +49,7 @@ for f in "$SRC"/default/*; do
 done
 install -m 0644 "$SRC"/nats/*.conf "$pkg/usr/share/outpost/"
 install -m 0644 "$HERE"/../examples/apps/*.yaml "$pkg/usr/share/doc/outpost/examples/apps/"
-# shellcheck disable=SC2086 # RUN is empty or one word
+# RUN (how to run a binary of ARCH here) is empty or one word: unquoted on purpose.
 "$SRC/mkman.sh" "$SRC/debian/outpost.1.in" $RUN "$pkg/usr/bin/outpost" >"$stage/outpost.1"
 gzip -9n -c "$stage/outpost.1" >"$pkg/usr/share/man/man1/outpost.1.gz"
 gzip -9n -c "$SRC/debian/changelog" >"$pkg/usr/share/doc/outpost/changelog.gz"

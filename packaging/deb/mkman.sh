@@ -35,7 +35,7 @@ synopsis() {
 # paragraphs, options as tagged paragraphs (`--opt ARG` then what it does, with the
 # lines that continue it), and any other indented block (the creds file table) kept as
 # it is.
-command() {
+section() {
 	c=$1
 	shift
 	printf '.SS "outpost %s"\n' "$c"
@@ -94,7 +94,7 @@ cmd=$(mktemp)
 trap 'rm -f "$syn" "$cmd"' EXIT INT TERM
 synopsis "$@" >"$syn"
 for c in $cmds; do
-	command "$c" "$@"
+	section "$c" "$@"
 done >"$cmd"
 
 # The template's lines "@SYNOPSIS@" and "@COMMANDS@" are replaced by the generated parts.
