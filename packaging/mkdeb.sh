@@ -1,9 +1,10 @@
 #!/bin/sh
 # Builds outpost's .deb for one architecture with dpkg-deb, from the static binary and
-# the files under packaging/deb/ (no debhelper: there is nothing to compile, and the
-# package is small enough to lay out by hand). Runs inside the build root: the
-# copyright of the libraries linked into the binary comes from their installed
-# packages, for the same architecture.
+# the files under packaging/deb/ and examples/ (no debhelper: there is nothing to
+# compile, and the package is small enough to lay out by hand). The manual page is made
+# from the binary's own --help texts (packaging/deb/mkman.sh). Runs inside the build
+# root: the copyright of the libraries linked into the binary comes from their
+# installed packages, for the same architecture.
 # Usage: packaging/mkdeb.sh ARCH BINARY VERSION MAINTAINER OUT.deb
 set -eu
 
@@ -13,8 +14,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$HERE/deb
 
 case $ARCH in
-amd64) STRIP=strip ;;
-arm64) STRIP=aarch64-linux-gnu-strip ;;
+amd64) STRIP=strip RUN= ;;
+arm64) STRIP=aarch64-linux-gnu-strip RUN=qemu-aarch64-static ;;
 *) echo "mkdeb: unknown architecture $ARCH" >&2; exit 2 ;;
 esac
 
@@ -34,7 +35,8 @@ trap 'rm -rf "$stage"' EXIT INT TERM
 umask 022
 pkg=$stage/pkg
 install -d "$pkg/DEBIAN" "$pkg/usr/bin" "$pkg/usr/lib/systemd/system" "$pkg/etc/default" \
-	"$pkg/usr/share/outpost" "$pkg/usr/share/doc/outpost" "$pkg/usr/share/man/man1" \
+	"$pkg/etc/outpost" "$pkg/usr/share/outpost" "$pkg/usr/share/doc/outpost/examples/apps" \
+	"$pkg/usr/share/man/man1" \
 	"$pkg/usr/share/lintian/overrides" "$pkg/var/lib/outpost/sync" \
 	"$pkg/var/lib/outpost/agent" "$pkg/var/lib/outpost/host"
 
@@ -46,7 +48,10 @@ for f in "$SRC"/default/*; do
 	install -m 0644 "$f" "$pkg/etc/default/"
 done
 install -m 0644 "$SRC"/nats/*.conf "$pkg/usr/share/outpost/"
-gzip -9n -c "$SRC/debian/outpost.1" >"$pkg/usr/share/man/man1/outpost.1.gz"
+install -m 0644 "$HERE"/../examples/apps/*.yaml "$pkg/usr/share/doc/outpost/examples/apps/"
+# RUN (how to run a binary of ARCH here) is empty or one word: unquoted on purpose.
+"$SRC/mkman.sh" "$SRC/debian/outpost.1.in" $RUN "$pkg/usr/bin/outpost" >"$stage/outpost.1"
+gzip -9n -c "$stage/outpost.1" >"$pkg/usr/share/man/man1/outpost.1.gz"
 gzip -9n -c "$SRC/debian/changelog" >"$pkg/usr/share/doc/outpost/changelog.gz"
 install -m 0644 "$SRC/debian/lintian-overrides" "$pkg/usr/share/lintian/overrides/outpost"
 for s in postinst prerm postrm; do

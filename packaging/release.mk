@@ -39,7 +39,7 @@ test-arm64: outpost outpost-arm64 $(SMOKE_A64)
 # --- Debian packages -------------------------------------------------------------------
 DEB_MAINTAINER := outpost maintainers <maintainers@users.noreply.r-seed-0147c370.example>
 DEBS := outpost_$(VERSION)_amd64.deb outpost_$(VERSION)_arm64.deb
-DEB_IN := packaging/mkdeb.sh $(wildcard packaging/deb/* packaging/deb/*/*)
+DEB_IN := packaging/mkdeb.sh $(wildcard packaging/deb/* packaging/deb/*/* examples/apps/*)
 
 outpost_$(VERSION)_amd64.deb: outpost $(DEB_IN)
 	@echo "  DEB     $@"
