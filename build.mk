@@ -98,6 +98,19 @@ test-asan: $(ASAN_BIN)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		tests/run.sh $(ASAN_BIN)
 
+# --- out-of-memory tests (tests/unit/test_oom.c) ------------------------------------------
+# The failing allocator (tests/oom.c) replaces our objects' allocation calls by the
+# linker's --wrap; the shared libraries keep the real allocator (ASan's under ASan).
+OOM_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup \
+	-Wl,--wrap=free
+build/rel/tests/unit/test_oom: $(call obj,rel,tests/unit/test_oom.c tests/oom.c $(LIBSRC) $(HARNESS))
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(OOM_WRAP) -o $@ $^ $(DYN_LIBS)
+build/asan/tests/unit/test_oom: $(call obj,asan,tests/unit/test_oom.c tests/oom.c $(LIBSRC) $(HARNESS))
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) $(OOM_WRAP) -o $@ $^ $(DYN_LIBS)
+
 # --- libFuzzer (clang) -----------------------------------------------------------------
 FUZZ_SECONDS ?= 60
 FZ := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all

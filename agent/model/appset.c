@@ -52,12 +52,12 @@ static int add_app(op_appset *s, op_app *app, const char *file, op_diags *d)
 	long dup = op_appset_find(s, app->name);
 	if (dup >= 0) {
 		const op_app *first = s->apps[dup];
-		op_diags_add(d, file, app->name_line, app->name_col, "metadata.name",
+		int rc = op_diags_add(d, file, app->name_line, app->name_col, "metadata.name",
 			"app \"%s\" is already defined in %s:%d:%d; app names must be unique",
 			app->name, s->files[dup], first->name_line, first->name_col);
 		op_app_free(app);
 		s->invalid++;
-		return OP_EINVAL;
+		return rc ? rc : OP_EINVAL;
 	}
 	int rc = keep(s, app, file);
 	if (rc)

@@ -16,7 +16,14 @@ void ck_err(op_check *c, const op_node *at, const char *fmt, ...)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	c->errors++;
-	op_diags_add(c->d, c->file, at ? at->line : 0, at ? at->col : 0, c->path, "%s", msg);
+	if (op_diags_add(c->d, c->file, at ? at->line : 0, at ? at->col : 0, c->path, "%s", msg))
+		c->nomem = true;
+}
+
+void ck_nomem(op_check *c, const op_node *at)
+{
+	c->nomem = true;
+	ck_err(c, at, "out of memory");
 }
 
 /* Appends text to the path, truncating at its capacity. */
@@ -142,7 +149,7 @@ char *ck_str(op_check *c, const op_node *n)
 	}
 	char *s = strdup(n->text);
 	if (!s)
-		ck_err(c, n, "out of memory");
+		ck_nomem(c, n);
 	return s;
 }
 
@@ -375,7 +382,7 @@ bool ck_kvs(op_check *c, const op_node *n, size_t max, enum ck_keyrule kr, enum 
 	out->v = calloc(n->n ? n->n : 1, sizeof *out->v);
 	out->n = 0;
 	if (!out->v) {
-		ck_err(c, n, "out of memory");
+		ck_nomem(c, n);
 		return false;
 	}
 	for (size_t i = 0; i < n->n; i++) {
@@ -397,7 +404,7 @@ bool ck_kvs(op_check *c, const op_node *n, size_t max, enum ck_keyrule kr, enum 
 				ck_err(c, n->vals[i], "expected %s, got \"%.80s\"", want, v);
 				free(v);
 			} else if (v && !(out->v[out->n].key = strdup(k->text))) {
-				ck_err(c, k, "out of memory");
+				ck_nomem(c, k);
 				free(v);
 			} else if (v) {
 				out->v[out->n++].val = v;
@@ -417,7 +424,7 @@ bool ck_strs(op_check *c, const op_node *n, size_t min, size_t max, bool sites, 
 	out->v = calloc(n->n ? n->n : 1, sizeof *out->v);
 	out->n = 0;
 	if (!out->v) {
-		ck_err(c, n, "out of memory");
+		ck_nomem(c, n);
 		return false;
 	}
 	for (size_t i = 0; i < n->n; i++) {

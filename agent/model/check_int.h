@@ -13,10 +13,14 @@ typedef struct op_check {
 	char path[512];
 	size_t plen;
 	int errors;
+	bool nomem; /* an allocation failed (or a report could not be kept): OP_ENOMEM */
 } op_check;
 
 void ck_err(op_check *c, const op_node *at, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Reports that memory ran out at n; the manifest then fails with OP_ENOMEM, not as
+ * invalid. */
+void ck_nomem(op_check *c, const op_node *at);
 /* Path steps: each returns the length to restore with ck_pop. */
 size_t ck_key(op_check *c, const char *key);
 size_t ck_index(op_check *c, size_t i);

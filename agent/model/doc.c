@@ -37,6 +37,12 @@ static op_node *node_new(op_doc *doc, op_node_kind kind, int line, int col)
 	return n;
 }
 
+/* Why node_new gave NULL: the cap, or the allocator. */
+static int node_fail(const op_doc *doc)
+{
+	return doc->nall >= OP_DOC_MAX_NODES ? OP_ETOOBIG : OP_ENOMEM;
+}
+
 static int node_push(op_node *parent, op_node *key, op_node *val)
 {
 	if (parent->n == parent->cap) {
@@ -113,8 +119,10 @@ static int yerr(struct yctx *c, int code, const yaml_mark_t *m, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	op_diags_add(
-		c->d, c->file, m ? (int)m->line + 1 : 1, m ? (int)m->column + 1 : 1, "", "%s", msg);
+	/* An error that cannot be reported is reported as what stopped it. */
+	if (op_diags_add(c->d, c->file, m ? (int)m->line + 1 : 1, m ? (int)m->column + 1 : 1, "",
+		    "%s", msg))
+		return OP_ENOMEM;
 	return code;
 }
 
@@ -318,8 +326,10 @@ static int on_event(struct yctx *c, yaml_event_t *ev)
 		if ((rc = check_tag(c, ev->data.scalar.tag, m, YAML_STR_TAG)) != 0)
 			return rc;
 		if (!(n = node_new(c->doc, OP_NODE_SCALAR, line, col)))
-			return yerr(
-				c, OP_ETOOBIG, m, "too many nodes (at most %d)", OP_DOC_MAX_NODES);
+			return node_fail(c->doc) == OP_ENOMEM
+				? OP_ENOMEM
+				: yerr(c, OP_ETOOBIG, m, "too many nodes (at most %d)",
+					  OP_DOC_MAX_NODES);
 		n->len = ev->data.scalar.length;
 		n->text = malloc(n->len + 1);
 		if (!n->text)
@@ -345,8 +355,10 @@ static int on_event(struct yctx *c, yaml_event_t *ev)
 			return yerr(c, OP_ETOOBIG, m, "nesting deeper than %d levels",
 				OP_DOC_MAX_DEPTH);
 		if (!(n = node_new(c->doc, seq ? OP_NODE_SEQ : OP_NODE_MAP, line, col)))
-			return yerr(
-				c, OP_ETOOBIG, m, "too many nodes (at most %d)", OP_DOC_MAX_NODES);
+			return node_fail(c->doc) == OP_ENOMEM
+				? OP_ENOMEM
+				: yerr(c, OP_ETOOBIG, m, "too many nodes (at most %d)",
+					  OP_DOC_MAX_NODES);
 		struct frame *f = &c->stack[c->depth++];
 		f->node = n;
 		f->key = NULL;
@@ -414,10 +426,14 @@ int op_doc_parse_yaml(op_doc *doc, const char *file, const char *buf, size_t len
 		yaml_event_t ev;
 		if (!yaml_parser_parse(&p, &ev)) {
 			const yaml_mark_t *m = &p.problem_mark;
-			op_diags_add(d, file, (int)m->line + 1, (int)m->column + 1, "",
-				"YAML syntax error: %s%s%s", p.problem ? p.problem : "unknown",
-				p.context ? " " : "", p.context ? p.context : "");
-			rc = OP_EINVAL;
+			if (p.error == YAML_MEMORY_ERROR ||
+				op_diags_add(d, file, (int)m->line + 1, (int)m->column + 1, "",
+					"YAML syntax error: %s%s%s",
+					p.problem ? p.problem : "unknown", p.context ? " " : "",
+					p.context ? p.context : ""))
+				rc = OP_ENOMEM;
+			else
+				rc = OP_EINVAL;
 			break;
 		}
 		bool end = ev.type == YAML_STREAM_END_EVENT;
@@ -515,7 +531,7 @@ static int json_to_node(op_doc *doc, jpos *p, json_t *j, int depth, op_node **ou
 		if (depth >= OP_DOC_MAX_DEPTH)
 			return OP_ETOOBIG;
 		if (!(n = json_node_new(doc, p, obj ? OP_NODE_MAP : OP_NODE_SEQ)))
-			return OP_ETOOBIG;
+			return node_fail(doc);
 		if (obj) {
 			const char *k;
 			json_t *v;
@@ -523,7 +539,7 @@ static int json_to_node(op_doc *doc, jpos *p, json_t *j, int depth, op_node **ou
 			{
 				op_node *kn = json_node_new(doc, p, OP_NODE_SCALAR), *vn;
 				if (!kn)
-					return OP_ETOOBIG;
+					return node_fail(doc);
 				if (!(kn->text = strdup(k)))
 					return OP_ENOMEM;
 				kn->len = strlen(k);
@@ -546,7 +562,7 @@ static int json_to_node(op_doc *doc, jpos *p, json_t *j, int depth, op_node **ou
 		return 0;
 	}
 	if (!(n = json_node_new(doc, p, OP_NODE_SCALAR)))
-		return OP_ETOOBIG;
+		return node_fail(doc);
 	char num[64];
 	const char *text;
 	size_t len;
@@ -590,10 +606,14 @@ int op_doc_parse_json(op_doc *doc, const char *file, const char *buf, size_t len
 	}
 	json_error_t je;
 	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+	/* jansson fails without a message only when it is out of memory. */
+	if (!j && !je.text[0])
+		return OP_ENOMEM;
+	/* An error that cannot be reported is reported as what stopped it. */
 	if (!j) {
-		op_diags_add(d, file, je.line > 0 ? je.line : 0, je.column > 0 ? je.column : 0, "",
-			"JSON syntax error: %s", je.text);
-		return OP_EINVAL;
+		int rc = op_diags_add(d, file, je.line > 0 ? je.line : 0,
+			je.column > 0 ? je.column : 0, "", "JSON syntax error: %s", je.text);
+		return rc ? rc : OP_EINVAL;
 	}
 	jpos p;
 	int rc = json_positions(buf, len, &p);
@@ -602,8 +622,8 @@ int op_doc_parse_json(op_doc *doc, const char *file, const char *buf, size_t len
 	free(p.line);
 	free(p.col);
 	json_decref(j);
-	if (rc == OP_ETOOBIG)
-		op_diags_add(d, file, 0, 0, "", "JSON too deep or too large");
+	if (rc == OP_ETOOBIG && op_diags_add(d, file, 0, 0, "", "JSON too deep or too large"))
+		rc = OP_ENOMEM;
 	return rc;
 }
 

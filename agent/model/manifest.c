@@ -50,7 +50,7 @@ static void read_spread(op_check *c, const op_node *n, size_t idx, op_spread *s)
 		char def[32];
 		snprintf(def, sizeof def, "spread-%zu", idx);
 		if (!(s->name = strdup(def)))
-			ck_err(c, n, "out of memory");
+			ck_nomem(c, n);
 	}
 	if ((v = ck_get(n, "requirements")))
 		AT_KEY(c, "requirements",
@@ -76,7 +76,7 @@ static void read_scaler_props(op_check *c, const op_node *n, op_trait *t)
 		t->spread = calloc(v->n ? v->n : 1, sizeof *t->spread);
 		t->nspread = t->spread ? v->n : 0;
 		if (!t->spread)
-			ck_err(c, v, "out of memory");
+			ck_nomem(c, v);
 		for (size_t i = 0; i < t->nspread; i++) {
 			size_t mi = ck_index(c, i);
 			read_spread(c, v->vals[i], i, &t->spread[i]);
@@ -282,7 +282,7 @@ static void read_spec(op_check *c, const op_node *n, op_app *app)
 		app->comps = calloc(v->n, sizeof *app->comps);
 		app->ncomps = app->comps ? v->n : 0;
 		if (!app->comps)
-			ck_err(c, v, "out of memory");
+			ck_nomem(c, v);
 		for (size_t i = 0; i < app->ncomps; i++) {
 			size_t mi = ck_index(c, i);
 			read_component(c, v->vals[i], &app->comps[i]);
@@ -362,7 +362,7 @@ static int read_app(op_check *c, const op_node *root, bool json, op_app **out)
 	}
 	if (c->errors) {
 		op_app_free(app);
-		return OP_EINVAL;
+		return c->nomem ? OP_ENOMEM : OP_EINVAL;
 	}
 	*out = app;
 	return 0;

@@ -97,11 +97,15 @@ static int check_commit(const op_policy *pol, const char *path, const op_marker 
 	if (op_policy_verify_commit(pol, &c, signer, &ve) != 0)
 		return op_err_set(e, ve.code == OP_ENOMEM ? OP_ENOMEM : OP_ETRUST,
 			"commit %.12s: %.400s", p->commit, ve.msg);
+	/* The time is the site's own reading, never the hub's left in place. */
 	char *email = NULL;
 	int64_t t = 0;
-	if (op_commit_committer(p->object, p->olen, &email, &t, &ve) == 0)
-		op_time_rfc3339(t, time);
+	int rc = op_commit_committer(p->object, p->olen, &email, &t, &ve);
 	free(email);
+	if (rc)
+		return op_err_set(e, rc == OP_ENOMEM ? OP_ENOMEM : OP_ETRUST,
+			"commit %.12s: %.400s", p->commit, ve.msg);
+	op_time_rfc3339(t, time);
 	return 0;
 }
 

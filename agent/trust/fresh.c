@@ -72,6 +72,8 @@ int op_fresh_decode(const char *json, size_t len, op_fresh *f, op_err *e)
 			OP_FRESH_MAX);
 	json_error_t je;
 	json_t *j = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+	if (!j && !je.text[0]) /* jansson's only failure without a message */
+		return op_err_set(e, OP_ENOMEM, "freshness record: out of memory");
 	if (!j)
 		return op_err_set(e, OP_EINVAL, "freshness record: not JSON: %s", je.text);
 	const char *commit = NULL, *t = NULL, *x = NULL, *sig = NULL;

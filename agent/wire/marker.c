@@ -42,6 +42,8 @@ int op_marker_decode(const char *buf, size_t len, op_marker *m, op_err *e)
 		return op_err_set(e, OP_ETOOBIG, "marker: %zu bytes is too large", len);
 	json_error_t je;
 	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+	if (!j && !je.text[0]) /* jansson's only failure without a message */
+		return op_err_set(e, OP_ENOMEM, "marker: out of memory");
 	if (!j)
 		return op_err_set(e, OP_EINVAL, "marker: not JSON: %s", je.text);
 	int rc = OP_EINVAL;

@@ -208,6 +208,8 @@ int op_proof_decode(const char *json, size_t len, op_proof *p, op_err *e)
 		return op_err_set(e, OP_ETOOBIG, "proof: %zu bytes, at most %d", len, OP_MAX_VALUE);
 	json_error_t je;
 	json_t *j = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+	if (!j && !je.text[0]) /* jansson's only failure without a message */
+		return op_err_set(e, OP_ENOMEM, "proof: out of memory");
 	if (!j)
 		return op_err_set(e, OP_EINVAL, "proof: not JSON: %s", je.text);
 	int rc = 0;

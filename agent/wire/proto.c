@@ -384,7 +384,9 @@ static int app_decode(const pr_rd *r, json_t *aj, op_app **app)
 	op_diags d = {0};
 	int rc = op_manifest_from_json("app", s, strlen(s), app, &d);
 	free(s);
-	if (rc != 0) {
+	if (rc == OP_ENOMEM) {
+		op_err_set(r->e, rc, "%s: out of memory", r->msg);
+	} else if (rc != 0) {
 		if (d.n > 0)
 			op_err_set(r->e, OP_EINVAL, "%s: app: %s: %s", r->msg, d.v[0].path,
 				d.v[0].msg);

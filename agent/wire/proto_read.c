@@ -91,6 +91,10 @@ json_t *pr_load(const pr_rd *r, const char *buf, size_t len, size_t max, int *rc
 	}
 	json_error_t je;
 	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+	if (!j && !je.text[0]) { /* jansson's only failure without a message */
+		*rc = op_err_set(r->e, OP_ENOMEM, "%s: out of memory", r->msg);
+		return NULL;
+	}
 	if (!j) {
 		*rc = op_err_set(r->e, OP_EINVAL, "%s: not JSON: %s (at byte %d)", r->msg, je.text,
 			je.position);

@@ -62,7 +62,12 @@ int op_revision_assemble(
 		op_diags d = {0};
 		char file[96];
 		snprintf(file, sizeof file, "app.%s", a->name);
-		if (op_manifest_from_json(file, json, len, &out->apps[out->napps], &d) != 0) {
+		int prc = op_manifest_from_json(file, json, len, &out->apps[out->napps], &d);
+		if (prc == OP_ENOMEM) {
+			rc = op_err_set(e, OP_ENOMEM, "out of memory");
+			op_diags_clear(&d);
+			break;
+		} else if (prc != 0) {
 			rc = op_err_set(e, OP_EINVAL, "app %s: %s: %s", a->name,
 				d.n ? d.v[0].path : "", d.n ? d.v[0].msg : "unreadable");
 			op_diags_clear(&d);
@@ -94,9 +99,14 @@ int op_revision_save(const op_revision *r, const char *path, op_err *e)
 	int rc = op_marker_encode(&r->marker, &mj, e);
 	if (rc)
 		return rc;
+	/* An app that cannot be added fails the save: a file without it would load as a
+	 * damaged revision. */
 	json_t *apps = json_object();
-	for (size_t i = 0; i < r->napps; i++)
-		json_object_set_new(apps, r->apps[i]->name, json_string(r->json[i]));
+	for (size_t i = 0; apps && i < r->napps; i++)
+		if (json_object_set_new(apps, r->apps[i]->name, json_string(r->json[i])) != 0) {
+			json_decref(apps);
+			apps = NULL;
+		}
 	json_t *j = json_pack("{s:i, s:s, s:o, s:b}", "v", 1, "marker", mj, "apps", apps,
 		"verified", r->verified);
 	free(mj);

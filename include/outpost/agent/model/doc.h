@@ -37,7 +37,8 @@ typedef struct op_doc {
 
 /* Parses YAML bytes into a tree. One document, no custom tags, aliases allowed within
  * the caps. On error adds a diagnostic naming file:line:col and returns OP_EINVAL or
- * OP_ETOOBIG. The doc must be freed with op_doc_clear either way. */
+ * OP_ETOOBIG (OP_ENOMEM when memory ran out). The doc must be freed with op_doc_clear
+ * either way. */
 int op_doc_parse_yaml(op_doc *doc, const char *file, const char *buf, size_t len, op_diags *d);
 /* Parses JSON bytes into a tree (all positions 0). Same error contract. */
 int op_doc_parse_json(op_doc *doc, const char *file, const char *buf, size_t len, op_diags *d);

@@ -98,7 +98,8 @@ typedef struct op_app {
 
 /* Parses and validates one manifest's YAML bytes. file is the name used in
  * diagnostics. On success *out is a new app (op_app_free) and 0 is returned; else
- * diagnostics are added to d and OP_EINVAL or OP_ETOOBIG is returned. */
+ * diagnostics are added to d and OP_EINVAL or OP_ETOOBIG is returned (OP_ENOMEM when
+ * memory ran out, whether or not a diagnostic could say so). */
 int op_manifest_parse(const char *file, const char *buf, size_t len, op_app **out, op_diags *d);
 /* Reads a file (at most OP_DOC_MAX_BYTES) and parses it; display names it in d. */
 int op_manifest_load(const char *path, const char *display, op_app **out, op_diags *d);
