@@ -90,6 +90,8 @@ static const struct perms agent_perms = {
 		"$JS.API.STREAM.DELETE.KV_outpost", "$JS.API.CONSUMER.CREATE.KV_outpost",
 		"$JS.API.CONSUMER.DELETE.KV_outpost.*", "$JS.API.DIRECT.GET.KV_outpost.>",
 		"$JS.API.STREAM.INFO.KV_outpost-status", "$JS.API.STREAM.CREATE.KV_outpost-status",
+		"$JS.API.CONSUMER.CREATE.KV_outpost-status",
+		"$JS.API.CONSUMER.DELETE.KV_outpost-status.*", "$JS.FC.KV_outpost-status.>",
 		"$KV.outpost-status.site.{s}.>", "$JS.hub.API.STREAM.INFO.KV_outpost",
 		"$JS.hub.API.CONSUMER.CREATE.KV_outpost",
 		"$JS.hub.API.CONSUMER.DELETE.KV_outpost.*", "$JS.FC.KV_outpost.>",
