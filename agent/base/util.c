@@ -164,3 +164,41 @@ int op_write_atomic(const char *path, const void *buf, size_t len, op_err *e)
 	}
 	return 0;
 }
+
+int op_read_file(const char *path, size_t max, char **buf, size_t *len, op_err *e)
+{
+	*buf = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return op_err_set(e, errno == ENOENT ? OP_ENOTFOUND : OP_EIO, "%s: %s", path,
+			strerror(errno));
+	char *b = malloc(max + 1);
+	if (!b) {
+		close(fd);
+		op_err_set(e, OP_ENOMEM, "out of memory");
+		return OP_ENOMEM;
+	}
+	size_t n = 0;
+	int rc = 0;
+	while (rc == 0) {
+		ssize_t r = read(fd, b + n, max + 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			rc = op_err_set(e, OP_EIO, "read %s: %s", path, strerror(errno));
+		else if (r == 0)
+			break;
+		else if ((n += (size_t)r) > max)
+			rc = op_err_set(e, OP_ETOOBIG, "%s: more than %zu bytes", path, max);
+	}
+	close(fd);
+	if (rc) {
+		free(b);
+		return rc;
+	}
+	b[n] = '\0';
+	*buf = b;
+	if (len)
+		*len = n;
+	return 0;
+}

@@ -11,7 +11,6 @@
 #include "agent_int.h"
 #include "outpost/agent/base/log.h"
 #include "outpost/agent/site/buckets.h"
-#include "outpost/agent/host/supervise.h"
 #include "outpost/agent/base/util.h"
 
 int ag_grow(void **v, size_t *cap, size_t need, size_t size)

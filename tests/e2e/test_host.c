@@ -18,6 +18,7 @@
 #include "outpost/agent/model/manifest.h"
 #include "outpost/agent/wire/proto.h"
 #include "outpost/agent/host/supervise.h"
+#include "outpost/agent/base/util.h"
 #include "t.h"
 
 #define SITE "s1"

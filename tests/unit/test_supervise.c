@@ -14,6 +14,7 @@
 #include "harness.h"
 #include "outpost/agent/wire/proto.h"
 #include "outpost/agent/host/supervise.h"
+#include "outpost/agent/base/util.h"
 #include "t.h"
 
 static const op_restart_policy P = OP_RESTART_POLICY_DEFAULT;

@@ -1,5 +1,5 @@
 /* Small helpers every role uses: durations on the command line, RFC 3339 times,
- * monotonic clocks, files written atomically. */
+ * monotonic clocks, whole files read and written atomically. */
 #ifndef OUTPOST_UTIL_H
 #define OUTPOST_UTIL_H
 
@@ -23,5 +23,8 @@ int64_t op_wall_ms(void); /* CLOCK_REALTIME */
 int op_mkdirs(const char *path, unsigned mode, op_err *e);
 /* Writes path via a temp file, fsync and rename, then fsyncs the directory. */
 int op_write_atomic(const char *path, const void *buf, size_t len, op_err *e);
+/* Reads a whole file of at most max bytes; *buf allocated (NUL-terminated), *len (may be
+ * NULL) its length. OP_ENOTFOUND when missing, OP_ETOOBIG past max. */
+int op_read_file(const char *path, size_t max, char **buf, size_t *len, op_err *e);
 
 #endif

@@ -104,8 +104,6 @@ void op_proc_kill_group(int pid, uint64_t start, int sig);
 int op_inst_remove(const char *state_dir, const char *id, op_err *e);
 /* The sha256 of a file as 64 lowercase hex digits. */
 int op_file_sha256(const char *path, char hex[65], op_err *e);
-/* Reads a whole file of at most max bytes; *buf allocated (NUL-terminated). */
-int op_read_file(const char *path, size_t max, char **buf, size_t *len, op_err *e);
 
 /* A size-capped output log: past max bytes, path.<keep-1> -> path.<keep> ... path ->
  * path.1 and a new path is started, so at most (keep + 1) * max bytes are kept. */
