@@ -32,13 +32,24 @@ static void test_setup(void)
 static char *armor(const unsigned char *blob, size_t len)
 {
 	size_t n = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
-	char *b = malloc(n), *out = malloc(n + n / 70 + 128);
+	size_t cap = n + n / 70 + 128, used = 0;
+	char *b = malloc(n), *out = malloc(cap);
+	if (!b || !out) {
+		free(b);
+		free(out);
+		return NULL;
+	}
 	sodium_bin2base64(b, n, blob, len, sodium_base64_VARIANT_ORIGINAL);
-	char *o = out + sprintf(out, "-----BEGIN SSH SIGNATURE-----\n");
-	for (size_t i = 0; i < strlen(b); i += 70)
-		o += sprintf(o, "%.70s\n", b + i);
-	sprintf(o, "-----END SSH SIGNATURE-----\n");
+	int w = snprintf(out, cap, "-----BEGIN SSH SIGNATURE-----\n");
+	for (size_t i = 0; w >= 0 && (used += (size_t)w) < cap && i < strlen(b); i += 70)
+		w = snprintf(out + used, cap - used, "%.70s\n", b + i);
+	if (w >= 0 && used < cap)
+		w = snprintf(out + used, cap - used, "-----END SSH SIGNATURE-----\n");
 	free(b);
+	if (w < 0 || used + (size_t)w >= cap) {
+		free(out);
+		return NULL;
+	}
 	return out;
 }
 
