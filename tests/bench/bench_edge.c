@@ -108,7 +108,9 @@ int main(void)
 		return 1;
 	}
 	/* The blobs and the marker as sync would publish them. */
-	held h = {.ids = &ids, .bytes = calloc(ids.n, sizeof(char *)), .len = calloc(ids.n, sizeof(size_t))};
+	held h = {.ids = &ids,
+		.bytes = calloc(ids.n, sizeof(char *)),
+		.len = calloc(ids.n, sizeof(size_t))};
 	size_t blob_bytes = 0, json_bytes = 0;
 	for (size_t i = 0; i < ids.n; i++) {
 		if (op_source_blob(src, ids.v[i], &h.bytes[i], &h.len[i], &e))

@@ -188,7 +188,8 @@ const char *fl_not_between(const char *set, const char *from, const char *to)
 		for (int v = 0; v < FL_MAXVER; v++) {
 			int max = a[i][v] > b[i][v] ? a[i][v] : b[i][v];
 			if (s[i][v] > max)
-				return h_str("%s has %02d.%03d=%d, more than in %s or %s (at most %d)",
+				return h_str(
+					"%s has %02d.%03d=%d, more than in %s or %s (at most %d)",
 					set, i, v, s[i][v], from, to, max);
 		}
 	return NULL;

@@ -134,7 +134,8 @@ static void test_spec_change_one_at_a_time(void)
 	T_REQUIRE(push());
 	struct rollout r = {0};
 	T_CHECK(h_wait_until(rolled, &r, WAIT_MS));
-	T_CHECK_MSG(r.max_total <= 4, "saw %d instances at once during a rollout of 3", r.max_total);
+	T_CHECK_MSG(
+		r.max_total <= 4, "saw %d instances at once during a rollout of 3", r.max_total);
 }
 
 static void test_host_killed_and_back(void)

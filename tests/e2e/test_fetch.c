@@ -400,8 +400,10 @@ static void test_missing_remote(void)
 		"ssh://git:SECRET-TOKEN-1@"};
 	for (size_t i = 0; i < sizeof urls / sizeof *urls; i++) {
 		char *out = NULL;
-		int rc = h_run(&out, "%s sync --once --repo %s --trust %s --state %s --nats %s 2>&1",
-			bin, h_q(h_str("%s127.0.0.1:%d/fleet.git", urls[i], dead)), h_q(f.trust), h_q(f.state), h_nats_url(f.hub));
+		int rc = h_run(&out,
+			"%s sync --once --repo %s --trust %s --state %s --nats %s 2>&1", bin,
+			h_q(h_str("%s127.0.0.1:%d/fleet.git", urls[i], dead)), h_q(f.trust),
+			h_q(f.state), h_nats_url(f.hub));
 		char *status = NULL;
 		h_run(&status, "%s status --nats %s --json", bin, h_nats_url(f.hub));
 		T_EQ_INT(rc, 1);

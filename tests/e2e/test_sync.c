@@ -161,15 +161,16 @@ static void test_copied_signature(void)
 	h_repo_git(f.repo, &ra, "cat-file commit %s", a);
 	h_repo_git(f.repo, &rb, "cat-file commit %s", b);
 	T_REQUIRE(ra && rb);
-	char *sig = strstr(ra, "gpgsig "), *end = sig ? strstr(sig, "-----END SSH SIGNATURE-----\n")
-						: NULL;
+	char *sig = strstr(ra, "gpgsig "),
+	     *end = sig ? strstr(sig, "-----END SSH SIGNATURE-----\n") : NULL;
 	char *blank = strstr(rb, "\n\n");
 	T_REQUIRE(sig && end && blank);
 	end += strlen("-----END SSH SIGNATURE-----\n");
-	const char *obj = h_str("%.*s\n%.*s%s", (int)(blank - rb), rb, (int)(end - sig), sig,
-		blank + 1);
+	const char *obj = h_str(
+		"%.*s\n%.*s%s", (int)(blank - rb), rb, (int)(end - sig), sig, blank + 1);
 	h_write(h_path("forged.txt"), "%s", obj);
-	T_EQ_INT(h_repo_git(f.repo, &forged, "hash-object -t commit -w %s", h_path("forged.txt")), 0);
+	T_EQ_INT(h_repo_git(f.repo, &forged, "hash-object -t commit -w %s", h_path("forged.txt")),
+		0);
 	T_REQUIRE(forged);
 	forged[strcspn(forged, "\n")] = '\0';
 	T_EQ_INT(h_repo_git(f.repo, NULL, "update-ref refs/heads/main %s", forged), 0);

@@ -41,7 +41,8 @@ static void test_like_git(void)
 		T_REQUIRE(fclose(f) == 0);
 		char *out = NULL;
 		/* --literally: git would check that a "commit" or "tree" parses. */
-		T_REQUIRE(h_run(&out, "git hash-object --literally -t %s %s", type, h_q(path)) == 0);
+		T_REQUIRE(
+			h_run(&out, "git hash-object --literally -t %s %s", type, h_q(path)) == 0);
 		char id[OP_GIT_ID_LEN + 1];
 		T_EQ_INT(op_git_hash(type, buf, len, id), 0);
 		T_CHECK_MSG(out && !strncmp(out, id, OP_GIT_ID_LEN), "%s of %zu bytes: %s, git: %s",

@@ -1145,10 +1145,11 @@ static void test_kind_helpers(void)
  * the same positions. */
 static void test_bom(void)
 {
-	const char y[] = "\xEF\xBB\xBF"
-			 "apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata:\n"
-			 "  name: Bad_Name\nspec:\n  components:\n    - name: a\n      type: process\n"
-			 "      properties: {command: /bin/true}\n";
+	const char y[] =
+		"\xEF\xBB\xBF"
+		"apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata:\n"
+		"  name: Bad_Name\nspec:\n  components:\n    - name: a\n      type: process\n"
+		"      properties: {command: /bin/true}\n";
 	op_app *app = NULL;
 	op_diags d = {0};
 	T_EQ_INT(op_manifest_parse("bom.yaml", y, sizeof y - 1, &app, &d), OP_EINVAL);

@@ -1,7 +1,7 @@
-/* Unit tests of SSH signatures (agent/trust/sshkey.c, agent/trust/sshsig.c, agent/trust/commitsig.c).
- * Real signatures come from ssh-keygen -Y sign at test time (fresh ed25519, ecdsa p256
- * and rsa keys in the harness's temp dir); crafted ones are rebuilt from them field by
- * field, so every refusal is tested on an otherwise valid signature. An rsa-sha2-256
+/* Unit tests of SSH signatures (agent/trust/sshkey.c, agent/trust/sshsig.c,
+ * agent/trust/commitsig.c). Real signatures come from ssh-keygen -Y sign at test time (fresh
+ * ed25519, ecdsa p256 and rsa keys in the harness's temp dir); crafted ones are rebuilt from them
+ * field by field, so every refusal is tested on an otherwise valid signature. An rsa-sha2-256
  * signature (ssh-keygen only makes rsa-sha2-512) is made with mbedtls from a PEM key
  * that ssh-keygen wrote. */
 #include "outpost/agent/trust/sshsig.h"
