@@ -56,7 +56,7 @@ static int on_key(void *arg, const char *key, const char *val, size_t len, uint6
 	/* site.<site>.agent | site.<site>.app.<name> | site.<site>.host.<id> */
 	char site[64], kind[8], name[128] = "";
 	if (sscanf(key, "site.%63[^.].%7[^.].%127s", site, kind, name) < 2 ||
-		(c->site && strcmp(site, c->site))) {
+		(c->site && strcmp(site, c->site) != 0)) {
 		json_decref(v);
 		return 0;
 	}

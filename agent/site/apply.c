@@ -61,7 +61,7 @@ static int assemble(op_agent *a, const op_marker *m, const ag_table *t, long ri,
 	free(both);
 	int64_t now = op_now_ms();
 	bool same = !strcmp(key, a->edge.key);
-	if (same && !from_hub && a->last_change_ms <= a->edge.checked_ms &&
+	if (same && a->edge.rc != 0 && !from_hub && a->last_change_ms <= a->edge.checked_ms &&
 		now - a->edge.checked_ms < a->cfg.resync_ms)
 		return a->edge.rc; /* a->problem still says why */
 	op_policy *pol = NULL;

@@ -139,7 +139,7 @@ typedef struct wbuf {
 
 static void put(wbuf *w, const void *d, size_t n)
 {
-	if (w->oom)
+	if (w->oom || n == 0) /* nothing to copy, and w->p may still be NULL */
 		return;
 	if (w->n + n > w->cap) {
 		size_t cap = (w->cap + n) * 2;
@@ -283,7 +283,7 @@ char *op_sshpriv_format(const op_sshpriv *k, const char *comment)
 		bool fits = append(out, cap, &used, BEGIN "\n", strlen(BEGIN "\n"));
 		for (size_t i = 0; fits && i < n; i += 70)
 			fits = append(out, cap, &used, body + i, n - i < 70 ? n - i : 70) &&
-			       append(out, cap, &used, "\n", 1);
+				append(out, cap, &used, "\n", 1);
 		if (!fits || !append(out, cap, &used, END "\n", strlen(END "\n"))) {
 			free(out); /* cannot happen: cap counts every byte */
 			out = NULL;
