@@ -121,6 +121,9 @@ int main(void)
 	op_diags d = {0};
 	if (op_source_read_apps(src, head, "apps", &set, &d, NULL, NULL, &e) || d.n)
 		return 1;
+	op_policy *pol = NULL;
+	if (op_policy_load(&pol, trust, NULL, false, &e))
+		return 1;
 	op_marker m = {0};
 	memcpy(m.commit, head, 41);
 	m.seq = 1;
@@ -135,9 +138,6 @@ int main(void)
 		json_bytes += h.jlen[i];
 	}
 	m.napps = set.n;
-	op_policy *pol = NULL;
-	if (op_policy_load(&pol, trust, NULL, false, &e))
-		return 1;
 	double edge[ROUNDS], floor_[ROUNDS];
 	for (int r = 0; r < ROUNDS; r++) {
 		op_revision rev;

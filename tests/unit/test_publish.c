@@ -98,7 +98,7 @@ static void test_marker_roundtrip(void)
 	m.seq = 7;
 	snprintf(m.signer, sizeof m.signer, "ops@example.com");
 	snprintf(m.time, sizeof m.time, "2026-11-25T20:00:00Z");
-	op_marker_app apps[2];
+	op_marker_app apps[2] = {0};
 	snprintf(apps[0].name, sizeof apps[0].name, "alpha");
 	snprintf(apps[1].name, sizeof apps[1].name, "beta");
 	memcpy(apps[0].digest, ent("x", '1').digest, OP_DIGEST_LEN + 1);

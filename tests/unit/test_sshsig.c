@@ -600,6 +600,7 @@ static void test_truncated_and_corrupted(void)
 		for (size_t n = 0; n < b.n; n++) {
 			/* Heap copies of exactly n bytes, so ASan sees any overread. */
 			unsigned char *p = malloc(n ? n : 1);
+			T_REQUIRE(p);
 			memcpy(p, b.d, n);
 			int rc = op_sshsig_parse_blob(&s, p, n, &e);
 			T_CHECK_MSG(
@@ -613,6 +614,7 @@ static void test_truncated_and_corrupted(void)
 		for (size_t n = 0; n < b.n; n++) {
 			for (size_t m = 0; m < sizeof masks; m++) {
 				unsigned char *p = malloc(b.n);
+				T_REQUIRE(p);
 				memcpy(p, b.d, b.n);
 				p[n] ^= masks[m];
 				if (op_sshsig_parse_blob(&s, p, b.n, &e) == 0) {
