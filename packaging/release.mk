@@ -6,12 +6,14 @@
 .PHONY: arm64 test-arm64 deb test-deb
 
 # --- arm64: the same static binary, cross-compiled ---------------------------------------
-# Same sources and flags; only the compiler, libgit2's prefix and the libraries' arch
-# (the cross gcc searches /usr/lib/aarch64-linux-gnu) differ.
+# Same sources and flags; only the compiler, libgit2's prefix (and sha1dc, taken from
+# that libgit2) and the libraries' arch (the cross gcc searches /usr/lib/aarch64-linux-gnu)
+# differ.
 A64_CC := aarch64-linux-gnu-gcc
 A64_PREFIX := /usr/local/aarch64-linux-gnu
 A64_CPPFLAGS := $(subst -I/usr/local/include,-I$(A64_PREFIX)/include,$(CPPFLAGS))
-A64_LIBS := $(subst /usr/local/lib/,$(A64_PREFIX)/lib/,$(STATIC_LIBS))
+A64_SHA1 := build/arm64/libsha1dc.a
+A64_LIBS := $(subst /usr/local/lib/,$(A64_PREFIX)/lib/,$(subst $(LIB_SHA1),$(A64_SHA1),$(STATIC_LIBS)))
 # Runs an aarch64 program here: called explicitly, as binfmt_misc may not know aarch64.
 QEMU_A64 := qemu-aarch64-static
 
@@ -20,11 +22,14 @@ build/arm64/%.o: %.c
 	@echo "  CC/A64  $<"
 	@$(A64_CC) $(A64_CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
-outpost-arm64: $(call obj,arm64,$(SRC))
+$(A64_SHA1): $(A64_PREFIX)/lib/libgit2.a
+	@mkdir -p $(dir $@)
+	$(call sha1dc,aarch64-linux-gnu-ar,$<)
+
+# The link's warnings show, as for the amd64 binary (see build.mk).
+outpost-arm64: $(call obj,arm64,$(SRC)) $(A64_SHA1)
 	@echo "  LD      $@ (static, aarch64)"
-	@rm -f $@; $(A64_CC) -static -o $@ $^ $(A64_LIBS) 2>&1 | \
-		grep -v "statically linked applications requires at runtime" | \
-		grep -v "in function" ; test -x $@
+	@$(A64_CC) -static -o $@ $(call obj,arm64,$(SRC)) $(A64_LIBS)
 
 arm64: outpost-arm64
 

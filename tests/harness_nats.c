@@ -631,7 +631,8 @@ static bool sync_answered(void *arg)
 	natsConnection *nc = NULL;
 	natsMsg *m = NULL;
 	bool ok = natsConnection_ConnectTo(&nc, r->hub->url) == NATS_OK &&
-		natsConnection_RequestString(&m, nc, "outpost.hub.sync.now", "{}", 10000) == NATS_OK;
+		natsConnection_RequestString(&m, nc, "outpost.hub.sync.now", "{}", 10000) ==
+			NATS_OK;
 	if (ok)
 		r->reply = strndup(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
 	natsMsg_Destroy(m);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#undef op_err_set /* the function itself, not the analyzer's macro (err.h) */
 int op_err_set(op_err *e, int code, const char *fmt, ...)
 {
 	if (e) {
@@ -32,6 +33,7 @@ const char *op_err_name(int code)
 	case OP_ETRUST: return "not trusted";
 	case OP_EUSAGE: return "usage";
 	case OP_ECONFLICT: return "conflict";
+	default: break;
 	}
 	return "unknown error";
 }

@@ -65,22 +65,33 @@ void op_time_rfc3339(int64_t t, char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The n decimal digits at s as a number, -1 when one of them is not a digit. */
+static int digits(const char *s, int n)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
 int op_time_parse_rfc3339(const char *s, int64_t *t)
 {
-	struct tm tm = {0};
-	char z = 0;
-	int n = 0;
-	if (!s || strlen(s) != 20 ||
-		sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-			&tm.tm_hour, &tm.tm_min, &tm.tm_sec, &z, &n) != 7 ||
-		n != 20 || z != 'Z' || tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12 ||
-		tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-		tm.tm_sec > 60)
+	if (!s || strlen(s) != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+		s[16] != ':' || s[19] != 'Z')
 		return OP_EINVAL;
-	for (int i = 0; i < 20; i++) /* no signs or blanks where digits belong */
-		if (i != 4 && i != 7 && i != 10 && i != 13 && i != 16 && i != 19 &&
-			(s[i] < '0' || s[i] > '9'))
-			return OP_EINVAL;
+	struct tm tm = {.tm_year = digits(s, 4),
+		.tm_mon = digits(s + 5, 2),
+		.tm_mday = digits(s + 8, 2),
+		.tm_hour = digits(s + 11, 2),
+		.tm_min = digits(s + 14, 2),
+		.tm_sec = digits(s + 17, 2)};
+	if (tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+		tm.tm_mday > 31 || tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 ||
+		tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 60)
+		return OP_EINVAL;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
 	*t = (int64_t)timegm(&tm);
@@ -213,7 +224,7 @@ int op_grow(void **v, size_t *cap, size_t need, size_t size)
 			return OP_ENOMEM;
 		c *= 2;
 	}
-	if (size && c > SIZE_MAX / size)
+	if (size == 0 || c > SIZE_MAX / size) /* size 0: a caller's mistake, never grown */
 		return OP_ENOMEM;
 	void *n = realloc(*v, c * size);
 	if (!n)

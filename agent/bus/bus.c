@@ -52,7 +52,7 @@ static void scrub(char *buf, size_t cap)
 			if ((size_t)(at - buf) + 3 + tail >= cap)
 				break;
 			memmove(at + 3, at + sl, tail + 1);
-			memcpy(at, "***", 3);
+			memset(at, '*', 3);
 		}
 	}
 	pthread_mutex_unlock(&secret_mu);

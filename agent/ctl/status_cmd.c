@@ -62,7 +62,7 @@ static int on_key(void *arg, const char *key, const char *val, size_t len, uint6
 		size_t n = strlen(c->known);
 		snprintf(c->known + n, sizeof c->known - n, "%s%s", n ? ", " : "", site);
 	}
-	if (got < 2 || (c->site && strcmp(site, c->site))) {
+	if (got < 2 || (c->site && strcmp(site, c->site) != 0)) {
 		json_decref(v);
 		return 0;
 	}

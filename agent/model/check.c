@@ -246,7 +246,7 @@ bool ck_int(op_check *c, const op_node *n, long long min, long long max, int *ou
 		ck_err(c, n, "expected an integer from %lld to %lld, got %s", min, max, n->text);
 		return false;
 	}
-	if (quoted_int(n))
+	if (n && quoted_int(n))
 		ck_err(c, n,
 			"expected an integer from %lld to %lld, got the string \"%.80s\" "
 			"(write the number without quotes)",

@@ -370,6 +370,8 @@ static int on_event(struct yctx *c, yaml_event_t *ev)
 	}
 	case YAML_SEQUENCE_END_EVENT:
 	case YAML_MAPPING_END_EVENT: {
+		if (c->depth == 0) /* libyaml pairs start and end: a guard, not a case */
+			return yerr(c, OP_EINVAL, m, "an end without a start");
 		struct frame *f = &c->stack[--c->depth];
 		n = f->node;
 		char *anchor = f->anchor;

@@ -82,7 +82,7 @@ static void read_scaler_props(op_check *c, const op_node *n, op_trait *t)
 			read_spread(c, v->vals[i], i, &t->spread[i]);
 			for (size_t j = 0; j < i && t->spread[i].name; j++) {
 				if (!t->spread[j].name ||
-					strcmp(t->spread[j].name, t->spread[i].name))
+					strcmp(t->spread[j].name, t->spread[i].name) != 0)
 					continue;
 				/* At the name when it is written; a default name collides at the
 				 * entry. */

@@ -128,7 +128,7 @@ void op_digest(const void *buf, size_t len, char out[OP_DIGEST_LEN + 1])
 {
 	unsigned char h[32];
 	mbedtls_sha256(buf, len, h, 0);
-	memcpy(out, "sha256:", 7);
+	memcpy(out, "sha256:", 8); /* with its NUL; the hex overwrites it */
 	for (int i = 0; i < 32; i++)
 		snprintf(out + 7 + 2 * i, 3, "%02x", h[i]);
 }

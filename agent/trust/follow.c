@@ -232,8 +232,8 @@ static int points(const op_proof *p, struct point **pts, size_t *n, op_err *e)
 		first_step = nc; /* every commit of the chain is a step */
 	} else if (nc) {
 		v[k].commit = p->commits[nc - 1].id;
-		if ((rc = op_git_commit_tree(oldraw, oldlen, root, &pe)) != 0 ||
-			(rc = op_follow_ref_at(p, root, &v[k].ref, &pe)) != 0)
+		if (op_git_commit_tree(oldraw, oldlen, root, &pe) != 0 ||
+			op_follow_ref_at(p, root, &v[k].ref, &pe) != 0)
 			return op_err_set(
 				e, OP_ETRUST, "proof: commit %.12s: %s", v[k].commit, pe.msg);
 		k++;
@@ -242,8 +242,8 @@ static int points(const op_proof *p, struct point **pts, size_t *n, op_err *e)
 		/* No chain: the hub says nothing changed the policy for a window of commits,
 		 * the head included, so the head's tree names the policy before it. */
 		v[k].commit = p->commit;
-		if ((rc = op_git_commit_tree(p->object, p->olen, root, &pe)) != 0 ||
-			(rc = op_follow_ref_at(p, root, &v[k].ref, &pe)) != 0)
+		if (op_git_commit_tree(p->object, p->olen, root, &pe) != 0 ||
+			op_follow_ref_at(p, root, &v[k].ref, &pe) != 0)
 			return op_err_set(e, OP_ETRUST, "proof: %s", pe.msg);
 		*n = 1;
 		return 0;
@@ -351,8 +351,8 @@ int op_follow(const op_follow_in *in, op_policy **pol, op_follow_policy *next, o
 	char root[41];
 	op_err he = {0};
 	if (rc == 0 &&
-		((rc = op_git_commit_tree(p->object, p->olen, root, &he)) != 0 ||
-			(rc = op_follow_ref_at(p, root, &head.ref, &he)) != 0))
+		(op_git_commit_tree(p->object, p->olen, root, &he) != 0 ||
+			op_follow_ref_at(p, root, &head.ref, &he) != 0))
 		rc = op_err_set(e, OP_ETRUST, "proof: %s", he.msg);
 	if (rc == 0 && op_follow_ref_equal(&head.ref, &cur.ref)) {
 		*next = cur;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,7 +139,7 @@ typedef struct wbuf {
 
 static void put(wbuf *w, const void *d, size_t n)
 {
-	if (w->oom)
+	if (w->oom || n == 0) /* nothing to copy, and w->p may still be NULL */
 		return;
 	if (w->n + n > w->cap) {
 		size_t cap = (w->cap + n) * 2;
@@ -244,6 +245,18 @@ char *op_sshpriv_public_line(const op_sshpriv *k, const char *comment)
 	return line;
 }
 
+/* Appends len bytes of s to out (cap bytes, *used of them taken, NUL-terminated):
+ * false, and nothing appended, when they do not fit. */
+static bool append(char *out, size_t cap, size_t *used, const char *s, size_t len)
+{
+	if (len >= cap - *used)
+		return false;
+	memcpy(out + *used, s, len);
+	*used += len;
+	out[*used] = '\0';
+	return true;
+}
+
 char *op_sshpriv_format(const op_sshpriv *k, const char *comment)
 {
 	wbuf priv = {0}, all = {0};
@@ -265,12 +278,16 @@ char *op_sshpriv_format(const op_sshpriv *k, const char *comment)
 	put_str(&all, k->pub.blob, k->pub.blob_len);
 	put_str(&all, priv.p, priv.n);
 	char *body = priv.oom || all.oom ? NULL : b64(all.p, all.n), *out = NULL;
-	size_t n = body ? strlen(body) : 0;
-	if (body && (out = malloc(n + n / 70 + 128)) != NULL) {
-		char *o = out + sprintf(out, BEGIN "\n");
-		for (size_t i = 0; i < n; i += 70)
-			o += sprintf(o, "%.70s\n", body + i);
-		sprintf(o, END "\n");
+	size_t n = body ? strlen(body) : 0, cap = n + n / 70 + 128, used = 0;
+	if (body && (out = malloc(cap)) != NULL) {
+		bool fits = append(out, cap, &used, BEGIN "\n", strlen(BEGIN "\n"));
+		for (size_t i = 0; fits && i < n; i += 70)
+			fits = append(out, cap, &used, body + i, n - i < 70 ? n - i : 70) &&
+				append(out, cap, &used, "\n", 1);
+		if (!fits || !append(out, cap, &used, END "\n", strlen(END "\n"))) {
+			free(out); /* cannot happen: cap counts every byte */
+			out = NULL;
+		}
 	}
 	if (priv.p)
 		sodium_memzero(priv.p, priv.cap);

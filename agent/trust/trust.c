@@ -142,8 +142,10 @@ static int check_list(const char *list, const char *what, op_err *e)
 			if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
 				return op_err_set(e, OP_EINVAL, "control character in %s", what);
 		p += n;
-		if (*p == ',' && !*++p)
+		if (*p == ',' && !*(p + 1))
 			return op_err_set(e, OP_EINVAL, "%s ends with ','", what);
+		if (*p == ',')
+			p++;
 	}
 	return 0;
 }

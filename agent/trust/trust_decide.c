@@ -101,19 +101,17 @@ void op_trust_decide(const op_trust_policy *p, const op_trust_revoked *r, const 
 		return;
 	}
 	/* find-principals: the first line listing the key and valid at the time. */
-	const op_trust_entry *first = NULL, *dated = NULL;
-	bool listed = false;
+	const op_trust_entry *first = NULL, *dated = NULL; /* neither: not listed */
 	for (size_t i = 0; p && i < p->n && !first; i++) {
 		const op_trust_entry *t = &p->v[i];
 		if (!op_sshkey_equal(&t->key, q->key))
 			continue;
-		listed = true;
 		if (time_ok(t, q->time))
 			first = t;
 		else if (!dated)
 			dated = t;
 	}
-	if (!listed) {
+	if (!first && !dated) {
 		say(v, OP_TRUST_NOT_LISTED, 0, "%s key %s is not in %s",
 			op_sshkey_type_name(q->key->type), v->fingerprint, file);
 		return;

@@ -1,23 +1,26 @@
-/* Git objects from raw bytes (see include/outpost/agent/wire/gitobj.h). */
+/* Git objects from raw bytes (see include/outpost/agent/wire/gitobj.h).
+ *
+ * Object ids are SHA-1 with collision detection, as git's own (sha1dc): a commit or a
+ * tree forged by a SHAttered-style collision must not verify. The sha1dc code is the
+ * one in libgit2 (built with USE_SHA1=CollisionDetection); the build takes just those
+ * objects from libgit2.a into a small archive, so that this pure module, and the edge
+ * that uses it, never link libgit2 itself. sha1dc installs no header: its three entry
+ * points are declared here, and its context, whose layout is sha1dc's business, lives
+ * in a buffer larger than it (about 2.4 KB today) and as aligned as anything. */
 #include "outpost/agent/wire/gitobj.h"
 
-#include <git2.h>
+#include <stdalign.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
-int op_git_hash(const char *type, const void *raw, size_t len, char id[OP_GIT_ID_LEN + 1])
-{
-	git_object_t t = !strcmp(type, "commit") ? GIT_OBJECT_COMMIT
-		: !strcmp(type, "tree")          ? GIT_OBJECT_TREE
-		: !strcmp(type, "blob")          ? GIT_OBJECT_BLOB
-						 : GIT_OBJECT_INVALID;
-	git_oid oid;
-	id[0] = '\0';
-	if (t == GIT_OBJECT_INVALID || git_odb_hash(&oid, raw, len, t) != 0)
-		return OP_EINVAL;
-	git_oid_tostr(id, OP_GIT_ID_LEN + 1, &oid);
-	return 0;
-}
+typedef struct {
+	alignas(max_align_t) unsigned char opaque[8192];
+} op_sha1dc_ctx;
+
+void SHA1DCInit(op_sha1dc_ctx *ctx);
+void SHA1DCUpdate(op_sha1dc_ctx *ctx, const char *buf, size_t len);
+int SHA1DCFinal(unsigned char out[20], op_sha1dc_ctx *ctx);
 
 static void hex20(const unsigned char *b, char out[OP_GIT_ID_LEN + 1])
 {
@@ -27,6 +30,27 @@ static void hex20(const unsigned char *b, char out[OP_GIT_ID_LEN + 1])
 		out[2 * i + 1] = digits[b[i] & 15];
 	}
 	out[OP_GIT_ID_LEN] = '\0';
+}
+
+int op_git_hash(const char *type, const void *raw, size_t len, char id[OP_GIT_ID_LEN + 1])
+{
+	id[0] = '\0';
+	if (strcmp(type, "commit") != 0 && strcmp(type, "tree") != 0 && strcmp(type, "blob") != 0)
+		return OP_EINVAL;
+	/* Git hashes "<type> <decimal length>\0" and then the bytes. */
+	char head[32];
+	int n = snprintf(head, sizeof head, "%s %zu", type, len);
+	if (n < 0 || (size_t)n >= sizeof head)
+		return OP_EINVAL;
+	op_sha1dc_ctx ctx;
+	unsigned char sum[20];
+	SHA1DCInit(&ctx);
+	SHA1DCUpdate(&ctx, head, (size_t)n + 1);
+	SHA1DCUpdate(&ctx, raw, len);
+	if (SHA1DCFinal(sum, &ctx) != 0)
+		return OP_EINVAL; /* a collision attack: no id for these bytes */
+	hex20(sum, id);
+	return 0;
 }
 
 int op_git_tree_next(const void *raw, size_t len, size_t *off, op_git_entry *ent, op_err *e)

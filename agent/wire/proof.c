@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "outpost/agent/model/appset.h"
-#include "outpost/agent/bus/bus.h"
+#include "outpost/agent/base/limits.h"
 
 void op_proof_path_clean(const char *path, char out[OP_PROOF_PATH_MAX + 1])
 {

@@ -11,7 +11,7 @@
 
 void op_revision_clear(op_revision *r)
 {
-	for (size_t i = 0; i < r->napps; i++) {
+	for (size_t i = 0; r->apps && r->json && i < r->napps; i++) {
 		op_app_free(r->apps[i]);
 		free(r->json[i]);
 	}

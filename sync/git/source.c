@@ -56,7 +56,7 @@ static void set_ca(const char *ca_file)
 		if (access(bundles[i], R_OK) == 0)
 			f = bundles[i];
 	if (f)
-		git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, f, NULL);
+		git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, f, (const char *)NULL);
 }
 
 /* Opens the cache, or makes a new one where it is missing or unreadable. */
@@ -105,7 +105,7 @@ static int scrub(const op_source *s, op_err *e, int rc)
 	while ((hit = strstr(e->msg, s->secret)) != NULL) {
 		size_t n = strlen(s->secret);
 		memmove(hit + 3, hit + n, strlen(hit + n) + 1);
-		memcpy(hit, "***", 3);
+		memset(hit, '*', 3);
 	}
 	return rc;
 }

@@ -418,7 +418,7 @@ static void pass(op_sync *s, op_sync_outcome *o)
 	op_blob_ids blobs;
 	char *pj = NULL;
 	size_t pjlen = 0;
-	if ((rc = build_proof(s, &hc, &pj, &pjlen, &blobs, &e)) != 0) {
+	if (build_proof(s, &hc, &pj, &pjlen, &blobs, &e) != 0) {
 		op_commit_clear(&hc);
 		set_reason(o, OP_SYNC_FAILED, "proof: %s", e.msg);
 		goto out;

@@ -256,7 +256,7 @@ int op_cmd_sync(int argc, char **argv)
 		case 'o': once = true; break;
 		case 'N': now = true; break;
 		case 'v':
-			if (strcmp(optarg, "all") && strcmp(optarg, "head")) {
+			if (strcmp(optarg, "all") != 0 && strcmp(optarg, "head") != 0) {
 				fprintf(stderr, "outpost sync: --verify takes all or head\n");
 				return OP_EXIT_USAGE;
 			}

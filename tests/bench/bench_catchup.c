@@ -100,7 +100,7 @@ static bool set_app(int i, int version)
 static bool put_marker(void)
 {
 	op_marker m = {0};
-	op_marker_app apps[NAPPS];
+	op_marker_app apps[NAPPS] = {0};
 	snprintf(m.commit, sizeof m.commit, "%040llx", (unsigned long long)(0xbe0000 + ++seq));
 	m.seq = seq;
 	snprintf(m.signer, sizeof m.signer, "bench");

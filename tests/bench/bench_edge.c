@@ -108,7 +108,9 @@ int main(void)
 		return 1;
 	}
 	/* The blobs and the marker as sync would publish them. */
-	held h = {.ids = &ids, .bytes = calloc(ids.n, sizeof(char *)), .len = calloc(ids.n, sizeof(size_t))};
+	held h = {.ids = &ids,
+		.bytes = calloc(ids.n, sizeof(char *)),
+		.len = calloc(ids.n, sizeof(size_t))};
 	size_t blob_bytes = 0, json_bytes = 0;
 	for (size_t i = 0; i < ids.n; i++) {
 		if (op_source_blob(src, ids.v[i], &h.bytes[i], &h.len[i], &e))
@@ -118,6 +120,9 @@ int main(void)
 	op_appset set = {0};
 	op_diags d = {0};
 	if (op_source_read_apps(src, head, "apps", &set, &d, NULL, NULL, &e) || d.n)
+		return 1;
+	op_policy *pol = NULL;
+	if (op_policy_load(&pol, trust, NULL, false, &e))
 		return 1;
 	op_marker m = {0};
 	memcpy(m.commit, head, 41);
@@ -133,9 +138,6 @@ int main(void)
 		json_bytes += h.jlen[i];
 	}
 	m.napps = set.n;
-	op_policy *pol = NULL;
-	if (op_policy_load(&pol, trust, NULL, false, &e))
-		return 1;
 	double edge[ROUNDS], floor_[ROUNDS];
 	for (int r = 0; r < ROUNDS; r++) {
 		op_revision rev;

@@ -67,8 +67,8 @@ int main(void)
 	p[0] = h_spawn_sh(h_path("sync.log"),
 		"%s sync --repo %s --trust %s --state %s --nats %s --interval 1h", bin, repo->path,
 		trust, h_path("sync-state"), h_nats_url(hub));
-	p[1] = h_spawn_sh(h_path("agent.log"), "%s agent --site plant --nats %s --state %s",
-		bin, h_nats_url(site), h_path("agent-state"));
+	p[1] = h_spawn_sh(h_path("agent.log"), "%s agent --site plant --nats %s --state %s", bin,
+		h_nats_url(site), h_path("agent-state"));
 	p[2] = h_spawn_sh(h_path("host.log"),
 		"%s host --site plant --id h1 --nats %s --state %s --heartbeat 1s", bin,
 		h_nats_url(site), h_path("host-state"));
@@ -92,9 +92,11 @@ int main(void)
 			NATS_OK)
 			return 1;
 		long long t1 = h_now_ms();
-		json_t *j = json_loadb(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), 0, NULL);
+		json_t *j = json_loadb(
+			natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), 0, NULL);
 		long long ms = json_integer_value(json_object_get(j, "ms"));
-		bool ok = !strcmp(json_string_value(json_object_get(j, "outcome")) ?: "", "accepted");
+		bool ok = !strcmp(
+			json_string_value(json_object_get(j, "outcome")) ?: "", "accepted");
 		json_decref(j);
 		natsMsg_Destroy(m);
 		if (!ok)
@@ -122,7 +124,8 @@ int main(void)
 	printf("  the reply to sync.now:                 p50 %lld ms p99 %lld ms\n", q50, q99);
 	printf("  floor, the pass's own time:            p50 %lld ms p99 %lld ms\n", f50, f99);
 	printf("  ratio push-to-running p50 / floor p50: %.1fx; goal p50 <= %d ms: %s\n",
-		(double)r50 / (double)(f50 > 0 ? f50 : 1), GOAL_MS, r50 <= GOAL_MS ? "met" : "NOT met");
+		(double)r50 / (double)(f50 > 0 ? f50 : 1), GOAL_MS,
+		r50 <= GOAL_MS ? "met" : "NOT met");
 	h_adopt_workloads(tag);
 	return 0;
 }

@@ -557,13 +557,14 @@ static void step_forged(const char *sha)
 		js_KeyValue(&kv, js, "outpost") != NATS_OK ||
 		kvStore_Get(&ae, kv, "app.thermo") != NATS_OK ||
 		kvStore_Get(&re, kv, "rev") != NATS_OK ||
-		op_marker_decode(kvEntry_ValueString(re), (size_t)kvEntry_ValueLen(re), &m, &e) != 0)
+		op_marker_decode(kvEntry_ValueString(re), (size_t)kvEntry_ValueLen(re), &m, &e) !=
+			0)
 		demo_fail("cannot read the hub's bucket: %s", e.msg);
 	const char *json = kvEntry_ValueString(ae), *at = strstr(json, "\"instances\":4");
 	if (!at)
 		demo_fail("app.thermo does not say 4 instances: %s", json);
-	const char *forged = h_str("%.*s\"instances\":40%s", (int)(at - json), json,
-		at + strlen("\"instances\":4"));
+	const char *forged = h_str(
+		"%.*s\"instances\":40%s", (int)(at - json), json, at + strlen("\"instances\":4"));
 	m.seq++;
 	for (size_t i = 0; i < m.napps; i++)
 		if (!strcmp(m.apps[i].name, "thermo"))

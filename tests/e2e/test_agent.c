@@ -134,7 +134,8 @@ static void test_spec_change_one_at_a_time(void)
 	T_REQUIRE(push());
 	struct rollout r = {0};
 	T_CHECK(h_wait_until(rolled, &r, WAIT_MS));
-	T_CHECK_MSG(r.max_total <= 4, "saw %d instances at once during a rollout of 3", r.max_total);
+	T_CHECK_MSG(
+		r.max_total <= 4, "saw %d instances at once during a rollout of 3", r.max_total);
 }
 
 static void test_host_killed_and_back(void)
@@ -277,8 +278,8 @@ static void test_hub_status_and_delete(void)
 	T_EQ_INT(h_run(&out, "%s status --nats %s --app nope 2>&1", bin, h_nats_url(hub)), 1);
 	T_CHECK_MSG(out && strstr(out, "no app named \"nope\""), "%s", out ? out : "");
 	free(out);
-	T_EQ_INT(h_run(&out, "%s status --nats %s --site plant --app web", bin, h_nats_url(hub)),
-		0);
+	T_EQ_INT(
+		h_run(&out, "%s status --nats %s --site plant --app web", bin, h_nats_url(hub)), 0);
 	free(out);
 	T_EQ_INT(h_run(&out, "%s status --nats nats://127.0.0.1:1 2>&1", bin), 1);
 	T_CHECK_MSG(out && !strstr(out, ".c:") && strstr(out, "No server available"), "%s",

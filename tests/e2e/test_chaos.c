@@ -16,9 +16,14 @@
  *
  * CHAOS_SEED replays a run (the seed is printed at the start and with any failure),
  * CHAOS_STEPS sets its length (10 here: `make test`; `make chaos` runs 100). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fleet.h"
+#include "t.h"
 
 #define DEADLINE_MS 60000
 #define NHOSTS 3

@@ -394,8 +394,8 @@ static void test_creds_command(void)
 	T_EQ_INT(h_run(NULL, "%s creds --out %s --hub-leaf nats-leaf://h:1 --site a 2>/dev/null",
 			 bin, creds),
 		1);
-	const char *files[] = {"hub/hub.conf", "hub/sync.creds", "hub/status.creds", "hub/hook.creds",
-		"plant-7/site.conf", "plant-7/leaf.creds", "plant-7/agent.creds",
+	const char *files[] = {"hub/hub.conf", "hub/sync.creds", "hub/status.creds",
+		"hub/hook.creds", "plant-7/site.conf", "plant-7/leaf.creds", "plant-7/agent.creds",
 		"plant-7/status.creds", "plant-7/host-h1.creds", "plant-7/host-h2.creds",
 		"plant-9/site.conf", "plant-9/leaf.creds", "plant-9/agent.creds",
 		"plant-9/status.creds", "plant-9/host-h1.creds", "hub/fresh.key",
@@ -447,10 +447,11 @@ static pid_t start_host(int i)
 static void test_creds_update(void)
 {
 	const char *d = h_path("creds-upd");
-	T_REQUIRE(h_run(NULL,
-			  "%s creds --out %s --hub-leaf nats-leaf://127.0.0.1:7422 --site a --site b "
-			  "--host a:h1 >/dev/null",
-			  bin, d) == 0);
+	T_REQUIRE(
+		h_run(NULL,
+			"%s creds --out %s --hub-leaf nats-leaf://127.0.0.1:7422 --site a --site b "
+			"--host a:h1 >/dev/null",
+			bin, d) == 0);
 	char *sum0 = NULL, *sum1 = NULL, *sum2 = NULL;
 	T_REQUIRE(h_run(&sum0, SUMS, d) == 0);
 	/* refused: nothing changes */
@@ -1050,8 +1051,7 @@ static void test_hook(void)
 	r = pub_refused(hub, c, "$JS.API.STREAM.INFO.KV_outpost-status", NULL);
 	record("hub hook", "read the status bucket", r, "hub: publish permission", true);
 	r = sub_refused(hub, c, "outpost.hub.sync.now");
-	record("hub hook", "answer sync.now in sync's place", r, "hub: subscribe permission",
-		true);
+	record("hub hook", "answer sync.now in sync's place", r, "hub: subscribe permission", true);
 }
 
 /* ---- a compromised hub

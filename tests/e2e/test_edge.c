@@ -80,7 +80,8 @@ static bool agent_matches(void *arg)
 					json_integer_value(json_object_get(ag, "seq")))) &&
 		(!w->problem || (problem && strstr(problem, w->problem))) &&
 		(!w->fresh ||
-			!strcmp(json_string_value(json_object_get(ag, "freshness")) ?: "", w->fresh));
+			!strcmp(json_string_value(json_object_get(ag, "freshness")) ?: "",
+				w->fresh));
 }
 
 static bool wait_agent_fresh(
@@ -91,7 +92,8 @@ static bool wait_agent_fresh(
 	if (!ok) {
 		char *s = w.last ? json_dumps(w.last, JSON_COMPACT) : NULL;
 		fprintf(stderr,
-			"  site %s: want seq %lld, %d running, problem ~ \"%s\", freshness %s; have "
+			"  site %s: want seq %lld, %d running, problem ~ \"%s\", freshness %s; "
+			"have "
 			"%.1500s\n",
 			site->name, seq, running, problem ? problem : "*", fresh ? fresh : "*",
 			s ? s : "(none)");
@@ -128,8 +130,8 @@ static long long hub_seq(void)
 static pid_t start_agent(h_nats *site, const char *trust, const char *fresh)
 {
 	return h_spawn_sh(h_path("agent-%s.log", site->name),
-		"%s agent --site %s --nats %s --state %s --host-timeout 1s --resync 1s%s%s%s%s", bin,
-		site->name, h_nats_url(site), h_path("agent-%s", site->name),
+		"%s agent --site %s --nats %s --state %s --host-timeout 1s --resync 1s%s%s%s%s",
+		bin, site->name, h_nats_url(site), h_path("agent-%s", site->name),
 		trust ? " --trust " : "", trust ? trust : "",
 		fresh ? " --stale-after 3s --fresh-signers " : "", fresh ? fresh : "");
 }

@@ -35,7 +35,7 @@ static const char *bin;
 
 static const char *commit(fx *f, const char *msg)
 {
-	return h_repo_commit(f->repo, &(h_commit){.key = ed, .msg = msg});
+	return h_repo_commit(f->repo, &(h_commit){.key = fx_ed, .msg = msg});
 }
 
 /* One pass from url with env (shell assignments, may be ""); returns the exit code,
@@ -44,7 +44,7 @@ static int sync_url(fx *f, const char *env, const char *url, char **log)
 {
 	char *out = NULL;
 	int rc = h_run(&out, "%s%s sync --once --repo %s --trust %s --state %s --nats %s", env, bin,
-		h_q(url), h_q(f->trust), h_q(f->state), h_nats_url(hub));
+		h_q(url), h_q(f->trust), h_q(f->state), h_nats_url(f->hub));
 	if (log)
 		*log = out;
 	else
@@ -60,7 +60,7 @@ static int sync_path(fx *f, char **log)
 /* The bucket's marker names head and app.<name> has that many instances. */
 static bool published(fx *f, const char *head, const char *name, int instances)
 {
-	char *rev = get(f, "rev"), *app = get(f, h_str("app.%s", name));
+	char *rev = fx_get(f, "rev"), *app = fx_get(f, h_str("app.%s", name));
 	bool ok = rev && head && strstr(rev, h_str("\"commit\":\"%s\"", head)) && app &&
 		strstr(app, h_str("\"instances\":%d", instances));
 	if (!ok)
@@ -142,12 +142,12 @@ static void test_local_path(void)
 {
 	fx f;
 	T_REQUIRE(fx_start(&f, "path"));
-	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 2));
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", fx_app_yaml("alpha", 2));
 	const char *head = commit(&f, "alpha");
 	T_REQUIRE(head);
 	expect_accepted(&f, "", f.repo->path, head, "alpha", 2);
 	/* A relative path works too: relative to the working directory of sync. */
-	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 3));
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", fx_app_yaml("alpha", 3));
 	head = commit(&f, "scale");
 	T_REQUIRE(head);
 	expect_accepted(&f, h_str("cd %s && ", h_q(h_tmpdir())), "path", head, "alpha", 3);
@@ -158,12 +158,12 @@ static void test_file_url(void)
 {
 	fx f;
 	T_REQUIRE(fx_start(&f, "fileurl"));
-	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 4));
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", fx_app_yaml("alpha", 4));
 	const char *head = commit(&f, "alpha");
 	T_REQUIRE(head);
 	const char *url = h_str("file://%s", f.repo->path);
 	expect_accepted(&f, "", url, head, "alpha", 4);
-	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 5));
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", fx_app_yaml("alpha", 5));
 	head = commit(&f, "scale");
 	T_REQUIRE(head);
 	expect_accepted(&f, "", url, head, "alpha", 5);
@@ -287,8 +287,8 @@ static void test_ssh_url_git_ssh(void)
 	T_REQUIRE(fx_start(&f, "sshrepo"));
 	sshd *s = sshd_get();
 	T_REQUIRE(s);
-	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 1));
-	h_repo_write(f.repo, "apps/beta.yaml", "%s", app_yaml("beta", 2));
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", fx_app_yaml("alpha", 1));
+	h_repo_write(f.repo, "apps/beta.yaml", "%s", fx_app_yaml("beta", 2));
 	const char *head = commit(&f, "two apps");
 	T_REQUIRE(head);
 	const char *url = ssh_url(s, f.repo->path), *env = ssh_env(s, s->known_hosts);
@@ -297,7 +297,7 @@ static void test_ssh_url_git_ssh(void)
 	/* It went through our sshd (one session: ls-refs and the pack share it). */
 	T_EQ_INT(sshd_sessions(s), before + 1);
 	/* A second revision over the same URL, into the warm cache. */
-	h_repo_write(f.repo, "apps/beta.yaml", "%s", app_yaml("beta", 6));
+	h_repo_write(f.repo, "apps/beta.yaml", "%s", fx_app_yaml("beta", 6));
 	head = commit(&f, "scale beta");
 	T_REQUIRE(head);
 	expect_accepted(&f, env, url, head, "beta", 6);
@@ -314,7 +314,7 @@ static void test_ssh_url_core_sshcommand(void)
 	T_REQUIRE(fx_start(&f, "sshcfg"));
 	sshd *s = sshd_get();
 	T_REQUIRE(s);
-	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 7));
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", fx_app_yaml("alpha", 7));
 	const char *head = commit(&f, "alpha");
 	T_REQUIRE(head);
 	/* core.sshCommand in $HOME/.gitconfig, no GIT_SSH. */
@@ -333,7 +333,7 @@ static void test_ssh_wrong_host_key(void)
 	T_REQUIRE(fx_start(&f, "sshhostkey"));
 	sshd *s = sshd_get();
 	T_REQUIRE(s);
-	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 1));
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", fx_app_yaml("alpha", 1));
 	T_REQUIRE(commit(&f, "alpha"));
 	const h_key *impostor = h_keygen("ed25519");
 	T_REQUIRE(impostor);
@@ -346,7 +346,7 @@ static void test_ssh_wrong_host_key(void)
 			strstr(log, "HOST IDENTIFICATION HAS CHANGED"),
 		"log: %s", log ? log : "");
 	free(log);
-	char *rev = get(&f, "rev");
+	char *rev = fx_get(&f, "rev");
 	T_CHECK(rev == NULL);
 	free(rev);
 	fx_stop(&f);
@@ -358,7 +358,7 @@ static void expect_fetch_failed(fx *f, const char *env, const char *url, const c
 {
 	char *out = NULL;
 	int rc = h_run(&out, "%s%s sync --once --repo %s --trust %s --state %s --nats %s %s", env,
-		bin, h_q(url), h_q(f->trust), h_q(f->state), h_nats_url(hub), extra);
+		bin, h_q(url), h_q(f->trust), h_q(f->state), h_nats_url(f->hub), extra);
 	T_EQ_INT(rc, 1);
 	/* One log line says the pass failed and names the URL. */
 	const char *line = out ? strstr(out, "outcome=failed") : NULL;
@@ -369,7 +369,7 @@ static void expect_fetch_failed(fx *f, const char *env, const char *url, const c
 		one && strstr(one, url), "no failure line naming %s in:\n%s", url, out ? out : "");
 	free(one);
 	free(out);
-	char *rev = get(f, "rev");
+	char *rev = fx_get(f, "rev");
 	T_CHECK(rev == NULL);
 	free(rev);
 }
@@ -392,7 +392,7 @@ static void test_missing_remote(void)
 	expect_fetch_failed(&f, ssh_env(s, s->known_hosts),
 		h_str("ssh://%s@127.0.0.1:%d%s", s->user, dead, f.repo->path), "");
 	/* The repository exists but not the branch. */
-	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 1));
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", fx_app_yaml("alpha", 1));
 	T_REQUIRE(commit(&f, "alpha"));
 	expect_fetch_failed(&f, "", f.repo->path, "--branch nope");
 	/* A token or password in the URL is never shown: not in the log, not in hub.sync. */
@@ -400,10 +400,12 @@ static void test_missing_remote(void)
 		"ssh://git:SECRET-TOKEN-1@"};
 	for (size_t i = 0; i < sizeof urls / sizeof *urls; i++) {
 		char *out = NULL;
-		int rc = h_run(&out, "%s sync --once --repo %s --trust %s --state %s --nats %s 2>&1",
-			bin, h_q(h_str("%s127.0.0.1:%d/fleet.git", urls[i], dead)), h_q(f.trust), h_q(f.state), h_nats_url(hub));
+		int rc = h_run(&out,
+			"%s sync --once --repo %s --trust %s --state %s --nats %s 2>&1", bin,
+			h_q(h_str("%s127.0.0.1:%d/fleet.git", urls[i], dead)), h_q(f.trust),
+			h_q(f.state), h_nats_url(f.hub));
 		char *status = NULL;
-		h_run(&status, "%s status --nats %s --json", bin, h_nats_url(hub));
+		h_run(&status, "%s status --nats %s --json", bin, h_nats_url(f.hub));
 		T_EQ_INT(rc, 1);
 		T_CHECK_MSG(out && strstr(out, "outcome=failed") && strstr(out, "***@127.0.0.1") &&
 				!strstr(out, "SECRET-TOKEN"),
@@ -422,31 +424,31 @@ static void test_cache_missing(void)
 {
 	fx f;
 	T_REQUIRE(fx_start(&f, "cachegone"));
-	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 1));
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", fx_app_yaml("alpha", 1));
 	const char *head = commit(&f, "one");
 	T_REQUIRE(head);
 	expect_accepted(&f, "", f.repo->path, head, "alpha", 1);
 	T_REQUIRE(access(f.cache, F_OK) == 0);
 
 	T_EQ_INT(h_run(NULL, "rm -rf %s", h_q(f.cache)), 0);
-	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 2));
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", fx_app_yaml("alpha", 2));
 	T_REQUIRE((head = commit(&f, "two")));
 	expect_accepted(&f, "", f.repo->path, head, "alpha", 2);
 	T_CHECK(cache_sound(f.cache));
 
 	/* The whole state dir gone. */
 	T_EQ_INT(h_run(NULL, "rm -rf %s", h_q(f.state)), 0);
-	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 3));
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", fx_app_yaml("alpha", 3));
 	T_REQUIRE((head = commit(&f, "three")));
 	expect_accepted(&f, "", f.repo->path, head, "alpha", 3);
 
 	/* An empty dir, then a plain file where the cache should be. */
 	T_EQ_INT(h_run(NULL, "rm -rf %1$s && mkdir %1$s", h_q(f.cache)), 0);
-	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 4));
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", fx_app_yaml("alpha", 4));
 	T_REQUIRE((head = commit(&f, "four")));
 	expect_accepted(&f, "", f.repo->path, head, "alpha", 4);
 	T_EQ_INT(h_run(NULL, "rm -rf %1$s && echo junk > %1$s", h_q(f.cache)), 0);
-	h_repo_write(f.repo, "apps/alpha.yaml", "%s", app_yaml("alpha", 5));
+	h_repo_write(f.repo, "apps/alpha.yaml", "%s", fx_app_yaml("alpha", 5));
 	T_REQUIRE((head = commit(&f, "five")));
 	expect_accepted(&f, "", f.repo->path, head, "alpha", 5);
 	T_CHECK(cache_sound(f.cache));
@@ -497,13 +499,13 @@ static void test_cache_damaged(void)
 		T_REQUIRE(fx_start(&f, h_str("damage%zu", i)));
 		for (int a = 0; a < 5; a++)
 			h_repo_write(f.repo, h_str("apps/app%d.yaml", a), "%s",
-				app_yaml(h_str("app%d", a), a + 1));
+				fx_app_yaml(h_str("app%d", a), a + 1));
 		const char *head = commit(&f, "five apps");
 		T_REQUIRE(head);
 		expect_accepted(&f, "", f.repo->path, head, "app4", 5);
 		T_REQUIRE(damage_cache(f.cache, d));
 
-		h_repo_write(f.repo, "apps/app0.yaml", "%s", app_yaml("app0", 9));
+		h_repo_write(f.repo, "apps/app0.yaml", "%s", fx_app_yaml("app0", 9));
 		T_REQUIRE((head = commit(&f, "scale app0")));
 		T_REQUIRE(kvStore_Delete(f.kv, "app.app3") == NATS_OK);
 		char *log = NULL;
@@ -551,7 +553,7 @@ static void test_cache_object_damaged(void)
 		T_REQUIRE(fx_start(&f, h_str("object%zu", i)));
 		for (int a = 0; a < 5; a++)
 			h_repo_write(f.repo, h_str("apps/app%d.yaml", a), "%s",
-				app_yaml(h_str("app%d", a), a + 1));
+				fx_app_yaml(h_str("app%d", a), a + 1));
 		const char *head = commit(&f, "five apps");
 		T_REQUIRE(head);
 		expect_accepted(&f, "", f.repo->path, head, "app4", 5);
@@ -560,7 +562,7 @@ static void test_cache_object_damaged(void)
 		T_REQUIRE(scribble_object(f.cache, victim));
 		T_REQUIRE(!cache_sound_v(f.cache, false));
 
-		h_repo_write(f.repo, "apps/app0.yaml", "%s", app_yaml("app0", 9));
+		h_repo_write(f.repo, "apps/app0.yaml", "%s", fx_app_yaml("app0", 9));
 		T_REQUIRE((head = commit(&f, "scale app0")));
 		T_REQUIRE(kvStore_Delete(f.kv, "app.app3") == NATS_OK);
 		char *log = NULL;
@@ -582,7 +584,7 @@ static void test_fetch_is_incremental(void)
 	T_REQUIRE(fx_start(&f, "incremental"));
 	for (int a = 0; a < 100; a++)
 		h_repo_write(f.repo, h_str("apps/team%d/app%d.yaml", a % 4, a), "%s",
-			app_yaml(h_str("app%d", a), 1));
+			fx_app_yaml(h_str("app%d", a), 1));
 	const char *head = commit(&f, "a hundred apps");
 	T_REQUIRE(head);
 	expect_accepted(&f, "", f.repo->path, head, "app42", 1);
@@ -593,7 +595,7 @@ static void test_fetch_is_incremental(void)
 	T_CHECK_MSG(c1.in_pack + c1.loose >= 107, "first pass: %ld in packs, %ld loose", c1.in_pack,
 		c1.loose);
 
-	h_repo_write(f.repo, "apps/team2/app42.yaml", "%s", app_yaml("app42", 3));
+	h_repo_write(f.repo, "apps/team2/app42.yaml", "%s", fx_app_yaml("app42", 3));
 	T_REQUIRE((head = commit(&f, "scale app42")));
 	expect_accepted(&f, "", f.repo->path, head, "app42", 3);
 	char *packs2 = pack_names(f.cache);
@@ -627,8 +629,8 @@ int main(void)
 	bin = h_path("outpost");
 	if (h_run(NULL, "cp %s/outpost %s", h_q(cwd), h_q(bin)) != 0)
 		return 1;
-	ed = h_keygen("ed25519");
-	if (!ed)
+	fx_ed = h_keygen("ed25519");
+	if (!fx_ed)
 		return 1;
 	T_RUN(test_local_path);
 	T_RUN(test_file_url);

@@ -137,7 +137,8 @@ static void test_agent_exits_when_refused(void)
 	free(conf);
 	T_REQUIRE(kill(hub->pid, SIGHUP) == 0);
 	const char *log = h_path("agent.log");
-	pid_t p = h_spawn_sh(log, "env OUTPOST_NATS_CREDS=%s %s agent --site s1 --nats %s --state %s",
+	pid_t p = h_spawn_sh(log,
+		"env OUTPOST_NATS_CREDS=%s %s agent --site s1 --nats %s --state %s",
 		h_path("op.creds"), bin, h_nats_url(hub), h_path("agent-state"));
 	T_REQUIRE(p > 0);
 	int one = 1;

@@ -15,9 +15,14 @@
  * TEST_FILTER=slow adds a 60 s cut that waits for the mirror's own recovery too, and
  * checks that a mirror catches up after the hub trimmed history (fails for now: see
  * test_slow_mirror_after_trimmed_history). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fleet.h"
+#include "t.h"
 
 #define WAIT_MS 30000
 #define HUB_WAIT_MS 180000 /* the hub's source of a site may stall as a mirror does */

@@ -125,8 +125,8 @@ static bool agent_matches(void *arg)
 		(!w->from || (pf && !strcmp(pf, w->from)));
 }
 
-static bool wait_agent(long long seq, int running, const char *problem, const char *policy,
-	const char *from)
+static bool wait_agent(
+	long long seq, int running, const char *problem, const char *policy, const char *from)
 {
 	struct agent_is w = {seq, running, problem, policy, from, NULL};
 	bool ok = h_wait_until(agent_matches, &w, WAIT_MS);
@@ -203,8 +203,8 @@ static void test_untrusted_rotation_refused(void)
 	/* A takes it out again: the site still refuses the chain through C's commit. */
 	T_REQUIRE(h_repo_git(repo, NULL, "rm -q .outpost/allowed_signers") == 0);
 	T_REQUIRE(push(key_a, "A takes C's rotation out"));
-	T_CHECK(wait_agent(1, 1, h_str("commit %.12s changes the trust policy", rot), "",
-		"trust-file"));
+	T_CHECK(wait_agent(
+		1, 1, h_str("commit %.12s changes the trust policy", rot), "", "trust-file"));
 	mark("A reverted it (seq 3): refused at the site, naming C's commit");
 	h_repo_write(repo, "apps/web.yaml", "%s", app(2));
 	T_REQUIRE(push(key_a, "A's change"));

@@ -93,12 +93,16 @@ static void test_invalid_file(void)
 	char *out = NULL, *err = NULL;
 	T_EQ_INT(h_run2(&out, &err, "%s validate %s", bin, f), 1);
 	T_CHECK(err && strstr(err, h_str("%s:4:9: metadata.name: expected an app name", f)));
-	T_CHECK(err && strstr(err, h_str("%s:10:18: spec.components[0].properties.command: "
-					 "expected an absolute path",
-					 f)));
-	T_CHECK(err && strstr(err, h_str("%s:13:35: spec.components[0].traits[0].properties."
-					 "instances: expected an integer from 0 to 10000",
-					 f)));
+	T_CHECK(err &&
+		strstr(err,
+			h_str("%s:10:18: spec.components[0].properties.command: "
+			      "expected an absolute path",
+				f)));
+	T_CHECK(err &&
+		strstr(err,
+			h_str("%s:13:35: spec.components[0].traits[0].properties."
+			      "instances: expected an integer from 0 to 10000",
+				f)));
 	T_CHECK(err && strstr(err, "3 errors; 1 of 1 file invalid"));
 	T_EQ_STR(out, "");
 	free(out), free(err);
@@ -111,9 +115,11 @@ static void test_duplicates_and_missing(void)
 	T_REQUIRE(h_write(h_str("%s/two.yaml", dir), "%s", valid_app("same")) == 0);
 	char *err = NULL;
 	T_EQ_INT(h_run2(NULL, &err, "%s validate %s", bin, dir), 1);
-	T_CHECK(err && strstr(err, h_str("%s/two.yaml:4:9: metadata.name: app \"same\" is "
-					 "already defined in %s/one.yaml:4:9",
-					 dir, dir)));
+	T_CHECK(err &&
+		strstr(err,
+			h_str("%s/two.yaml:4:9: metadata.name: app \"same\" is "
+			      "already defined in %s/one.yaml:4:9",
+				dir, dir)));
 	free(err);
 	T_EQ_INT(h_run2(NULL, &err, "%s validate %s", bin, h_path("nope.yaml")), 1);
 	T_CHECK(err && strstr(err, "cannot open"));

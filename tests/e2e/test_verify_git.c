@@ -109,8 +109,7 @@ static const vcase cases[] = {
 	{"cert-authority, then good line",
 		"test@example.com cert-authority {K}\ntest@example.com {K}\n", NULL, SIGNED, true},
 	{"cert-authority only", "test@example.com cert-authority {K}\n", NULL, SIGNED, false},
-	{"unknown key type line", "a@x ssh-foo AAAA\ntest@example.com {K}\n", NULL, SIGNED,
-		true},
+	{"unknown key type line", "a@x ssh-foo AAAA\ntest@example.com {K}\n", NULL, SIGNED, true},
 	{"bad base64 line", "a@x ssh-ed25519 AAAA!!\ntest@example.com {K}\n", NULL, SIGNED, true},
 	{"line without a key", "a@x\ntest@example.com {K}\n", NULL, SIGNED, true},
 	{"unquoted time only", "test@example.com valid-after=20240101 {K}\n", NULL, SIGNED, false},
@@ -118,7 +117,8 @@ static const vcase cases[] = {
 		"test@example.com valid-after=20240101 {K}\ntest@example.com {K}\n", NULL, SIGNED,
 		true},
 	{"unterminated quote, then good line",
-		"test@example.com namespaces=\"git {K}\ntest@example.com {K}\n", NULL, SIGNED, true},
+		"test@example.com namespaces=\"git {K}\ntest@example.com {K}\n", NULL, SIGNED,
+		true},
 	/* Revocation in OpenSSH's KRL format (ssh-keygen -k). */
 	{"KRL: the key", "test@example.com {K}\n", "KRL:{K}\n", SIGNED, false},
 	{"KRL: its SHA256 hash", "test@example.com {K}\n", "KRL:hash: {KFP}\n", SIGNED, false},
@@ -243,7 +243,8 @@ static const char *gpgsig_block(const char *raw)
 
 /* ssh-keygen -Y sign over the object raw in namespace ns, inserted as its gpgsig, with
  * trailer (may be "") after the signature's END line. */
-static const char *sign_by_hand(const h_key *k, const char *raw, const char *ns, const char *trailer)
+static const char *sign_by_hand(
+	const h_key *k, const char *raw, const char *ns, const char *trailer)
 {
 	const char *file = h_path("payload-%s", ns);
 	const char *sig = h_str("%s.sig", file);
@@ -476,7 +477,8 @@ static void run_matrix(const char *type)
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		const vcase *c = &cases[i];
 		files fs;
-		T_REQUIRE(write_files(type, i, c->policy, c->revoked, f.key->pub, f.other->pub, &fs));
+		T_REQUIRE(
+			write_files(type, i, c->policy, c->revoked, f.key->pub, f.other->pub, &fs));
 		compare(f.repo, type, c->name, &fs, f.sha[c->which], c->accept, NULL);
 	}
 }
@@ -586,8 +588,8 @@ static bool sk_keygen(skkey *k, bool ecdsa, const char *app)
 	k->app = app;
 	if (sodium_init() < 0)
 		return false;
-	const char *type =
-		ecdsa ? "sk-ecdsa-sha2-nistp256@openssh.com" : "sk-ssh-ed25519@openssh.com";
+	const char *type = ecdsa ? "sk-ecdsa-sha2-nistp256@openssh.com"
+				 : "sk-ssh-ed25519@openssh.com";
 	wput_cstr(&k->blob, type);
 	if (ecdsa) {
 		unsigned char q[65];
@@ -699,29 +701,25 @@ typedef struct skcase {
 
 static const skcase skcases[] = {
 	{"user present (flags 0x01)", "test@example.com {K}\n", NULL, 0x01, 7, 0, true},
-	{"no user presence (flags 0x00)", "test@example.com {K}\n", NULL, 0x00, 7, 0,
-		true},
+	{"no user presence (flags 0x00)", "test@example.com {K}\n", NULL, 0x00, 7, 0, true},
 	{"present and verified (0x05)", "test@example.com {K}\n", NULL, 0x05, 7, 0, true},
 	{"counter 0", "test@example.com {K}\n", NULL, 0x01, 0, 0, true},
 	{"no-touch-required (unknown option)", "test@example.com no-touch-required {K}\n", NULL,
 		0x00, 7, 0, false},
-	{"verify-required (unknown option)", "test@example.com verify-required {K}\n", NULL,
-		0x05, 7, 0, false},
-	{"no-touch-required, then good line",
-		"test@example.com no-touch-required {K}\ntest@example.com {K}\n", NULL, 0x00,
-		7, 0, true},
-	{"flags changed after signing", "test@example.com {K}\n", NULL, 0x00, 7, 1, false},
-	{"counter changed after signing", "test@example.com {K}\n", NULL, 0x01, 7, 2,
-		false},
-	{"unlisted", "test@example.com {O}\n", NULL, 0x01, 7, 0, false},
-	{"expired", "test@example.com valid-before=\"20240401Z\" {K}\n", NULL, 0x01, 7, 0,
-		false},
-	{"namespaces file only", "test@example.com namespaces=\"file\" {K}\n", NULL, 0x01,
+	{"verify-required (unknown option)", "test@example.com verify-required {K}\n", NULL, 0x05,
 		7, 0, false},
+	{"no-touch-required, then good line",
+		"test@example.com no-touch-required {K}\ntest@example.com {K}\n", NULL, 0x00, 7, 0,
+		true},
+	{"flags changed after signing", "test@example.com {K}\n", NULL, 0x00, 7, 1, false},
+	{"counter changed after signing", "test@example.com {K}\n", NULL, 0x01, 7, 2, false},
+	{"unlisted", "test@example.com {O}\n", NULL, 0x01, 7, 0, false},
+	{"expired", "test@example.com valid-before=\"20240401Z\" {K}\n", NULL, 0x01, 7, 0, false},
+	{"namespaces file only", "test@example.com namespaces=\"file\" {K}\n", NULL, 0x01, 7, 0,
+		false},
 	{"revoked (list)", "test@example.com {K}\n", "{K}\n", 0x01, 7, 0, false},
 	{"revoked (KRL, key)", "test@example.com {K}\n", "KRL:{K}\n", 0x01, 7, 0, false},
-	{"revoked (KRL, hash)", "test@example.com {K}\n", "KRL:hash: {KFP}\n", 0x01, 7, 0,
-		false},
+	{"revoked (KRL, hash)", "test@example.com {K}\n", "KRL:hash: {KFP}\n", 0x01, 7, 0, false},
 	{"KRL of another key", "test@example.com {K}\n", "KRL:{O}\n", 0x01, 7, 0, true},
 };
 
@@ -734,10 +732,10 @@ static bool keygen_verdict(const files *fs, const char *payload, const char *sig
 	if (h_write(msg, "%s", payload) != 0 || h_write(sigf, "%s", sig) != 0)
 		return false;
 	int rc = h_run(&out,
-		       "ssh-keygen -Y verify -f %s -I test@example.com -n git -s %s "
-		       "-Overify-time=20240502080000 %s < %s",
-		       h_q(fs->pfile), h_q(sigf),
-		       fs->rfile ? h_str("-r %s", h_q(fs->rfile)) : "", h_q(msg));
+		"ssh-keygen -Y verify -f %s -I test@example.com -n git -s %s "
+		"-Overify-time=20240502080000 %s < %s",
+		h_q(fs->pfile), h_q(sigf), fs->rfile ? h_str("-r %s", h_q(fs->rfile)) : "",
+		h_q(msg));
 	free(out);
 	return rc == 0;
 }

@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(op_fresh_encode(&f, &json, &e) == 0);
 		CHECK(op_fresh_decode(json, strlen(json), &back, &e) == 0);
 		CHECK(back.seq == f.seq && back.time == f.time && back.expires == f.expires &&
-		      back.sig_len == f.sig_len && !strcmp(back.commit, f.commit));
+			back.sig_len == f.sig_len && !strcmp(back.commit, f.commit));
 		op_fresh_clear(&back);
 		op_fresh_clear(&f);
 		free(json);

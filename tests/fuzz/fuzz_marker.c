@@ -45,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(back.seq == m.seq && back.napps == m.napps && !strcmp(back.commit, m.commit));
 	for (size_t i = 0; i < m.napps; i++)
 		CHECK(!strcmp(back.apps[i].name, m.apps[i].name) &&
-		      !strcmp(back.apps[i].digest, m.apps[i].digest));
+			!strcmp(back.apps[i].digest, m.apps[i].digest));
 	const uint8_t *span[2] = {app, end};
 	for (size_t i = 0; nul && i < m.napps; i++)
 		op_digest(app, (size_t)(end - app), m.apps[i].digest);

@@ -371,8 +371,8 @@ static void test_policy_not_in_chain(void)
 	op_follow_policy next;
 	bool ok;
 	T_EQ_INT(follow(&p, &held, &b, &next, &ok, &e), OP_ETRUST);
-	T_CHECK_MSG(strstr(e.msg, "is not in the proof's chain") && strstr(e.msg, "--trust"),
-		"%s", e.msg);
+	T_CHECK_MSG(strstr(e.msg, "is not in the proof's chain") && strstr(e.msg, "--trust"), "%s",
+		e.msg);
 	op_follow_policy_clear(&held);
 	blobs_free(&b);
 	op_proof_clear(&p);

@@ -1,6 +1,6 @@
-/* Unit tests of freshness (agent/trust/fresh.c) and of SSH signing (agent/trust/sshsign.c): keys made
- * by ssh-keygen at test time; our signatures checked by our verifier and by
- * `ssh-keygen -Y verify`; every refusal of the site's check on an otherwise good record. */
+/* Unit tests of freshness (agent/trust/fresh.c) and of SSH signing (agent/trust/sshsign.c): keys
+ * made by ssh-keygen at test time; our signatures checked by our verifier and by `ssh-keygen -Y
+ * verify`; every refusal of the site's check on an otherwise good record. */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,13 +32,24 @@ static void test_setup(void)
 static char *armor(const unsigned char *blob, size_t len)
 {
 	size_t n = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
-	char *b = malloc(n), *out = malloc(n + n / 70 + 128);
+	size_t cap = n + n / 70 + 128, used = 0;
+	char *b = malloc(n), *out = malloc(cap);
+	if (!b || !out) {
+		free(b);
+		free(out);
+		return NULL;
+	}
 	sodium_bin2base64(b, n, blob, len, sodium_base64_VARIANT_ORIGINAL);
-	char *o = out + sprintf(out, "-----BEGIN SSH SIGNATURE-----\n");
-	for (size_t i = 0; i < strlen(b); i += 70)
-		o += sprintf(o, "%.70s\n", b + i);
-	sprintf(o, "-----END SSH SIGNATURE-----\n");
+	int w = snprintf(out, cap, "-----BEGIN SSH SIGNATURE-----\n");
+	for (size_t i = 0; w >= 0 && (used += (size_t)w) < cap && i < strlen(b); i += 70)
+		w = snprintf(out + used, cap - used, "%.70s\n", b + i);
+	if (w >= 0 && used < cap)
+		w = snprintf(out + used, cap - used, "-----END SSH SIGNATURE-----\n");
 	free(b);
+	if (w < 0 || used + (size_t)w >= cap) {
+		free(out);
+		return NULL;
+	}
 	return out;
 }
 
@@ -61,7 +72,8 @@ static void test_sign_verifies_with_ssh_keygen(void)
 	h_write(h_path("msg"), "%s", msg);
 	h_write(h_path("msg.sig"), "%s", arm);
 	h_write(h_path("signers"), "hub@outpost %s\n", hub_key->pub);
-	int rc = h_run(NULL, "ssh-keygen -Y verify -f %s -I hub@outpost -n outpost-fresh -s %s < %s",
+	int rc = h_run(NULL,
+		"ssh-keygen -Y verify -f %s -I hub@outpost -n outpost-fresh -s %s < %s",
 		h_path("signers"), h_path("msg.sig"), h_path("msg"));
 	T_EQ_INT(rc, 0);
 	rc = h_run(NULL, "ssh-keygen -Y verify -f %s -I hub@outpost -n git -s %s < %s",
@@ -118,16 +130,16 @@ static void test_generated_key(void)
 }
 
 /* A record signed by key (NULL: the hub's) under namespace ns. */
-static char *record(const op_sshpriv *key, const char *ns, uint64_t seq, int64_t time,
-	int64_t ttl, bool tamper)
+static char *record(
+	const op_sshpriv *key, const char *ns, uint64_t seq, int64_t time, int64_t ttl, bool tamper)
 {
 	op_fresh f = {.seq = seq, .time = time, .expires = time + ttl};
 	memset(f.commit, 'a', 40);
 	char *payload = NULL, *json = NULL;
 	op_err e = {0};
 	if (op_fresh_payload(&f, &payload, &e) ||
-		op_sshsig_sign(key ? key : &priv, ns, payload, strlen(payload), &f.sig, &f.sig_len,
-			&e))
+		op_sshsig_sign(
+			key ? key : &priv, ns, payload, strlen(payload), &f.sig, &f.sig_len, &e))
 		return NULL;
 	if (tamper)
 		f.seq++;
@@ -205,19 +217,25 @@ static void test_check_refusals(void)
 	T_EQ_INT(check(wrong_ns, NOW, 5, &v), OP_FRESH_INVALID);
 	T_EQ_INT(check(tampered, NOW, 5, &v), OP_FRESH_INVALID);
 	const char *bad[] = {"", "{}", "[]", "{\"format\":1}",
-		"{\"commit\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"expires\":\"2027-01-15T00:00:00Z\","
+		"{\"commit\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"expires\":\"2027-01-"
+		"15T00:00:00Z\","
 		"\"format\":2,\"seq\":1,\"sig\":\"\",\"time\":\"2027-01-15T00:00:00Z\"}",
-		"{\"commit\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"expires\":\"2027-01-15T00:00:00Z\","
+		"{\"commit\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"expires\":\"2027-01-"
+		"15T00:00:00Z\","
 		"\"format\":1,\"seq\":1,\"sig\":\"\",\"time\":\"2027-01-15T00:00:00Z\"}",
-		"{\"commit\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"expires\":\"2027-01-15 00:00:00\","
+		"{\"commit\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"expires\":\"2027-01-15 "
+		"00:00:00\","
 		"\"format\":1,\"seq\":1,\"sig\":\"\",\"time\":\"2027-01-15T00:00:00Z\"}",
-		"{\"commit\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"expires\":\"2027-01-15T00:00:00Z\","
+		"{\"commit\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"expires\":\"2027-01-"
+		"15T00:00:00Z\","
 		"\"format\":1,\"seq\":0,\"sig\":\"\",\"time\":\"2027-01-15T00:00:00Z\"}",
-		"{\"commit\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"expires\":\"2027-01-15T00:00:00Z\","
+		"{\"commit\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"expires\":\"2027-01-"
+		"15T00:00:00Z\","
 		"\"format\":1,\"seq\":1,\"sig\":\"!!\",\"time\":\"2027-01-15T00:00:00Z\"}"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		op_fresh f;
-		T_CHECK_MSG(op_fresh_decode(bad[i], strlen(bad[i]), &f, &e) == OP_EINVAL, "case %zu", i);
+		T_CHECK_MSG(op_fresh_decode(bad[i], strlen(bad[i]), &f, &e) == OP_EINVAL,
+			"case %zu", i);
 		T_EQ_INT(check(bad[i], NOW, 1, &v), OP_FRESH_INVALID);
 	}
 	int64_t t;

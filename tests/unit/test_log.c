@@ -14,19 +14,19 @@
 static char line[4096];
 
 /* Runs the log call with stderr on a temporary file; line gets what it wrote. */
-#define CAPTURE(call)                                                                   \
-	do {                                                                            \
-		FILE *tf_ = tmpfile();                                                  \
-		T_REQUIRE(tf_);                                                         \
-		int save_ = dup(STDERR_FILENO);                                         \
-		dup2(fileno(tf_), STDERR_FILENO);                                       \
-		call;                                                                   \
-		dup2(save_, STDERR_FILENO);                                             \
-		close(save_);                                                           \
-		rewind(tf_);                                                            \
-		size_t n_ = fread(line, 1, sizeof line - 1, tf_);                      \
-		line[n_] = '\0';                                                        \
-		fclose(tf_);                                                            \
+#define CAPTURE(call) \
+	do { \
+		FILE *tf_ = tmpfile(); \
+		T_REQUIRE(tf_); \
+		int save_ = dup(STDERR_FILENO); \
+		dup2(fileno(tf_), STDERR_FILENO); \
+		call; \
+		dup2(save_, STDERR_FILENO); \
+		close(save_); \
+		rewind(tf_); \
+		size_t n_ = fread(line, 1, sizeof line - 1, tf_); \
+		line[n_] = '\0'; \
+		fclose(tf_); \
 	} while (0)
 
 /* The text after the time and level, from msg= on. */
@@ -119,10 +119,11 @@ static void test_bare_values(void)
 /* No value ends the line or starts one of its own. */
 static void test_control_characters(void)
 {
-	CAPTURE(op_log_warn("heartbeat refused", "host=%s error=\"%s\"", "h\nlevel=error",
-		"a\rb\x1b[31m\x7f"));
-	T_EQ_STR(from_msg(), "msg=\"heartbeat refused\" host=\"h\\x0alevel=error\" "
-			     "error=\"a\\x0db\\x1b[31m\\x7f\"\n");
+	CAPTURE(op_log_warn(
+		"heartbeat refused", "host=%s error=\"%s\"", "h\nlevel=error", "a\rb\x1b[31m\x7f"));
+	T_EQ_STR(from_msg(),
+		"msg=\"heartbeat refused\" host=\"h\\x0alevel=error\" "
+		"error=\"a\\x0db\\x1b[31m\\x7f\"\n");
 	T_EQ_INT(parse(line, NULL, NULL, 0), 5);
 }
 
@@ -136,11 +137,11 @@ static void test_message_escaped(void)
 /* Every kind of conversion the code writes, as printf writes it. */
 static void test_conversions(void)
 {
-	CAPTURE(op_log_info("x", "a=%d b=%llu c=%zu d=%.3s e=%lld f=%u g=%ld h=%x i=%%",
-		-7, 18446744073709551615ULL, (size_t)42, "abcdef", -9000000000LL, 7u, -1L,
-		255u));
-	T_EQ_STR(from_msg(), "msg=\"x\" a=-7 b=18446744073709551615 c=42 d=abc "
-			     "e=-9000000000 f=7 g=-1 h=ff i=%\n");
+	CAPTURE(op_log_info("x", "a=%d b=%llu c=%zu d=%.3s e=%lld f=%u g=%ld h=%x i=%%", -7,
+		18446744073709551615ULL, (size_t)42, "abcdef", -9000000000LL, 7u, -1L, 255u));
+	T_EQ_STR(from_msg(),
+		"msg=\"x\" a=-7 b=18446744073709551615 c=42 d=abc "
+		"e=-9000000000 f=7 g=-1 h=ff i=%\n");
 	CAPTURE(op_log_info("x", "w=\"%.*s\" p=%5s q=%-3d end=1", 2, "xyz", "ab", 1));
 	T_EQ_STR(from_msg(), "msg=\"x\" w=\"xy\" p=\"   ab\" q=\"1  \" end=1\n");
 	const char *volatile none = NULL; /* a NULL the compiler cannot see */

@@ -87,8 +87,8 @@ static const struct bad bads[] = {
 		"without control characters, got \"/var/\\x09lib\""},
 	{HDR COMP "        artifact:\n          path: \"/bin/c\\r\"\n          sha256: " HEX "\n",
 		12, 17, CP ".artifact.path", "without control characters"},
-	{HDR COMP "        env: {\"A\\nfile.yaml:1:1: forged\": x}\n", 11, 15, CP ".env.A\\x0afile.yaml:1:1: forged",
-		"expected"},
+	{HDR COMP "        env: {\"A\\nfile.yaml:1:1: forged\": x}\n", 11, 15,
+		CP ".env.A\\x0afile.yaml:1:1: forged", "expected"},
 	{HDR COMP TRAITH "            instances: !!int 3\n", 14, 24, "(document)",
 		"unsupported YAML tag tag:yaml.org,2002:int"},
 	{HDR COMPH "        command: ~\n", 10, 18, CP ".command", "expected a string, got null"},
@@ -704,26 +704,25 @@ static void test_merge_keys(void)
 		"        env:\n"
 		"          <<: *env\n"
 		"          LOG: debug\n";
-	static const char full[] = TOP NAME SPEC
-		"    - name: a\n"
-		"      type: process\n"
-		"      properties:\n"
-		"        command: /opt/app/run\n"
-		"        env: {MODE: edge, LOG: info}\n"
-		"        restart: on-failure\n"
-		"    - name: b\n"
-		"      type: process\n"
-		"      properties:\n"
-		"        command: /opt/app/run\n"
-		"        env: {MODE: edge, LOG: info}\n"
-		"        restart: always\n"
-		"    - name: c\n"
-		"      type: process\n"
-		"      properties:\n"
-		"        workdir: /var/lib/c\n"
-		"        command: /opt/app/run\n"
-		"        env: {MODE: edge, LOG: debug}\n"
-		"        restart: on-failure\n";
+	static const char full[] = TOP NAME SPEC "    - name: a\n"
+						 "      type: process\n"
+						 "      properties:\n"
+						 "        command: /opt/app/run\n"
+						 "        env: {MODE: edge, LOG: info}\n"
+						 "        restart: on-failure\n"
+						 "    - name: b\n"
+						 "      type: process\n"
+						 "      properties:\n"
+						 "        command: /opt/app/run\n"
+						 "        env: {MODE: edge, LOG: info}\n"
+						 "        restart: always\n"
+						 "    - name: c\n"
+						 "      type: process\n"
+						 "      properties:\n"
+						 "        workdir: /var/lib/c\n"
+						 "        command: /opt/app/run\n"
+						 "        env: {MODE: edge, LOG: debug}\n"
+						 "        restart: on-failure\n";
 	op_app *a = parse_ok(merged), *b = parse_ok(full);
 	T_REQUIRE(a && b);
 	char *ja = NULL, *jb = NULL;
@@ -1229,10 +1228,11 @@ static void test_kind_helpers(void)
  * the same positions. */
 static void test_bom(void)
 {
-	const char y[] = "\xEF\xBB\xBF"
-			 "apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata:\n"
-			 "  name: Bad_Name\nspec:\n  components:\n    - name: a\n      type: process\n"
-			 "      properties: {command: /bin/true}\n";
+	const char y[] =
+		"\xEF\xBB\xBF"
+		"apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata:\n"
+		"  name: Bad_Name\nspec:\n  components:\n    - name: a\n      type: process\n"
+		"      properties: {command: /bin/true}\n";
 	op_app *app = NULL;
 	op_diags d = {0};
 	T_EQ_INT(op_manifest_parse("bom.yaml", y, sizeof y - 1, &app, &d), OP_EINVAL);

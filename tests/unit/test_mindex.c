@@ -35,7 +35,8 @@ static void test_round_trip(void)
 	char path[128];
 	snprintf(path, sizeof path, "%s/idx", dir);
 	op_mindex m = {0}, back;
-	op_mindex_entry v[] = {ent('c', "gamma", '3'), ent('a', "alpha", '1'), ent('b', "beta", '2')};
+	op_mindex_entry v[] = {
+		ent('c', "gamma", '3'), ent('a', "alpha", '1'), ent('b', "beta", '2')};
 	T_REQUIRE(op_mindex_set(&m, v, 3) == 0);
 	T_REQUIRE(op_mindex_save(&m, path, NULL) == 0);
 	op_mindex_load(&back, path);

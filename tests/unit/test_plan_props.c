@@ -392,6 +392,8 @@ static void shares_of(const struct comp *q, int *share)
 		for (int s = 0; s < q->nspread; s++)
 			if (rem[s] >= 0 && (best < 0 || rem[s] > rem[best]))
 				best = s;
+		if (best < 0) /* cannot be: fewer left over than entries */
+			break;
 		share[best]++;
 		rem[best] = -1;
 	}
@@ -562,7 +564,7 @@ static void check_sticky(const op_cmd *cmds, size_t n)
 			if (q->daemon)
 				continue;
 			int share[MAXS], k = q->nspread ? q->nspread : 1, m = 0, kept = 0;
-			unsigned masks[64];
+			unsigned masks[64] = {0};
 			shares_of(q, share);
 			for (int o = 0; o < q->n && m < 64; o++) {
 				unsigned um = 0;
@@ -784,7 +786,7 @@ static void check_fixpoint(const char *phase)
 						S.apps[a].name, c, cur, want);
 				continue;
 			}
-			int share[MAXS], cap[MAXS], k = q->nspread ? q->nspread : 1;
+			int share[MAXS], cap[MAXS] = {0}, k = q->nspread ? q->nspread : 1;
 			shares_of(q, share);
 			for (int s = 0; s < k; s++) {
 				bool any = false;
@@ -792,7 +794,7 @@ static void check_fixpoint(const char *phase)
 					any |= (mask_of(q, &S.hosts[h]) >> s) & 1;
 				cap[s] = any ? share[s] : 0;
 			}
-			unsigned masks[64];
+			unsigned masks[64] = {0};
 			int m = 0;
 			for (size_t i = 0; i < S.ninsts && m < 64; i++) {
 				const struct found *f = fnd(i);

@@ -1,6 +1,6 @@
 /* Unit tests of the revision proof and verification at the edge (agent/wire/gitobj.c,
- * agent/wire/proof.c, agent/trust/edge.c, sync/git/proofgen.c). The objects are real: a git repository
- * made at test time with an SSH-signed commit, read through the sync cache (source.c) as
+ * agent/wire/proof.c, agent/trust/edge.c, sync/git/proofgen.c). The objects are real: a git
+ * repository made at test time with an SSH-signed commit, read through the sync cache (source.c) as
  * sync reads it; ids are compared with git's own. Every refusal is tested on an
  * otherwise valid proof. */
 #include <stdio.h>

@@ -63,7 +63,8 @@ static void test_diff_exhaustive(void)
 					if (mw & (1 << i))
 						w[nw++] = ent(names[i], '1');
 					if (mh & (1 << i))
-						h[nh++] = ent(names[i], (md & (1 << i)) ? '2' : '1');
+						h[nh++] = ent(
+							names[i], (md & (1 << i)) ? '2' : '1');
 				}
 				op_pub_diff d;
 				if (op_publish_diff(w, nw, h, nh, &d) != 0) {
@@ -79,7 +80,9 @@ static void test_diff_exhaustive(void)
 				}
 				if (d.nputs != puts || d.ndels != dels) {
 					if (!bad)
-						fprintf(stderr, "mw=%d mh=%d md=%d: puts %zu/%zu dels %zu/%zu\n",
+						fprintf(stderr,
+							"mw=%d mh=%d md=%d: puts %zu/%zu dels "
+							"%zu/%zu\n",
 							mw, mh, md, d.nputs, puts, d.ndels, dels);
 					bad++;
 				}
@@ -95,7 +98,7 @@ static void test_marker_roundtrip(void)
 	m.seq = 7;
 	snprintf(m.signer, sizeof m.signer, "ops@example.com");
 	snprintf(m.time, sizeof m.time, "2026-11-25T20:00:00Z");
-	op_marker_app apps[2];
+	op_marker_app apps[2] = {0};
 	snprintf(apps[0].name, sizeof apps[0].name, "alpha");
 	snprintf(apps[1].name, sizeof apps[1].name, "beta");
 	memcpy(apps[0].digest, ent("x", '1').digest, OP_DIGEST_LEN + 1);
@@ -123,33 +126,41 @@ static void test_marker_refused(void)
 	const char *dg = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 	char buf[1024];
 	const char *bad[][2] = {
-		{"{\"format\":2,\"commit\":\"%s\",\"seq\":1,\"signer\":\"s\",\"time\":\"2024-05-01T12:00:00Z\","
+		{"{\"format\":2,\"commit\":\"%s\",\"seq\":1,\"signer\":\"s\",\"time\":\"2024-05-"
+		 "01T12:00:00Z\","
 		 "\"apps\":{}}",
 			"unknown format 2"},
-		{"{\"format\":1,\"commit\":\"abc\",\"seq\":1,\"signer\":\"s\",\"time\":\"2024-05-01T12:00:00Z\","
+		{"{\"format\":1,\"commit\":\"abc\",\"seq\":1,\"signer\":\"s\",\"time\":\"2024-05-"
+		 "01T12:00:00Z\","
 		 "\"apps\":{}}",
 			"commit"},
-		{"{\"format\":1,\"commit\":\"%s\",\"seq\":0,\"signer\":\"s\",\"time\":\"2024-05-01T12:00:00Z\","
+		{"{\"format\":1,\"commit\":\"%s\",\"seq\":0,\"signer\":\"s\",\"time\":\"2024-05-"
+		 "01T12:00:00Z\","
 		 "\"apps\":{}}",
 			"seq"},
-		{"{\"format\":1,\"commit\":\"%s\",\"seq\":1,\"signer\":\"s\",\"time\":\"2024-05-01T12:00:00Z\","
+		{"{\"format\":1,\"commit\":\"%s\",\"seq\":1,\"signer\":\"s\",\"time\":\"2024-05-"
+		 "01T12:00:00Z\","
 		 "\"apps\":{\"Bad\":\"x\"}}",
 			"apps.Bad"},
-		{"{\"format\":1,\"commit\":\"%s\",\"seq\":1,\"signer\":\"s\",\"time\":\"2024-05-01T12:00:00Z\","
+		{"{\"format\":1,\"commit\":\"%s\",\"seq\":1,\"signer\":\"s\",\"time\":\"2024-05-"
+		 "01T12:00:00Z\","
 		 "\"apps\":[]}",
 			"apps"},
-		{"{\"format\":1,\"commit\":\"%s\",\"seq\":1,\"signer\":\"s\",\"time\":\"2024-05-01T12:00:00Z\","
+		{"{\"format\":1,\"commit\":\"%s\",\"seq\":1,\"signer\":\"s\",\"time\":\"2024-05-"
+		 "01T12:00:00Z\","
 		 "\"apps\":{},\"extra\":1}",
 			"marker"},
 	};
 	/* A signer that could forge a log line, a time that is not RFC 3339 UTC. */
-	const char *bad_meta[] = {"\"signer\":\"a\\nlevel=error\",\"time\":\"2024-05-01T12:00:00Z\"",
+	const char *bad_meta[] = {
+		"\"signer\":\"a\\nlevel=error\",\"time\":\"2024-05-01T12:00:00Z\"",
 		"\"signer\":\"a\\\"b\",\"time\":\"2024-05-01T12:00:00Z\"",
 		"\"signer\":\"s\",\"time\":\"yesterday\"",
 		"\"signer\":\"s\",\"time\":\"2024-05-01 12:00:00\""};
 	for (size_t i = 0; i < sizeof bad_meta / sizeof *bad_meta; i++) {
-		snprintf(buf, sizeof buf, "{\"format\":1,\"commit\":\"%s\",\"seq\":1,%s,\"apps\":{}}",
-			c40, bad_meta[i]);
+		snprintf(buf, sizeof buf,
+			"{\"format\":1,\"commit\":\"%s\",\"seq\":1,%s,\"apps\":{}}", c40,
+			bad_meta[i]);
 		op_marker m;
 		op_err e = {0};
 		T_CHECK_MSG(op_marker_decode(buf, strlen(buf), &m, &e) == OP_EINVAL, "meta %zu", i);
@@ -163,7 +174,8 @@ static void test_marker_refused(void)
 		T_CHECK_MSG(strstr(e.msg, bad[i][1]) != NULL, "case %zu: %s", i, e.msg);
 	}
 	snprintf(buf, sizeof buf,
-		"{\"format\":1,\"commit\":\"%s\",\"seq\":3,\"signer\":\"s\",\"time\":\"2024-05-01T12:00:00Z\","
+		"{\"format\":1,\"commit\":\"%s\",\"seq\":3,\"signer\":\"s\",\"time\":\"2024-05-"
+		"01T12:00:00Z\","
 		"\"apps\":{\"ok\":\"%s\"}}",
 		c40, dg);
 	op_marker m;

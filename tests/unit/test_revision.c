@@ -7,10 +7,10 @@
 #include "outpost/agent/wire/revision.h"
 #include "t.h"
 
-#define APP(name, n)                                                                       \
-	"apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata: {name: " name "}\n"  \
-	"spec:\n  components:\n    - name: c\n      type: process\n"                         \
-	"      properties: {command: /bin/true}\n      traits: [{type: spreadscaler, "        \
+#define APP(name, n) \
+	"apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata: {name: " name "}\n" \
+	"spec:\n  components:\n    - name: c\n      type: process\n" \
+	"      properties: {command: /bin/true}\n      traits: [{type: spreadscaler, " \
 	"properties: {instances: " #n "}}]\n"
 
 struct store {

@@ -1,7 +1,7 @@
-/* Unit tests of SSH signatures (agent/trust/sshkey.c, agent/trust/sshsig.c, agent/trust/commitsig.c).
- * Real signatures come from ssh-keygen -Y sign at test time (fresh ed25519, ecdsa p256
- * and rsa keys in the harness's temp dir); crafted ones are rebuilt from them field by
- * field, so every refusal is tested on an otherwise valid signature. An rsa-sha2-256
+/* Unit tests of SSH signatures (agent/trust/sshkey.c, agent/trust/sshsig.c,
+ * agent/trust/commitsig.c). Real signatures come from ssh-keygen -Y sign at test time (fresh
+ * ed25519, ecdsa p256 and rsa keys in the harness's temp dir); crafted ones are rebuilt from them
+ * field by field, so every refusal is tested on an otherwise valid signature. An rsa-sha2-256
  * signature (ssh-keygen only makes rsa-sha2-512) is made with mbedtls from a PEM key
  * that ssh-keygen wrote. */
 #include "outpost/agent/trust/sshsig.h"
@@ -735,6 +735,7 @@ static void test_truncated_and_corrupted(void)
 		for (size_t n = 0; n < b.n; n++) {
 			/* Heap copies of exactly n bytes, so ASan sees any overread. */
 			unsigned char *p = malloc(n ? n : 1);
+			T_REQUIRE(p);
 			memcpy(p, b.d, n);
 			int rc = op_sshsig_parse_blob(&s, p, n, &e);
 			T_CHECK_MSG(
@@ -748,6 +749,7 @@ static void test_truncated_and_corrupted(void)
 		for (size_t n = 0; n < b.n; n++) {
 			for (size_t m = 0; m < sizeof masks; m++) {
 				unsigned char *p = malloc(b.n);
+				T_REQUIRE(p);
 				memcpy(p, b.d, b.n);
 				p[n] ^= masks[m];
 				if (op_sshsig_parse_blob(&s, p, b.n, &e) == 0) {

@@ -285,8 +285,8 @@ static void test_local_time_warning(void)
 	T_EQ_INT(p.n, 3);
 	T_EQ_INT(p.skipped, 0);
 	T_EQ_INT(p.nwarn, 2);
-	T_CHECK_MSG(strstr(p.warn[0], "signers:1: a time without Z is read as UTC"), "%s",
-		p.warn[0]);
+	T_CHECK_MSG(
+		strstr(p.warn[0], "signers:1: a time without Z is read as UTC"), "%s", p.warn[0]);
 	T_CHECK_MSG(strstr(p.warn[1], "signers:3:"), "%s", p.warn[1]);
 	T_EQ_INT(p.v[0].valid_after, 1704067200);
 	op_trust_clear(&p);
@@ -599,8 +599,8 @@ static void krl_header(krlbuf *b, uint32_t format)
 }
 
 /* One section of type t holding the items given (each as a string). */
-static void krl_section(krlbuf *b, int t, const unsigned char *const *items, const size_t *lens,
-	size_t n)
+static void krl_section(
+	krlbuf *b, int t, const unsigned char *const *items, const size_t *lens, size_t n)
 {
 	krlbuf s = {.n = 0};
 	for (size_t i = 0; i < n; i++)

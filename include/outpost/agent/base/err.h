@@ -27,6 +27,17 @@ typedef struct op_err {
 
 /* Sets e (if not NULL) and returns code, so error paths are one line. */
 int op_err_set(op_err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#ifdef __clang_analyzer__
+/* clang's analyzer reads one file at a time: tell it that op_err_set returns its code,
+ * or it takes `rc = op_err_set(e, OP_EINVAL, ...)` for a success and follows paths
+ * that cannot happen. Real builds call the function as declared. */
+#define op_err_set(e, code, ...) \
+	__extension__({ \
+		int op_code_ = (code); \
+		op_err_set((e), op_code_, __VA_ARGS__); \
+		op_code_; \
+	})
+#endif
 const char *op_err_name(int code);
 
 /* One diagnostic about an input file. */

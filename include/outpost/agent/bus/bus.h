@@ -10,11 +10,11 @@
 #include <stdint.h>
 
 #include "outpost/agent/base/err.h"
+#include "outpost/agent/base/limits.h"
 
 #define OP_BUCKET "outpost"
 #define OP_STATUS_BUCKET "outpost-status"
 #define OP_DEFAULT_NATS "nats://127.0.0.1:4222"
-#define OP_MAX_VALUE (1024 * 1024)
 
 typedef struct op_bus {
 	natsConnection *nc;

@@ -1,5 +1,5 @@
 /* Git objects read from their raw bytes, as the edge sees them: object ids (SHA-1, with
- * libgit2's collision detection), the entries of a tree, the tree a commit names. Pure:
+ * git's collision detection, sha1dc), the entries of a tree, the tree a commit names. Pure:
  * nothing here opens a repository. Only SHA-1 repositories are supported. */
 #ifndef OUTPOST_GITOBJ_H
 #define OUTPOST_GITOBJ_H
@@ -11,7 +11,8 @@
 #define OP_GIT_ID_LEN 40
 
 /* The id of an object of type ("commit", "tree", "blob") with these bytes, as lowercase
- * hex. 0, or OP_EINVAL for an unknown type. */
+ * hex. 0, or OP_EINVAL for an unknown type or for bytes sha1dc finds to be a collision
+ * attack (which have no id). */
 int op_git_hash(const char *type, const void *raw, size_t len, char id[OP_GIT_ID_LEN + 1]);
 
 enum op_git_kind { OP_GIT_TREE, OP_GIT_BLOB, OP_GIT_LINK, OP_GIT_SUBMODULE };
