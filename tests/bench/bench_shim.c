@@ -13,7 +13,8 @@
  * the backoff applies to the ones after it), p50 and p99. The floor is measured the
  * same way in the same run: this program forks and execs the same sleep itself and
  * polls for the exec as it polls for the shim's. Figures are printed, never judged:
- * the exit status is non-zero only when the set-up fails. */
+ * the exit status is non-zero only when the set-up fails. BENCH_SMAPS=FILE copies the
+ * first shim's /proc/<pid>/smaps there, to see where its memory goes. */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -263,6 +264,8 @@ int main(void)
 	}
 	double shim_pss = 0, s6_pss = 0;
 	printf("memory of a supervisor (smaps_rollup), each over one /bin/sleep:\n");
+	if (getenv("BENCH_SMAPS"))
+		h_run(NULL, "cat /proc/%d/smaps > %s", (int)shims[0].pid, getenv("BENCH_SMAPS"));
 	if (!print_mem("outpost shim", shims, MEM_N, &shim_pss))
 		return 1;
 	if (have_s6 && print_mem("s6-supervise", s6, MEM_N, &s6_pss))
