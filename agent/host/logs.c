@@ -21,7 +21,7 @@
 #define MAX_FILES 11 /* output.log and .1 .. .9, and one spare */
 
 typedef struct logfile {
-	char path[4096 + 320];
+	char path[4096 + 400];
 	uint64_t ino, size;
 } logfile;
 

@@ -86,8 +86,8 @@ static pid_t shim_start(int i)
 		return -1;
 	}
 	free(json);
-	return h_spawn(h_path("shim-%d.log", i), (const char *const[]){bin, "shim", "--state",
-							 state, "--id", inst_id(i), NULL});
+	return h_spawn(h_path("shim-%d.log", i),
+		(const char *const[]){bin, "shim", "--state", state, "--id", inst_id(i), NULL});
 }
 
 /* The pid of a running workload /bin/sleep <arg> whose parent is ppid, 0 if none. */
@@ -171,8 +171,8 @@ static bool print_mem(const char *name, struct sup *v, int n, double *pss_avg)
 		pss += p, rss += r;
 	}
 	*pss_avg = (double)pss / n;
-	printf("  %-14s PSS %6.0f kB  RSS %6.0f kB  per instance (%d instances)\n", name,
-		*pss_avg, (double)rss / n, n);
+	printf("  %-14s PSS %6.0f kB  RSS %6.0f kB  per instance (%d instances)\n", name, *pss_avg,
+		(double)rss / n, n);
 	return true;
 }
 
