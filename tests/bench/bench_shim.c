@@ -4,7 +4,8 @@
  * Memory: 20 shims, each supervising a /bin/sleep (started directly, as `outpost host`
  * would, over a spec.json this program writes), and 20 s6-supervise over service dirs
  * whose run script execs the same sleep. PSS and RSS per supervisor come from
- * /proc/<pid>/smaps_rollup once all 40 workloads run: PSS splits the pages they share
+ * /proc/<pid>/smaps_rollup once all 40 workloads run and every supervisor waits in
+ * poll() (/proc/<pid>/wchan): PSS splits the pages they share
  * (the binary's text) among the processes mapping them, so it is what one more
  * instance costs a box.
  *
@@ -160,6 +161,21 @@ static bool all_running(void *arg)
 	return true;
 }
 
+/* Every supervisor waits in poll(): done with starting its workload (the shim gives
+ * memory back just before it waits), so what is measured is the steady state. */
+static bool all_idle(void *arg)
+{
+	struct all_run *a = arg;
+	for (int i = 0; i < a->n; i++) {
+		char *w = h_read(h_str("/proc/%d/wchan", (int)a->v[i].pid));
+		bool idle = w && strstr(w, "poll");
+		free(w);
+		if (!idle)
+			return false;
+	}
+	return true;
+}
+
 /* Average PSS and RSS of n supervisors, printed under name. */
 static bool print_mem(const char *name, struct sup *v, int n, double *pss_avg)
 {
@@ -260,6 +276,11 @@ int main(void)
 	struct all_run want6 = {s6, MEM_N};
 	if (have_s6 && !h_wait_until(all_running, &want6, WAIT_MS)) {
 		fprintf(stderr, "bench_shim: s6-supervise's workloads did not start\n");
+		return 1;
+	}
+	if (!h_wait_until(all_idle, &want, WAIT_MS) ||
+		(have_s6 && !h_wait_until(all_idle, &want6, WAIT_MS))) {
+		fprintf(stderr, "bench_shim: the supervisors did not settle in poll()\n");
 		return 1;
 	}
 	double shim_pss = 0, s6_pss = 0;
