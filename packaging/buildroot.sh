@@ -10,13 +10,14 @@ MIRROR=${OUTPOST_MIRROR:-http://deb.debian.org/debian}
 HERE=$(cd "$(dirname "$0")" && pwd)
 STAMP="$ROOT/etc/outpost-buildroot"
 
-# Packages inside the root: toolchains, the libraries outpost links, the test tools.
+# Packages inside the root: toolchains, the libraries outpost links, the test tools
+# (s6: its s6-supervise is the yardstick of the shim's memory in `make bench`).
 PKGS="build-essential clang lld llvm libclang-rt-19-dev pkg-config cmake file
  dpkg-dev ca-certificates procps curl python3
  libnats-dev libprotobuf-c-dev libyaml-dev libmbedtls-dev libsodium-dev
  libjansson-dev libssl-dev libzstd-dev zlib1g-dev libhttp-parser-dev libpcre2-dev
  nats-server git openssh-client openssh-server
- clang-format clang-tidy cppcheck"
+ clang-format clang-tidy cppcheck s6"
 
 want=$(cat "$0" | sha256sum | cut -c1-16)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then

@@ -56,6 +56,23 @@ static const struct perms status_perms = {
 	.sub = {"_INBOX.{u}.>"},
 };
 
+/* outpost logs: what outpost status reads, and requests to the hosts' log subject,
+ * which a host answers with the output of its instances (read-only). At the hub, of
+ * every site (across its leaf link); at a site, of that site. No other identity may
+ * ask: workloads' output can hold what a status reader should not see. */
+static const struct perms hub_logs_perms = {
+	.pub = {"$JS.API.STREAM.INFO.KV_outpost-status",
+		"$JS.API.CONSUMER.CREATE.KV_outpost-status",
+		"$JS.API.CONSUMER.DELETE.KV_outpost-status.*", "outpost-logs.*.*"},
+	.sub = {"_INBOX.{u}.>"},
+};
+static const struct perms site_logs_perms = {
+	.pub = {"$JS.API.STREAM.INFO.KV_outpost-status",
+		"$JS.API.CONSUMER.CREATE.KV_outpost-status",
+		"$JS.API.CONSUMER.DELETE.KV_outpost-status.*", "outpost-logs.{s}.*"},
+	.sub = {"_INBOX.{u}.>"},
+};
+
 /* A post-receive hook: one request to sync (outpost sync --now) and its reply. */
 static const struct perms hook_perms = {
 	.pub = {"outpost.hub.sync.now"},
@@ -71,13 +88,14 @@ static const struct perms hook_perms = {
  *   subject of the service import), which delivers on $JS.S and gets flow control
  *   answers on $JS.FC.KV_outpost-status;
  * - the agent: announces itself, reads the hub's bucket (stream info, a watcher)
- *   when its mirror stalls, and gets replies on its own inbox. */
+ *   when its mirror stalls, and gets replies on its own inbox;
+ * - outpost logs at the hub: the requests to this site's hosts (answered on _R_). */
 static const struct perms leaf_perms = {
 	.pub = {"$JS.hub.API.CONSUMER.CREATE.KV_outpost", "$JS.hub.API.STREAM.INFO.KV_outpost",
 		"$JS.hub.API.CONSUMER.DELETE.KV_outpost.*", "$JS.FC.KV_outpost.>", "_R_.>",
 		"$JS.S.>", "outpost.hub.site.announce"},
 	.sub = {"_INBOX.agent.{s}.>", "$JSC.R.>", "$JS.M.>", "$JS.FC.KV_outpost-status.>",
-		"$JS.{s}.API.CONSUMER.CREATE.KV_outpost-status.>"},
+		"$JS.{s}.API.CONSUMER.CREATE.KV_outpost-status.>", "outpost-logs.{s}.*"},
 	.leaf = true,
 };
 
@@ -99,17 +117,20 @@ static const struct perms agent_perms = {
 	.sub = {"_INBOX.{u}.>", "outpost.{s}.hb.*"},
 };
 
-/* One edge box: its own heartbeats out, its own commands in, replies to them. */
+/* One edge box: its own heartbeats out, its own commands and log requests in, replies
+ * to them. */
 static const struct perms host_perms = {
 	.pub = {"outpost.{s}.hb.{h}"},
-	.sub = {"outpost.{s}.host.{h}.cmd"},
+	.sub = {"outpost.{s}.host.{h}.cmd", "outpost-logs.{s}.{h}"},
 	.responses = true,
 };
 
 /* What the site's server refuses from the hub, whatever the hub's own config says (a
  * hub may be compromised): host commands and heartbeats, writes to any of the site's
  * streams and keys, account-wide JetStream calls. The hub keeps what it needs:
- * creating its source consumer on the site's status stream. */
+ * creating its source consumer on the site's status stream, and asking the hosts for
+ * logs (outpost-logs.<site>.<host>, outside outpost.> so that the deny of outpost.>
+ * stays whole: a deny has no exceptions). */
 static const char *const deny_imports[] = {"outpost.>", "$KV.>", "$OBJ.>", "$JS.API.>",
 	"$JS.{s}.API.STREAM.>", "$JS.{s}.API.$KV.>", "$JS.{s}.API.$OBJ.>", "$JS.{s}.API.ACCOUNT.>",
 	"$JS.{s}.API.META.>", "$JS.{s}.API.SERVER.>", NULL};
@@ -145,9 +166,11 @@ static const struct xport hub_to_sites[] = {
 };
 
 /* SITES to OUTPOST: the hub's source of each site's status: its consumer requests
- * (one subject per site), the deliveries and the flow control answers. */
+ * (one subject per site), the deliveries and the flow control answers; the log
+ * requests to each site's hosts. */
 static const struct xport sites_to_hub[] = {
 	{"service", "$JS.{s}.API.CONSUMER.CREATE.KV_outpost-status.>", true},
+	{"service", "outpost-logs.{s}.*", true},
 	{"service", "$JS.FC.KV_outpost-status.>", false},
 	{"stream", "$JS.S.>", false},
 	{NULL, NULL, false},
@@ -163,6 +186,8 @@ static const struct perms *perms_of(enum op_role r)
 	case OP_ROLE_LEAF: return &leaf_perms;
 	case OP_ROLE_AGENT: return &agent_perms;
 	case OP_ROLE_HOST: return &host_perms;
+	case OP_ROLE_HUB_LOGS: return &hub_logs_perms;
+	case OP_ROLE_SITE_LOGS: return &site_logs_perms;
 	}
 	return &status_perms;
 }
@@ -305,6 +330,14 @@ static void name_ident(op_ident *id)
 		snprintf(id->user, sizeof id->user, "host.%s.%s", id->site, id->host);
 		snprintf(id->file, sizeof id->file, "%s/host-%s.creds", id->site, id->host);
 		break;
+	case OP_ROLE_HUB_LOGS:
+		snprintf(id->user, sizeof id->user, "logs");
+		snprintf(id->file, sizeof id->file, "hub/logs.creds");
+		break;
+	case OP_ROLE_SITE_LOGS:
+		snprintf(id->user, sizeof id->user, "logs.%s", id->site);
+		snprintf(id->file, sizeof id->file, "%s/logs.creds", id->site);
+		break;
 	}
 }
 
@@ -326,6 +359,8 @@ int op_creds_plan(op_creds *c, op_err *e)
 			rc = add_ident(c, OP_ROLE_AGENT, site, NULL, &id, e);
 		if (!rc)
 			rc = add_ident(c, OP_ROLE_SITE_STATUS, site, NULL, &id, e);
+		if (!rc)
+			rc = add_ident(c, OP_ROLE_SITE_LOGS, site, NULL, &id, e);
 		for (size_t h = 0; h < nhosts && !rc; h++)
 			if (!strcmp(hosts[h].site, site))
 				rc = add_ident(c, OP_ROLE_HOST, site, hosts[h].host, &id, e);
@@ -333,6 +368,8 @@ int op_creds_plan(op_creds *c, op_err *e)
 	free(hosts);
 	if (!rc)
 		rc = add_ident(c, OP_ROLE_HOOK, NULL, NULL, &id, e);
+	if (!rc)
+		rc = add_ident(c, OP_ROLE_HUB_LOGS, NULL, NULL, &id, e);
 	for (size_t i = 0; i < c->n; i++)
 		name_ident(&c->v[i]);
 	return rc;
@@ -428,7 +465,8 @@ static void put_users(FILE *f, const op_creds *c, const char *site, bool leafs)
 	for (size_t i = 0; i < c->n; i++) {
 		const op_ident *id = &c->v[i];
 		bool hub_side = id->role == OP_ROLE_SYNC || id->role == OP_ROLE_HUB_STATUS ||
-			id->role == OP_ROLE_HOOK || id->role == OP_ROLE_LEAF;
+			id->role == OP_ROLE_HOOK || id->role == OP_ROLE_HUB_LOGS ||
+			id->role == OP_ROLE_LEAF;
 		bool mine = site ? !hub_side && !strcmp(id->site, site)
 				 : hub_side && (id->role == OP_ROLE_LEAF) == leafs;
 		if (mine)

@@ -37,6 +37,8 @@ static void usage(FILE *f)
 		"  SITE/site.conf       accounts and the leaf remote for SITE's nats-server\n"
 		"  SITE/leaf.creds      SITE's leaf link (also in site.conf)\n"
 		"  SITE/agent.creds     outpost agent       SITE/status.creds  outpost status\n"
+		"  hub/logs.creds       outpost logs (every site; and outpost status)\n"
+		"  SITE/logs.creds      outpost logs (SITE's; and outpost status)\n"
 		"  SITE/host-ID.creds   outpost host --id ID\n"
 		"  hub/fresh.key        outpost sync --fresh-key (the hub's ed25519 signing key)\n"
 		"  SITE/fresh_signers   outpost agent --fresh-signers (that key's public half)\n"

@@ -242,6 +242,9 @@ static bool look_at(op_host *h, ent *x, op_hb_inst *out)
 	if (st_rc == 0) /* a lost shim's workload, if it still runs */
 		op_proc_kill_group(st.pid, st.pid_start, SIGKILL);
 	if (stop || !inst_file_exists(h, x->id, "spec.json")) {
+		if (op_logs_keep(h->cfg.state, x->id, OP_LOGS_KEEP, &e) != 0)
+			op_log_warn("cannot keep the instance's output", "id=%s error=\"%s\"",
+				x->id, e.msg);
 		if (op_inst_remove(h->cfg.state, x->id, &e) != 0)
 			op_log_warn("cannot remove instance", "id=%s error=\"%s\"", x->id, e.msg);
 		else if (stop)

@@ -1,6 +1,8 @@
 /* `outpost host`: flags and labels, then one loop that answers commands on
  * outpost.<site>.host.<id>.cmd and, every --heartbeat, looks at the instances
- * (op_host_refresh) and publishes a heartbeat on outpost.<site>.hb.<id>. The workloads
+ * (op_host_refresh) and publishes a heartbeat on outpost.<site>.hb.<id>. Log requests
+ * (outpost-logs.<site>.<id>) are answered beside the loop, on nats.c's thread, from the
+ * files alone (op_host_logs), so a reader never delays a command or a heartbeat. The workloads
  * do not depend on this process or on NATS: while the server is away heartbeats are
  * skipped (not queued: stale ones would flood the agent on reconnect) and nats.c
  * reconnects by itself; on SIGTERM the host exits and leaves its shims running. */
@@ -44,7 +46,8 @@ static void usage(FILE *f)
 		"  -h, --help          this help\n"
 		"\n"
 		"Subjects: heartbeats on outpost.<site>.hb.<id>, commands (request/reply) on\n"
-		"outpost.<site>.host.<id>.cmd. Exit status: 0 stopped by a signal, 1 failure,\n"
+		"outpost.<site>.host.<id>.cmd, log requests (outpost logs) on\n"
+		"outpost-logs.<site>.<id>. Exit status: 0 stopped by a signal, 1 failure,\n"
 		"2 usage.\n");
 }
 
@@ -57,7 +60,7 @@ static void on_signal(int sig)
 }
 
 typedef struct run {
-	const char *site, *id, *nats;
+	const char *site, *id, *nats, *state;
 	op_kvs labels;
 	int64_t every_ms;
 	char boot[OP_BOOT_MAX + 1];
@@ -167,16 +170,48 @@ static void on_command(run *r, natsMsg *msg)
 	free(json);
 }
 
+static void on_logs(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
+{
+	run *r = arg;
+	const char *to = natsMsg_GetReply(msg);
+	op_logreq q;
+	op_logreply rep;
+	op_err e = {0};
+	char *json = NULL;
+	(void)sub;
+	int rc = op_logreq_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &q, &e);
+	if (rc == 0 && (rc = op_host_logs(r->state, r->id, &q, &rep, &e)) == 0) {
+		rc = op_logreply_encode(&rep, &json, &e);
+		op_logreply_clear(&rep);
+	}
+	op_logreq_clear(&q);
+	if (rc != 0) { /* the reader learns why */
+		op_log_warn("logs request refused", "error=\"%s\"", e.msg);
+		op_hostreply fail = {.ok = false};
+		op_proto_text(fail.error, sizeof fail.error, e.msg);
+		op_hostreply_encode(&fail, &json, &e);
+	}
+	if (to && json)
+		natsConnection_Publish(nc, to, json, (int)strlen(json));
+	free(json);
+	natsMsg_Destroy(msg);
+}
+
 static int serve(run *r)
 {
 	char subj[256];
-	natsSubscription *sub = NULL;
+	natsSubscription *sub = NULL, *logs = NULL;
 	snprintf(subj, sizeof subj, "outpost.%s.host.%s.cmd", r->site, r->id);
 	natsStatus s = natsConnection_SubscribeSync(&sub, r->bus.nc, subj);
+	if (s == NATS_OK) {
+		snprintf(subj, sizeof subj, OP_LOGS_PREFIX ".%s.%s", r->site, r->id);
+		s = natsConnection_Subscribe(&logs, r->bus.nc, subj, on_logs, r);
+	}
 	if (s != NATS_OK) {
 		op_err e;
 		op_bus_err(&e, s, "subscribe");
 		op_log_error("host cannot start", "error=\"%s\"", e.msg);
+		natsSubscription_Destroy(sub);
 		return OP_EXIT_FAIL;
 	}
 	int64_t next = op_now_ms();
@@ -188,6 +223,7 @@ static int serve(run *r)
 			op_log_error("host exiting: the nats server closed its connection for good",
 				"error=\"%s\"", why);
 			natsSubscription_Destroy(sub);
+			natsSubscription_Destroy(logs);
 			return OP_EXIT_FAIL;
 		}
 		int64_t now = op_now_ms();
@@ -208,7 +244,9 @@ static int serve(run *r)
 			usleep((useconds_t)wait * 1000); /* closed or slow consumer: no busy loop */
 		}
 	}
+	natsSubscription_Unsubscribe(logs); /* no callback runs past this */
 	natsSubscription_Destroy(sub);
+	natsSubscription_Destroy(logs);
 	return OP_EXIT_OK;
 }
 
@@ -294,6 +332,7 @@ int op_cmd_host(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
+	r.state = cfg.state;
 	op_err e = {0};
 	if (op_host_open(&r.host, &cfg, &e) != 0) {
 		op_log_error("host cannot start", "error=\"%s\"", e.msg);

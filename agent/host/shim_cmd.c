@@ -13,12 +13,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <link.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,6 +50,7 @@ typedef struct shim {
 	int64_t restart_at; /* backoff: when to start again, 0 none */
 	int64_t kill_at; /* stopping: when to send SIGKILL, 0 none */
 	bool stopping, done;
+	bool shed; /* a run started: give back what it touched (see shed()) */
 } shim;
 
 static void save(shim *s)
@@ -219,6 +223,7 @@ static void run(shim *s)
 	s->st.state = OP_INST_RUNNING;
 	s->st.error[0] = '\0';
 	s->started_ms = op_now_ms();
+	s->shed = true;
 	save(s);
 	op_log_info("instance started", "id=%s pid=%d restarts=%d", s->st.id, pid, s->st.restarts);
 }
@@ -259,13 +264,17 @@ static void on_exit_of_workload(shim *s)
 	op_decision d = op_restart_decide(&s->policy, s->comp->restart, code, ran, &s->short_runs);
 	switch (d.next) {
 	case OP_NEXT_RESTART:
-		s->st.state = OP_INST_BACKOFF;
 		s->st.restarts++;
-		s->restart_at = op_now_ms() + d.delay_ms;
-		save(s);
 		op_log_info("instance exited",
 			"id=%s code=%d ran_ms=%lld action=restart delay_ms=%lld", s->st.id, code,
 			(long long)ran, (long long)d.delay_ms);
+		/* The loop starts it (not here: on_signals reaps any child of ours after
+		 * this). At once, the new run's state is the next one written. */
+		s->restart_at = op_now_ms() + d.delay_ms;
+		if (d.delay_ms == 0)
+			break;
+		s->st.state = OP_INST_BACKOFF;
+		save(s);
 		break;
 	case OP_NEXT_EXITED:
 		op_log_info("instance exited", "id=%s code=%d ran_ms=%lld action=none policy=%s",
@@ -303,7 +312,7 @@ static void begin_stop(shim *s)
 
 static void drain_output(shim *s)
 {
-	char buf[65536];
+	char buf[16384]; /* small: every stack page it touches stays the shim's */
 	for (;;) {
 		ssize_t n = read(s->out_r, buf, sizeof buf);
 		if (n < 0 && errno == EINTR)
@@ -330,9 +339,43 @@ static void on_signals(shim *s)
 	}
 }
 
+/* The shim is the whole static binary re-executed, and one lives beside every
+ * instance, so what it keeps mapped between events is what an instance costs a box.
+ * Starting a run touches code and tables all over the binary (and the kernel maps the
+ * pages around each one it faults in); once the workload runs, the shim only waits.
+ * So after a start it drops its mappings of the binary's read-only segments (the pages
+ * stay in the page cache, shared, and come back on the next touch as minor faults) and
+ * returns the heap's free pages. Writable segments are left alone: dropping a written
+ * private page would lose what was written. */
+static int shed_segments(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size, (void)arg;
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+		if (p->p_type != PT_LOAD || (p->p_flags & PF_W))
+			continue;
+		/* Whole pages inside the segment only. */
+		uintptr_t a = (info->dlpi_addr + p->p_vaddr + pg - 1) & ~(pg - 1);
+		uintptr_t b = (info->dlpi_addr + p->p_vaddr + p->p_memsz) & ~(pg - 1);
+		if (b > a)
+			madvise((void *)a, b - a, MADV_DONTNEED);
+	}
+	return 1; /* the executable only: it comes first */
+}
+
+static void shed(shim *s)
+{
+	s->shed = false;
+	malloc_trim(0);
+	dl_iterate_phdr(shed_segments, NULL);
+}
+
 static void loop(shim *s)
 {
 	while (!s->done) {
+		if (s->shed)
+			shed(s);
 		int64_t now = op_now_ms(), wake = -1;
 		if (s->restart_at)
 			wake = s->restart_at;
@@ -508,7 +551,9 @@ int op_cmd_shim(int argc, char **argv)
 		run(&s);
 		loop(&s);
 	}
-	/* A stopped instance leaves nothing behind. */
+	/* A stopped instance leaves nothing behind but its output, kept for a while. */
+	if (s.stopping && op_logs_keep(s.state_dir, id, OP_LOGS_KEEP, &e) != 0)
+		op_log_warn("cannot keep the instance's output", "id=%s error=\"%s\"", id, e.msg);
 	if (s.stopping && op_inst_remove(s.state_dir, id, &e) != 0)
 		op_log_warn("cannot remove instance", "id=%s error=\"%s\"", id, e.msg);
 	op_outlog_close(&s.log);

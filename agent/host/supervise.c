@@ -41,8 +41,11 @@ op_decision op_restart_decide(const op_restart_policy *p, enum op_restart mode, 
 		++*short_runs;
 	if (*short_runs >= p->loop_limit)
 		return (op_decision){OP_NEXT_FAILED, 0};
-	/* A long run restarts after the first delay; short ones double it. */
-	return (op_decision){OP_NEXT_RESTART, op_backoff_ms(p, *short_runs > 0 ? *short_runs : 1)};
+	/* The first restart of a run of crashes is immediate (a workload that crashed once
+	 * should be back at once); the ones after it wait, doubling from base_ms. */
+	if (*short_runs <= 1)
+		return (op_decision){OP_NEXT_RESTART, 0};
+	return (op_decision){OP_NEXT_RESTART, op_backoff_ms(p, *short_runs - 1)};
 }
 
 /* --- architectures --------------------------------------------------------------------- */
@@ -262,6 +265,116 @@ int op_inst_remove(const char *state_dir, const char *id, op_err *e)
 	unlink(path);
 	if (rmdir(dir) != 0 && errno != ENOENT)
 		return op_err_set(e, OP_EIO, "remove %s: %s", dir, strerror(errno));
+	return 0;
+}
+
+/* --- kept logs ------------------------------------------------------------------------- */
+
+bool op_logs_name(const char *name, const char **id, int64_t *ms)
+{
+	int64_t v = 0;
+	for (int i = 0; i < 13; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+		v = v * 10 + (name[i] - '0');
+	}
+	if (name[13] != '.' || !op_inst_id_valid(name + 14))
+		return false;
+	*id = name + 14;
+	*ms = v;
+	return true;
+}
+
+/* The length of id's component prefix "<app>.<comp>.", 0 when it has none. */
+static size_t comp_prefix(const char *id)
+{
+	const char *a = strchr(id, '.'), *b = a ? strchr(a + 1, '.') : NULL;
+	return b ? (size_t)(b - id) + 1 : 0;
+}
+
+static void rm_dir(const char *dir)
+{
+	char path[4096 + 600];
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+			snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+			unlink(path);
+		}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Removes the oldest kept logs of id's component past keep (names sort by time). */
+static void logs_gc(const char *logs, const char *id, int keep)
+{
+	size_t pl = comp_prefix(id), n = 0, cap = 0;
+	char **v = NULL;
+	DIR *d = opendir(logs);
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL) {
+		const char *kid;
+		int64_t ms;
+		if (!op_logs_name(de->d_name, &kid, &ms) || comp_prefix(kid) != pl ||
+			strncmp(kid, id, pl) != 0)
+			continue;
+		if (n == cap) {
+			char **w = realloc(v, (cap = cap ? cap * 2 : 8) * sizeof *v);
+			if (!w)
+				break;
+			v = w;
+		}
+		if (!(v[n] = strdup(de->d_name)))
+			break;
+		n++;
+	}
+	if (d)
+		closedir(d);
+	if (n > 1)
+		qsort(v, n, sizeof *v, name_cmp);
+	char path[4096 + 300];
+	for (size_t i = 0; i < n; i++) {
+		if (i + (size_t)keep < n) {
+			snprintf(path, sizeof path, "%s/%s", logs, v[i]);
+			rm_dir(path);
+		}
+		free(v[i]);
+	}
+	free(v);
+}
+
+int op_logs_keep(const char *state_dir, const char *id, int keep, op_err *e)
+{
+	char src[4096], logs[4096], dst[4096 + 300], from[4096 + 32], to[4096 + 340];
+	if (op_inst_path(src, sizeof src, state_dir, id, NULL) != 0 ||
+		snprintf(logs, sizeof logs, "%s/logs", state_dir) >= (int)sizeof logs - 300)
+		return op_err_set(e, OP_EINVAL, "state dir path too long");
+	snprintf(from, sizeof from, "%s/output.log", src);
+	if (access(from, F_OK) != 0)
+		return 0; /* it never ran: nothing to keep */
+	if (mkdir(logs, 0700) != 0 && errno != EEXIST)
+		return op_err_set(e, OP_EIO, "mkdir %s: %s", logs, strerror(errno));
+	snprintf(dst, sizeof dst, "%s/%013lld.%s", logs, (long long)op_wall_ms(), id);
+	if (keep > 0 && mkdir(dst, 0700) != 0)
+		return op_err_set(e, OP_EIO, "mkdir %s: %s", dst, strerror(errno));
+	for (int i = 0; keep > 0 && i <= 10; i++) {
+		const char *f = i == 10 ? "state.json" : "output.log";
+		if (i == 0 || i == 10)
+			snprintf(from, sizeof from, "%s/%s", src, f);
+		else
+			snprintf(from, sizeof from, "%s/output.log.%d", src, i);
+		snprintf(to, sizeof to, "%s/%s", dst, strrchr(from, '/') + 1);
+		if (rename(from, to) != 0 && errno != ENOENT)
+			return op_err_set(e, OP_EIO, "rename %s: %s", from, strerror(errno));
+	}
+	logs_gc(logs, id, keep);
 	return 0;
 }
 

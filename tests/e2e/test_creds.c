@@ -398,8 +398,9 @@ static void test_creds_command(void)
 		"hub/hook.creds", "plant-7/site.conf", "plant-7/leaf.creds", "plant-7/agent.creds",
 		"plant-7/status.creds", "plant-7/host-h1.creds", "plant-7/host-h2.creds",
 		"plant-9/site.conf", "plant-9/leaf.creds", "plant-9/agent.creds",
-		"plant-9/status.creds", "plant-9/host-h1.creds", "hub/fresh.key",
-		"plant-7/fresh_signers", "plant-9/fresh_signers"};
+		"plant-9/status.creds", "plant-9/host-h1.creds", "hub/fresh.key", "hub/logs.creds",
+		"plant-7/logs.creds", "plant-9/logs.creds", "plant-7/fresh_signers",
+		"plant-9/fresh_signers"};
 	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
 		struct stat st;
 		T_CHECK_MSG(stat(cred(files[i]), &st) == 0 && (st.st_mode & 0777) == 0600,
@@ -465,7 +466,7 @@ static void test_creds_update(void)
 	/* add a site and a host */
 	char *out = NULL;
 	T_EQ_INT(h_run(&out, "%s creds --update %s --site c --host b:h2", bin, d), 0);
-	T_CHECK_MSG(out && strstr(out, "(10 kept, 4 new)"), "%s", out ? out : "");
+	T_CHECK_MSG(out && strstr(out, "(13 kept, 5 new)"), "%s", out ? out : "");
 	free(out);
 	T_REQUIRE(h_run(&sum1, SUMS, d) == 0);
 	const char *same[] = {"./hub/sync.creds", "./hub/status.creds", "./hub/hook.creds",
@@ -572,6 +573,25 @@ static void test_status_readers(void)
 	T_CHECK(wait_status(hub, "hub/status.creds", "plant-9          web"));
 	T_CHECK(wait_status(site7, "plant-7/status.creds", "2/2"));
 	T_CHECK(wait_status(site9, "plant-9/status.creds", "2/2"));
+}
+
+/* outpost logs with the logs identities, from the hub (across the leaf link and the SITES
+ * account) and at a site. The workloads print nothing: a header per instance is the
+ * answer of its host. */
+static void test_logs_readers(void)
+{
+	const struct {
+		const h_nats *s;
+		const char *cred, *site;
+	} ok[] = {{hub, "hub/logs.creds", "plant-7"}, {hub, "hub/logs.creds", "plant-9"},
+		{site7, "plant-7/logs.creds", "plant-7"}};
+	for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+		T_CHECK_MSG(
+			h_wait_output("==> web.main.", WAIT_MS,
+				"env OUTPOST_NATS_CREDS=%s %s logs --site %s --app web --nats %s "
+				"2>&1",
+				cred(ok[i].cred), bin, ok[i].site, h_nats_url(ok[i].s)),
+			"%s: outpost logs --site %s", ok[i].cred, ok[i].site);
 }
 
 /* The agent's way past a stalled mirror (agent_mirror.c): it reads the hub's bucket
@@ -1034,6 +1054,38 @@ static void test_status_and_sync_forbidden(void)
 		stream_snap(hub, c, "KV_outpost-status").exists);
 }
 
+/* Only the logs identities ask hosts for logs, each where it belongs; they can do
+ * nothing else a host answers; a host answers only its own. */
+static void test_logs_forbidden(void)
+{
+	const char *hub_c[][2] = {{"hub status", "hub/status.creds"},
+		{"hub hook", "hub/hook.creds"}, {"hub sync", "hub/sync.creds"}};
+	for (size_t i = 0; i < sizeof hub_c / sizeof *hub_c; i++)
+		record(hub_c[i][0], "ask plant-7's host for logs",
+			pub_refused(hub, hub_c[i][1], "outpost-logs.plant-7.h1", NULL),
+			"hub: publish permission", true);
+	const char *site_c[][2] = {{"plant-7 status", "plant-7/status.creds"},
+		{"plant-7 agent", "plant-7/agent.creds"},
+		{"plant-7 host h2", "plant-7/host-h2.creds"}};
+	for (size_t i = 0; i < sizeof site_c / sizeof *site_c; i++)
+		record(site_c[i][0], "ask host h1 for logs",
+			pub_refused(site7, site_c[i][1], "outpost-logs.plant-7.h1", NULL),
+			"site: publish permission", true);
+	record("plant-7 logs", "command a host",
+		pub_refused(site7, "plant-7/logs.creds", "outpost.plant-7.host.h1.cmd", FORGED),
+		"site: publish permission", true);
+	record("hub logs", "command plant-7's host",
+		pub_refused(hub, "hub/logs.creds", "outpost.plant-7.host.h1.cmd", FORGED),
+		"hub: publish permission", true);
+	record("hub logs", "write plant-7's status at the hub",
+		pub_refused(hub, "hub/logs.creds", "$KV.outpost-status.site.plant-7.agent", FORGED),
+		"hub: publish permission",
+		not_forged(hub, "hub/status.creds", "outpost-status", "site.plant-7.agent"));
+	record("plant-7 host h1", "answer h2's log requests",
+		sub_refused(site7, "plant-7/host-h1.creds", "outpost-logs.plant-7.h2"),
+		"site: subscribe permission", true);
+}
+
 /* The post-receive hook's identity: `outpost sync --now` and nothing else. */
 static void test_hook(void)
 {
@@ -1182,12 +1234,14 @@ int main(void)
 		T_RUN(test_signed_push_runs_everywhere);
 		T_RUN(test_status_readers);
 		T_RUN(test_agent_reads_hub_directly);
+		T_RUN(test_logs_readers);
 		T_RUN(test_no_violations_in_use);
 		T_RUN(test_wrong_identity_refused);
 		T_RUN(test_agent_forbidden);
 		T_RUN(test_leaf_forbidden);
 		T_RUN(test_host_forbidden);
 		T_RUN(test_status_and_sync_forbidden);
+		T_RUN(test_logs_forbidden);
 		T_RUN(test_hook);
 		T_RUN(test_compromised_hub);
 		T_RUN(test_no_secret_in_messages);

@@ -50,11 +50,12 @@ static void test_plan(void)
 	deployment(&c);
 	const char *want[][2] = {{"sync", "hub/sync.creds"}, {"status", "hub/status.creds"},
 		{"leaf.plant-7", "plant-7/leaf.creds"}, {"agent.plant-7", "plant-7/agent.creds"},
-		{"status.plant-7", "plant-7/status.creds"},
+		{"status.plant-7", "plant-7/status.creds"}, {"logs.plant-7", "plant-7/logs.creds"},
 		{"host.plant-7.h2", "plant-7/host-h2.creds"},
 		{"leaf.plant-9", "plant-9/leaf.creds"}, {"agent.plant-9", "plant-9/agent.creds"},
-		{"status.plant-9", "plant-9/status.creds"},
-		{"host.plant-9.h1", "plant-9/host-h1.creds"}, {"hook", "hub/hook.creds"}};
+		{"status.plant-9", "plant-9/status.creds"}, {"logs.plant-9", "plant-9/logs.creds"},
+		{"host.plant-9.h1", "plant-9/host-h1.creds"}, {"hook", "hub/hook.creds"},
+		{"logs", "hub/logs.creds"}};
 	T_EQ_INT(c.n, sizeof want / sizeof *want);
 	for (size_t i = 0; i < c.n && i < sizeof want / sizeof *want; i++) {
 		T_EQ_STR(c.v[i].user, want[i][0]);
@@ -69,6 +70,55 @@ static void test_plan(void)
 static bool has(const char *text, const char *s)
 {
 	return text && strstr(text, s) != NULL;
+}
+
+/* The block of one user in a config (up to the end of its subscribe line), or "". */
+static const char *user_block(const char *t, const char *user)
+{
+	static char one[2048];
+	char key[128];
+	snprintf(key, sizeof key, "user: \"%s\"", user);
+	const char *b = strstr(t, key), *end = b ? strstr(b, "subscribe:") : NULL;
+	end = end ? strchr(end, '\n') : NULL;
+	snprintf(one, sizeof one, "%.*s", end ? (int)(end - b) : 0, end ? b : "");
+	return one;
+}
+
+/* Who may read logs: the logs identities, each only where it belongs; the hosts answer
+ * their own subject; the leaf delivers only its site's; the site's remote keeps its
+ * deny of outpost.> whole. Nobody else. */
+static void test_logs_perms(void)
+{
+	op_creds c = {0};
+	deployment(&c);
+	char *hub = op_creds_hub_conf(&c);
+	char *site = op_creds_site_conf(&c, "plant-7", "nats-leaf://hub.example:7422");
+	T_REQUIRE(hub && site);
+	char *sites = strstr(hub, "  SITES {");
+	T_REQUIRE(sites);
+	T_CHECK(strstr(hub, "user: \"logs\"") < sites);
+	T_CHECK(has(user_block(hub, "logs"), "\"outpost-logs.*.*\""));
+	T_CHECK(has(user_block(hub, "logs"), "KV_outpost-status"));
+	T_CHECK(has(user_block(hub, "leaf.plant-7"), "\"outpost-logs.plant-7.*\""));
+	T_CHECK(!has(user_block(hub, "leaf.plant-7"), "outpost-logs.plant-9"));
+	T_CHECK(has(sites, "{ service: \"outpost-logs.plant-7.*\", accounts: [OUTPOST] }"));
+	T_CHECK(has(hub, "{ service: { account: SITES, subject: \"outpost-logs.plant-9.*\" } }"));
+	const char *no_hub[] = {"sync", "status", "hook"};
+	for (size_t i = 0; i < sizeof no_hub / sizeof *no_hub; i++)
+		T_CHECK_MSG(!has(user_block(hub, no_hub[i]), "outpost-logs"), "%s", no_hub[i]);
+	T_CHECK(has(user_block(site, "logs.plant-7"), "\"outpost-logs.plant-7.*\""));
+	T_CHECK(has(user_block(site, "host.plant-7.h2"),
+		"subscribe: { allow: [\"outpost.plant-7.host.h2.cmd\", "
+		"\"outpost-logs.plant-7.h2\"]"));
+	const char *no_site[] = {"agent.plant-7", "status.plant-7"};
+	for (size_t i = 0; i < sizeof no_site / sizeof *no_site; i++)
+		T_CHECK_MSG(!has(user_block(site, no_site[i]), "outpost-logs"), "%s", no_site[i]);
+	T_CHECK(!has(user_block(site, "host.plant-7.h2"), "publish: { allow: [\"outpost-logs"));
+	T_CHECK(has(site, "deny_imports: [\"outpost.>\""));
+	T_CHECK(!has(strstr(site, "deny_imports"), "outpost-logs"));
+	free(hub);
+	free(site);
+	op_creds_clear(&c);
 }
 
 static void test_hub_conf(void)
@@ -150,6 +200,7 @@ int main(void)
 	T_RUN(test_plan);
 	T_RUN(test_hub_conf);
 	T_RUN(test_site_conf);
+	T_RUN(test_logs_perms);
 	T_RUN(test_url_redact);
 	return t_done();
 }

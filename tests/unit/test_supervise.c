@@ -43,21 +43,21 @@ struct row {
 
 static const struct row rows[] = {
 	/* always: whatever the code */
-	{OP_RESTART_ALWAYS, 0, 100, 0, OP_NEXT_RESTART, 200, 1},
-	{OP_RESTART_ALWAYS, 3, 100, 1, OP_NEXT_RESTART, 400, 2},
-	{OP_RESTART_ALWAYS, 3, 100, 3, OP_NEXT_RESTART, 1600, 4},
-	{OP_RESTART_ALWAYS, 143, 9999, 3, OP_NEXT_RESTART, 1600, 4},
+	{OP_RESTART_ALWAYS, 0, 100, 0, OP_NEXT_RESTART, 0, 1},
+	{OP_RESTART_ALWAYS, 3, 100, 1, OP_NEXT_RESTART, 200, 2},
+	{OP_RESTART_ALWAYS, 3, 100, 3, OP_NEXT_RESTART, 800, 4},
+	{OP_RESTART_ALWAYS, 143, 9999, 3, OP_NEXT_RESTART, 800, 4},
 	{OP_RESTART_ALWAYS, 3, 100, 4, OP_NEXT_FAILED, 0, 5},
 	{OP_RESTART_ALWAYS, 0, 100, 4, OP_NEXT_FAILED, 0, 5},
-	/* a run of at least 10 s resets the count */
-	{OP_RESTART_ALWAYS, 3, 10000, 4, OP_NEXT_RESTART, 200, 0},
-	{OP_RESTART_ALWAYS, 0, 86400000, 2, OP_NEXT_RESTART, 200, 0},
+	/* a run of at least 10 s resets the count: the restart after it is immediate */
+	{OP_RESTART_ALWAYS, 3, 10000, 4, OP_NEXT_RESTART, 0, 0},
+	{OP_RESTART_ALWAYS, 0, 86400000, 2, OP_NEXT_RESTART, 0, 0},
 	/* on-failure: 0 ends it, anything else (codes, signals) restarts */
 	{OP_RESTART_ON_FAILURE, 0, 100, 0, OP_NEXT_EXITED, 0, 0},
 	{OP_RESTART_ON_FAILURE, 0, 100, 3, OP_NEXT_EXITED, 0, 3},
 	{OP_RESTART_ON_FAILURE, 0, 20000, 3, OP_NEXT_EXITED, 0, 0},
-	{OP_RESTART_ON_FAILURE, 1, 100, 0, OP_NEXT_RESTART, 200, 1},
-	{OP_RESTART_ON_FAILURE, 137, 100, 2, OP_NEXT_RESTART, 800, 3},
+	{OP_RESTART_ON_FAILURE, 1, 100, 0, OP_NEXT_RESTART, 0, 1},
+	{OP_RESTART_ON_FAILURE, 137, 100, 2, OP_NEXT_RESTART, 400, 3},
 	{OP_RESTART_ON_FAILURE, 255, 100, 4, OP_NEXT_FAILED, 0, 5},
 	/* never: ends on any exit, never failed */
 	{OP_RESTART_NEVER, 0, 100, 0, OP_NEXT_EXITED, 0, 0},
@@ -77,8 +77,8 @@ static void test_decide_table(void)
 	}
 }
 
-/* A command that exits at once with 3 under `always`: four restarts with doubling
- * delays, then failed; one long run in between starts the count again. */
+/* A command that exits at once with 3 under `always`: four restarts, the first at once
+ * and then doubling delays, then failed; one long run in between starts the count again. */
 static void test_crash_loop(void)
 {
 	int n = 0, restarts = 0;
@@ -89,8 +89,9 @@ static void test_crash_loop(void)
 		delays[restarts++] = d.delay_ms;
 	T_EQ_INT(d.next, OP_NEXT_FAILED);
 	T_EQ_INT(restarts, 4);
-	T_EQ_INT(delays[0], 200);
-	T_EQ_INT(delays[3], 1600);
+	T_EQ_INT(delays[0], 0);
+	T_EQ_INT(delays[1], 200);
+	T_EQ_INT(delays[3], 800);
 
 	n = 0;
 	for (int i = 0; i < 4; i++)

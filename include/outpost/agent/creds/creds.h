@@ -20,15 +20,17 @@ enum op_role {
 	OP_ROLE_LEAF, /* hub: a site's leaf link (allowed_connection_types LEAFNODE) */
 	OP_ROLE_AGENT, /* site: the agent */
 	OP_ROLE_SITE_STATUS, /* site: reads the site's outpost-status */
-	OP_ROLE_HOST /* site: one edge box */
+	OP_ROLE_HOST, /* site: one edge box */
+	OP_ROLE_HUB_LOGS, /* hub: outpost logs of every site (and outpost status) */
+	OP_ROLE_SITE_LOGS /* site: outpost logs of that site (and outpost status) */
 };
 
 typedef struct op_ident {
 	enum op_role role;
 	char site[64]; /* "" for the hub's own */
 	char host[64]; /* OP_ROLE_HOST only */
-	char user[160]; /* sync, status, hook, leaf.<site>, agent.<site>, status.<site>,
-			   host.<site>.<id> */
+	char user[160]; /* sync, status, hook, logs, leaf.<site>, agent.<site>,
+			   status.<site>, logs.<site>, host.<site>.<id> */
 	char file[200]; /* credential file, relative to the output dir */
 	char pass[128]; /* filled by the caller before the conf functions run */
 } op_ident;
@@ -49,7 +51,8 @@ int op_creds_add_host(op_creds *c, const char *site_id, op_err *e);
 int op_creds_remove_site(op_creds *c, const char *site, op_err *e);
 int op_creds_remove_host(op_creds *c, const char *site_id, op_err *e);
 /* The identities of the deployment, in order: sync, status, then per site leaf, agent,
- * status and its hosts, then the hook. Call once after the adds. */
+ * status, logs and its hosts, then the hook and the hub's logs. Call once after the
+ * adds. */
 int op_creds_plan(op_creds *c, op_err *e);
 void op_creds_clear(op_creds *c);
 

@@ -39,6 +39,13 @@ void op_host_close(op_host *h);
  * finish: the instance shows as stopping until it is gone. */
 void op_host_handle(op_host *h, const op_hostcmd *c, op_hostreply *r);
 
+/* Answers a log request from the files under state: the output of the app's instances
+ * there and the kept output of stopped ones (see supervise.h), within the reply's
+ * bounds (see proto.h). Fills r (op_logreply_clear after). Uses no op_host, so it may
+ * run on another thread than the host's loop. */
+int op_host_logs(
+	const char *state, const char *host, const op_logreq *q, op_logreply *r, op_err *e);
+
 /* Looks at every instance directory (adopting, restarting lost shims, removing stopped
  * instances) and fills *insts (allocated, free()) with what to report. */
 int op_host_refresh(op_host *h, op_hb_inst **insts, size_t *n, op_err *e);

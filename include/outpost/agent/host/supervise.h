@@ -8,7 +8,11 @@
  *   state.json   written by the shim, atomically, at every state change (op_shim_state)
  *   lock         flock()ed by the shim for its whole life: never two shims at once
  *   stop         present once a stop was asked for (the shim or the host removes the dir)
- *   output.log   the workload's stdout and stderr, size-capped, rotated to .1, .2 */
+ *   output.log   the workload's stdout and stderr, size-capped, rotated to .1, .2
+ * When an instance goes (stopped, or replaced by a new spec), its output is kept under
+ * <state>/logs/<Unix ms, 13 digits>.<id>/ (output.log, its rotations and the last
+ * state.json), the newest OP_LOGS_KEEP per component: a crashed version's output
+ * outlives it, in at most OP_LOGS_KEEP x (log keep + 1) x log max bytes a component. */
 #ifndef OUTPOST_SUPERVISE_H
 #define OUTPOST_SUPERVISE_H
 
@@ -23,13 +27,14 @@
 /* --- the restart decision (pure) ------------------------------------------------------ */
 
 typedef struct op_restart_policy {
-	int64_t base_ms; /* the first delay */
+	int64_t base_ms; /* the first delay (of the second restart in a row) */
 	int64_t max_ms; /* the doubling stops here */
 	int64_t min_run_ms; /* a run this long resets the crash-loop count */
 	int loop_limit; /* this many short runs in a row: failed */
 } op_restart_policy;
 
-/* 200 ms doubling to 30 s; 5 exits in a row that each ran less than 10 s: failed. */
+/* The first restart at once, then 200 ms doubling to 30 s; 5 exits in a row that each
+ * ran less than 10 s: failed. */
 #define OP_RESTART_POLICY_DEFAULT ((op_restart_policy){200, 30000, 10000, 5})
 
 enum op_next {
@@ -50,7 +55,8 @@ int64_t op_backoff_ms(const op_restart_policy *p, int n);
 /* What follows an exit: mode is the component's restart policy, exit_code the exit
  * status (128+N for signal N), run_ms how long the run lasted. *short_runs counts the
  * runs in a row shorter than p->min_run_ms and is updated. always restarts whatever
- * the code, on-failure when it is not 0, never does not. */
+ * the code, on-failure when it is not 0, never does not. The first restart of a run
+ * (the count at 0 or 1) is immediate, the n-th after it waits op_backoff_ms(p, n - 1). */
 op_decision op_restart_decide(const op_restart_policy *p, enum op_restart mode, int exit_code,
 	int64_t run_ms, int *short_runs);
 
@@ -102,6 +108,14 @@ bool op_proc_alive(int pid, uint64_t start);
 void op_proc_kill_group(int pid, uint64_t start, int sig);
 /* Removes an instance's directory and the files in it; a missing one is fine. */
 int op_inst_remove(const char *state_dir, const char *id, op_err *e);
+/* Kept logs: the instances of one component whose output is kept after they go. */
+#define OP_LOGS_KEEP 3
+/* Moves the output of instance id (if any) into a kept-log dir named for now, then
+ * removes the oldest kept logs of its component (<app>.<component>) past keep. Called
+ * before op_inst_remove by whoever removes an instance. */
+int op_logs_keep(const char *state_dir, const char *id, int keep, op_err *e);
+/* Whether name is a kept-log dir's: "<13 digits>.<instance id>"; *id points into it. */
+bool op_logs_name(const char *name, const char **id, int64_t *ms);
 /* The sha256 of a file as 64 lowercase hex digits. */
 int op_file_sha256(const char *path, char hex[65], op_err *e);
 

@@ -93,6 +93,79 @@ typedef struct op_hostreply {
 int op_hostreply_encode(const op_hostreply *r, char **json, op_err *e);
 int op_hostreply_decode(const char *json, size_t len, op_hostreply *r, op_err *e);
 
+/* --- logs (proto_logs.c) ---------------------------------------------------------------
+ *
+ *   outpost-logs.<site>.<host>      a reader -> host, request/reply: op_logreq -> op_logreply
+ *
+ * Not under outpost.>: a site's leaf remote refuses every outpost.> subject from the
+ * hub (host commands), and this one read-only subject is allowed across it by name.
+ *
+ *   request {"v":1,"app":"web","instance":"<id>" (optional),"tail":65536,
+ *            "running_only":false,"after":[{"id":"<id>","ino":N,"off":N}] (optional)}
+ *   reply   {"v":1,"host":"h1","truncated":false,
+ *            "logs":[{"id":"<id>","running":true,"stopped_ms":0,"state":"running",
+ *                     "exit":-1,"ino":N,"off":N,"data":"...","more":false,"gap":false}]}
+ *
+ * A log is the output of one instance: a running one's (under its id), or a stopped
+ * one's the host kept. Without a cursor in "after", a log is read from tail bytes
+ * before its end (0: from its start); with one (the ino and offset a reply gave), from
+ * there on, so that a follower polls for what is new. Replies are bounded: at most
+ * OP_LOGS_DATA_MAX bytes of output in all, "more" when a log has more past its data,
+ * "truncated" when logs were left out. Data is text: invalid UTF-8 and NUL bytes
+ * arrive as '?'. */
+#define OP_LOGS_PREFIX "outpost-logs" /* the subject: OP_LOGS_PREFIX.<site>.<host> */
+#define OP_LOGS_REQ_MAX_BYTES (64 * 1024)
+#define OP_LOGS_MAX_AFTER 256
+#define OP_LOGS_MAX_LOGS 256
+#define OP_LOGS_DATA_MAX (128 * 1024)
+/* Each data byte escapes to at most 6 ("\u001b"), plus the fields of every log. */
+#define OP_LOGS_REPLY_MAX_BYTES (6 * OP_LOGS_DATA_MAX + OP_LOGS_MAX_LOGS * 512)
+#define OP_LOGS_TAIL_DEFAULT (64 * 1024)
+
+typedef struct op_logcur {
+	char id[OP_INST_MAX + 1];
+	uint64_t ino, off;
+} op_logcur;
+
+typedef struct op_logreq {
+	char app[OP_NAME_MAX + 1];
+	char inst[OP_INST_MAX + 1]; /* "" all of the app's */
+	uint64_t tail; /* bytes before the end of a log read without a cursor; 0 all */
+	bool running_only; /* leave out the logs of stopped instances */
+	op_logcur *after; /* owned */
+	size_t nafter;
+} op_logreq;
+
+typedef struct op_logent {
+	char id[OP_INST_MAX + 1];
+	bool running; /* the instance is on the host (in any state) */
+	int64_t stopped_ms; /* a kept log: when its instance went (Unix ms); 0 running */
+	enum op_inst_state state; /* its last state */
+	int exit_code; /* its last exit, -1 none */
+	uint64_t ino, off; /* the cursor just past data */
+	char *data; /* owned, NUL-terminated text */
+	size_t len;
+	bool more; /* the log goes on past data */
+	bool gap; /* output between the cursor asked for and data is gone (rotated away) */
+} op_logent;
+
+typedef struct op_logreply {
+	char host[OP_HOST_MAX + 1];
+	op_logent *v; /* owned */
+	size_t n;
+	bool truncated; /* logs left out (more than OP_LOGS_MAX_LOGS) */
+} op_logreply;
+
+int op_logreq_encode(const op_logreq *q, char **json, op_err *e);
+/* Fills q (op_logreq_clear after, also on failure). */
+int op_logreq_decode(const char *json, size_t len, op_logreq *q, op_err *e);
+void op_logreq_clear(op_logreq *q);
+/* Data is made text here (see above). */
+int op_logreply_encode(const op_logreply *r, char **json, op_err *e);
+/* Fills r (op_logreply_clear after, also on failure). */
+int op_logreply_decode(const char *json, size_t len, op_logreply *r, op_err *e);
+void op_logreply_clear(op_logreply *r);
+
 const char *op_inst_state_name(enum op_inst_state s);
 int op_inst_state_parse(const char *s, enum op_inst_state *out);
 
