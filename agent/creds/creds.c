@@ -58,7 +58,8 @@ static const struct perms status_perms = {
 
 /* outpost logs: what outpost status reads, and requests to the hosts' log subject,
  * which a host answers with the output of its instances (read-only). At the hub, of
- * every site (across its leaf link); at a site, of that site. No other identity may
+ * every site (across its leaf link); at a site, of that site, and outpost restart there
+ * (a request to the site's agent, which commands its hosts). No other identity may
  * ask: workloads' output can hold what a status reader should not see. */
 static const struct perms hub_logs_perms = {
 	.pub = {"$JS.API.STREAM.INFO.KV_outpost-status",
@@ -69,7 +70,8 @@ static const struct perms hub_logs_perms = {
 static const struct perms site_logs_perms = {
 	.pub = {"$JS.API.STREAM.INFO.KV_outpost-status",
 		"$JS.API.CONSUMER.CREATE.KV_outpost-status",
-		"$JS.API.CONSUMER.DELETE.KV_outpost-status.*", "outpost-logs.{s}.*"},
+		"$JS.API.CONSUMER.DELETE.KV_outpost-status.*", "outpost-logs.{s}.*",
+		"outpost.{s}.restart"},
 	.sub = {"_INBOX.{u}.>"},
 };
 
@@ -114,7 +116,8 @@ static const struct perms agent_perms = {
 		"$JS.hub.API.CONSUMER.CREATE.KV_outpost",
 		"$JS.hub.API.CONSUMER.DELETE.KV_outpost.*", "$JS.FC.KV_outpost.>",
 		"outpost.{s}.host.*.cmd", "outpost.hub.site.announce"},
-	.sub = {"_INBOX.{u}.>", "outpost.{s}.hb.*"},
+	.sub = {"_INBOX.{u}.>", "outpost.{s}.hb.*", "outpost.{s}.restart"},
+	.responses = true,
 };
 
 /* One edge box: its own heartbeats out, its own commands and log requests in, replies

@@ -42,7 +42,7 @@ typedef struct ent {
 struct op_host {
 	op_host_cfg cfg;
 	int lock; /* <state>/host.lock, held while the host runs */
-	char grace[32], log_max[32], log_keep[16];
+	char grace[32], log_max[32], log_keep[16], backoff[32];
 	ent *ents;
 	size_t n, cap;
 };
@@ -82,6 +82,8 @@ int op_host_open(op_host **out, const op_host_cfg *cfg, op_err *e)
 	h->lock = lock;
 	h->cfg = *cfg;
 	snprintf(h->grace, sizeof h->grace, "%lld", (long long)cfg->grace_ms);
+	snprintf(h->backoff, sizeof h->backoff, "%lld",
+		(long long)(cfg->max_backoff_ms > 0 ? cfg->max_backoff_ms : OP_MAX_BACKOFF_MS));
 	snprintf(h->log_max, sizeof h->log_max, "%zu", cfg->log_max);
 	snprintf(h->log_keep, sizeof h->log_keep, "%d", cfg->log_keep);
 	*out = h;
@@ -135,7 +137,8 @@ static bool inst_file_exists(op_host *h, const char *id, const char *file)
 static int spawn_shim(op_host *h, const char *id)
 {
 	char *argv[] = {"outpost", "shim", "--state", (char *)h->cfg.state, "--id", (char *)id,
-		"--grace-ms", h->grace, "--log-max", h->log_max, "--log-keep", h->log_keep, NULL};
+		"--grace-ms", h->grace, "--log-max", h->log_max, "--log-keep", h->log_keep,
+		"--max-backoff-ms", h->backoff, NULL};
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) != 0)
 		return -1;
@@ -210,6 +213,10 @@ static bool look_at(op_host *h, ent *x, op_hb_inst *out)
 		out->restarts = st.restarts;
 		out->exit_code = st.exit_code;
 		op_proto_text(out->error, sizeof out->error, st.error);
+		if (st.state == OP_INST_FAILED && st.retry_at > 0) {
+			int64_t left = st.retry_at - op_wall_ms();
+			out->retry_ms = left > 0 ? left : 0;
+		}
 	}
 	if (shim_alive) {
 		if (x->seen != st.shim_pid) {
@@ -252,8 +259,11 @@ static bool look_at(op_host *h, ent *x, op_hb_inst *out)
 		ent_drop(h, x);
 		return false;
 	}
-	if (st_rc == 0 && (st.state == OP_INST_FAILED || st.state == OP_INST_EXITED))
-		return true; /* ended for good: the shim is done */
+	/* Ended for good: exited, or failed where no try can help (its spec unreadable). A
+	 * failed instance that waits for a retry lost its shim (a reboot): it gets one. */
+	if (st_rc == 0 &&
+		(st.state == OP_INST_EXITED || (st.state == OP_INST_FAILED && st.retry_at == 0)))
+		return true;
 	if (!x->spawned || op_now_ms() - x->spawned_ms >= RESPAWN_MIN_MS) {
 		if ((st_rc == 0 || x->spawned) && !x->lost)
 			op_log_warn("instance lost its shim", "id=%s state=%s action=restart",
@@ -405,11 +415,29 @@ static void handle_stop(op_host *h, const op_hostcmd *c, op_hostreply *r)
 	ok(r);
 }
 
+/* outpost restart: a failed instance is tried again now (its shim is told with
+ * SIGUSR1); one that is not failed is left as it is, and the reply says so. */
+static void handle_restart(op_host *h, const op_hostcmd *c, op_hostreply *r)
+{
+	op_shim_state st;
+	op_err e = {0};
+	if (op_shim_state_load(h->cfg.state, c->id, &st, &e) != 0)
+		return fail(r, "restart", c->id, "no such instance on this host");
+	if (st.state != OP_INST_FAILED)
+		return fail(r, "restart", c->id, "not failed: it is left as it is");
+	if (!op_proc_alive(st.shim_pid, st.shim_start) || kill(st.shim_pid, SIGUSR1) != 0)
+		return fail(r, "restart", c->id, "its supervisor is not running");
+	op_log_info("instance to be tried again now", "id=%s", c->id);
+	ok(r);
+}
+
 void op_host_handle(op_host *h, const op_hostcmd *c, op_hostreply *r)
 {
 	memset(r, 0, sizeof *r);
 	if (c->op == OP_CMD_START)
 		handle_start(h, c, r);
+	else if (c->op == OP_CMD_RESTART)
+		handle_restart(h, c, r);
 	else
 		handle_stop(h, c, r);
 }

@@ -43,6 +43,9 @@ static void usage(FILE *f)
 		"                      " OP_HOST_STATE_DEFAULT ")\n"
 		"  --heartbeat DUR     time between heartbeats (default 2s; e.g. 500ms)\n"
 		"  --stop-grace DUR    SIGTERM to SIGKILL when stopping a workload (default 10s)\n"
+		"  --max-backoff DUR   a failed instance (crash loop, artifact refused, command\n"
+		"                      that cannot start) is tried again after 10s, doubling up\n"
+		"                      to this (default 5m); outpost restart tries it at once\n"
 		"  -h, --help          this help\n"
 		"\n"
 		"Subjects: heartbeats on outpost.<site>.hb.<id>, commands (request/reply) on\n"
@@ -161,7 +164,10 @@ static void on_command(run *r, natsMsg *msg)
 		op_host_handle(r->host, &c, &rep);
 		if (!rep.ok)
 			op_log_warn("command failed", "op=%s id=%s error=\"%s\"",
-				c.op == OP_CMD_START ? "start" : "stop", c.id, rep.error);
+				c.op == OP_CMD_START          ? "start"
+					: c.op == OP_CMD_STOP ? "stop"
+							      : "restart",
+				c.id, rep.error);
 	}
 	op_hostcmd_clear(&c);
 	char *json = NULL;
@@ -256,13 +262,15 @@ int op_cmd_host(int argc, char **argv)
 		{"id", required_argument, NULL, 'i'}, {"nats", required_argument, NULL, 'n'},
 		{"label", required_argument, NULL, 'l'}, {"state", required_argument, NULL, 'd'},
 		{"heartbeat", required_argument, NULL, 'b'},
-		{"stop-grace", required_argument, NULL, 'g'}, {"help", no_argument, NULL, 'h'},
+		{"stop-grace", required_argument, NULL, 'g'},
+		{"max-backoff", required_argument, NULL, 'x'}, {"help", no_argument, NULL, 'h'},
 		{0}};
 	run r = {.nats = OP_DEFAULT_NATS, .every_ms = 2000};
 	op_host_cfg cfg = {.state = OP_HOST_STATE_DEFAULT,
 		.grace_ms = OP_STOP_GRACE_DEFAULT_MS,
 		.log_max = OP_LOG_MAX_DEFAULT,
-		.log_keep = OP_LOG_KEEP_DEFAULT};
+		.log_keep = OP_LOG_KEEP_DEFAULT,
+		.max_backoff_ms = OP_MAX_BACKOFF_MS};
 	int c, rc = OP_EXIT_USAGE;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -291,6 +299,16 @@ int op_cmd_host(int argc, char **argv)
 				fprintf(stderr,
 					"outpost host: --stop-grace: expected a duration up to "
 					"1h, like 10s\n");
+				goto out;
+			}
+			break;
+		case 'x':
+			if (op_parse_duration_ms(optarg, &cfg.max_backoff_ms) != 0 ||
+				cfg.max_backoff_ms < 1000 ||
+				cfg.max_backoff_ms > 7 * 24 * 3600000LL) {
+				fprintf(stderr,
+					"outpost host: --max-backoff: expected a duration from 1s "
+					"to 7 days, like 5m\n");
 				goto out;
 			}
 			break;

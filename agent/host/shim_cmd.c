@@ -2,13 +2,15 @@
  * `outpost host` in a session of its own so that it outlives the host. It is the
  * workload's parent: it checks the artifact, starts the command in its own process
  * group with a clean environment, copies its output into a capped log, waits for it,
- * and applies the restart policy with backoff until the instance ends (exited, or
- * failed after a crash loop) or is stopped (SIGTERM: TERM to the workload's group,
- * KILL after the grace). Every state change is written to state.json, atomically,
- * before it is logged. It holds the instance's lock for its whole life, so a second
- * shim for the same instance gives up at once.
+ * and applies the restart policy with backoff until the instance ends (exited) or is
+ * stopped (SIGTERM: TERM to the workload's group, KILL after the grace). A failure (a
+ * crash loop, an artifact not there or wrong, a command that cannot start) makes the
+ * instance failed, not ended: it is tried again after a backoff of its own, capped at
+ * --max-backoff, and at once on SIGUSR1 (`outpost restart`). Every state change is written to
+ * state.json, atomically, before it is logged. It holds the instance's lock for its whole life, so
+ * a second shim for the same instance gives up at once.
  *
- * One thread, one poll loop over a signalfd (SIGCHLD, SIGTERM, SIGINT) and the output
+ * One thread, one poll loop over a signalfd (SIGCHLD, SIGTERM, SIGINT, SIGUSR1) and the output
  * pipe, with the backoff or kill deadline as its timeout. */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +51,8 @@ typedef struct shim {
 	int64_t started_ms; /* when the current run started */
 	int64_t restart_at; /* backoff: when to start again, 0 none */
 	int64_t kill_at; /* stopping: when to send SIGKILL, 0 none */
+	int64_t max_backoff_ms; /* --max-backoff: the cap of a failed instance's retries */
+	int fails; /* failures in a row (a run that lasted min_run_ms resets it) */
 	bool stopping, done;
 	bool shed; /* a run started: give back what it touched (see shed()) */
 } shim;
@@ -69,6 +73,25 @@ static void finish(shim *s, enum op_inst_state state, const char *error)
 	op_proto_text(s->st.error, sizeof s->st.error, error ? error : "");
 	save(s);
 	s->done = true;
+}
+
+/* A failure a later try may cure: the instance is failed, with why, and is tried again
+ * after op_fail_retry_ms (or at once on SIGUSR1). A crash loop retried crashes back to
+ * failed at its next quick exit, with the next, longer delay. */
+static void fail(shim *s, const char *why)
+{
+	s->fails++;
+	int64_t delay = op_fail_retry_ms(s->max_backoff_ms, s->fails);
+	s->st.state = OP_INST_FAILED;
+	s->st.pid = 0;
+	s->st.pid_start = 0;
+	op_proto_text(s->st.error, sizeof s->st.error, why ? why : "");
+	s->st.retry_at = op_wall_ms() + delay;
+	s->restart_at = op_now_ms() + delay;
+	s->short_runs = s->policy.loop_limit > 0 ? s->policy.loop_limit - 1 : 0;
+	save(s);
+	op_log_error("instance failed", "id=%s error=\"%s\" retry_in_ms=%lld", s->st.id,
+		s->st.error, (long long)delay);
 }
 
 /* --- the workload's argv and environment ----------------------------------------------- */
@@ -168,15 +191,15 @@ static void run(shim *s)
 {
 	char why[512];
 	s->restart_at = 0;
+	s->st.retry_at = 0;
 	if (check_artifact(s, why, sizeof why) != 0) {
-		op_log_error("instance failed", "id=%s error=\"%s\"", s->st.id, why);
-		finish(s, OP_INST_FAILED, why);
+		fail(s, why);
 		return;
 	}
 	int ep[2];
 	if (pipe2(ep, O_CLOEXEC) != 0) {
 		snprintf(why, sizeof why, "pipe: %s", strerror(errno));
-		finish(s, OP_INST_FAILED, why);
+		fail(s, why);
 		return;
 	}
 	pid_t pid = fork();
@@ -186,6 +209,7 @@ static void run(shim *s)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
+		signal(SIGHUP, SIG_DFL); /* the shim ignores it; the workload must not */
 		dup2(s->null, 0);
 		dup2(s->out_w, 1);
 		dup2(s->out_w, 2);
@@ -198,7 +222,7 @@ static void run(shim *s)
 	if (pid < 0) {
 		close(ep[0]);
 		snprintf(why, sizeof why, "fork: %s", strerror(errno));
-		finish(s, OP_INST_FAILED, why);
+		fail(s, why);
 		return;
 	}
 	setpgid(pid, pid); /* also here, so that a stop right away reaches the group */
@@ -212,9 +236,8 @@ static void run(shim *s)
 			;
 		snprintf(why, sizeof why, "%s %s: %s", f.stage == 1 ? "workdir" : "exec",
 			f.stage == 1 ? s->comp->workdir : s->comp->command, strerror(f.err));
-		op_log_error("instance failed", "id=%s error=\"%s\"", s->st.id, why);
 		s->st.exit_code = 127;
-		finish(s, OP_INST_FAILED, why);
+		fail(s, why);
 		return;
 	}
 	s->st.pid = pid;
@@ -261,6 +284,8 @@ static void on_exit_of_workload(shim *s)
 		finish(s, OP_INST_EXITED, NULL);
 		return;
 	}
+	if (ran >= s->policy.min_run_ms)
+		s->fails = 0; /* it ran: a crash now is a new story */
 	op_decision d = op_restart_decide(&s->policy, s->comp->restart, code, ran, &s->short_runs);
 	switch (d.next) {
 	case OP_NEXT_RESTART:
@@ -287,8 +312,7 @@ static void on_exit_of_workload(shim *s)
 			"crash loop: exited %d times in a row within %lld s "
 			"of starting, last code %d",
 			s->policy.loop_limit, (long long)s->policy.min_run_ms / 1000, code);
-		op_log_error("instance failed", "id=%s code=%d error=\"%s\"", s->st.id, code, why);
-		finish(s, OP_INST_FAILED, why);
+		fail(s, why);
 		break;
 	}
 	}
@@ -335,6 +359,10 @@ static void on_signals(shim *s)
 				;
 		} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 			begin_stop(s);
+		} else if (si.ssi_signo == SIGUSR1 && s->st.state == OP_INST_FAILED && !s->st.pid &&
+			!s->stopping) {
+			op_log_info("instance tried again now", "id=%s", s->st.id);
+			s->restart_at = op_now_ms(); /* outpost restart: no more waiting */
 		}
 	}
 }
@@ -460,6 +488,7 @@ static int setup_io(shim *s, const char *id, size_t log_max, int log_keep, op_er
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
@@ -481,7 +510,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: outpost shim --state DIR --id ID [--grace-ms N] [--log-max BYTES]\n"
-		"                    [--log-keep N]\n"
+		"                    [--log-keep N] [--max-backoff-ms N]\n"
 		"\n"
 		"Supervises one instance. Started by `outpost host` only.\n");
 }
@@ -491,8 +520,11 @@ int op_cmd_shim(int argc, char **argv)
 	static const struct option opts[] = {{"state", required_argument, NULL, 's'},
 		{"id", required_argument, NULL, 'i'}, {"grace-ms", required_argument, NULL, 'g'},
 		{"log-max", required_argument, NULL, 'm'},
-		{"log-keep", required_argument, NULL, 'k'}, {"help", no_argument, NULL, 'h'}, {0}};
+		{"log-keep", required_argument, NULL, 'k'},
+		{"max-backoff-ms", required_argument, NULL, 'b'}, {"help", no_argument, NULL, 'h'},
+		{0}};
 	shim s = {.grace_ms = OP_STOP_GRACE_DEFAULT_MS,
+		.max_backoff_ms = OP_MAX_BACKOFF_MS,
 		.policy = OP_RESTART_POLICY_DEFAULT,
 		.sigfd = -1,
 		.out_r = -1,
@@ -500,7 +532,7 @@ int op_cmd_shim(int argc, char **argv)
 		.null = -1};
 	const char *id = NULL;
 	uint64_t log_max = OP_LOG_MAX_DEFAULT, log_keep = OP_LOG_KEEP_DEFAULT,
-		 grace = (uint64_t)s.grace_ms;
+		 grace = (uint64_t)s.grace_ms, backoff = (uint64_t)s.max_backoff_ms;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -520,6 +552,11 @@ int op_cmd_shim(int argc, char **argv)
 			if (op_parse_u64(optarg, &log_keep) != 0 || log_keep > 9)
 				goto bad;
 			break;
+		case 'b':
+			if (op_parse_u64(optarg, &backoff) != 0 || backoff < 1000 ||
+				backoff > 7 * 24 * 3600000ULL)
+				goto bad;
+			break;
 		case 'h': usage(stdout); return OP_EXIT_OK;
 		default: goto bad;
 		}
@@ -527,6 +564,7 @@ int op_cmd_shim(int argc, char **argv)
 	if (optind < argc || !s.state_dir || !id || !op_inst_id_valid(id))
 		goto bad;
 	s.grace_ms = (int64_t)grace;
+	s.max_backoff_ms = (int64_t)backoff;
 
 	int lock = lock_instance(s.state_dir, id);
 	if (lock < 0)

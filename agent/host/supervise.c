@@ -80,6 +80,13 @@ const char *op_artifact_digest(const op_artifact *a, const char *arch)
 	return op_kvs_get(&a->sha256_arch, arch);
 }
 
+int64_t op_fail_retry_ms(int64_t max_backoff_ms, int n)
+{
+	op_restart_policy p = {OP_FAIL_RETRY_MS, max_backoff_ms, 0, 0};
+	int64_t d = op_backoff_ms(&p, n < 1 ? 1 : n);
+	return d < max_backoff_ms ? d : max_backoff_ms;
+}
+
 /* --- the state file -------------------------------------------------------------------- */
 
 int op_shim_state_encode(const op_shim_state *s, char **json, op_err *e)
@@ -89,6 +96,11 @@ int op_shim_state_encode(const op_shim_state *s, char **json, op_err *e)
 		s->id, "state", op_inst_state_name(s->state), "shim_pid", s->shim_pid, "shim_start",
 		(json_int_t)s->shim_start, "pid", s->pid, "pid_start", (json_int_t)s->pid_start,
 		"restarts", s->restarts, "exit", s->exit_code, "error", s->error);
+	if (j && s->retry_at > 0 &&
+		json_object_set_new(j, "retry_at", json_integer(s->retry_at)) != 0) {
+		json_decref(j);
+		j = NULL;
+	}
 	if (!j) {
 		op_err_set(e, OP_ENOMEM, "state: cannot encode");
 		return OP_ENOMEM;
@@ -111,14 +123,14 @@ int op_shim_state_decode(const char *buf, size_t len, op_shim_state *s, op_err *
 	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
 	if (!j)
 		return op_err_set(e, OP_EINVAL, "state: not JSON: %s", je.text);
-	json_int_t v, spid, sstart, pid, pstart, restarts, code;
+	json_int_t v, spid, sstart, pid, pstart, restarts, code, retry = 0;
 	const char *id, *state, *error;
 	int rc = OP_EINVAL;
 	if (json_unpack_ex(j, &je, JSON_STRICT,
-		    "{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "v", &v, "id", &id,
+		    "{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s?I}", "v", &v, "id", &id,
 		    "state", &state, "shim_pid", &spid, "shim_start", &sstart, "pid", &pid,
-		    "pid_start", &pstart, "restarts", &restarts, "exit", &code, "error",
-		    &error) != 0) {
+		    "pid_start", &pstart, "restarts", &restarts, "exit", &code, "error", &error,
+		    "retry_at", &retry) != 0) {
 		op_err_set(e, OP_EINVAL, "state: %s", je.text);
 		goto out;
 	}
@@ -132,6 +144,7 @@ int op_shim_state_decode(const char *buf, size_t len, op_shim_state *s, op_err *
 		: restarts < 0 || restarts > INT32_MAX  ? "restarts"
 		: code < -1 || code > 255               ? "exit"
 		: strlen(error) >= sizeof s->error      ? "error"
+		: retry < 0                             ? "retry_at"
 							: NULL;
 	if (field) {
 		op_err_set(e, OP_EINVAL, "state: %s: out of range", field);
@@ -145,6 +158,7 @@ int op_shim_state_decode(const char *buf, size_t len, op_shim_state *s, op_err *
 	s->restarts = (int)restarts;
 	s->exit_code = (int)code;
 	memcpy(s->error, error, strlen(error) + 1);
+	s->retry_at = (int64_t)retry;
 	rc = 0;
 out:
 	json_decref(j);

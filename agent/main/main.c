@@ -16,6 +16,7 @@ static const struct command commands[] = {
 	{"agent", op_cmd_agent, "site: reconcile the desired state onto the site's hosts"},
 	{"host", op_cmd_host, "edge box: run and supervise workloads, send heartbeats"},
 	{"status", op_cmd_status, "show what runs where, at the hub or a site"},
+	{"restart", op_cmd_restart, "try an app's failed instances at a site again now"},
 	{"logs", op_cmd_logs, "print an app's output at a site (running and recent instances)"},
 	{"creds", op_cmd_creds, "write least-privilege NATS credentials for a hub and its sites"},
 };

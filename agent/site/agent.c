@@ -15,6 +15,7 @@
 #include "hosts_int.h"
 #include "mirror_int.h"
 #include "reconcile_int.h"
+#include "restart_int.h"
 #include "status_int.h"
 #include "wake_int.h"
 #include "outpost/agent/base/log.h"
@@ -33,6 +34,7 @@ struct op_agent {
 	ag_applied applied; /* the loop's, as the rest */
 	ag_reconcile reconcile;
 	ag_status status;
+	ag_restart restart; /* outpost restart requests */
 	op_err problem; /* the revision choice's, for status */
 	op_err fault; /* the last round's failure, for status; logged once */
 	struct {
@@ -156,6 +158,9 @@ static int setup(op_agent *a, bool *failing)
 	}
 	if (ag_mirror_start(&a->mirror, a->desired) != 0)
 		return OP_ENOMEM;
+	a->restart = (ag_restart){a->cfg.site, &a->hosts, &a->wake.mu, a->restart.sub};
+	if (ag_restart_serve(&a->restart, &a->bus, &e) != 0)
+		return OP_ENATS;
 	if (*failing)
 		op_log_info("site buckets ready", NULL);
 	*failing = false;
@@ -274,6 +279,7 @@ void op_agent_free(op_agent *a)
 	ag_mirror_clear(&a->mirror); /* stops the watcher first: it reads the bucket */
 	if (a->hbsub)
 		natsSubscription_Destroy(a->hbsub);
+	ag_restart_clear(&a->restart);
 	if (a->desired)
 		kvStore_Destroy(a->desired);
 	if (a->status_kv)

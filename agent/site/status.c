@@ -221,9 +221,19 @@ static void app_status(ag_status *st, const ag_status_in *si, const op_app *app,
 			if (v->state == OP_INST_FAILED && !failed_[0]) {
 				const char *host = v->host;
 				const op_hb_inst *hi = hb_inst(si->hosts, v->id, &host);
-				snprintf(failed_, sizeof failed_, "%s on %s failed: exit %d%s%s",
-					v->id, host, hi ? hi->exit_code : -1,
-					hi && hi->error[0] ? ": " : "", hi ? hi->error : "");
+				int w = snprintf(failed_, sizeof failed_,
+					"%s on %s failed: exit %d%s%s", v->id, host,
+					hi ? hi->exit_code : -1, hi && hi->error[0] ? ": " : "",
+					hi ? hi->error : "");
+				/* An absolute time (rounded up to 5 s), so that the key does
+				 * not change with every heartbeat as the wait shrinks. */
+				if (hi && hi->retry_ms > 0 && w > 0 && (size_t)w < sizeof failed_) {
+					char at[32];
+					int64_t t = (op_wall_ms() + hi->retry_ms) / 1000;
+					op_time_rfc3339((t + 4) / 5 * 5, at);
+					snprintf(failed_ + w, sizeof failed_ - (size_t)w,
+						"; next try at %s (outpost restart: now)", at);
+				}
 			}
 		}
 	}

@@ -141,6 +141,8 @@ static json_t *hb_inst_json(const op_hb_inst *in)
 		op_proto_text(text, sizeof text, in->error);
 		o = pr_set(o, "error", json_string(text));
 	}
+	if (o && in->retry_ms > 0)
+		o = pr_set(o, "retry_ms", json_integer(in->retry_ms));
 	return o;
 }
 
@@ -178,13 +180,14 @@ int op_heartbeat_encode(const op_heartbeat *hb, char **json, op_err *e)
 
 static int hb_inst_decode(const pr_rd *r, json_t *o, op_hb_inst *in)
 {
-	static const char *const keys[] = {"id", "state", "pid", "restarts", "exit", "error", NULL};
+	static const char *const keys[] = {
+		"id", "state", "pid", "restarts", "exit", "error", "retry_ms", NULL};
 	if (!json_is_object(o))
 		return op_err_set(r->e, OP_EINVAL, "%s: %.*s: expected an object", r->msg,
 			(int)strlen(r->path) - 1, r->path);
 	int rc;
 	const char *id, *state, *error;
-	json_int_t pid, restarts, code;
+	json_int_t pid, restarts, code, retry = 0;
 	if ((rc = pr_only_keys(r, o, keys)) ||
 		(rc = pr_str(r, o, "id", true, OP_INST_MAX, false, op_inst_id_valid,
 			 "an instance id: [a-z0-9.@-], 1..255", &id)) ||
@@ -192,6 +195,8 @@ static int hb_inst_decode(const pr_rd *r, json_t *o, op_hb_inst *in)
 		(rc = pr_int(r, o, "pid", 0, INT32_MAX, &pid)) ||
 		(rc = pr_int(r, o, "restarts", 0, INT32_MAX, &restarts)) ||
 		(rc = pr_int(r, o, "exit", -1, 255, &code)) ||
+		(json_object_get(o, "retry_ms") &&
+			(rc = pr_int(r, o, "retry_ms", 0, INT32_MAX, &retry))) ||
 		(rc = pr_str(r, o, "error", false, sizeof in->error - 1, true, NULL,
 			 "a string of at most 255 bytes", &error)))
 		return rc;
@@ -204,6 +209,7 @@ static int hb_inst_decode(const pr_rd *r, json_t *o, op_hb_inst *in)
 	in->pid = (int)pid;
 	in->restarts = (int)restarts;
 	in->exit_code = (int)code;
+	in->retry_ms = (int64_t)retry;
 	op_proto_text(in->error, sizeof in->error, error ? error : ""); /* goes into logs */
 	return 0;
 }
@@ -343,9 +349,9 @@ int op_hostcmd_encode(const op_hostcmd *c, char **json, op_err *e)
 	*json = NULL;
 	if (!op_inst_id_valid(c->id))
 		return op_err_set(e, OP_EINVAL, "command: id: expected an instance id");
-	if (c->op == OP_CMD_STOP)
-		return pr_dump(json_pack("{s:i, s:s, s:s}", "v", OP_PROTO_VERSION, "op", "stop",
-				       "id", c->id),
+	if (c->op == OP_CMD_STOP || c->op == OP_CMD_RESTART)
+		return pr_dump(json_pack("{s:i, s:s, s:s}", "v", OP_PROTO_VERSION, "op",
+				       c->op == OP_CMD_STOP ? "stop" : "restart", "id", c->id),
 			"command", OP_CMD_MAX_BYTES, json, e);
 	if (c->op != OP_CMD_START || !c->app || c->comp >= c->app->ncomps)
 		return op_err_set(e, OP_EINVAL,
@@ -409,19 +415,21 @@ int op_hostcmd_decode(const char *buf, size_t len, op_hostcmd *c, op_err *e)
 	if (!j)
 		return rc;
 	const char *op, *id;
-	if ((rc = pr_str(&r, j, "op", true, 8, false, NULL, "start or stop", &op)))
+	if ((rc = pr_str(&r, j, "op", true, 8, false, NULL, "start, stop or restart", &op)))
 		goto out;
-	if (strcmp(op, "start") != 0 && strcmp(op, "stop") != 0) {
-		rc = pr_bad(&r, "op", "expected start or stop", "");
+	if (strcmp(op, "start") != 0 && strcmp(op, "stop") != 0 && strcmp(op, "restart") != 0) {
+		rc = pr_bad(&r, "op", "expected start, stop or restart", "");
 		goto out;
 	}
-	c->op = !strcmp(op, "start") ? OP_CMD_START : OP_CMD_STOP;
+	c->op = !strcmp(op, "start")  ? OP_CMD_START
+		: !strcmp(op, "stop") ? OP_CMD_STOP
+				      : OP_CMD_RESTART;
 	if ((rc = pr_only_keys(&r, j, c->op == OP_CMD_START ? start_keys : stop_keys)) ||
 		(rc = pr_str(&r, j, "id", true, OP_INST_MAX, false, op_inst_id_valid,
 			 "an instance id: [a-z0-9.@-], 1..255", &id)))
 		goto out;
 	memcpy(c->id, id, strlen(id) + 1);
-	if (c->op == OP_CMD_STOP)
+	if (c->op != OP_CMD_START)
 		goto out;
 	json_int_t comp;
 	json_t *aj;

@@ -47,7 +47,7 @@ static pid_t start_host(int i)
 {
 	return h_spawn_sh(h_path("host%d.log", i),
 		"%s host --site plant --id h%d --nats %s --state %s --heartbeat " HB
-		" --label role=%s",
+		" --label role=%s --max-backoff 30s",
 		bin, i, h_nats_url(site), h_path("host%d", i), i == 0 ? "gw" : "worker");
 }
 
@@ -188,6 +188,38 @@ static void test_failures_reported(void)
 	T_REQUIRE(push());
 	T_CHECK(wait_status(h_nats_url(site), "exit 3"));
 	T_CHECK(wait_status(h_nats_url(site), "sha256 mismatch"));
+	/* A failed instance is tried again, and says when; outpost restart tries it now:
+	 * here, once what it waited for is there, well before its 10 s backoff ends. */
+	T_CHECK(wait_status(h_nats_url(site), "next try at"));
+	const char *flag = h_path("later-ready");
+	h_repo_write(repo, "apps/later.yaml",
+		"apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata: {name: later}\n"
+		"spec:\n  components:\n    - name: main\n      type: process\n      properties:\n"
+		"        command: /bin/sh\n"
+		"        args: [\"-c\", \"test -f %s && exec /bin/sleep %s9\"]\n",
+		flag, tag);
+	T_REQUIRE(push());
+	T_CHECK(h_wait_output("crash loop", WAIT_MS, "%s status --nats %s --app later 2>&1", bin,
+		h_nats_url(site)));
+	char *out = NULL;
+	T_EQ_INT(h_run(&out, "%s restart --site plant --app nope --nats %s 2>&1", bin,
+			 h_nats_url(site)),
+		1);
+	T_CHECK_MSG(out && strstr(out, "no host of this site reports"), "%s", out ? out : "");
+	free(out);
+	T_REQUIRE(h_write(flag, "ready\n") == 0);
+	long long t0 = h_now_ms();
+	T_EQ_INT(h_run(&out, "%s restart --site plant --app later --nats %s 2>&1", bin,
+			 h_nats_url(site)),
+		0);
+	T_CHECK_MSG(out && strstr(out, "tried again now: later.main.0-"), "%s", out ? out : "");
+	free(out);
+	T_CHECK(h_wait_workloads(tag, "9", 1, 8000));
+	T_CHECK_MSG(h_now_ms() - t0 < 8000, "the restart took %lld ms", h_now_ms() - t0);
+	T_CHECK(wait_status(h_nats_url(site), "1 of 1 running"));
+	h_repo_rm(repo, "apps/later.yaml");
+	T_REQUIRE(push());
+	T_CHECK(h_wait_workloads(tag, "9", 0, WAIT_MS));
 }
 
 /* A daemonscaler runs on every host whose labels match: h1 and h2 are workers. */

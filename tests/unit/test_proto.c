@@ -39,10 +39,10 @@ static op_kv labels_v[] = {{"arch", "amd64"}, {"hostname", "box-1"}, {"role", "g
 static void test_heartbeat_roundtrip(void)
 {
 	op_hb_inst insts[] = {
-		{"thermo.reader.0-" HEX12, OP_INST_RUNNING, 4242, 0, -1, ""},
+		{"thermo.reader.0-" HEX12, OP_INST_RUNNING, 4242, 0, -1, "", 0},
 		{"thermo.writer.1@box-1-" HEX12, OP_INST_FAILED, 0, 4, 3,
-			"crash loop: \"quoted\" \\ and \xc3\xa9"},
-		{"a.b.0-" HEX12, OP_INST_BACKOFF, 0, 1, 137, ""},
+			"crash loop: \"quoted\" \\ and \xc3\xa9", 40000},
+		{"a.b.0-" HEX12, OP_INST_BACKOFF, 0, 1, 137, "", 0},
 	};
 	op_heartbeat hb = {.host = "box-1",
 		.site = "plant-7",
@@ -57,6 +57,8 @@ static void test_heartbeat_roundtrip(void)
 	T_REQUIRE(op_heartbeat_encode(&hb, &json, &e) == 0);
 	T_CHECK(strstr(json, "\"v\":1"));
 	T_CHECK(!strstr(json, "\"error\":\"\"")); /* empty errors are left out */
+	T_CHECK(strstr(json, "\"retry_ms\":40000")); /* and a retry only when there is one */
+	T_CHECK(!strstr(json, "\"retry_ms\":0"));
 	op_heartbeat back;
 	T_REQUIRE(op_heartbeat_decode(json, strlen(json), &back, &e) == 0);
 	T_EQ_STR(back.host, "box-1");
@@ -77,6 +79,7 @@ static void test_heartbeat_roundtrip(void)
 		T_EQ_INT(back.insts[i].restarts, insts[i].restarts);
 		T_EQ_INT(back.insts[i].exit_code, insts[i].exit_code);
 		T_EQ_STR(back.insts[i].error, insts[i].error);
+		T_EQ_INT(back.insts[i].retry_ms, insts[i].retry_ms);
 	}
 	T_REQUIRE(op_heartbeat_encode(&back, &again, &e) == 0);
 	T_EQ_STR(again, json);
@@ -141,6 +144,20 @@ static void test_hostcmd_roundtrip(void)
 	T_CHECK(back.app == NULL);
 	op_hostcmd_clear(&back);
 	free(json);
+
+	/* restart (outpost restart): only the id, as a stop */
+	op_hostcmd rs = {.op = OP_CMD_RESTART, .id = "thermo.reader.0-" HEX12};
+	T_REQUIRE(op_hostcmd_encode(&rs, &json, &e) == 0);
+	T_EQ_STR(json, "{\"id\":\"thermo.reader.0-" HEX12 "\",\"op\":\"restart\",\"v\":1}");
+	T_REQUIRE(op_hostcmd_decode(json, strlen(json), &back, &e) == 0);
+	T_EQ_INT(back.op, OP_CMD_RESTART);
+	T_CHECK(back.app == NULL);
+	op_hostcmd_clear(&back);
+	free(json);
+	static const char with_app[] = "{\"id\":\"a.b.0-" HEX12 "\",\"op\":\"restart\",\"v\":1,"
+				       "\"comp\":0}";
+	T_EQ_INT(op_hostcmd_decode(with_app, sizeof with_app - 1, &back, &e), OP_EINVAL);
+	op_hostcmd_clear(&back);
 	op_app_free(app);
 }
 
@@ -327,8 +344,8 @@ static const struct bad bads[] = {
 		"heartbeat: instances[1].id: duplicate instance a.b.0-x"},
 	/* commands */
 	{CMD, "{\"v\":1}", OP_EINVAL, "command: op: missing"},
-	{CMD, "{\"v\":1,\"op\":\"restart\",\"id\":\"a\"}", OP_EINVAL,
-		"command: op: expected start or stop"},
+	{CMD, "{\"v\":1,\"op\":\"reboot\",\"id\":\"a\"}", OP_EINVAL,
+		"command: op: expected start, stop or restart"},
 	{CMD, "{\"v\":1,\"op\":\"stop\"}", OP_EINVAL, "command: id: missing"},
 	{CMD, "{\"v\":1,\"op\":\"stop\",\"id\":\"a/b\"}", OP_EINVAL,
 		"command: id: expected an instance id"},

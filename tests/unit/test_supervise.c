@@ -133,6 +133,20 @@ static void test_artifact_digest(void)
 	T_CHECK(op_artifact_digest(&many, "armhf") == NULL);
 }
 
+/* A failed instance's retries: from 10 s, doubling, capped at --max-backoff. */
+static void test_fail_retry(void)
+{
+	const int64_t max = OP_MAX_BACKOFF_MS;
+	T_EQ_INT(op_fail_retry_ms(max, 1), 10000);
+	T_EQ_INT(op_fail_retry_ms(max, 2), 20000);
+	T_EQ_INT(op_fail_retry_ms(max, 5), 160000);
+	T_EQ_INT(op_fail_retry_ms(max, 6), max);
+	T_EQ_INT(op_fail_retry_ms(max, 1000), max);
+	T_EQ_INT(op_fail_retry_ms(max, 0), 10000);
+	T_EQ_INT(op_fail_retry_ms(3000, 1), 3000); /* a cap below the first delay wins */
+	T_EQ_INT(op_fail_retry_ms(30000, 3), 30000);
+}
+
 static void test_state_codec(void)
 {
 	op_shim_state s = {.id = "app.c.0-0123456789ab",
@@ -166,6 +180,20 @@ static void test_state_codec(void)
 	T_EQ_STR(again, json);
 	free(json);
 	free(again);
+	/* A failed instance waiting for its retry carries when; older files have none. */
+	s.state = OP_INST_FAILED;
+	s.retry_at = 1765000000123LL;
+	T_REQUIRE(op_shim_state_encode(&s, &json, &e) == 0);
+	T_CHECK(strstr(json, "\"retry_at\":1765000000123"));
+	T_REQUIRE(op_shim_state_decode(json, strlen(json), &b, &e) == 0);
+	T_EQ_INT(b.retry_at, s.retry_at);
+	T_EQ_INT(b.state, OP_INST_FAILED);
+	free(json);
+	static const char neg[] = "{\"error\":\"\",\"exit\":1,\"id\":\"app.c.0-0123456789ab\","
+				  "\"pid\":0,\"pid_start\":0,\"restarts\":3,\"shim_pid\":100,"
+				  "\"shim_start\":1,\"state\":\"failed\",\"v\":1,\"retry_at\":-5}";
+	T_EQ_INT(op_shim_state_decode(neg, sizeof neg - 1, &b, &e), OP_EINVAL);
+	T_CHECK(strstr(e.msg, "retry_at"));
 
 	const struct {
 		const char *json, *msg;
@@ -359,6 +387,7 @@ static void test_sha256(void)
 int main(void)
 {
 	T_RUN(test_backoff);
+	T_RUN(test_fail_retry);
 	T_RUN(test_decide_table);
 	T_RUN(test_crash_loop);
 	T_RUN(test_arch);

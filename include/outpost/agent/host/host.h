@@ -24,6 +24,7 @@ typedef struct op_host_cfg {
 	int64_t grace_ms; /* SIGTERM to SIGKILL, passed to every shim */
 	size_t log_max; /* output log cap per file */
 	int log_keep; /* rotated files kept */
+	int64_t max_backoff_ms; /* --max-backoff: the cap of a failed instance's retries */
 } op_host_cfg;
 
 typedef struct op_host op_host;

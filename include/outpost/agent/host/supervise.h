@@ -81,10 +81,19 @@ typedef struct op_shim_state {
 	int restarts;
 	int exit_code; /* last exit, -1 none */
 	char error[256]; /* why failed; "" none */
+	int64_t retry_at; /* failed: when it is tried again (wall clock ms); 0 none */
 } op_shim_state;
 
+/* A failed instance is tried again after a backoff of its own: from OP_FAIL_RETRY_MS,
+ * doubling, capped at the host's --max-backoff (default OP_MAX_BACKOFF_MS). n >= 1 counts
+ * the failures in a row. */
+#define OP_FAIL_RETRY_MS 10000
+#define OP_MAX_BACKOFF_MS (5 * 60 * 1000)
+int64_t op_fail_retry_ms(int64_t max_backoff_ms, int n);
+
 /* {"v":1,"id":..,"state":"running","shim_pid":..,"shim_start":..,"pid":..,
- *  "pid_start":..,"restarts":..,"exit":..,"error":".."}; *json allocated. */
+ *  "pid_start":..,"restarts":..,"exit":..,"error":"..","retry_at":..}; *json allocated.
+ * retry_at is written only when set, and read when present (older files lack it). */
 int op_shim_state_encode(const op_shim_state *s, char **json, op_err *e);
 /* Strict: every field, in range; OP_EINVAL naming the field. */
 int op_shim_state_decode(const char *json, size_t len, op_shim_state *s, op_err *e);

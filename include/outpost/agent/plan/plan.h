@@ -97,7 +97,9 @@ typedef struct op_plan_in {
 	size_t ninsts;
 } op_plan_in;
 
-enum op_cmd_op { OP_CMD_START, OP_CMD_STOP };
+/* start and stop are the plan's; restart (try a failed instance again now) is an
+ * operator's, sent by the agent on `outpost restart`. */
+enum op_cmd_op { OP_CMD_START, OP_CMD_STOP, OP_CMD_RESTART };
 
 typedef struct op_cmd {
 	enum op_cmd_op op;

@@ -51,6 +51,7 @@ typedef struct op_hb_inst {
 	int restarts;
 	int exit_code; /* last exit: code, or 128+signal; -1 none yet */
 	char error[256]; /* why failed (artifact refused, crash loop, exec error); "" none */
+	int64_t retry_ms; /* failed: it is tried again in this many ms; 0 none (not sent) */
 } op_hb_inst;
 
 typedef struct op_heartbeat {
