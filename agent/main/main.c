@@ -17,6 +17,7 @@ static const struct command commands[] = {
 	{"host", op_cmd_host, "edge box: run and supervise workloads, send heartbeats"},
 	{"status", op_cmd_status, "show what runs where, at the hub or a site"},
 	{"creds", op_cmd_creds, "write least-privilege NATS credentials for a hub and its sites"},
+	{"artifact", op_cmd_artifact, "hub: put, list and collect the artifacts sites will run"},
 };
 
 static void usage(FILE *f)

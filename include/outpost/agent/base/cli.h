@@ -14,6 +14,7 @@ int op_cmd_host(int argc, char **argv);
 int op_cmd_shim(int argc, char **argv);
 int op_cmd_status(int argc, char **argv);
 int op_cmd_creds(int argc, char **argv);
+int op_cmd_artifact(int argc, char **argv);
 void op_print_version(FILE *f);
 
 #endif
