@@ -375,12 +375,22 @@ int op_store_read(op_store *s, const op_objmeta *m, op_store_chunk_fn fn, void *
 	char subj[128];
 	if (op_objmeta_chunk_subject(s->bucket, m->nuid, subj, sizeof subj) != 0)
 		return op_err_set(e, OP_EINVAL, "object %s: bad nuid", m->name);
+	/* A meta whose chunks are gone (purged by hand, half a delete by another client)
+	 * is said at once, not after a consumer waited for chunks that never come. */
+	natsMsg *last = NULL;
+	jsErrCode jerr = 0;
+	natsStatus st = js_GetLastMsg(&last, s->js, s->stream, subj, NULL, &jerr);
+	if (st == NATS_NOT_FOUND)
+		return op_err_set(e, OP_EIO, "object %s: its chunks are missing (%s is empty)",
+			m->name, subj);
+	if (st != NATS_OK)
+		return op_store__err(e, st, jerr, "read object %s", m->name);
+	natsMsg_Destroy(last);
 	jsSubOptions so;
 	jsSubOptions_Init(&so);
 	so.Ordered = true;
 	natsSubscription *sub = NULL;
-	jsErrCode jerr = 0;
-	natsStatus st = js_SubscribeSync(&sub, s->js, subj, NULL, &so, &jerr);
+	st = js_SubscribeSync(&sub, s->js, subj, NULL, &so, &jerr);
 	if (st != NATS_OK)
 		return op_store__err(e, st, jerr, "read object %s", m->name);
 	uint64_t chunks = 0, bytes = 0;

@@ -154,6 +154,17 @@ static int put_new(op_store *s, int fd, const char *path, uint8_t *buf, op_objme
 	return rc;
 }
 
+/* An object of known with this content. Its size must be the file's too: a meta with
+ * the right digest and another size (another client's mistake) holds other bytes. */
+static const op_objmeta *same(const op_store_list *known, const uint8_t sha[32], uint64_t size)
+{
+	for (size_t i = 0; known && i < known->n; i++)
+		if (op_objmeta_live(&known->v[i]) && known->v[i].size == size &&
+			!memcmp(known->v[i].sha256, sha, 32))
+			return &known->v[i];
+	return NULL;
+}
+
 int op_store_put_file(op_store *s, const char *path, const op_store_list *known, op_objmeta *m,
 	bool *sent, op_err *e)
 {
@@ -176,11 +187,15 @@ int op_store_put_file(op_store *s, const char *path, const op_store_list *known,
 	uint8_t sha[32];
 	uint64_t size = 0;
 	int rc = hash_file(fd, path, buf, s->chunk, sha, &size, e);
-	const op_objmeta *have = rc ? NULL : op_store_list_find(known, sha);
+	const op_objmeta *have = rc ? NULL : same(known, sha, size);
 	if (have) {
 		rc = op_objmeta_copy(m, have, e);
 	} else if (!rc && !known) {
 		rc = op_store_find(s, sha, m, e);
+		if (rc == 0 && m->size != size) {
+			op_objmeta_clear(m);
+			rc = OP_ENOTFOUND;
+		}
 		if (rc == OP_ENOTFOUND) {
 			rc = 0;
 			if (e)

@@ -13,18 +13,18 @@
 #define H3 "3333333333333333333333333333333333333333333333333333333333333333"
 #define H4 "4444444444444444444444444444444444444444444444444444444444444444"
 
-#define APP_HEAD(name)                                                                     \
-	"apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata: {name: " name "}\n"  \
+#define APP_HEAD(name) \
+	"apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata: {name: " name "}\n" \
 	"spec:\n  components:\n"
-#define COMP_ONE(name, hex)                                                                \
-	"    - name: " name "\n      type: process\n      properties:\n"                       \
-	"        command: /opt/" name "\n        artifact: {path: /opt/" name                   \
-	", sha256: " hex "}\n"
-#define COMP_ARCH(name, a, b)                                                              \
-	"    - name: " name "\n      type: process\n      properties:\n"                       \
-	"        command: /opt/" name "\n        artifact: {path: /opt/" name                   \
+#define COMP_ONE(name, hex) \
+	"    - name: " name "\n      type: process\n      properties:\n" \
+	"        command: /opt/" name "\n        artifact: {path: /opt/" name ", sha256: " hex \
+	"}\n"
+#define COMP_ARCH(name, a, b) \
+	"    - name: " name "\n      type: process\n      properties:\n" \
+	"        command: /opt/" name "\n        artifact: {path: /opt/" name \
 	", sha256: {amd64: " a ", arm64: " b "}}\n"
-#define COMP_NONE(name)                                                                    \
+#define COMP_NONE(name) \
 	"    - name: " name "\n      type: process\n      properties: {command: /bin/true}\n"
 
 static op_app *parse(const char *yaml)
@@ -45,8 +45,8 @@ static void sha(const char *hex, uint8_t out[32])
 
 static void test_refs_from_manifests(void)
 {
-	op_app *thermo = parse(APP_HEAD("thermo") COMP_ONE("reader", H1)
-			COMP_ARCH("writer", H2, H3) COMP_NONE("idle"));
+	op_app *thermo = parse(APP_HEAD("thermo") COMP_ONE("reader", H1) COMP_ARCH("writer", H2, H3)
+			COMP_NONE("idle"));
 	op_app *gate = parse(APP_HEAD("gate") COMP_ONE("gw", H1));
 	T_REQUIRE(thermo && gate);
 	op_art_refs r = {0};

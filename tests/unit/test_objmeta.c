@@ -64,8 +64,9 @@ static void test_subjects(void)
 	T_EQ_STR(s, "$O.b.C.dQw4w9WgXcQ_ab-12");
 	/* Names are base64url with padding, as nats.go and nats.py encode them. */
 	T_EQ_INT(op_objmeta_meta_subject(OP_STORE_BUCKET, "sha256:" EMPTY_HEX, s, sizeof s), 0);
-	T_EQ_STR(s, "$O.outpost-artifacts.M.c2hhMjU2OmUzYjBjNDQyOThmYzFjMTQ5YWZiZjRjODk5NmZiOT"
-		    "I0MjdhZTQxZTQ2NDliOTM0Y2E0OTU5OTFiNzg1MmI4NTU=");
+	T_EQ_STR(s,
+		"$O.outpost-artifacts.M.c2hhMjU2OmUzYjBjNDQyOThmYzFjMTQ5YWZiZjRjODk5NmZiOT"
+		"I0MjdhZTQxZTQ2NDliOTM0Y2E0OTU5OTFiNzg1MmI4NTU=");
 	T_EQ_INT(op_objmeta_meta_subject("b", "a?>", s, sizeof s), 0);
 	T_EQ_STR(s, "$O.b.M.YT8-");
 	T_EQ_INT(op_objmeta_meta_subject("b", "dir/thermo-v3.bin", s, sizeof s), 0);
@@ -119,10 +120,11 @@ static void test_meta_roundtrip(void)
 	char *json = NULL;
 	size_t len = 0;
 	T_REQUIRE(op_objmeta_encode(&m, &json, &len, &e) == 0);
-	T_EQ_STR(json, "{\"name\":\"sha256:" ABC_HEX "\",\"options\":{\"max_chunk_size\":131072},"
-		       "\"bucket\":\"outpost-artifacts\",\"nuid\":\"Zq3a9Qx0Fh2LmN4oP6rS8t\","
-		       "\"size\":300000,\"mtime\":\"0001-01-01T00:00:00Z\",\"chunks\":3,"
-		       "\"digest\":\"SHA-256=" ABC_URL "\"}");
+	T_EQ_STR(json,
+		"{\"name\":\"sha256:" ABC_HEX "\",\"options\":{\"max_chunk_size\":131072},"
+		"\"bucket\":\"outpost-artifacts\",\"nuid\":\"Zq3a9Qx0Fh2LmN4oP6rS8t\","
+		"\"size\":300000,\"mtime\":\"0001-01-01T00:00:00Z\",\"chunks\":3,"
+		"\"digest\":\"SHA-256=" ABC_URL "\"}");
 	T_EQ_INT(len, strlen(json));
 	T_REQUIRE(op_objmeta_decode(json, len, &back, &e) == 0);
 	T_EQ_STR(back.name, m.name);
