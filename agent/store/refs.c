@@ -50,6 +50,10 @@ int op_art_refs_add_json(op_art_refs *r, const char *json, size_t len, op_err *e
 	op_app *app = NULL;
 	op_diags d = {0};
 	int rc = op_manifest_from_json("app", json, len, &app, &d);
+	if (rc == OP_ENOMEM) {
+		op_diags_clear(&d);
+		return op_err_set(e, OP_ENOMEM, "out of memory");
+	}
 	if (rc) {
 		if (d.n)
 			op_err_set(e, OP_EINVAL, "app JSON: %s: %s", d.v[0].path, d.v[0].msg);
