@@ -19,6 +19,7 @@ static const struct command commands[] = {
 	{"restart", op_cmd_restart, "try an app's failed instances at a site again now"},
 	{"logs", op_cmd_logs, "print an app's output at a site (running and recent instances)"},
 	{"creds", op_cmd_creds, "write least-privilege NATS credentials for a hub and its sites"},
+	{"artifact", op_cmd_artifact, "hub: put, list and collect the artifacts sites will run"},
 };
 
 static void usage(FILE *f)

@@ -27,7 +27,8 @@ static int copy_marker(op_marker *dst, const op_marker *src)
 	dst->apps = calloc(src->napps + 1, sizeof *dst->apps);
 	if (!dst->apps)
 		return OP_ENOMEM;
-	memcpy(dst->apps, src->apps, src->napps * sizeof *dst->apps);
+	if (src->napps) /* a marker of no apps may hold no array at all */
+		memcpy(dst->apps, src->apps, src->napps * sizeof *dst->apps);
 	return 0;
 }
 

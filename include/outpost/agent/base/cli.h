@@ -16,6 +16,7 @@ int op_cmd_status(int argc, char **argv);
 int op_cmd_restart(int argc, char **argv);
 int op_cmd_logs(int argc, char **argv);
 int op_cmd_creds(int argc, char **argv);
+int op_cmd_artifact(int argc, char **argv);
 void op_print_version(FILE *f);
 
 #endif
