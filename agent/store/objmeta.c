@@ -40,7 +40,7 @@ int op_objmeta_copy(op_objmeta *dst, const op_objmeta *src, op_err *e)
 
 void op_objmeta_digest_format(const uint8_t sha[32], char out[OP_OBJ_DIGEST_LEN + 1])
 {
-	memcpy(out, "SHA-256=", 8);
+	snprintf(out, 9, "SHA-256="); /* the digest follows, terminated */
 	sodium_bin2base64(
 		out + 8, OP_OBJ_DIGEST_LEN + 1 - 8, sha, 32, sodium_base64_VARIANT_URLSAFE);
 }
@@ -71,7 +71,7 @@ int op_objmeta_digest_parse(const char *s, uint8_t sha[32])
 
 void op_art_digest_format(const uint8_t sha[32], char out[OP_ART_DIGEST_LEN + 1])
 {
-	memcpy(out, "sha256:", 7);
+	snprintf(out, 8, "sha256:");
 	sodium_bin2hex(out + 7, 65, sha, 32);
 }
 
