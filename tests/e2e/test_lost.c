@@ -43,19 +43,36 @@ static bool exited(void *arg)
 	return h_proc_exited(w->pid, &w->code);
 }
 
-/* Changes the password in the hub's config and reloads it. */
-static bool change_password(void)
+/* Replaces the password from with to in the hub's config and reloads it; true when the
+ * config held from (a reload of the same file is harmless). */
+static bool set_password(const char *from, const char *to)
 {
 	char *conf = h_read(h_str("%s/server.conf", hub->dir));
-	char *at = conf ? strstr(conf, "first-password") : NULL;
-	if (!at) {
-		free(conf);
-		return false;
-	}
-	memcpy(at, "other-password", 14);
-	int rc = h_write(h_str("%s/server.conf", hub->dir), "%s", conf);
+	char *at = conf ? strstr(conf, from) : NULL;
+	if (at)
+		memcpy(at, to, strlen(to));
+	int rc = conf ? h_write(h_str("%s/server.conf", hub->dir), "%s", conf) : -1;
 	free(conf);
-	return rc == 0 && kill(hub->pid, SIGHUP) == 0;
+	return at && rc == 0 && kill(hub->pid, SIGHUP) == 0;
+}
+
+static bool change_password(void)
+{
+	return set_password("first-password", "other-password");
+}
+
+/* The role p (logging to log) exits 1 saying why, once the hub refuses its password. */
+static void expect_exit_when_refused(pid_t p, const char *log, const char *what)
+{
+	T_REQUIRE(change_password());
+	struct exit_wait w = {p, -1};
+	T_CHECK_MSG(h_wait_until(exited, &w, WAIT_MS), "%s is still running", what);
+	T_EQ_INT(w.code, 1);
+	char *text = h_read(log);
+	T_CHECK_MSG(text && strstr(text, "closed its connection for good") &&
+			strstr(text, "uthorization"),
+		"log: %s", text ? text : "");
+	free(text);
 }
 
 static void test_host_exits_when_refused(void)
@@ -73,29 +90,15 @@ static void test_host_exits_when_refused(void)
 	T_REQUIRE(p > 0);
 	int one = 1;
 	T_REQUIRE(h_wait_until(connections, &one, WAIT_MS));
-	T_REQUIRE(change_password());
-	struct exit_wait w = {p, -1};
-	T_CHECK_MSG(h_wait_until(exited, &w, WAIT_MS), "the host is still running");
-	T_EQ_INT(w.code, 1);
-	char *text = h_read(log);
-	T_CHECK_MSG(text && strstr(text, "closed its connection for good") &&
-			strstr(text, "uthorization"),
-		"log: %s", text ? text : "");
-	free(text);
+	expect_exit_when_refused(p, log, "the host");
 }
 
 /* The same for sync, whose loop notices between passes. */
 static void test_sync_exits_when_refused(void)
 {
 	T_REQUIRE(hub);
-	/* The first test left the hub on other-password: back to the first one. */
-	char *conf = h_read(h_str("%s/server.conf", hub->dir));
-	char *at = conf ? strstr(conf, "other-password") : NULL;
-	if (at)
-		memcpy(at, "first-password", 14);
-	T_REQUIRE(conf && h_write(h_str("%s/server.conf", hub->dir), "%s", conf) == 0);
-	free(conf);
-	T_REQUIRE(kill(hub->pid, SIGHUP) == 0);
+	/* The test before left the hub on other-password: back to the first one. */
+	T_REQUIRE(set_password("other-password", "first-password"));
 	const h_key *key = h_keygen("ed25519");
 	T_REQUIRE(key);
 	h_repo *repo = h_repo_new("repo");
@@ -115,27 +118,14 @@ static void test_sync_exits_when_refused(void)
 		creds, bin, repo->path, trust, h_path("sync-state"), h_nats_url(hub));
 	T_REQUIRE(p > 0);
 	T_REQUIRE(h_wait_output("outcome=accepted", WAIT_MS, "cat %s", log));
-	T_REQUIRE(change_password());
-	struct exit_wait w = {p, -1};
-	T_CHECK_MSG(h_wait_until(exited, &w, WAIT_MS), "sync is still running");
-	T_EQ_INT(w.code, 1);
-	char *text = h_read(log);
-	T_CHECK_MSG(text && strstr(text, "closed its connection for good"), "log: %s",
-		text ? text : "");
-	free(text);
+	expect_exit_when_refused(p, log, "sync");
 }
 
 /* The same for the agent, wherever it is in its start-up. */
 static void test_agent_exits_when_refused(void)
 {
 	T_REQUIRE(hub);
-	char *conf = h_read(h_str("%s/server.conf", hub->dir));
-	char *at = conf ? strstr(conf, "other-password") : NULL;
-	if (at)
-		memcpy(at, "first-password", 14);
-	T_REQUIRE(conf && h_write(h_str("%s/server.conf", hub->dir), "%s", conf) == 0);
-	free(conf);
-	T_REQUIRE(kill(hub->pid, SIGHUP) == 0);
+	T_REQUIRE(set_password("other-password", "first-password"));
 	const char *log = h_path("agent.log");
 	pid_t p = h_spawn_sh(log,
 		"env OUTPOST_NATS_CREDS=%s %s agent --site s1 --nats %s --state %s",
@@ -143,14 +133,7 @@ static void test_agent_exits_when_refused(void)
 	T_REQUIRE(p > 0);
 	int one = 1;
 	T_REQUIRE(h_wait_until(connections, &one, WAIT_MS));
-	T_REQUIRE(change_password());
-	struct exit_wait w = {p, -1};
-	T_CHECK_MSG(h_wait_until(exited, &w, WAIT_MS), "the agent is still running");
-	T_EQ_INT(w.code, 1);
-	char *text = h_read(log);
-	T_CHECK_MSG(text && strstr(text, "closed its connection for good"), "log: %s",
-		text ? text : "");
-	free(text);
+	expect_exit_when_refused(p, log, "the agent");
 }
 
 int main(void)
