@@ -1,4 +1,4 @@
-/* Shared between plan.c (the driver: inputs, ids, output) and plan_place.c (one
+/* Shared between plan.c (the driver: inputs, ids, output) and place.c (one
  * component's placement and rollout). Not a module interface: nothing else includes it. */
 #ifndef OUTPOST_PLAN_INT_H
 #define OUTPOST_PLAN_INT_H

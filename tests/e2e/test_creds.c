@@ -594,7 +594,7 @@ static void test_logs_readers(void)
 			"%s: outpost logs --site %s", ok[i].cred, ok[i].site);
 }
 
-/* The agent's way past a stalled mirror (agent_mirror.c): it reads the hub's bucket
+/* The agent's way past a stalled mirror (agent/site/mirror.c): it reads the hub's bucket
  * across the link itself, through op_bus_connect with its credential file. */
 static int count_key(void *arg, const char *k, const char *val, size_t len)
 {
