@@ -245,10 +245,13 @@ int fl_kill_shims(const fleet *f, int i)
 	for (int j = 0; j < p.ns; j++) {
 		if (i >= 0 && p.shost[j] != i)
 			continue;
+		/* The shim first: a shim that outlived its workload by a moment would start
+		 * it again at once (the first restart is immediate), and that new workload,
+		 * orphaned when the shim goes, would survive the box. */
+		kill(p.spid[j], SIGKILL);
 		for (int k = 0; k < p.nw; k++)
 			if (p.wppid[k] == p.spid[j])
 				kill(p.wpid[k], SIGKILL), n++;
-		kill(p.spid[j], SIGKILL);
 	}
 	/* Workloads whose shim was already gone. */
 	for (int k = 0; k < p.nw && i < 0; k++)
