@@ -227,6 +227,25 @@ const char *fl_orphans(const fleet *f)
 	return "";
 }
 
+struct fl_orphan_wait {
+	const fleet *f;
+	const char *last;
+};
+
+static bool fl_no_orphans(void *arg)
+{
+	struct fl_orphan_wait *w = arg;
+	w->last = fl_orphans(w->f);
+	return !w->last[0];
+}
+
+const char *fl_orphans_settled(const fleet *f, int timeout_ms)
+{
+	struct fl_orphan_wait w = {f, ""};
+	h_wait_until(fl_no_orphans, &w, timeout_ms);
+	return w.last;
+}
+
 void fl_adopt_all(const fleet *f)
 {
 	static fl_procs p;

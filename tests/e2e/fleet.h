@@ -103,6 +103,9 @@ bool fl_wait_set(const fleet *f, const char *want, int ms);
  * workload (the workloads here never exit): no orphan, no shim left over. "" or what
  * is wrong (harness-owned). */
 const char *fl_orphans(const fleet *f);
+/* fl_orphans until it finds nothing, for at most timeout_ms: a shim that is starting
+ * (or restarting) its workload has none for a moment. The last finding, "" none. */
+const char *fl_orphans_settled(const fleet *f, int timeout_ms);
 
 /* Registers every workload and shim of this run so that the harness kills them at the
  * end (they live in sessions of their own). */

@@ -82,7 +82,7 @@ static void test_offline_operation(void)
 	/* A new box joins. */
 	T_REQUIRE(fl_start_host(&F, 3) > 0);
 	T_CHECK(fl_wait_set(&F, fl_plan(&F), WAIT_MS));
-	T_EQ_STR(fl_orphans(&F), "");
+	T_EQ_STR(fl_orphans_settled(&F, 5000), "");
 
 	/* Idle and offline: how much CPU, how many log lines. */
 	struct quiet q = {fl_agent_log(), -1, 0};
@@ -221,7 +221,7 @@ static void test_restarts_offline(void)
 	T_EQ_INT(fl_log_count(fl_agent_log(), log0, "started instance"), 0);
 	T_EQ_INT(fl_log_count(fl_agent_log(), log0, "stopped instance"), 0);
 	T_EQ_INT(fl_agent_seq(&F), (long long)F.seq);
-	T_EQ_STR(fl_orphans(&F), "");
+	T_EQ_STR(fl_orphans_settled(&F, 5000), "");
 	h_link_restore(F.site);
 	T_CHECK(h_leaf_wait(F.site, WAIT_MS));
 }
@@ -406,7 +406,7 @@ static void catch_up(int k, int cut_ms, int deadline_ms, int base, struct trail 
 	bool upok = h_wait_until(hub_view_is, &up, HUB_WAIT_MS);
 	printf("  the hub saw the site up and level %lld ms after the site was\n", h_now_ms() - tu);
 	T_CHECK_MSG(upok, "the hub says %s", up.got);
-	T_EQ_STR(fl_orphans(&F), "");
+	T_EQ_STR(fl_orphans_settled(&F, 5000), "");
 	if (!t->level_ms && !mirror_level())
 		T_CHECK_MSG(t->stalled, "the mirror is behind the hub and status does not say so");
 }
@@ -478,7 +478,7 @@ static void test_power_loss(void)
 		T_EQ_STR(fl_host_insts(i), insts[i]);
 	T_EQ_INT(fl_log_count(fl_agent_log(), log0, "resuming the saved revision"), 1);
 	T_EQ_INT(fl_log_count(fl_agent_log(), log0, "started instance"), 0);
-	T_EQ_STR(fl_orphans(&F), "");
+	T_EQ_STR(fl_orphans_settled(&F, 5000), "");
 	h_link_restore(F.site);
 	T_CHECK(h_leaf_wait(F.site, WAIT_MS));
 	T_CHECK(fl_wait_set(&F, want, WAIT_MS));
