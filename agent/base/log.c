@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,12 +70,14 @@ static void put_value(tail *t, const char *v)
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-/* Formats one conversion spec (as written, e.g. "%.12s", "%llu") with its argument(s). */
-static void put_conv(tail *t, const char *spec, size_t len, va_list *ap)
+/* Formats one conversion spec (as written, e.g. "%.12s", "%llu") with its argument(s).
+ * false for a conversion it does not know: its argument's type is unknown, so the rest
+ * of the format is not read (rather than misread). */
+static bool put_conv(tail *t, const char *spec, size_t len, va_list *ap)
 {
 	char f[32], out[1024];
 	if (len >= sizeof f)
-		return;
+		return false;
 	memcpy(f, spec, len);
 	f[len] = '\0';
 	char conv = f[len - 1];
@@ -84,6 +87,7 @@ static void put_conv(tail *t, const char *spec, size_t len, va_list *ap)
 			stars[nstars++] = va_arg(*ap, int);
 	bool l = strstr(f, "l") != NULL, ll = strstr(f, "ll") != NULL;
 	bool z = strchr(f, 'z') != NULL, j = strchr(f, 'j') != NULL;
+	bool td = strchr(f, 't') != NULL;
 	out[0] = '\0';
 #define FMT(arg) \
 	(nstars == 2                  ? snprintf(out, sizeof out, f, stars[0], stars[1], arg) \
@@ -100,6 +104,8 @@ static void put_conv(tail *t, const char *spec, size_t len, va_list *ap)
 			FMT(va_arg(*ap, ssize_t));
 		else if (j)
 			FMT(va_arg(*ap, intmax_t));
+		else if (td)
+			FMT(va_arg(*ap, ptrdiff_t));
 		else
 			FMT(va_arg(*ap, int));
 		break;
@@ -115,23 +121,31 @@ static void put_conv(tail *t, const char *spec, size_t len, va_list *ap)
 			FMT(va_arg(*ap, size_t));
 		else if (j)
 			FMT(va_arg(*ap, uintmax_t));
+		else if (td)
+			FMT(va_arg(*ap, size_t));
 		else
 			FMT(va_arg(*ap, unsigned int));
 		break;
 	case 'c': FMT(va_arg(*ap, int)); break;
 	case 'f':
+	case 'F':
 	case 'g':
-	case 'e': FMT(va_arg(*ap, double)); break;
+	case 'G':
+	case 'e':
+	case 'E':
+	case 'a':
+	case 'A': FMT(va_arg(*ap, double)); break;
 	case 'p': FMT(va_arg(*ap, void *)); break;
 	case 's': {
 		const char *s = va_arg(*ap, const char *);
 		FMT(s ? s : "(null)");
 		break;
 	}
-	default: return; /* not a conversion we write: dropped rather than misread */
+	default: return false; /* %n, %ls, ...: never written by outpost */
 	}
 #undef FMT
 	put_value(t, out);
+	return true;
 }
 #pragma GCC diagnostic pop
 
@@ -154,9 +168,10 @@ static void put_tail(tail *t, const char *fmt, va_list ap)
 			continue;
 		}
 		size_t len = 1 + strspn(p + 1, "-+ #0123456789.*hlzjt");
-		if (!p[len])
+		if (!p[len] || !put_conv(t, p, len + 1, &cp)) {
+			put_raw(t, "...", 3); /* the rest cannot be read safely */
 			break;
-		put_conv(t, p, len + 1, &cp);
+		}
 		p += len + 1;
 	}
 	va_end(cp);

@@ -221,7 +221,11 @@ static int update(
 		rc = op_sshpriv_load(&fresh, path, e);
 	if (rc == 0)
 		rc = op_read_file(path, 65536, &fresh_text, &flen, e);
-	int n = snprintf(tmp, sizeof tmp, "%s.new-%ld", dir, (long)getpid());
+	/* Beside dir, never inside it: "creds/" is "creds". */
+	size_t dl = strlen(dir);
+	while (dl > 1 && dir[dl - 1] == '/')
+		dl--;
+	int n = snprintf(tmp, sizeof tmp, "%.*s.new-%ld", (int)dl, dir, (long)getpid());
 	if (rc == 0 && (n < 0 || (size_t)n >= sizeof tmp))
 		rc = op_err_set(e, OP_EINVAL, "path too long: %s", dir);
 	if (rc == 0 && (rc = write_all(&c, tmp, hub_leaf, &fresh, fresh_text, e)) != 0)

@@ -76,7 +76,7 @@ static void finish(shim *s, enum op_inst_state state, const char *error)
 /* A failure a later try may cure: the instance is failed, with why, and is tried again
  * after op_fail_retry_ms (or at once on SIGUSR1). A crash loop retried crashes back to
  * failed at its next quick exit, with the next, longer delay. */
-static void fail(shim *s, const char *why)
+static void fail(shim *s, const char *why, bool crash_loop)
 {
 	s->fails++;
 	int64_t delay = op_fail_retry_ms(s->max_backoff_ms, s->fails);
@@ -86,7 +86,9 @@ static void fail(shim *s, const char *why)
 	op_proto_text(s->st.error, sizeof s->st.error, why ? why : "");
 	s->st.retry_at = op_wall_ms() + delay;
 	s->restart_at = op_now_ms() + delay;
-	s->short_runs = s->policy.loop_limit > 0 ? s->policy.loop_limit - 1 : 0;
+	/* After a crash loop one more quick exit fails it again; after any other failure
+	 * (an artifact late, an exec error) the retried run starts a fresh count. */
+	s->short_runs = crash_loop && s->policy.loop_limit > 0 ? s->policy.loop_limit - 1 : 0;
 	save(s);
 	op_log_error("instance failed", "id=%s error=\"%s\" retry_in_ms=%lld", s->st.id,
 		s->st.error, (long long)delay);
@@ -191,13 +193,13 @@ static void run(shim *s)
 	s->restart_at = 0;
 	s->st.retry_at = 0;
 	if (check_artifact(s, why, sizeof why) != 0) {
-		fail(s, why);
+		fail(s, why, false);
 		return;
 	}
 	int ep[2];
 	if (pipe2(ep, O_CLOEXEC) != 0) {
 		snprintf(why, sizeof why, "pipe: %s", strerror(errno));
-		fail(s, why);
+		fail(s, why, false);
 		return;
 	}
 	pid_t pid = fork();
@@ -220,7 +222,7 @@ static void run(shim *s)
 	if (pid < 0) {
 		close(ep[0]);
 		snprintf(why, sizeof why, "fork: %s", strerror(errno));
-		fail(s, why);
+		fail(s, why, false);
 		return;
 	}
 	setpgid(pid, pid); /* also here, so that a stop right away reaches the group */
@@ -235,7 +237,7 @@ static void run(shim *s)
 		snprintf(why, sizeof why, "%s %s: %s", f.stage == 1 ? "workdir" : "exec",
 			f.stage == 1 ? s->comp->workdir : s->comp->command, strerror(f.err));
 		s->st.exit_code = 127;
-		fail(s, why);
+		fail(s, why, false);
 		return;
 	}
 	s->st.pid = pid;
@@ -310,7 +312,7 @@ static void on_exit_of_workload(shim *s)
 			"crash loop: exited %d times in a row within %lld s "
 			"of starting, last code %d",
 			s->policy.loop_limit, (long long)s->policy.min_run_ms / 1000, code);
-		fail(s, why);
+		fail(s, why, true);
 		break;
 	}
 	}
@@ -414,13 +416,24 @@ static int load(shim *s, const char *id, op_err *e)
 	op_shim_state old;
 	snprintf(s->st.id, sizeof s->st.id, "%s", id);
 	s->st.exit_code = -1;
+	bool waiting = false;
 	if (op_shim_state_load(s->state_dir, id, &old, NULL) == 0) {
 		/* Restarts and the last exit are never lost; the old workload goes. */
 		op_proc_kill_group(old.pid, old.pid_start, SIGKILL);
 		s->st.restarts = old.restarts + (old.pid ? 1 : 0);
 		s->st.exit_code = old.exit_code;
+		/* A failed instance waiting for its next try keeps waiting (a lost shim, a
+		 * reboot): its schedule, not an immediate try that would undo the backoff. */
+		int64_t left = old.retry_at - op_wall_ms();
+		if (old.state == OP_INST_FAILED && old.retry_at > 0 && left > 0) {
+			waiting = true;
+			s->fails = 1;
+			s->st.retry_at = old.retry_at;
+			s->restart_at = op_now_ms() + left;
+			memcpy(s->st.error, old.error, sizeof s->st.error);
+		}
 	}
-	s->st.state = OP_INST_STARTING;
+	s->st.state = waiting ? OP_INST_FAILED : OP_INST_STARTING;
 	s->st.shim_pid = (int)getpid();
 	op_proc_start_time(s->st.shim_pid, &s->st.shim_start);
 	save(s);
@@ -558,7 +571,8 @@ int op_cmd_shim(int argc, char **argv)
 		op_proc_start_time(s.st.shim_pid, &s.st.shim_start);
 		finish(&s, OP_INST_FAILED, e.msg);
 	} else {
-		run(&s);
+		if (!s.restart_at) /* else a failed instance waits for its next try */
+			run(&s);
 		loop(&s);
 	}
 	/* A stopped instance leaves nothing behind but its output, kept for a while. */

@@ -277,6 +277,9 @@ void op_agent_free(op_agent *a)
 	if (!a)
 		return;
 	ag_mirror_clear(&a->mirror); /* stops the watcher first: it reads the bucket */
+	/* Drained first: a callback in progress must not find the agent freed. */
+	if (a->hbsub && natsSubscription_Drain(a->hbsub) == NATS_OK)
+		natsSubscription_WaitForDrainCompletion(a->hbsub, 5000);
 	if (a->hbsub)
 		natsSubscription_Destroy(a->hbsub);
 	ag_restart_clear(&a->restart);

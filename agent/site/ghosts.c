@@ -33,7 +33,8 @@ static int add_ghost(void *arg, const char *key, const char *val, size_t len, ui
 	g->key = k;
 	g->last = j;
 	g->seen = 0;
-	op_time_parse_rfc3339(json_string_value(json_object_get(j, "last_seen")), &g->seen);
+	if (op_time_parse_rfc3339(json_string_value(json_object_get(j, "last_seen")), &g->seen))
+		g->seen = op_wall_ms() / 1000; /* unknown: a day from now, then */
 	return 0;
 }
 
@@ -50,8 +51,10 @@ void ag_ghosts_write(ag_status *st, const ag_status_in *si)
 		char filter[256];
 		op_err e = {0};
 		snprintf(filter, sizeof filter, "site.%s.host.>", st->site);
-		if (op_bus_kv_scan(st->kv, filter, add_ghost, st, &e) != 0)
-			return; /* tried again next round */
+		if (op_bus_kv_scan(st->kv, filter, add_ghost, st, &e) != 0) {
+			ag_ghosts_clear(st); /* what a broken scan added: all again next round */
+			return;
+		}
 		st->ghosts_loaded = true;
 	}
 	size_t prefix = strlen("site.") + strlen(st->site) + strlen(".host.");

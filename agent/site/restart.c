@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "outpost/agent/base/log.h"
+#include "outpost/agent/base/util.h"
 #include "outpost/agent/model/manifest.h"
 #include "restart_int.h"
 
@@ -27,10 +28,11 @@ static const char *parse(natsMsg *msg, char app[OP_NAME_MAX + 1], char inst[OP_I
 		return "expected {\"v\":1,\"app\":NAME[,\"instance\":ID]}";
 	json_t *j = json_loadb(natsMsg_GetData(msg), (size_t)len, JSON_REJECT_DUPLICATES, NULL);
 	const char *a = json_string_value(json_object_get(j, "app"));
-	const char *i = json_string_value(json_object_get(j, "instance"));
+	json_t *ij = json_object_get(j, "instance");
+	const char *i = json_string_value(ij);
 	const char *why = NULL;
 	if (!json_is_object(j) || json_integer_value(json_object_get(j, "v")) != 1 || !a ||
-		!op_name_valid(a))
+		!op_name_valid(a) || (ij && !i))
 		why = "expected {\"v\":1,\"app\":NAME[,\"instance\":ID]}";
 	else if (i && !op_inst_id_valid(i))
 		why = "instance: not an instance id";
@@ -68,8 +70,11 @@ static void on_restart(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
 	size_t n = 0, known = 0;
 	size_t alen = strlen(app);
 	pthread_mutex_lock(r->mu);
+	int64_t now = op_now_ms();
 	for (size_t h = 0; t && h < r->hosts->n; h++) {
 		const op_heartbeat *hb = &r->hosts->v[h].hb;
+		if (!ag_host_alive(r->hosts, &r->hosts->v[h], now))
+			continue; /* a dead host would only time out: status says it is dead */
 		for (size_t i = 0; i < hb->ninsts && n < RESTART_MAX; i++) {
 			const op_hb_inst *in = &hb->insts[i];
 			if (strncmp(in->id, app, alen) != 0 || in->id[alen] != '.')
@@ -140,6 +145,10 @@ int ag_restart_serve(ag_restart *r, op_bus *bus, op_err *e)
 
 void ag_restart_clear(ag_restart *r)
 {
+	/* A request may be in its callback (sending to hosts for seconds): drained and
+	 * waited for, so that nothing it reads is freed under it. */
+	if (r->sub && natsSubscription_Drain(r->sub) == NATS_OK)
+		natsSubscription_WaitForDrainCompletion(r->sub, 15000);
 	if (r->sub)
 		natsSubscription_Destroy(r->sub);
 	r->sub = NULL;

@@ -127,12 +127,17 @@ static json_t *labels_json(const op_kvs *l)
 	return o;
 }
 
-static const op_hb_inst *hb_inst(const ag_hosts *hs, const char *id, const char **host)
+/* The instance id as a host reports it; *host gets the host's name and *heard (may be
+ * NULL) when its heartbeat arrived (monotonic ms). */
+static const op_hb_inst *hb_inst(
+	const ag_hosts *hs, const char *id, const char **host, int64_t *heard)
 {
 	for (size_t i = 0; i < hs->n; i++)
 		for (size_t j = 0; j < hs->v[i].hb.ninsts; j++)
 			if (!strcmp(hs->v[i].hb.insts[j].id, id)) {
 				*host = hs->v[i].hb.host;
+				if (heard)
+					*heard = hs->v[i].last_ms;
 				return &hs->v[i].hb.insts[j];
 			}
 	return NULL;
@@ -220,7 +225,8 @@ static void app_status(ag_status *st, const ag_status_in *si, const op_app *app,
 			running += alive && v->state == OP_INST_RUNNING;
 			if (v->state == OP_INST_FAILED && !failed_[0]) {
 				const char *host = v->host;
-				const op_hb_inst *hi = hb_inst(si->hosts, v->id, &host);
+				int64_t heard = si->now;
+				const op_hb_inst *hi = hb_inst(si->hosts, v->id, &host, &heard);
 				int w = snprintf(failed_, sizeof failed_,
 					"%s on %s failed: exit %d%s%s", v->id, host,
 					hi ? hi->exit_code : -1, hi && hi->error[0] ? ": " : "",
@@ -229,7 +235,9 @@ static void app_status(ag_status *st, const ag_status_in *si, const op_app *app,
 				 * not change with every heartbeat as the wait shrinks. */
 				if (hi && hi->retry_ms > 0 && w > 0 && (size_t)w < sizeof failed_) {
 					char at[32];
-					int64_t t = (op_wall_ms() + hi->retry_ms) / 1000;
+					int64_t t = (op_wall_ms() - (si->now - heard) +
+							    hi->retry_ms) /
+						1000;
 					op_time_rfc3339((t + 4) / 5 * 5, at);
 					snprintf(failed_ + w, sizeof failed_ - (size_t)w,
 						"; next try at %s (outpost restart: now)", at);

@@ -481,8 +481,8 @@ static void test_creds_update(void)
 	T_CHECK(hc && strstr(hc, "leaf.c") && strstr(hc, "leaf.a"));
 	T_CHECK(c && strstr(c, "nats-leaf://leaf.c:") && strstr(c, "@127.0.0.1:7422"));
 	free(hc), free(c);
-	/* remove a site (its hosts with it) and a host */
-	T_EQ_INT(h_run(NULL, "%s creds --update %s --remove-site b --remove-host a:h1 >/dev/null",
+	/* remove a site (its hosts with it) and a host; the directory named with a slash */
+	T_EQ_INT(h_run(NULL, "%s creds --update %s/ --remove-site b --remove-host a:h1 >/dev/null",
 			 bin, d),
 		0);
 	T_REQUIRE(h_run(&sum2, SUMS, d) == 0);

@@ -2,6 +2,7 @@
  * control characters, bytes off the network), one line per event, and every printf
  * conversion the code uses written as printf would. The lines are read back from a
  * temporary file standing in for stderr and parsed by a small logfmt reader. */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +145,8 @@ static void test_conversions(void)
 		"e=-9000000000 f=7 g=-1 h=ff i=%\n");
 	CAPTURE(op_log_info("x", "w=\"%.*s\" p=%5s q=%-3d end=1", 2, "xyz", "ab", 1));
 	T_EQ_STR(from_msg(), "msg=\"x\" w=\"xy\" p=\"   ab\" q=\"1  \" end=1\n");
+	CAPTURE(op_log_info("x", "d=%td u=%zu", (ptrdiff_t)-3, (size_t)5));
+	T_EQ_STR(from_msg(), "msg=\"x\" d=-3 u=5\n");
 	const char *volatile none = NULL; /* a NULL the compiler cannot see */
 	CAPTURE(op_log_info("x", "n=\"%s\"", none));
 	T_EQ_STR(from_msg(), "msg=\"x\" n=\"(null)\"\n");
