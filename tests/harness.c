@@ -378,7 +378,7 @@ long long h_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-bool h_wait_until(bool (*cond)(void *), void *arg, int timeout_ms)
+bool h_wait_until_poll(bool (*cond)(void *), void *arg, int timeout_ms, int poll_us)
 {
 	long long deadline = h_now_ms() + timeout_ms;
 	for (;;) {
@@ -387,8 +387,15 @@ bool h_wait_until(bool (*cond)(void *), void *arg, int timeout_ms)
 		if (h_now_ms() >= deadline)
 			return false;
 		/* The deadline helper: the one place the tests sleep, between polls. */
-		h__sleep_ms(20);
+		struct timespec ts = {poll_us / 1000000, (long)(poll_us % 1000000) * 1000L};
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
 	}
+}
+
+bool h_wait_until(bool (*cond)(void *), void *arg, int timeout_ms)
+{
+	return h_wait_until_poll(cond, arg, timeout_ms, 20000);
 }
 
 int h_free_port(void)

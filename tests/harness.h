@@ -80,6 +80,9 @@ char *h_read(const char *path);
 /* Polls cond(arg) every ~20 ms until it is true (returns true) or timeout_ms passes
  * (returns false). The only place where the tests sleep. */
 bool h_wait_until(bool (*cond)(void *), void *arg, int timeout_ms);
+/* The same, polling every poll_us microseconds: for benchmarks that time what they wait
+ * for (h_wait_until polls every 20 ms). */
+bool h_wait_until_poll(bool (*cond)(void *), void *arg, int timeout_ms, int poll_us);
 /* Milliseconds on the monotonic clock, for timing things in tests. */
 long long h_now_ms(void);
 /* A free TCP port on 127.0.0.1 (bind port 0, read it, close); -1 on failure. */

@@ -33,6 +33,18 @@ static const char *app(int version)
 		tag, version);
 }
 
+/* The run's workloads of a version (its 3-digit suffix) number n. */
+struct count {
+	const char *suffix;
+	int n;
+};
+
+static bool workloads_are(void *arg)
+{
+	const struct count *c = arg;
+	return h_workloads(tag, c->suffix, NULL, 0) == c->n;
+}
+
 static int cmp(const void *a, const void *b)
 {
 	long long x = *(const long long *)a, y = *(const long long *)b;
@@ -101,19 +113,18 @@ int main(void)
 		natsMsg_Destroy(m);
 		if (!ok)
 			return 1;
-		long long deadline = t0 + WAIT_MS;
-		while (h_workloads(tag, suffix, NULL, 0) < 1 && h_now_ms() < deadline)
-			usleep(1000);
-		long long t2 = h_now_ms();
-		if (t2 >= deadline)
+		struct count want = {suffix, 1};
+		if (!h_wait_until_poll(workloads_are, &want, WAIT_MS, 1000))
 			return 1;
+		long long t2 = h_now_ms();
 		run[n] = t2 - t0, reply[n] = t1 - t0, floor_ms[n] = ms;
 		n++;
 		/* the old instance gone before the next push, so pushes do not overlap */
 		char old[8];
 		snprintf(old, sizeof old, "%03d", v - 1);
-		while (h_workloads(tag, old, NULL, 0) > 0 && h_now_ms() < deadline)
-			usleep(1000);
+		struct count none = {old, 0};
+		if (!h_wait_until_poll(workloads_are, &none, WAIT_MS, 1000))
+			return 1;
 	}
 	natsConnection_Destroy(nc);
 	long long r50 = pct(run, n, 50), r99 = pct(run, n, 99);

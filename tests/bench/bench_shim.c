@@ -45,10 +45,21 @@ static long long now_us(void)
 	return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
 }
 
-static void pause_us(long us)
+static pid_t child_sleep(pid_t ppid, const char *arg);
+
+/* A sleep <arg> child of parent other than pid skip (0: any) has appeared. */
+struct appeared {
+	pid_t parent, skip;
+	const char *arg;
+	pid_t got;
+};
+
+static bool child_appeared(void *v)
 {
-	struct timespec t = {0, us * 1000};
-	nanosleep(&t, NULL);
+	struct appeared *a = v;
+	pid_t p = child_sleep(a->parent, a->arg);
+	a->got = p && p != a->skip ? p : 0;
+	return a->got != 0;
 }
 
 static const char *inst_id(int i)
@@ -198,16 +209,10 @@ static long long restart_us(struct sup *s)
 	pid_t old = child_sleep(s->pid, s->arg);
 	if (!old)
 		return -1;
-	long long t0 = now_us(), deadline = t0 + 10 * 1000000LL;
+	long long t0 = now_us();
 	kill(old, SIGKILL);
-	for (;;) {
-		pid_t p = child_sleep(s->pid, s->arg);
-		if (p && p != old)
-			return now_us() - t0;
-		if (now_us() > deadline)
-			return -1;
-		pause_us(50);
-	}
+	struct appeared a = {s->pid, old, s->arg, 0};
+	return h_wait_until_poll(child_appeared, &a, 10000, 50) ? now_us() - t0 : -1;
 }
 
 /* This program's own fork and exec of the same sleep, detected the same way. */
@@ -222,14 +227,10 @@ static long long floor_us(int i)
 	}
 	if (pid < 0)
 		return -1;
-	long long took = -1, deadline = t0 + 10 * 1000000LL;
-	while (now_us() < deadline) {
-		if (child_sleep(getpid(), arg) == pid) {
-			took = now_us() - t0;
-			break;
-		}
-		pause_us(50);
-	}
+	struct appeared a = {getpid(), 0, arg, 0};
+	long long took = h_wait_until_poll(child_appeared, &a, 10000, 50) && a.got == pid
+		? now_us() - t0
+		: -1;
 	kill(pid, SIGKILL);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;

@@ -180,14 +180,8 @@ static bool settle(const char *from)
 		printf("  step %d: converged after %lld ms\n", step, took);
 	if (s.bad)
 		fail_here(s.bad);
-	const char *o = fl_orphans(&F);
-	/* A shim may still be starting its workload right after a restart: look again. */
-	for (int i = 0; o[0] && i < 50; i++) {
-		struct settle again = s;
-		again.from = NULL;
-		h_wait_until(settled, &again, 100);
-		o = fl_orphans(&F);
-	}
+	/* A shim may still be starting its workload right after a restart. */
+	const char *o = fl_orphans_settled(&F, 5000);
 	if (o[0])
 		fail_here(o);
 	const char *u = applied_unaccepted();

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "../harness.h"
+#include "../harness_wire.h"
 #include "../t.h"
 
 #define DATE "2024-05-01T12:00:00Z"
@@ -510,39 +511,8 @@ static void test_matrix_ecdsa521(void)
 
 /* ---- FIDO keys, signed here as an authenticator signs ------------------------------- */
 
-typedef struct wbuf {
-	unsigned char d[8192];
-	size_t n;
-} wbuf;
-
-static void wput(wbuf *b, const void *p, size_t n)
-{
-	if (b->n + n <= sizeof b->d) {
-		memcpy(b->d + b->n, p, n);
-		b->n += n;
-	}
-}
-
-static void wput_u32(wbuf *b, uint32_t v)
-{
-	unsigned char u[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
-		(unsigned char)(v >> 8), (unsigned char)v};
-	wput(b, u, 4);
-}
-
-static void wput_str(wbuf *b, const void *p, size_t n)
-{
-	wput_u32(b, (uint32_t)n);
-	wput(b, p, n);
-}
-
-static void wput_cstr(wbuf *b, const char *s)
-{
-	wput_str(b, s, strlen(s));
-}
-
 /* A non-negative number as an SSH mpint. */
-static void wput_mpint(wbuf *b, const mbedtls_mpi *x)
+static void wput_mpint(t_buf *b, const mbedtls_mpi *x)
 {
 	unsigned char m[80];
 	size_t n = mbedtls_mpi_size(x);
@@ -550,7 +520,7 @@ static void wput_mpint(wbuf *b, const mbedtls_mpi *x)
 		return;
 	m[0] = 0;
 	bool pad = n > 0 && (m[1] & 0x80);
-	wput_str(b, pad ? m : m + 1, n + pad);
+	t_put_str(b, pad ? m : m + 1, n + pad);
 }
 
 static int rng(void *ctx, unsigned char *out, size_t n)
@@ -567,7 +537,7 @@ typedef struct skkey {
 	mbedtls_ecp_group grp;
 	mbedtls_mpi d;
 	mbedtls_ecp_point q;
-	wbuf blob; /* the public key blob */
+	t_buf blob; /* the public key blob */
 	const char *pub; /* "sk-... base64" */
 } skkey;
 
@@ -590,7 +560,7 @@ static bool sk_keygen(skkey *k, bool ecdsa, const char *app)
 		return false;
 	const char *type = ecdsa ? "sk-ecdsa-sha2-nistp256@openssh.com"
 				 : "sk-ssh-ed25519@openssh.com";
-	wput_cstr(&k->blob, type);
+	t_put_cstr(&k->blob, type);
 	if (ecdsa) {
 		unsigned char q[65];
 		size_t qlen;
@@ -602,13 +572,13 @@ static bool sk_keygen(skkey *k, bool ecdsa, const char *app)
 			mbedtls_ecp_point_write_binary(&k->grp, &k->q, MBEDTLS_ECP_PF_UNCOMPRESSED,
 				&qlen, q, sizeof q) != 0)
 			return false;
-		wput_cstr(&k->blob, "nistp256");
-		wput_str(&k->blob, q, qlen);
+		t_put_cstr(&k->blob, "nistp256");
+		t_put_str(&k->blob, q, qlen);
 	} else {
 		crypto_sign_ed25519_keypair(k->ed_pk, k->ed_sk);
-		wput_str(&k->blob, k->ed_pk, sizeof k->ed_pk);
+		t_put_str(&k->blob, k->ed_pk, sizeof k->ed_pk);
 	}
-	wput_cstr(&k->blob, app);
+	t_put_cstr(&k->blob, app);
 	k->pub = h_str("%s %s", type, b64(k->blob.d, k->blob.n));
 	return true;
 }
@@ -629,13 +599,13 @@ static const char *sk_sign(const skkey *k, const char *ns, const char *msg, unsi
 	uint32_t counter, unsigned char claim_flags, uint32_t claim_counter)
 {
 	unsigned char mh[64], d[69], h[32];
-	wbuf sd = {.n = 0}, inner = {.n = 0}, sig = {.n = 0}, all = {.n = 0};
+	t_buf sd = {.n = 0}, inner = {.n = 0}, sig = {.n = 0}, all = {.n = 0};
 	mbedtls_sha512((const unsigned char *)msg, strlen(msg), mh, 0);
-	wput(&sd, "SSHSIG", 6);
-	wput_cstr(&sd, ns);
-	wput_cstr(&sd, "");
-	wput_cstr(&sd, "sha512");
-	wput_str(&sd, mh, sizeof mh);
+	t_put(&sd, "SSHSIG", 6);
+	t_put_cstr(&sd, ns);
+	t_put_cstr(&sd, "");
+	t_put_cstr(&sd, "sha512");
+	t_put_str(&sd, mh, sizeof mh);
 	mbedtls_sha256((const unsigned char *)k->app, strlen(k->app), d, 0);
 	d[32] = flags;
 	d[33] = (unsigned char)(counter >> 24);
@@ -655,23 +625,23 @@ static const char *sk_sign(const skkey *k, const char *ns, const char *msg, unsi
 		}
 		mbedtls_mpi_free(&r);
 		mbedtls_mpi_free(&s);
-		wput_cstr(&sig, "sk-ecdsa-sha2-nistp256@openssh.com");
+		t_put_cstr(&sig, "sk-ecdsa-sha2-nistp256@openssh.com");
 	} else {
 		unsigned char es[64];
 		crypto_sign_ed25519_detached(es, NULL, d, sizeof d, k->ed_sk);
-		wput(&inner, es, sizeof es);
-		wput_cstr(&sig, "sk-ssh-ed25519@openssh.com");
+		t_put(&inner, es, sizeof es);
+		t_put_cstr(&sig, "sk-ssh-ed25519@openssh.com");
 	}
-	wput_str(&sig, inner.d, inner.n);
-	wput(&sig, &claim_flags, 1);
-	wput_u32(&sig, claim_counter);
-	wput(&all, "SSHSIG", 6);
-	wput_u32(&all, 1);
-	wput_str(&all, k->blob.d, k->blob.n);
-	wput_cstr(&all, ns);
-	wput_cstr(&all, "");
-	wput_cstr(&all, "sha512");
-	wput_str(&all, sig.d, sig.n);
+	t_put_str(&sig, inner.d, inner.n);
+	t_put(&sig, &claim_flags, 1);
+	t_put_u32(&sig, claim_counter);
+	t_put(&all, "SSHSIG", 6);
+	t_put_u32(&all, 1);
+	t_put_str(&all, k->blob.d, k->blob.n);
+	t_put_cstr(&all, ns);
+	t_put_cstr(&all, "");
+	t_put_cstr(&all, "sha512");
+	t_put_str(&all, sig.d, sig.n);
 	const char *body = b64(all.d, all.n);
 	char *wrapped = malloc(strlen(body) + strlen(body) / 70 + 2), *o = wrapped;
 	if (!wrapped)

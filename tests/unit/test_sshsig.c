@@ -16,40 +16,10 @@
 #include <string.h>
 
 #include "../harness.h"
+#include "../harness_wire.h"
 #include "../t.h"
 
 /* ---- helpers: byte buffers, base64 and armor ------------------------------------------- */
-
-typedef struct buf {
-	unsigned char d[16384];
-	size_t n;
-} buf;
-
-static void put_raw(buf *b, const void *p, size_t n)
-{
-	if (b->n + n <= sizeof b->d) {
-		memcpy(b->d + b->n, p, n);
-		b->n += n;
-	}
-}
-
-static void put_u32(buf *b, uint32_t v)
-{
-	unsigned char x[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
-		(unsigned char)(v >> 8), (unsigned char)v};
-	put_raw(b, x, 4);
-}
-
-static void put_str(buf *b, const void *p, size_t n)
-{
-	put_u32(b, (uint32_t)n);
-	put_raw(b, p, n);
-}
-
-static void put_cstr(buf *b, const char *s)
-{
-	put_str(b, s, strlen(s));
-}
 
 static char *b64(const unsigned char *in, size_t len, size_t wrap)
 {
@@ -80,7 +50,7 @@ static char *b64(const unsigned char *in, size_t len, size_t wrap)
 }
 
 /* Armors a blob as ssh-keygen does (70 columns); caller frees. */
-static char *armor(const buf *b)
+static char *armor(const t_buf *b)
 {
 	char *body = b64(b->d, b->n, 70);
 	char *out = NULL;
@@ -92,7 +62,7 @@ static char *armor(const buf *b)
 }
 
 /* The blob inside armored text. */
-static bool dearmor(const char *text, buf *b)
+static bool dearmor(const char *text, t_buf *b)
 {
 	const char *p = strchr(text, '\n'), *end = strstr(text, "-----END");
 	b->n = 0;
@@ -107,7 +77,7 @@ typedef struct fields {
 	uint32_t version;
 } fields;
 
-static bool split_blob(const buf *b, fields *f)
+static bool split_blob(const t_buf *b, fields *f)
 {
 	op_ssh__rd r = {b->d + 6, b->n - 6};
 	return b->n > 6 && op_ssh__u32(&r, &f->version) == 0 &&
@@ -119,19 +89,19 @@ static bool split_blob(const buf *b, fields *f)
 }
 
 /* Rebuilds a blob from fields, any of which a test replaced. */
-static void join_blob(buf *b, const fields *f, const char *magic)
+static void join_blob(t_buf *b, const fields *f, const char *magic)
 {
 	b->n = 0;
-	put_raw(b, magic, 6);
-	put_u32(b, f->version);
-	put_str(b, f->key, f->klen);
-	put_str(b, f->ns, f->nslen);
-	put_str(b, f->reserved, f->rlen);
-	put_str(b, f->hash, f->hlen);
-	put_str(b, f->sig, f->slen);
+	t_put(b, magic, 6);
+	t_put_u32(b, f->version);
+	t_put_str(b, f->key, f->klen);
+	t_put_str(b, f->ns, f->nslen);
+	t_put_str(b, f->reserved, f->rlen);
+	t_put_str(b, f->hash, f->hlen);
+	t_put_str(b, f->sig, f->slen);
 }
 
-static int parse_buf(const buf *b, op_sshsig *s, op_err *e)
+static int parse_buf(const t_buf *b, op_sshsig *s, op_err *e)
 {
 	memset(e, 0, sizeof *e);
 	return op_sshsig_parse_blob(s, b->d, b->n, e);
@@ -278,16 +248,16 @@ static void test_keys(void)
 	T_CHECK(x.blob == NULL);
 }
 
-static void key_blob(buf *b, const char *type, const void *a, size_t alen)
+static void key_blob(t_buf *b, const char *type, const void *a, size_t alen)
 {
 	b->n = 0;
-	put_cstr(b, type);
-	put_str(b, a, alen);
+	t_put_cstr(b, type);
+	t_put_str(b, a, alen);
 }
 
 static void test_keys_crafted(void)
 {
-	buf b;
+	t_buf b;
 	op_sshkey k;
 	op_err e = {0};
 	unsigned char pk[65] = {0};
@@ -298,27 +268,27 @@ static void test_keys_crafted(void)
 	key_blob(&b, "ssh-ed25519", pk, 31);
 	T_EQ_INT(op_sshkey_from_blob(&k, b.d, b.n, &e), OP_EINVAL);
 	key_blob(&b, "ssh-ed25519", pk, 32);
-	put_u32(&b, 0);
+	t_put_u32(&b, 0);
 	T_EQ_INT(op_sshkey_from_blob(&k, b.d, b.n, &e), OP_EINVAL);
 	T_CHECK_MSG(strstr(e.msg, "bytes after the ssh-ed25519 public key"), "%s", e.msg);
 	/* ecdsa: the curve name must match, the point be uncompressed and on the curve. */
 	b.n = 0;
-	put_cstr(&b, "ecdsa-sha2-nistp256");
-	put_cstr(&b, "nistp256");
+	t_put_cstr(&b, "ecdsa-sha2-nistp256");
+	t_put_cstr(&b, "nistp256");
 	pk[0] = 4;
-	put_str(&b, pk, 65);
+	t_put_str(&b, pk, 65);
 	T_EQ_INT(op_sshkey_from_blob(&k, b.d, b.n, &e), OP_EINVAL); /* (0, 0) is no point */
 	T_CHECK_MSG(strstr(e.msg, "not a valid key"), "%s", e.msg);
 	b.n = 0;
-	put_cstr(&b, "ecdsa-sha2-nistp256");
-	put_cstr(&b, "nistp384");
-	put_str(&b, pk, 65);
+	t_put_cstr(&b, "ecdsa-sha2-nistp256");
+	t_put_cstr(&b, "nistp384");
+	t_put_str(&b, pk, 65);
 	T_EQ_INT(op_sshkey_from_blob(&k, b.d, b.n, &e), OP_EINVAL);
 	b.n = 0;
-	put_cstr(&b, "ecdsa-sha2-nistp256");
-	put_cstr(&b, "nistp256");
+	t_put_cstr(&b, "ecdsa-sha2-nistp256");
+	t_put_cstr(&b, "nistp256");
 	pk[0] = 2;
-	put_str(&b, pk, 33);
+	t_put_str(&b, pk, 33);
 	T_EQ_INT(op_sshkey_from_blob(&k, b.d, b.n, &e), OP_EINVAL);
 	T_CHECK_MSG(strstr(e.msg, "uncompressed"), "%s", e.msg);
 	/* rsa: sizes from 1024 to 8192 bits; negative numbers refused; a non-minimal mpint
@@ -330,11 +300,11 @@ static void test_keys_crafted(void)
 	for (size_t i = 0; i < 4; i++) {
 		int bits = sizes[i];
 		b.n = 0;
-		put_cstr(&b, "ssh-rsa");
-		put_str(&b, e3, 3);
-		put_u32(&b, (uint32_t)bits / 8 + 1);
-		put_raw(&b, "", 1);
-		put_raw(&b, n, (size_t)bits / 8);
+		t_put_cstr(&b, "ssh-rsa");
+		t_put_str(&b, e3, 3);
+		t_put_u32(&b, (uint32_t)bits / 8 + 1);
+		t_put(&b, "", 1);
+		t_put(&b, n, (size_t)bits / 8);
 		int rc = op_sshkey_from_blob(&k, b.d, b.n, &e);
 		if (bits < 1024 || bits > 8192)
 			T_CHECK_MSG(
@@ -355,11 +325,11 @@ static void test_keys_crafted(void)
 		{{0}, 0, OP_ETRUST}};
 	for (size_t i = 0; i < sizeof exps / sizeof *exps; i++) {
 		b.n = 0;
-		put_cstr(&b, "ssh-rsa");
-		put_str(&b, exps[i].e, exps[i].n);
-		put_u32(&b, 2048 / 8 + 1);
-		put_raw(&b, "", 1);
-		put_raw(&b, n, 2048 / 8);
+		t_put_cstr(&b, "ssh-rsa");
+		t_put_str(&b, exps[i].e, exps[i].n);
+		t_put_u32(&b, 2048 / 8 + 1);
+		t_put(&b, "", 1);
+		t_put(&b, n, 2048 / 8);
 		int rc = op_sshkey_from_blob(&k, b.d, b.n, &e);
 		T_CHECK_MSG(rc == exps[i].rc, "exponent %zu: %d %s", i, rc, e.msg);
 		if (rc)
@@ -379,19 +349,19 @@ static void test_keys_crafted(void)
 	T_REQUIRE(op_ssh__str(&r, &t, &tl) == 0 && op_ssh__str(&r, &ex, &exl) == 0 &&
 		op_ssh__str(&r, &mod, &modl) == 0);
 	b.n = 0;
-	put_cstr(&b, "ssh-rsa");
-	put_u32(&b, (uint32_t)exl + 2);
-	put_raw(&b, "\0\0", 2);
-	put_raw(&b, ex, exl);
-	put_str(&b, mod, modl);
+	t_put_cstr(&b, "ssh-rsa");
+	t_put_u32(&b, (uint32_t)exl + 2);
+	t_put(&b, "\0\0", 2);
+	t_put(&b, ex, exl);
+	t_put_str(&b, mod, modl);
 	T_EQ_INT(op_sshkey_from_blob(&rsa2, b.d, b.n, &e), 0);
 	T_CHECK(op_sshkey_equal(&rsa1, &rsa2));
 	op_sshkey_clear(&rsa2);
 	/* Negative modulus (top bit set without a zero byte). */
 	b.n = 0;
-	put_cstr(&b, "ssh-rsa");
-	put_str(&b, ex, exl);
-	put_str(&b, mod + 1, modl - 1);
+	t_put_cstr(&b, "ssh-rsa");
+	t_put_str(&b, ex, exl);
+	t_put_str(&b, mod + 1, modl - 1);
 	T_EQ_INT(op_sshkey_from_blob(&rsa2, b.d, b.n, &e), OP_EINVAL);
 	T_CHECK_MSG(strstr(e.msg, "negative"), "%s", e.msg);
 	op_sshkey_clear(&rsa1);
@@ -497,41 +467,41 @@ static void test_ecdsa_p384_p521(void)
 /* The SSHSIG blob of MSG by an sk-ssh-ed25519 key (pk, sk) with application app, as a
  * security key signs it (PROTOCOL.u2f); the signature blob claims claim_flags and
  * carries tail (may be empty) after its counter; alg names its algorithm. */
-static void sk_blob(buf *out, const unsigned char pk[32], const unsigned char sk[64],
+static void sk_blob(t_buf *out, const unsigned char pk[32], const unsigned char sk[64],
 	const char *app, unsigned char flags, unsigned char claim_flags, const char *alg,
 	const char *tail)
 {
 	unsigned char mh[64], d[69];
-	buf key = {.n = 0}, sd = {.n = 0}, sig = {.n = 0}, inner = {.n = 0};
-	put_cstr(&key, "sk-ssh-ed25519@openssh.com");
-	put_str(&key, pk, 32);
-	put_cstr(&key, app);
+	t_buf key = {.n = 0}, sd = {.n = 0}, sig = {.n = 0}, inner = {.n = 0};
+	t_put_cstr(&key, "sk-ssh-ed25519@openssh.com");
+	t_put_str(&key, pk, 32);
+	t_put_cstr(&key, app);
 	mbedtls_sha512((const unsigned char *)MSG, strlen(MSG), mh, 0);
-	put_raw(&sd, "SSHSIG", 6);
-	put_cstr(&sd, "git");
-	put_cstr(&sd, "");
-	put_cstr(&sd, "sha512");
-	put_str(&sd, mh, sizeof mh);
+	t_put(&sd, "SSHSIG", 6);
+	t_put_cstr(&sd, "git");
+	t_put_cstr(&sd, "");
+	t_put_cstr(&sd, "sha512");
+	t_put_str(&sd, mh, sizeof mh);
 	mbedtls_sha256((const unsigned char *)app, strlen(app), d, 0);
 	d[32] = flags;
 	memcpy(d + 33, "\0\0\0\x2a", 4);
 	mbedtls_sha256(sd.d, sd.n, d + 37, 0);
 	unsigned char es[64];
 	crypto_sign_ed25519_detached(es, NULL, d, sizeof d, sk);
-	put_raw(&inner, es, sizeof es);
-	put_cstr(&sig, alg);
-	put_str(&sig, inner.d, inner.n);
-	put_raw(&sig, &claim_flags, 1);
-	put_u32(&sig, 42);
-	put_raw(&sig, tail, strlen(tail));
+	t_put(&inner, es, sizeof es);
+	t_put_cstr(&sig, alg);
+	t_put_str(&sig, inner.d, inner.n);
+	t_put(&sig, &claim_flags, 1);
+	t_put_u32(&sig, 42);
+	t_put(&sig, tail, strlen(tail));
 	out->n = 0;
-	put_raw(out, "SSHSIG", 6);
-	put_u32(out, 1);
-	put_str(out, key.d, key.n);
-	put_cstr(out, "git");
-	put_cstr(out, "");
-	put_cstr(out, "sha512");
-	put_str(out, sig.d, sig.n);
+	t_put(out, "SSHSIG", 6);
+	t_put_u32(out, 1);
+	t_put_str(out, key.d, key.n);
+	t_put_cstr(out, "git");
+	t_put_cstr(out, "");
+	t_put_cstr(out, "sha512");
+	t_put_str(out, sig.d, sig.n);
 }
 
 /* FIDO signatures verify as ssh-keygen -Y verify verifies them: with or without the
@@ -539,7 +509,7 @@ static void sk_blob(buf *out, const unsigned char pk[32], const unsigned char sk
 static void test_sk_signatures(void)
 {
 	unsigned char pk[32], sk[64];
-	buf b;
+	t_buf b;
 	op_sshsig s;
 	op_err e = {0};
 	T_REQUIRE(sodium_init() >= 0);
@@ -575,10 +545,10 @@ static void test_sk_signatures(void)
 	T_EQ_INT(parse_buf(&b, &s, &e), OP_EINVAL);
 	/* The key's text form and fingerprint. */
 	op_sshkey k;
-	buf kb = {.n = 0};
-	put_cstr(&kb, "sk-ssh-ed25519@openssh.com");
-	put_str(&kb, pk, 32);
-	put_cstr(&kb, "ssh:");
+	t_buf kb = {.n = 0};
+	t_put_cstr(&kb, "sk-ssh-ed25519@openssh.com");
+	t_put_str(&kb, pk, 32);
+	t_put_cstr(&kb, "ssh:");
 	char *line = NULL, *body = b64(kb.d, kb.n, 0);
 	T_REQUIRE(asprintf(&line, "sk-ssh-ed25519@openssh.com %s me@laptop", body) > 0);
 	T_EQ_INT(op_sshkey_parse_line(&k, line, strlen(line), &e), 0);
@@ -596,13 +566,13 @@ static void test_key_swap(void)
 	const h_key *k2 = h_keygen("ed25519");
 	T_REQUIRE(k2);
 	char *text = sign(keys[0], "git", NULL);
-	buf b;
+	t_buf b;
 	fields f;
 	T_REQUIRE(text && dearmor(text, &b) && split_blob(&b, &f));
 	op_sshkey other = pubkey(k2);
 	f.key = other.blob;
 	f.klen = other.blob_len;
-	buf b2;
+	t_buf b2;
 	join_blob(&b2, &f, "SSHSIG");
 	op_sshsig s;
 	op_err e;
@@ -624,7 +594,7 @@ static int rng(void *ctx, unsigned char *out, size_t n)
 /* Builds an SSHSIG by an RSA PEM key with the given signature algorithm name and
  * digest, over MSG in namespace git with hash sha512. */
 static bool rsa_sshsig(
-	const char *pem, const op_sshkey *pub, const char *alg, mbedtls_md_type_t md, buf *out)
+	const char *pem, const op_sshkey *pub, const char *alg, mbedtls_md_type_t md, t_buf *out)
 {
 	mbedtls_pk_context pk;
 	mbedtls_pk_init(&pk);
@@ -634,29 +604,29 @@ static bool rsa_sshsig(
 		goto done;
 	unsigned char h[64], digest[64], sig[1024];
 	mbedtls_sha512((const unsigned char *)MSG, strlen(MSG), h, 0);
-	buf d = {.n = 0};
-	put_raw(&d, "SSHSIG", 6);
-	put_cstr(&d, "git");
-	put_str(&d, "", 0);
-	put_cstr(&d, "sha512");
-	put_str(&d, h, 64);
+	t_buf d = {.n = 0};
+	t_put(&d, "SSHSIG", 6);
+	t_put_cstr(&d, "git");
+	t_put_str(&d, "", 0);
+	t_put_cstr(&d, "sha512");
+	t_put_str(&d, h, 64);
 	const mbedtls_md_info_t *mi = mbedtls_md_info_from_type(md);
 	if (!mi || mbedtls_md(mi, d.d, d.n, digest) != 0)
 		goto done;
 	mbedtls_rsa_context *rsa = mbedtls_pk_rsa(pk);
 	if (mbedtls_rsa_pkcs1_sign(rsa, rng, NULL, md, mbedtls_md_get_size(mi), digest, sig) != 0)
 		goto done;
-	buf inner = {.n = 0};
-	put_cstr(&inner, alg);
-	put_str(&inner, sig, mbedtls_rsa_get_len(rsa));
+	t_buf inner = {.n = 0};
+	t_put_cstr(&inner, alg);
+	t_put_str(&inner, sig, mbedtls_rsa_get_len(rsa));
 	out->n = 0;
-	put_raw(out, "SSHSIG", 6);
-	put_u32(out, 1);
-	put_str(out, pub->blob, pub->blob_len);
-	put_cstr(out, "git");
-	put_str(out, "", 0);
-	put_cstr(out, "sha512");
-	put_str(out, inner.d, inner.n);
+	t_put(out, "SSHSIG", 6);
+	t_put_u32(out, 1);
+	t_put_str(out, pub->blob, pub->blob_len);
+	t_put_cstr(out, "git");
+	t_put_str(out, "", 0);
+	t_put_cstr(out, "sha512");
+	t_put_str(out, inner.d, inner.n);
 	ok = true;
 done:
 	mbedtls_pk_free(&pk);
@@ -673,7 +643,7 @@ static void test_rsa_algorithms(void)
 	op_sshkey pub;
 	op_err e = {0};
 	T_REQUIRE(op_sshkey_parse_line(&pub, publine, strlen(publine), &e) == 0);
-	buf b;
+	t_buf b;
 	op_sshsig s;
 	/* rsa-sha2-256 and rsa-sha2-512 verify. */
 	T_REQUIRE(rsa_sshsig(pem, &pub, "rsa-sha2-256", MBEDTLS_MD_SHA256, &b));
@@ -717,7 +687,7 @@ static void test_truncated_and_corrupted(void)
 	T_REQUIRE(make_keys());
 	for (int i = 0; i < 3; i++) {
 		char *text = sign(keys[i], "git", NULL);
-		buf b;
+		t_buf b;
 		T_REQUIRE(text && dearmor(text, &b));
 		op_sshsig s;
 		op_err e;
@@ -772,7 +742,7 @@ static void test_crafted_fields(void)
 {
 	T_REQUIRE(make_keys());
 	char *text = sign(keys[0], "git", NULL);
-	buf b, c;
+	t_buf b, c;
 	fields f, g;
 	op_sshsig s;
 	op_err e;
@@ -847,12 +817,12 @@ static void test_crafted_fields(void)
 	op_sshsig_clear(&s);
 	/* Trailing bytes after the blob, after the inner signature, after its data. */
 	join_blob(&c, &f, "SSHSIG");
-	put_raw(&c, "", 1);
+	t_put(&c, "", 1);
 	T_EQ_INT(parse_buf(&c, &s, &e), OP_EINVAL);
 	T_CHECK_MSG(strstr(e.msg, "1 bytes after the signature"), "%s", e.msg);
-	buf inner = {.n = 0};
-	put_raw(&inner, f.sig, f.slen);
-	put_u32(&inner, 0);
+	t_buf inner = {.n = 0};
+	t_put(&inner, f.sig, f.slen);
+	t_put_u32(&inner, 0);
 	g = f;
 	g.sig = inner.d;
 	g.slen = inner.n;
@@ -867,8 +837,8 @@ static void test_crafted_fields(void)
 		unsigned char big[65] = {0};
 		memcpy(big, raw, 64);
 		inner.n = 0;
-		put_str(&inner, alg, alen);
-		put_str(&inner, big, n);
+		t_put_str(&inner, alg, alen);
+		t_put_str(&inner, big, n);
 		g = f;
 		g.sig = inner.d;
 		g.slen = inner.n;
@@ -878,8 +848,8 @@ static void test_crafted_fields(void)
 	}
 	/* Another key type's algorithm name. */
 	inner.n = 0;
-	put_cstr(&inner, "ecdsa-sha2-nistp256");
-	put_str(&inner, raw, rlen);
+	t_put_cstr(&inner, "ecdsa-sha2-nistp256");
+	t_put_str(&inner, raw, rlen);
 	g = f;
 	g.sig = inner.d;
 	g.slen = inner.n;
@@ -887,9 +857,9 @@ static void test_crafted_fields(void)
 	T_EQ_INT(parse_buf(&c, &s, &e), OP_EINVAL);
 	/* A key of an unsupported type in the signature. */
 	unsigned char pk[32] = {1};
-	buf kb = {.n = 0};
-	put_cstr(&kb, "ssh-ed448");
-	put_str(&kb, pk, 32);
+	t_buf kb = {.n = 0};
+	t_put_cstr(&kb, "ssh-ed448");
+	t_put_str(&kb, pk, 32);
 	g = f;
 	g.key = kb.d;
 	g.klen = kb.n;
@@ -904,7 +874,7 @@ static void test_ecdsa_numbers(void)
 {
 	T_REQUIRE(make_keys());
 	char *text = sign(keys[1], "git", NULL);
-	buf b, c;
+	t_buf b, c;
 	fields f, g;
 	op_sshsig s;
 	op_err e;
@@ -916,13 +886,13 @@ static void test_ecdsa_numbers(void)
 	rs = (op_ssh__rd){raw, rlen};
 	T_REQUIRE(op_ssh__str(&rs, &rm, &rl) == 0 && op_ssh__str(&rs, &sm, &sl) == 0);
 	/* r with two extra leading zeros is the same number: still verifies. */
-	buf nums = {.n = 0}, inner = {.n = 0};
-	put_u32(&nums, (uint32_t)rl + 2);
-	put_raw(&nums, "\0\0", 2);
-	put_raw(&nums, rm, rl);
-	put_str(&nums, sm, sl);
-	put_cstr(&inner, "ecdsa-sha2-nistp256");
-	put_str(&inner, nums.d, nums.n);
+	t_buf nums = {.n = 0}, inner = {.n = 0};
+	t_put_u32(&nums, (uint32_t)rl + 2);
+	t_put(&nums, "\0\0", 2);
+	t_put(&nums, rm, rl);
+	t_put_str(&nums, sm, sl);
+	t_put_cstr(&inner, "ecdsa-sha2-nistp256");
+	t_put_str(&inner, nums.d, nums.n);
 	g = f;
 	g.sig = inner.d;
 	g.slen = inner.n;
@@ -932,33 +902,33 @@ static void test_ecdsa_numbers(void)
 	op_sshsig_clear(&s);
 	/* 33 significant bytes: refused. */
 	nums.n = inner.n = 0;
-	put_u32(&nums, 33);
-	put_raw(&nums, "\x01", 1);
-	put_raw(&nums, rm + (rl - 32), 32);
-	put_str(&nums, sm, sl);
-	put_cstr(&inner, "ecdsa-sha2-nistp256");
-	put_str(&inner, nums.d, nums.n);
+	t_put_u32(&nums, 33);
+	t_put(&nums, "\x01", 1);
+	t_put(&nums, rm + (rl - 32), 32);
+	t_put_str(&nums, sm, sl);
+	t_put_cstr(&inner, "ecdsa-sha2-nistp256");
+	t_put_str(&inner, nums.d, nums.n);
 	g.sig = inner.d;
 	g.slen = inner.n;
 	join_blob(&c, &g, "SSHSIG");
 	T_EQ_INT(parse_buf(&c, &s, &e), OP_EINVAL);
 	/* A negative s. */
 	nums.n = inner.n = 0;
-	put_str(&nums, rm, rl);
-	put_u32(&nums, 1);
-	put_raw(&nums, "\x80", 1);
-	put_cstr(&inner, "ecdsa-sha2-nistp256");
-	put_str(&inner, nums.d, nums.n);
+	t_put_str(&nums, rm, rl);
+	t_put_u32(&nums, 1);
+	t_put(&nums, "\x80", 1);
+	t_put_cstr(&inner, "ecdsa-sha2-nistp256");
+	t_put_str(&inner, nums.d, nums.n);
 	g.sig = inner.d;
 	g.slen = inner.n;
 	join_blob(&c, &g, "SSHSIG");
 	T_EQ_INT(parse_buf(&c, &s, &e), OP_EINVAL);
 	/* Zero r and s parse (they are numbers) but never verify. */
 	nums.n = inner.n = 0;
-	put_u32(&nums, 0);
-	put_u32(&nums, 0);
-	put_cstr(&inner, "ecdsa-sha2-nistp256");
-	put_str(&inner, nums.d, nums.n);
+	t_put_u32(&nums, 0);
+	t_put_u32(&nums, 0);
+	t_put_cstr(&inner, "ecdsa-sha2-nistp256");
+	t_put_str(&inner, nums.d, nums.n);
 	g.sig = inner.d;
 	g.slen = inner.n;
 	join_blob(&c, &g, "SSHSIG");
@@ -1001,7 +971,7 @@ static void test_armor(void)
 	T_EQ_INT(op_sshsig_verify(&s, "git", MSG, strlen(MSG), &e), 0);
 	op_sshsig_clear(&s);
 	/* Re-wrapped at 76 columns or on one line: still the same bytes. */
-	buf b;
+	t_buf b;
 	T_REQUIRE(dearmor(text, &b));
 	char *body = b64(b.d, b.n, 0), *one = NULL;
 	T_REQUIRE(asprintf(&one, "-----BEGIN SSH SIGNATURE-----\n%s\n-----END SSH SIGNATURE-----",

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../harness_wire.h"
 #include "../t.h"
 
 #define ED1 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFhdKu5ii1HzSYJlLAx3N37IaA53Kq7Enlp8mpw1EmdM"
@@ -560,57 +561,32 @@ static void test_revoked_parse(void)
 	T_CHECK_MSG(strstr(e.msg, "rev: KRL header truncated"), "%s", e.msg);
 }
 
-/* A KRL as ssh-keygen -k writes it (PROTOCOL.krl): the header, then sections. */
-typedef struct krlbuf {
-	unsigned char d[4096];
-	size_t n;
-} krlbuf;
-
-static void kput(krlbuf *b, const void *p, size_t n)
-{
-	if (b->n + n <= sizeof b->d) {
-		memcpy(b->d + b->n, p, n);
-		b->n += n;
-	}
-}
-
-static void kput_u32(krlbuf *b, uint32_t v)
-{
-	unsigned char u[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
-		(unsigned char)(v >> 8), (unsigned char)v};
-	kput(b, u, 4);
-}
-
-static void kput_str(krlbuf *b, const void *p, size_t n)
-{
-	kput_u32(b, (uint32_t)n);
-	kput(b, p, n);
-}
-
-static void krl_header(krlbuf *b, uint32_t format)
+/* A KRL as ssh-keygen -k writes it (PROTOCOL.krl): the header, then sections, in the
+ * tests' SSH wire buffer (harness_wire.h). */
+static void krl_header(t_buf *b, uint32_t format)
 {
 	static const unsigned char zero[24];
 	b->n = 0;
-	kput(b, "SSHKRL\n", 8);
-	kput_u32(b, format);
-	kput(b, zero, sizeof zero); /* krl version, date, flags */
-	kput_str(b, "", 0); /* reserved */
-	kput_str(b, "comment", 7);
+	t_put(b, "SSHKRL\n", 8);
+	t_put_u32(b, format);
+	t_put(b, zero, sizeof zero); /* krl version, date, flags */
+	t_put_str(b, "", 0); /* reserved */
+	t_put_str(b, "comment", 7);
 }
 
 /* One section of type t holding the items given (each as a string). */
 static void krl_section(
-	krlbuf *b, int t, const unsigned char *const *items, const size_t *lens, size_t n)
+	t_buf *b, int t, const unsigned char *const *items, const size_t *lens, size_t n)
 {
-	krlbuf s = {.n = 0};
+	t_buf s = {.n = 0};
 	for (size_t i = 0; i < n; i++)
-		kput_str(&s, items[i], lens[i]);
+		t_put_str(&s, items[i], lens[i]);
 	unsigned char type = (unsigned char)t;
-	kput(b, &type, 1);
-	kput_str(b, s.d, s.n);
+	t_put(b, &type, 1);
+	t_put_str(b, s.d, s.n);
 }
 
-static int krl_parse(op_trust_revoked *r, const krlbuf *b, op_err *e)
+static int krl_parse(op_trust_revoked *r, const t_buf *b, op_err *e)
 {
 	return op_trust_revoked_parse(r, "rev.krl", (const char *)b->d, b->n, e);
 }
@@ -619,7 +595,7 @@ static void test_revoked_krl(void)
 {
 	op_trust_revoked r;
 	op_err e = {0};
-	krlbuf b;
+	t_buf b;
 	op_sshkey k1 = key(ED1), k2 = key(ED2), k3 = key(EC1), k4 = key(RSA1);
 	unsigned char h256[32], h1[20];
 	mbedtls_sha256(k2.blob, k2.blob_len, h256, 0);
