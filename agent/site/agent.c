@@ -16,6 +16,7 @@
 #include "mirror_int.h"
 #include "reconcile_int.h"
 #include "restart_int.h"
+#include "stage_int.h"
 #include "status_int.h"
 #include "wake_int.h"
 #include "outpost/agent/base/log.h"
@@ -35,6 +36,7 @@ struct op_agent {
 	ag_reconcile reconcile;
 	ag_status status;
 	ag_restart restart; /* outpost restart requests */
+	ag_stage stage; /* artifacts staged at the site */
 	op_err problem; /* the revision choice's, for status */
 	op_err fault; /* the last round's failure, for status; logged once */
 	struct {
@@ -92,6 +94,59 @@ static void announce(op_agent *a, int64_t now)
 	free(body);
 }
 
+/* ---- artifacts: the gate and the round's wants ----------------------------------------- */
+
+#define MAX_ARCHS 16
+
+/* What r needs at this site now, for the archs the site's live hosts report. */
+static int needs(op_agent *a, const op_revision *r, op_art_refs *out, op_err *e)
+{
+	const char *archs[MAX_ARCHS];
+	size_t n = ag_stage_archs(&a->hosts, op_now_ms(), archs, MAX_ARCHS);
+	return ag_stage_needs(r, &a->cfg, archs, n, out, e);
+}
+
+/* The apply gate (apply_int.h): every artifact r needs is staged, or not in the hub's
+ * store at all (then the file must be on the box already, as before artifacts). */
+static bool gate(void *arg, const op_revision *r, op_err *why)
+{
+	op_agent *a = arg;
+	op_art_refs need = {0}, run = {0};
+	op_err e = {0};
+	const op_revision *cur = a->applied.have_run ? &a->applied.run : NULL;
+	int rc = needs(a, r, &need, &e);
+	if (!rc && cur)
+		rc = needs(a, cur, &run, &e);
+	if (!rc)
+		rc = ag_stage_want(
+			&a->stage, cur ? cur->marker.seq : 0, cur ? &run : NULL, &need, &e);
+	bool ok = rc == 0 && ag_stage_ready(&a->stage, &need, why->msg, sizeof why->msg);
+	if (rc)
+		op_err_set(why, rc, "%s", e.msg);
+	op_art_refs_clear(&need);
+	op_art_refs_clear(&run);
+	return ok;
+}
+
+/* The round's wants: the running revision's needs and the held one's (kept and asked
+ * for, so that it applies once they are here). */
+static void want(op_agent *a)
+{
+	op_art_refs run = {0}, cand = {0};
+	op_err e = {0};
+	const op_revision *cur = a->applied.have_run ? &a->applied.run : NULL;
+	int rc = cur ? needs(a, cur, &run, &e) : 0;
+	if (!rc && a->applied.have_pending)
+		rc = needs(a, &a->applied.pending, &cand, &e);
+	if (!rc)
+		rc = ag_stage_want(&a->stage, cur ? cur->marker.seq : 0, cur ? &run : NULL,
+			a->applied.have_pending ? &cand : NULL, &e);
+	if (rc)
+		op_log_warn("artifacts needed: not known this round", "error=\"%s\"", e.msg);
+	op_art_refs_clear(&run);
+	op_art_refs_clear(&cand);
+}
+
 /* ---- life cycle ---------------------------------------------------------------------- */
 
 int op_agent_new(op_agent **out, const op_agent_cfg *cfg, op_err *e)
@@ -110,6 +165,10 @@ int op_agent_new(op_agent **out, const op_agent_cfg *cfg, op_err *e)
 		rc = ag_status_init(&a->status, &a->cfg, e);
 	if (rc == 0)
 		rc = ag_applied_init(&a->applied, &a->cfg, e);
+	if (rc == 0)
+		rc = ag_stage_init(&a->stage, &a->bus, &a->cfg, e);
+	a->applied.gate = gate;
+	a->applied.gate_arg = a;
 	char name[128];
 	snprintf(name, sizeof name, "outpost-agent-%s", cfg->site);
 	if (rc == 0)
@@ -193,6 +252,7 @@ static void round_locked(op_agent *a, int64_t now)
 			&a->applied, &a->mirror.hub, true, &view, &a->bus, now, &a->problem);
 	}
 	const op_revision *run = a->applied.have_run ? &a->applied.run : NULL;
+	want(a);
 	ag_round r;
 	op_err e = {0};
 	int rc = ag_reconcile_plan(&a->reconcile, &a->hosts, run, now, &r, &e);
@@ -212,6 +272,8 @@ static void round_locked(op_agent *a, int64_t now)
 		.mirror_note = a->mirror.note,
 		.mirror_state = ag_mirror_state_name(a->mirror.state),
 		.mirror_keys = &a->mirror.keys,
+		.artifacts = ag_stage_status(&a->stage),
+		.held = a->applied.have_pending ? &a->applied.pending.marker : NULL,
 		.hub_keys = &a->mirror.hub,
 		.hosts = &a->hosts,
 		.policy = &a->applied.policy,
@@ -220,6 +282,7 @@ static void round_locked(op_agent *a, int64_t now)
 		.ncmds = r.ncmds,
 		.now = now};
 	ag_status_write(&a->status, &si);
+	json_decref(si.artifacts);
 	if (rc == 0 && ag_hosts_warm(&a->hosts, now) && op_bus_connected(&a->bus))
 		ag_reconcile_send(&a->reconcile, &a->hosts, &a->bus, &a->wake.mu, &r);
 	ag_round_clear(&r);
@@ -262,6 +325,7 @@ int op_agent_run(op_agent *a, volatile int *stop)
 		int64_t now = op_now_ms();
 		announce(a, now);
 		ag_mirror_check(&a->mirror, now);
+		ag_stage_step(&a->stage, now);
 	}
 	if (op_bus_lost(&a->bus, why, sizeof why)) {
 		op_log_error("agent exiting: the nats server closed its connection for good",
@@ -291,6 +355,7 @@ void op_agent_free(op_agent *a)
 	ag_hosts_clear(&a->hosts);
 	ag_applied_clear(&a->applied);
 	ag_reconcile_clear(&a->reconcile);
+	ag_stage_clear(&a->stage);
 	ag_status_clear(&a->status);
 	pthread_mutex_destroy(&a->wake.mu);
 	pthread_cond_destroy(&a->wake.cv);

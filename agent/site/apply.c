@@ -45,8 +45,16 @@ static void drop_run(ag_applied *ap)
 	ap->have_run = false;
 }
 
+static void drop_pending(ag_applied *ap)
+{
+	if (ap->have_pending)
+		op_revision_clear(&ap->pending);
+	ap->have_pending = false;
+}
+
 void ag_applied_clear(ag_applied *ap)
 {
+	drop_pending(ap);
 	drop_run(ap);
 	ag_policy_clear(&ap->policy);
 }
@@ -151,11 +159,35 @@ static void apply(ag_applied *ap, op_revision *r, bool from_hub, op_err *problem
 		r->marker.commit, (unsigned long long)r->marker.seq, r->napps, r->marker.signer,
 		from_hub ? "hub" : "mirror", ap->trust ? "edge" : "hub");
 	ag_policy_adopt(&ap->policy, r->marker.commit);
+	drop_pending(ap);
 	drop_run(ap);
 	ap->run = *r;
 	ap->have_run = true;
 	ap->since_ms = op_wall_ms();
 	memset(problem, 0, sizeof *problem);
+}
+
+static bool same_marker(const op_marker *a, const op_marker *b)
+{
+	return a->seq == b->seq && !strcmp(a->commit, b->commit);
+}
+
+/* The gate holds r: the previous revision keeps running, whole; status says why and
+ * the log says it once per commit. */
+static bool held(ag_applied *ap, const op_revision *r, op_err *problem)
+{
+	op_err why = {0};
+	if (!ap->gate || ap->gate(ap->gate_arg, r, &why))
+		return false;
+	op_err_set(problem, OP_ENOTFOUND, "revision %.12s (seq %llu) waits: %s", r->marker.commit,
+		(unsigned long long)r->marker.seq, why.msg);
+	if (strcmp(ap->held, r->marker.commit) != 0) {
+		snprintf(ap->held, sizeof ap->held, "%s", r->marker.commit);
+		op_log_info("revision waits for its artifacts; the previous one keeps running",
+			"commit=%.12s seq=%llu why=\"%s\"", r->marker.commit,
+			(unsigned long long)r->marker.seq, why.msg);
+	}
+	return true;
 }
 
 void ag_applied_choose(ag_applied *ap, const ag_table *t, bool from_hub,
@@ -201,7 +233,11 @@ void ag_applied_choose(ag_applied *ap, const ag_table *t, bool from_hub,
 		}
 		if (out.act == OP_CHOOSE_VERIFY && !in.have_verdict) {
 			in.have_verdict = true;
-			if (key_rc)
+			if (ap->have_pending && same_marker(&ap->pending.marker, &m)) {
+				r = ap->pending; /* held by the gate: assembled already */
+				ap->have_pending = false;
+				in.verdict = 0;
+			} else if (key_rc)
 				in.verdict = op_err_set(&ve, OP_ENOMEM, "out of memory");
 			else
 				in.verdict = assemble(ap, &m, t, &r, &ve);
@@ -219,9 +255,17 @@ void ag_applied_choose(ag_applied *ap, const ag_table *t, bool from_hub,
 		op_err_set(problem, why_code(out.why), "%s", out.problem);
 	else if (out.problem_do == OP_CHOOSE_PROBLEM_CLEAR)
 		memset(problem, 0, sizeof *problem);
-	if (out.act == OP_CHOOSE_APPLY && have_r) {
+	if (out.act == OP_CHOOSE_APPLY && have_r && !held(ap, &r, problem)) {
 		apply(ap, &r, from_hub, problem);
+		ap->held[0] = '\0';
 		have_r = false;
+	} else if (out.act == OP_CHOOSE_APPLY && have_r) {
+		drop_pending(ap);
+		ap->pending = r;
+		ap->have_pending = true;
+		have_r = false;
+	} else if (out.act == OP_CHOOSE_KEEP && out.why == OP_CHOOSE_RUNNING) {
+		drop_pending(ap); /* the marker went back to the revision running */
 	}
 	if (have_r)
 		op_revision_clear(&r);

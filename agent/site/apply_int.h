@@ -18,6 +18,14 @@ typedef struct ag_applied {
 	char path[1024]; /* where it is kept: <state>/revision.json */
 	op_choose_memo memo; /* the choice's memory between rounds */
 	ag_policy policy; /* with --trust: the policy the site holds, following rotations */
+	/* Whether a revision may apply now (its artifacts are all staged: agent.c's); NULL
+	 * lets every revision apply. A revision the gate holds is kept as pending, so that
+	 * it is not assembled (verified) again every round, and logged once. */
+	bool (*gate)(void *arg, const op_revision *r, op_err *why);
+	void *gate_arg;
+	op_revision pending;
+	bool have_pending;
+	char held[OP_DIGEST_LEN + 1]; /* the commit held last (logged once) */
 	/* from the configuration (borrowed) */
 	const char *trust, *revoked, *dir; /* --trust, --revoked, --path */
 	int64_t resync_ms;

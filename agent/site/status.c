@@ -377,6 +377,13 @@ static void agent_status(ag_status *st, const ag_status_in *si, bool resync)
 		json_object_set_new(j, "report_ms", json_integer(st->report_ms));
 		if (st->edge && si->policy)
 			json_object_set_new(j, "policy", ag_policy_status(si->policy));
+		/* Only with artifacts, so that sites without any report what they did. */
+		if (json_array_size(si->artifacts))
+			json_object_set(j, "artifacts", si->artifacts);
+		if (si->held)
+			json_object_set_new(j, "staging",
+				json_pack("{s:s, s:I}", "commit", si->held->commit, "seq",
+					(json_int_t)si->held->seq));
 	}
 	char key[256];
 	snprintf(key, sizeof key, "site.%s.agent", st->site);

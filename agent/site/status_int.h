@@ -60,6 +60,8 @@ typedef struct ag_status_in {
 	const op_err *fault; /* the round's own failure (code 0: none) */
 	const char *bucket_warning, *mirror_note, *mirror_state;
 	const ag_table *mirror_keys, *hub_keys; /* where the freshness record is */
+	json_t *artifacts; /* borrowed: the artifacts the site needs, as staging sees them */
+	const op_marker *held; /* the revision waiting for its artifacts; NULL none */
 	const ag_hosts *hosts;
 	const ag_policy *policy; /* with --trust: shown as the policy in force */
 	const op_plan_in *plan; /* NULL: the round has none; only the agent key is written */

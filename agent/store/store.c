@@ -52,13 +52,16 @@ static bool has_subject(const jsStreamConfig *c, const char *subj)
 }
 
 /* An object store's stream has exactly the chunk and meta subjects and takes rollups;
- * anything else was made for something else, and writing into it would mix the two. */
+ * anything else was made for something else, and writing into it would mix the two.
+ * A site's copy (its agent's staging) has no subjects of its own, only sources from the
+ * hub's store: readable the same way, never written through this client. */
 static int check_layout(op_store *s, const jsStreamConfig *c, op_err *e)
 {
 	char chunks[128], meta[128];
 	op_objmeta_chunk_all(s->bucket, chunks, sizeof chunks);
 	op_objmeta_meta_all(s->bucket, meta, sizeof meta);
-	if (c->SubjectsLen != 2 || !has_subject(c, chunks) || !has_subject(c, meta))
+	s->copy = c->SubjectsLen == 0 && (c->SourcesLen > 0 || c->Mirror != NULL);
+	if (!s->copy && (c->SubjectsLen != 2 || !has_subject(c, chunks) || !has_subject(c, meta)))
 		return op_err_set(e, OP_ECONFLICT,
 			"stream %s is not an object store: its subjects are not exactly %s and "
 			"%s (%d subject%s%s%s)",
@@ -101,6 +104,12 @@ static natsStatus create(op_store *s, jsStreamInfo **si, jsErrCode *jerr)
 
 int op_store_open(op_store *s, op_bus *b, const char *bucket, bool create_missing, op_err *e)
 {
+	return op_store_open_at(s, b, bucket, NULL, create_missing, e);
+}
+
+int op_store_open_at(op_store *s, op_bus *b, const char *bucket, const char *domain,
+	bool create_missing, op_err *e)
+{
 	memset(s, 0, sizeof *s);
 	s->bus = b;
 	s->wait_ms = 10000;
@@ -117,6 +126,7 @@ int op_store_open(op_store *s, op_bus *b, const char *bucket, bool create_missin
 	jsOptions jo;
 	jsOptions_Init(&jo);
 	jo.Wait = s->wait_ms;
+	jo.Domain = domain;
 	/* 64 chunks (8 MiB) in flight hide the round trips of a far hub; a full window
 	 * waits for acks as long as any request would. */
 	jo.PublishAsync.MaxPending = 64;
@@ -285,6 +295,7 @@ int op_store_list_read(op_store *s, op_store_list *l, op_err *e)
 	natsMsg_Destroy(last);
 	jsSubOptions so;
 	jsSubOptions_Init(&so);
+	so.Stream = s->stream; /* by name: a site's copy has no subjects to find it by */
 	so.Ordered = true;
 	so.Config.DeliverPolicy = js_DeliverLastPerSubject;
 	natsSubscription *sub = NULL;
@@ -357,9 +368,9 @@ static int check_end(const op_objmeta *m, uint64_t chunks, uint64_t bytes,
 			"object %s: read %llu bytes in %llu chunks, its meta says %llu in %lu",
 			m->name, (unsigned long long)bytes, (unsigned long long)chunks,
 			(unsigned long long)m->size, (unsigned long)m->chunks);
-	if (sodium_memcmp(sha, m->sha256, 32) != 0)
+	if (sodium_memcmp(sha, m->sha256, 32) != 0) /* whole, and not what it says it is */
 		return op_err_set(
-			e, OP_EIO, "object %s: its bytes do not match its digest", m->name);
+			e, OP_ETRUST, "object %s: its bytes do not match its digest", m->name);
 	return 0;
 }
 
@@ -388,6 +399,7 @@ int op_store_read(op_store *s, const op_objmeta *m, op_store_chunk_fn fn, void *
 	natsMsg_Destroy(last);
 	jsSubOptions so;
 	jsSubOptions_Init(&so);
+	so.Stream = s->stream; /* by name: a site's copy has no subjects to find it by */
 	so.Ordered = true;
 	natsSubscription *sub = NULL;
 	st = js_SubscribeSync(&sub, s->js, subj, NULL, &so, &jerr);
@@ -442,6 +454,16 @@ int op_store_read(op_store *s, const op_objmeta *m, op_store_chunk_fn fn, void *
 }
 
 /* ---- deleting ------------------------------------------------------------------------------ */
+
+int op_store_purge_object(op_store *s, const op_objmeta *m, op_err *e)
+{
+	char chunks[128], meta[2048];
+	if (op_objmeta_chunk_subject(s->bucket, m->nuid, chunks, sizeof chunks) != 0 ||
+		op_objmeta_meta_subject(s->bucket, m->name, meta, sizeof meta) != 0)
+		return op_err_set(e, OP_EINVAL, "object %s: bad nuid or name", m->name);
+	int rc = op_store__purge(s, chunks, e);
+	return rc ? rc : op_store__purge(s, meta, e);
+}
 
 int op_store__purge(op_store *s, const char *subject, op_err *e)
 {

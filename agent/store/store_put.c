@@ -170,6 +170,10 @@ int op_store_put_file(op_store *s, const char *path, const op_store_list *known,
 {
 	memset(m, 0, sizeof *m);
 	*sent = false;
+	if (s->copy)
+		return op_err_set(e, OP_ECONFLICT,
+			"object store %s here is a site's copy of the hub's: put into the hub's",
+			s->bucket);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return op_err_set(e, errno == ENOENT ? OP_ENOTFOUND : OP_EIO, "%s: %s", path,

@@ -457,10 +457,12 @@ const char *fl_app_yaml(const fleet *f, int i)
 		     "  name: a%02d\n  annotations: {version: v%d}\nspec:\n  components:\n"
 		     "    - name: main\n      type: process\n      properties:\n"
 		     "        command: /bin/sleep\n        args: [\"%s%02d%03d\"]\n"
+		     "%s%s%s"
 		     "      traits:\n        - type: %s\n          properties:\n"
 		     "            instances: %d\n",
-		i, a->ver, f->tag, i, a->ver, a->daemon ? "daemonscaler" : "spreadscaler",
-		a->instances);
+		i, a->ver, f->tag, i, a->ver, a->artifact ? "        artifact: " : "",
+		a->artifact ? a->artifact : "", a->artifact ? "\n" : "",
+		a->daemon ? "daemonscaler" : "spreadscaler", a->instances);
 }
 
 const char *fl_commit(fleet *f, const h_key *key, const char *msg)

@@ -32,6 +32,7 @@ typedef struct fl_app {
 	int ver; /* 0..999 */
 	int instances;
 	bool daemon; /* daemonscaler on every host, else spreadscaler */
+	const char *artifact; /* YAML of the component's artifact (flow style); NULL none */
 } fl_app;
 
 typedef struct fleet {

@@ -25,6 +25,7 @@ typedef struct op_store {
 	uint32_t chunk; /* chunk size of puts, for this server's max_payload */
 	int wait_ms; /* each JetStream request and each chunk read waits this long */
 	void *pub; /* asynchronous publish errors (store_put.c) */
+	bool copy; /* a site's copy: sources only, read-only */
 } op_store;
 
 /* Opens bucket on b's server; with create, makes its stream when missing (file storage,
@@ -32,6 +33,11 @@ typedef struct op_store {
  * stream of that name is not an object store's (other subjects, no rollups), naming
  * what differs. op_store_close after success. */
 int op_store_open(op_store *s, op_bus *b, const char *bucket, bool create, op_err *e);
+/* The same in a JetStream domain (NULL: the server's own), e.g. "hub" from a site. A
+ * site's copy of a store (a stream with no subjects, only sources: see
+ * agent/site/stage.c) opens too, read-only (puts refuse it). */
+int op_store_open_at(op_store *s, op_bus *b, const char *bucket, const char *domain,
+	bool create_missing, op_err *e);
 void op_store_close(op_store *s);
 
 /* The live objects (op_objmeta_live) of a store, sorted by name. */
@@ -65,12 +71,18 @@ int op_store_put_file(op_store *s, const char *path, const op_store_list *known,
 	bool *sent, op_err *e);
 
 /* Reads m's bytes in order into fn (a chunk at a time; fn returns 0 or an OP_E* code
- * that stops the read), then checks the chunk count, size and digest against m. */
+ * that stops the read), then checks the chunk count, size and digest against m:
+ * OP_ETRUST when the bytes are whole but not what the digest says, OP_EIO for a short
+ * read (chunks missing, a count or size that does not add up). */
 typedef int (*op_store_chunk_fn)(void *arg, const void *buf, size_t len);
 int op_store_read(op_store *s, const op_objmeta *m, op_store_chunk_fn fn, void *arg, op_err *e);
 
 /* Deletes m: a delete marker on its meta subject, then its chunks purged. */
 int op_store_delete(op_store *s, const op_objmeta *m, op_err *e);
+
+/* Purges m's chunks and meta (no delete marker left): how a site drops its staged
+ * copy of an object. */
+int op_store_purge_object(op_store *s, const op_objmeta *m, op_err *e);
 
 /* The store stream's bytes and messages now (for tests and ls). */
 int op_store_usage(op_store *s, uint64_t *bytes, uint64_t *msgs, op_err *e);
