@@ -190,6 +190,11 @@ void h_link_cut(h_nats *site);
 /* How many connections the proxy refused since the last cut: the site's reconnect
  * attempts (about one a second). */
 int h_link_refused(const h_nats *site);
+/* Bytes the site's link proxy has taken in since the site started, across cuts: from
+ * the hub (*to_site) and from the site (*to_hub); either may be NULL. Bytes read when
+ * a cut drops them count too: they were sent over the link. A link's cost is the
+ * difference between two readings. */
+void h_link_bytes(const h_nats *site, unsigned long long *to_site, unsigned long long *to_hub);
 /* Forwards new connections again. Returns at once; the site's leaf remote reconnects
  * within about a second: h_leaf_wait() for it. */
 void h_link_restore(h_nats *site);

@@ -1,6 +1,7 @@
 /* The harness's nats-servers (see harness.h): a hub with a leafnode port and sites
  * that link to it through a TCP proxy of ours, so a test can cut and restore a site's
- * link while both servers keep running (nats-server cannot drop a leaf link on reload).
+ * link while both servers keep running (nats-server cannot drop a leaf link on reload),
+ * and count the bytes a link carries (what a metered link would bill).
  *
  * Each proxy is one poll() thread that owns its sockets; the main thread only flips
  * its state under a mutex and waits until the thread has acted on it. Every socket is
@@ -48,6 +49,7 @@ struct h_proxy {
 	pthread_cond_t cv;
 	bool cut, stop; /* wanted state, under mu */
 	int refused; /* connections refused since the last cut, under mu */
+	unsigned long long bytes[2]; /* read from the site [0] and the hub [1], under mu */
 	unsigned long req, done; /* requests made / acted on, under mu */
 	struct pair *pairs[MAXPAIRS]; /* the thread's own */
 	int npairs;
@@ -190,6 +192,11 @@ static bool pair_pump(struct h_proxy *x, struct pair *p, const struct pollfd pf[
 						  : read(p->fd[i], p->buf[i], BUFSZ);
 			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 				return false;
+			if (n > 0) {
+				pthread_mutex_lock(&x->mu);
+				x->bytes[i] += (unsigned long long)n;
+				pthread_mutex_unlock(&x->mu);
+			}
 			if (n > 0 && !hub_handshake) {
 				p->len[i] = (size_t)n;
 				p->off[i] = 0;
@@ -590,6 +597,20 @@ int h_link_refused(const h_nats *site)
 	int n = site->proxy->refused;
 	pthread_mutex_unlock(&site->proxy->mu);
 	return n;
+}
+
+void h_link_bytes(const h_nats *site, unsigned long long *to_site, unsigned long long *to_hub)
+{
+	unsigned long long b[2] = {0, 0};
+	if (site->proxy) {
+		pthread_mutex_lock(&site->proxy->mu);
+		memcpy(b, site->proxy->bytes, sizeof b);
+		pthread_mutex_unlock(&site->proxy->mu);
+	}
+	if (to_site)
+		*to_site = b[1];
+	if (to_hub)
+		*to_hub = b[0];
 }
 
 void h_link_restore(h_nats *site)
