@@ -20,9 +20,8 @@
  * back from the site's stream and checked against the artifact's digest and bytes.
  * Every staged copy is checked so, outside the timing.
  *
- * What starts staging is one function, stage_start: today the stream config sent raw
- * (nats.c's has no subject transforms); the rest only watches the site's stream.
- * BENCH_STAGE_SPLIT=1 stages with one source per subject instead (see stage_start).
+ * What starts staging is one function, stage_start: the stream config the site agent
+ * sends (op_stage_stream_config); the rest only watches the site's stream.
  * The build root's runner clears the environment: a quick run is
  *   packaging/inroot.sh env BENCH_STAGE_MIB=8 build/rel/tests/bench/bench_stage
  * Figures are printed, never judged: the exit status is non-zero only when something
@@ -41,6 +40,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "outpost/agent/store/stage.h"
 #include "outpost/agent/store/store.h"
 
 #define ROUNDS 3
@@ -70,7 +70,6 @@ static size_t size;
 static uint32_t chunk;
 static op_objmeta art; /* its info as the hub's store holds it */
 static char chunk_subj[128], meta_subj[2048];
-static bool split; /* BENCH_STAGE_SPLIT: one source per subject (see stage_start) */
 static int failed;
 
 /* ---- JetStream by raw API requests ------------------------------------------------------ */
@@ -172,25 +171,22 @@ static bool floor_start(void)
 		"}}");
 }
 
-/* What starts staging at the site: the site's stream of the store sourcing the
- * artifact's chunk and meta subjects from the hub's (a sourced stream has no subjects of
- * its own, and takes the meta's rollup). This is the one place to change when `outpost
- * agent` does the staging. With split, one source per subject instead of one source
- * with both: measured here with nats-server 2.10, the source with two filters is 2.5-3x
- * slower than one with a single filter, and after a cut sends a quarter of the artifact
- * again; with split the meta may come before the last chunk, which stage_done allows. */
+/* What starts staging at the site: the site's copy of the store sourcing the artifact's
+ * chunk and meta subjects from the hub's, one source per subject (measured here with
+ * nats-server 2.10: one source with both filters was 2.5-3x slower and, after a cut,
+ * sent a quarter of the artifact again). The meta may come before the last chunk, which
+ * stage_done allows. */
 static bool stage_start(void)
 {
-	const char *src = "{\"name\":\"" STREAM "\"," EXTERNAL ",\"subject_transforms\":[";
-	const char *sources = split
-		? h_str("%s{\"src\":\"%s\",\"dest\":\"\"}]},%s{\"src\":\"%s\",\"dest\":\"\"}]}",
-			  src, chunk_subj, src, meta_subj)
-		: h_str("%s{\"src\":\"%s\",\"dest\":\"\"},{\"src\":\"%s\",\"dest\":\"\"}]}", src,
-			  chunk_subj, meta_subj);
-	return api(site_nc, "$JS.API.STREAM.CREATE." STREAM,
-		h_str("{\"name\":\"" STREAM "\"," LIMITS
-		      ",\"allow_rollup_hdrs\":true,\"allow_direct\":true,\"sources\":[%s]}",
-			sources));
+	char *body = NULL;
+	op_err e = {0};
+	if (op_stage_stream_config(OP_STORE_BUCKET, "$JS.hub.API", &art, 1, &body, &e) != 0) {
+		fprintf(stderr, "bench_stage: %s\n", e.msg);
+		return false;
+	}
+	bool ok = api(site_nc, "$JS.API.STREAM.CREATE." STREAM, body);
+	free(body);
+	return ok;
 }
 
 static uint64_t floor_msgs(void)
@@ -487,7 +483,6 @@ static void cut_at_half(void)
 static bool setup(void)
 {
 	const char *env = getenv("BENCH_STAGE_MIB");
-	split = getenv("BENCH_STAGE_SPLIT") && *getenv("BENCH_STAGE_SPLIT");
 	long mib = env ? strtol(env, NULL, 10) : 100;
 	size = (size_t)(mib > 0 ? mib : 100) * 1024 * 1024 + TAIL;
 	bytes = malloc(size);
@@ -511,9 +506,9 @@ int main(void)
 		return 1;
 	}
 	printf("bench_stage: a %.2f MiB artifact (%lu chunks of %u KiB) staged at a site over "
-	       "its leaf link (%s), median of %d (ms of each round in [])\n",
-		(double)size / MIB, (unsigned long)art.chunks, chunk / 1024,
-		split ? "one source per subject" : "one source of both subjects", ROUNDS);
+	       "its leaf link (the agent's stream config), median of %d (ms of each round in "
+	       "[])\n",
+		(double)size / MIB, (unsigned long)art.chunks, chunk / 1024, ROUNDS);
 	long long fl[ROUNDS], tc[ROUNDS], st[ROUNDS];
 	copy fc = {0}, sc = {0};
 	for (int r = 0; r < ROUNDS && !failed; r++) {
