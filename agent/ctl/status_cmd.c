@@ -161,6 +161,31 @@ static void print_sites(struct collect *c)
 	printf("\n");
 }
 
+/* The artifacts a site needs that are not simply staged: bytes done of total while
+ * staging, why one was refused, and which ones the hub's store lacks. */
+static void artifacts(const char *site, json_t *ag)
+{
+	size_t i;
+	json_t *a;
+	json_array_foreach(json_object_get(ag, "artifacts"), i, a)
+	{
+		const char *state = str(a, "state");
+		if (!strcmp(state, "staged"))
+			continue;
+		double done = (double)json_integer_value(json_object_get(a, "done")) / 1e6;
+		double total = (double)json_integer_value(json_object_get(a, "total")) / 1e6;
+		printf("%-16s artifact %.19s… (%s): %s", site, str(a, "digest"), str(a, "apps"),
+			state);
+		if (!strcmp(state, "staging"))
+			printf(", %.1f of %.1f MB", done, total);
+		else if (!strcmp(state, "absent"))
+			printf(" from the hub's store: the file must be on the boxes already");
+		else if (str(a, "error")[0])
+			printf(": %s", str(a, "error"));
+		printf("\n");
+	}
+}
+
 static void print_table(struct collect *c)
 {
 	if (c->hub && !c->site && !c->app)
@@ -212,6 +237,7 @@ static void print_table(struct collect *c)
 			printf("%-16s agent: %s%s%s\n", site, str(ag, "problem"),
 				str(ag, "problem")[0] && str(ag, "warning")[0] ? "; " : "",
 				str(ag, "warning"));
+		artifacts(site, ag);
 	}
 }
 

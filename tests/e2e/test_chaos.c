@@ -204,7 +204,7 @@ static void mutate(void)
 	fl_app *a = &F.apps[i];
 	if (!a->on) {
 		bool daemon = rnd(4) == 0;
-		*a = (fl_app){true, version++, daemon ? 1 : 1 + (int)rnd(3), daemon};
+		*a = (fl_app){.on = true, .ver = version++, .instances = daemon ? 1 : 1 + (int)rnd(3), .daemon = daemon};
 		return;
 	}
 	switch (rnd(5)) {
@@ -419,8 +419,8 @@ static void test_chaos(void)
 	T_REQUIRE(c0 && json_integer_value(json_object_get(j, "seq")) > 0);
 	note_accepted(c0, (uint64_t)json_integer_value(json_object_get(j, "seq")));
 	json_decref(j);
-	F.apps[0] = (fl_app){true, version++, 3, false};
-	F.apps[1] = (fl_app){true, version++, 1, true};
+	F.apps[0] = (fl_app){.on = true, .ver = version++, .instances = 3, .daemon = false};
+	F.apps[1] = (fl_app){.on = true, .ver = version++, .instances = 1, .daemon = true};
 	uint64_t sq = fl_push(&F);
 	T_REQUIRE(sq > 0);
 	note_accepted(h_repo_rev(F.repo, "HEAD"), sq);

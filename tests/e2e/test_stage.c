@@ -232,6 +232,12 @@ static void test_cut_mid_staging(void)
 	T_CHECK(h_wait_until(held_staging, NULL, WAIT_MS));
 	T_EQ_INT((int)fl_agent_seq(&F), (int)before);
 	T_EQ_STR(art_state(&B), "staging");
+	char *out = NULL;
+	T_EQ_INT(h_run(&out, "%s status --nats %s", F.bin, h_nats_url(F.site)), 0);
+	T_CHECK_MSG(out && strstr(out, "waits: staging") && strstr(out, "): staging, ") &&
+			strstr(out, " MB"),
+		"status: %s", out ? out : "");
+	free(out);
 
 	h_link_restore(F.site);
 	T_REQUIRE(h_leaf_wait(F.site, 30000));
