@@ -192,6 +192,8 @@ int op_objmeta_encode(const op_objmeta *m, char **json, size_t *len, op_err *e)
 	*json = NULL;
 	if (!m->name || !*m->name || !op_objmeta_nuid_valid(m->nuid) || m->size > INT64_MAX)
 		return op_err_set(e, OP_EINVAL, "object meta: name, nuid or size is not valid");
+	if (m->link) /* outpost never writes a link: it would be read back as a bare object */
+		return op_err_set(e, OP_EINVAL, "object meta: a link is not written here");
 	json_t *j = json_object();
 	int bad = !j;
 	bad |= json_object_set_new(j, "name", json_string(m->name));

@@ -185,6 +185,8 @@ static void test_meta_from_others(void)
 			   "\"x\"}},\"bucket\":\"b\",\"nuid\":\"n1\",\"size\":0,\"chunks\":0}";
 	T_REQUIRE(op_objmeta_decode(link, strlen(link), &m, &e) == 0);
 	T_CHECK(m.link && !op_objmeta_live(&m));
+	char *out = NULL;
+	T_CHECK(op_objmeta_encode(&m, &out, NULL, &e) == OP_EINVAL && !out); /* never written */
 	op_objmeta_clear(&m);
 	const char *py = "{\"name\":\"n\",\"bucket\":\"b\",\"nuid\":\"n1\",\"size\":5,\"chunks\":2,"
 			 "\"digest\":\"SHA-256=" ABC_STD "\"}";
