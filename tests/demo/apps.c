@@ -1,8 +1,33 @@
 /* The demo's two apps, as a person would write them. Each runs /bin/sleep with one
  * argument, <tag><app digit><version digit>: a number of seconds (years) that is unique
- * to the run, so procs.c finds exactly these processes and tells app and version apart. */
+ * to the run, so procs.c finds exactly these processes and tells app and version apart.
+ * thermo's reader is a program outpost ships itself (an artifact pinned by its digest):
+ * a script that execs /bin/sleep, so its process is the same one /proc shows. */
+#include <stdio.h>
+
 #include "demo.h"
 #include "harness.h"
+
+char demo_reader_sha[10][65];
+
+const char *demo_reader_build(int ver)
+{
+	return h_path("build/thermo-reader-v%d", ver);
+}
+
+const char *demo_reader_installed(int ver)
+{
+	return h_path("opt/thermo/v%d/reader", ver);
+}
+
+const char *demo_reader_source(int ver)
+{
+	return h_str("#!/bin/sh\n"
+		     "# thermo reader v%d: reads the plant's sensors (here it sleeps, as the\n"
+		     "# demo's workloads do, so that /proc shows it)\n"
+		     "exec /bin/sleep \"$@\"\n",
+		ver);
+}
 
 const char *demo_thermo_yaml(int instances, int ver)
 {
@@ -23,8 +48,11 @@ const char *demo_thermo_yaml(int instances, int ver)
 		     "    - name: reader\n"
 		     "      type: process\n"
 		     "      properties:\n"
-		     "        command: /bin/sleep           # stands in for /opt/thermo/reader\n"
+		     "        command: %s\n"
 		     "        args: [\"%s%d%d\"]             # the demo finds its processes by it\n"
+		     "        artifact:                     # the program itself: outpost ships it\n"
+		     "          path: %s\n"
+		     "          sha256: %s\n"
 		     "        env: {SENSOR_BUS: i2c-1, LOG_LEVEL: info}\n"
 		     "        restart: always\n"
 		     "      traits:\n"
@@ -37,7 +65,8 @@ const char *demo_thermo_yaml(int instances, int ver)
 		     "                weight: 75\n"
 		     "              - name: anywhere\n"
 		     "                weight: 25\n",
-		ver, demo_tag, THERMO, ver, instances);
+		ver, demo_reader_installed(ver), demo_tag, THERMO, ver, demo_reader_installed(ver),
+		demo_reader_sha[ver], instances);
 }
 
 const char *demo_gateway_yaml(void)

@@ -2,7 +2,9 @@
  *
  * A hub (nats-server and `outpost sync`) and two sites, each a leaf nats-server behind
  * the harness's link proxy, an `outpost agent` and two `outpost host`s with different
- * labels; a git repo with two apps and SSH-signed commits. Then a signed scale change
+ * labels; a git repo with two apps and SSH-signed commits, one app running a program
+ * that outpost ships itself (put into the hub's artifact store, pinned by its digest,
+ * staged at each site, installed by the hosts). Then a signed scale change
  * that both sites follow, a cut link, a change that only the connected site gets, the
  * link back, and a forged write into the hub's bucket that both sites (verifying at the
  * edge) refuse. Every claim the output makes is checked first: real workload processes
@@ -302,10 +304,61 @@ static void intro(void)
 		demo_tmp);
 }
 
+/* ---- the reader program, shipped by outpost ------------------------------------------ */
+
+/* What an operator's CI does for a new reader: builds it (here: writes a script) and
+ * takes its digest, which the manifest pins. */
+static void build_reader(int ver)
+{
+	const char *path = demo_reader_build(ver);
+	char *out = NULL;
+	h_mkdirs(h_path("build"));
+	h_write(path, "%s", demo_reader_source(ver));
+	if (chmod(path, 0755) != 0)
+		demo_fail("chmod %s failed", path);
+	demo_show("sha256sum build/thermo-reader-v%d          # CI built reader v%d", ver, ver);
+	if (h_run(&out, "cd %s && sha256sum build/thermo-reader-v%d", h_q(demo_tmp), ver) != 0 ||
+		!out || strlen(out) < 64)
+		demo_fail("sha256sum %s failed", path);
+	snprintf(demo_reader_sha[ver], sizeof demo_reader_sha[ver], "%.64s", out);
+	demo_block("     ", out);
+	free(out);
+}
+
+/* CI uploads the reader into the hub's artifact store; put prints its digest. */
+static void put_reader(int ver)
+{
+	char *out = NULL;
+	demo_show("outpost artifact put --nats %s build/thermo-reader-v%d", h_nats_url(hub), ver);
+	int rc = h_run(&out, "cd %s && %s artifact put --nats %s build/thermo-reader-v%d",
+		h_q(demo_tmp), demo_bin, h_nats_url(hub), ver);
+	demo_block("     ", out);
+	bool ok = rc == 0 && out && !strncmp(out, "sha256:", 7) &&
+		  !strncmp(out + 7, demo_reader_sha[ver], 64);
+	free(out);
+	if (!ok)
+		demo_fail("outpost artifact put exited %d, not with the reader's digest", rc);
+}
+
+/* The reader v<ver> each host installed: there, with the digest the manifest pins. */
+static void check_installed(int ver)
+{
+	char *out = NULL;
+	int rc = h_run(&out, "sha256sum %s", h_q(demo_reader_installed(ver)));
+	bool ok = rc == 0 && out && !strncmp(out, demo_reader_sha[ver], 64);
+	free(out);
+	if (!ok)
+		demo_fail("%s is not reader v%d", demo_reader_installed(ver), ver);
+	demo_say("the hosts installed reader v%d at %s from their site's copy (digest checked "
+		 "while it streamed, then renamed into place) before they started it",
+		ver, demo_reader_installed(ver));
+}
+
 static void step_repo(void)
 {
 	char *out = NULL;
 	demo_step("Two apps in a git repo, validated before they ship");
+	build_reader(3);
 	demo_show("%s --version | head -1", demo_bin);
 	if (h_run(&out, "%s --version | head -1", demo_bin) != 0)
 		demo_fail("outpost --version failed: %s", out ? out : "");
@@ -404,6 +457,7 @@ static void step_hub(const char *sha)
 		hub->leaf_port);
 	if (natsConnection_ConnectTo(&hub_nc, h_nats_url(hub)) != NATS_OK)
 		demo_fail("cannot connect to the hub's nats-server");
+	put_reader(3);
 	const char *cmd = h_str("%s sync --repo %s --trust %s --state %s --nats %s --interval 1h",
 		demo_bin, repo->path, trust, h_path("sync"), h_nats_url(hub));
 	demo_show("%s", cmd);
@@ -411,6 +465,14 @@ static void step_hub(const char *sha)
 		demo_fail("cannot start outpost sync");
 	if (!h_wait_until(first_pass, (void *)sha, WAIT_MS))
 		demo_fail("the first sync pass did not accept %.12s (see $DEMO/sync.log)", sha);
+	char *out = NULL;
+	demo_show("outpost artifact ls --nats %s", h_nats_url(hub));
+	int rc = h_run(&out, "%s artifact ls --nats %s", demo_bin, h_nats_url(hub));
+	demo_block("     ", out);
+	bool ok = rc == 0 && out && strstr(out, demo_reader_sha[3]) && strstr(out, "thermo");
+	free(out);
+	if (!ok)
+		demo_fail("outpost artifact ls does not list reader v3 for thermo");
 }
 
 static void step_sites(const char *sha)
@@ -438,6 +500,10 @@ static void step_sites(const char *sha)
 		 "from the signed YAML");
 	for (int s = 0; s < NSITES; s++)
 		wait_site(s, sha, 2, 3);
+	demo_say("each agent first staged reader v3 from the hub's store into its own server "
+		 "(only what its apps need, for its hosts' architecture), and applied the revision "
+		 "once it was there, whole");
+	check_installed(3);
 	show_procs();
 	show_status(hub, "at the hub: every site");
 }
@@ -488,12 +554,16 @@ static const char *step_outage(const char *prev)
 	demo_say("the link proxy between plant-b and the hub drops the leaf connection and "
 		 "refuses new ones");
 	show_links();
-	edit(h_str("s/version: v3/version: v4/; s/\"%s%d3\"/\"%s%d4\"/", demo_tag, THERMO, demo_tag,
-		     THERMO),
+	build_reader(4);
+	put_reader(4);
+	edit(h_str("s/version: v3/version: v4/; s/\"%s%d3\"/\"%s%d4\"/; s#/v3/reader#/v4/reader#g; "
+		   "s/%s/%s/",
+		     demo_tag, THERMO, demo_tag, THERMO, demo_reader_sha[3], demo_reader_sha[4]),
 		demo_thermo_yaml(4, 4));
 	const char *sha = commit("thermo v4: new sensor calibration");
 	hook(sha);
 	wait_site(0, sha, 4, 4);
+	check_installed(4);
 	procs_scan(&p);
 	int old = procs_count(&p, 1, -1, THERMO, 3), nv = procs_count(&p, 1, -1, THERMO, 4);
 	json_t *local = status_json(h_nats_url(sites[1])), *at_hub = status_json(h_nats_url(hub));
@@ -523,6 +593,10 @@ static void step_restore(const char *sha)
 		(double)(h_now_ms() - cut_at) / 1000.0);
 	show_links();
 	wait_site(1, sha, 4, 4);
+	demo_say("plant-b staged reader v4 over its link before it applied %.12s: until the "
+		 "last byte was there and its digest checked, v3 kept running (a cut in the "
+		 "middle only pauses the copy; it resumes where it stopped)",
+		sha);
 	show_procs();
 	show_status(hub, "at the hub: both plants on v4");
 }

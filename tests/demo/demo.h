@@ -24,8 +24,15 @@ extern const char *demo_host_dir[NSITES][NHOSTS];
 
 /* ---- apps.c: the manifests ---------------------------------------------------------- */
 
+/* thermo's reader, version ver: where CI builds it, where the hosts install it, its
+ * text, and its digest (64 hex, set once built). */
+extern char demo_reader_sha[10][65];
+const char *demo_reader_build(int ver);
+const char *demo_reader_installed(int ver);
+const char *demo_reader_source(int ver);
 /* thermo: readers placed by the site label region=eu, spread over the hosts labelled
- * role=sensor (75) and any host (25); instances per site, version v<ver>. */
+ * role=sensor (75) and any host (25); instances per site, version v<ver>, running the
+ * reader v<ver> pinned by demo_reader_sha[ver]. */
 const char *demo_thermo_yaml(int instances, int ver);
 /* gateway 1.4: one MQTT bridge per site, on the host labelled role=gateway. */
 const char *demo_gateway_yaml(void);
