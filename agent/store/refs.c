@@ -21,7 +21,7 @@ int op_art_refs_add(op_art_refs *r, const uint8_t sha[32], const char *app, op_e
 	return 0;
 }
 
-static int add_hex(op_art_refs *r, const char *hex, const char *app, op_err *e)
+int op_art_refs_add_hex(op_art_refs *r, const char *hex, const char *app, op_err *e)
 {
 	uint8_t sha[32];
 	if (op_art_digest_parse(hex, sha) != 0)
@@ -38,9 +38,9 @@ int op_art_refs_add_app(op_art_refs *r, const op_app *app, op_err *e)
 		if (!c->has_artifact)
 			continue;
 		if (c->artifact.sha256)
-			rc = add_hex(r, c->artifact.sha256, app->name, e);
+			rc = op_art_refs_add_hex(r, c->artifact.sha256, app->name, e);
 		for (size_t k = 0; !rc && k < c->artifact.sha256_arch.n; k++)
-			rc = add_hex(r, c->artifact.sha256_arch.v[k].val, app->name, e);
+			rc = op_art_refs_add_hex(r, c->artifact.sha256_arch.v[k].val, app->name, e);
 	}
 	return rc;
 }

@@ -33,15 +33,6 @@ uint64_t op_stage_done(const op_objmeta *m, uint64_t chunks)
 	return done < m->size ? done : m->size;
 }
 
-static int need_hex(op_art_refs *r, const char *hex, const char *app, op_err *e)
-{
-	uint8_t sha[32];
-	if (op_art_digest_parse(hex, sha) != 0)
-		return op_err_set(
-			e, OP_EINVAL, "app %s: artifact digest \"%s\" is not valid", app, hex);
-	return op_art_refs_add(r, sha, app, e);
-}
-
 int op_stage_need_app(
 	op_art_refs *r, const op_app *app, const char *const *archs, size_t narchs, op_err *e)
 {
@@ -51,14 +42,14 @@ int op_stage_need_app(
 		if (!c->has_artifact)
 			continue;
 		if (c->artifact.sha256)
-			rc = need_hex(r, c->artifact.sha256, app->name, e);
+			rc = op_art_refs_add_hex(r, c->artifact.sha256, app->name, e);
 		for (size_t k = 0; !rc && k < c->artifact.sha256_arch.n; k++) {
 			const op_kv *kv = &c->artifact.sha256_arch.v[k];
 			bool here = false;
 			for (size_t a = 0; !here && a < narchs; a++)
 				here = archs[a] && !strcmp(archs[a], kv->key);
 			if (here)
-				rc = need_hex(r, kv->val, app->name, e);
+				rc = op_art_refs_add_hex(r, kv->val, app->name, e);
 		}
 	}
 	return rc;

@@ -32,6 +32,9 @@ int op_art_refs_add_app(op_art_refs *r, const op_app *app, op_err *e);
 int op_art_refs_add_json(op_art_refs *r, const char *json, size_t len, op_err *e);
 /* Adds one pair (no-op when there). 0 or OP_ENOMEM. */
 int op_art_refs_add(op_art_refs *r, const uint8_t sha[32], const char *app, op_err *e);
+/* The same for a manifest's digest (64 hex, with or without "sha256:"); OP_EINVAL names
+ * the app when it is not one. */
+int op_art_refs_add_hex(op_art_refs *r, const char *hex, const char *app, op_err *e);
 bool op_art_refs_has(const op_art_refs *r, const uint8_t sha[32]);
 /* The apps that reference sha, sorted, comma-separated ("" for none), into out. */
 void op_art_refs_apps(const op_art_refs *r, const uint8_t sha[32], char *out, size_t cap);
