@@ -334,7 +334,7 @@ static void put_reader(int ver)
 		h_q(demo_tmp), demo_bin, h_nats_url(hub), ver);
 	demo_block("     ", out);
 	bool ok = rc == 0 && out && !strncmp(out, "sha256:", 7) &&
-		  !strncmp(out + 7, demo_reader_sha[ver], 64);
+		!strncmp(out + 7, demo_reader_sha[ver], 64);
 	free(out);
 	if (!ok)
 		demo_fail("outpost artifact put exited %d, not with the reader's digest", rc);
