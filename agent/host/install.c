@@ -23,7 +23,6 @@
 #include "outpost/agent/host/untar.h"
 #include "outpost/agent/store/store.h"
 
-#define STORE_BUCKET "outpost-artifacts"
 #define TMP_MARK ".outpost-tmp-"
 #define MAX_RECORDS 4096
 
@@ -159,27 +158,47 @@ static int sink_copy(sink *k, const char *src)
 
 /* --- is it there already --------------------------------------------------------------- */
 
-static bool stamp_ok(const inst *x)
+/* Whether path holds the artifact; when not, what it holds instead into why (the
+ * message of a refusal when nothing can install it). */
+static bool stamp_ok(const inst *x, char *why, size_t n)
 {
 	char p[4096 + 32], *buf = NULL, want[80];
 	snprintf(p, sizeof p, "%s/%s", x->path, OP_STAMP_NAME);
 	snprintf(want, sizeof want, "sha256:%s\n", x->r->want);
 	struct stat st;
-	if (lstat(x->path, &st) != 0 || !S_ISDIR(st.st_mode))
+	if (lstat(x->path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(why, n, "no directory there");
 		return false;
-	bool ok = op_read_file(p, 128, &buf, NULL, NULL) == 0 && strcmp(buf, want) == 0;
+	}
+	int rc = op_read_file(p, 128, &buf, NULL, NULL);
+	bool ok = rc == 0 && strcmp(buf, want) == 0;
+	if (!ok)
+		snprintf(why, n, "sha256 mismatch: want %s, have %.80s", x->r->want,
+			rc ? "no " OP_STAMP_NAME : buf);
 	free(buf);
 	return ok;
 }
 
-static bool installed(const inst *x)
+static bool installed(const inst *x, char *why, size_t n)
 {
 	if (x->r->a->unpack == OP_UNPACK_TAR)
-		return stamp_ok(x);
+		return stamp_ok(x, why, n);
 	struct stat st;
 	char have[65];
-	return lstat(x->path, &st) == 0 && S_ISREG(st.st_mode) &&
-		op_file_sha256(x->path, have, NULL) == 0 && strcmp(have, x->r->want) == 0;
+	op_err e = {0};
+	if (lstat(x->path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		snprintf(why, n, "not a regular file");
+		return false;
+	}
+	if (op_file_sha256(x->path, have, &e) != 0) {
+		snprintf(why, n, "%.300s", e.msg);
+		return false;
+	}
+	if (strcmp(have, x->r->want) != 0) {
+		snprintf(why, n, "sha256 mismatch: want %s, have %s", x->r->want, have);
+		return false;
+	}
+	return true;
 }
 
 /* The mode the spec wants, on what is installed (a chmod by hand is put back). */
@@ -238,9 +257,9 @@ static int fetch(inst *x, op_err *e)
 	op_store s = {0};
 	op_objmeta m = {0};
 	bool open = false;
-	rc = op_store_open_at(&s, &b, STORE_BUCKET, NULL, false, e);
+	rc = op_store_open_at(&s, &b, OP_STORE_BUCKET, NULL, false, e);
 	if (rc == OP_ENOTFOUND)
-		op_err_set(e, rc, "the site has no artifact store (%s)", STORE_BUCKET);
+		op_err_set(e, rc, "the site has no artifact store (%s)", OP_STORE_BUCKET);
 	open = rc == 0;
 	if (!rc && (rc = op_store_find(&s, sha, &m, e)) == OP_ENOTFOUND)
 		op_err_set(e, rc, "sha256:%s is not in the site's artifact store", x->r->want);
@@ -460,19 +479,24 @@ static int lock_cache(const inst *x, op_err *e)
 
 static int install_locked(inst *x, enum op_install_src *from, op_err *e)
 {
-	bool is_in = installed(x);
+	char there[400];
+	bool is_in = installed(x, there, sizeof there);
 	bool in_cache = !is_in && cached(x);
 	*from = op_install_decide(is_in, in_cache, x->r->nats != NULL);
 	int rc = 0;
+	op_err why = {0};
 	switch (*from) {
 	case OP_INSTALL_KEEP: return apply_mode(x, e);
 	case OP_INSTALL_NO_SOURCE:
 		return op_err_set(e, OP_ENOTFOUND,
-			"not installed, not in the host cache, and no --nats to fetch it from the "
-			"site's store");
+			"%s (not in the host cache; no --nats to fetch it from the site's store)",
+			there);
 	case OP_INSTALL_FROM_STORE:
-		if ((rc = fetch(x, e)) != 0)
-			return rc;
+		/* An artifact the store lacks keeps its old meaning: it must be there. */
+		if ((rc = fetch(x, &why)) == OP_ENOTFOUND)
+			return op_err_set(e, rc, "%s (not in the host cache; %s)", there, why.msg);
+		if (rc)
+			return op_err_set(e, rc, "%s", why.msg);
 		break;
 	case OP_INSTALL_FROM_CACHE: break;
 	}
