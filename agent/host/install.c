@@ -228,17 +228,6 @@ static bool cached(const inst *x)
 
 /* --- the store --------------------------------------------------------------------------- */
 
-static int hex_bytes(const char *hex, uint8_t out[32])
-{
-	for (int i = 0; i < 32; i++) {
-		unsigned v;
-		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-			return -1;
-		out[i] = (uint8_t)v;
-	}
-	return 0;
-}
-
 static int store_chunk(void *arg, const void *buf, size_t len)
 {
 	return sink_write(arg, buf, len);
@@ -248,7 +237,7 @@ static int store_chunk(void *arg, const void *buf, size_t len)
 static int fetch(inst *x, op_err *e)
 {
 	uint8_t sha[32];
-	if (hex_bytes(x->r->want, sha) != 0)
+	if (op_art_digest_parse(x->r->want, sha) != 0)
 		return op_err_set(e, OP_EINVAL, "bad digest %s", x->r->want);
 	op_bus b = {0};
 	int rc = op_bus_connect(&b, x->r->nats, "outpost-shim", NULL, 5000, e);
@@ -387,7 +376,7 @@ static int record_update(const inst *x, op_err *e)
 	char file[4096 + 128], old[OP_CACHE_PER_PATH][65];
 	record_path(x, file, sizeof file);
 	size_t nold = record_read(file, old);
-	const char *oldp[OP_CACHE_PER_PATH], *keep[OP_CACHE_PER_PATH];
+	const char *oldp[OP_CACHE_PER_PATH] = {0}, *keep[OP_CACHE_PER_PATH];
 	for (size_t i = 0; i < nold; i++)
 		oldp[i] = old[i];
 	size_t nk = op_cache_keep(oldp, nold, x->r->want, keep);
@@ -406,7 +395,7 @@ static void cache_gc(const inst *x)
 	char pdir[4096 + 8];
 	snprintf(pdir, sizeof pdir, "%s/paths", x->cache);
 	static char kept[MAX_RECORDS * OP_CACHE_PER_PATH][65];
-	const char *keptp[MAX_RECORDS * OP_CACHE_PER_PATH];
+	static const char *keptp[MAX_RECORDS * OP_CACHE_PER_PATH]; /* not on the stack */
 	size_t n = 0;
 	DIR *d = opendir(pdir);
 	struct dirent *de;
