@@ -17,9 +17,12 @@ CFLAGS := -std=c11 -O2 -g $(WARN)
 LIB_SHA1 := build/rel/libsha1dc.a
 LIB_GIT := /usr/local/lib/libgit2.a -lhttp_parser -lpcre2-8
 LIB_TLS := -lmbedtls -lmbedx509 -lmbedcrypto
+# libarchive (tar artifacts) needs, of what `pkg-config --static --libs libarchive` lists,
+# only libacl (its disk writer) and the zstd and zlib already here: outpost reads tar
+# with gzip and zstd only, so the other formats' and filters' libraries are never reached.
 STATIC_LIBS := $(LIB_SHA1) $(LIB_GIT) -l:libnats_static.a -lprotobuf-c -lyaml -ljansson \
-	-lsodium $(LIB_TLS) -lssl -lcrypto -lzstd -lz -pthread -lrt
-DYN_LIBS := $(LIB_SHA1) $(LIB_GIT) -lnats -lyaml -ljansson -lsodium $(LIB_TLS) -lssl -lcrypto \
+	-lsodium $(LIB_TLS) -larchive -lacl -lssl -lcrypto -lzstd -lz -pthread -lrt
+DYN_LIBS := $(LIB_SHA1) $(LIB_GIT) -lnats -lyaml -ljansson -lsodium $(LIB_TLS) -larchive -lssl -lcrypto \
 	-lz -pthread -lrt
 # What the pure modules (model, plan, trust, wire) may need: no NATS, no libgit2, no
 # OpenSSL. The unit tests of PURE_UNIT link with only these, against our objects in an
@@ -30,7 +33,7 @@ DYN_LIBS := $(LIB_SHA1) $(LIB_GIT) -lnats -lyaml -ljansson -lsodium $(LIB_TLS) -
 # redaction) link everything.
 PURE_LIBS := $(LIB_SHA1) -lyaml -ljansson -lsodium $(LIB_TLS)
 PURE_UNIT := appset choose doc fresh gitobj manifest mindex plan plan_props proto revision \
-	sshsig supervise trust log objmeta artifact_refs logs stage
+	sshsig supervise trust log objmeta artifact_refs logs stage install_plan
 GIT_LIBS := $(LIB_SHA1) $(LIB_GIT) -lyaml -ljansson -lsodium $(LIB_TLS) -lz -pthread -lrt
 GIT_UNIT := proof follow
 

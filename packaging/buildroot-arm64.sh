@@ -15,7 +15,8 @@ STAMP="$ROOT/etc/outpost-buildroot-arm64"
 # The -dev packages of buildroot.sh's list, for arm64 (all are Multi-Arch: same, so
 # they install beside the amd64 ones).
 DEVS="libnats-dev libprotobuf-c-dev libyaml-dev libmbedtls-dev libsodium-dev
- libjansson-dev libssl-dev libzstd-dev zlib1g-dev libhttp-parser-dev libpcre2-dev"
+ libjansson-dev libssl-dev libzstd-dev zlib1g-dev libhttp-parser-dev libpcre2-dev
+ libarchive-dev"
 PKGS="crossbuild-essential-arm64 qemu-user-static $(for p in $DEVS; do printf '%s:arm64 ' "$p"; done)"
 
 want=$(cat "$0" | sha256sum | cut -c1-16)

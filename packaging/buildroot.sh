@@ -16,6 +16,7 @@ PKGS="build-essential clang lld llvm libclang-rt-19-dev pkg-config cmake file
  dpkg-dev ca-certificates procps curl python3
  libnats-dev libprotobuf-c-dev libyaml-dev libmbedtls-dev libsodium-dev
  libjansson-dev libssl-dev libzstd-dev zlib1g-dev libhttp-parser-dev libpcre2-dev
+ libarchive-dev
  nats-server git openssh-client openssh-server
  clang-format clang-tidy cppcheck s6"
 

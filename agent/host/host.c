@@ -138,7 +138,8 @@ static int spawn_shim(op_host *h, const char *id)
 {
 	char *argv[] = {"outpost", "shim", "--state", (char *)h->cfg.state, "--id", (char *)id,
 		"--grace-ms", h->grace, "--log-max", h->log_max, "--log-keep", h->log_keep,
-		"--max-backoff-ms", h->backoff, NULL};
+		"--max-backoff-ms", h->backoff, h->cfg.nats ? "--nats" : NULL, (char *)h->cfg.nats,
+		NULL};
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) != 0)
 		return -1;

@@ -351,6 +351,7 @@ int op_cmd_host(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	r.state = cfg.state;
+	cfg.nats = r.nats;
 	op_err e = {0};
 	if (op_host_open(&r.host, &cfg, &e) != 0) {
 		op_log_error("host cannot start", "error=\"%s\"", e.msg);

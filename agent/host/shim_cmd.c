@@ -1,11 +1,11 @@
 /* `outpost shim --state DIR --id ID`: the supervisor of one instance, started by
  * `outpost host` in a session of its own so that it outlives the host. It is the
- * workload's parent: it checks the artifact, starts the command in its own process
- * group with a clean environment, copies its output into a capped log, waits for it,
- * and applies the restart policy with backoff until the instance ends (exited) or is
- * stopped (SIGTERM: TERM to the workload's group, KILL after the grace). A failure (a
- * crash loop, an artifact not there or wrong, a command that cannot start) makes the
- * instance failed, not ended: it is tried again after a backoff of its own, capped at
+ * workload's parent: it installs the artifact when missing or wrong (install.h), starts the command
+ * in its own process group with a clean environment, copies its output into a capped log, waits for
+ * it, and applies the restart policy with backoff until the instance ends (exited) or is stopped
+ * (SIGTERM: TERM to the workload's group, KILL after the grace). A failure (a crash loop, an
+ * artifact not there or wrong, a command that cannot start) makes the instance failed, not ended:
+ * it is tried again after a backoff of its own, capped at
  * --max-backoff, and at once on SIGUSR1 (`outpost restart`). Every state change is written to
  * state.json, atomically, before it is logged. It holds the instance's lock for its whole life, so
  * a second shim for the same instance gives up at once.
@@ -28,6 +28,7 @@
 #include "outpost/agent/base/cli.h"
 #include "shim_int.h"
 #include "outpost/agent/host/host.h"
+#include "outpost/agent/host/install.h"
 #include "outpost/agent/base/log.h"
 #include "outpost/agent/wire/proto.h"
 #include "outpost/agent/host/supervise.h"
@@ -37,6 +38,7 @@
 
 typedef struct shim {
 	const char *state_dir;
+	const char *nats; /* --nats: the site's server, for artifacts (NULL: none) */
 	int64_t grace_ms;
 	op_hostcmd cmd;
 	const op_component *comp;
@@ -144,7 +146,8 @@ static int build_exec(shim *s)
 
 /* --- one run --------------------------------------------------------------------------- */
 
-/* The artifact must have the digest its spec wants for this arch. */
+/* The artifact must have the digest its spec wants for this arch: installed from the
+ * host's cache or the site's store when it does not (install.h). */
 static int check_artifact(shim *s, char *why, size_t n)
 {
 	if (!s->comp->has_artifact)
@@ -156,17 +159,11 @@ static int check_artifact(shim *s, char *why, size_t n)
 		snprintf(why, n, "artifact %s: no sha256 for arch %s", a->path, arch);
 		return OP_EINVAL;
 	}
-	char have[65];
+	op_install_req r = {a, want, s->state_dir, s->nats};
+	enum op_install_src from;
 	op_err e = {0};
-	if (op_file_sha256(a->path, have, &e) != 0) {
-		int w = snprintf(why, n, "artifact %s", e.msg);
-		if (w < 0 || (size_t)w >= n)
-			snprintf(why, n, "artifact %.200s: cannot read", a->path);
-		return OP_EINVAL;
-	}
-	if (strcmp(want, have) != 0) {
-		snprintf(why, n, "artifact %s: sha256 mismatch: want %s, have %s", a->path, want,
-			have);
+	if (op_install(&r, &from, &e) != 0) {
+		snprintf(why, n, "%s", e.msg);
 		return OP_EINVAL;
 	}
 	return 0;
@@ -495,7 +492,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: outpost shim --state DIR --id ID [--grace-ms N] [--log-max BYTES]\n"
-		"                    [--log-keep N] [--max-backoff-ms N]\n"
+		"                    [--log-keep N] [--max-backoff-ms N] [--nats URL]\n"
 		"\n"
 		"Supervises one instance. Started by `outpost host` only.\n");
 }
@@ -506,8 +503,8 @@ int op_cmd_shim(int argc, char **argv)
 		{"id", required_argument, NULL, 'i'}, {"grace-ms", required_argument, NULL, 'g'},
 		{"log-max", required_argument, NULL, 'm'},
 		{"log-keep", required_argument, NULL, 'k'},
-		{"max-backoff-ms", required_argument, NULL, 'b'}, {"help", no_argument, NULL, 'h'},
-		{0}};
+		{"max-backoff-ms", required_argument, NULL, 'b'},
+		{"nats", required_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'}, {0}};
 	shim s = {.grace_ms = OP_STOP_GRACE_DEFAULT_MS,
 		.max_backoff_ms = OP_MAX_BACKOFF_MS,
 		.policy = OP_RESTART_POLICY_DEFAULT,
@@ -524,6 +521,7 @@ int op_cmd_shim(int argc, char **argv)
 		switch (c) {
 		case 's': s.state_dir = optarg; break;
 		case 'i': id = optarg; break;
+		case 'n': s.nats = optarg; break;
 		case 'g':
 			if (op_parse_u64(optarg, &grace) != 0 || grace > 3600000)
 				goto bad;

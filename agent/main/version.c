@@ -1,5 +1,6 @@
 /* `outpost --version`: our version and the versions of every library linked in, so an
  * operator can tell what a static binary carries. */
+#include <archive.h>
 #include <git2.h>
 #include <jansson.h>
 #include <mbedtls/version.h>
@@ -31,4 +32,6 @@ void op_print_version(FILE *f)
 	fprintf(f, "  libsodium %s\n", sodium_version_string());
 	fprintf(f, "  jansson   %s\n", jansson_version_str());
 	fprintf(f, "  openssl   %s\n", OpenSSL_version(OPENSSL_VERSION));
+	int la = archive_version_number();
+	fprintf(f, "  libarchive %d.%d.%d\n", la / 1000000, la / 1000 % 1000, la % 1000);
 }

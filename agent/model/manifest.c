@@ -132,11 +132,54 @@ static void read_traits(op_check *c, const op_node *n, op_component *comp)
 	}
 }
 
+/* A mode is a quoted octal string ("0755"): a plain 0755 is the integer 755 in YAML 1.2
+ * and 493 in YAML 1.1, so which one the writer meant cannot be told. */
+static void read_mode(op_check *c, const op_node *n, unsigned *mode)
+{
+	if (n && n->kind == OP_NODE_SCALAR && n->plain && !op_node_is_null(n)) {
+		ck_err(c, n,
+			"expected a quoted octal string such as \"0755\", got %.20s unquoted "
+			"(an unquoted number is read as decimal or octal depending on the reader)",
+			n->text);
+		return;
+	}
+	char *s = ck_str(c, n);
+	if (!s)
+		return;
+	size_t len = strlen(s);
+	bool ok = len >= 3 && len <= 5 && s[0] == '0';
+	unsigned v = 0;
+	for (size_t i = 0; ok && i < len; i++) {
+		ok = s[i] >= '0' && s[i] <= '7';
+		v = v * 8 + (unsigned)(s[i] - '0');
+	}
+	if (!ok || v > 07777)
+		ck_err(c, n,
+			"expected an octal mode of 3 or 4 digits after a 0, such as \"0755\", got "
+			"\"%.20s\"",
+			s);
+	else
+		*mode = v;
+	free(s);
+}
+
 static void read_artifact(op_check *c, const op_node *n, op_artifact *a)
 {
-	static const char *const keys[] = {"path", "sha256", NULL};
+	static const char *const keys[] = {"path", "sha256", "mode", "unpack", NULL};
+	static const char *const unpacks[] = {"tar", NULL};
+	a->mode = OP_ARTIFACT_MODE_DEFAULT;
+	a->unpack = OP_UNPACK_NONE;
 	if (!ck_map(c, n, keys))
 		return;
+	const op_node *u;
+	if ((u = ck_get(n, "mode")))
+		AT_KEY(c, "mode", read_mode(c, u, &a->mode));
+	if ((u = ck_get(n, "unpack"))) {
+		int r;
+		AT_KEY(c, "unpack", r = ck_enum(c, u, unpacks));
+		if (r == 0)
+			a->unpack = OP_UNPACK_TAR;
+	}
 	if (ck_need(c, n, "path"))
 		AT_KEY(c, "path", a->path = ck_abs_path(c, ck_get(n, "path")));
 	if (!ck_need(c, n, "sha256"))

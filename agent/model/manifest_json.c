@@ -75,8 +75,17 @@ static json_t *component_json(const op_component *c)
 	if (props && c->has_artifact) {
 		const op_artifact *a = &c->artifact;
 		json_t *sha = a->sha256 ? json_string(a->sha256) : kvs_json(&a->sha256_arch);
-		props = set(
-			props, "artifact", json_pack("{s:s, s:o}", "path", a->path, "sha256", sha));
+		json_t *art = json_pack("{s:s, s:o}", "path", a->path, "sha256", sha);
+		/* Left out at their defaults, so that revisions written before these fields
+		 * existed keep their bytes and digests (DESIGN: canonical JSON). */
+		if (art && a->mode != OP_ARTIFACT_MODE_DEFAULT) {
+			char mode[8];
+			snprintf(mode, sizeof mode, "0%03o", a->mode);
+			art = set(art, "mode", json_string(mode));
+		}
+		if (art && a->unpack == OP_UNPACK_TAR)
+			art = set(art, "unpack", json_string("tar"));
+		props = set(props, "artifact", art);
 	}
 	if (!props)
 		return NULL;

@@ -546,8 +546,13 @@ static void test_artifact(void)
 			.ok);
 	op_hb_inst in;
 	T_CHECK(wait_state(&h, inst_id("badart", 0), OP_INST_FAILED, &in));
-	T_EQ_STR(in.error,
-		h_str("artifact %s: sha256 mismatch: want %s, have %s", path, wrong, have));
+	/* Today's refusal, then why nothing could install the right one (this site has no
+	 * store; the state file cuts the rest). */
+	const char *old = h_str(
+		"artifact %s: sha256 mismatch: want %s, have %s", path, wrong, have);
+	T_CHECK_MSG(!strncmp(in.error, old, strlen(old)) &&
+			!strncmp(in.error + strlen(old), " (not in the host cache; the site", 33),
+		"error: %s", in.error);
 	T_EQ_INT(in.pid, 0);
 	T_EQ_INT(count_procs("/bin/sleep|600|"), 0);
 	T_CHECK(wait_state(&h, inst_id("goodart", 0), OP_INST_RUNNING, &in));

@@ -52,8 +52,9 @@ static const struct bad bads[] = {
 		"unknown field (expected one of: name, type, properties, traits)"},
 	{HDR COMP "        user: root\n", 11, 9, CP ".user", "unknown field"},
 	{HDR COMP "        artifact:\n          path: /bin/c\n          sha256: " HEX
-		  "\n          mode: x\n",
-		14, 11, CP ".artifact.mode", "unknown field (expected one of: path, sha256)"},
+		  "\n          owner: x\n",
+		14, 11, CP ".artifact.owner",
+		"unknown field (expected one of: path, sha256, mode, unpack)"},
 	{HDR COMP TRAIT "          name: t\n", 15, 11, C ".traits[0].name",
 		"unknown field (expected one of: type, properties)"},
 	{HDR COMP TRAIT "            replicas: 2\n", 15, 13, TP ".replicas",
@@ -160,6 +161,28 @@ static const struct bad bads[] = {
 		CP ".artifact.path", "expected an absolute path"},
 
 	/* digests */
+	/* mode: a quoted octal string; unpack: tar only */
+	{ART "          sha256: " HEX "\n          mode: 0755\n", 14, 17, CP ".artifact.mode",
+		"expected a quoted octal string such as \"0755\", got 0755 unquoted"},
+	{ART "          sha256: " HEX "\n          mode: 493\n", 14, 17, CP ".artifact.mode",
+		"got 493 unquoted"},
+	{ART "          sha256: " HEX "\n          mode: \"0855\"\n", 14, 17, CP ".artifact.mode",
+		"expected an octal mode of 3 or 4 digits after a 0, such as \"0755\", got "
+		"\"0855\""},
+	{ART "          sha256: " HEX "\n          mode: \"755\"\n", 14, 17, CP ".artifact.mode",
+		"got \"755\""},
+	{ART "          sha256: " HEX "\n          mode: \"017777\"\n", 14, 17, CP ".artifact.mode",
+		"got \"017777\""},
+	{ART "          sha256: " HEX "\n          mode: \"07\"\n", 14, 17, CP ".artifact.mode",
+		"got \"07\""},
+	{ART "          sha256: " HEX "\n          mode: \"\"\n", 14, 17, CP ".artifact.mode",
+		"got \"\""},
+	{ART "          sha256: " HEX "\n          mode: [1]\n", 14, 17, CP ".artifact.mode",
+		"expected a string, got a list"},
+	{ART "          sha256: " HEX "\n          unpack: zip\n", 14, 19, CP ".artifact.unpack",
+		"expected one of: tar; got \"zip\""},
+	{ART "          sha256: " HEX "\n          unpack: true\n", 14, 19, CP ".artifact.unpack",
+		"expected one of: tar; got \"true\""},
 	{ART "          sha256: abc\n", 13, 19, CP ".artifact.sha256",
 		"expected a sha256 digest of 64 lowercase hex digits"},
 	{ART "          sha256: 0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef\n",
@@ -801,6 +824,8 @@ static bool comp_eq(const op_component *a, const op_component *b)
 	DIFF(str_eq(a->artifact.sha256, b->artifact.sha256), "%s: artifact.sha256", a->name);
 	if (!kvs_eq(&a->artifact.sha256_arch, &b->artifact.sha256_arch, "sha256_arch"))
 		return false;
+	DIFF(a->artifact.mode == b->artifact.mode, "%s: artifact.mode", a->name);
+	DIFF(a->artifact.unpack == b->artifact.unpack, "%s: artifact.unpack", a->name);
 	const op_trait *s = &a->scaler, *t = &b->scaler;
 	DIFF(s->type == t->type, "%s: scaler type", a->name);
 	DIFF(s->instances == t->instances, "%s: instances", a->name);
@@ -909,7 +934,13 @@ static const char *const round_trips[] = {
 	"        restart: never\n"
 	"        artifact:\n"
 	"          path: /opt/writer\n"
-	"          sha256: {riscv64: " HEX ", armhf: " HEX "}\n",
+	"          sha256: {riscv64: " HEX ", armhf: " HEX "}\n"
+	"          mode: \"0750\"\n"
+	"    - name: bundle\n"
+	"      type: process\n"
+	"      properties:\n"
+	"        command: /opt/bundle/run\n"
+	"        artifact: {path: /opt/bundle, sha256: " HEX ", unpack: tar, mode: '04711'}\n",
 	/* placement by requirements only; spreadscaler at its bounds */
 	TOP NAME "spec:\n  policies:\n    - name: any-eu\n      type: placement\n"
 		 "      properties: {requirements: {region: eu}}\n"
@@ -1051,6 +1082,54 @@ static void test_canonical_bytes(void)
 	/* sha256("") is well known. */
 	op_digest("", 0, dg);
 	T_EQ_STR(dg, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+/* mode and unpack are left out of the canonical JSON at their defaults (the thermo
+ * digest above has an artifact and did not move when they came); set, they are
+ * written as the strings the YAML gave and read back; a number for mode is refused in
+ * JSON as in YAML. */
+static void test_artifact_mode_unpack(void)
+{
+	size_t n;
+	char *j = json_of(ART "          sha256: " HEX "\n", &n);
+	T_REQUIRE(j);
+	T_CHECK(strstr(j, "\"artifact\":{\"path\":\"/bin/c\",\"sha256\":\"" HEX "\"}"));
+	free(j);
+	op_app *a = parse_ok(ART "          sha256: " HEX "\n          mode: \"0755\"\n");
+	T_REQUIRE(a);
+	T_EQ_INT(a->comps[0].artifact.mode, 0755);
+	T_EQ_INT(a->comps[0].artifact.unpack, OP_UNPACK_NONE);
+	T_EQ_INT(op_manifest_to_json(a, &j, &n), 0);
+	T_CHECK(!strstr(j, "mode") && !strstr(j, "unpack")); /* "0755" is the default */
+	free(j);
+	op_app_free(a);
+
+	a = parse_ok(
+		ART "          sha256: " HEX "\n          mode: '0644'\n          unpack: tar\n");
+	T_REQUIRE(a);
+	T_EQ_INT(a->comps[0].artifact.mode, 0644);
+	T_EQ_INT(a->comps[0].artifact.unpack, OP_UNPACK_TAR);
+	T_EQ_INT(op_manifest_to_json(a, &j, &n), 0);
+	T_CHECK(strstr(j, "\"mode\":\"0644\"") && strstr(j, "\"unpack\":\"tar\""));
+	op_diags d = {0};
+	op_app *b = NULL;
+	T_EQ_INT(op_manifest_from_json("kv/app", j, n, &b, &d), 0);
+	T_REQUIRE(b);
+	T_EQ_INT(b->comps[0].artifact.mode, 0644);
+	T_EQ_INT(b->comps[0].artifact.unpack, OP_UNPACK_TAR);
+	op_app_free(b);
+
+	char *num = strstr(j, "\"0644\"");
+	T_REQUIRE(num);
+	memcpy(num, " 420  ", 6); /* "mode": 420 */
+	b = (op_app *)1;
+	T_EQ_INT(op_manifest_from_json("kv/app", j, n, &b, &d), OP_EINVAL);
+	T_CHECK(b == NULL);
+	const op_diag *g = find_path(&d, CP ".artifact.mode");
+	T_CHECK(g && strstr(g->msg, "quoted octal string"));
+	op_diags_clear(&d);
+	free(j);
+	op_app_free(a);
 }
 
 /* Key order and layout in YAML do not change the bytes, so not the digest either. */
@@ -1260,6 +1339,7 @@ int main(void)
 	T_RUN(test_deep_equal_helper);
 	T_RUN(test_round_trips);
 	T_RUN(test_canonical_bytes);
+	T_RUN(test_artifact_mode_unpack);
 	T_RUN(test_key_order_irrelevant);
 	T_RUN(test_json_equivalent_layout);
 	T_RUN(test_json_refused);

@@ -25,6 +25,7 @@ typedef struct op_host_cfg {
 	size_t log_max; /* output log cap per file */
 	int log_keep; /* rotated files kept */
 	int64_t max_backoff_ms; /* --max-backoff: the cap of a failed instance's retries */
+	const char *nats; /* --nats, passed to every shim (artifacts from the site's store) */
 } op_host_cfg;
 
 typedef struct op_host op_host;

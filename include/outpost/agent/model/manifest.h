@@ -60,10 +60,15 @@ typedef struct op_trait {
 	size_t nspread;
 } op_trait;
 
+#define OP_ARTIFACT_MODE_DEFAULT 0755
+enum op_unpack { OP_UNPACK_NONE, OP_UNPACK_TAR };
+
 typedef struct op_artifact {
 	char *path;
 	char *sha256; /* one digest for every arch (64 lowercase hex), or NULL */
 	op_kvs sha256_arch; /* else one per Debian arch name */
+	unsigned mode; /* permission bits of the installed file (or directory), 0..07777 */
+	enum op_unpack unpack; /* tar: path is a directory unpacked from the tar */
 } op_artifact;
 
 typedef struct op_component {
