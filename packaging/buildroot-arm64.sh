@@ -12,11 +12,12 @@ ROOT=${1:-${OUTPOST_ROOT:-/var/cache/outpost/trixie-amd64}}
 HERE=$(cd "$(dirname "$0")" && pwd)
 STAMP="$ROOT/etc/outpost-buildroot-arm64"
 
-# The -dev packages of buildroot.sh's list, for arm64 (all are Multi-Arch: same, so
-# they install beside the amd64 ones).
+# The -dev packages of buildroot.sh's list, for arm64 (these are Multi-Arch: same, so
+# they install beside the amd64 ones). libarchive-dev is not: its arm64 package would
+# replace the amd64 one, so its static library is unpacked under the arm64 prefix.
 DEVS="libnats-dev libprotobuf-c-dev libyaml-dev libmbedtls-dev libsodium-dev
  libjansson-dev libssl-dev libzstd-dev zlib1g-dev libhttp-parser-dev libpcre2-dev
- libarchive-dev"
+ libacl1-dev"
 PKGS="crossbuild-essential-arm64 qemu-user-static $(for p in $DEVS; do printf '%s:arm64 ' "$p"; done)"
 
 want=$(cat "$0" | sha256sum | cut -c1-16)
@@ -35,7 +36,13 @@ log "installing the arm64 cross toolchain, libraries and qemu-user in the root"
 	export DEBIAN_FRONTEND=noninteractive
 	dpkg --add-architecture arm64
 	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends $(echo $PKGS) >/tmp/apt-arm64.log 2>&1 || { tail -30 /tmp/apt-arm64.log; exit 1; }
+	apt-get install -y -qq --no-install-recommends $(echo $PKGS) libarchive-dev:amd64 >/tmp/apt-arm64.log 2>&1 || { tail -30 /tmp/apt-arm64.log; exit 1; }
+	rm -rf /tmp/libarchive-arm64 && mkdir -p /tmp/libarchive-arm64 && cd /tmp/libarchive-arm64
+	apt-get download -qq libarchive-dev:arm64 >/tmp/apt-arm64.log 2>&1 || { tail -30 /tmp/apt-arm64.log; exit 1; }
+	dpkg-deb -x libarchive-dev_*_arm64.deb x
+	mkdir -p /usr/local/aarch64-linux-gnu/lib
+	cp x/usr/lib/aarch64-linux-gnu/libarchive.a /usr/local/aarch64-linux-gnu/lib/
+	cd / && rm -rf /tmp/libarchive-arm64
 "
 
 log "rebuilding libgit2 for arm64 into /usr/local/aarch64-linux-gnu"

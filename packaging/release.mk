@@ -8,12 +8,13 @@
 # --- arm64: the same static binary, cross-compiled ---------------------------------------
 # Same sources and flags; only the compiler, libgit2's prefix (and sha1dc, taken from
 # that libgit2) and the libraries' arch (the cross gcc searches /usr/lib/aarch64-linux-gnu)
-# differ.
+# differ. libarchive's arm64 static library is under that prefix too (see buildroot-arm64.sh).
 A64_CC := aarch64-linux-gnu-gcc
 A64_PREFIX := /usr/local/aarch64-linux-gnu
 A64_CPPFLAGS := $(subst -I/usr/local/include,-I$(A64_PREFIX)/include,$(CPPFLAGS))
 A64_SHA1 := build/arm64/libsha1dc.a
-A64_LIBS := $(subst /usr/local/lib/,$(A64_PREFIX)/lib/,$(subst $(LIB_SHA1),$(A64_SHA1),$(STATIC_LIBS)))
+A64_LIBS := -L$(A64_PREFIX)/lib \
+	$(subst /usr/local/lib/,$(A64_PREFIX)/lib/,$(subst $(LIB_SHA1),$(A64_SHA1),$(STATIC_LIBS)))
 # Runs an aarch64 program here: called explicitly, as binfmt_misc may not know aarch64.
 QEMU_A64 := qemu-aarch64-static
 
