@@ -204,7 +204,10 @@ static void mutate(void)
 	fl_app *a = &F.apps[i];
 	if (!a->on) {
 		bool daemon = rnd(4) == 0;
-		*a = (fl_app){.on = true, .ver = version++, .instances = daemon ? 1 : 1 + (int)rnd(3), .daemon = daemon};
+		*a = (fl_app){.on = true,
+			.ver = version++,
+			.instances = daemon ? 1 : 1 + (int)rnd(3),
+			.daemon = daemon};
 		return;
 	}
 	switch (rnd(5)) {

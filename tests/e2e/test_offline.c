@@ -32,8 +32,10 @@ static fleet F;
 static void test_setup(void)
 {
 	T_REQUIRE(fl_start(&F, "plant", 3));
-	F.apps[0] = (fl_app){.on = true, .ver = 1, .instances = 4, .daemon = false}; /* web: 4 per site */
-	F.apps[1] = (fl_app){.on = true, .ver = 1, .instances = 1, .daemon = true}; /* gw: one on every host */
+	F.apps[0] = (fl_app){
+		.on = true, .ver = 1, .instances = 4, .daemon = false}; /* web: 4 per site */
+	F.apps[1] = (fl_app){
+		.on = true, .ver = 1, .instances = 1, .daemon = true}; /* gw: one on every host */
 	T_REQUIRE(fl_push(&F) > 0);
 	T_CHECK(fl_wait_set(&F, fl_plan(&F), WAIT_MS));
 	/* The hub sources the site's status once the agent announced itself. */
@@ -314,11 +316,15 @@ static void push_while_cut(int k, int base)
 	for (int i = 1; i <= k; i++) {
 		F.apps[0].ver = base + i;
 		F.apps[0].instances = 3 + i % 3;
-		F.apps[2] = (fl_app){.on = i % 2 == 1 && i < k, .ver = base + 50 + i, .instances = 2, .daemon = false};
+		F.apps[2] = (fl_app){.on = i % 2 == 1 && i < k,
+			.ver = base + 50 + i,
+			.instances = 2,
+			.daemon = false};
 		if (i == k / 2)
 			F.apps[1].on = false;
 		if (i == k)
-			F.apps[3] = (fl_app){.on = true, .ver = base / 100, .instances = 2, .daemon = false};
+			F.apps[3] = (fl_app){
+				.on = true, .ver = base / 100, .instances = 2, .daemon = false};
 		T_REQUIRE(fl_push(&F) > 0);
 	}
 	kvPurgeOptions po;
