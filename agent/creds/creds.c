@@ -26,7 +26,7 @@
 
 #include "outpost/agent/model/manifest.h"
 
-#define MAXSUBJ 24
+#define MAXSUBJ 40
 
 struct perms {
 	const char *pub[MAXSUBJ];
@@ -37,15 +37,40 @@ struct perms {
 
 /* The hub's desired-state writer: its two buckets (created when missing; the status
  * stream updated to add a source per announced site), every key of `outpost`, only
- * hub.sync of `outpost-status`; it answers sync.now and announce requests. */
+ * hub.sync of `outpost-status`; it answers sync.now and announce requests. It reads the
+ * artifact store (which digests the accepted revision lacks) and is who runs
+ * `outpost artifact gc`: delete markers on metas and purges; it never creates the store
+ * or puts chunks. */
 static const struct perms sync_perms = {
 	.pub = {"$JS.API.STREAM.INFO.KV_outpost", "$JS.API.STREAM.CREATE.KV_outpost",
 		"$JS.API.DIRECT.GET.KV_outpost.>", "$JS.API.CONSUMER.CREATE.KV_outpost",
 		"$JS.API.CONSUMER.DELETE.KV_outpost.*", "$KV.outpost.>",
 		"$JS.API.STREAM.INFO.KV_outpost-status", "$JS.API.STREAM.CREATE.KV_outpost-status",
-		"$JS.API.STREAM.UPDATE.KV_outpost-status", "$KV.outpost-status.hub.sync"},
+		"$JS.API.STREAM.UPDATE.KV_outpost-status", "$KV.outpost-status.hub.sync",
+		"$JS.API.STREAM.INFO.OBJ_outpost-artifacts",
+		"$JS.API.STREAM.MSG.GET.OBJ_outpost-artifacts",
+		"$JS.API.CONSUMER.CREATE.OBJ_outpost-artifacts",
+		"$JS.API.CONSUMER.DELETE.OBJ_outpost-artifacts.*", "$JS.FC.OBJ_outpost-artifacts.>",
+		"$JS.API.STREAM.PURGE.OBJ_outpost-artifacts", "$O.outpost-artifacts.M.>"},
 	.sub = {"_INBOX.{u}.>", "outpost.hub.sync.now", "outpost.hub.site.announce"},
 	.responses = true,
+};
+
+/* An operator's CI: `outpost artifact put` and `ls`. It creates the store when missing,
+ * publishes chunks and metas, reads the store, and purges (a put that fails half-way
+ * purges its chunks; a meta it may write marks any object deleted anyway, so a purge
+ * grants nothing more). ls names the apps of the accepted revision: the desired-state
+ * bucket, read only. Never a write to `outpost`, never status, never a site. */
+static const struct perms ci_perms = {
+	.pub = {"$JS.API.STREAM.INFO.OBJ_outpost-artifacts",
+		"$JS.API.STREAM.CREATE.OBJ_outpost-artifacts",
+		"$JS.API.STREAM.MSG.GET.OBJ_outpost-artifacts",
+		"$JS.API.CONSUMER.CREATE.OBJ_outpost-artifacts",
+		"$JS.API.CONSUMER.DELETE.OBJ_outpost-artifacts.*", "$JS.FC.OBJ_outpost-artifacts.>",
+		"$JS.API.STREAM.PURGE.OBJ_outpost-artifacts", "$O.outpost-artifacts.C.>",
+		"$O.outpost-artifacts.M.>", "$JS.API.STREAM.INFO.KV_outpost",
+		"$JS.API.CONSUMER.CREATE.KV_outpost", "$JS.API.CONSUMER.DELETE.KV_outpost.*"},
+	.sub = {"_INBOX.{u}.>"},
 };
 
 /* Reads outpost-status where it connects (no domain: $JS.API), through a watcher. */
@@ -91,20 +116,36 @@ static const struct perms hook_perms = {
  *   answers on $JS.FC.KV_outpost-status;
  * - the agent: announces itself, reads the hub's bucket (stream info, a watcher)
  *   when its mirror stalls, and gets replies on its own inbox;
- * - outpost logs at the hub: the requests to this site's hosts (answered on _R_). */
+ * - outpost logs at the hub: the requests to this site's hosts (answered on _R_);
+ * - the site's copy of the artifact store: two sources per artifact, each a consumer it
+ *   creates on the hub's store (CONSUMER.CREATE.<stream>.<name>.<filter>; the reply on
+ *   $JSC.R), delivered on outpost-artifacts.<site>.S.<id> (the deliver prefix stage_io.c
+ *   sets: only this site receives it), with flow control answered on
+ *   $JS.FC.OBJ_outpost-artifacts; heartbeats come on the deliver subject. A source never
+ *   deletes its consumer (the hub drops it when idle). The agent reads the hub's store
+ *   across the link (stream info, last message per subject, an ordered consumer) to find
+ *   what to stage. */
 static const struct perms leaf_perms = {
 	.pub = {"$JS.hub.API.CONSUMER.CREATE.KV_outpost", "$JS.hub.API.STREAM.INFO.KV_outpost",
 		"$JS.hub.API.CONSUMER.DELETE.KV_outpost.*", "$JS.FC.KV_outpost.>", "_R_.>",
-		"$JS.S.>", "outpost.hub.site.announce"},
+		"$JS.S.>", "outpost.hub.site.announce",
+		"$JS.hub.API.CONSUMER.CREATE.OBJ_outpost-artifacts",
+		"$JS.hub.API.CONSUMER.CREATE.OBJ_outpost-artifacts.>",
+		"$JS.hub.API.CONSUMER.DELETE.OBJ_outpost-artifacts.*",
+		"$JS.hub.API.STREAM.INFO.OBJ_outpost-artifacts",
+		"$JS.hub.API.STREAM.MSG.GET.OBJ_outpost-artifacts",
+		"$JS.FC.OBJ_outpost-artifacts.>"},
 	.sub = {"_INBOX.agent.{s}.>", "$JSC.R.>", "$JS.M.>", "$JS.FC.KV_outpost-status.>",
-		"$JS.{s}.API.CONSUMER.CREATE.KV_outpost-status.>", "outpost-logs.{s}.*"},
+		"$JS.{s}.API.CONSUMER.CREATE.KV_outpost-status.>", "outpost-logs.{s}.*",
+		"outpost-artifacts.{s}.>"}, /* OP_CREDS_ART_DELIVER */
 	.leaf = true,
 };
 
 /* The site's agent, at its own site (its domain's $JS.<site>.API is mapped to $JS.API
  * before permissions apply): the mirror and the site's status bucket, the site's own
  * status keys, commands to the site's hosts and their heartbeats; across the link,
- * the announce and the reads of the hub's bucket. */
+ * the announce and the reads of the hub's bucket. The site's copy of the artifact store
+ * is its to make, change, drop, purge and read; the hub's store it only reads. */
 static const struct perms agent_perms = {
 	.pub = {"$JS.API.STREAM.INFO.KV_outpost", "$JS.API.STREAM.CREATE.KV_outpost",
 		"$JS.API.STREAM.DELETE.KV_outpost", "$JS.API.CONSUMER.CREATE.KV_outpost",
@@ -115,16 +156,34 @@ static const struct perms agent_perms = {
 		"$KV.outpost-status.site.{s}.>", "$JS.hub.API.STREAM.INFO.KV_outpost",
 		"$JS.hub.API.CONSUMER.CREATE.KV_outpost",
 		"$JS.hub.API.CONSUMER.DELETE.KV_outpost.*", "$JS.FC.KV_outpost.>",
-		"outpost.{s}.host.*.cmd", "outpost.hub.site.announce"},
+		"outpost.{s}.host.*.cmd", "outpost.hub.site.announce",
+		"$JS.API.STREAM.INFO.OBJ_outpost-artifacts",
+		"$JS.API.STREAM.CREATE.OBJ_outpost-artifacts",
+		"$JS.API.STREAM.UPDATE.OBJ_outpost-artifacts",
+		"$JS.API.STREAM.DELETE.OBJ_outpost-artifacts",
+		"$JS.API.STREAM.PURGE.OBJ_outpost-artifacts",
+		"$JS.API.STREAM.MSG.GET.OBJ_outpost-artifacts",
+		"$JS.API.CONSUMER.CREATE.OBJ_outpost-artifacts",
+		"$JS.API.CONSUMER.DELETE.OBJ_outpost-artifacts.*", "$JS.FC.OBJ_outpost-artifacts.>",
+		"$JS.hub.API.STREAM.INFO.OBJ_outpost-artifacts",
+		"$JS.hub.API.STREAM.MSG.GET.OBJ_outpost-artifacts",
+		"$JS.hub.API.CONSUMER.CREATE.OBJ_outpost-artifacts",
+		"$JS.hub.API.CONSUMER.DELETE.OBJ_outpost-artifacts.*"},
 	.sub = {"_INBOX.{u}.>", "outpost.{s}.hb.*", "outpost.{s}.restart"},
 	.responses = true,
 };
 
 /* One edge box: its own heartbeats out, its own commands and log requests in, replies
- * to them. */
+ * to them; the site's copy of the artifact store, read only, as the object store
+ * client reads it (stream info, the last message of a subject, an ordered consumer and
+ * its flow control), with replies on its own inbox. */
 static const struct perms host_perms = {
-	.pub = {"outpost.{s}.hb.{h}"},
-	.sub = {"outpost.{s}.host.{h}.cmd", "outpost-logs.{s}.{h}"},
+	.pub = {"outpost.{s}.hb.{h}", "$JS.API.STREAM.INFO.OBJ_outpost-artifacts",
+		"$JS.API.STREAM.MSG.GET.OBJ_outpost-artifacts",
+		"$JS.API.CONSUMER.CREATE.OBJ_outpost-artifacts",
+		"$JS.API.CONSUMER.DELETE.OBJ_outpost-artifacts.*",
+		"$JS.FC.OBJ_outpost-artifacts.>"},
+	.sub = {"outpost.{s}.host.{h}.cmd", "outpost-logs.{s}.{h}", "_INBOX.{u}.>"},
 	.responses = true,
 };
 
@@ -156,7 +215,8 @@ struct xport {
 };
 
 /* OUTPOST to SITES: the mirror's consumer (and the agent's direct reads), its
- * deliveries and flow control; the announce; the agents' inboxes. */
+ * deliveries and flow control; the announce; the agents' inboxes; the artifact store's
+ * source consumers, reads and flow control, and their deliveries. */
 static const struct xport hub_to_sites[] = {
 	{"service", "$JS.API.CONSUMER.CREATE.KV_outpost", false},
 	{"service", "$JS.API.STREAM.INFO.KV_outpost", false},
@@ -165,6 +225,13 @@ static const struct xport hub_to_sites[] = {
 	{"service", "outpost.hub.site.announce", false},
 	{"stream", "$JS.M.>", false},
 	{"stream", "_INBOX.agent.>", false},
+	{"service", "$JS.API.CONSUMER.CREATE.OBJ_outpost-artifacts", false},
+	{"service", "$JS.API.CONSUMER.CREATE.OBJ_outpost-artifacts.>", false},
+	{"service", "$JS.API.CONSUMER.DELETE.OBJ_outpost-artifacts.*", false},
+	{"service", "$JS.API.STREAM.INFO.OBJ_outpost-artifacts", false},
+	{"service", "$JS.API.STREAM.MSG.GET.OBJ_outpost-artifacts", false},
+	{"service", "$JS.FC.OBJ_outpost-artifacts.>", false},
+	{"stream", OP_CREDS_ART_DELIVER ".>", false},
 	{NULL, NULL, false},
 };
 
@@ -186,6 +253,7 @@ static const struct perms *perms_of(enum op_role r)
 	case OP_ROLE_HUB_STATUS:
 	case OP_ROLE_SITE_STATUS: return &status_perms;
 	case OP_ROLE_HOOK: return &hook_perms;
+	case OP_ROLE_CI: return &ci_perms;
 	case OP_ROLE_LEAF: return &leaf_perms;
 	case OP_ROLE_AGENT: return &agent_perms;
 	case OP_ROLE_HOST: return &host_perms;
@@ -333,6 +401,10 @@ static void name_ident(op_ident *id)
 		snprintf(id->user, sizeof id->user, "host.%s.%s", id->site, id->host);
 		snprintf(id->file, sizeof id->file, "%s/host-%s.creds", id->site, id->host);
 		break;
+	case OP_ROLE_CI:
+		snprintf(id->user, sizeof id->user, "ci");
+		snprintf(id->file, sizeof id->file, "hub/ci.creds");
+		break;
 	case OP_ROLE_HUB_LOGS:
 		snprintf(id->user, sizeof id->user, "logs");
 		snprintf(id->file, sizeof id->file, "hub/logs.creds");
@@ -373,6 +445,8 @@ int op_creds_plan(op_creds *c, op_err *e)
 		rc = add_ident(c, OP_ROLE_HOOK, NULL, NULL, &id, e);
 	if (!rc)
 		rc = add_ident(c, OP_ROLE_HUB_LOGS, NULL, NULL, &id, e);
+	if (!rc)
+		rc = add_ident(c, OP_ROLE_CI, NULL, NULL, &id, e);
 	for (size_t i = 0; i < c->n; i++)
 		name_ident(&c->v[i]);
 	return rc;
@@ -469,7 +543,7 @@ static void put_users(FILE *f, const op_creds *c, const char *site, bool leafs)
 		const op_ident *id = &c->v[i];
 		bool hub_side = id->role == OP_ROLE_SYNC || id->role == OP_ROLE_HUB_STATUS ||
 			id->role == OP_ROLE_HOOK || id->role == OP_ROLE_HUB_LOGS ||
-			id->role == OP_ROLE_LEAF;
+			id->role == OP_ROLE_CI || id->role == OP_ROLE_LEAF;
 		bool mine = site ? !hub_side && !strcmp(id->site, site)
 				 : hub_side && (id->role == OP_ROLE_LEAF) == leafs;
 		if (mine)

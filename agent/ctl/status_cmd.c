@@ -186,6 +186,26 @@ static void artifacts(const char *site, json_t *ag)
 	}
 }
 
+/* What sync found the accepted revision pins and the hub's store lacks (hub.sync's
+ * artifacts_missing): one warning line each. */
+static void missing_artifacts(json_t *hub)
+{
+	json_t *list = json_object_get(hub, "artifacts_missing");
+	size_t n = json_array_size(list);
+	for (size_t i = 0; i < n; i++) {
+		json_t *a = json_array_get(list, i), *apps = json_object_get(a, "apps");
+		printf("warning: artifact %s (app", str(a, "digest"));
+		for (size_t k = 0; k < json_array_size(apps); k++) {
+			const char *name = json_string_value(json_array_get(apps, k));
+			printf("%s %s", k ? "," : "", name ? name : "?");
+		}
+		printf(") is not in the hub's store: sites cannot stage it; the file must be on "
+		       "the boxes already (outpost artifact put FILE)\n");
+	}
+	if (n)
+		printf("\n");
+}
+
 static void print_table(struct collect *c)
 {
 	if (c->hub && !c->site && !c->app)
@@ -194,6 +214,8 @@ static void print_table(struct collect *c)
 			(long long)json_integer_value(json_object_get(c->hub, "seq")),
 			str(c->hub, "signer")[0] ? str(c->hub, "signer") : "-", str(c->hub, "time"),
 			str(c->hub, "reason")[0] ? ": " : "", str(c->hub, "reason"));
+	if (c->hub && !c->site && !c->app)
+		missing_artifacts(c->hub);
 	if (!c->app)
 		print_sites(c);
 	printf("%-16s %-20s %-10s %-12s %-9s %-12s %-20s %s\n", "SITE", "APP", "VERSION", "COMMIT",

@@ -11,6 +11,7 @@
 
 #include "outpost/agent/base/log.h"
 #include "outpost/agent/base/util.h"
+#include "outpost/agent/creds/creds.h"
 #include "outpost/agent/store/store.h"
 #include "stage_int.h"
 
@@ -133,8 +134,11 @@ static int sources_sync(ag_stage *st, const copy_view *cv, op_err *e)
 			(a->state == OP_STAGE_FETCHING || a->state == OP_STAGE_STAGED))
 			objs[k++] = a->hub; /* shallow: the config only reads name and nuid */
 	}
-	char *body = NULL;
-	int rc = op_stage_stream_config(OP_STORE_BUCKET, HUB_API, objs, k, &body, e);
+	/* Delivered on a subject of this site's own (outpost-artifacts.<site>): with
+	 * credentials, the only one its leaf link may receive them on. */
+	char deliver[128], *body = NULL;
+	snprintf(deliver, sizeof deliver, OP_CREDS_ART_DELIVER ".%s", st->site);
+	int rc = op_stage_stream_config(OP_STORE_BUCKET, HUB_API, deliver, objs, k, &body, e);
 	free(objs);
 	if (rc)
 		return rc;

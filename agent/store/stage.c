@@ -71,32 +71,52 @@ size_t op_stage_gc_choose(const op_objmeta *staged, size_t n, const op_art_refs 
  * messages starts, without it, at the time of the copy's last message, which would skip
  * an object the hub has held since before then (dropped by gc and needed again). A
  * source that delivered something resumes after it whatever this says. */
-static json_t *source(const char *stream, const char *api, const char *subject)
+static json_t *source(const char *stream, const char *api, const char *deliver, const char *subject)
 {
 	return json_pack("{s:s, s:i, s:s, s:{s:s, s:s}}", "name", stream, "opt_start_seq", 1,
-		"filter_subject", subject, "external", "api", api, "deliver", "");
+		"filter_subject", subject, "external", "api", api, "deliver", deliver);
 }
 
 static int add_sources(json_t *sources, const char *stream, const char *bucket, const char *api,
-	const op_objmeta *m)
+	const char *deliver, const op_objmeta *m)
 {
 	char chunks[256], meta[2048];
 	if (op_objmeta_chunk_subject(bucket, m->nuid, chunks, sizeof chunks) != 0 ||
 		op_objmeta_meta_subject(bucket, m->name, meta, sizeof meta) != 0)
 		return OP_EINVAL;
-	if (json_array_append_new(sources, source(stream, api, chunks)) != 0 ||
-		json_array_append_new(sources, source(stream, api, meta)) != 0)
+	if (json_array_append_new(sources, source(stream, api, deliver, chunks)) != 0 ||
+		json_array_append_new(sources, source(stream, api, deliver, meta)) != 0)
 		return OP_ENOMEM;
 	return 0;
 }
 
-int op_stage_stream_config(const char *bucket, const char *api, const op_objmeta *objs, size_t n,
-	char **json, op_err *e)
+/* A deliver prefix is a subject prefix (the server appends .S.<id>): tokens of
+ * printable characters without wildcards or spaces; "" is JetStream's own $JS.S. */
+static bool deliver_valid(const char *d)
+{
+	size_t n = strlen(d);
+	if (n == 0)
+		return true;
+	if (n > 200 || d[0] == '.' || d[n - 1] == '.' || strstr(d, ".."))
+		return false;
+	for (const char *p = d; *p; p++)
+		if (*p <= ' ' || *p == '*' || *p == '>' || *p == 0x7f)
+			return false;
+	return true;
+}
+
+int op_stage_stream_config(const char *bucket, const char *api, const char *deliver,
+	const op_objmeta *objs, size_t n, char **json, op_err *e)
 {
 	char stream[80];
 	*json = NULL;
 	if (op_objmeta_stream(bucket, stream, sizeof stream) != 0)
 		return op_err_set(e, OP_EINVAL, "object store name \"%s\" is not valid", bucket);
+	if (!deliver_valid(deliver))
+		return op_err_set(e, OP_EINVAL,
+			"deliver prefix \"%s\" is not a subject prefix (tokens without wildcards "
+			"or spaces)",
+			deliver);
 	json_t *sources = json_array();
 	json_t *c = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:i, s:i, s:i, s:b, s:b}",
 		"name", stream, "description", "outpost artifacts staged at this site (a copy)",
@@ -105,7 +125,7 @@ int op_stage_stream_config(const char *bucket, const char *api, const op_objmeta
 		"max_msg_size", -1, "allow_rollup_hdrs", 1, "allow_direct", 1);
 	int rc = sources && c ? 0 : OP_ENOMEM;
 	for (size_t i = 0; !rc && i < n; i++)
-		rc = add_sources(sources, stream, bucket, api, &objs[i]);
+		rc = add_sources(sources, stream, bucket, api, deliver, &objs[i]);
 	if (!rc) {
 		if (json_object_set_new(c, "sources", sources) != 0) /* takes it, also on failure */
 			rc = OP_ENOMEM;

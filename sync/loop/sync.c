@@ -40,6 +40,7 @@ struct op_sync {
 	/* The last rejection or failure logged (digest of outcome, commit, reason and
 	 * errors): the same one is not logged again every pass, only when it changes. */
 	char last_refusal[65]; /* hex sha256 */
+	op_artwatch art; /* the accepted revision's artifacts against the store */
 };
 
 const char *op_sync_kind_name(enum op_sync_kind k)
@@ -460,6 +461,24 @@ out:
 	op_policy_free(pol);
 }
 
+/* [{"digest": "sha256:<hex>", "apps": [names]}] */
+static json_t *missing_json(const op_art_missing *m)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < m->n; i++) {
+		char d[OP_ART_DIGEST_LEN + 1];
+		op_art_digest_format(m->v[i].sha256, d);
+		json_t *apps = json_array();
+		for (const char *p = m->v[i].apps; apps && *p;) {
+			size_t len = strcspn(p, ",");
+			json_array_append_new(apps, json_stringn(p, len));
+			p += len + (p[len] == ',');
+		}
+		json_array_append_new(a, json_pack("{s:s, s:o}", "digest", d, "apps", apps));
+	}
+	return a;
+}
+
 char *op_sync_outcome_json(const op_sync_outcome *o)
 {
 	char now[32];
@@ -472,11 +491,12 @@ char *op_sync_outcome_json(const op_sync_outcome *o)
 			d->msg);
 		json_array_append_new(errs, json_string(line));
 	}
-	json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:o, s:I, s:I, s:I}", "v",
-		1, "outcome", op_sync_kind_name(o->kind), "time", now, "commit", o->commit,
+	json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:o, s:I, s:I, s:I, s:o}",
+		"v", 1, "outcome", op_sync_kind_name(o->kind), "time", now, "commit", o->commit,
 		"signer", o->signer, "seq", (json_int_t)o->seq, "rev_seq", (json_int_t)o->rev_seq,
 		"reason", o->reason, "errors", errs, "puts", (json_int_t)o->puts, "deletes",
-		(json_int_t)o->dels, "ms", (json_int_t)o->ms);
+		(json_int_t)o->dels, "ms", (json_int_t)o->ms, "artifacts_missing",
+		missing_json(&o->missing));
 	char *s = j ? json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
 	json_decref(j);
 	return s;
@@ -549,6 +569,12 @@ void op_sync_pass(op_sync *s, op_sync_outcome *o)
 	memset(o, 0, sizeof *o);
 	int64_t t0 = op_now_ms();
 	pass(s, o);
+	if (s->kv) {
+		op_artwatch_step(&s->art, &s->bus, s->kv, op_now_ms());
+		if (op_art_missing_copy(&o->missing, &s->art.missing, NULL) != 0)
+			op_log_warn(
+				"cannot report the missing artifacts", "error=\"out of memory\"");
+	}
 	o->ms = op_now_ms() - t0;
 	report(s, o);
 }
@@ -556,6 +582,7 @@ void op_sync_pass(op_sync *s, op_sync_outcome *o)
 void op_sync_outcome_clear(op_sync_outcome *o)
 {
 	op_diags_clear(&o->errors);
+	op_art_missing_clear(&o->missing);
 }
 
 void op_sync_free(op_sync *s)
@@ -570,5 +597,6 @@ void op_sync_free(op_sync *s)
 	op_source_free(s->src);
 	op_mindex_clear(&s->index);
 	op_sshpriv_clear(&s->fresh_key);
+	op_artwatch_clear(&s->art);
 	free(s);
 }

@@ -479,6 +479,59 @@ static void test_ls_and_gc(void)
 	T_CHECK(store_read(files[1].hex, &files[1], NULL));
 }
 
+/* Sync's status warns about a pinned artifact the store lacks, names the apps, and
+ * stops once the file is put (issue 15, item 3). A running sync, asked for passes with
+ * sync --now: the warning is logged once for the revision, the store is listed again on
+ * later passes (at most every 5 s while something is missing). */
+static int count_in(const char *path, const char *what)
+{
+	char *t = h_read(path);
+	int n = 0;
+	for (const char *p = t; p && (p = strstr(p, what)); p++)
+		n++;
+	free(t);
+	return n;
+}
+
+static void test_sync_warns_missing(void)
+{
+	file late = mkfile("late", 700);
+	const char *url = h_nats_url(hub), *log = h_path("sync-run.log");
+	h_repo_write(repo, "apps/thermo.yaml", "%s", manifest(late.hex, NULL));
+	T_REQUIRE(h_repo_commit(repo, &(h_commit){.key = ed, .msg = "late"}));
+	pid_t pid = h_spawn_sh(log,
+		"%s sync --repo %s --trust %s --state %s --nats %s --interval 1h", bin, repo->path,
+		trust, state, url);
+	T_REQUIRE(pid > 0);
+	const char *st = h_str("%s status --nats %s", bin, url);
+	const char *warn = h_str(
+		"warning: artifact sha256:%s (app thermo) is not in the hub's store", late.hex);
+	T_CHECK(h_wait_output(warn, 30000, "%s 2>&1", st));
+	char *out = NULL;
+	T_EQ_INT(h_run(&out, "%s --json 2>&1", st), 0);
+	T_CHECK_MSG(out && strstr(out, "\"artifacts_missing\"") && strstr(out, late.hex) &&
+			strstr(out, "\"thermo\""),
+		"%s", out ? out : "");
+	free(out);
+	const char *logged = h_str("digest=sha256:%s apps=thermo", late.hex);
+	/* more passes of the same revision: still in status, logged once */
+	for (int i = 0; i < 2; i++)
+		T_EQ_INT(h_run(NULL, "%s sync --now --nats %s >/dev/null 2>&1", bin, url), 0);
+	T_CHECK(h_wait_output(warn, 5000, "%s 2>&1", st));
+	T_EQ_INT(count_in(log, logged), 1);
+	/* put: a later pass finds it, and the warning goes */
+	T_EQ_INT(run(NULL, NULL, h_str("put --nats %s %s", url, late.path)), 0);
+	T_CHECK(h_wait_output("every artifact the accepted revision pins", 30000,
+		"%s sync --now --nats %s >/dev/null 2>&1; cat %s", bin, url, log));
+	T_EQ_INT(h_run(&out, "%s 2>&1", st), 0);
+	T_CHECK_MSG(
+		out && strstr(out, "hub sync: ") && !strstr(out, "warning:"), "%s", out ? out : "");
+	free(out);
+	T_EQ_INT(count_in(log, logged), 1);
+	h_proc_stop(pid, false, 5000);
+	free(late.bytes);
+}
+
 static void test_errors_and_usage(void)
 {
 	char *out = NULL, *err = NULL;
@@ -563,6 +616,7 @@ int main(void)
 	T_RUN(test_put_again_not_sent);
 	T_RUN(test_found_by_digest);
 	T_RUN(test_ls_and_gc);
+	T_RUN(test_sync_warns_missing);
 	T_RUN(test_errors_and_usage);
 	jsCtx_Destroy(js);
 	natsConnection_Destroy(nc);

@@ -21,6 +21,7 @@
 #include "harness.h"
 #include "outpost/agent/bus/bus.h"
 #include "outpost/agent/site/buckets.h"
+#include "outpost/agent/store/store.h"
 #include "t.h"
 
 #define WAIT_MS 30000
@@ -397,7 +398,7 @@ static void test_creds_command(void)
 	const char *files[] = {"hub/hub.conf", "hub/sync.creds", "hub/status.creds",
 		"hub/hook.creds", "plant-7/site.conf", "plant-7/leaf.creds", "plant-7/agent.creds",
 		"plant-7/status.creds", "plant-7/host-h1.creds", "plant-7/host-h2.creds",
-		"plant-9/site.conf", "plant-9/leaf.creds", "plant-9/agent.creds",
+		"hub/ci.creds", "plant-9/site.conf", "plant-9/leaf.creds", "plant-9/agent.creds",
 		"plant-9/status.creds", "plant-9/host-h1.creds", "hub/fresh.key", "hub/logs.creds",
 		"plant-7/logs.creds", "plant-9/logs.creds", "plant-7/fresh_signers",
 		"plant-9/fresh_signers"};
@@ -466,7 +467,7 @@ static void test_creds_update(void)
 	/* add a site and a host */
 	char *out = NULL;
 	T_EQ_INT(h_run(&out, "%s creds --update %s --site c --host b:h2", bin, d), 0);
-	T_CHECK_MSG(out && strstr(out, "(13 kept, 5 new)"), "%s", out ? out : "");
+	T_CHECK_MSG(out && strstr(out, "(14 kept, 5 new)"), "%s", out ? out : "");
 	free(out);
 	T_REQUIRE(h_run(&sum1, SUMS, d) == 0);
 	const char *same[] = {"./hub/sync.creds", "./hub/status.creds", "./hub/hook.creds",
@@ -624,6 +625,186 @@ static void test_agent_reads_hub_directly(void)
 	if (js)
 		jsCtx_Destroy(js);
 	op_bus_close(&b);
+}
+
+/* ---- the artifact store ---------------------------------------------------------------------- */
+
+#define OBJ "OBJ_" OP_STORE_BUCKET
+
+/* `outpost artifact put` as rel: the digest it printed (hex) */
+static bool put_as(const char *rel, const char *file, char hex[65])
+{
+	char *out = NULL;
+	int rc = h_run(&out, "env OUTPOST_NATS_CREDS=%s %s artifact put --nats %s %s 2>&1",
+		cred(rel), bin, h_nats_url(hub), file);
+	const char *p = out ? strstr(out, "sha256:") : NULL;
+	bool ok = rc == 0 && p && strlen(p) >= 71;
+	if (ok)
+		snprintf(hex, 65, "%.64s", p + 7);
+	else
+		printf("    artifact put as %s (%d): %s\n", rel, rc, out ? out : "");
+	free(out);
+	return ok;
+}
+
+static char *art_ls(const char *rel)
+{
+	char *out = NULL;
+	int rc = h_run(&out, "env OUTPOST_NATS_CREDS=%s %s artifact ls --nats %s 2>&1", cred(rel),
+		bin, h_nats_url(hub));
+	if (rc != 0) {
+		printf("    artifact ls as %s (%d): %s\n", rel, rc, out ? out : "");
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+static int count_bytes(void *arg, const void *buf, size_t len)
+{
+	(void)buf;
+	*(uint64_t *)arg += len;
+	return 0;
+}
+
+/* plant-7's copy read as a host reads it, with store.c's calls and a host's credential
+ * file: the object with hex's content is there, whole, its digest checked. */
+static bool host_reads(void *arg)
+{
+	const char *hex = arg;
+	op_bus b;
+	op_err e = {0};
+	setenv("OUTPOST_NATS_CREDS", cred("plant-7/host-h1.creds"), 1);
+	int rc = op_bus_connect(&b, h_nats_url(site7), "test-host", NULL, 3000, &e);
+	unsetenv("OUTPOST_NATS_CREDS");
+	if (rc)
+		return false;
+	op_store s;
+	uint8_t sha[32];
+	op_objmeta m;
+	memset(&m, 0, sizeof m);
+	uint64_t n = 0;
+	bool ok = op_art_digest_parse(hex, sha) == 0 &&
+		op_store_open_at(&s, &b, OP_STORE_BUCKET, NULL, false, &e) == 0;
+	if (ok) {
+		ok = op_store_find(&s, sha, &m, &e) == 0 &&
+			op_store_read(&s, &m, count_bytes, &n, &e) == 0 && n == m.size && n > 0;
+		op_objmeta_clear(&m);
+		op_store_close(&s);
+	}
+	op_bus_close(&b);
+	return ok;
+}
+
+static char tool_hex[65]; /* the artifact test_artifacts pinned */
+
+/* ci puts an artifact and lists the store; an app at plant-7 pins it; plant-7 stages it
+ * through its leaf link (sources delivered on outpost-artifacts.plant-7) and its host
+ * reads it there; sync's identity runs gc. No role logs a violation meanwhile
+ * (test_no_violations_in_use). */
+static void test_artifacts(void)
+{
+	const char *file = h_path("tool.bin"), *spare = h_path("spare.bin");
+	h_write(file, "#!/bin/sh\n# the tool of run %s\n", tag);
+	h_write(spare, "an artifact no revision references, run %s\n", tag);
+	char hex[65], spare_hex[65];
+	T_REQUIRE(put_as("hub/ci.creds", file, hex));
+	T_REQUIRE(put_as("hub/ci.creds", spare, spare_hex));
+	char *ls = art_ls("hub/ci.creds");
+	T_CHECK_MSG(ls && strstr(ls, hex) && strstr(ls, spare_hex), "%s", ls ? ls : "");
+	free(ls);
+
+	h_repo_write(repo, "apps/tool.yaml",
+		"apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata:\n  name: tool\n"
+		"spec:\n  policies:\n    - name: where\n      type: placement\n"
+		"      properties:\n        sites: [plant-7]\n"
+		"  components:\n    - name: main\n      type: process\n      properties:\n"
+		"        command: /bin/sleep\n        args: [\"%s7\"]\n"
+		"        artifact: {path: %s, sha256: %s}\n"
+		"      traits:\n        - type: spreadscaler\n          properties:\n"
+		"            instances: 1\n",
+		tag, file, hex);
+	T_REQUIRE(h_repo_commit(repo, &(h_commit){.key = key, .msg = "tool"}));
+	T_EQ_INT(h_run(NULL, "env OUTPOST_NATS_CREDS=%s %s sync --now --nats %s >/dev/null 2>&1",
+			 cred("hub/hook.creds"), bin, h_nats_url(hub)),
+		0);
+	T_CHECK_MSG(h_wait_until(host_reads, hex, WAIT_MS),
+		"plant-7's host cannot read the artifact staged there");
+	T_CHECK(wait_status_as(site7, "plant-7/status.creds", "\"staged\"", true));
+	T_CHECK(h_wait_workloads(tag, "7", 1, WAIT_MS));
+	ls = art_ls("hub/ci.creds"); /* the apps of the accepted revision: read by ci */
+	T_CHECK_MSG(ls && strstr(ls, h_str("%s  ", hex)) && strstr(ls, "tool"), "%s", ls ? ls : "");
+	free(ls);
+
+	/* gc with sync's identity: the unreferenced one goes, the pinned one stays */
+	char *out = NULL;
+	T_EQ_INT(h_run(&out,
+			 "env OUTPOST_NATS_CREDS=%s %s artifact gc --keep 1 --min-age 0 --nats %s "
+			 "2>&1",
+			 cred("hub/sync.creds"), bin, h_nats_url(hub)),
+		0);
+	T_CHECK_MSG(out && strstr(out, h_str("deleted sha256:%s", spare_hex)) && !strstr(out, hex),
+		"%s", out ? out : "");
+	free(out);
+	ls = art_ls("hub/ci.creds");
+	T_CHECK_MSG(ls && strstr(ls, hex) && !strstr(ls, spare_hex), "%s", ls ? ls : "");
+	free(ls);
+	snprintf(tool_hex, sizeof tool_hex, "%s", hex);
+}
+
+/* ci: the store, and reading the accepted revision, nothing else; a host: the site's
+ * copy, read only; no leaf gets another site's deliveries. */
+static void test_artifacts_forbidden(void)
+{
+	const char *c = "hub/ci.creds";
+	struct snap hub0 = stream_snap(hub, "hub/sync.creds", "KV_outpost");
+	struct snap obj0 = stream_snap(hub, c, OBJ);
+	struct snap copy0 = stream_snap(site7, "plant-7/agent.creds", OBJ);
+	T_REQUIRE(hub0.exists && obj0.exists && copy0.exists);
+	bool r = pub_refused(hub, c, "$KV.outpost.app.web", FORGED);
+	record("hub ci", "put desired state", r, "hub: publish permission",
+		same(hub0, stream_snap(hub, "hub/sync.creds", "KV_outpost")));
+	r = pub_refused(hub, c, "$JS.API.STREAM.PURGE.KV_outpost", NULL);
+	record("hub ci", "purge the hub's bucket", r, "hub: publish permission",
+		same(hub0, stream_snap(hub, "hub/sync.creds", "KV_outpost")));
+	r = pub_refused(hub, c, "$JS.API.STREAM.INFO.KV_outpost-status", NULL);
+	record("hub ci", "read the status bucket", r, "hub: publish permission", true);
+	r = pub_refused(hub, c, "$KV.outpost-status.hub.sync", FORGED);
+	record("hub ci", "write hub.sync", r, "hub: publish permission",
+		not_forged(hub, "hub/status.creds", "outpost-status", "hub.sync"));
+	r = pub_refused(hub, c, "$JS.API.STREAM.DELETE." OBJ, NULL);
+	record("hub ci", "delete the artifact store", r, "hub: publish permission",
+		same(obj0, stream_snap(hub, c, OBJ)));
+	r = pub_refused(hub, c, "$JS.API.STREAM.UPDATE." OBJ, NULL);
+	record("hub ci", "change the artifact store's config", r, "hub: publish permission",
+		same(obj0, stream_snap(hub, c, OBJ)));
+	r = pub_refused(hub, c, "$JS.plant-7.API.STREAM.PURGE." OBJ, NULL);
+	record("hub ci", "purge plant-7's staged copy", r, "hub: publish permission",
+		same(copy0, stream_snap(site7, "plant-7/agent.creds", OBJ)));
+	r = pub_refused(hub, c, "outpost.hub.sync.now", NULL);
+	record("hub ci", "trigger a sync pass", r, "hub: publish permission", true);
+
+	/* a host: the site's copy, read only */
+	c = "plant-7/host-h1.creds";
+	const char *host_subjects[][2] = {
+		{"$JS.API.STREAM.PURGE." OBJ, "purge the staged copy"},
+		{"$JS.API.STREAM.DELETE." OBJ, "delete the staged copy"},
+		{"$JS.API.STREAM.UPDATE." OBJ, "change the staged copy's sources"},
+		{"$JS.API.STREAM.MSG.DELETE." OBJ, "delete a staged chunk"},
+		{"$O." OP_STORE_BUCKET ".M.Zm9yZ2Vk", "write an object meta"},
+		{"$JS.hub.API.STREAM.INFO." OBJ, "read the hub's store"},
+	};
+	for (size_t i = 0; i < sizeof host_subjects / sizeof *host_subjects; i++) {
+		r = pub_refused(site7, c, host_subjects[i][0], FORGED);
+		record("plant-7 host h1", host_subjects[i][1], r, "site: publish permission",
+			same(copy0, stream_snap(site7, "plant-7/agent.creds", OBJ)));
+	}
+	T_CHECK(host_reads(tool_hex)); /* and still reads it */
+
+	/* plant-9's leaf link receives nothing delivered to plant-7 */
+	r = leaf_refused("plant-9/leaf.creds", "LS+ outpost-artifacts.plant-7.S.x\r\n");
+	record("plant-9 leaf", "receive plant-7's artifact deliveries", r,
+		"hub: leaf subscribe permission", true);
 }
 
 /* No role logged a permission violation: every list holds what its role needs. */
@@ -1235,11 +1416,13 @@ int main(void)
 		T_RUN(test_status_readers);
 		T_RUN(test_agent_reads_hub_directly);
 		T_RUN(test_logs_readers);
+		T_RUN(test_artifacts);
 		T_RUN(test_no_violations_in_use);
 		T_RUN(test_wrong_identity_refused);
 		T_RUN(test_agent_forbidden);
 		T_RUN(test_leaf_forbidden);
 		T_RUN(test_host_forbidden);
+		T_RUN(test_artifacts_forbidden);
 		T_RUN(test_status_and_sync_forbidden);
 		T_RUN(test_logs_forbidden);
 		T_RUN(test_hook);

@@ -55,7 +55,7 @@ static void test_plan(void)
 		{"leaf.plant-9", "plant-9/leaf.creds"}, {"agent.plant-9", "plant-9/agent.creds"},
 		{"status.plant-9", "plant-9/status.creds"}, {"logs.plant-9", "plant-9/logs.creds"},
 		{"host.plant-9.h1", "plant-9/host-h1.creds"}, {"hook", "hub/hook.creds"},
-		{"logs", "hub/logs.creds"}};
+		{"logs", "hub/logs.creds"}, {"ci", "hub/ci.creds"}};
 	T_EQ_INT(c.n, sizeof want / sizeof *want);
 	for (size_t i = 0; i < c.n && i < sizeof want / sizeof *want; i++) {
 		T_EQ_STR(c.v[i].user, want[i][0]);
@@ -109,7 +109,7 @@ static void test_logs_perms(void)
 	T_CHECK(has(user_block(site, "logs.plant-7"), "\"outpost-logs.plant-7.*\""));
 	T_CHECK(has(user_block(site, "host.plant-7.h2"),
 		"subscribe: { allow: [\"outpost.plant-7.host.h2.cmd\", "
-		"\"outpost-logs.plant-7.h2\"]"));
+		"\"outpost-logs.plant-7.h2\", \"_INBOX.host.plant-7.h2.>\"]"));
 	const char *no_site[] = {"agent.plant-7", "status.plant-7"};
 	for (size_t i = 0; i < sizeof no_site / sizeof *no_site; i++)
 		T_CHECK_MSG(!has(user_block(site, no_site[i]), "outpost-logs"), "%s", no_site[i]);
@@ -177,6 +177,60 @@ static void test_site_conf(void)
 	op_creds_clear(&c);
 }
 
+/* The artifact store: ci puts and reads it, and reads the desired state, nothing else;
+ * sync reads it and deletes (gc); each site's leaf receives only its own deliveries;
+ * the agent manages its site's copy; a host only reads it. */
+static void test_artifact_perms(void)
+{
+	op_creds c = {0};
+	deployment(&c);
+	char *hub = op_creds_hub_conf(&c);
+	char *site = op_creds_site_conf(&c, "plant-7", "nats-leaf://hub.example:7422");
+	T_REQUIRE(hub && site);
+	char *sites = strstr(hub, "  SITES {");
+	T_REQUIRE(sites);
+	T_CHECK(strstr(hub, "user: \"ci\"") < sites);
+	char ci[2048];
+	snprintf(ci, sizeof ci, "%s", user_block(hub, "ci"));
+	T_CHECK(has(ci, "\"$O.outpost-artifacts.C.>\"") && has(ci, "\"$O.outpost-artifacts.M.>\""));
+	T_CHECK(has(ci, "\"$JS.API.STREAM.CREATE.OBJ_outpost-artifacts\""));
+	T_CHECK(has(ci, "\"$JS.API.STREAM.INFO.KV_outpost\"")); /* ls: the apps */
+	T_CHECK_MSG(!has(ci, "$KV") && !has(ci, "KV_outpost-status") &&
+			!has(ci, "STREAM.CREATE.KV") && !has(ci, "UPDATE") &&
+			!has(ci, "DELETE.OBJ_outpost-artifacts\"") && !has(ci, "$JS.hub.") &&
+			!has(ci, "outpost.hub"),
+		"%s", ci);
+	char sy[4096];
+	snprintf(sy, sizeof sy, "%s", user_block(hub, "sync"));
+	T_CHECK(has(sy, "\"$JS.API.STREAM.PURGE.OBJ_outpost-artifacts\"") &&
+		has(sy, "\"$O.outpost-artifacts.M.>\"") && !has(sy, "$O.outpost-artifacts.C") &&
+		!has(sy, "STREAM.CREATE.OBJ"));
+	const char *leaf7 = user_block(hub, "leaf.plant-7");
+	T_CHECK(has(leaf7, "\"outpost-artifacts.plant-7.>\""));
+	T_CHECK(has(leaf7, "\"$JS.hub.API.CONSUMER.CREATE.OBJ_outpost-artifacts.>\""));
+	T_CHECK(has(leaf7, "\"$JS.FC.OBJ_outpost-artifacts.>\""));
+	T_CHECK(!has(leaf7, "outpost-artifacts.plant-9") && !has(leaf7, "$O."));
+	T_CHECK(has(hub, "{ stream: \"outpost-artifacts.>\", accounts: [SITES] }"));
+	T_CHECK(has(sites,
+		"{ service: { account: OUTPOST, subject: "
+		"\"$JS.API.CONSUMER.CREATE.OBJ_outpost-artifacts.>\" } }"));
+	const char *agent = user_block(site, "agent.plant-7");
+	T_CHECK(has(agent, "\"$JS.API.STREAM.UPDATE.OBJ_outpost-artifacts\"") &&
+		has(agent, "\"$JS.API.STREAM.PURGE.OBJ_outpost-artifacts\"") &&
+		has(agent, "\"$JS.hub.API.STREAM.MSG.GET.OBJ_outpost-artifacts\"") &&
+		!has(agent, "$JS.hub.API.STREAM.PURGE.OBJ") && !has(agent, "$O."));
+	char host[2048];
+	snprintf(host, sizeof host, "%s", user_block(site, "host.plant-7.h2"));
+	T_CHECK(has(host, "\"$JS.API.STREAM.MSG.GET.OBJ_outpost-artifacts\""));
+	T_CHECK_MSG(!has(host, "PURGE") && !has(host, "STREAM.CREATE") &&
+			!has(host, "STREAM.UPDATE") && !has(host, "STREAM.DELETE") &&
+			!has(host, "$O.") && !has(host, "$JS.hub."),
+		"%s", host);
+	free(hub);
+	free(site);
+	op_creds_clear(&c);
+}
+
 static void test_url_redact(void)
 {
 	char out[128];
@@ -201,6 +255,7 @@ int main(void)
 	T_RUN(test_hub_conf);
 	T_RUN(test_site_conf);
 	T_RUN(test_logs_perms);
+	T_RUN(test_artifact_perms);
 	T_RUN(test_url_redact);
 	return t_done();
 }

@@ -139,7 +139,9 @@ static void test_stream_config(void)
 		{.name = "sha256:" H1, .nuid = "N1"}, {.name = "other", .nuid = "N2"}};
 	char *json = NULL;
 	op_err e = {0};
-	T_EQ_INT(op_stage_stream_config("outpost-artifacts", "$JS.hub.API", objs, 2, &json, &e), 0);
+	T_EQ_INT(op_stage_stream_config("outpost-artifacts", "$JS.hub.API",
+			 "outpost-artifacts.plant-7", objs, 2, &json, &e),
+		0);
 	json_t *j = json_loads(json, 0, NULL);
 	T_REQUIRE(j);
 	T_EQ_STR(json_string_value(json_object_get(j, "name")), "OBJ_outpost-artifacts");
@@ -159,13 +161,36 @@ static void test_stream_config(void)
 		T_EQ_INT((int)json_integer_value(json_object_get(s, "opt_start_seq")), 1);
 		T_EQ_STR(json_string_value(json_object_get(json_object_get(s, "external"), "api")),
 			"$JS.hub.API");
+		T_EQ_STR(json_string_value(
+				 json_object_get(json_object_get(s, "external"), "deliver")),
+			"outpost-artifacts.plant-7");
 	}
 	json_decref(j);
 	free(json);
+	/* "" is JetStream's own deliver subject ($JS.S), as without credentials */
+	T_EQ_INT(op_stage_stream_config("outpost-artifacts", "$JS.hub.API", "", objs, 1, &json, &e),
+		0);
+	j = json_loads(json, 0, NULL);
+	T_EQ_STR(json_string_value(json_object_get(
+			 json_object_get(
+				 json_array_get(json_object_get(j, "sources"), 0), "external"),
+			 "deliver")),
+		"");
+	json_decref(j);
+	free(json);
+	json = NULL;
 	op_objmeta bad = {.name = "x", .nuid = "a.b"};
-	T_EQ_INT(op_stage_stream_config("outpost-artifacts", "$JS.hub.API", &bad, 1, &json, &e),
+	T_EQ_INT(op_stage_stream_config("outpost-artifacts", "$JS.hub.API", "", &bad, 1, &json, &e),
 		OP_EINVAL);
 	T_CHECK(json == NULL);
+	const char *bad_deliver[] = {"a.*", "a.>", ".a", "a.", "a..b", "a b", "x\ty"};
+	for (size_t i = 0; i < sizeof bad_deliver / sizeof *bad_deliver; i++) {
+		e.msg[0] = '\0';
+		T_CHECK_MSG(op_stage_stream_config("outpost-artifacts", "$JS.hub.API",
+				    bad_deliver[i], objs, 1, &json, &e) == OP_EINVAL &&
+				json == NULL && strstr(e.msg, "deliver prefix"),
+			"deliver \"%s\" accepted", bad_deliver[i]);
+	}
 }
 
 int main(void)

@@ -1,5 +1,6 @@
 /* Least-privilege NATS identities for a deployment: one user per role instance (sync,
- * the hub's status reader, each site's leaf link, agent and status reader, each host),
+ * the hub's status reader, an operator's CI for the artifact store, each site's leaf
+ * link, agent and status reader, each host),
  * each allowed exactly the subjects its role uses, and the nats-server config
  * fragments that declare them. Pure: the caller supplies the passwords (random) and
  * writes the files (see creds_cmd.c); everything here is text from plain structs. */
@@ -12,6 +13,10 @@
 
 #define OP_CREDS_ACCOUNT "OUTPOST" /* the hub's and each site's JetStream account */
 #define OP_CREDS_SITES "SITES" /* the hub's account of the sites' leaf links */
+/* The prefix of the subjects the hub's store is delivered on to a site's copy: a site's
+ * sources deliver on OP_CREDS_ART_DELIVER.<site>.S.<id>, which only that site's leaf
+ * link may receive (agent/site/stage_io.c sets it, creds.c allows it). */
+#define OP_CREDS_ART_DELIVER "outpost-artifacts"
 
 enum op_role {
 	OP_ROLE_SYNC, /* hub: writes the desired state and hub.sync */
@@ -22,14 +27,15 @@ enum op_role {
 	OP_ROLE_SITE_STATUS, /* site: reads the site's outpost-status */
 	OP_ROLE_HOST, /* site: one edge box */
 	OP_ROLE_HUB_LOGS, /* hub: outpost logs of every site (and outpost status) */
-	OP_ROLE_SITE_LOGS /* site: outpost logs of that site (and outpost status) */
+	OP_ROLE_SITE_LOGS, /* site: outpost logs of that site (and outpost status) */
+	OP_ROLE_CI /* hub: an operator's CI, outpost artifact put and ls */
 };
 
 typedef struct op_ident {
 	enum op_role role;
 	char site[64]; /* "" for the hub's own */
 	char host[64]; /* OP_ROLE_HOST only */
-	char user[160]; /* sync, status, hook, logs, leaf.<site>, agent.<site>,
+	char user[160]; /* sync, status, hook, logs, ci, leaf.<site>, agent.<site>,
 			   status.<site>, logs.<site>, host.<site>.<id> */
 	char file[200]; /* credential file, relative to the output dir */
 	char pass[128]; /* filled by the caller before the conf functions run */
@@ -51,7 +57,7 @@ int op_creds_add_host(op_creds *c, const char *site_id, op_err *e);
 int op_creds_remove_site(op_creds *c, const char *site, op_err *e);
 int op_creds_remove_host(op_creds *c, const char *site_id, op_err *e);
 /* The identities of the deployment, in order: sync, status, then per site leaf, agent,
- * status, logs and its hosts, then the hook and the hub's logs. Call once after the
+ * status, logs and its hosts, then the hook, the hub's logs and ci. Call once after the
  * adds. */
 int op_creds_plan(op_creds *c, op_err *e);
 void op_creds_clear(op_creds *c);

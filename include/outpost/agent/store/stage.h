@@ -63,13 +63,15 @@ int op_stage_need_app(
 size_t op_stage_gc_choose(const op_objmeta *staged, size_t n, const op_art_refs *keep, bool *del);
 
 /* The site's copy's stream config as JSON for $JS.API.STREAM.CREATE/UPDATE: file
- * storage, rollups allowed (object metas are rollups), direct gets, no limits, one
- * two sources per object of objs (its chunk subject and its meta subject, each from the
- * hub's stream through api, e.g. "$JS.hub.API"). Sources keep the order of objs, so that
- * an update that adds one leaves the others as they are. *json allocated (free). 0, OP_EINVAL,
- * OP_ENOMEM. */
-int op_stage_stream_config(const char *bucket, const char *api, const op_objmeta *objs, size_t n,
-	char **json, op_err *e);
+ * storage, rollups allowed (object metas are rollups), direct gets, no limits, two
+ * sources per object of objs (its chunk subject and its meta subject, each from the
+ * hub's stream through api, e.g. "$JS.hub.API", delivered on deliver.S.<id>: with
+ * credentials, "outpost-artifacts.<site>", which only that site's leaf link receives;
+ * "" is JetStream's $JS.S). Sources keep the order of objs, so that an update that adds
+ * one leaves the others as they are. *json allocated (free). 0, OP_EINVAL (a bad deliver
+ * prefix, nuid or name), OP_ENOMEM. */
+int op_stage_stream_config(const char *bucket, const char *api, const char *deliver,
+	const op_objmeta *objs, size_t n, char **json, op_err *e);
 
 const char *op_stage_state_name(enum op_stage_state s);
 

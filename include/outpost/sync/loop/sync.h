@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "outpost/agent/base/err.h"
+#include "outpost/sync/loop/artcheck.h"
 
 typedef struct op_sync_cfg {
 	const char *repo, *trust, *revoked, *branch, *path, *nats, *state, *ca_file;
@@ -31,6 +32,7 @@ typedef struct op_sync_outcome {
 	op_diags errors; /* manifest errors of a rejected revision */
 	size_t puts, dels;
 	int64_t ms; /* how long the pass took */
+	op_art_missing missing; /* pinned by the accepted revision, not in the hub's store */
 } op_sync_outcome;
 
 typedef struct op_sync op_sync;
