@@ -102,7 +102,7 @@ static void announce(op_agent *a, int64_t now)
 static int needs(op_agent *a, const op_revision *r, op_art_refs *out, op_err *e)
 {
 	const char *archs[MAX_ARCHS];
-	size_t n = ag_stage_archs(&a->hosts, op_now_ms(), archs, MAX_ARCHS);
+	size_t n = ag_stage_archs(&a->hosts, archs, MAX_ARCHS);
 	return ag_stage_needs(r, &a->cfg, archs, n, out, e);
 }
 

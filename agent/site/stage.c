@@ -82,13 +82,13 @@ void ag_stage_clear(ag_stage *st)
 
 /* ---- what the site needs ------------------------------------------------------------- */
 
-size_t ag_stage_archs(const ag_hosts *hs, int64_t now, const char **archs, size_t max)
+size_t ag_stage_archs(const ag_hosts *hs, const char **archs, size_t max)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < hs->n; i++) {
 		const ag_host *h = &hs->v[i];
 		const char *a = op_kvs_get(&h->hb.labels, "arch");
-		if (!a || !ag_host_alive(hs, h, now))
+		if (!a)
 			continue;
 		bool seen = false;
 		for (size_t k = 0; !seen && k < n; k++)

@@ -53,8 +53,10 @@ typedef struct ag_stage {
 int ag_stage_init(ag_stage *st, op_bus *bus, const op_agent_cfg *cfg, op_err *e);
 void ag_stage_clear(ag_stage *st);
 
-/* The archs the site's live hosts report (borrowed strings, at most max). */
-size_t ag_stage_archs(const ag_hosts *hs, int64_t now, const char **archs, size_t max);
+/* The archs the hosts the agent knows report, alive or silent (borrowed strings, at most
+ * max): a box silent for a while, or replaced by one of its kind, needs the same builds,
+ * and an arch left out for a moment would have its artifacts dropped from the copy. */
+size_t ag_stage_archs(const ag_hosts *hs, const char **archs, size_t max);
 /* What revision r needs at this site (apps placed here, archs of its hosts), into out. */
 int ag_stage_needs(const op_revision *r, const op_agent_cfg *cfg, const char *const *archs,
 	size_t narchs, op_art_refs *out, op_err *e);

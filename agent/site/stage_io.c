@@ -69,6 +69,19 @@ static bool has_source(const copy_view *cv, const char *chunks)
 	return false;
 }
 
+/* Every source delivers on deliver (a copy made by an older release may not: it is
+ * rewritten, or with credentials it would never fill). */
+static bool delivers_on(const copy_view *cv, const char *deliver)
+{
+	const jsStreamConfig *c = cv->si ? cv->si->Config : NULL;
+	for (int i = 0; c && i < c->SourcesLen; i++) {
+		const jsExternalStream *x = c->Sources[i]->External;
+		if (!x || !x->DeliverPrefix || strcmp(x->DeliverPrefix, deliver) != 0)
+			return false;
+	}
+	return true;
+}
+
 /* A JetStream API request with a JSON body: 0, or the server's error as op_err. */
 static int api(ag_stage *st, const char *subject, const char *body, op_err *e)
 {
@@ -112,8 +125,12 @@ static int sources_sync(ag_stage *st, const copy_view *cv, op_err *e)
 		want += should;
 		have += a->sourced;
 	}
+	/* Delivered on a subject of this site's own (outpost-artifacts.<site>): with
+	 * credentials, the only one its leaf link may receive them on. */
+	char deliver[128], *body = NULL;
+	snprintf(deliver, sizeof deliver, OP_CREDS_ART_DELIVER ".%s", st->site);
 	int n_src = cv->si ? cv->si->Config->SourcesLen : 0;
-	if (!differ && (size_t)n_src == 2 * have)
+	if (!differ && (size_t)n_src == 2 * have && delivers_on(cv, deliver))
 		return 0;
 	char stream[80], subj[160];
 	op_objmeta_stream(OP_STORE_BUCKET, stream, sizeof stream);
@@ -134,10 +151,6 @@ static int sources_sync(ag_stage *st, const copy_view *cv, op_err *e)
 			(a->state == OP_STAGE_FETCHING || a->state == OP_STAGE_STAGED))
 			objs[k++] = a->hub; /* shallow: the config only reads name and nuid */
 	}
-	/* Delivered on a subject of this site's own (outpost-artifacts.<site>): with
-	 * credentials, the only one its leaf link may receive them on. */
-	char deliver[128], *body = NULL;
-	snprintf(deliver, sizeof deliver, OP_CREDS_ART_DELIVER ".%s", st->site);
 	int rc = op_stage_stream_config(OP_STORE_BUCKET, HUB_API, deliver, objs, k, &body, e);
 	free(objs);
 	if (rc)
