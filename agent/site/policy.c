@@ -173,8 +173,9 @@ int ag_policy_verify(ag_policy *ap, const op_marker *m, const char *proof_json, 
 		return op_err_set(e, rc == OP_ENOMEM ? OP_ENOMEM : OP_ETRUST, "%s", fe.msg);
 	}
 	if (strcmp(p.commit, m->commit) != 0) {
-		/* A proof of another revision (the marker is on its way): nothing to follow. */
-		rc = op_err_set(e, OP_ETRUST,
+		/* A proof of another revision (the marker is on its way): nothing to follow
+		 * yet, a wait like a blob not here. */
+		rc = op_err_set(e, OP_ENOTFOUND,
 			"the proof is for commit %.12s, the marker names %.12s", p.commit,
 			m->commit);
 		op_proof_clear(&p);

@@ -84,8 +84,10 @@ static int check_commit(const op_policy *pol, const char *path, const op_marker 
 {
 	char want[OP_PROOF_PATH_MAX + 1];
 	op_proof_path_clean(path, want);
+	/* Another revision's proof: the next one's, written before its marker (a wait, and
+	 * reported as one if it lasts; nothing is applied either way). */
 	if (strcmp(p->commit, m->commit) != 0)
-		return op_err_set(e, OP_ETRUST,
+		return op_err_set(e, OP_ENOTFOUND,
 			"the proof is for commit %.12s, the marker names %.12s", p->commit,
 			m->commit);
 	if (strcmp(p->path, want) != 0)

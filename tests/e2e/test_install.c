@@ -260,6 +260,29 @@ static bool unstore(const art *a)
 	return ok;
 }
 
+struct deployed {
+	const char *app;
+	uint64_t seq;
+};
+
+static bool is_deployed(void *arg)
+{
+	const struct deployed *d = arg;
+	json_t *j = fl_kv_json(F.site_status, h_str("site.%s.app.%s", F.name, d->app));
+	const char *st = json_string_value(json_object_get(j, "state"));
+	bool ok = st && !strcmp(st, "deployed") &&
+		(uint64_t)json_integer_value(json_object_get(j, "seq")) == d->seq;
+	json_decref(j);
+	return ok;
+}
+
+/* The site says app runs revision seq, its rollout done (the old instances stopped). */
+static bool deployed(const char *app, uint64_t seq)
+{
+	struct deployed d = {app, seq};
+	return h_wait_until(is_deployed, &d, WAIT_MS);
+}
+
 /* Upgrade to S2 (from the store), then back to S1 with S1 gone from every store: the
  * host's cache has it. */
 static void test_rollback_from_cache(void)
@@ -267,8 +290,11 @@ static void test_rollback_from_cache(void)
 	const char *bin = h_path("box/tool/bin"), *mark = h_path("mark-tool");
 	S2 = put_script("s2", "two", mark);
 	app("tool", bin, h_str("{path: %s, sha256: %s}", bin, S2.hex));
-	T_REQUIRE(fl_push(&F));
+	uint64_t seq = fl_push(&F);
+	T_REQUIRE(seq);
 	T_CHECK(runs(mark, "two"));
+	/* The S1 instance stopped: going back then starts S1 anew, from the cache. */
+	T_REQUIRE(deployed("tool", seq));
 	T_CHECK(access(h_path("host0/cache/sha256-%s", S1.hex), F_OK) == 0); /* the previous */
 	T_REQUIRE(unstore(&S1));
 	long off = fl_log_size(host_log());

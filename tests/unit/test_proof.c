@@ -398,9 +398,10 @@ static void test_edge_refusals(void)
 	f.json = NULL;
 	T_EQ_INT(verify(&f, trust, "apps", &r, &e), OP_ETRUST);
 	f.json = json;
-	/* The marker names another commit. */
+	/* The marker names another commit: the proof of the next revision, its marker on
+	 * its way (a wait, not a refusal). */
 	f.m.commit[0] = f.m.commit[0] == 'a' ? 'b' : 'a';
-	T_EQ_INT(verify(&f, trust, "apps", &r, &e), OP_ETRUST);
+	T_EQ_INT(verify(&f, trust, "apps", &r, &e), OP_ENOTFOUND);
 	T_CHECK(strstr(e.msg, "the proof is for commit"));
 	f.m.commit[0] = head[0];
 	/* A digest the YAML does not yield. */
