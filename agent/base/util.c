@@ -57,6 +57,20 @@ int op_parse_duration_ms(const char *s, int64_t *ms)
 	return 0;
 }
 
+void op_format_duration_ms(int64_t ms, char out[32])
+{
+	static const struct {
+		int64_t mul;
+		const char *unit;
+	} units[] = {{3600 * 1000, "h"}, {60 * 1000, "m"}, {1000, "s"}};
+	for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+		if (ms % units[i].mul == 0 && (ms != 0 || i == 2)) {
+			snprintf(out, 32, "%lld%s", (long long)(ms / units[i].mul), units[i].unit);
+			return;
+		}
+	snprintf(out, 32, "%lldms", (long long)ms);
+}
+
 void op_time_rfc3339(int64_t t, char out[32])
 {
 	time_t tt = (time_t)t;

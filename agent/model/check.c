@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "outpost/agent/base/util.h"
+
 void ck_err(op_check *c, const op_node *at, const char *fmt, ...)
 {
 	char msg[768];
@@ -258,6 +260,34 @@ bool ck_int(op_check *c, const op_node *n, long long min, long long max, int *ou
 	else
 		ck_err(c, n, "expected an integer from %lld to %lld, got %s", min, max, found(n));
 	return false;
+}
+
+bool ck_duration(op_check *c, const op_node *n, int64_t min_ms, int64_t max_ms, int64_t *out)
+{
+	char *s = ck_str(c, n);
+	if (!s)
+		return false;
+	int64_t v;
+	size_t digits = strspn(s, "0123456789");
+	char lo[32], hi[32];
+	op_format_duration_ms(min_ms, lo);
+	op_format_duration_ms(max_ms, hi);
+	bool ok = false;
+	/* A bare number is seconds on the command line, but here "interval: 500" reads as
+	 * milliseconds as easily: the unit is required. */
+	if (digits == 0 || !s[digits] || op_parse_duration_ms(s, &v) != 0)
+		ck_err(c, n,
+			"expected a duration with its unit (ms, s, m or h), such as 500ms, 10s "
+			"or 5m, got \"%.40s\"",
+			s);
+	else if (v < min_ms || v > max_ms)
+		ck_err(c, n, "expected a duration from %s to %s, got %s", lo, hi, s);
+	else {
+		*out = v;
+		ok = true;
+	}
+	free(s);
+	return ok;
 }
 
 int ck_enum(op_check *c, const op_node *n, const char *const *names)

@@ -41,6 +41,9 @@ char *ck_name(op_check *c, const op_node *n, const char *what);
 char *ck_abs_path(op_check *c, const op_node *n);
 char *ck_exact(op_check *c, const op_node *n, const char *want);
 bool ck_int(op_check *c, const op_node *n, long long min, long long max, int *out);
+/* A duration written like the command line's but with its unit ("500ms", "10s", "5m",
+ * "2h"), from min_ms to max_ms. */
+bool ck_duration(op_check *c, const op_node *n, int64_t min_ms, int64_t max_ms, int64_t *out);
 /* Index into names (NULL-terminated) or -1. */
 int ck_enum(op_check *c, const op_node *n, const char *const *names);
 /* A list of 0..max items; returns false (reported) when not a list or too long. */

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "check_int.h"
+#include "health_int.h"
 
 static const char *const restart_names[] = {"always", "on-failure", "never", NULL};
 static const char *const rollout_names[] = {"start-first", "stop-first", NULL};
@@ -211,8 +212,9 @@ static void read_artifact(op_check *c, const op_node *n, op_artifact *a)
 
 static void read_process(op_check *c, const op_node *n, op_component *comp)
 {
-	static const char *const keys[] = {
-		"command", "args", "env", "workdir", "restart", "rollout", "artifact", NULL};
+	static const char *const keys[] = {"command", "args", "env", "workdir", "restart",
+		"rollout", "artifact", "health", "min_ready", NULL};
+	comp->min_ready_ms = OP_MIN_READY_MS;
 	if (!ck_map(c, n, keys))
 		return;
 	const op_node *v;
@@ -238,6 +240,12 @@ static void read_process(op_check *c, const op_node *n, op_component *comp)
 		comp->has_artifact = true;
 		AT_KEY(c, "artifact", read_artifact(c, v, &comp->artifact));
 	}
+	if ((v = ck_get(n, "health"))) {
+		comp->has_health = true;
+		AT_KEY(c, "health", ck_health(c, v, &comp->health));
+	}
+	if ((v = ck_get(n, "min_ready")))
+		AT_KEY(c, "min_ready", ck_duration(c, v, 0, OP_HEALTH_MAX_MS, &comp->min_ready_ms));
 }
 
 static void read_component(op_check *c, const op_node *n, op_component *comp)

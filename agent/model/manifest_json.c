@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "health_int.h"
+#include "outpost/agent/base/util.h"
+
 /* Every builder returns NULL when any part failed (out of memory): a JSON with a part
  * missing would be published with a digest of its own. */
 
@@ -86,6 +89,13 @@ static json_t *component_json(const op_component *c)
 		if (art && a->unpack == OP_UNPACK_TAR)
 			art = set(art, "unpack", json_string("tar"));
 		props = set(props, "artifact", art);
+	}
+	if (props && c->has_health)
+		props = set(props, "health", ck_health_json(&c->health));
+	if (props && c->min_ready_ms != OP_MIN_READY_MS) {
+		char d[32];
+		op_format_duration_ms(c->min_ready_ms, d);
+		props = set(props, "min_ready", json_string(d));
 	}
 	if (!props)
 		return NULL;
@@ -176,6 +186,7 @@ static void component_clear(op_component *c)
 	free(c->artifact.path);
 	free(c->artifact.sha256);
 	op_kvs_clear(&c->artifact.sha256_arch);
+	ck_health_clear(&c->health);
 	for (size_t i = 0; i < c->scaler.nspread; i++) {
 		free(c->scaler.spread[i].name);
 		op_kvs_clear(&c->scaler.spread[i].requirements);

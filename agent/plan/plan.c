@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "outpost/agent/base/util.h"
 #include "plan_int.h"
 
 /* --- spec hashes, ids, labels ----------------------------------------------------- */
@@ -90,6 +91,58 @@ static int put_kvs(mbedtls_sha256_context *h, const op_kvs *m)
 	return 0;
 }
 
+static void put_int(mbedtls_sha256_context *h, long long v)
+{
+	char b[32];
+	int n = snprintf(b, sizeof b, "%lld", v);
+	put(h, b, (size_t)n);
+}
+
+static void put_dur(mbedtls_sha256_context *h, int64_t ms)
+{
+	char b[32];
+	op_format_duration_ms(ms, b);
+	put_str(h, b);
+}
+
+/* The health check's keys in jansson's order: the probe's name sorts among the others. */
+static void put_health(mbedtls_sha256_context *h, const op_health_check *k)
+{
+	put_lit(h, ",\"health\":{");
+	if (k->probe == OP_PROBE_EXEC) {
+		put_lit(h, "\"exec\":{\"args\":[");
+		for (size_t i = 0; i < k->args.n; i++) {
+			if (i)
+				put(h, ",", 1);
+			put_str(h, k->args.v[i]);
+		}
+		put_lit(h, "],\"command\":");
+		put_str(h, k->command);
+		put_lit(h, "},");
+	}
+	put_lit(h, "\"failures\":");
+	put_int(h, k->failures);
+	if (k->probe == OP_PROBE_HTTP) {
+		put_lit(h, ",\"http\":{\"path\":");
+		put_str(h, k->path);
+		put_lit(h, ",\"port\":");
+		put_int(h, k->port);
+		put(h, "}", 1);
+	}
+	put_lit(h, ",\"interval\":");
+	put_dur(h, k->interval_ms);
+	put_lit(h, ",\"start_period\":");
+	put_dur(h, k->start_period_ms);
+	if (k->probe == OP_PROBE_TCP) {
+		put_lit(h, ",\"tcp\":{\"port\":");
+		put_int(h, k->port);
+		put(h, "}", 1);
+	}
+	put_lit(h, ",\"timeout\":");
+	put_dur(h, k->timeout_ms);
+	put(h, "}", 1);
+}
+
 static int put_props(mbedtls_sha256_context *h, const op_component *c)
 {
 	int rc;
@@ -117,6 +170,17 @@ static int put_props(mbedtls_sha256_context *h, const op_component *c)
 	put_lit(h, ",\"env\":");
 	if ((rc = put_kvs(h, &c->env)) != 0)
 		return rc;
+	if (c->has_health) {
+		const op_health_check *k = &c->health;
+		if ((k->probe == OP_PROBE_EXEC && !k->command) ||
+			(k->probe == OP_PROBE_HTTP && !k->path))
+			return OP_EINVAL;
+		put_health(h, k);
+	}
+	if (c->min_ready_ms != OP_MIN_READY_MS) {
+		put_lit(h, ",\"min_ready\":");
+		put_dur(h, c->min_ready_ms);
+	}
 	put_lit(h, ",\"restart\":");
 	put_str(h, op_restart_name(c->restart));
 	put_lit(h, ",\"rollout\":");

@@ -27,6 +27,7 @@
 #define POLH TOP NAME "spec:\n  policies:\n    - name: p\n      type: placement\n" /* 1-8 */
 #define POLT "  components:\n" COMP
 #define ART HDR COMP "        artifact:\n          path: /bin/c\n" /* 11-12 */
+#define HEALTH HDR COMP "        health:\n" /* 11 */
 #define HEX "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define A63 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define A64 A63 "a"
@@ -196,6 +197,66 @@ static const struct bad bads[] = {
 		"expected at least one architecture's digest"},
 	{ART "          sha256: {amd64: abc}\n", 13, 27, CP ".artifact.sha256.amd64",
 		"expected a sha256 digest of 64 lowercase hex digits, got \"abc\""},
+
+	/* health: exactly one probe, its fields, durations with units; min_ready */
+	{HEALTH "          interval: 10s\n", 12, 11, CP ".health",
+		"expected exactly one probe: exec, http or tcp"},
+	{HDR COMP "        health: {}\n", 11, 17, CP ".health",
+		"expected exactly one probe: exec, http or tcp"},
+	{HDR COMP "        health: [tcp]\n", 11, 17, CP ".health", "expected a mapping"},
+	{HEALTH "          tcp: {port: 80}\n          http: {port: 80}\n", 13, 17,
+		CP ".health.http",
+		"a health check takes exactly one probe (exec, http or tcp); tcp is at line 12"},
+	{HEALTH "          tcp: {port: 80}\n          retries: 3\n", 13, 11, CP ".health.retries",
+		"unknown field (expected one of: exec, http, tcp, interval, timeout, failures, "
+		"start_period)"},
+	{HEALTH "          tcp: {port: 0}\n", 12, 23, CP ".health.tcp.port",
+		"expected an integer from 1 to 65535, got 0"},
+	{HEALTH "          tcp: {port: 65536}\n", 12, 23, CP ".health.tcp.port",
+		"expected an integer from 1 to 65535, got 65536"},
+	{HEALTH "          tcp: {port: 1, path: /}\n", 12, 26, CP ".health.tcp.path",
+		"unknown field (expected one of: port)"},
+	{HEALTH "          http: {path: /x}\n", 12, 17, CP ".health.http.port",
+		"missing required field"},
+	{HEALTH "          http: {port: 80, path: x}\n", 12, 34, CP ".health.http.path",
+		"expected a path starting with / of at most 1024 printable ASCII characters "
+		"without spaces, got \"x\""},
+	{HEALTH "          http: {port: 80, path: \"/a b\"}\n", 12, 34, CP ".health.http.path",
+		"got \"/a b\""},
+	{HEALTH "          exec: {command: check}\n", 12, 27, CP ".health.exec.command",
+		"expected an absolute path, got \"check\""},
+	{HEALTH "          exec: {args: [x]}\n", 12, 17, CP ".health.exec.command",
+		"missing required field"},
+	{HEALTH "          exec: {command: /c, port: 1}\n", 12, 31, CP ".health.exec.port",
+		"unknown field (expected one of: command, args)"},
+	{HEALTH "          exec: {command: /c, args: x}\n", 12, 37, CP ".health.exec.args",
+		"expected a list"},
+	{HEALTH "          tcp: {port: 1}\n          interval: 10\n", 13, 21, CP ".health.interval",
+		"expected a duration with its unit (ms, s, m or h), such as 500ms, 10s or 5m, "
+		"got \"10\""},
+	{HEALTH "          tcp: {port: 1}\n          interval: 10d\n", 13, 21,
+		CP ".health.interval", "got \"10d\""},
+	{HEALTH "          tcp: {port: 1}\n          interval: \"\"\n", 13, 21,
+		CP ".health.interval", "got \"\""},
+	{HEALTH "          tcp: {port: 1}\n          interval: 50ms\n", 13, 21,
+		CP ".health.interval", "expected a duration from 100ms to 1h, got 50ms"},
+	{HEALTH "          tcp: {port: 1}\n          interval: 61m\n", 13, 21,
+		CP ".health.interval", "expected a duration from 100ms to 1h, got 61m"},
+	{HEALTH "          tcp: {port: 1}\n          interval: 2s\n          timeout: 3s\n", 14, 20,
+		CP ".health.timeout", "expected a duration from 10ms to 2s, got 3s"},
+	{HEALTH "          tcp: {port: 1}\n          timeout: 5ms\n", 13, 20, CP ".health.timeout",
+		"expected a duration from 10ms to 10s, got 5ms"},
+	{HEALTH "          tcp: {port: 1}\n          failures: 0\n", 13, 21, CP ".health.failures",
+		"expected an integer from 1 to 100, got 0"},
+	{HEALTH "          tcp: {port: 1}\n          failures: 101\n", 13, 21,
+		CP ".health.failures", "got 101"},
+	{HEALTH "          tcp: {port: 1}\n          start_period: -1s\n", 13, 25,
+		CP ".health.start_period", "got \"-1s\""},
+	{HDR COMP "        min_ready: 2d\n", 11, 20, CP ".min_ready", "with its unit"},
+	{HDR COMP "        min_ready: 2h\n", 11, 20, CP ".min_ready",
+		"expected a duration from 0s to 1h, got 2h"},
+	{HDR COMP "        min_ready: [1s]\n", 11, 20, CP ".min_ready",
+		"expected a string, got a list"},
 
 	/* types of traits, components, policies */
 	{HDR COMP "      traits:\n        - type: autoscaler\n          properties: {}\n", 12, 17,
@@ -826,6 +887,19 @@ static bool comp_eq(const op_component *a, const op_component *b)
 		return false;
 	DIFF(a->artifact.mode == b->artifact.mode, "%s: artifact.mode", a->name);
 	DIFF(a->artifact.unpack == b->artifact.unpack, "%s: artifact.unpack", a->name);
+	DIFF(a->min_ready_ms == b->min_ready_ms, "%s: min_ready", a->name);
+	DIFF(a->has_health == b->has_health, "%s: has_health", a->name);
+	const op_health_check *h = &a->health, *k = &b->health;
+	DIFF(h->probe == k->probe, "%s: health probe", a->name);
+	DIFF(str_eq(h->command, k->command), "%s: health command", a->name);
+	if (!strs_eq(&h->args, &k->args, "health args"))
+		return false;
+	DIFF(h->port == k->port, "%s: health port", a->name);
+	DIFF(str_eq(h->path, k->path), "%s: health path", a->name);
+	DIFF(h->interval_ms == k->interval_ms, "%s: health interval", a->name);
+	DIFF(h->timeout_ms == k->timeout_ms, "%s: health timeout", a->name);
+	DIFF(h->start_period_ms == k->start_period_ms, "%s: health start_period", a->name);
+	DIFF(h->failures == k->failures, "%s: health failures", a->name);
 	const op_trait *s = &a->scaler, *t = &b->scaler;
 	DIFF(s->type == t->type, "%s: scaler type", a->name);
 	DIFF(s->instances == t->instances, "%s: instances", a->name);
@@ -966,6 +1040,19 @@ static const char *const round_trips[] = {
 	    "      properties: !!map\n"
 	    "        command: '/bin/sh'\n"
 	    "        args: !!seq [-c, 'exit 0']\n",
+	/* health checks of each kind, every field set or defaulted; min_ready */
+	HDR COMP
+	"        min_ready: 0s\n        health:\n"
+	"          exec: {command: /bin/check, args: [--quick, \"a b\"]}\n"
+	"          interval: 90s\n          timeout: 1500ms\n          failures: 1\n"
+	"          start_period: 2m\n"
+	"    - name: web\n      type: process\n      properties:\n"
+	"        command: /bin/web\n        min_ready: 1h\n"
+	"        health: {http: {port: 8080, path: \"/healthz?full=1\"}, interval: 500ms}\n"
+	"    - name: db\n      type: process\n      properties:\n"
+	"        command: /bin/db\n        health: {tcp: {port: 5432}}\n"
+	"    - name: plain\n      type: process\n      properties:\n"
+	"        command: /bin/p\n        health: {http: {port: 1}}\n",
 	/* anchors */
 	anchors_yaml,
 };
@@ -1129,6 +1216,69 @@ static void test_artifact_mode_unpack(void)
 	T_CHECK(g && strstr(g->msg, "quoted octal string"));
 	op_diags_clear(&d);
 	free(j);
+	op_app_free(a);
+}
+
+/* health and min_ready: defaults filled in the model; in the canonical JSON the whole
+ * check is written once it is there, min_ready only off its default (the minimal digest
+ * above did not move when they came); a timeout left out is the interval when that is
+ * shorter than 1s. */
+static void test_health_defaults(void)
+{
+	op_app *a = parse_ok(HEALTH "          tcp: {port: 80}\n");
+	T_REQUIRE(a);
+	const op_component *c = &a->comps[0];
+	T_CHECK(c->has_health);
+	T_EQ_INT(c->health.probe, OP_PROBE_TCP);
+	T_EQ_INT(c->health.port, 80);
+	T_EQ_INT(c->health.interval_ms, 10000);
+	T_EQ_INT(c->health.timeout_ms, 1000);
+	T_EQ_INT(c->health.failures, 3);
+	T_EQ_INT(c->health.start_period_ms, 0);
+	T_EQ_INT(c->min_ready_ms, 5000);
+	char *j;
+	size_t n;
+	T_EQ_INT(op_manifest_to_json(a, &j, &n), 0);
+	T_CHECK(strstr(j,
+		",\"health\":{\"failures\":3,\"interval\":\"10s\",\"start_period\":"
+		"\"0s\",\"tcp\":{\"port\":80},\"timeout\":\"1s\"},\"restart\""));
+	T_CHECK(!strstr(j, "min_ready"));
+	free(j);
+	op_app_free(a);
+
+	a = parse_ok(HEALTH "          http: {port: 8080}\n          interval: 300ms\n"
+			    "        min_ready: 5000ms\n");
+	T_REQUIRE(a);
+	c = &a->comps[0];
+	T_EQ_STR(c->health.path, "/");
+	T_EQ_INT(c->health.interval_ms, 300);
+	T_EQ_INT(c->health.timeout_ms, 300);
+	T_EQ_INT(c->min_ready_ms, 5000);
+	T_EQ_INT(op_manifest_to_json(a, &j, &n), 0);
+	T_CHECK(strstr(j, "\"http\":{\"path\":\"/\",\"port\":8080}"));
+	T_CHECK(strstr(j, "\"interval\":\"300ms\"") && strstr(j, "\"timeout\":\"300ms\""));
+	T_CHECK(!strstr(j, "min_ready")); /* 5000ms is the default */
+	free(j);
+	op_app_free(a);
+
+	a = parse_ok(HDR COMP "        min_ready: 120s\n");
+	T_REQUIRE(a);
+	T_CHECK(!a->comps[0].has_health);
+	T_EQ_INT(a->comps[0].min_ready_ms, 120000);
+	T_EQ_INT(op_manifest_to_json(a, &j, &n), 0);
+	T_CHECK(strstr(j, "\"min_ready\":\"2m\"") && !strstr(j, "health"));
+	free(j);
+
+	/* The deep-equality helper sees the health fields. */
+	op_app *b = parse_ok(HDR COMP "        min_ready: 2m\n");
+	T_REQUIRE(b);
+	T_CHECK(app_eq(a, b));
+	b->comps[0].min_ready_ms = 1;
+	T_CHECK(!app_eq(a, b) && strstr(why, "min_ready"));
+	b->comps[0].min_ready_ms = a->comps[0].min_ready_ms;
+	b->comps[0].has_health = true;
+	T_CHECK(!app_eq(a, b) && strstr(why, "has_health"));
+	op_app_free(b);
 	op_app_free(a);
 }
 
@@ -1340,6 +1490,7 @@ int main(void)
 	T_RUN(test_round_trips);
 	T_RUN(test_canonical_bytes);
 	T_RUN(test_artifact_mode_unpack);
+	T_RUN(test_health_defaults);
 	T_RUN(test_key_order_irrelevant);
 	T_RUN(test_json_equivalent_layout);
 	T_RUN(test_json_refused);

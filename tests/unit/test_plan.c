@@ -367,10 +367,19 @@ static void test_hash_equals_canonical_json(void)
 		"fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210\n"
 		"      traits:\n        - type: daemonscaler\n          properties: {instances: "
 		"2}\n"
-		"    - name: c\n      type: process\n      properties:\n        command: /opt/c\n";
+		"    - name: c\n      type: process\n      properties:\n        command: /opt/c\n"
+		"    - name: d\n      type: process\n      properties:\n        command: /opt/d\n"
+		"        min_ready: 0s\n        health:\n"
+		"          exec: {command: /opt/chk, args: [\"-q\", \"tab\\there\"]}\n"
+		"          interval: 90s\n          timeout: 1500ms\n          failures: 7\n"
+		"          start_period: 2m\n"
+		"    - name: e\n      type: process\n      properties:\n        command: /opt/e\n"
+		"        min_ready: 1h\n        health: {http: {port: 8080, path: /h?x=\"1\"}}\n"
+		"    - name: f\n      type: process\n      properties:\n        command: /opt/f\n"
+		"        workdir: /w\n        health: {tcp: {port: 1}, interval: 100ms}\n";
 	op_app *a = set_app(0, parse(y));
 	T_REQUIRE(a);
-	T_EQ_INT(a->ncomps, 3);
+	T_EQ_INT(a->ncomps, 6);
 	for (size_t i = 0; i < a->ncomps; i++) {
 		char slow[13];
 		slow_hash(a, i, slow);

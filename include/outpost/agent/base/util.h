@@ -10,6 +10,9 @@
 
 /* "250ms", "30s", "5m", "2h" (a bare number is seconds) into milliseconds. */
 int op_parse_duration_ms(const char *s, int64_t *ms);
+/* ms (>= 0) in the largest unit that holds it whole: "2h", "5m", "10s", "500ms", "0s";
+ * op_parse_duration_ms reads it back to the same value. */
+void op_format_duration_ms(int64_t ms, char out[32]);
 /* A decimal unsigned integer, the whole string. */
 int op_parse_u64(const char *s, uint64_t *v);
 /* Seconds since the epoch as RFC 3339 UTC ("2026-11-25T20:33:08Z"). */

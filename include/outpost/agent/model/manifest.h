@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "outpost/agent/base/err.h"
 
@@ -71,6 +72,29 @@ typedef struct op_artifact {
 	enum op_unpack unpack; /* tar: path is a directory unpacked from the tar */
 } op_artifact;
 
+/* properties.health: one probe, run on the box every interval. Every field is filled
+ * (defaults below) when has_health; durations in milliseconds. */
+enum op_probe { OP_PROBE_EXEC, OP_PROBE_HTTP, OP_PROBE_TCP };
+#define OP_HEALTH_INTERVAL_MS 10000
+#define OP_HEALTH_TIMEOUT_MS 1000 /* or the interval, when that is shorter */
+#define OP_HEALTH_FAILURES 3
+#define OP_HEALTH_MIN_INTERVAL_MS 100
+#define OP_HEALTH_MIN_TIMEOUT_MS 10
+#define OP_HEALTH_MAX_MS 3600000 /* interval, timeout, start_period, min_ready */
+#define OP_HEALTH_MAX_FAILURES 100
+#define OP_HEALTH_PATH_MAX 1024
+#define OP_MIN_READY_MS 5000
+
+typedef struct op_health_check {
+	enum op_probe probe;
+	char *command; /* exec: absolute */
+	op_strs args; /* exec */
+	int port; /* http, tcp: 1..65535 on 127.0.0.1 */
+	char *path; /* http: starts with '/', printable ASCII without spaces; default "/" */
+	int64_t interval_ms, timeout_ms, start_period_ms;
+	int failures; /* consecutive failed probes before unhealthy */
+} op_health_check;
+
 typedef struct op_component {
 	char *name;
 	char *command; /* absolute */
@@ -81,6 +105,9 @@ typedef struct op_component {
 	enum op_rollout rollout;
 	bool has_artifact;
 	op_artifact artifact;
+	bool has_health;
+	op_health_check health;
+	int64_t min_ready_ms; /* without a probe: healthy after running this long */
 	op_trait scaler; /* default: spreadscaler, 1 instance, no spread */
 } op_component;
 
@@ -128,6 +155,7 @@ void op_kvs_clear(op_kvs *m);
 const char *op_restart_name(enum op_restart r);
 const char *op_rollout_name(enum op_rollout r);
 const char *op_scaler_name(enum op_scaler s);
+const char *op_probe_name(enum op_probe p);
 
 /* Name rules: [a-z0-9-], 1..63. */
 bool op_name_valid(const char *s);
