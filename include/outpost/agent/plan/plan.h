@@ -75,6 +75,14 @@ enum op_inst_state {
 	OP_INST_STOPPING,
 };
 
+/* How a running instance's health check stands (agent/host/health.c decides it). */
+enum op_health {
+	OP_HEALTH_NONE = 0, /* not running, or unknown */
+	OP_HEALTH_STARTING, /* running, not yet healthy */
+	OP_HEALTH_HEALTHY,
+	OP_HEALTH_UNHEALTHY, /* `failures` probes in a row failed */
+};
+
 typedef struct op_host_view {
 	char id[OP_HOST_MAX + 1];
 	op_kvs labels; /* site, arch, hostname and the --label ones; sorted */
