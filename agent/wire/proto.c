@@ -37,6 +37,29 @@ int op_inst_state_parse(const char *s, enum op_inst_state *out)
 	return OP_EINVAL;
 }
 
+static const char *const health_names[] = {
+	[OP_HEALTH_NONE] = "none",
+	[OP_HEALTH_STARTING] = "starting",
+	[OP_HEALTH_HEALTHY] = "healthy",
+	[OP_HEALTH_UNHEALTHY] = "unhealthy",
+};
+#define NHEALTH (sizeof health_names / sizeof *health_names)
+
+const char *op_health_name(enum op_health h)
+{
+	return (size_t)h < NHEALTH ? health_names[h] : "unknown";
+}
+
+int op_health_parse(const char *s, enum op_health *out)
+{
+	for (size_t i = OP_HEALTH_STARTING; s && i < NHEALTH; i++)
+		if (!strcmp(s, health_names[i])) {
+			*out = (enum op_health)i;
+			return 0;
+		}
+	return OP_EINVAL;
+}
+
 static bool chars_ok(const char *s, size_t max, const char *extra, bool upper)
 {
 	size_t n = 0;
@@ -143,6 +166,17 @@ static json_t *hb_inst_json(const op_hb_inst *in)
 	}
 	if (o && in->retry_ms > 0)
 		o = pr_set(o, "retry_ms", json_integer(in->retry_ms));
+	if (o && (size_t)in->health >= NHEALTH) {
+		json_decref(o);
+		return NULL;
+	}
+	if (o && in->state == OP_INST_RUNNING && in->health != OP_HEALTH_NONE)
+		o = pr_set(o, "health", json_string(op_health_name(in->health)));
+	if (o && in->probe[0]) {
+		char text[sizeof in->probe];
+		op_proto_text(text, sizeof text, in->probe);
+		o = pr_set(o, "probe", json_string(text));
+	}
 	return o;
 }
 
@@ -180,13 +214,13 @@ int op_heartbeat_encode(const op_heartbeat *hb, char **json, op_err *e)
 
 static int hb_inst_decode(const pr_rd *r, json_t *o, op_hb_inst *in)
 {
-	static const char *const keys[] = {
-		"id", "state", "pid", "restarts", "exit", "error", "retry_ms", NULL};
+	static const char *const keys[] = {"id", "state", "pid", "restarts", "exit", "error",
+		"retry_ms", "health", "probe", NULL};
 	if (!json_is_object(o))
 		return op_err_set(r->e, OP_EINVAL, "%s: %.*s: expected an object", r->msg,
 			(int)strlen(r->path) - 1, r->path);
 	int rc;
-	const char *id, *state, *error;
+	const char *id, *state, *error, *health, *probe;
 	json_int_t pid, restarts, code, retry = 0;
 	if ((rc = pr_only_keys(r, o, keys)) ||
 		(rc = pr_str(r, o, "id", true, OP_INST_MAX, false, op_inst_id_valid,
@@ -198,19 +232,28 @@ static int hb_inst_decode(const pr_rd *r, json_t *o, op_hb_inst *in)
 		(json_object_get(o, "retry_ms") &&
 			(rc = pr_int(r, o, "retry_ms", 0, INT32_MAX, &retry))) ||
 		(rc = pr_str(r, o, "error", false, sizeof in->error - 1, true, NULL,
-			 "a string of at most 255 bytes", &error)))
+			 "a string of at most 255 bytes", &error)) ||
+		(rc = pr_str(r, o, "health", false, 16, false, NULL, "a health", &health)) ||
+		(rc = pr_str(r, o, "probe", false, sizeof in->probe - 1, true, NULL,
+			 "a string of at most 255 bytes", &probe)))
 		return rc;
 	if (op_inst_state_parse(state, &in->state) != 0)
 		return pr_bad(r, "state",
 			"expected one of starting, running, backoff, failed, "
 			"exited, stopping",
 			"");
+	in->health = in->state == OP_INST_RUNNING ? OP_HEALTH_HEALTHY : OP_HEALTH_NONE;
+	if (health && in->state != OP_INST_RUNNING)
+		return pr_bad(r, "health", "expected only while the state is running", "");
+	if (health && op_health_parse(health, &in->health) != 0)
+		return pr_bad(r, "health", "expected one of starting, healthy, unhealthy", "");
 	memcpy(in->id, id, strlen(id) + 1);
 	in->pid = (int)pid;
 	in->restarts = (int)restarts;
 	in->exit_code = (int)code;
 	in->retry_ms = (int64_t)retry;
 	op_proto_text(in->error, sizeof in->error, error ? error : ""); /* goes into logs */
+	op_proto_text(in->probe, sizeof in->probe, probe ? probe : "");
 	return 0;
 }
 

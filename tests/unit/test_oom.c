@@ -420,9 +420,12 @@ static int run_proto(void *ctx, op_err *e)
 	const op_app *app = ctx;
 	static op_kv labels[] = {
 		{"arch", "amd64"}, {"hostname", "box-1"}, {"role", "gw"}, {"site", "plant-7"}};
-	op_hb_inst insts[3] = {{"thermo.reader.0-0123456789ab", OP_INST_RUNNING, 100, 0, -1, "", 0},
-		{"thermo.reader.1-0123456789ab", OP_INST_FAILED, 0, 5, 1, "crash loop", 0},
-		{"thermo.gw.0@box-1-0123456789ab", OP_INST_STOPPING, 102, 1, 0, "", 0}};
+	op_hb_inst insts[3] = {{"thermo.reader.0-0123456789ab", OP_INST_RUNNING, 100, 0, -1, "", 0,
+				       OP_HEALTH_UNHEALTHY, "tcp :80: connection refused"},
+		{"thermo.reader.1-0123456789ab", OP_INST_FAILED, 0, 5, 1, "crash loop", 0,
+			OP_HEALTH_NONE, ""},
+		{"thermo.gw.0@box-1-0123456789ab", OP_INST_STOPPING, 102, 1, 0, "", 0,
+			OP_HEALTH_NONE, ""}};
 	op_heartbeat hb = {.host = "box-1",
 		.site = "plant-7",
 		.boot = "b1",

@@ -39,10 +39,11 @@ static op_kv labels_v[] = {{"arch", "amd64"}, {"hostname", "box-1"}, {"role", "g
 static void test_heartbeat_roundtrip(void)
 {
 	op_hb_inst insts[] = {
-		{"thermo.reader.0-" HEX12, OP_INST_RUNNING, 4242, 0, -1, "", 0},
+		{"thermo.reader.0-" HEX12, OP_INST_RUNNING, 4242, 0, -1, "", 0, OP_HEALTH_HEALTHY,
+			""},
 		{"thermo.writer.1@box-1-" HEX12, OP_INST_FAILED, 0, 4, 3,
-			"crash loop: \"quoted\" \\ and \xc3\xa9", 40000},
-		{"a.b.0-" HEX12, OP_INST_BACKOFF, 0, 1, 137, "", 0},
+			"crash loop: \"quoted\" \\ and \xc3\xa9", 40000, OP_HEALTH_NONE, ""},
+		{"a.b.0-" HEX12, OP_INST_BACKOFF, 0, 1, 137, "", 0, OP_HEALTH_NONE, ""},
 	};
 	op_heartbeat hb = {.host = "box-1",
 		.site = "plant-7",
@@ -80,6 +81,7 @@ static void test_heartbeat_roundtrip(void)
 		T_EQ_INT(back.insts[i].exit_code, insts[i].exit_code);
 		T_EQ_STR(back.insts[i].error, insts[i].error);
 		T_EQ_INT(back.insts[i].retry_ms, insts[i].retry_ms);
+		T_EQ_INT(back.insts[i].health, insts[i].health);
 	}
 	T_REQUIRE(op_heartbeat_encode(&back, &again, &e) == 0);
 	T_EQ_STR(again, json);
@@ -342,6 +344,16 @@ static const struct bad bads[] = {
 	{HB, INST(",\"error\":7"), OP_EINVAL, "heartbeat: instances[0].error: expected a string"},
 	{HB, HB1("{" I0 "},{" I0 "}"), OP_EINVAL,
 		"heartbeat: instances[1].id: duplicate instance a.b.0-x"},
+	{HB, INST(",\"health\":\"none\""), OP_EINVAL,
+		"heartbeat: instances[0].health: expected one of starting, healthy, unhealthy"},
+	{HB, INST(",\"health\":\"ok\""), OP_EINVAL, "instances[0].health: expected one of"},
+	{HB, INST(",\"health\":1"), OP_EINVAL, "instances[0].health: expected a string"},
+	{HB, INST(",\"health\":\"\""), OP_EINVAL, "instances[0].health: expected a health"},
+	{HB,
+		HB1("{\"id\":\"x\",\"state\":\"backoff\",\"pid\":0,\"restarts\":1,\"exit\":1,"
+		    "\"health\":\"healthy\"}"),
+		OP_EINVAL, "instances[0].health: expected only while the state is running"},
+	{HB, INST(",\"probe\":[]"), OP_EINVAL, "heartbeat: instances[0].probe: expected a string"},
 	/* commands */
 	{CMD, "{\"v\":1}", OP_EINVAL, "command: op: missing"},
 	{CMD, "{\"v\":1,\"op\":\"reboot\",\"id\":\"a\"}", OP_EINVAL,
@@ -402,6 +414,82 @@ static int decode(enum kind k, const char *json, size_t len, op_err *e)
 		rc = op_hostreply_decode(json, len, &r, e);
 	}
 	return rc;
+}
+
+/* Health goes out only while running (none is not sent), a failed probe's text when
+ * there is one; a running instance without health (an older host, or one that does not
+ * run checks) reads as healthy, any other state as none. */
+static void test_heartbeat_health(void)
+{
+	op_hb_inst insts[] = {
+		{"a.b.0-" HEX12, OP_INST_RUNNING, 10, 0, -1, "", 0, OP_HEALTH_HEALTHY, ""},
+		{"a.b.1-" HEX12, OP_INST_RUNNING, 11, 0, -1, "", 0, OP_HEALTH_UNHEALTHY,
+			"http :8080/healthz: status 503"},
+		{"a.b.2-" HEX12, OP_INST_RUNNING, 12, 0, -1, "", 0, OP_HEALTH_STARTING,
+			"exec /bin/check: line\x01two"},
+		{"a.b.3-" HEX12, OP_INST_RUNNING, 13, 0, -1, "", 0, OP_HEALTH_NONE, ""},
+		{"a.b.4-" HEX12, OP_INST_BACKOFF, 0, 1, 1, "", 0, OP_HEALTH_UNHEALTHY, "tcp :1: x"},
+	};
+	op_heartbeat hb = {.host = "h",
+		.site = "s",
+		.boot = "b",
+		.seq = 1,
+		.interval_ms = 2000,
+		.insts = insts,
+		.ninsts = 5};
+	op_err e = {0};
+	char *json = NULL, *again = NULL;
+	T_REQUIRE(op_heartbeat_encode(&hb, &json, &e) == 0);
+	T_CHECK(strstr(json, "\"health\":\"healthy\",\"id\":\"a.b.0-"));
+	T_CHECK(strstr(json, "\"health\":\"unhealthy\",\"id\":\"a.b.1-"));
+	T_CHECK(strstr(json, "\"probe\":\"http :8080/healthz: status 503\""));
+	T_CHECK(strstr(json, "\"probe\":\"exec /bin/check: line two\"")); /* made text */
+	T_CHECK(strstr(json, "{\"exit\":-1,\"id\":\"a.b.3-" HEX12 "\",\"pid\":13,")); /* not sent */
+	T_CHECK(!strstr(json, "\"health\":\"none\""));
+	char *b4 = strstr(json, "a.b.4-");
+	T_CHECK(b4 && !strstr(b4, "health")); /* not running: not sent */
+	op_heartbeat back = {0};
+	T_REQUIRE(op_heartbeat_decode(json, strlen(json), &back, &e) == 0);
+	T_REQUIRE(back.ninsts == 5);
+	const enum op_health want[] = {OP_HEALTH_HEALTHY, OP_HEALTH_UNHEALTHY, OP_HEALTH_STARTING,
+		OP_HEALTH_HEALTHY, OP_HEALTH_NONE};
+	for (size_t i = 0; i < 5; i++)
+		T_EQ_INT(back.insts[i].health, want[i]);
+	T_EQ_STR(back.insts[1].probe, "http :8080/healthz: status 503");
+	T_EQ_STR(back.insts[2].probe, "exec /bin/check: line two");
+	T_EQ_STR(back.insts[0].probe, "");
+	T_EQ_STR(back.insts[4].probe, "tcp :1: x");
+	/* Encoded again, the same bytes but for the one read as healthy. */
+	T_REQUIRE(op_heartbeat_encode(&back, &again, &e) == 0);
+	T_CHECK(strstr(again, "\"health\":\"healthy\",\"id\":\"a.b.3-"));
+	back.insts[3].health = OP_HEALTH_NONE;
+	free(again);
+	T_REQUIRE(op_heartbeat_encode(&back, &again, &e) == 0);
+	T_EQ_STR(again, json);
+	free(json);
+	free(again);
+	op_heartbeat_clear(&back);
+
+	/* An older host: no health field. */
+	const char *old = HB1("{" I0 "},{\"id\":\"a.b.1-x\",\"state\":\"starting\",\"pid\":0,"
+			      "\"restarts\":0,\"exit\":-1}");
+	T_REQUIRE(op_heartbeat_decode(old, strlen(old), &back, &e) == 0);
+	T_EQ_INT(back.insts[0].health, OP_HEALTH_HEALTHY);
+	T_EQ_INT(back.insts[1].health, OP_HEALTH_NONE);
+	op_heartbeat_clear(&back);
+
+	/* A health out of range is refused by the encoder. */
+	insts[0].health = (enum op_health)9;
+	T_CHECK(op_heartbeat_encode(&hb, &json, &e) != 0);
+	T_CHECK(json == NULL);
+
+	T_EQ_STR(op_health_name(OP_HEALTH_NONE), "none");
+	T_EQ_STR(op_health_name(OP_HEALTH_UNHEALTHY), "unhealthy");
+	enum op_health h = OP_HEALTH_NONE;
+	T_EQ_INT(op_health_parse("healthy", &h), 0);
+	T_EQ_INT(h, OP_HEALTH_HEALTHY);
+	T_EQ_INT(op_health_parse("none", &h), OP_EINVAL);
+	T_EQ_INT(op_health_parse(NULL, &h), OP_EINVAL);
 }
 
 static void test_refusals(void)
@@ -539,6 +627,7 @@ static void test_cli_labels(void)
 int main(void)
 {
 	T_RUN(test_heartbeat_roundtrip);
+	T_RUN(test_heartbeat_health);
 	T_RUN(test_hostcmd_roundtrip);
 	T_RUN(test_reply_roundtrip);
 	T_RUN(test_names);

@@ -10,7 +10,10 @@
  *   heartbeat {"v":1,"host":"h1","site":"plant-7","boot":"<1..63 [a-z0-9-]>","seq":N,
  *              "interval_ms":2000,"labels":{"arch":"amd64",...},
  *              "instances":[{"id":"...","state":"running","pid":123,"restarts":0,
- *                            "exit":-1,"error":"..." (optional, omitted when empty)}]}
+ *                            "exit":-1,"error":"..." (optional, omitted when empty),
+ *                            "retry_ms":N (optional), "health":"starting"|"healthy"|
+ *                            "unhealthy" (optional: only while running),
+ *                            "probe":"..." (optional, omitted when empty)}]}
  *   start     {"v":1,"op":"start","id":"<instance id>","comp":0,"app":{<canonical app>}}
  *   stop      {"v":1,"op":"stop","id":"<instance id>"}
  *   reply     {"v":1,"ok":true} | {"v":1,"ok":false,"error":"..."}
@@ -52,6 +55,11 @@ typedef struct op_hb_inst {
 	int exit_code; /* last exit: code, or 128+signal; -1 none yet */
 	char error[256]; /* why failed (artifact refused, crash loop, exec error); "" none */
 	int64_t retry_ms; /* failed: it is tried again in this many ms; 0 none (not sent) */
+	/* Sent only while running, and not when NONE; a running instance without it (a
+	 * host older than health checks, or one that does not run them) is read as
+	 * healthy, so an upgrade never stalls a rollout. NONE in every other state. */
+	enum op_health health;
+	char probe[256]; /* the last failed probe ("http :8080/healthz: status 503"); "" none */
 } op_hb_inst;
 
 typedef struct op_heartbeat {
@@ -169,6 +177,10 @@ void op_logreply_clear(op_logreply *r);
 
 const char *op_inst_state_name(enum op_inst_state s);
 int op_inst_state_parse(const char *s, enum op_inst_state *out);
+/* "none", "starting", "healthy", "unhealthy". */
+const char *op_health_name(enum op_health h);
+/* One of the names but "none" (which is never sent). */
+int op_health_parse(const char *s, enum op_health *out);
 
 /* An instance id: 1..OP_INST_MAX of [a-z0-9.@-], starting with [a-z0-9] (it also names
  * the host's per-instance state directory, so no "/" and no leading "."). */
