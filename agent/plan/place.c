@@ -377,14 +377,14 @@ static enum op_inst_state kept_state(const struct comp *p, const struct slot *s)
 	return p->recs[s->keep]->v->state;
 }
 
-/* RUNNING, or done for good (EXITED under restart never or on-failure). */
+/* RUNNING and healthy, or done for good (EXITED under restart never or on-failure). */
 static bool ready(const struct comp *p, const struct slot *s)
 {
 	if (s->keep == PL_NONE)
 		return false;
-	enum op_inst_state st = kept_state(p, s);
-	return st == OP_INST_RUNNING ||
-		(st == OP_INST_EXITED && p->c->restart != OP_RESTART_ALWAYS);
+	const op_inst_view *v = p->recs[s->keep]->v;
+	return (v->state == OP_INST_RUNNING && v->health == OP_HEALTH_HEALTHY) ||
+		(v->state == OP_INST_EXITED && p->c->restart != OP_RESTART_ALWAYS);
 }
 
 static bool needs_restart(const struct comp *p, const struct slot *s)
@@ -397,8 +397,10 @@ static bool in_flight(const struct comp *p, const struct slot *s)
 {
 	if (s->keep == PL_NONE)
 		return false;
-	enum op_inst_state st = kept_state(p, s);
-	return st == OP_INST_STARTING || st == OP_INST_BACKOFF || st == OP_INST_FAILED;
+	const op_inst_view *v = p->recs[s->keep]->v;
+	return v->state == OP_INST_STARTING || v->state == OP_INST_BACKOFF ||
+		v->state == OP_INST_FAILED ||
+		(v->state == OP_INST_RUNNING && v->health != OP_HEALTH_HEALTHY);
 }
 
 static int roll(struct comp *p)

@@ -157,7 +157,8 @@ static void remember(ag_reconcile *rc, const ag_hosts *hs, const op_cmd *c, int6
 	p->at_ms = now;
 }
 
-static int add_inst(ag_round *r, const char *id, const char *host, enum op_inst_state st)
+static int add_inst(
+	ag_round *r, const char *id, const char *host, enum op_inst_state st, enum op_health health)
 {
 	if (op_grow((void **)&r->insts, &r->capinsts, r->ninsts + 1, sizeof *r->insts))
 		return OP_ENOMEM;
@@ -166,6 +167,7 @@ static int add_inst(ag_round *r, const char *id, const char *host, enum op_inst_
 	snprintf(v->id, sizeof v->id, "%s", id);
 	snprintf(v->host, sizeof v->host, "%s", host);
 	v->state = st;
+	v->health = st == OP_INST_RUNNING ? health : OP_HEALTH_NONE;
 	return 0;
 }
 
@@ -200,7 +202,7 @@ static int snapshot(const ag_reconcile *rc, const ag_hosts *hs, const op_revisio
 			enum op_inst_state st = pending_has(rc, OP_CMD_STOP, in->id, h->hb.host)
 				? OP_INST_STOPPING
 				: in->state;
-			if (add_inst(r, in->id, h->hb.host, st))
+			if (add_inst(r, in->id, h->hb.host, st, in->health))
 				return OP_ENOMEM;
 		}
 	}
@@ -211,7 +213,7 @@ static int snapshot(const ag_reconcile *rc, const ag_hosts *hs, const op_revisio
 			shown |= !strcmp(r->insts[j].id, p->inst) &&
 				!strcmp(r->insts[j].host, p->host);
 		if (p->op == OP_CMD_START && !shown &&
-			add_inst(r, p->inst, p->host, OP_INST_STARTING))
+			add_inst(r, p->inst, p->host, OP_INST_STARTING, OP_HEALTH_NONE))
 			return OP_ENOMEM;
 	}
 	return 0;

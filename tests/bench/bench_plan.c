@@ -150,6 +150,7 @@ static void apply(const op_cmd *cmds, size_t n)
 		memcpy(v->id, cmds[j].inst, sizeof v->id);
 		memcpy(v->host, cmds[j].host, sizeof v->host);
 		v->state = OP_INST_RUNNING;
+		v->health = OP_HEALTH_HEALTHY;
 	}
 }
 

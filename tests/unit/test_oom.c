@@ -809,6 +809,7 @@ static void inst(op_inst_view *v, const op_app *app, const op_app *spec, size_t 
 	op_inst_id(app, &app->comps[c], hash, n, dh, v->id);
 	snprintf(v->host, sizeof v->host, "%s", host);
 	v->state = st;
+	v->health = st == OP_INST_RUNNING ? OP_HEALTH_HEALTHY : OP_HEALTH_NONE;
 }
 
 static void test_oom_plan(void)

@@ -189,6 +189,7 @@ static op_inst_view *add(const char *id, const char *h, enum op_inst_state st)
 	snprintf(v->id, sizeof v->id, "%s", id);
 	snprintf(v->host, sizeof v->host, "%s", h);
 	v->state = st;
+	v->health = st == OP_INST_RUNNING ? OP_HEALTH_HEALTHY : OP_HEALTH_NONE;
 	return v;
 }
 
@@ -286,7 +287,7 @@ static void apply(void)
 		} else {
 			op_inst_view *v = find(c->inst, c->host);
 			if (v)
-				v->state = OP_INST_RUNNING;
+				v->state = OP_INST_RUNNING, v->health = OP_HEALTH_HEALTHY;
 			else
 				add(c->inst, c->host, OP_INST_RUNNING);
 		}
@@ -945,6 +946,7 @@ static void test_rollout_start_first(void)
 	find(idof(a, 0, NULL), "h1")->state = OP_INST_BACKOFF;
 	PLAN_IS("");
 	find(idof(a, 0, NULL), "h1")->state = OP_INST_RUNNING;
+	find(idof(a, 0, NULL), "h1")->health = OP_HEALTH_HEALTHY;
 	PLAN_IS("-web.c.0/h1");
 	T_CHECK(strstr(W.cmds[0].inst, hash_of(a, 0)) == NULL); /* the old one is stopped */
 	apply();
@@ -988,6 +990,65 @@ static void test_rollout_waits_for_the_stop(void)
 	reset();
 }
 
+/* A replacement moves on only once the new instance is RUNNING and healthy: running but
+ * starting, unhealthy or of unknown health it is in flight (the old one keeps serving,
+ * nothing else moves), in both rollout orders. The old instances' health does not
+ * matter, nor does health in a steady revision: the plan sends nothing for it. */
+static void test_rollout_waits_for_health(void)
+{
+	static const enum op_health waits[] = {
+		OP_HEALTH_NONE, OP_HEALTH_STARTING, OP_HEALTH_UNHEALTHY};
+	for (int order = 0; order < 2; order++)
+		for (size_t w = 0; w < sizeof waits / sizeof *waits; w++) {
+			three_on_three(order ? "rollout: stop-first" : NULL);
+			T_REQUIRE(W.apps[0]);
+			const op_app *a = W.apps[0];
+			/* The old instances are unhealthy: they are still not touched. */
+			for (size_t i = 0; i < W.ninsts; i++)
+				W.insts[i].health = OP_HEALTH_UNHEALTHY;
+			if (order) {
+				PLAN_IS("-web.c.0/h1");
+				apply();
+			}
+			PLAN_IS("+web.c.0/h1");
+			apply();
+			op_inst_view *v = find(idof(a, 0, NULL), "h1");
+			T_REQUIRE(v);
+			v->health = waits[w];
+			T_CHECK_MSG(!strcmp(plan(), ""), "order %d health %d: %s", order, waits[w],
+				plan());
+			v->health = OP_HEALTH_HEALTHY;
+			PLAN_IS(order ? "-web.c.1/h2" : "-web.c.0/h1");
+			reset();
+		}
+
+	/* Steady: every instance unhealthy or starting, nothing to do. */
+	reset();
+	host("h1", "", true);
+	host("h2", "", true);
+	T_REQUIRE(set_app(0, mkapp("web", "args: [v1]", "spreadscaler", 2, NULL)));
+	T_EQ_INT(converge(3), 1);
+	W.insts[0].health = OP_HEALTH_UNHEALTHY;
+	W.insts[1].health = OP_HEALTH_STARTING;
+	PLAN_IS("");
+	reset();
+
+	/* A job done for good (EXITED under restart never) is ready whatever its health. */
+	reset();
+	host("h1", "", true);
+	T_REQUIRE(set_app(0, mkapp("job", "args: [v1]; restart: never", "spreadscaler", 2, NULL)));
+	T_EQ_INT(converge(3), 1);
+	T_REQUIRE(set_app(0, mkapp("job", "args: [v2]; restart: never", "spreadscaler", 2, NULL)));
+	PLAN_IS("+job.c.0/h1");
+	apply();
+	op_inst_view *j = find(idof(W.apps[0], 0, NULL), "h1");
+	T_REQUIRE(j);
+	j->state = OP_INST_EXITED;
+	j->health = OP_HEALTH_NONE;
+	PLAN_IS("-job.c.0/h1");
+	reset();
+}
+
 static void test_rollout_halts_on_failure(void)
 {
 	three_on_three(NULL);
@@ -1024,6 +1085,7 @@ static void test_rollout_stop_first(void)
 	find(idof(a, 0, NULL), "h1")->state = OP_INST_STARTING;
 	PLAN_IS(""); /* not RUNNING yet: the next old one stays */
 	find(idof(a, 0, NULL), "h1")->state = OP_INST_RUNNING;
+	find(idof(a, 0, NULL), "h1")->health = OP_HEALTH_HEALTHY;
 	PLAN_IS("-web.c.1/h2");
 	apply();
 	PLAN_IS("+web.c.1/h2");
@@ -1239,6 +1301,7 @@ int main(void)
 	T_RUN(test_rollout_start_first);
 	T_RUN(test_rollout_waits_for_the_stop);
 	T_RUN(test_rollout_halts_on_failure);
+	T_RUN(test_rollout_waits_for_health);
 	T_RUN(test_rollout_stop_first);
 	T_RUN(test_rollout_bounds);
 	T_RUN(test_rollout_edges);

@@ -280,6 +280,7 @@ static void add_inst(const char *id, const char *host, enum op_inst_state st)
 	snprintf(v->id, sizeof v->id, "%s", id);
 	snprintf(v->host, sizeof v->host, "%s", host);
 	v->state = st;
+	v->health = st == OP_INST_RUNNING ? OP_HEALTH_HEALTHY : OP_HEALTH_NONE;
 }
 
 static enum op_inst_state rnd_state(void)
@@ -648,7 +649,7 @@ static bool apply(const op_cmd *cmds, size_t n)
 		if (c->op == OP_CMD_STOP && k < S.ninsts)
 			S.insts[k] = S.insts[--S.ninsts], stale = true;
 		else if (c->op == OP_CMD_START && k < S.ninsts)
-			S.insts[k].state = OP_INST_RUNNING;
+			S.insts[k].state = OP_INST_RUNNING, S.insts[k].health = OP_HEALTH_HEALTHY;
 		else if (c->op == OP_CMD_START)
 			add_inst(c->inst, c->host, OP_INST_RUNNING);
 	}
@@ -659,7 +660,7 @@ static bool apply(const op_cmd *cmds, size_t n)
 		if (v->state == OP_INST_STOPPING)
 			*v = S.insts[--S.ninsts], changed = stale = true;
 		else if (v->state == OP_INST_STARTING || v->state == OP_INST_BACKOFF)
-			v->state = OP_INST_RUNNING, changed = true;
+			v->state = OP_INST_RUNNING, v->health = OP_HEALTH_HEALTHY, changed = true;
 	}
 	return changed;
 }

@@ -51,7 +51,12 @@
  * counts as remaining), and touch the next ordinal only when it is RUNNING. Old instances that no
  * free place could ever replace are stopped. A restart in place counts as a start here. With no old
  * instance, everything starts at once. A new instance that has EXITED under restart
- * never/on-failure counts as RUNNING (done). */
+ * never/on-failure counts as RUNNING (done).
+ *
+ * Health: wherever a rollout above waits for a new instance to be RUNNING, it waits for
+ * it to be RUNNING and HEALTHY (ready); a new instance that runs but is not healthy yet
+ * (starting, unhealthy) is in flight like a STARTING one, so the next ordinal waits and
+ * the old instance it replaces keeps serving. */
 #ifndef OUTPOST_PLAN_H
 #define OUTPOST_PLAN_H
 
@@ -93,6 +98,8 @@ typedef struct op_inst_view {
 	char id[OP_INST_MAX + 1];
 	char host[OP_HOST_MAX + 1]; /* where it runs */
 	enum op_inst_state state;
+	enum op_health health; /* RUNNING: as the heartbeat says (a host without health
+				  checks: HEALTHY); else NONE */
 } op_inst_view;
 
 typedef struct op_plan_in {
