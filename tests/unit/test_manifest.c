@@ -207,7 +207,8 @@ static const struct bad bads[] = {
 		13, C ".type", "expected one of: process; got \"container\""},
 	{TOP NAME "spec:\n  policies:\n    - name: p\n      type: spread\n      properties: "
 		  "{}\n" POLT,
-		8, 13, "spec.policies[0].type", "expected one of: placement; got \"spread\""},
+		8, 13, "spec.policies[0].type",
+		"expected one of: placement, rollout; got \"spread\""},
 	{POLH "      properties: {}\n    - name: q\n      type: placement\n      properties: "
 	      "{}\n" POLT,
 		10, 7, "spec.policies[1]", "an app takes one placement policy"},
