@@ -33,7 +33,8 @@ DYN_LIBS := $(LIB_SHA1) $(LIB_GIT) -lnats -lyaml -ljansson -lsodium $(LIB_TLS) -
 # redaction) link everything.
 PURE_LIBS := $(LIB_SHA1) -lyaml -ljansson -lsodium $(LIB_TLS)
 PURE_UNIT := appset choose doc fresh gitobj manifest mindex plan plan_props proto revision \
-	sshsig supervise trust log objmeta artifact_refs logs stage install_plan health
+	sshsig supervise trust log objmeta artifact_refs logs stage install_plan health rollout_policy \
+	wave rollout
 GIT_LIBS := $(LIB_SHA1) $(LIB_GIT) -lyaml -ljansson -lsodium $(LIB_TLS) -lz -pthread -lrt
 GIT_UNIT := proof follow
 

@@ -264,6 +264,10 @@ bool ck_int(op_check *c, const op_node *n, long long min, long long max, int *ou
 
 bool ck_duration(op_check *c, const op_node *n, int64_t min_ms, int64_t max_ms, int64_t *out)
 {
+	if (!n || n->kind != OP_NODE_SCALAR || op_node_is_null(n)) {
+		ck_err(c, n, "expected a duration such as 500ms, 10s or 5m, got %s", found(n));
+		return false;
+	}
 	char *s = ck_str(c, n);
 	if (!s)
 		return false;

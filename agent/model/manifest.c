@@ -12,6 +12,7 @@
 
 #include "check_int.h"
 #include "health_int.h"
+#include "rollout_int.h"
 
 static const char *const restart_names[] = {"always", "on-failure", "never", NULL};
 static const char *const rollout_names[] = {"start-first", "stop-first", NULL};
@@ -269,9 +270,10 @@ static void read_policies(op_check *c, const op_node *n, op_app *app)
 {
 	static const char *const keys[] = {"name", "type", "properties", NULL};
 	static const char *const pkeys[] = {"sites", "requirements", NULL};
-	static const char *const types[] = {"placement", NULL};
+	static const char *const types[] = {"placement", "rollout", NULL};
 	if (!ck_list(c, n, 0, 8, "policies"))
 		return;
+	const op_node *rollout = NULL;
 	for (size_t i = 0; i < n->n; i++) {
 		const op_node *p = n->vals[i], *props, *v;
 		size_t m = ck_index(c, i);
@@ -288,6 +290,19 @@ static void read_policies(op_check *c, const op_node *n, op_app *app)
 		if (type == 0 && app->has_placement) {
 			ck_err(c, p, "an app takes one placement policy");
 			type = -1;
+		}
+		if (type == 1 && rollout) {
+			ck_err(c, p, "an app takes one rollout policy; the first is at line %d",
+				rollout->line);
+			type = -1;
+		} else if (type == 1) {
+			rollout = p;
+			app->has_rollout = true;
+			app->rollout.name = name;
+			AT_KEY(c, "properties",
+				op_rollout_read(c, ck_get(p, "properties"), &app->rollout));
+			ck_pop(c, m);
+			continue;
 		}
 		if (type != 0) {
 			free(name);

@@ -12,6 +12,7 @@
 
 #include "health_int.h"
 #include "outpost/agent/base/util.h"
+#include "rollout_int.h"
 
 /* Every builder returns NULL when any part failed (out of memory): a JSON with a part
  * missing would be published with a digest of its own. */
@@ -118,6 +119,9 @@ static json_t *app_json(const op_app *app)
 					"properties", props)
 			      : NULL);
 	}
+	/* Left out without a rollout policy, so that existing apps keep their digests. */
+	if (policies && app->has_rollout)
+		policies = push(policies, op_rollout_json(&app->rollout));
 	if (!comps || !policies) {
 		json_decref(comps);
 		json_decref(policies);
@@ -203,6 +207,7 @@ void op_app_free(op_app *app)
 	free(app->placement.name);
 	strs_clear(&app->placement.sites);
 	op_kvs_clear(&app->placement.requirements);
+	op_rollout_clear(&app->rollout);
 	for (size_t i = 0; i < app->ncomps; i++)
 		component_clear(&app->comps[i]);
 	free(app->comps);

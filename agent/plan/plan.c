@@ -156,13 +156,24 @@ static int put_props(mbedtls_sha256_context *h, const op_component *c)
 	if (c->has_artifact) {
 		if (!c->artifact.path)
 			return OP_EINVAL;
-		put_lit(h, ",\"artifact\":{\"path\":");
+		/* As the canonical JSON writes it: mode and unpack only when not default. */
+		put_lit(h, ",\"artifact\":{");
+		if (c->artifact.mode != OP_ARTIFACT_MODE_DEFAULT) {
+			char mode[8];
+			snprintf(mode, sizeof mode, "0%03o", c->artifact.mode);
+			put_lit(h, "\"mode\":");
+			put_str(h, mode);
+			put(h, ",", 1);
+		}
+		put_lit(h, "\"path\":");
 		put_str(h, c->artifact.path);
 		put_lit(h, ",\"sha256\":");
 		if (c->artifact.sha256)
 			put_str(h, c->artifact.sha256);
 		else if ((rc = put_kvs(h, &c->artifact.sha256_arch)) != 0)
 			return rc;
+		if (c->artifact.unpack == OP_UNPACK_TAR)
+			put_lit(h, ",\"unpack\":\"tar\"");
 		put(h, "}", 1);
 	}
 	put_lit(h, ",\"command\":");

@@ -256,7 +256,7 @@ static const struct bad bads[] = {
 	{HDR COMP "        min_ready: 2h\n", 11, 20, CP ".min_ready",
 		"expected a duration from 0s to 1h, got 2h"},
 	{HDR COMP "        min_ready: [1s]\n", 11, 20, CP ".min_ready",
-		"expected a string, got a list"},
+		"expected a duration such as 500ms, 10s or 5m, got a list"},
 
 	/* types of traits, components, policies */
 	{HDR COMP "      traits:\n        - type: autoscaler\n          properties: {}\n", 12, 17,
@@ -268,7 +268,8 @@ static const struct bad bads[] = {
 		13, C ".type", "expected one of: process; got \"container\""},
 	{TOP NAME "spec:\n  policies:\n    - name: p\n      type: spread\n      properties: "
 		  "{}\n" POLT,
-		8, 13, "spec.policies[0].type", "expected one of: placement; got \"spread\""},
+		8, 13, "spec.policies[0].type",
+		"expected one of: placement, rollout; got \"spread\""},
 	{POLH "      properties: {}\n    - name: q\n      type: placement\n      properties: "
 	      "{}\n" POLT,
 		10, 7, "spec.policies[1]", "an app takes one placement policy"},

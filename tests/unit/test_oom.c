@@ -118,8 +118,8 @@ static void drive(const char *module, oom_op op, void *ctx, bool strict, int jso
 
 #define HEX "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
-/* Every part of the model: policies, annotations, args, env, artifacts by arch, both
- * scalers, spread entries with and without names, an anchor and its alias. */
+/* Every part of the model: policies (placement and rollout), annotations, args, env, artifacts by
+ * arch, both scalers, spread entries with and without names, an anchor and its alias. */
 static const char *const MANIFEST =
 	"apiVersion: core.oam.dev/v1beta1\n"
 	"kind: Application\n"
@@ -133,6 +133,12 @@ static const char *const MANIFEST =
 	"      properties:\n"
 	"        sites: [plant-7, plant-9]\n"
 	"        requirements: &req {region: eu}\n"
+	"    - name: canary\n"
+	"      type: rollout\n"
+	"      properties:\n"
+	"        waves: [{name: canary, requirements: {ring: canary}}, {name: rest}]\n"
+	"        soak: 90s\n"
+	"        min_sites: 2\n"
 	"  components:\n"
 	"    - name: reader\n"
 	"      type: process\n"
@@ -209,7 +215,10 @@ static int run_manifest(void *ctx, op_err *e)
 		OOM_CHECK(!strcmp(app->comps[0].env.v[0].val, "info") &&
 				app->comps[0].scaler.nspread == 2 &&
 				!strcmp(app->comps[0].scaler.spread[1].name, "spread-1") &&
-				op_kvs_get(&app->comps[0].scaler.spread[1].requirements, "region"),
+				op_kvs_get(
+					&app->comps[0].scaler.spread[1].requirements, "region") &&
+				app->has_rollout && app->rollout.nwaves == 2 &&
+				op_kvs_get(&app->rollout.waves[0].requirements, "ring"),
 			"manifest: n=%ld: wrong app", cur_n);
 	}
 	op_app_free(app);

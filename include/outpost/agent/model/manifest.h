@@ -118,11 +118,35 @@ typedef struct op_placement {
 	op_kvs requirements; /* site labels, all must match */
 } op_placement;
 
+/* Canary waves (policy type rollout). Durations are milliseconds, written in the
+ * manifest like the command line's ("500ms", "10s", "5m", "2h"), at most a week. */
+#define OP_MAX_WAVES 16
+#define OP_MAX_DURATION_MS (7LL * 24 * 3600 * 1000)
+#define OP_MAX_MIN_SITES 100000
+#define OP_ROLLOUT_SOAK_DEFAULT_MS (10LL * 60 * 1000)
+#define OP_ROLLOUT_DEADLINE_DEFAULT_MS (5LL * 60 * 1000)
+
+typedef struct op_wave {
+	char *name;
+	op_kvs requirements; /* site labels, all must match; none: every site */
+} op_wave;
+
+typedef struct op_rollout_policy {
+	char *name; /* the policy's name */
+	op_wave *waves; /* none: every site is one wave */
+	size_t nwaves;
+	int64_t soak_ms; /* default 10m, 0..a week */
+	int min_sites; /* -1 unset: every site of the wave that reported within the soak */
+	int64_t progress_deadline_ms; /* default 5m, 1s..a week */
+} op_rollout_policy;
+
 typedef struct op_app {
 	char *name;
 	op_kvs annotations;
 	bool has_placement;
 	op_placement placement;
+	bool has_rollout;
+	op_rollout_policy rollout;
 	op_component *comps;
 	size_t ncomps;
 	int name_line, name_col; /* where metadata.name stands, for cross-file errors */
