@@ -25,6 +25,13 @@ void ck_nomem(op_check *c, const op_node *at);
 size_t ck_key(op_check *c, const char *key);
 size_t ck_index(op_check *c, size_t i);
 void ck_pop(op_check *c, size_t mark);
+/* Runs stmt (a reader of key's value) under the key's path. */
+#define AT_KEY(c, key, stmt) \
+	do { \
+		size_t m_ = ck_key(c, key); \
+		stmt; \
+		ck_pop(c, m_); \
+	} while (0)
 
 /* A mapping whose keys are all in allowed (NULL-terminated) and none twice. Reports
  * and returns false when n is not a mapping; unknown and duplicate keys are reported

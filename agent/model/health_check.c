@@ -16,13 +16,6 @@ const char *op_probe_name(enum op_probe p)
 	return probe_names[p];
 }
 
-#define AT_KEY(c, key, stmt) \
-	do { \
-		size_t m_ = ck_key(c, key); \
-		stmt; \
-		ck_pop(c, m_); \
-	} while (0)
-
 /* An http path goes on a request line as it is: no spaces, no controls, ASCII. */
 static char *read_http_path(op_check *c, const op_node *n)
 {

@@ -31,14 +31,6 @@ const char *op_scaler_name(enum op_scaler s)
 	return scaler_names[s];
 }
 
-/* Reads key of map with reader, under the key's path; NULL node: nothing to read. */
-#define AT_KEY(c, key, stmt) \
-	do { \
-		size_t m_ = ck_key(c, key); \
-		stmt; \
-		ck_pop(c, m_); \
-	} while (0)
-
 static void read_spread(op_check *c, const op_node *n, size_t idx, op_spread *s)
 {
 	static const char *const keys[] = {"name", "requirements", "weight", NULL};
