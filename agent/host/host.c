@@ -214,6 +214,9 @@ static bool look_at(op_host *h, ent *x, op_hb_inst *out)
 		out->restarts = st.restarts;
 		out->exit_code = st.exit_code;
 		op_proto_text(out->error, sizeof out->error, st.error);
+		if (st.state == OP_INST_RUNNING) /* else the heartbeat carries none */
+			out->health = st.health;
+		op_proto_text(out->probe, sizeof out->probe, st.probe);
 		if (st.state == OP_INST_FAILED && st.retry_at > 0) {
 			int64_t left = st.retry_at - op_wall_ms();
 			out->retry_ms = left > 0 ? left : 0;

@@ -96,8 +96,14 @@ int op_shim_state_encode(const op_shim_state *s, char **json, op_err *e)
 		s->id, "state", op_inst_state_name(s->state), "shim_pid", s->shim_pid, "shim_start",
 		(json_int_t)s->shim_start, "pid", s->pid, "pid_start", (json_int_t)s->pid_start,
 		"restarts", s->restarts, "exit", s->exit_code, "error", s->error);
-	if (j && s->retry_at > 0 &&
-		json_object_set_new(j, "retry_at", json_integer(s->retry_at)) != 0) {
+	if (j &&
+		((s->retry_at > 0 &&
+			 json_object_set_new(j, "retry_at", json_integer(s->retry_at)) != 0) ||
+			(s->health != OP_HEALTH_NONE &&
+				json_object_set_new(j, "health",
+					json_string(op_health_name(s->health))) != 0) ||
+			(s->probe[0] &&
+				json_object_set_new(j, "probe", json_string(s->probe)) != 0))) {
 		json_decref(j);
 		j = NULL;
 	}
@@ -124,28 +130,30 @@ int op_shim_state_decode(const char *buf, size_t len, op_shim_state *s, op_err *
 	if (!j)
 		return op_err_set(e, OP_EINVAL, "state: not JSON: %s", je.text);
 	json_int_t v, spid, sstart, pid, pstart, restarts, code, retry = 0;
-	const char *id, *state, *error;
+	const char *id, *state, *error, *health = NULL, *probe = "";
 	int rc = OP_EINVAL;
 	if (json_unpack_ex(j, &je, JSON_STRICT,
-		    "{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s?I}", "v", &v, "id", &id,
-		    "state", &state, "shim_pid", &spid, "shim_start", &sstart, "pid", &pid,
-		    "pid_start", &pstart, "restarts", &restarts, "exit", &code, "error", &error,
-		    "retry_at", &retry) != 0) {
+		    "{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s?I, s?s, s?s}", "v", &v,
+		    "id", &id, "state", &state, "shim_pid", &spid, "shim_start", &sstart, "pid",
+		    &pid, "pid_start", &pstart, "restarts", &restarts, "exit", &code, "error",
+		    &error, "retry_at", &retry, "health", &health, "probe", &probe) != 0) {
 		op_err_set(e, OP_EINVAL, "state: %s", je.text);
 		goto out;
 	}
-	const char *field = v != 1                      ? "v"
-		: !op_inst_id_valid(id)                 ? "id"
-		: op_inst_state_parse(state, &s->state) ? "state"
-		: spid < 0 || spid > INT32_MAX          ? "shim_pid"
-		: sstart < 0                            ? "shim_start"
-		: pid < 0 || pid > INT32_MAX            ? "pid"
-		: pstart < 0                            ? "pid_start"
-		: restarts < 0 || restarts > INT32_MAX  ? "restarts"
-		: code < -1 || code > 255               ? "exit"
-		: strlen(error) >= sizeof s->error      ? "error"
-		: retry < 0                             ? "retry_at"
-							: NULL;
+	const char *field = v != 1                              ? "v"
+		: !op_inst_id_valid(id)                         ? "id"
+		: op_inst_state_parse(state, &s->state)         ? "state"
+		: spid < 0 || spid > INT32_MAX                  ? "shim_pid"
+		: sstart < 0                                    ? "shim_start"
+		: pid < 0 || pid > INT32_MAX                    ? "pid"
+		: pstart < 0                                    ? "pid_start"
+		: restarts < 0 || restarts > INT32_MAX          ? "restarts"
+		: code < -1 || code > 255                       ? "exit"
+		: strlen(error) >= sizeof s->error              ? "error"
+		: retry < 0                                     ? "retry_at"
+		: health && op_health_parse(health, &s->health) ? "health"
+		: strlen(probe) >= sizeof s->probe              ? "probe"
+								: NULL;
 	if (field) {
 		op_err_set(e, OP_EINVAL, "state: %s: out of range", field);
 		goto out;
@@ -159,6 +167,7 @@ int op_shim_state_decode(const char *buf, size_t len, op_shim_state *s, op_err *
 	s->exit_code = (int)code;
 	memcpy(s->error, error, strlen(error) + 1);
 	s->retry_at = (int64_t)retry;
+	memcpy(s->probe, probe, strlen(probe) + 1);
 	rc = 0;
 out:
 	json_decref(j);

@@ -82,6 +82,8 @@ typedef struct op_shim_state {
 	int exit_code; /* last exit, -1 none */
 	char error[256]; /* why failed; "" none */
 	int64_t retry_at; /* failed: when it is tried again (wall clock ms); 0 none */
+	enum op_health health; /* running: what its probes (or min_ready) say; none else */
+	char probe[256]; /* the last counted failed probe; "" none */
 } op_shim_state;
 
 /* A failed instance is tried again after a backoff of its own: from OP_FAIL_RETRY_MS,
@@ -92,8 +94,9 @@ typedef struct op_shim_state {
 int64_t op_fail_retry_ms(int64_t max_backoff_ms, int n);
 
 /* {"v":1,"id":..,"state":"running","shim_pid":..,"shim_start":..,"pid":..,
- *  "pid_start":..,"restarts":..,"exit":..,"error":"..","retry_at":..}; *json allocated.
- * retry_at is written only when set, and read when present (older files lack it). */
+ *  "pid_start":..,"restarts":..,"exit":..,"error":"..","retry_at":..,"health":"..",
+ *  "probe":".."}; *json allocated. retry_at, health and probe are written only when
+ * set, and read when present (older files lack them). */
 int op_shim_state_encode(const op_shim_state *s, char **json, op_err *e);
 /* Strict: every field, in range; OP_EINVAL naming the field. */
 int op_shim_state_decode(const char *json, size_t len, op_shim_state *s, op_err *e);
