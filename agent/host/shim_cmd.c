@@ -10,8 +10,13 @@
  * state.json, atomically, before it is logged. It holds the instance's lock for its whole life, so
  * a second shim for the same instance gives up at once.
  *
- * One thread, one poll loop over a signalfd (SIGCHLD, SIGTERM, SIGINT, SIGUSR1) and the output
- * pipe, with the backoff or kill deadline as its timeout. */
+ * While the workload runs, the shim keeps its health (health.h): it runs the component's probe
+ * every interval (probe.h), and restarts an instance that becomes unhealthy as it would a crash
+ * (SIGTERM, KILL after the grace, then the restart policy). Health and the last failed probe are
+ * in state.json for the host's heartbeats.
+ *
+ * One thread, one poll loop over a signalfd (SIGCHLD, SIGTERM, SIGINT, SIGUSR1), the output
+ * pipe and a probe's fd, with the next deadline (backoff, kill, probe) as its timeout. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -27,7 +32,9 @@
 
 #include "outpost/agent/base/cli.h"
 #include "shim_int.h"
+#include "outpost/agent/host/health.h"
 #include "outpost/agent/host/host.h"
+#include "outpost/agent/host/probe.h"
 #include "outpost/agent/host/install.h"
 #include "outpost/agent/base/log.h"
 #include "outpost/agent/wire/proto.h"
@@ -55,6 +62,11 @@ typedef struct shim {
 	int fails; /* failures in a row (a run that lasted min_run_ms resets it) */
 	bool stopping, done;
 	bool shed; /* a run started: give back what it touched (see shed()) */
+	op_health_cfg hcfg;
+	op_health_fsm health;
+	op_probe_run probe;
+	int64_t probe_at; /* when the next probe begins, 0 none */
+	bool sick; /* unhealthy: being stopped to be restarted */
 } shim;
 
 static void save(shim *s)
@@ -62,6 +74,62 @@ static void save(shim *s)
 	op_err e = {0};
 	if (op_shim_state_save(s->state_dir, &s->st, &e) != 0)
 		op_log_error("cannot write state", "id=%s error=\"%s\"", s->st.id, e.msg);
+}
+
+/* --- health ---------------------------------------------------------------------------- */
+
+/* Copies the health into the state; true when that changed it. */
+static bool health_sync(shim *s)
+{
+	bool changed = s->st.health != s->health.state || strcmp(s->st.probe, s->health.probe) != 0;
+	s->st.health = s->health.state;
+	memcpy(s->st.probe, s->health.probe, sizeof s->st.probe);
+	return changed;
+}
+
+static void health_start(shim *s, int64_t now)
+{
+	op_health_start(&s->health, now);
+	s->probe_at = s->hcfg.probe ? now + s->comp->health.interval_ms : 0;
+	s->sick = false;
+	health_sync(s);
+}
+
+/* The workload is gone or going: no more probes. */
+static void health_stop(shim *s)
+{
+	op_probe_cancel(&s->probe);
+	op_health_stop(&s->health);
+	s->probe_at = 0;
+	health_sync(s);
+}
+
+/* Unhealthy: stopped like a crash, so that the restart policy brings it back. */
+static void restart_unhealthy(shim *s, int64_t now)
+{
+	s->sick = true;
+	s->probe_at = 0;
+	op_log_warn("instance unhealthy", "id=%s pid=%d probe=\"%s\" action=restart", s->st.id,
+		s->st.pid, s->health.probe);
+	kill(-s->st.pid, SIGTERM);
+	s->kill_at = now + s->grace_ms;
+}
+
+static void probe_ended(shim *s, int64_t begun)
+{
+	int64_t now = op_now_ms();
+	enum op_health was = s->health.state;
+	op_health_probe(&s->health, &s->hcfg, s->probe.result, s->probe.why, now);
+	int64_t next = begun + s->comp->health.interval_ms;
+	s->probe_at = next > now ? next : now;
+	if (!health_sync(s))
+		return;
+	save(s);
+	if (was != s->health.state)
+		op_log_info("instance health", "id=%s health=%s probe=\"%s\"", s->st.id,
+			op_health_name(s->health.state), s->health.probe);
+	if (s->health.state == OP_HEALTH_UNHEALTHY && !s->sick && !s->stopping)
+		restart_unhealthy(s, now);
 }
 
 /* Ends the instance for good in state (failed or exited). */
@@ -243,6 +311,7 @@ static void run(shim *s)
 	s->st.state = OP_INST_RUNNING;
 	s->st.error[0] = '\0';
 	s->started_ms = op_now_ms();
+	health_start(s, s->started_ms);
 	s->shed = true;
 	save(s);
 	op_log_info("instance started", "id=%s pid=%d restarts=%d", s->st.id, pid, s->st.restarts);
@@ -272,6 +341,10 @@ static void on_exit_of_workload(shim *s)
 		;
 	int code = exit_code(status);
 	int64_t ran = op_now_ms() - s->started_ms;
+	health_stop(s);
+	/* Stopped for being unhealthy: a failure, whatever it exited with. */
+	int judged = s->sick && code == 0 ? 1 : code;
+	s->sick = false;
 	s->st.exit_code = code;
 	s->st.pid = 0;
 	s->st.pid_start = 0;
@@ -283,7 +356,8 @@ static void on_exit_of_workload(shim *s)
 	}
 	if (ran >= s->policy.min_run_ms)
 		s->fails = 0; /* it ran: a crash now is a new story */
-	op_decision d = op_restart_decide(&s->policy, s->comp->restart, code, ran, &s->short_runs);
+	op_decision d = op_restart_decide(
+		&s->policy, s->comp->restart, judged, ran, &s->short_runs);
 	switch (d.next) {
 	case OP_NEXT_RESTART:
 		s->st.restarts++;
@@ -326,6 +400,7 @@ static void begin_stop(shim *s)
 		return;
 	}
 	s->st.state = OP_INST_STOPPING;
+	health_stop(s);
 	save(s);
 	kill(-s->st.pid, SIGTERM);
 	s->kill_at = op_now_ms() + s->grace_ms;
@@ -352,8 +427,15 @@ static void on_signals(shim *s)
 		if (si.ssi_signo == SIGCHLD) {
 			if (s->st.pid)
 				on_exit_of_workload(s);
-			while (waitpid(-1, NULL, WNOHANG) > 0) /* anything else of ours */
-				;
+			/* Anything else of ours: a probe's exit ends it. */
+			int status = 0;
+			pid_t p;
+			while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
+				int64_t begun = s->probe.deadline_ms - s->comp->health.timeout_ms;
+				if (s->probe.active && p == s->probe.pid &&
+					op_probe_reaped(&s->probe, status))
+					probe_ended(s, begun);
+			}
 		} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 			begin_stop(s);
 		} else if (si.ssi_signo == SIGUSR1 && s->st.state == OP_INST_FAILED && !s->st.pid &&
@@ -370,25 +452,61 @@ static void shed(shim *s)
 	op_shim_shed();
 }
 
+static void earliest(int64_t *wake, int64_t t)
+{
+	if (t > 0 && (*wake < 0 || t < *wake))
+		*wake = t;
+}
+
+/* Probes and min_ready, at their times. */
+static void health_due(shim *s, int64_t now)
+{
+	if (!s->st.pid || s->stopping || s->sick)
+		return;
+	int64_t begun = s->probe.deadline_ms - s->comp->health.timeout_ms;
+	if (s->probe.active && now >= s->probe.deadline_ms) {
+		op_probe_timeout(&s->probe);
+		probe_ended(s, begun);
+	} else if (!s->probe.active && s->probe_at && now >= s->probe_at) {
+		if (!op_probe_begin(&s->probe, &s->comp->health, s->envp, now))
+			probe_ended(s, now);
+	}
+	if (op_health_tick(&s->health, &s->hcfg, now) && health_sync(s)) {
+		save(s);
+		op_log_info("instance health", "id=%s health=%s", s->st.id,
+			op_health_name(s->health.state));
+	}
+}
+
 static void loop(shim *s)
 {
 	while (!s->done) {
 		if (s->shed)
 			shed(s);
 		int64_t now = op_now_ms(), wake = -1;
-		if (s->restart_at)
-			wake = s->restart_at;
-		if (s->kill_at && (wake < 0 || s->kill_at < wake))
-			wake = s->kill_at;
+		earliest(&wake, s->restart_at);
+		earliest(&wake, s->kill_at);
+		if (s->st.pid && !s->stopping && !s->sick) {
+			earliest(&wake, s->probe.active ? s->probe.deadline_ms : s->probe_at);
+			earliest(&wake, op_health_due(&s->health, &s->hcfg));
+		}
 		int timeout = wake < 0 ? -1 : wake <= now ? 0 : (int)(wake - now);
-		struct pollfd pf[2] = {{s->sigfd, POLLIN, 0}, {s->out_r, POLLIN, 0}};
-		if (poll(pf, 2, timeout) < 0 && errno != EINTR)
+		struct pollfd pf[3] = {{s->sigfd, POLLIN, 0}, {s->out_r, POLLIN, 0},
+			{s->probe.fd, op_probe_events(&s->probe), 0}};
+		int npf = pf[2].events ? 3 : 2;
+		if (poll(pf, (nfds_t)npf, timeout) < 0 && errno != EINTR)
 			break;
 		if (pf[1].revents & POLLIN)
 			drain_output(s);
+		if (npf == 3 && pf[2].revents) {
+			int64_t begun = s->probe.deadline_ms - s->comp->health.timeout_ms;
+			if (op_probe_step(&s->probe, pf[2].revents))
+				probe_ended(s, begun);
+		}
 		if (pf[0].revents & POLLIN)
 			on_signals(s);
 		now = op_now_ms();
+		health_due(s, now);
 		if (!s->done && s->kill_at && now >= s->kill_at) {
 			op_log_warn("instance did not stop in time",
 				"id=%s pid=%d grace_ms=%lld "
@@ -442,8 +560,10 @@ static int load(shim *s, const char *id, op_err *e)
 	free(buf);
 	if (rc == 0 && (s->cmd.op != OP_CMD_START || strcmp(s->cmd.id, id) != 0))
 		rc = op_err_set(e, OP_EINVAL, "%s: not the start of %s", path, id);
-	if (rc == 0)
+	if (rc == 0) {
 		s->comp = &s->cmd.app->comps[s->cmd.comp];
+		s->hcfg = op_health_cfg_of(s->comp);
+	}
 	return rc;
 }
 
@@ -511,7 +631,8 @@ int op_cmd_shim(int argc, char **argv)
 		.sigfd = -1,
 		.out_r = -1,
 		.out_w = -1,
-		.null = -1};
+		.null = -1,
+		.probe = {.fd = -1}};
 	const char *id = NULL;
 	uint64_t log_max = OP_LOG_MAX_DEFAULT, log_keep = OP_LOG_KEEP_DEFAULT,
 		 grace = (uint64_t)s.grace_ms, backoff = (uint64_t)s.max_backoff_ms;
@@ -573,6 +694,7 @@ int op_cmd_shim(int argc, char **argv)
 			run(&s);
 		loop(&s);
 	}
+	op_probe_cancel(&s.probe);
 	/* A stopped instance leaves nothing behind but its output, kept for a while. */
 	if (s.stopping && op_logs_keep(s.state_dir, id, OP_LOGS_KEEP, &e) != 0)
 		op_log_warn("cannot keep the instance's output", "id=%s error=\"%s\"", id, e.msg);
