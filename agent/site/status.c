@@ -202,11 +202,19 @@ static void not_placed(const op_plan_in *in, const op_component *comp, char *why
 		snprintf(why + n, len - n, " (component %s)", comp->name);
 }
 
+/* ", N healthy" (a static buffer: one call per message). */
+static const char *h_count(int n)
+{
+	static char b[32];
+	snprintf(b, sizeof b, ", %d healthy", n);
+	return b;
+}
+
 static void app_status(ag_status *st, const ag_status_in *si, const op_app *app, bool resync)
 {
 	const op_plan_in *in = si->plan;
-	int desired = 0, running = 0;
-	char failed_[1024] = "";
+	int desired = 0, running = 0, healthy = 0;
+	char failed_[1024] = "", sick[600] = "";
 	for (size_t c = 0; c < app->ncomps; c++) {
 		const op_component *comp = &app->comps[c];
 		char hash[13], pre[2 * OP_NAME_MAX + 4], suf[16];
@@ -223,6 +231,16 @@ static void app_status(ag_status *st, const ag_status_in *si, const op_app *app,
 			for (size_t h = 0; h < in->nhosts; h++)
 				alive |= !strcmp(in->hosts[h].id, v->host) && in->hosts[h].alive;
 			running += alive && v->state == OP_INST_RUNNING;
+			healthy += alive && v->state == OP_INST_RUNNING &&
+				v->health == OP_HEALTH_HEALTHY;
+			if (alive && v->state == OP_INST_RUNNING &&
+				v->health == OP_HEALTH_UNHEALTHY && !sick[0]) {
+				const char *host = v->host;
+				int64_t heard = si->now;
+				const op_hb_inst *hi = hb_inst(si->hosts, v->id, &host, &heard);
+				snprintf(sick, sizeof sick, "; %s on %s unhealthy: %.200s", v->id,
+					host, hi && hi->probe[0] ? hi->probe : "its probe fails");
+			}
 			if (v->state == OP_INST_FAILED && !failed_[0]) {
 				const char *host = v->host;
 				int64_t heard = si->now;
@@ -254,21 +272,22 @@ static void app_status(ag_status *st, const ag_status_in *si, const op_app *app,
 			si->cmds[i].inst[strlen(app->name)] == '.';
 	const char *state = failed_[0]             ? "failed"
 		: unplaced[0]                      ? "not-placed"
-		: (running == desired && !pending) ? "deployed"
+		: (healthy == desired && !pending) ? "deployed"
 						   : "reconciling";
-	char msg[1100];
+	char msg[1800];
 	if (failed_[0])
 		snprintf(msg, sizeof msg, "%s", failed_);
 	else if (unplaced[0])
 		snprintf(msg, sizeof msg, "%s", unplaced);
 	else
-		snprintf(msg, sizeof msg, "%d of %d running", running, desired);
+		snprintf(msg, sizeof msg, "%d of %d running%s%s", running, desired,
+			healthy < running ? h_count(healthy) : "", sick);
 	const char *version = op_kvs_get(&app->annotations, "version");
-	json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:i}", "v", 1, "site",
-		st->site, "app", app->name, "state", state, "message", msg, "commit",
+	json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:i, s:i}", "v", 1,
+		"site", st->site, "app", app->name, "state", state, "message", msg, "commit",
 		si->run ? si->run->marker.commit : "", "seq",
 		(json_int_t)(si->run ? si->run->marker.seq : 0), "version", version ? version : "",
-		"desired", desired, "running", running);
+		"desired", desired, "running", running, "healthy", healthy);
 	char key[256];
 	snprintf(key, sizeof key, "site.%s.app.%s", st->site, app->name);
 	ag_status_put(st, key, j, NULL, resync);
@@ -280,10 +299,14 @@ static void host_status(
 	json_t *insts = json_array();
 	for (size_t i = 0; insts && i < h->hb.ninsts; i++) {
 		const op_hb_inst *in = &h->hb.insts[i];
-		json_array_append_new(insts,
-			json_pack("{s:s, s:s, s:i, s:i, s:i, s:s}", "id", in->id, "state",
-				op_inst_state_name(in->state), "pid", in->pid, "restarts",
-				in->restarts, "exit", in->exit_code, "error", in->error));
+		json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:i, s:s}", "id", in->id, "state",
+			op_inst_state_name(in->state), "pid", in->pid, "restarts", in->restarts,
+			"exit", in->exit_code, "error", in->error);
+		if (o && in->health != OP_HEALTH_NONE)
+			json_object_set_new(o, "health", json_string(op_health_name(in->health)));
+		if (o && in->probe[0])
+			json_object_set_new(o, "probe", json_string(in->probe));
+		json_array_append_new(insts, o);
 	}
 	char seen[32];
 	op_time_rfc3339((op_wall_ms() - (now - h->last_ms)) / 1000, seen);
