@@ -55,6 +55,7 @@ const char *demo_thermo_yaml(int instances, int ver)
 		"          path: %s\n"
 		"          sha256: %s\n"
 		"        env: {SENSOR_BUS: i2c-1, LOG_LEVEL: info}\n"
+		"        min_ready: 1s                 # ready after 1 s up (default 5s)\n"
 		"        restart: always\n"
 		"      traits:\n"
 		"        - type: spreadscaler\n"

@@ -457,6 +457,7 @@ const char *fl_app_yaml(const fleet *f, int i)
 		     "  name: a%02d\n  annotations: {version: v%d}\nspec:\n  components:\n"
 		     "    - name: main\n      type: process\n      properties:\n"
 		     "        command: /bin/sleep\n        args: [\"%s%02d%03d\"]\n"
+		     "        min_ready: 200ms\n" /* rollouts at the tests' pace, not 5 s a step */
 		     "%s%s%s"
 		     "      traits:\n        - type: %s\n          properties:\n"
 		     "            instances: %d\n",
