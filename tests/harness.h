@@ -274,6 +274,8 @@ void h__init(void); /* makes the temp dir, installs exit/signal cleanup */
 void h__atcleanup(void (*fn)(void)); /* runs at cleanup, after the processes are gone */
 void h__track_log(const char *path); /* a log whose tail is printed on failure */
 void h__kill_all(void); /* async-signal-safe: stop and reap every process */
+/* Adopts every process whose command line names dir (not async-signal-safe). */
+void h__adopt_users(const char *dir);
 void h__sleep_ms(int ms); /* for the polling helpers only */
 const char *h__keep(char *s); /* = h_keep (test_verify_git.c calls this name) */
 char *h__vfmt(const char *fmt, va_list ap) /* vasprintf; caller frees */

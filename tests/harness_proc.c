@@ -506,3 +506,23 @@ void h_adopt_workloads(const char *tag)
 	struct wl w = {tag, NULL, NULL, 0, 0, true};
 	each_proc(on_proc, &w);
 }
+
+/* A process whose command line names dir (a shim's --state under the temp dir, a server
+ * whose config is there): started by this test, directly or not. */
+static void on_user(void *arg, pid_t pid, const char *cmd, size_t len)
+{
+	const char *dir = arg;
+	size_t n = strlen(dir);
+	if (pid == getpid() || n == 0)
+		return;
+	for (size_t i = 0; i + n <= len; i++)
+		if (!memcmp(cmd + i, dir, n)) {
+			h_adopt(pid);
+			return;
+		}
+}
+
+void h__adopt_users(const char *dir)
+{
+	each_proc(on_user, (void *)dir);
+}
