@@ -17,6 +17,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+void op_child_reset(void)
+{
+	setpgid(0, 0);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+}
+
 static void end(op_probe_run *r, enum op_probe_result res, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -60,12 +70,7 @@ static bool begin_exec(op_probe_run *r, char *const envp[])
 	}
 	pid_t pid = fork();
 	if (pid == 0) {
-		setpgid(0, 0);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
+		op_child_reset();
 		int null = open("/dev/null", O_RDONLY);
 		if (null >= 0)
 			dup2(null, 0);

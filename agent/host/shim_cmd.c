@@ -269,12 +269,7 @@ static void run(shim *s)
 	}
 	pid_t pid = fork();
 	if (pid == 0) {
-		setpgid(0, 0);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		signal(SIGHUP, SIG_DFL); /* the shim ignores it; the workload must not */
+		op_child_reset();
 		dup2(s->null, 0);
 		dup2(s->out_w, 1);
 		dup2(s->out_w, 2);

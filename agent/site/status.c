@@ -202,14 +202,6 @@ static void not_placed(const op_plan_in *in, const op_component *comp, char *why
 		snprintf(why + n, len - n, " (component %s)", comp->name);
 }
 
-/* ", N healthy" (a static buffer: one call per message). */
-static const char *h_count(int n)
-{
-	static char b[32];
-	snprintf(b, sizeof b, ", %d healthy", n);
-	return b;
-}
-
 static void app_status(ag_status *st, const ag_status_in *si, const op_app *app, bool resync)
 {
 	const op_plan_in *in = si->plan;
@@ -279,9 +271,11 @@ static void app_status(ag_status *st, const ag_status_in *si, const op_app *app,
 		snprintf(msg, sizeof msg, "%s", failed_);
 	else if (unplaced[0])
 		snprintf(msg, sizeof msg, "%s", unplaced);
+	else if (healthy < running)
+		snprintf(msg, sizeof msg, "%d of %d running, %d healthy%s", running, desired,
+			healthy, sick);
 	else
-		snprintf(msg, sizeof msg, "%d of %d running%s%s", running, desired,
-			healthy < running ? h_count(healthy) : "", sick);
+		snprintf(msg, sizeof msg, "%d of %d running%s", running, desired, sick);
 	const char *version = op_kvs_get(&app->annotations, "version");
 	json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:i, s:i}", "v", 1,
 		"site", st->site, "app", app->name, "state", state, "message", msg, "commit",

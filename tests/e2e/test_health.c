@@ -18,302 +18,39 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "hostfx.h"
 #include "outpost/agent/model/manifest.h"
 #include "outpost/agent/wire/proto.h"
 #include "outpost/agent/host/supervise.h"
 #include "outpost/agent/base/util.h"
 #include "t.h"
 
-#define SITE "s1"
+#define SITE HX_SITE
 #define WAIT_MS 20000
-#define MAXHOSTS 16
 
 static const char *bin;
 static h_nats *srv;
 
-/* ---- heartbeats: the latest of each host, kept by a subscription ------------------- */
-
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-	char host[64];
-	char *json;
-	size_t len;
-	long count;
-} last[MAXHOSTS];
-
-static void on_hb(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *arg)
-{
-	(void)nc, (void)sub, (void)arg;
-	const char *host = natsMsg_GetSubject(m) + strlen("outpost." SITE ".hb.");
-	pthread_mutex_lock(&mu);
-	for (int i = 0; i < MAXHOSTS; i++) {
-		if (last[i].host[0] && strcmp(last[i].host, host) != 0)
-			continue;
-		snprintf(last[i].host, sizeof last[i].host, "%s", host);
-		free(last[i].json);
-		last[i].len = (size_t)natsMsg_GetDataLength(m);
-		last[i].json = malloc(last[i].len + 1);
-		if (last[i].json) {
-			memcpy(last[i].json, natsMsg_GetData(m), last[i].len);
-			last[i].json[last[i].len] = '\0';
-		}
-		last[i].count++;
-		break;
-	}
-	pthread_mutex_unlock(&mu);
-	natsMsg_Destroy(m);
-}
-
-/* The latest heartbeat of host, decoded (op_heartbeat_clear after); false if none. */
-static bool hb_get(const char *host, op_heartbeat *hb)
-{
-	bool ok = false;
-	memset(hb, 0, sizeof *hb);
-	pthread_mutex_lock(&mu);
-	for (int i = 0; i < MAXHOSTS; i++)
-		if (!strcmp(last[i].host, host) && last[i].json) {
-			op_err e = {0};
-			ok = op_heartbeat_decode(last[i].json, last[i].len, hb, &e) == 0;
-			if (!ok)
-				fprintf(stderr, "bad heartbeat from %s: %s\n", host, e.msg);
-			break;
-		}
-	pthread_mutex_unlock(&mu);
-	return ok;
-}
-
-static const op_hb_inst *hb_find(const op_heartbeat *hb, const char *id)
-{
-	for (size_t i = 0; i < hb->ninsts; i++)
-		if (!strcmp(hb->insts[i].id, id))
-			return &hb->insts[i];
-	return NULL;
-}
-
-/* ---- one host under test ------------------------------------------------------------ */
-
-typedef struct host {
-	const char *id, *state, *log, *url;
-	pid_t pid;
-	natsConnection *nc;
-	natsSubscription *sub;
-} host;
-
-/* Every state dir a host of this program used, swept at the end. */
-static const char *states[64];
-static int nstates;
-
-static bool host_run(host *h)
-{
-	h->pid = h_spawn_sh(h->log,
-		"env OUTPOST_TEST_LEAK=1 %s host --site " SITE " --id %s --nats %s --state %s "
-		"--heartbeat 200ms --stop-grace 1s --label role=gw --label zone.x/y=a_b-1",
-		bin, h->id, h->url, h->state);
-	return h->pid > 0;
-}
-
-static bool has_hb(void *arg)
-{
-	op_heartbeat hb;
-	bool ok = hb_get(arg, &hb);
-	op_heartbeat_clear(&hb);
-	return ok;
-}
-
-/* Starts a host and waits for its first heartbeat: it answers commands from then on. */
-static bool host_start_at(host *h, const char *id, const char *url)
-{
-	memset(h, 0, sizeof *h);
-	h->id = id;
-	h->url = url;
-	h->state = h_path("state-%s", id);
-	if (nstates < 64)
-		states[nstates++] = h->state;
-	h->log = h_path("host-%s.log", id);
-	if (natsConnection_ConnectTo(&h->nc, url) != NATS_OK ||
-		natsConnection_Subscribe(&h->sub, h->nc, h_str("outpost." SITE ".hb.%s", id), on_hb,
-			NULL) != NATS_OK ||
-		natsConnection_Flush(h->nc) != NATS_OK)
-		return false;
-	return host_run(h) && h_wait_until(has_hb, (void *)id, WAIT_MS);
-}
-
-static bool host_start(host *h, const char *id)
-{
-	return host_start_at(h, id, h_nats_url(srv));
-}
-
-/* Registers every shim and workload of the host's state dir with the harness. */
-static void adopt_all(host *h)
-{
-	DIR *d = opendir(h_str("%s/instances", h->state));
-	struct dirent *de;
-	while (d && (de = readdir(d)) != NULL) {
-		op_shim_state st;
-		if (op_inst_id_valid(de->d_name) &&
-			op_shim_state_load(h->state, de->d_name, &st, NULL) == 0) {
-			if (st.shim_pid > 0)
-				h_adopt(st.shim_pid);
-			if (st.pid > 0)
-				h_adopt(st.pid);
-		}
-	}
-	if (d)
-		closedir(d);
-}
-
-static void host_stop(host *h)
-{
-	if (h->pid > 0)
-		h_proc_stop(h->pid, false, 5000);
-	if (h->sub)
-		natsSubscription_Destroy(h->sub);
-	if (h->nc)
-		natsConnection_Destroy(h->nc);
-	h->pid = 0;
-	h->sub = NULL;
-	h->nc = NULL;
-}
-
-/* ---- commands ----------------------------------------------------------------------- */
-
-static const char *app_yaml(const char *name, const char *props)
-{
-	return h_str("apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata:\n"
-		     "  name: %s\nspec:\n  components:\n    - name: main\n      type: process\n"
-		     "      properties:\n%s",
-		name, props);
-}
-
-/* Sends json to the host; returns its decoded reply (ok false with the error on any
- * failure). */
-static op_hostreply request(host *h, const char *json)
-{
-	op_hostreply r = {0};
-	natsMsg *reply = NULL;
-	natsStatus s = natsConnection_Request(&reply, h->nc,
-		h_str("outpost." SITE ".host.%s.cmd", h->id), json, (int)strlen(json), 5000);
-	if (s != NATS_OK) {
-		snprintf(r.error, sizeof r.error, "request: %s", natsStatus_GetText(s));
-		return r;
-	}
-	op_err e = {0};
-	if (op_hostreply_decode(
-		    natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply), &r, &e) != 0)
-		snprintf(r.error, sizeof r.error, "bad reply: %.480s", e.msg);
-	natsMsg_Destroy(reply);
-	return r;
-}
-
-/* The id of instance n of app's component "main". */
-static const char *inst_id(const char *app, int n)
-{
-	return h_str("%s.main.%d-0123456789ab", app, n);
-}
-
-static op_hostreply start(host *h, const char *app, int n, const char *props)
-{
-	op_hostreply r = {0};
-	op_app *a = NULL;
-	op_diags d = {0};
-	const char *yaml = app_yaml(app, props);
-	if (op_manifest_parse("test.yaml", yaml, strlen(yaml), &a, &d) != 0) {
-		op_diags_print(&d, stderr);
-		op_diags_clear(&d);
-		snprintf(r.error, sizeof r.error, "test manifest invalid");
-		return r;
-	}
-	op_hostcmd c = {.op = OP_CMD_START, .app = a, .comp = 0};
-	snprintf(c.id, sizeof c.id, "%s", inst_id(app, n));
-	char *json = NULL;
-	op_err e = {0};
-	if (op_hostcmd_encode(&c, &json, &e) == 0)
-		r = request(h, json);
-	else
-		snprintf(r.error, sizeof r.error, "encode: %.480s", e.msg);
-	free(json);
-	op_app_free(a);
-	return r;
-}
-
-static op_hostreply stop(host *h, const char *id)
-{
-	return request(h, h_str("{\"v\":1,\"op\":\"stop\",\"id\":\"%s\"}", id));
-}
-
-/* ---- waiting on heartbeats ---------------------------------------------------------- */
-
-typedef struct want {
-	host *h;
-	const char *id;
-	int state; /* -1: the instance is absent */
-	const char *boot; /* if set: a heartbeat of another boot */
-	int not_pid; /* if set: with another pid */
-	op_hb_inst got;
-} want;
-
-static bool cond_inst(void *arg)
-{
-	want *w = arg;
-	op_heartbeat hb;
-	if (!hb_get(w->h->id, &hb))
-		return false;
-	const op_hb_inst *in = hb_find(&hb, w->id);
-	bool ok = (!w->boot || strcmp(hb.boot, w->boot) != 0) &&
-		(w->state < 0 ? !in : in && (int)in->state == w->state) &&
-		(!w->not_pid || (in && in->pid != w->not_pid));
-	if (in)
-		w->got = *in;
-	adopt_all(w->h);
-	op_heartbeat_clear(&hb);
-	return ok;
-}
-
-/* Waits until the host reports id in state (-1: not at all); *got gets it. */
-static bool wait_state(host *h, const char *id, int state, op_hb_inst *got)
-{
-	want w = {.h = h, .id = id, .state = state};
-	bool ok = h_wait_until(cond_inst, &w, WAIT_MS);
-	if (!ok)
-		fprintf(stderr, "  %s: wanted %s, last seen %s (exit %d, error \"%s\")\n", id,
-			state < 0 ? "absent" : op_inst_state_name((enum op_inst_state)state),
-			w.got.id[0] ? op_inst_state_name(w.got.state) : "absent", w.got.exit_code,
-			w.got.error);
-	if (got)
-		*got = w.got;
-	return ok;
-}
-
-static bool pid_gone(void *arg)
-{
-	uint64_t st;
-	return op_proc_start_time(*(int *)arg, &st) != 0;
-}
-
-static bool wait_gone(int pid)
-{
-	return h_wait_until(pid_gone, &pid, WAIT_MS);
-}
 /* Stops id and waits until its workload and the instance are gone. */
-static void stop_and_check(host *h, const char *id)
+static void stop_and_check(hx_host *h, const char *id)
 {
 	op_heartbeat hb;
 	int pid = 0, shim = 0;
-	if (hb_get(h->id, &hb)) {
-		const op_hb_inst *in = hb_find(&hb, id);
+	if (hx_hb_get(h->id, &hb)) {
+		const op_hb_inst *in = hx_hb_find(&hb, id);
 		pid = in ? in->pid : 0;
 		op_heartbeat_clear(&hb);
 	}
 	op_shim_state st;
 	if (op_shim_state_load(h->state, id, &st, NULL) == 0)
 		shim = st.shim_pid;
-	op_hostreply r = stop(h, id);
+	op_hostreply r = hx_stop(h, id);
 	T_CHECK_MSG(r.ok, "stop %s: %s", id, r.error);
-	T_CHECK(wait_state(h, id, -1, NULL));
+	T_CHECK(hx_wait_state(h, id, -1, NULL));
 	if (pid)
-		T_CHECK(wait_gone(pid));
+		T_CHECK(hx_wait_gone(pid));
 	if (shim)
-		T_CHECK(wait_gone(shim));
+		T_CHECK(hx_wait_gone(shim));
 	T_CHECK(access(h_str("%s/instances/%s", h->state, id), F_OK) != 0);
 }
 
@@ -404,7 +141,7 @@ static void web_stop(void)
 /* ---- waiting on health ----------------------------------------------------------------- */
 
 typedef struct want_health {
-	host *h;
+	hx_host *h;
 	const char *id;
 	enum op_health health;
 	const char *probe; /* if set: the probe text contains it */
@@ -416,21 +153,21 @@ static bool cond_health(void *arg)
 {
 	want_health *w = arg;
 	op_heartbeat hb;
-	if (!hb_get(w->h->id, &hb))
+	if (!hx_hb_get(w->h->id, &hb))
 		return false;
-	const op_hb_inst *in = hb_find(&hb, w->id);
+	const op_hb_inst *in = hx_hb_find(&hb, w->id);
 	bool ok = in && in->state == OP_INST_RUNNING && in->health == w->health &&
 		(!w->probe || strstr(in->probe, w->probe)) && in->restarts >= w->min_restarts;
 	if (in)
 		w->got = *in;
-	adopt_all(w->h);
+	hx_adopt_all(w->h);
 	op_heartbeat_clear(&hb);
 	return ok;
 }
 
 /* Waits until id runs with health (and the probe text, and at least min_restarts). */
 static bool wait_health(
-	host *h, const char *id, enum op_health health, const char *probe, int min_restarts)
+	hx_host *h, const char *id, enum op_health health, const char *probe, int min_restarts)
 {
 	want_health w = {
 		.h = h, .id = id, .health = health, .probe = probe, .min_restarts = min_restarts};
@@ -461,10 +198,10 @@ static void test_http(void)
 	int port = 0;
 	T_REQUIRE(web_start(&port));
 	web.status = 503;
-	host h;
-	T_REQUIRE(host_start(&h, "ht1"));
-	const char *id = inst_id("web", 0);
-	op_hostreply r = start(&h, "web", 0,
+	hx_host h;
+	T_REQUIRE(hx_host_start(&h, "ht1"));
+	const char *id = hx_inst_id("web", 0);
+	op_hostreply r = hx_start(&h, "web", 0,
 		h_str(STUBBORN "        health:\n"
 			       "          http: {port: %d, path: /healthz}\n"
 			       "          interval: 100ms\n          timeout: 100ms\n"
@@ -488,7 +225,7 @@ static void test_http(void)
 	T_CHECK(log && strstr(log, "instance unhealthy") && strstr(log, "status 503"));
 	free(log);
 	stop_and_check(&h, id);
-	host_stop(&h);
+	hx_host_stop(&h);
 	web_stop();
 }
 
@@ -497,10 +234,10 @@ static void test_tcp(void)
 {
 	int port = 0, fd = listen_on(&port);
 	T_REQUIRE(fd >= 0);
-	host h;
-	T_REQUIRE(host_start(&h, "tc1"));
-	const char *id = inst_id("db", 0);
-	op_hostreply r = start(&h, "db", 0,
+	hx_host h;
+	T_REQUIRE(hx_host_start(&h, "tc1"));
+	const char *id = hx_inst_id("db", 0);
+	op_hostreply r = hx_start(&h, "db", 0,
 		h_str(STUBBORN "        health:\n          tcp: {port: %d}\n"
 			       "          interval: 100ms\n          timeout: 100ms\n"
 			       "          failures: 1\n",
@@ -513,22 +250,22 @@ static void test_tcp(void)
 		h_str("tcp :%d: connect: Connection refused", port), 0));
 	T_CHECK(wait_health(&h, id, OP_HEALTH_UNHEALTHY, NULL, 1));
 	stop_and_check(&h, id);
-	host_stop(&h);
+	hx_host_stop(&h);
 }
 
 /* exec: healthy on exit 0; a failing command makes it unhealthy with its exit status and
  * last line of output. */
 static void test_exec(void)
 {
-	host h;
-	T_REQUIRE(host_start(&h, "ex1"));
-	const char *good = inst_id("good", 0), *bad = inst_id("bad", 0);
-	op_hostreply r = start(&h, "good", 0,
+	hx_host h;
+	T_REQUIRE(hx_host_start(&h, "ex1"));
+	const char *good = hx_inst_id("good", 0), *bad = hx_inst_id("bad", 0);
+	op_hostreply r = hx_start(&h, "good", 0,
 		STUBBORN "        health:\n          exec: {command: /bin/true}\n"
 			 "          interval: 100ms\n");
 	T_CHECK_MSG(r.ok, "start: %s", r.error);
 	T_REQUIRE(r.ok);
-	r = start(&h, "bad", 0,
+	r = hx_start(&h, "bad", 0,
 		STUBBORN "        health:\n"
 			 "          exec: {command: /bin/sh, args: [\"-c\", \"echo first; "
 			 "echo bad news; exit 3\"]}\n"
@@ -539,22 +276,22 @@ static void test_exec(void)
 	T_CHECK(wait_health(&h, bad, OP_HEALTH_UNHEALTHY, "exec /bin/sh: exit 3: bad news", 0));
 	T_CHECK(wait_health(&h, bad, OP_HEALTH_UNHEALTHY, NULL, 1));
 	op_heartbeat hb;
-	T_REQUIRE(hb_get(h.id, &hb));
-	const op_hb_inst *in = hb_find(&hb, good);
+	T_REQUIRE(hx_hb_get(h.id, &hb));
+	const op_hb_inst *in = hx_hb_find(&hb, good);
 	T_CHECK(in && in->restarts == 0 && in->health == OP_HEALTH_HEALTHY);
 	op_heartbeat_clear(&hb);
 	stop_and_check(&h, good);
 	stop_and_check(&h, bad);
-	host_stop(&h);
+	hx_host_stop(&h);
 }
 
 /* No probe: starting, then healthy once it has run min_ready. */
 static void test_min_ready(void)
 {
-	host h;
-	T_REQUIRE(host_start(&h, "mr1"));
-	const char *id = inst_id("plain", 0);
-	op_hostreply r = start(&h, "plain", 0,
+	hx_host h;
+	T_REQUIRE(hx_host_start(&h, "mr1"));
+	const char *id = hx_inst_id("plain", 0);
+	op_hostreply r = hx_start(&h, "plain", 0,
 		"        command: /bin/sleep\n        args: [\"600\"]\n        min_ready: 1s\n");
 	T_CHECK_MSG(r.ok, "start: %s", r.error);
 	T_REQUIRE(r.ok);
@@ -563,7 +300,7 @@ static void test_min_ready(void)
 	T_CHECK(wait_health(&h, id, OP_HEALTH_HEALTHY, NULL, 0));
 	T_CHECK(h_now_ms() - t0 >= 1000);
 	stop_and_check(&h, id);
-	host_stop(&h);
+	hx_host_stop(&h);
 }
 
 int main(void)
@@ -577,11 +314,12 @@ int main(void)
 		fprintf(stderr, "cannot start nats-server\n");
 		return 1;
 	}
+	hx_init(bin, srv);
 	T_RUN(test_http);
 	T_RUN(test_tcp);
 	T_RUN(test_exec);
 	T_RUN(test_min_ready);
-	for (int i = 0; i < nstates; i++)
-		adopt_all(&(host){.state = states[i]});
+	for (int i = 0; i < hx_nstates; i++)
+		hx_adopt_all(&(hx_host){.state = hx_states[i]});
 	return t_done();
 }

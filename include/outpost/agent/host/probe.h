@@ -36,6 +36,11 @@ typedef struct op_probe_run {
 	char why[256]; /* once ended: what failed, "" on a pass */
 } op_probe_run;
 
+/* In a child the shim forks (a workload, an exec probe): a process group of its own, no
+ * blocked signals, SIGPIPE and SIGHUP back to their defaults (the shim ignores them; what
+ * it runs must not). */
+void op_child_reset(void);
+
 /* Begins hc's probe at now; envp is the exec probe's environment. Returns true when it
  * is in flight, false when it ended at once (result and why filled). */
 bool op_probe_begin(op_probe_run *r, const op_health_check *hc, char *const envp[], int64_t now_ms);

@@ -1,0 +1,272 @@
+/* The host fixture (hostfx.h). */
+#include "hostfx.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "outpost/agent/base/util.h"
+#include "outpost/agent/host/supervise.h"
+#include "outpost/agent/model/manifest.h"
+
+#define WAIT_MS 20000
+#define MAXHOSTS 16
+
+static const char *fx_bin;
+static h_nats *fx_srv;
+
+void hx_init(const char *bin, h_nats *srv)
+{
+	fx_bin = bin;
+	fx_srv = srv;
+}
+
+/* ---- heartbeats: the latest of each host, kept by a subscription ------------------- */
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char host[64];
+	char *json;
+	size_t len;
+	long count;
+} last[MAXHOSTS];
+
+static void on_hb(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *arg)
+{
+	(void)nc, (void)sub, (void)arg;
+	const char *host = natsMsg_GetSubject(m) + strlen("outpost." HX_SITE ".hb.");
+	pthread_mutex_lock(&mu);
+	for (int i = 0; i < MAXHOSTS; i++) {
+		if (last[i].host[0] && strcmp(last[i].host, host) != 0)
+			continue;
+		snprintf(last[i].host, sizeof last[i].host, "%s", host);
+		free(last[i].json);
+		last[i].len = (size_t)natsMsg_GetDataLength(m);
+		last[i].json = malloc(last[i].len + 1);
+		if (last[i].json) {
+			memcpy(last[i].json, natsMsg_GetData(m), last[i].len);
+			last[i].json[last[i].len] = '\0';
+		}
+		last[i].count++;
+		break;
+	}
+	pthread_mutex_unlock(&mu);
+	natsMsg_Destroy(m);
+}
+
+/* The latest heartbeat of host, decoded (op_heartbeat_clear after); false if none. */
+bool hx_hb_get(const char *host, op_heartbeat *hb)
+{
+	bool ok = false;
+	memset(hb, 0, sizeof *hb);
+	pthread_mutex_lock(&mu);
+	for (int i = 0; i < MAXHOSTS; i++)
+		if (!strcmp(last[i].host, host) && last[i].json) {
+			op_err e = {0};
+			ok = op_heartbeat_decode(last[i].json, last[i].len, hb, &e) == 0;
+			if (!ok)
+				fprintf(stderr, "bad heartbeat from %s: %s\n", host, e.msg);
+			break;
+		}
+	pthread_mutex_unlock(&mu);
+	return ok;
+}
+
+const op_hb_inst *hx_hb_find(const op_heartbeat *hb, const char *id)
+{
+	for (size_t i = 0; i < hb->ninsts; i++)
+		if (!strcmp(hb->insts[i].id, id))
+			return &hb->insts[i];
+	return NULL;
+}
+
+/* ---- one host under test ------------------------------------------------------------ */
+
+/* Every state dir a host of this program used, swept at the end. */
+const char *hx_states[HX_MAXSTATES];
+int hx_nstates;
+
+bool hx_host_run(hx_host *h)
+{
+	h->pid = h_spawn_sh(h->log,
+		"env OUTPOST_TEST_LEAK=1 %s host --site " HX_SITE " --id %s --nats %s --state %s "
+		"--heartbeat 200ms --stop-grace 1s --label role=gw --label zone.x/y=a_b-1",
+		fx_bin, h->id, h->url, h->state);
+	return h->pid > 0;
+}
+
+static bool has_hb(void *arg)
+{
+	op_heartbeat hb;
+	bool ok = hx_hb_get(arg, &hb);
+	op_heartbeat_clear(&hb);
+	return ok;
+}
+
+/* Starts a host and waits for its first heartbeat: it answers commands from then on. */
+bool hx_host_start_at(hx_host *h, const char *id, const char *url)
+{
+	memset(h, 0, sizeof *h);
+	h->id = id;
+	h->url = url;
+	h->state = h_path("state-%s", id);
+	if (hx_nstates < HX_MAXSTATES)
+		hx_states[hx_nstates++] = h->state;
+	h->log = h_path("host-%s.log", id);
+	if (natsConnection_ConnectTo(&h->nc, url) != NATS_OK ||
+		natsConnection_Subscribe(&h->sub, h->nc, h_str("outpost." HX_SITE ".hb.%s", id),
+			on_hb, NULL) != NATS_OK ||
+		natsConnection_Flush(h->nc) != NATS_OK)
+		return false;
+	return hx_host_run(h) && h_wait_until(has_hb, (void *)id, WAIT_MS);
+}
+
+bool hx_host_start(hx_host *h, const char *id)
+{
+	return hx_host_start_at(h, id, h_nats_url(fx_srv));
+}
+
+/* Registers every shim and workload of the host's state dir with the harness. */
+void hx_adopt_all(hx_host *h)
+{
+	DIR *d = opendir(h_str("%s/instances", h->state));
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL) {
+		op_shim_state st;
+		if (op_inst_id_valid(de->d_name) &&
+			op_shim_state_load(h->state, de->d_name, &st, NULL) == 0) {
+			if (st.shim_pid > 0)
+				h_adopt(st.shim_pid);
+			if (st.pid > 0)
+				h_adopt(st.pid);
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
+void hx_host_stop(hx_host *h)
+{
+	if (h->pid > 0)
+		h_proc_stop(h->pid, false, 5000);
+	if (h->sub)
+		natsSubscription_Destroy(h->sub);
+	if (h->nc)
+		natsConnection_Destroy(h->nc);
+	h->pid = 0;
+	h->sub = NULL;
+	h->nc = NULL;
+}
+
+/* ---- commands ----------------------------------------------------------------------- */
+
+const char *hx_app_yaml(const char *name, const char *props)
+{
+	return h_str("apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata:\n"
+		     "  name: %s\nspec:\n  components:\n    - name: main\n      type: process\n"
+		     "      properties:\n%s",
+		name, props);
+}
+
+/* Sends json to the host; returns its decoded reply (ok false with the error on any
+ * failure). */
+op_hostreply hx_request(hx_host *h, const char *json)
+{
+	op_hostreply r = {0};
+	natsMsg *reply = NULL;
+	natsStatus s = natsConnection_Request(&reply, h->nc,
+		h_str("outpost." HX_SITE ".host.%s.cmd", h->id), json, (int)strlen(json), 5000);
+	if (s != NATS_OK) {
+		snprintf(r.error, sizeof r.error, "request: %s", natsStatus_GetText(s));
+		return r;
+	}
+	op_err e = {0};
+	if (op_hostreply_decode(
+		    natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply), &r, &e) != 0)
+		snprintf(r.error, sizeof r.error, "bad reply: %.480s", e.msg);
+	natsMsg_Destroy(reply);
+	return r;
+}
+
+/* The id of instance n of app's component "main". */
+const char *hx_inst_id(const char *app, int n)
+{
+	return h_str("%s.main.%d-0123456789ab", app, n);
+}
+
+op_hostreply hx_start(hx_host *h, const char *app, int n, const char *props)
+{
+	op_hostreply r = {0};
+	op_app *a = NULL;
+	op_diags d = {0};
+	const char *yaml = hx_app_yaml(app, props);
+	if (op_manifest_parse("test.yaml", yaml, strlen(yaml), &a, &d) != 0) {
+		op_diags_print(&d, stderr);
+		op_diags_clear(&d);
+		snprintf(r.error, sizeof r.error, "test manifest invalid");
+		return r;
+	}
+	op_hostcmd c = {.op = OP_CMD_START, .app = a, .comp = 0};
+	snprintf(c.id, sizeof c.id, "%s", hx_inst_id(app, n));
+	char *json = NULL;
+	op_err e = {0};
+	if (op_hostcmd_encode(&c, &json, &e) == 0)
+		r = hx_request(h, json);
+	else
+		snprintf(r.error, sizeof r.error, "encode: %.480s", e.msg);
+	free(json);
+	op_app_free(a);
+	return r;
+}
+
+op_hostreply hx_stop(hx_host *h, const char *id)
+{
+	return hx_request(h, h_str("{\"v\":1,\"op\":\"stop\",\"id\":\"%s\"}", id));
+}
+
+/* ---- waiting on heartbeats ---------------------------------------------------------- */
+
+bool hx_cond_inst(void *arg)
+{
+	hx_want *w = arg;
+	op_heartbeat hb;
+	if (!hx_hb_get(w->h->id, &hb))
+		return false;
+	const op_hb_inst *in = hx_hb_find(&hb, w->id);
+	bool ok = (!w->boot || strcmp(hb.boot, w->boot) != 0) &&
+		(w->state < 0 ? !in : in && (int)in->state == w->state) &&
+		(!w->not_pid || (in && in->pid != w->not_pid));
+	if (in)
+		w->got = *in;
+	hx_adopt_all(w->h);
+	op_heartbeat_clear(&hb);
+	return ok;
+}
+
+/* Waits until the host reports id in state (-1: not at all); *got gets it. */
+bool hx_wait_state(hx_host *h, const char *id, int state, op_hb_inst *got)
+{
+	hx_want w = {.h = h, .id = id, .state = state};
+	bool ok = h_wait_until(hx_cond_inst, &w, WAIT_MS);
+	if (!ok)
+		fprintf(stderr, "  %s: wanted %s, last seen %s (exit %d, error \"%s\")\n", id,
+			state < 0 ? "absent" : op_inst_state_name((enum op_inst_state)state),
+			w.got.id[0] ? op_inst_state_name(w.got.state) : "absent", w.got.exit_code,
+			w.got.error);
+	if (got)
+		*got = w.got;
+	return ok;
+}
+
+static bool pid_gone(void *arg)
+{
+	uint64_t st;
+	return op_proc_start_time(*(int *)arg, &st) != 0;
+}
+
+bool hx_wait_gone(int pid)
+{
+	return h_wait_until(pid_gone, &pid, WAIT_MS);
+}
