@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "outpost/agent/base/util.h"
 #include "outpost/agent/host/supervise.h"
 #include "outpost/agent/model/manifest.h"
+#include "t.h"
 
 #define WAIT_MS 20000
 #define MAXHOSTS 16
@@ -269,4 +271,27 @@ static bool pid_gone(void *arg)
 bool hx_wait_gone(int pid)
 {
 	return h_wait_until(pid_gone, &pid, WAIT_MS);
+}
+
+/* Stops id and waits until its workload and the instance are gone. */
+void hx_stop_and_check(hx_host *h, const char *id)
+{
+	op_heartbeat hb;
+	int pid = 0, shim = 0;
+	if (hx_hb_get(h->id, &hb)) {
+		const op_hb_inst *in = hx_hb_find(&hb, id);
+		pid = in ? in->pid : 0;
+		op_heartbeat_clear(&hb);
+	}
+	op_shim_state st;
+	if (op_shim_state_load(h->state, id, &st, NULL) == 0)
+		shim = st.shim_pid;
+	op_hostreply r = hx_stop(h, id);
+	T_CHECK_MSG(r.ok, "stop %s: %s", id, r.error);
+	T_CHECK(hx_wait_state(h, id, -1, NULL));
+	if (pid)
+		T_CHECK(hx_wait_gone(pid));
+	if (shim)
+		T_CHECK(hx_wait_gone(shim));
+	T_CHECK(access(h_str("%s/instances/%s", h->state, id), F_OK) != 0);
 }

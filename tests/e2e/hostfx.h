@@ -68,5 +68,7 @@ bool hx_cond_inst(void *arg);
 bool hx_wait_state(hx_host *h, const char *id, int state, op_hb_inst *got);
 /* Waits until no process has pid. */
 bool hx_wait_gone(int pid);
+/* Stops id and checks (T_CHECK) that its workload, its shim and the instance are gone. */
+void hx_stop_and_check(hx_host *h, const char *id);
 
 #endif

@@ -31,29 +31,6 @@
 static const char *bin;
 static h_nats *srv;
 
-/* Stops id and waits until its workload and the instance are gone. */
-static void stop_and_check(hx_host *h, const char *id)
-{
-	op_heartbeat hb;
-	int pid = 0, shim = 0;
-	if (hx_hb_get(h->id, &hb)) {
-		const op_hb_inst *in = hx_hb_find(&hb, id);
-		pid = in ? in->pid : 0;
-		op_heartbeat_clear(&hb);
-	}
-	op_shim_state st;
-	if (op_shim_state_load(h->state, id, &st, NULL) == 0)
-		shim = st.shim_pid;
-	op_hostreply r = hx_stop(h, id);
-	T_CHECK_MSG(r.ok, "stop %s: %s", id, r.error);
-	T_CHECK(hx_wait_state(h, id, -1, NULL));
-	if (pid)
-		T_CHECK(hx_wait_gone(pid));
-	if (shim)
-		T_CHECK(hx_wait_gone(shim));
-	T_CHECK(access(h_str("%s/instances/%s", h->state, id), F_OK) != 0);
-}
-
 /* ---- listeners on 127.0.0.1 ------------------------------------------------------------ */
 
 static int listen_on(int *port)
@@ -224,7 +201,7 @@ static void test_http(void)
 	char *log = h_read(h.log);
 	T_CHECK(log && strstr(log, "instance unhealthy") && strstr(log, "status 503"));
 	free(log);
-	stop_and_check(&h, id);
+	hx_stop_and_check(&h, id);
 	hx_host_stop(&h);
 	web_stop();
 }
@@ -249,7 +226,7 @@ static void test_tcp(void)
 	T_CHECK(wait_health(&h, id, OP_HEALTH_UNHEALTHY,
 		h_str("tcp :%d: connect: Connection refused", port), 0));
 	T_CHECK(wait_health(&h, id, OP_HEALTH_UNHEALTHY, NULL, 1));
-	stop_and_check(&h, id);
+	hx_stop_and_check(&h, id);
 	hx_host_stop(&h);
 }
 
@@ -280,8 +257,8 @@ static void test_exec(void)
 	const op_hb_inst *in = hx_hb_find(&hb, good);
 	T_CHECK(in && in->restarts == 0 && in->health == OP_HEALTH_HEALTHY);
 	op_heartbeat_clear(&hb);
-	stop_and_check(&h, good);
-	stop_and_check(&h, bad);
+	hx_stop_and_check(&h, good);
+	hx_stop_and_check(&h, bad);
 	hx_host_stop(&h);
 }
 
@@ -299,7 +276,7 @@ static void test_min_ready(void)
 	T_CHECK(wait_health(&h, id, OP_HEALTH_STARTING, NULL, 0));
 	T_CHECK(wait_health(&h, id, OP_HEALTH_HEALTHY, NULL, 0));
 	T_CHECK(h_now_ms() - t0 >= 1000);
-	stop_and_check(&h, id);
+	hx_stop_and_check(&h, id);
 	hx_host_stop(&h);
 }
 

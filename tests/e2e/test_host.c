@@ -61,29 +61,6 @@ static int count_procs(const char *needle)
 	return n;
 }
 
-/* Stops id and waits until its workload and the instance are gone. */
-static void stop_and_check(hx_host *h, const char *id)
-{
-	op_heartbeat hb;
-	int pid = 0, shim = 0;
-	if (hx_hb_get(h->id, &hb)) {
-		const op_hb_inst *in = hx_hb_find(&hb, id);
-		pid = in ? in->pid : 0;
-		op_heartbeat_clear(&hb);
-	}
-	op_shim_state st;
-	if (op_shim_state_load(h->state, id, &st, NULL) == 0)
-		shim = st.shim_pid;
-	op_hostreply r = hx_stop(h, id);
-	T_CHECK_MSG(r.ok, "stop %s: %s", id, r.error);
-	T_CHECK(hx_wait_state(h, id, -1, NULL));
-	if (pid)
-		T_CHECK(hx_wait_gone(pid));
-	if (shim)
-		T_CHECK(hx_wait_gone(shim));
-	T_CHECK(access(h_str("%s/instances/%s", h->state, id), F_OK) != 0);
-}
-
 /* ---- the cases ---------------------------------------------------------------------- */
 
 static void test_usage(void)
@@ -185,7 +162,7 @@ static void test_start_stop(void)
 	T_EQ_INT(again.pid, in.pid);
 	T_EQ_INT(count_procs("/bin/sleep|600|"), 1);
 
-	stop_and_check(&h, id);
+	hx_stop_and_check(&h, id);
 	T_CHECK(hx_stop(&h, id).ok); /* again: ok */
 	T_CHECK(hx_stop(&h, hx_inst_id("nope", 3)).ok); /* never there: ok */
 
@@ -225,7 +202,7 @@ static void test_crash_loop(void)
 			.ok);
 	T_REQUIRE(hx_wait_state(&h, id, OP_INST_FAILED, &in));
 	T_EQ_INT(in.restarts, 4);
-	stop_and_check(&h, id);
+	hx_stop_and_check(&h, id);
 	hx_host_stop(&h);
 }
 
@@ -254,9 +231,9 @@ static void test_exit_policies(void)
 	T_EQ_INT(in.exit_code, 127);
 	T_CHECK_MSG(strstr(in.error, "exec /nonexistent/prog: No such file or directory"),
 		"error: %s", in.error);
-	stop_and_check(&h, never);
-	stop_and_check(&h, onfail);
-	stop_and_check(&h, bad);
+	hx_stop_and_check(&h, never);
+	hx_stop_and_check(&h, onfail);
+	hx_stop_and_check(&h, bad);
 	hx_host_stop(&h);
 }
 
@@ -292,8 +269,8 @@ static void test_artifact(void)
 	T_EQ_INT(in.pid, 0);
 	T_EQ_INT(count_procs("/bin/sleep|600|"), 0);
 	T_CHECK(hx_wait_state(&h, hx_inst_id("goodart", 0), OP_INST_RUNNING, &in));
-	stop_and_check(&h, hx_inst_id("badart", 0));
-	stop_and_check(&h, hx_inst_id("goodart", 0));
+	hx_stop_and_check(&h, hx_inst_id("badart", 0));
+	hx_stop_and_check(&h, hx_inst_id("goodart", 0));
 	hx_host_stop(&h);
 }
 
@@ -319,7 +296,7 @@ static void test_output_log(void)
 	const char *log = h_str("%s/instances/%s/output.log", h.state, id);
 	T_CHECK_MSG(h_wait_until(log_has_both, (void *)log, WAIT_MS),
 		"output.log lacks the workload's output");
-	stop_and_check(&h, id);
+	hx_stop_and_check(&h, id);
 	hx_host_stop(&h);
 }
 
@@ -336,7 +313,7 @@ static void test_stop_grace(void)
 	op_hb_inst in;
 	T_REQUIRE(hx_wait_state(&h, id, OP_INST_RUNNING, &in));
 	long long t0 = h_now_ms();
-	stop_and_check(&h, id);
+	hx_stop_and_check(&h, id);
 	long long took = h_now_ms() - t0;
 	T_CHECK_MSG(took >= 900 && took < 8000, "stop took %lld ms", took);
 	hx_host_stop(&h);
@@ -390,8 +367,8 @@ static void test_readopt_after_kill9(void)
 	T_EQ_INT(nb.restarts, 1);
 	T_EQ_INT(count_procs("/bin/sleep|602|"), 2);
 
-	stop_and_check(&h, a);
-	stop_and_check(&h, b);
+	hx_stop_and_check(&h, a);
+	hx_stop_and_check(&h, b);
 	T_EQ_INT(count_procs("/bin/sleep|602|"), 0);
 	hx_host_stop(&h);
 }
@@ -447,7 +424,7 @@ static void test_reused_pids(void)
 		log && strstr(log, "instance lost its shim") && !strstr(log, "instance adopted"),
 		"%s", log ? log : "");
 	free(log);
-	stop_and_check(&h, id);
+	hx_stop_and_check(&h, id);
 	T_CHECK(op_proc_start_time(fake_shim, &now) == 0 &&
 		op_proc_start_time(fake_work, &now) == 0);
 	h_proc_stop(fake_shim, false, 2000);
@@ -500,7 +477,7 @@ static void test_nats_outage(void)
 	T_REQUIRE(h_nats_start_again(own) == 0);
 	T_CHECK(h_wait_until(seq_past, &s, WAIT_MS));
 	T_CHECK(kill(in.pid, 0) == 0);
-	stop_and_check(&h, id);
+	hx_stop_and_check(&h, id);
 	hx_host_stop(&h);
 	h_nats_stop(own, false);
 }
