@@ -131,6 +131,8 @@ bool h_wait_workloads(const char *tag, const char *suffix, int want, int timeout
  * its arguments under h_tmpdir()): shims leave their host's process group by design,
  * and nothing a test started may outlive it. */
 void h_adopt_workloads(const char *tag);
+/* kB of a field of /proc/<pid>/status ("VmRSS", "VmHWM"), -1 if unreadable. */
+long h_proc_status_kb(pid_t pid, const char *field);
 /* Kills every registered process and waits for them; prints the log tails if a check
  * failed; removes the temp dir unless OUTPOST_KEEP is set. Runs at exit and on fatal
  * signals by itself; a test may call it to check that nothing survives. */

@@ -526,3 +526,13 @@ void h__adopt_users(const char *dir)
 {
 	each_proc(on_user, (void *)dir);
 }
+
+long h_proc_status_kb(pid_t pid, const char *field)
+{
+	char *s = h_read(h_str("/proc/%d/status", (int)pid));
+	const char *key = h_str("\n%s:", field);
+	const char *p = s ? strstr(s, key) : NULL;
+	long kb = p ? strtol(p + strlen(key), NULL, 10) : -1;
+	free(s);
+	return kb;
+}

@@ -50,16 +50,6 @@ static void sizes(void)
 		s / 1e6, s, st.st_size / 1e6);
 }
 
-/* kB of VmRSS, -1 if unreadable. */
-static long vm_rss(pid_t pid)
-{
-	char *s = h_read(h_str("/proc/%d/status", (int)pid));
-	const char *p = s ? strstr(s, "\nVmRSS:") : NULL;
-	long kb = p ? strtol(p + 7, NULL, 10) : -1;
-	free(s);
-	return kb;
-}
-
 /* utime + stime in clock ticks, and the parent pid; -1 if unreadable. */
 static long long cpu_ticks(pid_t pid, pid_t *ppid)
 {
@@ -189,7 +179,8 @@ int main(void)
 	h_wait_until(never, NULL, 3000);
 	printf("RSS (VmRSS) at rest, one app of one instance deployed: agent %.1f MB, host %.1f "
 	       "MB, shim %.1f MB (one per instance)\n",
-		vm_rss(agent) / 1024.0, vm_rss(host) / 1024.0, vm_rss(shim) / 1024.0);
+		h_proc_status_kb(agent, "VmRSS") / 1024.0, h_proc_status_kb(host, "VmRSS") / 1024.0,
+		h_proc_status_kb(shim, "VmRSS") / 1024.0);
 	long long a0 = cpu_ticks(agent, NULL), h0 = cpu_ticks(host, NULL),
 		  s0 = cpu_ticks(shim, NULL);
 	long long t0 = h_now_ms();
@@ -203,8 +194,9 @@ int main(void)
 	       "%.0f ms (%.3f%%), shim %.0f ms (%.3f%%)\n",
 		ms / 1000.0, a, 100.0 * a / (double)ms, h, 100.0 * h / (double)ms, s,
 		100.0 * s / (double)ms);
-	printf("  RSS after: agent %.1f MB, host %.1f MB, shim %.1f MB\n", vm_rss(agent) / 1024.0,
-		vm_rss(host) / 1024.0, vm_rss(shim) / 1024.0);
+	printf("  RSS after: agent %.1f MB, host %.1f MB, shim %.1f MB\n",
+		h_proc_status_kb(agent, "VmRSS") / 1024.0, h_proc_status_kb(host, "VmRSS") / 1024.0,
+		h_proc_status_kb(shim, "VmRSS") / 1024.0);
 	natsConnection_Destroy(nc);
 	return 0;
 }

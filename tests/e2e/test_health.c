@@ -1,24 +1,21 @@
 /* Health checks end to end: `outpost host` against a real nats-server, its shims running
  * the components' probes against listeners this process opens on 127.0.0.1 (http served
- * by a small thread, tcp a listening socket), exec probes, and min_ready without a probe.
- * The heartbeats, decoded as the agent decodes them, show each instance starting, healthy,
+ * by a small thread, tcp a listening socket: tests/e2e/netfx.h), exec probes, and min_ready without
+ * a probe. The heartbeats, decoded as the agent decodes them, show each instance starting, healthy,
  * unhealthy with its probe's failure, and restarted. The plumbing (heartbeats, a host,
  * start and stop requests) is test_host.c's. */
 #include <dirent.h>
 #include <errno.h>
 #include <nats/nats.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "harness.h"
 #include "hostfx.h"
+#include "netfx.h"
 #include "outpost/agent/model/manifest.h"
 #include "outpost/agent/wire/proto.h"
 #include "outpost/agent/host/supervise.h"
@@ -31,88 +28,12 @@
 static const char *bin;
 static h_nats *srv;
 
-/* ---- listeners on 127.0.0.1 ------------------------------------------------------------ */
-
-static int listen_on(int *port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t l = sizeof a;
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 64) != 0 ||
-		getsockname(fd, (struct sockaddr *)&a, &l) != 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	*port = ntohs(a.sin_port);
-	return fd;
-}
-
-/* A tiny HTTP server: answers every request with the status it is told, until told to
- * stop. Counts the requests it answered. */
-static struct {
-	int fd;
-	pthread_t th;
-	_Atomic int status, quit, served;
-} web = {.fd = -1};
-
-static void *web_serve(void *arg)
-{
-	(void)arg;
-	while (!web.quit) {
-		struct pollfd pf = {web.fd, POLLIN, 0};
-		if (poll(&pf, 1, 50) <= 0)
-			continue;
-		int c = accept4(web.fd, NULL, NULL, SOCK_CLOEXEC);
-		if (c < 0)
-			continue;
-		char req[2048];
-		size_t n = 0;
-		for (;;) { /* up to the blank line that ends the request's head */
-			struct pollfd cp = {c, POLLIN, 0};
-			if (poll(&cp, 1, 1000) <= 0)
-				break;
-			ssize_t r = read(c, req + n, sizeof req - 1 - n);
-			if (r <= 0)
-				break;
-			n += (size_t)r;
-			req[n] = '\0';
-			if (strstr(req, "\r\n\r\n") || n == sizeof req - 1)
-				break;
-		}
-		int st = web.status;
-		const char *resp = h_str("HTTP/1.0 %d %s\r\nContent-Length: 0\r\n\r\n", st,
-			st == 200 ? "OK" : "Service Unavailable");
-		if (n > 0 && !strncmp(req, "GET /healthz HTTP/1.0\r\n", 23) &&
-			write(c, resp, strlen(resp)) > 0)
-			web.served++;
-		close(c);
-	}
-	return NULL;
-}
+static nx_server web = {.fd = -1};
 
 static bool web_asked(void *arg)
 {
 	(void)arg;
 	return web.served > 0;
-}
-
-static bool web_start(int *port)
-{
-	web.fd = listen_on(port);
-	web.status = 200;
-	web.quit = 0;
-	web.served = 0;
-	return web.fd >= 0 && pthread_create(&web.th, NULL, web_serve, NULL) == 0;
-}
-
-static void web_stop(void)
-{
-	web.quit = 1;
-	pthread_join(web.th, NULL);
-	close(web.fd);
-	web.fd = -1;
 }
 
 /* ---- waiting on health ----------------------------------------------------------------- */
@@ -172,8 +93,8 @@ static bool wait_health(
  * after 2 failed probes with the status in the probe text, then restarted. */
 static void test_http(void)
 {
-	int port = 0;
-	T_REQUIRE(web_start(&port));
+	T_REQUIRE(nx_start(&web, true));
+	int port = web.port;
 	web.status = 503;
 	hx_host h;
 	T_REQUIRE(hx_host_start(&h, "ht1"));
@@ -203,13 +124,13 @@ static void test_http(void)
 	free(log);
 	hx_stop_and_check(&h, id);
 	hx_host_stop(&h);
-	web_stop();
+	nx_stop(&web);
 }
 
 /* tcp: healthy while something listens; the listener gone, unhealthy and restarted. */
 static void test_tcp(void)
 {
-	int port = 0, fd = listen_on(&port);
+	int port = 0, fd = nx_listen(&port);
 	T_REQUIRE(fd >= 0);
 	hx_host h;
 	T_REQUIRE(hx_host_start(&h, "tc1"));
