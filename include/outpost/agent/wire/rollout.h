@@ -25,6 +25,11 @@
 #define OP_PROMOTION_KEY_MAX (sizeof "rollout." + OP_NAME_MAX)
 #define OP_PROMOTION_NS "outpost-rollout" /* the SSHSIG namespace of "sig" */
 #define OP_PROMOTION_SIG_MAX 1024 /* bytes of the SSHSIG blob */
+/* Requests to the running sync (outpost promote, outpost halt): {"v":1,"app":A,
+ * "wave":"NAME|INDEX"} (wave optional) and {"v":1,"app":A,"reason":TEXT} (reason
+ * optional); the reply {"v":1,"ok":BOOL,"error":TEXT,"record":{...}|null}. */
+#define OP_SUBJECT_PROMOTE "outpost.hub.rollout.promote"
+#define OP_SUBJECT_HALT "outpost.hub.rollout.halt"
 
 typedef struct op_promotion {
 	char app[OP_NAME_MAX + 1];
