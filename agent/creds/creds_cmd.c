@@ -20,6 +20,7 @@
 #include "outpost/agent/base/util.h"
 #include "outpost/agent/creds/creds.h"
 #include "outpost/agent/trust/fresh.h"
+#include "outpost/agent/wire/rollout.h"
 #include "outpost/agent/trust/sshsign.h"
 
 static void usage(FILE *f)
@@ -127,11 +128,14 @@ static void new_password(char *out, size_t len)
 	sodium_memzero(raw, sizeof raw);
 }
 
-/* The allowed_signers line a site checks the hub's freshness record with. */
+/* The allowed_signers line a site checks the hub's freshness and promotion records
+ * with. */
 static char *fresh_signers(const op_sshpriv *k)
 {
 	char *pub = op_sshpriv_public_line(k, "outpost-hub"), *line = NULL;
-	if (pub && asprintf(&line, "hub@outpost namespaces=\"" OP_FRESH_NS "\" %s", pub) < 0)
+	if (pub && asprintf(&line, "hub@outpost namespaces=\"" OP_FRESH_NS "," OP_PROMOTION_NS
+				  "\" %s",
+			   pub) < 0)
 		line = NULL;
 	free(pub);
 	return line;
