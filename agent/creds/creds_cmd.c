@@ -133,9 +133,9 @@ static void new_password(char *out, size_t len)
 static char *fresh_signers(const op_sshpriv *k)
 {
 	char *pub = op_sshpriv_public_line(k, "outpost-hub"), *line = NULL;
-	if (pub && asprintf(&line, "hub@outpost namespaces=\"" OP_FRESH_NS "," OP_PROMOTION_NS
-				  "\" %s",
-			   pub) < 0)
+	if (pub &&
+		asprintf(&line, "hub@outpost namespaces=\"" OP_FRESH_NS "," OP_PROMOTION_NS "\" %s",
+			pub) < 0)
 		line = NULL;
 	free(pub);
 	return line;

@@ -72,7 +72,7 @@ static int run(int argc, char **argv, bool promote)
 	if (optind < argc || !app || !op_name_valid(app) ||
 		(reason && strlen(reason) > OP_PROMOTION_REASON_MAX)) {
 		fprintf(stderr, "%s: %s\n", cmd,
-			!app	 ? "--app is required"
+			!app ? "--app is required"
 				: reason && strlen(reason) > OP_PROMOTION_REASON_MAX
 				? "--reason: at most 255 bytes"
 				: "an app name is [a-z0-9-], 1..63");
@@ -80,8 +80,8 @@ static int run(int argc, char **argv, bool promote)
 	}
 	op_bus b;
 	op_err e = {0};
-	if (op_bus_connect(&b, nats, promote ? "outpost-promote" : "outpost-halt", NULL, 5000,
-		    &e) != 0) {
+	if (op_bus_connect(
+		    &b, nats, promote ? "outpost-promote" : "outpost-halt", NULL, 5000, &e) != 0) {
 		fprintf(stderr, "%s: %s\n", cmd, e.msg);
 		return OP_EXIT_FAIL;
 	}

@@ -24,7 +24,8 @@ static void usage(FILE *f)
 		"  --site NAME   only this site\n"
 		"  --app NAME    only this app\n"
 		"  --nats URL    the hub's or a site's server (default " OP_DEFAULT_NATS ")\n"
-		"  --json        one JSON document: {\"hub\":{...},\"rollouts\":{...},\"sites\":{...}}\n"
+		"  --json        one JSON document: "
+		"{\"hub\":{...},\"rollouts\":{...},\"sites\":{...}}\n"
 		"  -h, --help    this help\n");
 }
 

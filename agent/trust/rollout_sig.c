@@ -20,8 +20,8 @@ int op_promotion_sign(const op_promotion *p, const op_sshpriv *key, char **json,
 		*json = payload;
 		return rc;
 	}
-	if ((rc = op_sshsig_sign(key, OP_PROMOTION_NS, payload, strlen(payload), &sig, &sig_len,
-		     e)) == 0)
+	if ((rc = op_sshsig_sign(
+		     key, OP_PROMOTION_NS, payload, strlen(payload), &sig, &sig_len, e)) == 0)
 		rc = op_promotion_encode_signed(p, sig, sig_len, json, e);
 	free(payload);
 	free(sig);
@@ -36,8 +36,8 @@ static int check_sig(const op_promotion *p, const unsigned char *blob, size_t le
 	op_sshsig s;
 	op_err pe = {0};
 	if (op_sshsig_parse_blob(&s, blob, len, &pe) != 0)
-		return op_err_set(e, OP_ETRUST, "rollout record of %s: signature: %.400s", p->app,
-			pe.msg);
+		return op_err_set(
+			e, OP_ETRUST, "rollout record of %s: signature: %.400s", p->app, pe.msg);
 	op_trust_verdict tv;
 	op_trust_query q = {.key = &s.key, .ns = s.ns, .time = p->time, .email = ""};
 	op_trust_decide(pol, NULL, &q, &tv);

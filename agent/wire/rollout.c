@@ -90,8 +90,8 @@ int op_promotion_encode(const op_promotion *p, char **json, op_err *e)
 	return rc ? rc : dump(j, json, e);
 }
 
-int op_promotion_encode_signed(const op_promotion *p, const unsigned char *sig, size_t sig_len,
-	char **json, op_err *e)
+int op_promotion_encode_signed(
+	const op_promotion *p, const unsigned char *sig, size_t sig_len, char **json, op_err *e)
 {
 	*json = NULL;
 	if (!sig || sig_len == 0 || sig_len > OP_PROMOTION_SIG_MAX)
@@ -124,8 +124,8 @@ static int read_sig(const char *b64, unsigned char **sig, size_t *sig_len, op_er
 		sodium_base642bin(buf, n / 4 * 3 + 3, b64, n, NULL, &len, &end,
 			sodium_base64_VARIANT_ORIGINAL) != 0 ||
 		end != b64 + n || len == 0 || len > OP_PROMOTION_SIG_MAX ||
-		strcmp(sodium_bin2base64(back, sizeof back, buf, len,
-			       sodium_base64_VARIANT_ORIGINAL),
+		strcmp(sodium_bin2base64(
+			       back, sizeof back, buf, len, sodium_base64_VARIANT_ORIGINAL),
 			b64) != 0) {
 		free(buf);
 		return op_err_set(e, OP_EINVAL,
@@ -142,8 +142,8 @@ int op_promotion_decode(const char *buf, size_t len, op_promotion *p, op_err *e)
 	return op_promotion_decode_signed(buf, len, p, NULL, NULL, e);
 }
 
-int op_promotion_decode_signed(const char *buf, size_t len, op_promotion *p,
-	unsigned char **sig, size_t *sig_len, op_err *e)
+int op_promotion_decode_signed(const char *buf, size_t len, op_promotion *p, unsigned char **sig,
+	size_t *sig_len, op_err *e)
 {
 	memset(p, 0, sizeof *p);
 	if (sig) {
@@ -165,10 +165,10 @@ int op_promotion_decode_signed(const char *buf, size_t len, op_promotion *p,
 	const char *app, *digest, *commit, *reason, *time, *b64 = NULL;
 	int rc = OP_EINVAL;
 	int64_t t;
-	if (json_unpack_ex(j, &je, JSON_STRICT, "{s:I, s:s, s:s, s:s, s:I, s:I, s:b, s:s, s?s, s:s}",
-		    "v", &v, "app", &app, "digest", &digest, "commit", &commit, "seq", &seq,
-		    "promoted", &promoted, "halted", &halted, "reason", &reason, "sig", &b64,
-		    "time", &time) != 0) {
+	if (json_unpack_ex(j, &je, JSON_STRICT,
+		    "{s:I, s:s, s:s, s:s, s:I, s:I, s:b, s:s, s?s, s:s}", "v", &v, "app", &app,
+		    "digest", &digest, "commit", &commit, "seq", &seq, "promoted", &promoted,
+		    "halted", &halted, "reason", &reason, "sig", &b64, "time", &time) != 0) {
 		op_err_set(e, OP_EINVAL, "rollout record: %s", je.text);
 		goto out;
 	}

@@ -193,8 +193,8 @@ static int get_record(kvStore *kv, const char *app, op_promotion *held, op_err *
 	if (rc == 0)
 		rc = op_bus_kv_get(kv, key, &val, &len, &rev, e);
 	if (rc == 0 && op_promotion_decode(val, len, held, e) != 0) {
-		op_log_warn("hub.rollout record unreadable: a new rollout starts", "app=%s error=\"%s\"",
-			app, e->msg);
+		op_log_warn("hub.rollout record unreadable: a new rollout starts",
+			"app=%s error=\"%s\"", app, e->msg);
 		rc = OP_ENOTFOUND;
 	}
 	free(val);
@@ -372,7 +372,8 @@ char *op_rollouts_request(op_rollouts *r, kvStore *kv, kvStore *status, const op
 	if (!rc && promote)
 		rc = op_wavehub_promote(&held, &a->app->rollout, wave, now_ms / 1000, &next, &e);
 	else if (!rc)
-		rc = op_wavehub_halt(&held, &a->app->rollout, why ? why : "", now_ms / 1000, &next, &e);
+		rc = op_wavehub_halt(
+			&held, &a->app->rollout, why ? why : "", now_ms / 1000, &next, &e);
 	if (!rc && (next.halted != held.halted || next.promoted != held.promoted))
 		rc = put_record(kv, &next, key, &e);
 	json_decref(j);
@@ -383,8 +384,8 @@ char *op_rollouts_request(op_rollouts *r, kvStore *kv, kvStore *status, const op
 		return reply(msg, NULL);
 	}
 	if (promote)
-		op_log_info("hub.rollout promoted by hand", "app=%s wave=%s index=%d%s",
-			next.app, wname(&a->app->rollout, next.promoted), next.promoted,
+		op_log_info("hub.rollout promoted by hand", "app=%s wave=%s index=%d%s", next.app,
+			wname(&a->app->rollout, next.promoted), next.promoted,
 			held.halted ? " resumed=true" : "");
 	else if (!held.halted)
 		op_log_warn("hub.rollout halted by hand", "app=%s wave=%s reason=\"%s\"", next.app,

@@ -138,7 +138,8 @@ int op_wavehub_sites_read(const op_wavehub_entry *ents, size_t n, op_wavehub_sit
 	}
 	/* The latest report of a site: the newest write of any of its keys. */
 	for (size_t i = 0; i < n && !rc; i++) {
-		op_wavehub_site *s = site_of(ents[i].key, name, &rest) ? site_find(out, name) : NULL;
+		op_wavehub_site *s = site_of(ents[i].key, name, &rest) ? site_find(out, name)
+								       : NULL;
 		if (s && ents[i].created_ms > s->report_ms)
 			s->report_ms = ents[i].created_ms;
 	}
@@ -299,15 +300,15 @@ static int wave_index(const op_rollout_policy *pol, const char *wave)
 	return -1;
 }
 
-int op_wavehub_promote(const op_promotion *held, const op_rollout_policy *pol,
-	const char *wave, int64_t now_s, op_promotion *next, op_err *e)
+int op_wavehub_promote(const op_promotion *held, const op_rollout_policy *pol, const char *wave,
+	int64_t now_s, op_promotion *next, op_err *e)
 {
 	int last = op_wave_count(pol) - 1, k = held->promoted + 1;
 	char a[16], b[16];
 	*next = *held;
 	if (wave && (k = wave_index(pol, wave)) < 0)
-		return op_err_set(e, OP_EINVAL, "%s has no wave %s (waves 0..%d)", held->app, wave,
-			last);
+		return op_err_set(
+			e, OP_EINVAL, "%s has no wave %s (waves 0..%d)", held->app, wave, last);
 	if (k > last && !held->halted)
 		return op_err_set(e, OP_EINVAL, "every wave of %s is promoted already", held->app);
 	if (k > last)
@@ -344,8 +345,8 @@ int op_wavehub_halt(const op_promotion *held, const op_rollout_policy *pol, cons
 	return 0;
 }
 
-char *op_wavehub_view(const op_promotion *rec, const op_rollout_policy *pol,
-	const op_wave_out *out, const op_wavehub_tally *t)
+char *op_wavehub_view(const op_promotion *rec, const op_rollout_policy *pol, const op_wave_out *out,
+	const op_wavehub_tally *t)
 {
 	char wn[16];
 	const char *verdict = rec->halted ? "halt"
@@ -354,8 +355,8 @@ char *op_wavehub_view(const op_promotion *rec, const op_rollout_policy *pol,
 	json_t *sites = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "total",
 		(json_int_t)(t ? t->total : 0), "done", (json_int_t)(t ? t->done : 0), "healthy",
 		(json_int_t)(out ? out->healthy : 0), "rolled_back",
-		(json_int_t)(t ? t->rolled_back : 0), "counted", (json_int_t)(out ? out->counted : 0),
-		"need", (json_int_t)(out ? out->need : 0));
+		(json_int_t)(t ? t->rolled_back : 0), "counted",
+		(json_int_t)(out ? out->counted : 0), "need", (json_int_t)(out ? out->need : 0));
 	json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:I, s:i, s:i, s:s, s:b, s:s, s:s, s:s, s:o*}",
 		"v", 1, "app", rec->app, "digest", rec->digest, "commit", rec->commit, "seq",
 		(json_int_t)rec->seq, "wave", rec->promoted, "waves", op_wave_count(pol),

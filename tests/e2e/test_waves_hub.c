@@ -166,8 +166,9 @@ static void test_waves(void)
 	T_REQUIRE(sync > 0 && h_sync_accepted(hub, WAIT_MS));
 	T_REQUIRE(js_KeyValue(&kv, js, "outpost") == NATS_OK);
 	T_REQUIRE(js_KeyValue(&status, js, "outpost-status") == NATS_OK);
-	put("site.canary1.agent", "{\"v\":1,\"site\":\"canary1\",\"labels\":{\"site\":"
-				  "\"canary1\",\"ring\":\"canary\"}}");
+	put("site.canary1.agent",
+		"{\"v\":1,\"site\":\"canary1\",\"labels\":{\"site\":"
+		"\"canary1\",\"ring\":\"canary\"}}");
 	put("site.eu1.agent", "{\"v\":1,\"site\":\"eu1\",\"labels\":{\"region\":\"eu\"}}");
 	put("site.rest1.agent", "{\"v\":1,\"site\":\"rest1\",\"labels\":{\"site\":\"rest1\"}}");
 
@@ -190,8 +191,8 @@ static void test_waves(void)
 	char *raw = get(kv, "rollout.web");
 	T_CHECK(raw && strstr(raw, "\"sig\":\""));
 	free(raw);
-	T_CHECK(wait_status(h_str("rollout web: seq %d (%.12s) wave 1 of 3 (canary)", (int)p.seq,
-		sha)));
+	T_CHECK(wait_status(
+		h_str("rollout web: seq %d (%.12s) wave 1 of 3 (canary)", (int)p.seq, sha)));
 	T_CHECK(wait_status("waiting: wave canary: 0 of 1 sites healthy"));
 
 	/* the canary deployed and healthy for the soak: wave eu is promoted */
@@ -251,8 +252,8 @@ static void test_waves(void)
 	free(err);
 	T_EQ_INT(ctl(&err, "promote --app web"), 1);
 	free(err);
-	T_CHECK(h_wait_output("hub.rollout promoted by hand", WAIT_MS, "cat %s",
-		h_path("sync.log")));
+	T_CHECK(h_wait_output(
+		"hub.rollout promoted by hand", WAIT_MS, "cat %s", h_path("sync.log")));
 	T_EQ_INT(h_proc_stop(sync, false, 5000), 0);
 	/* no sync: promote says nobody answers */
 	T_EQ_INT(ctl(&err, "promote --app web"), 1);

@@ -91,7 +91,8 @@ static void test_report(void)
 		"{\"state\":\"deployed\",\"state\":\"failed\"}",
 		"{\"state\":\"a-state-name-longer-than-the-field\"}"};
 	for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
-		T_CHECK_MSG(op_wavehub_report_read(refused[i], strlen(refused[i]), &r) == OP_EINVAL &&
+		T_CHECK_MSG(
+			op_wavehub_report_read(refused[i], strlen(refused[i]), &r) == OP_EINVAL &&
 				r.state[0] == '\0' && r.since_ms == -1,
 			"row %zu", i);
 	}
@@ -271,11 +272,12 @@ static void test_view(void)
 	snprintf(out.why, sizeof out.why, "wave canary: 1 of 4 sites healthy for 10s, 3 needed");
 	char *v = op_wavehub_view(&p, &app->rollout, &out, &t);
 	T_REQUIRE(v);
-	T_EQ_STR(v, "{\"app\":\"web\",\"commit\":\"" HEX40 "\",\"digest\":\"" D
-		    "\",\"halted\":false,\"reason\":\"\",\"seq\":4,\"sites\":{\"counted\":3,"
-		    "\"done\":2,\"healthy\":1,\"need\":3,\"rolled_back\":1,\"total\":5},\"v\":1,"
-		    "\"verdict\":\"wait\",\"wave\":0,\"wave_name\":\"canary\",\"waves\":2,"
-		    "\"why\":\"wave canary: 1 of 4 sites healthy for 10s, 3 needed\"}");
+	T_EQ_STR(v,
+		"{\"app\":\"web\",\"commit\":\"" HEX40 "\",\"digest\":\"" D
+		"\",\"halted\":false,\"reason\":\"\",\"seq\":4,\"sites\":{\"counted\":3,"
+		"\"done\":2,\"healthy\":1,\"need\":3,\"rolled_back\":1,\"total\":5},\"v\":1,"
+		"\"verdict\":\"wait\",\"wave\":0,\"wave_name\":\"canary\",\"waves\":2,"
+		"\"why\":\"wave canary: 1 of 4 sites healthy for 10s, 3 needed\"}");
 	free(v);
 	p.halted = true;
 	snprintf(p.reason, sizeof p.reason, "halted by hand");

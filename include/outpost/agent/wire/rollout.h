@@ -48,14 +48,14 @@ int op_promotion_key(const char *app, char key[OP_PROMOTION_KEY_MAX], op_err *e)
  * that signs nothing, and the bytes a signature covers; *json allocated. */
 int op_promotion_encode(const op_promotion *p, char **json, op_err *e);
 /* The same with "sig" (the SSHSIG blob, 1..OP_PROMOTION_SIG_MAX bytes); *json allocated. */
-int op_promotion_encode_signed(const op_promotion *p, const unsigned char *sig, size_t sig_len,
-	char **json, op_err *e);
+int op_promotion_encode_signed(
+	const op_promotion *p, const unsigned char *sig, size_t sig_len, char **json, op_err *e);
 /* Fills p from a record signed or not, without looking at the signature; OP_EINVAL with
  * a message naming the field, OP_ETOOBIG past OP_PROMOTION_MAX. */
 int op_promotion_decode(const char *json, size_t len, op_promotion *p, op_err *e);
 /* The same, and the signature's blob: *sig allocated (free), NULL with *sig_len 0 when
  * the record has none. */
-int op_promotion_decode_signed(const char *json, size_t len, op_promotion *p,
-	unsigned char **sig, size_t *sig_len, op_err *e);
+int op_promotion_decode_signed(const char *json, size_t len, op_promotion *p, unsigned char **sig,
+	size_t *sig_len, op_err *e);
 
 #endif

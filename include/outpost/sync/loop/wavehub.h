@@ -45,8 +45,7 @@ typedef struct op_wavehub_sites {
 /* The sites that have an agent key (site.<s>.agent whose value is an object with a
  * "labels" object of strings; one that is unreadable is skipped, as a site that never
  * reported). 0 or OP_ENOMEM; *out is replaced. */
-int op_wavehub_sites_read(
-	const op_wavehub_entry *ents, size_t n, op_wavehub_sites *out, op_err *e);
+int op_wavehub_sites_read(const op_wavehub_entry *ents, size_t n, op_wavehub_sites *out, op_err *e);
 void op_wavehub_sites_clear(op_wavehub_sites *s);
 
 /* What a site's key site.<s>.app.<app> says of the app. */
@@ -98,8 +97,8 @@ enum op_wavehub_act op_wavehub_apply(
  * next wave; also resumes a halted rollout (a halted one at the named wave is resumed
  * there). OP_EINVAL when every wave is promoted already, the wave is unknown or promoted
  * already; e says why. */
-int op_wavehub_promote(const op_promotion *held, const op_rollout_policy *pol,
-	const char *wave, int64_t now_s, op_promotion *next, op_err *e);
+int op_wavehub_promote(const op_promotion *held, const op_rollout_policy *pol, const char *wave,
+	int64_t now_s, op_promotion *next, op_err *e);
 /* An operator's halt, with reason ("" : "halted by hand"); OP_EINVAL when every wave is
  * promoted already (nothing is held back to halt). Halting a halted rollout keeps it. */
 int op_wavehub_halt(const op_promotion *held, const op_rollout_policy *pol, const char *reason,
@@ -110,7 +109,7 @@ int op_wavehub_halt(const op_promotion *held, const op_rollout_policy *pol, cons
  * "done","healthy","need","rolled_back","total"},"v":1,"verdict","wave","wave_name",
  * "waves","why"}. out NULL: not decided (no counts); t NULL: no sites gathered. It holds
  * no clock, so the same state gives the same bytes. *json allocated; NULL on no memory. */
-char *op_wavehub_view(const op_promotion *rec, const op_rollout_policy *pol,
-	const op_wave_out *out, const op_wavehub_tally *t);
+char *op_wavehub_view(const op_promotion *rec, const op_rollout_policy *pol, const op_wave_out *out,
+	const op_wavehub_tally *t);
 
 #endif
