@@ -376,17 +376,18 @@ char *op_rollouts_request(op_rollouts *r, kvStore *kv, kvStore *status, const op
 			&held, &a->app->rollout, why ? why : "", now_ms / 1000, &next, &e);
 	if (!rc && (next.halted != held.halted || next.promoted != held.promoted))
 		rc = put_record(kv, &next, key, &e);
-	json_decref(j);
 	if (rc) {
 		snprintf(msg, sizeof msg, "%s", e.msg);
 		op_log_warn(promote ? "hub.rollout promote refused" : "hub.rollout halt refused",
-			"app=%s error=\"%s\"", app ? app : "-", msg);
+			"app=%s error=\"%s\"", app && op_name_valid(app) ? app : "-", msg);
+		json_decref(j); /* app and the others point into it */
 		return reply(msg, NULL);
 	}
+	json_decref(j);
 	if (promote)
-		op_log_info("hub.rollout promoted by hand", "app=%s wave=%s index=%d%s", next.app,
-			wname(&a->app->rollout, next.promoted), next.promoted,
-			held.halted ? " resumed=true" : "");
+		op_log_info("hub.rollout promoted by hand", "app=%s wave=%s index=%d resumed=%s",
+			next.app, wname(&a->app->rollout, next.promoted), next.promoted,
+			held.halted ? "true" : "false");
 	else if (!held.halted)
 		op_log_warn("hub.rollout halted by hand", "app=%s wave=%s reason=\"%s\"", next.app,
 			wname(&a->app->rollout, next.promoted), next.reason);
