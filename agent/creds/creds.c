@@ -37,7 +37,9 @@ struct perms {
 
 /* The hub's desired-state writer: its two buckets (created when missing; the status
  * stream updated to add a source per announced site), every key of `outpost`, only
- * hub.sync of `outpost-status`; it answers sync.now and announce requests. It reads the
+ * hub.sync and hub.rollout.* of `outpost-status`, which it reads (the sites' reports,
+ * for canary waves); it answers sync.now, announce, and rollout promote and halt
+ * requests. It reads the
  * artifact store (which digests the accepted revision lacks) and is who runs
  * `outpost artifact gc`: delete markers on metas and purges; it never creates the store
  * or puts chunks. */
@@ -47,12 +49,15 @@ static const struct perms sync_perms = {
 		"$JS.API.CONSUMER.DELETE.KV_outpost.*", "$KV.outpost.>",
 		"$JS.API.STREAM.INFO.KV_outpost-status", "$JS.API.STREAM.CREATE.KV_outpost-status",
 		"$JS.API.STREAM.UPDATE.KV_outpost-status", "$KV.outpost-status.hub.sync",
+		"$KV.outpost-status.hub.rollout.>", "$JS.API.CONSUMER.CREATE.KV_outpost-status",
+		"$JS.API.CONSUMER.DELETE.KV_outpost-status.*",
 		"$JS.API.STREAM.INFO.OBJ_outpost-artifacts",
 		"$JS.API.STREAM.MSG.GET.OBJ_outpost-artifacts",
 		"$JS.API.CONSUMER.CREATE.OBJ_outpost-artifacts",
 		"$JS.API.CONSUMER.DELETE.OBJ_outpost-artifacts.*", "$JS.FC.OBJ_outpost-artifacts.>",
 		"$JS.API.STREAM.PURGE.OBJ_outpost-artifacts", "$O.outpost-artifacts.M.>"},
-	.sub = {"_INBOX.{u}.>", "outpost.hub.sync.now", "outpost.hub.site.announce"},
+	.sub = {"_INBOX.{u}.>", "outpost.hub.sync.now", "outpost.hub.site.announce",
+		"outpost.hub.rollout.promote", "outpost.hub.rollout.halt"},
 	.responses = true,
 };
 
@@ -85,11 +90,13 @@ static const struct perms status_perms = {
  * which a host answers with the output of its instances (read-only). At the hub, of
  * every site (across its leaf link); at a site, of that site, and outpost restart there
  * (a request to the site's agent, which commands its hosts). No other identity may
- * ask: workloads' output can hold what a status reader should not see. */
+ * ask: workloads' output can hold what a status reader should not see. At the hub it is
+ * the operator's, and so also asks sync to promote or halt a rollout. */
 static const struct perms hub_logs_perms = {
 	.pub = {"$JS.API.STREAM.INFO.KV_outpost-status",
 		"$JS.API.CONSUMER.CREATE.KV_outpost-status",
-		"$JS.API.CONSUMER.DELETE.KV_outpost-status.*", "outpost-logs.*.*"},
+		"$JS.API.CONSUMER.DELETE.KV_outpost-status.*", "outpost-logs.*.*",
+		"outpost.hub.rollout.promote", "outpost.hub.rollout.halt"},
 	.sub = {"_INBOX.{u}.>"},
 };
 static const struct perms site_logs_perms = {

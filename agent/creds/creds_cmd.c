@@ -20,6 +20,7 @@
 #include "outpost/agent/base/util.h"
 #include "outpost/agent/creds/creds.h"
 #include "outpost/agent/trust/fresh.h"
+#include "outpost/agent/wire/rollout.h"
 #include "outpost/agent/trust/sshsign.h"
 
 static void usage(FILE *f)
@@ -40,7 +41,8 @@ static void usage(FILE *f)
 		"  SITE/site.conf       accounts and the leaf remote for SITE's nats-server\n"
 		"  SITE/leaf.creds      SITE's leaf link (also in site.conf)\n"
 		"  SITE/agent.creds     outpost agent       SITE/status.creds  outpost status\n"
-		"  hub/logs.creds       outpost logs (every site; and outpost status)\n"
+		"  hub/logs.creds       outpost logs (every site; and outpost status),\n"
+		"                       outpost promote and outpost halt\n"
 		"  SITE/logs.creds      outpost logs (SITE's; and outpost status)\n"
 		"  SITE/host-ID.creds   outpost host --id ID\n"
 		"  hub/fresh.key        outpost sync --fresh-key (the hub's ed25519 signing key)\n"
@@ -126,11 +128,14 @@ static void new_password(char *out, size_t len)
 	sodium_memzero(raw, sizeof raw);
 }
 
-/* The allowed_signers line a site checks the hub's freshness record with. */
+/* The allowed_signers line a site checks the hub's freshness and promotion records
+ * with. */
 static char *fresh_signers(const op_sshpriv *k)
 {
 	char *pub = op_sshpriv_public_line(k, "outpost-hub"), *line = NULL;
-	if (pub && asprintf(&line, "hub@outpost namespaces=\"" OP_FRESH_NS "\" %s", pub) < 0)
+	if (pub &&
+		asprintf(&line, "hub@outpost namespaces=\"" OP_FRESH_NS "," OP_PROMOTION_NS "\" %s",
+			pub) < 0)
 		line = NULL;
 	free(pub);
 	return line;

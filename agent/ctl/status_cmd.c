@@ -17,19 +17,22 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: outpost status [--site NAME] [--app NAME] [--nats URL] [--json]\n"
 		"\n"
-		"Shows the sync outcome and, per site, each app (version, commit, desired and\n"
-		"running instances, state, message, last update) and each host.\n"
+		"Shows the sync outcome, each canary rollout (at the hub) and, per site, each app\n"
+		"(version, commit, desired and running instances, state, message, last update)\n"
+		"and each host.\n"
 		"\n"
 		"  --site NAME   only this site\n"
 		"  --app NAME    only this app\n"
 		"  --nats URL    the hub's or a site's server (default " OP_DEFAULT_NATS ")\n"
-		"  --json        one JSON document: {\"hub\":{...},\"sites\":{...}}\n"
+		"  --json        one JSON document: "
+		"{\"hub\":{...},\"rollouts\":{...},\"sites\":{...}}\n"
 		"  -h, --help    this help\n");
 }
 
 struct collect {
 	const char *site, *app;
 	json_t *hub, *sites;
+	json_t *rollouts; /* app -> sync's view of its rollout (hub.rollout.<app>) */
 	char known[256]; /* the sites seen, for an error about an unknown one */
 };
 
@@ -53,6 +56,13 @@ static int on_key(void *arg, const char *key, const char *val, size_t len, uint6
 	if (!strcmp(key, "hub.sync")) {
 		json_decref(c->hub);
 		c->hub = v;
+		return 0;
+	}
+	if (!strncmp(key, "hub.rollout.", 12)) {
+		if (!c->site && (!c->app || !strcmp(key + 12, c->app)))
+			json_object_set_new(c->rollouts, key + 12, v);
+		else
+			json_decref(v);
 		return 0;
 	}
 	/* site.<site>.agent | site.<site>.app.<name> | site.<site>.host.<id> */
@@ -206,6 +216,39 @@ static void missing_artifacts(json_t *hub)
 		printf("\n");
 }
 
+/* Each canary rollout as sync sees it: the revision, the wave, the sites, and why it
+ * waits or that it halted. */
+static void print_rollouts(json_t *rollouts)
+{
+	const char *app;
+	json_t *r;
+	json_object_foreach(rollouts, app, r)
+	{
+		json_t *st = json_object_get(r, "sites");
+		long long wave = json_integer_value(json_object_get(r, "wave"));
+		bool halted = json_is_true(json_object_get(r, "halted"));
+		const char *verdict = str(r, "verdict");
+		printf("rollout %s: seq %lld (%.12s) wave %lld of %lld (%s); sites %lld of %lld "
+		       "done, %lld healthy, %lld rolled back",
+			app, (long long)json_integer_value(json_object_get(r, "seq")),
+			str(r, "commit"), wave + 1,
+			(long long)json_integer_value(json_object_get(r, "waves")),
+			str(r, "wave_name"),
+			(long long)json_integer_value(json_object_get(st, "done")),
+			(long long)json_integer_value(json_object_get(st, "total")),
+			(long long)json_integer_value(json_object_get(st, "healthy")),
+			(long long)json_integer_value(json_object_get(st, "rolled_back")));
+		if (halted)
+			printf("; HALTED: %s\n", str(r, "reason")[0] ? str(r, "reason") : "-");
+		else if (!strcmp(verdict, "done"))
+			printf("; every wave promoted\n");
+		else
+			printf("; waiting: %s\n", str(r, "why")[0] ? str(r, "why") : "-");
+	}
+	if (json_object_size(rollouts))
+		printf("\n");
+}
+
 static void print_table(struct collect *c)
 {
 	if (c->hub && !c->site && !c->app)
@@ -216,6 +259,7 @@ static void print_table(struct collect *c)
 			str(c->hub, "reason")[0] ? ": " : "", str(c->hub, "reason"));
 	if (c->hub && !c->site && !c->app)
 		missing_artifacts(c->hub);
+	print_rollouts(c->rollouts);
 	if (!c->app)
 		print_sites(c);
 	printf("%-16s %-20s %-10s %-12s %-9s %-12s %-20s %s\n", "SITE", "APP", "VERSION", "COMMIT",
@@ -332,6 +376,7 @@ int op_cmd_status(int argc, char **argv)
 		return OP_EXIT_FAIL;
 	}
 	c.sites = json_object();
+	c.rollouts = json_object();
 	int rc = op_bus_kv_scan(kv, ">", on_key, &c, &e);
 	kvStore_Destroy(kv);
 	op_bus_close(&b);
@@ -339,17 +384,19 @@ int op_cmd_status(int argc, char **argv)
 		fprintf(stderr, "outpost status: %s\n", e.msg);
 		json_decref(c.sites);
 		json_decref(c.hub);
+		json_decref(c.rollouts);
 		return OP_EXIT_FAIL;
 	}
 	judge_sites(&c);
 	if (unknown(&c)) {
 		json_decref(c.sites);
 		json_decref(c.hub);
+		json_decref(c.rollouts);
 		return OP_EXIT_FAIL;
 	}
 	if (as_json) {
-		json_t *all = json_pack(
-			"{s:o, s:O}", "hub", c.hub ? c.hub : json_null(), "sites", c.sites);
+		json_t *all = json_pack("{s:o, s:O, s:O}", "hub", c.hub ? c.hub : json_null(),
+			"sites", c.sites, "rollouts", c.rollouts);
 		char *out = json_dumps(all, JSON_SORT_KEYS | JSON_INDENT(2));
 		printf("%s\n", out ? out : "{}");
 		free(out);
@@ -360,5 +407,6 @@ int op_cmd_status(int argc, char **argv)
 	}
 	json_decref(c.sites);
 	json_decref(c.hub);
+	json_decref(c.rollouts);
 	return OP_EXIT_OK;
 }

@@ -20,6 +20,8 @@ static const struct command commands[] = {
 	{"logs", op_cmd_logs, "print an app's output at a site (running and recent instances)"},
 	{"creds", op_cmd_creds, "write least-privilege NATS credentials for a hub and its sites"},
 	{"artifact", op_cmd_artifact, "hub: put, list and collect the artifacts sites will run"},
+	{"promote", op_cmd_promote, "hub: promote the next wave of an app's rollout now"},
+	{"halt", op_cmd_halt, "hub: halt an app's rollout (promote resumes it)"},
 };
 
 static void usage(FILE *f)

@@ -13,6 +13,7 @@
 
 #include "outpost/agent/bus/bus.h"
 #include "outpost/sync/git/desired.h"
+#include "outpost/sync/loop/rollouts.h"
 #include "outpost/sync/publish/fresh_pub.h"
 #include "outpost/agent/base/log.h"
 #include "outpost/agent/wire/marker.h"
@@ -41,6 +42,7 @@ struct op_sync {
 	 * errors): the same one is not logged again every pass, only when it changes. */
 	char last_refusal[65]; /* hex sha256 */
 	op_artwatch art; /* the accepted revision's artifacts against the store */
+	op_rollouts rollouts; /* canary waves of the accepted revision's apps */
 };
 
 const char *op_sync_kind_name(enum op_sync_kind k)
@@ -95,6 +97,18 @@ void op_sync_fresh(op_sync *s)
 			(unsigned long long)seq, (long long)s->cfg.fresh_ttl_ms);
 	s->fresh_failing = false;
 	s->fresh_seq = seq;
+}
+
+void op_sync_rollouts(op_sync *s)
+{
+	op_rollouts_step(&s->rollouts, s->kv, s->status, s->cfg.fresh_key ? &s->fresh_key : NULL,
+		op_wall_ms());
+}
+
+char *op_sync_rollout_request(op_sync *s, const char *subject, const char *data, size_t len)
+{
+	return op_rollouts_request(&s->rollouts, s->kv, s->status,
+		s->cfg.fresh_key ? &s->fresh_key : NULL, subject, data, len, op_wall_ms());
 }
 
 struct op_bus *op_sync_bus(op_sync *s)
@@ -598,5 +612,6 @@ void op_sync_free(op_sync *s)
 	op_mindex_clear(&s->index);
 	op_sshpriv_clear(&s->fresh_key);
 	op_artwatch_clear(&s->art);
+	op_rollouts_clear(&s->rollouts);
 	free(s);
 }

@@ -1,6 +1,8 @@
 /* `outpost sync`: flags, then either one pass (--once) or the loop: a pass every
  * --interval (with jitter), at once on a request to outpost.hub.sync.now (replied
- * with the outcome, for post-receive hooks), and with backoff after a failure. */
+ * with the outcome, for post-receive hooks), and with backoff after a failure. Rollouts
+ * step after every pass and every OP_ROLLOUT_TICK_MS between passes; outpost promote and
+ * halt are answered between passes, in this thread (nats.c's callbacks only queue). */
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -14,8 +16,10 @@
 #include "outpost/agent/bus/bus.h"
 #include "outpost/agent/base/cli.h"
 #include "outpost/agent/base/log.h"
+#include "outpost/sync/loop/rollouts.h"
 #include "outpost/sync/loop/sync.h"
 #include "outpost/agent/base/util.h"
+#include "outpost/agent/wire/rollout.h"
 
 #define SUBJECT_NOW OP_SYNC_NOW_SUBJECT
 #define MAX_PENDING 64
@@ -50,13 +54,23 @@ static void usage(FILE *f)
 		"  -h, --help          this help\n"
 		"\n"
 		"A request on " SUBJECT_NOW " runs a pass at once and is answered with its\n"
-		"outcome as JSON. Exit status: 0 success, 1 failure, 2 usage.\n");
+		"outcome as JSON. Apps whose rollout policy has 2 or more waves roll out wave by\n"
+		"wave: sync writes rollout.<app> (signed with --fresh-key when given) after every\n"
+		"pass and every few seconds, and answers outpost promote and outpost halt.\n"
+		"Exit status: 0 success, 1 failure, 2 usage.\n");
 }
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static char *pending[MAX_PENDING];
 static int npending;
+/* Requests of outpost promote and halt, in arrival order. */
+struct rollreq {
+	char *subject, *reply, *data;
+	size_t len;
+};
+static struct rollreq rpending[MAX_PENDING];
+static int nrpending;
 static volatile sig_atomic_t stopping;
 
 static void on_signal(int sig)
@@ -77,11 +91,67 @@ static void on_now(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
 	natsMsg_Destroy(msg);
 }
 
+static void on_rollout(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
+{
+	(void)nc, (void)sub, (void)arg;
+	const char *reply = natsMsg_GetReply(msg);
+	pthread_mutex_lock(&mu);
+	if (reply && nrpending < MAX_PENDING) {
+		struct rollreq *r = &rpending[nrpending];
+		r->len = (size_t)natsMsg_GetDataLength(msg);
+		r->subject = strdup(natsMsg_GetSubject(msg));
+		r->reply = strdup(reply);
+		r->data = malloc(r->len + 1);
+		if (r->subject && r->reply && r->data) {
+			memcpy(r->data, natsMsg_GetData(msg), r->len);
+			r->data[r->len] = '\0';
+			nrpending++;
+		} else {
+			free(r->subject), free(r->reply), free(r->data);
+		}
+	}
+	pthread_cond_signal(&cv);
+	pthread_mutex_unlock(&mu);
+	natsMsg_Destroy(msg);
+}
+
+/* Answers the promote and halt requests that arrived; true when there were any. */
+static bool serve_rollouts(op_sync *s)
+{
+	struct rollreq take[MAX_PENDING];
+	pthread_mutex_lock(&mu);
+	int n = nrpending;
+	memcpy(take, rpending, sizeof rpending);
+	nrpending = 0;
+	pthread_mutex_unlock(&mu);
+	op_bus *b = op_sync_bus(s);
+	for (int i = 0; i < n; i++) {
+		char *json = op_sync_rollout_request(s, take[i].subject, take[i].data, take[i].len);
+		if (b && json)
+			natsConnection_PublishString(b->nc, take[i].reply, json);
+		free(json);
+		free(take[i].subject), free(take[i].reply), free(take[i].data);
+	}
+	if (b && n)
+		natsConnection_FlushTimeout(b->nc, 1000);
+	return n > 0;
+}
+
+static void subscribe(op_bus *b, natsSubscription **sub, const char *subject, natsMsgHandler fn)
+{
+	if (*sub)
+		return;
+	natsStatus st = natsConnection_Subscribe(sub, b->nc, subject, fn, NULL);
+	if (st != NATS_OK)
+		op_log_warn("cannot subscribe", "subject=%s error=\"%s\"", subject,
+			natsStatus_GetText(st));
+}
+
 /* Waits until deadline (monotonic ms), a request or a signal; true on a request. */
 static bool wait_for(int64_t deadline)
 {
 	pthread_mutex_lock(&mu);
-	while (!npending && !stopping) {
+	while (!npending && !nrpending && !stopping) {
 		int64_t left = deadline - op_now_ms();
 		if (left <= 0)
 			break;
@@ -98,7 +168,7 @@ static bool wait_for(int64_t deadline)
 		}
 		pthread_cond_timedwait(&cv, &mu, &ts);
 	}
-	bool req = npending > 0;
+	bool req = npending > 0 || nrpending > 0;
 	pthread_mutex_unlock(&mu);
 	return req;
 }
@@ -151,8 +221,8 @@ static int64_t fresh_tick(op_sync *s, int64_t every, int64_t due, bool accepted)
 
 static int run_loop(op_sync *s, int64_t interval, int64_t fresh_every)
 {
-	int64_t fresh_due = 0;
-	natsSubscription *sub = NULL, *ann = NULL;
+	int64_t fresh_due = 0, roll_due = 0;
+	natsSubscription *sub = NULL, *ann = NULL, *promote = NULL, *halt = NULL;
 	int64_t backoff = 1000;
 	bool lost = false;
 	signal(SIGINT, on_signal);
@@ -178,17 +248,17 @@ static int run_loop(op_sync *s, int64_t interval, int64_t fresh_every)
 			lost = true;
 			break;
 		}
-		if (!sub && b) {
-			natsStatus st = natsConnection_Subscribe(
-				&sub, b->nc, SUBJECT_NOW, on_now, NULL);
-			if (st != NATS_OK)
-				op_log_warn("cannot subscribe", "subject=%s error=\"%s\"",
-					SUBJECT_NOW, natsStatus_GetText(st));
+		if (b) {
+			subscribe(b, &sub, SUBJECT_NOW, on_now);
+			subscribe(b, &promote, OP_SUBJECT_PROMOTE, on_rollout);
+			subscribe(b, &halt, OP_SUBJECT_HALT, on_rollout);
 		}
 		op_err e = {0};
 		if (!ann && b && o.kind != OP_SYNC_FAILED && op_announce_serve(b, &ann, &e) != 0)
 			op_log_warn("cannot serve site announcements", "error=\"%s\"", e.msg);
 		reply_all(s, &o, take, ntake);
+		op_sync_rollouts(s);
+		roll_due = op_now_ms() + OP_ROLLOUT_TICK_MS;
 		int64_t next = interval;
 		if (o.kind == OP_SYNC_FAILED) {
 			next = backoff < interval ? backoff : interval;
@@ -201,12 +271,20 @@ static int run_loop(op_sync *s, int64_t interval, int64_t fresh_every)
 		int64_t j = next / 10;
 		if (j > 0)
 			next += (rand() % (2 * j + 1)) - j;
-		/* Between passes, only the freshness record is signed again. */
+		/* Between passes: the freshness record is signed again, rollouts step, and
+		 * promote and halt requests are answered (a rollout steps after each). */
 		int64_t pass_at = op_now_ms() + next;
-		while (!more_pending() && !stopping &&
-			!wait_for(pass_at < fresh_due ? pass_at : fresh_due) &&
-			op_now_ms() < pass_at)
+		for (;;) {
+			if (serve_rollouts(s) || op_now_ms() >= roll_due) {
+				op_sync_rollouts(s);
+				roll_due = op_now_ms() + OP_ROLLOUT_TICK_MS;
+			}
+			if (more_pending() || stopping || op_now_ms() >= pass_at)
+				break;
+			int64_t until = pass_at < fresh_due ? pass_at : fresh_due;
+			wait_for(until < roll_due ? until : roll_due);
 			fresh_due = fresh_tick(s, fresh_every, fresh_due, false);
+		}
 	}
 	if (!lost)
 		op_log_info("sync stopping", "signal=%s", "TERM/INT");
@@ -214,6 +292,13 @@ static int run_loop(op_sync *s, int64_t interval, int64_t fresh_every)
 		natsSubscription_Destroy(sub);
 	if (ann)
 		natsSubscription_Destroy(ann);
+	if (promote)
+		natsSubscription_Destroy(promote);
+	if (halt)
+		natsSubscription_Destroy(halt);
+	for (int i = 0; i < nrpending; i++)
+		free(rpending[i].subject), free(rpending[i].reply), free(rpending[i].data);
+	nrpending = 0;
 	return lost ? OP_EXIT_FAIL : OP_EXIT_OK;
 }
 
@@ -321,6 +406,7 @@ int op_cmd_sync(int argc, char **argv)
 		op_sync_outcome o;
 		op_sync_pass(s, &o);
 		op_sync_fresh(s);
+		op_sync_rollouts(s);
 		rc = (o.kind == OP_SYNC_ACCEPTED || o.kind == OP_SYNC_UNCHANGED) ? OP_EXIT_OK
 										 : OP_EXIT_FAIL;
 		op_sync_outcome_clear(&o);

@@ -413,7 +413,7 @@ static void test_creds_command(void)
 	char *pub = NULL, *signers = h_read(cred("plant-7/fresh_signers"));
 	T_EQ_INT(h_run(&pub, "ssh-keygen -y -f %s", cred("hub/fresh.key")), 0);
 	T_CHECK_MSG(pub && signers && strlen(pub) > 60 && strstr(signers, h_str("%.60s", pub)) &&
-			strstr(signers, "namespaces=\"outpost-fresh\""),
+			strstr(signers, "namespaces=\"outpost-fresh,outpost-rollout\""),
 		"%s / %s", pub, signers);
 	free(pub);
 	free(signers);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "outpost/agent/trust/rollout_sig.h"
 #include "outpost/agent/wire/rollout.h"
 #include "t.h"
 
@@ -88,7 +89,15 @@ static void test_refused(void)
 		{"\"v\":1", "\"v\":2", "v: unknown version 2"},
 		{"\"v\":1", "\"v\":\"1\"", "rollout record: "},
 		{",\"v\":1", "", "rollout record: "},
-		{"\"v\":1", "\"v\":1,\"sig\":\"x\"", "rollout record: "},
+		{"\"v\":1", "\"v\":1,\"sig\":\"x\"", "sig: expected the base64"},
+		{"\"v\":1", "\"v\":1,\"sig\":\"\"", "sig: expected the base64"},
+		{"\"v\":1", "\"v\":1,\"sig\":\"AB==\"", "sig: expected the base64"},
+		{"\"v\":1", "\"v\":1,\"sig\":\"AA\"", "sig: expected the base64"},
+		{"\"v\":1", "\"v\":1,\"sig\":\" AA==\"", "sig: expected the base64"},
+		{"\"v\":1", "\"v\":1,\"sig\":7", "rollout record: "},
+		{"\"v\":1", "\"v\":1,\"sig\":null", "rollout record: "},
+		{"\"v\":1", "\"v\":1,\"sig\":\"AA==\",\"sig\":\"AA==\"", "not JSON"},
+		{"\"v\":1", "\"v\":1,\"extra\":1", "rollout record: "},
 		{"\"v\":1", "\"v\":1,\"v\":1", "not JSON"},
 		{"\"thermo\"", "\"Thermo\"", "app: expected a name"},
 		{"\"thermo\"", "\"\"", "app: expected a name"},
@@ -181,6 +190,101 @@ static void test_encode_checks(void)
 	T_EQ_INT(op_promotion_encode(&p, &j, &e), OP_EINVAL);
 }
 
+/* A fresh ed25519 key and an allowed_signers policy naming it as principal hub. */
+static void key_and_policy(op_sshpriv *k, op_trust_policy *pol, const char *options)
+{
+	op_err e = {0};
+	T_REQUIRE(op_sshpriv_generate(k, &e) == 0);
+	char *pub = op_sshpriv_public_line(k, "outpost-hub"), text[1024];
+	T_REQUIRE(pub);
+	snprintf(text, sizeof text, "hub %s%s\n", options, pub);
+	free(pub);
+	T_REQUIRE(op_trust_parse(pol, "fresh_signers", text, strlen(text), &e) == 0);
+}
+
+static void test_signed(void)
+{
+	op_sshpriv k, other;
+	op_trust_policy pol, otherpol;
+	key_and_policy(&k, &pol, "");
+	key_and_policy(&other, &otherpol, "");
+	op_promotion p = sample(), q;
+	op_err e = {0};
+	char *j = NULL, *plain = NULL;
+	T_EQ_INT(op_promotion_sign(&p, &k, &j, &e), 0);
+	T_REQUIRE(j);
+	/* the unsigned bytes with "sig" in its sorted place */
+	T_EQ_INT(op_promotion_sign(&p, NULL, &plain, &e), 0);
+	T_EQ_STR(plain, GOOD);
+	const char *sig = strstr(j, ",\"sig\":\"");
+	T_REQUIRE(sig && strstr(sig, "\",\"time\":"));
+	T_CHECK(!strncmp(j, GOOD, (size_t)(sig - j)));
+	/* checked against its key, taken without a policy, refused by another key */
+	T_EQ_INT(op_promotion_check(j, strlen(j), &pol, &q, &e), 0);
+	T_CHECK(q.seq == 7 && q.promoted == 1 && !strcmp(q.app, "thermo"));
+	T_EQ_INT(op_promotion_check(j, strlen(j), NULL, &q, &e), 0);
+	T_EQ_INT(op_promotion_decode(j, strlen(j), &q, &e), 0);
+	T_EQ_INT(q.time, 1796583600);
+	T_EQ_INT(op_promotion_check(j, strlen(j), &otherpol, &q, &e), OP_ETRUST);
+	T_CHECK(strstr(e.msg, "rollout record of thermo") && q.app[0] == '\0');
+	/* unsigned: taken without a policy only */
+	T_EQ_INT(op_promotion_check(plain, strlen(plain), NULL, &q, &e), 0);
+	T_EQ_INT(op_promotion_check(plain, strlen(plain), &pol, &q, &e), OP_ETRUST);
+	T_CHECK(strstr(e.msg, "not signed"));
+	/* unreadable stays OP_EINVAL whatever the policy */
+	T_EQ_INT(op_promotion_check("{}", 2, &pol, &q, &e), OP_EINVAL);
+	T_EQ_INT(op_promotion_check("{}", 2, NULL, &q, &e), OP_EINVAL);
+	/* a field changed after signing */
+	char *t = strstr(j, "\"promoted\":1");
+	T_REQUIRE(t);
+	t[11] = '2';
+	T_EQ_INT(op_promotion_check(j, strlen(j), &pol, &q, &e), OP_ETRUST);
+	T_EQ_INT(op_promotion_check(j, strlen(j), NULL, &q, &e), 0);
+	free(j);
+	/* the freshness namespace is not the rollout's */
+	unsigned char *blob = NULL;
+	size_t blen = 0;
+	T_EQ_INT(op_sshsig_sign(&k, "outpost-fresh", plain, strlen(plain), &blob, &blen, &e), 0);
+	T_EQ_INT(op_promotion_encode_signed(&p, blob, blen, &j, &e), 0);
+	T_EQ_INT(op_promotion_check(j, strlen(j), &pol, &q, &e), OP_ETRUST);
+	free(j);
+	free(blob);
+	/* a blob that is no SSHSIG */
+	unsigned char junk[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	T_EQ_INT(op_promotion_encode_signed(&p, junk, sizeof junk, &j, &e), 0);
+	T_EQ_INT(op_promotion_check(j, strlen(j), &pol, &q, &e), OP_ETRUST);
+	T_CHECK(strstr(e.msg, "signature"));
+	free(j);
+	T_EQ_INT(op_promotion_encode_signed(&p, junk, 0, &j, &e), OP_EINVAL);
+	T_CHECK(j == NULL);
+	free(plain);
+	op_trust_clear(&pol);
+	op_trust_clear(&otherpol);
+	op_sshpriv_clear(&other);
+	/* the key must be valid at the record's time (2026-12-06) */
+	op_sshpriv k2;
+	key_and_policy(&k2, &pol, "valid-before=\"20260101\" ");
+	T_EQ_INT(op_promotion_sign(&p, &k2, &j, &e), 0);
+	T_EQ_INT(op_promotion_check(j, strlen(j), &pol, &q, &e), OP_ETRUST);
+	T_CHECK(strstr(e.msg, "expired") || strstr(e.msg, "valid"));
+	free(j);
+	op_trust_clear(&pol);
+	key_and_policy(&k2, &pol, "valid-after=\"20260101\" ");
+	T_EQ_INT(op_promotion_sign(&p, &k2, &j, &e), 0);
+	T_EQ_INT(op_promotion_check(j, strlen(j), &pol, &q, &e), 0);
+	free(j);
+	op_trust_clear(&pol);
+	op_sshpriv_clear(&k2);
+	/* a namespace the line does not allow */
+	key_and_policy(&k2, &pol, "namespaces=\"outpost-fresh\" ");
+	T_EQ_INT(op_promotion_sign(&p, &k2, &j, &e), 0);
+	T_EQ_INT(op_promotion_check(j, strlen(j), &pol, &q, &e), OP_ETRUST);
+	free(j);
+	op_trust_clear(&pol);
+	op_sshpriv_clear(&k2);
+	op_sshpriv_clear(&k);
+}
+
 int main(void)
 {
 	T_RUN(test_canonical);
@@ -188,5 +292,6 @@ int main(void)
 	T_RUN(test_refused);
 	T_RUN(test_bounds);
 	T_RUN(test_encode_checks);
+	T_RUN(test_signed);
 	return t_done();
 }

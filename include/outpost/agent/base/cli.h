@@ -17,6 +17,8 @@ int op_cmd_restart(int argc, char **argv);
 int op_cmd_logs(int argc, char **argv);
 int op_cmd_creds(int argc, char **argv);
 int op_cmd_artifact(int argc, char **argv);
+int op_cmd_promote(int argc, char **argv);
+int op_cmd_halt(int argc, char **argv);
 void op_print_version(FILE *f);
 
 #endif

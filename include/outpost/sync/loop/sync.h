@@ -6,6 +6,7 @@
 #define OUTPOST_SYNC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "outpost/agent/base/err.h"
@@ -52,6 +53,12 @@ void op_sync_fresh(op_sync *s);
  * wait_ms. The exit code: 0 accepted or unchanged, 1 rejected, failed or no answer. */
 int op_sync_now(const char *nats, int64_t wait_ms);
 #define OP_SYNC_NOW_SUBJECT "outpost.hub.sync.now"
+/* One step of the rollouts (rollouts.h) over the buckets of s: after every pass and every
+ * OP_ROLLOUT_TICK_MS between passes. Logs its failures once. */
+void op_sync_rollouts(op_sync *s);
+/* Answers outpost promote or halt (subject OP_SUBJECT_PROMOTE or OP_SUBJECT_HALT): the
+ * reply, allocated. */
+char *op_sync_rollout_request(op_sync *s, const char *subject, const char *data, size_t len);
 /* For the loop: the connection of s (NULL before the first pass connects). */
 struct op_bus *op_sync_bus(op_sync *s);
 
