@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "apply_int.h"
+#include "holds_int.h"
 #include "hosts_int.h"
 #include "mirror_int.h"
 #include "reconcile_int.h"
@@ -33,6 +34,7 @@ struct op_agent {
 	ag_hosts hosts; /* under wake.mu */
 	ag_mirror mirror;
 	ag_applied applied; /* the loop's, as the rest */
+	ag_holds holds; /* which spec each app runs: the revision's or a held one */
 	ag_reconcile reconcile;
 	ag_status status;
 	ag_restart restart; /* outpost restart requests */
@@ -166,6 +168,8 @@ int op_agent_new(op_agent **out, const op_agent_cfg *cfg, op_err *e)
 	if (rc == 0)
 		rc = ag_applied_init(&a->applied, &a->cfg, e);
 	if (rc == 0)
+		rc = ag_holds_init(&a->holds, &a->cfg, a->applied.have_run, e);
+	if (rc == 0)
 		rc = ag_stage_init(&a->stage, &a->bus, &a->cfg, e);
 	a->applied.gate = gate;
 	a->applied.gate_arg = a;
@@ -253,9 +257,24 @@ static void round_locked(op_agent *a, int64_t now)
 	}
 	const op_revision *run = a->applied.have_run ? &a->applied.run : NULL;
 	want(a);
-	ag_round r;
+	ag_round r = {0};
 	op_err e = {0};
-	int rc = ag_reconcile_plan(&a->reconcile, &a->hosts, run, now, &r, &e);
+	int rc = ag_holds_sync(&a->holds, run, &e);
+	if (rc == 0)
+		rc = ag_reconcile_plan(&a->reconcile, &a->hosts, a->holds.apps, a->holds.napps,
+			run != NULL, now, &r, &e);
+	/* The holds move on what this round sees; when an app's spec changed (a rollout
+	 * started, rolled back, or its wave was promoted), the round is planned again. */
+	if (rc == 0 && run &&
+		ag_holds_step(&a->holds, run, &a->mirror.keys, &r.in, &a->hosts,
+			ag_hosts_warm(&a->hosts, now), now)) {
+		ag_round_clear(&r);
+		ag_holds_explain(&a->holds, &a->bus, &a->wake.mu);
+		rc = ag_holds_sync(&a->holds, run, &e);
+		if (rc == 0)
+			rc = ag_reconcile_plan(&a->reconcile, &a->hosts, a->holds.apps,
+				a->holds.napps, true, now, &r, &e);
+	}
 	round_fault(a, rc, &e);
 	/* Until a full host timeout has passed since the agent started (or reconnected), a
 	 * host that has not been heard yet may still be running its instances: no commands
@@ -277,6 +296,7 @@ static void round_locked(op_agent *a, int64_t now)
 		.hub_keys = &a->mirror.hub,
 		.hosts = &a->hosts,
 		.policy = &a->applied.policy,
+		.holds = &a->holds,
 		.plan = r.planned ? &r.in : NULL,
 		.cmds = r.cmds,
 		.ncmds = r.ncmds,
@@ -354,6 +374,7 @@ void op_agent_free(op_agent *a)
 	op_bus_close(&a->bus);
 	ag_hosts_clear(&a->hosts);
 	ag_applied_clear(&a->applied);
+	ag_holds_clear(&a->holds);
 	ag_reconcile_clear(&a->reconcile);
 	ag_stage_clear(&a->stage);
 	ag_status_clear(&a->status);

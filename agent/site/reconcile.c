@@ -180,16 +180,16 @@ static bool pending_has(const ag_reconcile *rc, enum op_cmd_op op, const char *i
 	return false;
 }
 
-static int snapshot(const ag_reconcile *rc, const ag_hosts *hs, const op_revision *run, int64_t now,
-	ag_round *r)
+static int snapshot(const ag_reconcile *rc, const ag_hosts *hs, const op_app *const *apps,
+	size_t napps, int64_t now, ag_round *r)
 {
-	r->apps = calloc(run ? run->napps + 1 : 1, sizeof *r->apps);
+	r->apps = calloc(napps + 1, sizeof *r->apps);
 	r->hosts = calloc(hs->n + 1, sizeof *r->hosts);
 	if (!r->apps || !r->hosts)
 		return OP_ENOMEM;
-	for (size_t i = 0; run && i < run->napps; i++)
-		if (op_placement_matches(run->apps[i], rc->site, rc->labels))
-			r->apps[r->napps++] = run->apps[i];
+	for (size_t i = 0; i < napps; i++)
+		if (op_placement_matches(apps[i], rc->site, rc->labels))
+			r->apps[r->napps++] = apps[i];
 	for (size_t i = 0; i < hs->n; i++) {
 		const ag_host *h = &hs->v[i];
 		op_host_view *v = &r->hosts[r->nhosts++];
@@ -219,17 +219,17 @@ static int snapshot(const ag_reconcile *rc, const ag_hosts *hs, const op_revisio
 	return 0;
 }
 
-int ag_reconcile_plan(ag_reconcile *rc, const ag_hosts *hs, const op_revision *run, int64_t now,
-	ag_round *r, op_err *e)
+int ag_reconcile_plan(ag_reconcile *rc, const ag_hosts *hs, const op_app *const *apps, size_t napps,
+	bool have_run, int64_t now, ag_round *r, op_err *e)
 {
 	memset(r, 0, sizeof *r);
 	expire_pending(rc, hs, now);
-	if (snapshot(rc, hs, run, now, r) != 0)
+	if (snapshot(rc, hs, apps, have_run ? napps : 0, now, r) != 0)
 		return op_err_set(
 			e, OP_ENOMEM, "reconcile: out of memory for the round's snapshot");
 	r->in = (op_plan_in){r->apps, r->napps, r->hosts, r->nhosts, r->insts, r->ninsts};
 	r->planned = true;
-	if (!run)
+	if (!have_run)
 		return 0;
 	int rc_ = op_plan_compute(&r->in, &r->cmds, &r->ncmds);
 	if (rc_) {

@@ -63,10 +63,11 @@ typedef struct ag_round {
 } ag_round;
 
 void ag_reconcile_init(ag_reconcile *rc, const op_agent_cfg *cfg);
-/* Under mu: the round's snapshot and plan (run NULL: nothing to plan yet). 0, or
- * OP_ENOMEM or the plan's error, with e; r->planned says whether r->in can be shown. */
-int ag_reconcile_plan(ag_reconcile *rc, const ag_hosts *hs, const op_revision *run, int64_t now,
-	ag_round *r, op_err *e);
+/* Under mu: the round's snapshot and plan of apps (borrowed: the revision's, as the holds
+ * say; have_run false: no revision yet, nothing to plan). 0, or OP_ENOMEM or the plan's
+ * error, with e; r->planned says whether r->in can be shown. */
+int ag_reconcile_plan(ag_reconcile *rc, const ag_hosts *hs, const op_app *const *apps, size_t napps,
+	bool have_run, int64_t now, ag_round *r, op_err *e);
 /* Under mu, released while each command is on the wire (heartbeats keep flowing; the
  * round's borrowed host labels may be replaced then). */
 void ag_reconcile_send(

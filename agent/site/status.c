@@ -6,6 +6,8 @@
  * is up. */
 #include "status_int.h"
 
+#include "appcount_int.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,44 +129,6 @@ static json_t *labels_json(const op_kvs *l)
 	return o;
 }
 
-/* The instance id as a host reports it; *host gets the host's name and *heard (may be
- * NULL) when its heartbeat arrived (monotonic ms). */
-static const op_hb_inst *hb_inst(
-	const ag_hosts *hs, const char *id, const char **host, int64_t *heard)
-{
-	for (size_t i = 0; i < hs->n; i++)
-		for (size_t j = 0; j < hs->v[i].hb.ninsts; j++)
-			if (!strcmp(hs->v[i].hb.insts[j].id, id)) {
-				*host = hs->v[i].hb.host;
-				if (heard)
-					*heard = hs->v[i].last_ms;
-				return &hs->v[i].hb.insts[j];
-			}
-	return NULL;
-}
-
-static bool has_prefix_suffix(const char *s, const char *pre, const char *suf)
-{
-	size_t n = strlen(s), p = strlen(pre), q = strlen(suf);
-	return n >= p + q && !strncmp(s, pre, p) && !strcmp(s + n - q, suf);
-}
-
-/* How many instances of comp the plan wants at the site. */
-static int desired_of(const op_plan_in *in, const op_component *comp)
-{
-	if (comp->scaler.type == OP_SCALER_SPREAD)
-		return comp->scaler.instances;
-	int n = 0;
-	for (size_t h = 0; h < in->nhosts; h++) {
-		bool match = comp->scaler.nspread == 0;
-		for (size_t k = 0; k < comp->scaler.nspread; k++)
-			match |= op_labels_match(
-				&in->hosts[h].labels, &comp->scaler.spread[k].requirements);
-		n += in->hosts[h].alive && match ? comp->scaler.instances : 0;
-	}
-	return n;
-}
-
 /* Why a component that wants instances has no host to run on, into why ("" when it
  * has one): no host alive at all, or none whose labels match any of its spreads. */
 static void not_placed(const op_plan_in *in, const op_component *comp, char *why, size_t len)
@@ -202,59 +166,16 @@ static void not_placed(const op_plan_in *in, const op_component *comp, char *why
 		snprintf(why + n, len - n, " (component %s)", comp->name);
 }
 
+static void app_put(ag_status *st, const ag_status_in *si, const op_app *app, const ag_hold_ent *x,
+	const char *state, const char *msg, const int n[3], bool resync);
+
 static void app_status(ag_status *st, const ag_status_in *si, const op_app *app, bool resync)
 {
 	const op_plan_in *in = si->plan;
-	int desired = 0, running = 0, healthy = 0;
-	char failed_[1024] = "", sick[600] = "";
-	for (size_t c = 0; c < app->ncomps; c++) {
-		const op_component *comp = &app->comps[c];
-		char hash[13], pre[2 * OP_NAME_MAX + 4], suf[16];
-		if (op_component_hash(comp, hash) != 0)
-			continue;
-		snprintf(pre, sizeof pre, "%s.%s.", app->name, comp->name);
-		snprintf(suf, sizeof suf, "-%s", hash);
-		desired += desired_of(in, comp);
-		for (size_t i = 0; i < in->ninsts; i++) {
-			const op_inst_view *v = &in->insts[i];
-			if (!has_prefix_suffix(v->id, pre, suf))
-				continue;
-			bool alive = false;
-			for (size_t h = 0; h < in->nhosts; h++)
-				alive |= !strcmp(in->hosts[h].id, v->host) && in->hosts[h].alive;
-			running += alive && v->state == OP_INST_RUNNING;
-			healthy += alive && v->state == OP_INST_RUNNING &&
-				v->health == OP_HEALTH_HEALTHY;
-			if (alive && v->state == OP_INST_RUNNING &&
-				v->health == OP_HEALTH_UNHEALTHY && !sick[0]) {
-				const char *host = v->host;
-				int64_t heard = si->now;
-				const op_hb_inst *hi = hb_inst(si->hosts, v->id, &host, &heard);
-				snprintf(sick, sizeof sick, "; %s on %s unhealthy: %.200s", v->id,
-					host, hi && hi->probe[0] ? hi->probe : "its probe fails");
-			}
-			if (v->state == OP_INST_FAILED && !failed_[0]) {
-				const char *host = v->host;
-				int64_t heard = si->now;
-				const op_hb_inst *hi = hb_inst(si->hosts, v->id, &host, &heard);
-				int w = snprintf(failed_, sizeof failed_,
-					"%s on %s failed: exit %d%s%s", v->id, host,
-					hi ? hi->exit_code : -1, hi && hi->error[0] ? ": " : "",
-					hi ? hi->error : "");
-				/* An absolute time (rounded up to 5 s), so that the key does
-				 * not change with every heartbeat as the wait shrinks. */
-				if (hi && hi->retry_ms > 0 && w > 0 && (size_t)w < sizeof failed_) {
-					char at[32];
-					int64_t t = (op_wall_ms() - (si->now - heard) +
-							    hi->retry_ms) /
-						1000;
-					op_time_rfc3339((t + 4) / 5 * 5, at);
-					snprintf(failed_ + w, sizeof failed_ - (size_t)w,
-						"; next try at %s (outpost restart: now)", at);
-				}
-			}
-		}
-	}
+	ag_app_count n;
+	ag_app_count_of(in, si->hosts, app, si->now, &n);
+	int desired = n.desired, running = n.running, healthy = n.healthy;
+	const char *failed_ = n.failed, *sick = n.sick;
 	char unplaced[300] = "";
 	for (size_t c = 0; c < app->ncomps && !unplaced[0]; c++)
 		not_placed(in, &app->comps[c], unplaced, sizeof unplaced);
@@ -276,15 +197,63 @@ static void app_status(ag_status *st, const ag_status_in *si, const op_app *app,
 			healthy, sick);
 	else
 		snprintf(msg, sizeof msg, "%d of %d running%s", running, desired, sick);
+	const ag_hold_ent *x = si->holds ? ag_holds_find(si->holds, app->name) : NULL;
+	char held[sizeof msg];
+	if (x && (x->h.state == OP_HOLD_ROLLED_BACK || x->h.state == OP_HOLD_WAITING)) {
+		state = op_hold_state_name(x->h.state);
+		if (x->h.state == OP_HOLD_ROLLED_BACK)
+			snprintf(held, sizeof held,
+				"rolled back from %.19s: %s; the previous spec: %.300s",
+				x->h.target, x->h.reason, msg);
+		else
+			snprintf(held, sizeof held, "%s; the previous spec: %.300s", x->h.reason,
+				msg);
+		snprintf(msg, sizeof msg, "%s", held);
+	}
+	app_put(st, si, app, x, state, msg, (int[]){desired, running, healthy}, resync);
+}
+
+/* An app the site holds without running any spec of it (new here, its wave waits). */
+static void waiting_status(ag_status *st, const ag_status_in *si, const ag_hold_ent *x, bool resync)
+{
+	for (size_t i = 0; si->run && i < si->run->napps; i++) {
+		const op_app *a = si->run->apps[i];
+		if (!strcmp(a->name, x->h.app) && op_placement_matches(a, st->site, st->labels))
+			app_put(st, si, a, x, "waiting", x->h.reason, (int[]){0, 0, 0}, resync);
+	}
+}
+
+static void app_put(ag_status *st, const ag_status_in *si, const op_app *app, const ag_hold_ent *x,
+	const char *state, const char *msg, const int n[3], bool resync)
+{
 	const char *version = op_kvs_get(&app->annotations, "version");
-	json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:i, s:i}", "v", 1,
-		"site", st->site, "app", app->name, "state", state, "message", msg, "commit",
-		si->run ? si->run->marker.commit : "", "seq",
-		(json_int_t)(si->run ? si->run->marker.seq : 0), "version", version ? version : "",
-		"desired", desired, "running", running, "healthy", healthy);
+	const char *target = si->run ? op_marker_digest(&si->run->marker, app->name) : NULL;
+	const char *spec = x ? x->h.spec : target ? target : "";
 	char key[256];
 	snprintf(key, sizeof key, "site.%s.app.%s", st->site, app->name);
+	/* Since when the app is in this state at this spec: a held app's, since its hold
+	 * began; else as this agent saw it change. */
+	ag_status_rec *r = rec_find(st, key);
+	int64_t since = op_wall_ms() / 1000;
+	if (x && (x->h.state == OP_HOLD_ROLLED_BACK || x->h.state == OP_HOLD_WAITING))
+		since = x->h.since_ms / 1000;
+	else if (r && !strcmp(r->state, state) && !strcmp(r->spec, spec))
+		since = r->since;
+	char since_s[32];
+	op_time_rfc3339(since, since_s);
+	json_t *j = json_pack(
+		"{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:i, s:i, s:s, s:s, s:s, s:s}", "v",
+		1, "site", st->site, "app", app->name, "state", state, "message", msg, "commit",
+		si->run ? si->run->marker.commit : "", "seq",
+		(json_int_t)(si->run ? si->run->marker.seq : 0), "version", version ? version : "",
+		"desired", n[0], "running", n[1], "healthy", n[2], "spec", spec, "target",
+		target ? target : "", "since", since_s, "reason", x ? x->h.reason : "");
 	ag_status_put(st, key, j, NULL, resync);
+	if ((r = rec_find(st, key)) != NULL) {
+		snprintf(r->state, sizeof r->state, "%s", state);
+		snprintf(r->spec, sizeof r->spec, "%s", spec);
+		r->since = since;
+	}
 }
 
 static void host_status(
@@ -425,6 +394,9 @@ void ag_status_write(ag_status *st, const ag_status_in *si)
 		return;
 	for (size_t i = 0; i < si->plan->napps; i++)
 		app_status(st, si, si->plan->apps[i], resync);
+	for (size_t i = 0; si->holds && i < si->holds->n; i++)
+		if (!si->holds->v[i].h.spec[0] && si->holds->v[i].h.state == OP_HOLD_WAITING)
+			waiting_status(st, si, &si->holds->v[i], resync);
 	for (size_t i = 0; i < si->hosts->n; i++)
 		host_status(st, si->hosts, &si->hosts->v[i], resync, si->now);
 	ag_ghosts_write(st, si);

@@ -11,6 +11,7 @@
 #include "outpost/agent/site/agent.h"
 #include "outpost/agent/trust/fresh.h"
 #include "outpost/agent/wire/revision.h"
+#include "holds_int.h"
 #include "hosts_int.h"
 #include "policy_int.h"
 #include "table_int.h"
@@ -19,6 +20,9 @@ typedef struct ag_status_rec {
 	char *key;
 	char *body; /* the JSON without its time, to write only on change */
 	bool seen; /* still produced this round */
+	char state[16]; /* an app key's state and spec, and since when (Unix seconds) */
+	char spec[OP_DIGEST_LEN + 1];
+	int64_t since;
 } ag_status_rec;
 
 /* A host the bucket holds a key of (written before this agent started) that this agent
@@ -64,6 +68,7 @@ typedef struct ag_status_in {
 	const op_marker *held; /* the revision waiting for its artifacts; NULL none */
 	const ag_hosts *hosts;
 	const ag_policy *policy; /* with --trust: shown as the policy in force */
+	const ag_holds *holds; /* which spec each app runs, and why when it is held */
 	const op_plan_in *plan; /* NULL: the round has none; only the agent key is written */
 	const op_cmd *cmds;
 	size_t ncmds;

@@ -454,15 +454,16 @@ const char *fl_app_yaml(const fleet *f, int i)
 {
 	const fl_app *a = &f->apps[i];
 	return h_str("apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata:\n"
-		     "  name: a%02d\n  annotations: {version: v%d}\nspec:\n  components:\n"
+		     "  name: a%02d\n  annotations: {version: v%d}\nspec:\n%s%s  components:\n"
 		     "    - name: main\n      type: process\n      properties:\n"
-		     "        command: /bin/sleep\n        args: [\"%s%02d%03d\"]\n"
+		     "        command: /bin/sleep\n        args: [\"%s%02d%03d%s\"]\n"
 		     "        min_ready: 200ms\n" /* rollouts at the tests' pace, not 5 s a step */
-		     "%s%s%s"
+		     "%s%s%s%s"
 		     "      traits:\n        - type: %s\n          properties:\n"
 		     "            instances: %d\n",
-		i, a->ver, f->tag, i, a->ver, a->artifact ? "        artifact: " : "",
-		a->artifact ? a->artifact : "", a->artifact ? "\n" : "",
+		i, a->ver, a->policies ? "  policies:\n" : "", a->policies ? a->policies : "",
+		f->tag, i, a->ver, a->crash ? "x" : "", a->artifact ? "        artifact: " : "",
+		a->artifact ? a->artifact : "", a->artifact ? "\n" : "", a->props ? a->props : "",
 		a->daemon ? "daemonscaler" : "spreadscaler", a->instances);
 }
 

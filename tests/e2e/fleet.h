@@ -33,6 +33,9 @@ typedef struct fl_app {
 	int instances;
 	bool daemon; /* daemonscaler on every host, else spreadscaler */
 	const char *artifact; /* YAML of the component's artifact (flow style); NULL none */
+	bool crash; /* the workload exits at once (sleep refuses its argument) */
+	const char *props; /* more properties, lines indented by 8; NULL none */
+	const char *policies; /* spec.policies, lines indented by 4 ("    - name: ..."); NULL */
 } fl_app;
 
 typedef struct fleet {
