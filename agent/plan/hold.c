@@ -128,6 +128,8 @@ bool op_hold_gate(const op_app *app, const char *target, const op_kvs *labels,
 		snprintf(why + at, len - at,
 			"waits: the hub's rollout is of another spec (%.19s), not %.19s",
 			rec->digest, target);
+	else if (rec->halted && !strncmp(rec->reason, "halted at wave ", 15))
+		snprintf(why + at, len - at, "waits: the rollout is %s", rec->reason);
 	else if (rec->halted)
 		snprintf(why + at, len - at, "waits: the rollout is halted at wave %s: %s",
 			p->waves[rec->promoted].name, rec->reason[0] ? rec->reason : "by hand");

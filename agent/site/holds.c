@@ -26,6 +26,7 @@ void ag_holds_clear(ag_holds *hs)
 		ent_clear(&hs->v[i]);
 	free(hs->v);
 	free(hs->apps);
+	free(hs->labels.v);
 	if (hs->have_pol)
 		op_trust_clear(&hs->pol);
 	memset(hs, 0, sizeof *hs);
@@ -179,7 +180,13 @@ int ag_holds_init(ag_holds *hs, const op_agent_cfg *cfg, bool have_run, op_err *
 {
 	memset(hs, 0, sizeof *hs);
 	hs->site = cfg->site;
-	hs->labels = &cfg->labels;
+	hs->labels.v = calloc(cfg->labels.n + 1, sizeof *hs->labels.v);
+	if (!hs->labels.v)
+		return op_err_set(e, OP_ENOMEM, "out of memory");
+	for (size_t i = 0; i < cfg->labels.n; i++)
+		hs->labels.v[hs->labels.n++] = cfg->labels.v[i];
+	if (!op_kvs_get(&cfg->labels, "site"))
+		hs->labels.v[hs->labels.n++] = (op_kv){(char *)"site", (char *)cfg->site};
 	if (snprintf(hs->path, sizeof hs->path, "%s/holds.json", cfg->state) >=
 		(int)sizeof hs->path)
 		return op_err_set(e, OP_ETOOBIG, "--state: path too long");
@@ -362,7 +369,7 @@ bool ag_holds_step(ag_holds *hs, const op_revision *run, const ag_table *keys, c
 		char err[300] = "", why[400] = "";
 		const op_promotion *rec = record(hs, keys, a->name, &p, err, sizeof err);
 		bool may = op_hold_gate(
-			a, target, hs->labels, rec, err[0] ? err : NULL, why, sizeof why);
+			a, target, &hs->labels, rec, err[0] ? err : NULL, why, sizeof why);
 		op_err e = {0};
 		const op_app *eff = effective(x, a, &e);
 		ag_app_count c = {0};

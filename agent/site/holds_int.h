@@ -31,8 +31,9 @@ typedef struct ag_holds {
 	ag_hold_ent *v;
 	size_t n, cap;
 	char path[1024]; /* <state>/holds.json */
-	const char *site; /* borrowed from the configuration, as the labels */
-	const op_kvs *labels;
+	const char *site; /* borrowed from the configuration */
+	op_kvs labels; /* the site's labels and site=<name> (as the hub reads them), for its
+			* wave: the array owned, the strings borrowed */
 	op_trust_policy pol; /* --fresh-signers: promotion records must be signed by it */
 	bool have_pol;
 	bool seed; /* no file yet: the apps of the saved revision run as they are */

@@ -22,6 +22,15 @@ const char *demo_reader_installed(int ver)
 
 const char *demo_reader_source(int ver)
 {
+	if (ver == DEMO_BAD_READER)
+		return h_str(
+			"#!/bin/sh\n"
+			"# thermo reader v%d: the new sensor driver, which needs a calibration\n"
+			"# table that no plant has yet\n"
+			"echo \"thermo reader v%d: /etc/thermo/calibration.csv: no such file\" "
+			">&2\n"
+			"exit 3\n",
+			ver, ver);
 	return h_str("#!/bin/sh\n"
 		     "# thermo reader v%d: reads the plant's sensors (here it sleeps, as the\n"
 		     "# demo's workloads do, so that /proc shows it)\n"
@@ -41,6 +50,7 @@ const char *demo_thermo_yaml(int instances, int ver)
 		"    owner: process-engineering\n"
 		"spec:\n"
 		"  policies:\n"
+		"%s"
 		"    - name: eu-plants\n"
 		"      type: placement\n"
 		"      properties:\n"
@@ -67,8 +77,21 @@ const char *demo_thermo_yaml(int instances, int ver)
 		"                weight: 75\n"
 		"              - name: anywhere\n"
 		"                weight: 25\n",
-		ver, demo_reader_installed(ver), demo_tag, THERMO, ver, demo_reader_installed(ver),
-		demo_reader_sha[ver], instances);
+		ver, ver >= DEMO_BAD_READER ? demo_canary_policy() : "", demo_reader_installed(ver),
+		demo_tag, THERMO, ver, demo_reader_installed(ver), demo_reader_sha[ver], instances);
+}
+
+const char *demo_canary_policy(void)
+{
+	return "    - name: canary-first\n"
+	       "      type: rollout\n"
+	       "      properties:\n"
+	       "        waves:\n"
+	       "          - name: canary\n"
+	       "            requirements: {ring: canary}\n"
+	       "          - name: rest\n"
+	       "        soak: 3s                      # healthy this long at the canary\n"
+	       "        progress_deadline: 30s        # else the site rolls back\n";
 }
 
 const char *demo_gateway_yaml(void)

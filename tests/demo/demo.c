@@ -427,9 +427,11 @@ static void start_site(int s)
 	char *policy = h_read(trust);
 	h_write(own, "%s", policy ? policy : "");
 	free(policy);
-	const char *agent = h_str("%s agent --site %s --label region=eu --label city=%s --nats %s "
-				  "--state %s --host-timeout 1s --resync 2s --trust %s",
-		demo_bin, name, site_cities[s], url, h_path("%s/agent", name), own);
+	const char *agent = h_str(
+		"%s agent --site %s --label region=eu --label city=%s%s --nats %s "
+		"--state %s --host-timeout 1s --resync 2s --trust %s",
+		demo_bin, name, site_cities[s], s == 0 ? " --label ring=canary" : "", url,
+		h_path("%s/agent", name), own);
 	if (s == 0)
 		demo_show("%s", agent);
 	if (h_spawn_sh(h_path("%s/agent.log", name), "%s", agent) < 0)
@@ -601,6 +603,114 @@ static void step_restore(const char *sha)
 	show_status(hub, "at the hub: both plants on v4");
 }
 
+/* ---- canary waves ------------------------------------------------------------------- */
+
+/* thermo's status at a site, as `outpost status --json` at url shows it. */
+struct thermo_at {
+	const char *url, *site, *state; /* wait for this state */
+	char reason[1200];
+};
+
+static bool thermo_in(void *arg)
+{
+	struct thermo_at *w = arg;
+	json_t *st = status_json(w->url),
+	       *apps = json_object_get(
+		       json_object_get(json_object_get(st, "sites"), w->site), "apps");
+	size_t i;
+	json_t *a;
+	bool ok = false;
+	json_array_foreach(apps, i, a)
+	{
+		if (strcmp(jstr(a, "app"), "thermo") != 0)
+			continue;
+		ok = !strcmp(jstr(a, "state"), w->state);
+		snprintf(w->reason, sizeof w->reason, "%s: %s", jstr(a, "state"),
+			jstr(a, "message"));
+	}
+	json_decref(st);
+	return ok;
+}
+
+static void wait_thermo(int site, const h_nats *where, const char *state, char *reason, size_t len)
+{
+	struct thermo_at w = {h_nats_url(where), site_names[site], state, ""};
+	if (!h_wait_until(thermo_in, &w, WAIT_MS))
+		demo_fail("thermo at %s is not %s: %s", site_names[site], state, w.reason);
+	snprintf(reason, len, "%s", w.reason);
+}
+
+/* sync's view of thermo's rollout at the hub: wait until it says halted. */
+static bool rollout_halted(void *arg)
+{
+	json_t *st = status_json(h_nats_url(hub));
+	json_t *r = json_object_get(json_object_get(st, "rollouts"), "thermo");
+	bool ok = json_is_true(json_object_get(r, "halted"));
+	if (ok)
+		snprintf(arg, 400, "%s", jstr(r, "reason"));
+	json_decref(st);
+	return ok;
+}
+
+static const char *step_canary(const char *prev)
+{
+	static struct procs p;
+	char why[1200], halted[400];
+	demo_step("thermo v5 with a canary policy: the canary plant catches a bad reader");
+	build_reader(DEMO_BAD_READER);
+	put_reader(DEMO_BAD_READER);
+	h_write(h_path("canary-policy.yaml"), "%s", demo_canary_policy());
+	edit(h_str("s/version: v4/version: v5/; s/\"%s%d4\"/\"%s%d5\"/; s#/v4/reader#/v5/reader#g; "
+		   "s/%s/%s/; /^  policies:$/r %s",
+		     demo_tag, THERMO, demo_tag, THERMO, demo_reader_sha[4], demo_reader_sha[5],
+		     h_path("canary-policy.yaml")),
+		demo_thermo_yaml(4, DEMO_BAD_READER));
+	demo_say("the policy: plants labelled ring=canary (plant-a) first, the rest once the "
+		 "canary ran it healthy for 3 s");
+	long long t = h_now_ms();
+	const char *sha = commit("thermo v5: new sensor driver, canary first");
+	hook(sha);
+	wait_thermo(0, sites[0], "rolled-back", why, sizeof why);
+	demo_say("plant-a tried v5, saw its readers crash-loop and went back to v4 on its own "
+		 "(%.1f s after the push, no hub needed):",
+		(double)(h_now_ms() - t) / 1000.0);
+	demo_block("     ", why);
+	if (!h_wait_until(rollout_halted, halted, WAIT_MS))
+		demo_fail("the hub did not halt thermo's rollout");
+	demo_say("the hub read plant-a's report and halted the rollout (%.1f s after the "
+		 "push): %s",
+		(double)(h_now_ms() - t) / 1000.0, halted);
+	wait_thermo(1, sites[1], "waiting", why, sizeof why);
+	procs_scan(&p);
+	for (int s = 0; s < NSITES; s++)
+		if (procs_count(&p, s, -1, THERMO, 4) != 4 ||
+			procs_count(&p, s, -1, THERMO, -1) != 4)
+			demo_fail("%s should run its 4 v4 readers and nothing else", site_names[s]);
+	demo_say("plant-b never started v5: it holds thermo on v4 and says why:");
+	demo_block("     ", why);
+	show_procs();
+	show_status(hub, "at the hub: the halted rollout and both plants");
+
+	demo_step("thermo v6 fixes the driver: it passes the canary and reaches every plant");
+	build_reader(6);
+	put_reader(6);
+	edit(h_str("s/version: v5/version: v6/; s/\"%s%d5\"/\"%s%d6\"/; s#/v5/reader#/v6/reader#g; "
+		   "s/%s/%s/",
+		     demo_tag, THERMO, demo_tag, THERMO, demo_reader_sha[5], demo_reader_sha[6]),
+		demo_thermo_yaml(4, 6));
+	t = h_now_ms();
+	sha = commit("thermo v6: sensor driver with its calibration table built in");
+	hook(sha);
+	wait_site(0, sha, 4, 6);
+	wait_site(1, sha, 4, 6);
+	demo_say("plant-a ran v6 healthy for the soak, the hub promoted the rest, plant-b "
+		 "applied it: %.1f s from push to the last plant",
+		(double)(h_now_ms() - t) / 1000.0);
+	(void)prev;
+	show_status(hub, "at the hub: the rollout done");
+	return sha;
+}
+
 struct refused {
 	int site;
 	char problem[600];
@@ -656,7 +766,7 @@ static void step_forged(const char *sha)
 		if (!h_wait_until(site_refused, &r, WAIT_MS))
 			demo_fail("%s did not refuse the forged revision: problem \"%s\"",
 				site_names[s], r.problem);
-		wait_site(s, sha, 4, 4);
+		wait_site(s, sha, 4, 6);
 		demo_say("%s refused it and still runs %.12s: %s", site_names[s], sha, r.problem);
 	}
 	show_procs();
@@ -719,7 +829,8 @@ int main(void)
 	const char *scaled = step_scale();
 	const char *v4 = step_outage(scaled);
 	step_restore(v4);
-	step_forged(v4);
+	const char *v6 = step_canary(v4);
+	step_forged(v6);
 	step_stop();
 	return 0;
 }

@@ -34,6 +34,10 @@ const char *demo_reader_source(int ver);
  * role=sensor (75) and any host (25); instances per site, version v<ver>, running the
  * reader v<ver> pinned by demo_reader_sha[ver]. */
 const char *demo_thermo_yaml(int instances, int ver);
+/* From v5 on, thermo has a rollout policy: the plants labelled ring=canary first. v5's
+ * reader is a bad one: it exits at once, saying what it misses. */
+#define DEMO_BAD_READER 5
+const char *demo_canary_policy(void);
 /* gateway 1.4: one MQTT bridge per site, on the host labelled role=gateway. */
 const char *demo_gateway_yaml(void);
 

@@ -536,8 +536,9 @@ uint64_t fl_push(fleet *f)
 pid_t fl_start_sync(fleet *f)
 {
 	f->sync_pid = h_spawn_sh(h_path("sync.log"),
-		"%s sync --repo %s --trust %s --state %s --nats %s --interval 1h", f->bin,
-		f->repo->path, f->trust, h_path("sync-state"), h_nats_url(f->hub));
+		"%s sync --repo %s --trust %s --state %s --nats %s --interval 1h %s", f->bin,
+		f->repo->path, f->trust, h_path("sync-state"), h_nats_url(f->hub),
+		f->sync_args ? f->sync_args : "");
 	return f->sync_pid;
 }
 

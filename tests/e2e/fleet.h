@@ -54,6 +54,7 @@ typedef struct fleet {
 	fl_app apps[FL_MAXAPPS];
 	uint64_t seq; /* the last accepted revision */
 	const char *agent_args; /* extra flags for the agent, "" none */
+	const char *sync_args; /* extra flags for sync, NULL none */
 } fleet;
 
 /* ---- processes in /proc --------------------------------------------------------------- */

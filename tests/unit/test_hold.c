@@ -237,7 +237,14 @@ static void test_gate(void)
 	rec.halted = true;
 	snprintf(rec.reason, sizeof rec.reason, "site a rolled back");
 	T_CHECK(!op_hold_gate(&app, D2, &other, &rec, NULL, why, sizeof why));
-	T_CHECK_MSG(strstr(why, "halted at wave canary: site a rolled back"), "%s", why);
+	T_CHECK_MSG(strstr(why, "waits: the rollout is halted at wave canary: site a rolled back"),
+		"%s", why);
+	/* the hub's own reason names the wave already: said once */
+	snprintf(rec.reason, sizeof rec.reason, "halted at wave canary: a rolled back");
+	T_CHECK(!op_hold_gate(&app, D2, &other, &rec, NULL, why, sizeof why));
+	T_CHECK_MSG(strstr(why, "waits: the rollout is halted at wave canary: a rolled back") &&
+			!strstr(why, "canary: halted"),
+		"%s", why);
 	rec.halted = false;
 	rec.promoted = 1;
 	T_CHECK(op_hold_gate(&app, D2, &other, &rec, NULL, why, sizeof why));
