@@ -168,7 +168,8 @@ int op_agent_new(op_agent **out, const op_agent_cfg *cfg, op_err *e)
 	if (rc == 0)
 		rc = ag_applied_init(&a->applied, &a->cfg, e);
 	if (rc == 0)
-		rc = ag_holds_init(&a->holds, &a->cfg, a->applied.have_run, e);
+		rc = ag_holds_init(&a->holds, &a->cfg, a->applied.have_run,
+			a->status.have_fresh_pol ? &a->status.fresh_pol : NULL, e);
 	if (rc == 0)
 		rc = ag_stage_init(&a->stage, &a->bus, &a->cfg, e);
 	a->applied.gate = gate;

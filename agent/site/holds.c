@@ -27,8 +27,6 @@ void ag_holds_clear(ag_holds *hs)
 	free(hs->v);
 	free(hs->apps);
 	free(hs->labels.v);
-	if (hs->have_pol)
-		op_trust_clear(&hs->pol);
 	memset(hs, 0, sizeof *hs);
 }
 
@@ -176,9 +174,11 @@ static int load(ag_holds *hs, op_err *e)
 	return rc;
 }
 
-int ag_holds_init(ag_holds *hs, const op_agent_cfg *cfg, bool have_run, op_err *e)
+int ag_holds_init(
+	ag_holds *hs, const op_agent_cfg *cfg, bool have_run, const op_trust_policy *pol, op_err *e)
 {
 	memset(hs, 0, sizeof *hs);
+	hs->pol = pol;
 	hs->site = cfg->site;
 	hs->labels.v = calloc(cfg->labels.n + 1, sizeof *hs->labels.v);
 	if (!hs->labels.v)
@@ -190,17 +190,6 @@ int ag_holds_init(ag_holds *hs, const op_agent_cfg *cfg, bool have_run, op_err *
 	if (snprintf(hs->path, sizeof hs->path, "%s/holds.json", cfg->state) >=
 		(int)sizeof hs->path)
 		return op_err_set(e, OP_ETOOBIG, "--state: path too long");
-	if (cfg->fresh_signers) {
-		char *buf = NULL;
-		size_t len = 0;
-		int rc = op_read_file(cfg->fresh_signers, OP_TRUST_MAX_FILE, &buf, &len, e);
-		if (rc == 0)
-			rc = op_trust_parse(&hs->pol, cfg->fresh_signers, buf, len, e);
-		free(buf);
-		if (rc)
-			return rc;
-		hs->have_pol = true;
-	}
 	op_err le = {0};
 	int rc = load(hs, &le);
 	if (rc == OP_ENOTFOUND) {
@@ -297,7 +286,7 @@ static const op_promotion *record(const ag_holds *hs, const ag_table *keys, cons
 	const ag_entry *k = op_promotion_key(app, key, &e) == 0 ? ag_table_get(keys, key) : NULL;
 	if (!k)
 		return NULL;
-	if (op_promotion_check(k->val, k->len, hs->have_pol ? &hs->pol : NULL, p, &e) != 0)
+	if (op_promotion_check(k->val, k->len, hs->pol, p, &e) != 0)
 		snprintf(err, len, "%.280s", e.msg);
 	return p;
 }

@@ -34,18 +34,19 @@ typedef struct ag_holds {
 	const char *site; /* borrowed from the configuration */
 	op_kvs labels; /* the site's labels and site=<name> (as the hub reads them), for its
 			* wave: the array owned, the strings borrowed */
-	op_trust_policy pol; /* --fresh-signers: promotion records must be signed by it */
-	bool have_pol;
+	const op_trust_policy *pol; /* --fresh-signers (status's): records must be signed by
+				     * a key of it; NULL: any record is taken */
 	bool seed; /* no file yet: the apps of the saved revision run as they are */
 	const op_app **apps; /* this round's apps, as the holds say (borrowed) */
 	size_t napps, capapps;
 	char refused[OP_NAME_MAX + 1]; /* the app whose record was refused last (logged) */
 } ag_holds;
 
-/* Takes the configuration, reads --fresh-signers and loads the saved holds (a file that
- * cannot be read is logged and set aside: the apps then run as the revision says).
- * have_run: a saved revision was loaded (its apps run as they are). */
-int ag_holds_init(ag_holds *hs, const op_agent_cfg *cfg, bool have_run, op_err *e);
+/* Takes the configuration and loads the saved holds (a file that cannot be read is
+ * logged and set aside: the apps then run as the revision says). have_run: a saved
+ * revision was loaded (its apps run as they are). pol (borrowed): --fresh-signers. */
+int ag_holds_init(ag_holds *hs, const op_agent_cfg *cfg, bool have_run, const op_trust_policy *pol,
+	op_err *e);
 /* Brings the holds to run's apps (new ones held, gone ones dropped) and fills hs->apps. */
 int ag_holds_sync(ag_holds *hs, const op_revision *run, op_err *e);
 /* One step of every hold: the gate from the promotion records in keys, the progress of

@@ -340,6 +340,19 @@ static void put_reader(int ver)
 		demo_fail("outpost artifact put exited %d, not with the reader's digest", rc);
 }
 
+/* A new reader: built, put in the store, and thermo's manifest edited to run it (its
+ * version, its tag, its path and its digest; more: further sed commands, "" none). */
+static void ship_reader(int from, int to, const char *more)
+{
+	build_reader(to);
+	put_reader(to);
+	edit(h_str("s/version: v%d/version: v%d/; s/\"%s%d%d\"/\"%s%d%d\"/; "
+		   "s#/v%d/reader#/v%d/reader#g; s/%s/%s/%s",
+		     from, to, demo_tag, THERMO, from, demo_tag, THERMO, to, from, to,
+		     demo_reader_sha[from], demo_reader_sha[to], more),
+		demo_thermo_yaml(4, to));
+}
+
 /* The reader v<ver> each host installed: there, with the digest the manifest pins. */
 static void check_installed(int ver)
 {
@@ -556,12 +569,7 @@ static const char *step_outage(const char *prev)
 	demo_say("the link proxy between plant-b and the hub drops the leaf connection and "
 		 "refuses new ones");
 	show_links();
-	build_reader(4);
-	put_reader(4);
-	edit(h_str("s/version: v3/version: v4/; s/\"%s%d3\"/\"%s%d4\"/; s#/v3/reader#/v4/reader#g; "
-		   "s/%s/%s/",
-		     demo_tag, THERMO, demo_tag, THERMO, demo_reader_sha[3], demo_reader_sha[4]),
-		demo_thermo_yaml(4, 4));
+	ship_reader(3, 4, "");
 	const char *sha = commit("thermo v4: new sensor calibration");
 	hook(sha);
 	wait_site(0, sha, 4, 4);
@@ -657,14 +665,9 @@ static const char *step_canary(const char *prev)
 	static struct procs p;
 	char why[1200], halted[400];
 	demo_step("thermo v5 with a canary policy: the canary plant catches a bad reader");
-	build_reader(DEMO_BAD_READER);
-	put_reader(DEMO_BAD_READER);
 	h_write(h_path("canary-policy.yaml"), "%s", demo_canary_policy());
-	edit(h_str("s/version: v4/version: v5/; s/\"%s%d4\"/\"%s%d5\"/; s#/v4/reader#/v5/reader#g; "
-		   "s/%s/%s/; /^  policies:$/r %s",
-		     demo_tag, THERMO, demo_tag, THERMO, demo_reader_sha[4], demo_reader_sha[5],
-		     h_path("canary-policy.yaml")),
-		demo_thermo_yaml(4, DEMO_BAD_READER));
+	ship_reader(
+		4, DEMO_BAD_READER, h_str("; /^  policies:$/r %s", h_path("canary-policy.yaml")));
 	demo_say("the policy: plants labelled ring=canary (plant-a) first, the rest once the "
 		 "canary ran it healthy for 3 s");
 	long long t = h_now_ms();
@@ -692,12 +695,7 @@ static const char *step_canary(const char *prev)
 	show_status(hub, "at the hub: the halted rollout and both plants");
 
 	demo_step("thermo v6 fixes the driver: it passes the canary and reaches every plant");
-	build_reader(6);
-	put_reader(6);
-	edit(h_str("s/version: v5/version: v6/; s/\"%s%d5\"/\"%s%d6\"/; s#/v5/reader#/v6/reader#g; "
-		   "s/%s/%s/",
-		     demo_tag, THERMO, demo_tag, THERMO, demo_reader_sha[5], demo_reader_sha[6]),
-		demo_thermo_yaml(4, 6));
+	ship_reader(DEMO_BAD_READER, 6, "");
 	t = h_now_ms();
 	sha = commit("thermo v6: sensor driver with its calibration table built in");
 	hook(sha);

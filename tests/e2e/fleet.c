@@ -87,6 +87,17 @@ int fl_shim_host(const char *cmd, size_t len)
 	return (int)strtol(dir + t + 5, NULL, 10);
 }
 
+/* Whether workload i of p counts for f's site (see site_hosts). */
+static bool fl_counts(const fleet *f, const fl_procs *p, int i)
+{
+	if (f->site_hosts <= 0)
+		return true;
+	for (int j = 0; j < p->ns; j++)
+		if (p->spid[j] == p->wppid[i])
+			return p->shost[j] < f->site_hosts;
+	return true; /* an orphan counts: fl_orphans says what is wrong with it */
+}
+
 void fl_scan(const fleet *f, fl_procs *p)
 {
 	memset(p, 0, sizeof *p);
@@ -101,10 +112,9 @@ void fl_scan(const fleet *f, fl_procs *p)
 		if (len == 0 || !fl_stat(pid, &ppid, NULL))
 			continue;
 		if (fl_workload(f, cmd, len, &app, &ver)) {
-			p->count[app][ver]++;
-			p->total++;
 			if (p->nw < 512)
-				p->wpid[p->nw] = pid, p->wppid[p->nw++] = ppid;
+				p->wpid[p->nw] = pid, p->wppid[p->nw] = ppid, p->wapp[p->nw] = app,
+				p->wver[p->nw++] = ver;
 		} else {
 			int h = fl_shim_host(cmd, len);
 			if (h >= 0 && p->ns < 512)
@@ -113,6 +123,12 @@ void fl_scan(const fleet *f, fl_procs *p)
 	}
 	if (d)
 		closedir(d);
+	/* Counted once the shims are known: a parent may come after its child in /proc. */
+	for (int i = 0; i < p->nw; i++)
+		if (fl_counts(f, p, i)) {
+			p->count[p->wapp[i]][p->wver[i]]++;
+			p->total++;
+		}
 }
 
 const char *fl_set_str(int count[FL_MAXAPPS][FL_MAXVER])
@@ -262,7 +278,7 @@ int fl_kill_shims(const fleet *f, int i)
 	fl_scan(f, &p);
 	int n = 0;
 	for (int j = 0; j < p.ns; j++) {
-		if (i >= 0 && p.shost[j] != i)
+		if (i >= 0 ? p.shost[j] != i : (f->site_hosts > 0 && p.shost[j] >= f->site_hosts))
 			continue;
 		/* The shim first: a shim that outlived its workload by a moment would start
 		 * it again at once (the first restart is immediate), and that new workload,
@@ -272,9 +288,10 @@ int fl_kill_shims(const fleet *f, int i)
 			if (p.wppid[k] == p.spid[j])
 				kill(p.wpid[k], SIGKILL), n++;
 	}
-	/* Workloads whose shim was already gone. */
+	/* Workloads whose shim was already gone (another site's are left alone). */
 	for (int k = 0; k < p.nw && i < 0; k++)
-		kill(p.wpid[k], SIGKILL);
+		if (fl_counts(f, &p, k))
+			kill(p.wpid[k], SIGKILL);
 	return n;
 }
 
@@ -290,9 +307,12 @@ static bool fl_all_gone(void *arg)
 	/* Again and again: a shim in the middle of its double fork escapes one round. */
 	fl_kill_shims(g->f, g->host);
 	fl_scan(g->f, &p);
-	int left = g->host < 0 ? p.nw : 0;
+	int left = 0;
+	for (int k = 0; k < p.nw && g->host < 0; k++)
+		left += fl_counts(g->f, &p, k);
 	for (int j = 0; j < p.ns; j++)
-		left += g->host < 0 || p.shost[j] == g->host;
+		left += g->host < 0 ? g->f->site_hosts <= 0 || p.shost[j] < g->f->site_hosts
+				    : p.shost[j] == g->host;
 	return left == 0;
 }
 
@@ -529,6 +549,44 @@ uint64_t fl_push(fleet *f)
 		}
 	}
 	return 0;
+}
+
+/* ---- more sites ------------------------------------------------------------------------ */
+
+bool fl_site_start(fleet *f, fl_site *s, int host, const char *agent_args)
+{
+	if (!(s->srv = h_site_start(f->hub, s->name)) || !h_leaf_wait(s->srv, 30000))
+		return false;
+	s->agent_pid = h_spawn_sh(fl_site_log(s),
+		"%s agent --site %s --nats %s --state %s --host-timeout " FL_HOST_TIMEOUT
+		" --resync 2s %s",
+		f->bin, s->name, h_nats_url(s->srv), h_path("agent-%s", s->name), agent_args);
+	s->host_pid = h_spawn_sh(h_path("host%d.log", host),
+		"%s host --site %s --id h0 --nats %s --state %s --heartbeat " FL_HB, f->bin,
+		s->name, h_nats_url(s->srv), h_path("host%d", host));
+	if (s->agent_pid <= 0 || s->host_pid <= 0)
+		return false;
+	s->nc = fl_connect(h_nats_url(s->srv));
+	return s->nc && natsConnection_JetStream(&s->js, s->nc, NULL) == NATS_OK &&
+		fl_kv_open(s->js, "outpost-status", &s->status, 30000);
+}
+
+const char *fl_site_log(const fl_site *s)
+{
+	return h_path("agent-%s.log", s->name);
+}
+
+void fl_site_stop(fl_site *s)
+{
+	if (s->status)
+		kvStore_Destroy(s->status);
+	if (s->js)
+		jsCtx_Destroy(s->js);
+	if (s->nc)
+		natsConnection_Destroy(s->nc);
+	s->status = NULL;
+	s->js = NULL;
+	s->nc = NULL;
 }
 
 /* ---- starting things --------------------------------------------------------------------- */

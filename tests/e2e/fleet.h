@@ -55,6 +55,8 @@ typedef struct fleet {
 	uint64_t seq; /* the last accepted revision */
 	const char *agent_args; /* extra flags for the agent, "" none */
 	const char *sync_args; /* extra flags for sync, NULL none */
+	int site_hosts; /* > 0: count only workloads under the shims of hosts below this
+			 * index (other sites' hosts have higher ones); 0: every workload */
 } fleet;
 
 /* ---- processes in /proc --------------------------------------------------------------- */
@@ -75,9 +77,9 @@ bool fl_workload(const fleet *f, const char *cmd, size_t len, int *app, int *ver
 int fl_shim_host(const char *cmd, size_t len);
 
 typedef struct fl_procs {
-	int count[FL_MAXAPPS][FL_MAXVER]; /* workloads */
+	int count[FL_MAXAPPS][FL_MAXVER]; /* workloads (of the site, see site_hosts) */
 	int total;
-	int wpid[512], wppid[512], nw; /* workloads and their parents */
+	int wpid[512], wppid[512], wapp[512], wver[512], nw; /* every workload, its parent */
 	int spid[512], shost[512], ns; /* shims and their hosts */
 } fl_procs;
 
@@ -170,6 +172,25 @@ json_t *fl_sync(fleet *f, int ms);
 /* Commits the model, signed, and has sync publish it: the new seq, or 0. "unchanged"
  * (a pass got there first) counts as published. */
 uint64_t fl_push(fleet *f);
+
+/* ---- more sites ------------------------------------------------------------------------ */
+
+/* Another site of the same hub: its leaf server, an agent and one host whose state dir
+ * is <tmp>/host<host> (give it an index at or above the fleet's site_hosts). */
+typedef struct fl_site {
+	const char *name;
+	h_nats *srv;
+	pid_t agent_pid, host_pid;
+	natsConnection *nc;
+	jsCtx *js;
+	kvStore *status;
+} fl_site;
+
+/* Starts s (its name set) with these extra agent flags ("" none); false on failure. */
+bool fl_site_start(fleet *f, fl_site *s, int host, const char *agent_args);
+/* The log of s's agent. */
+const char *fl_site_log(const fl_site *s);
+void fl_site_stop(fl_site *s);
 
 /* ---- starting things --------------------------------------------------------------------- */
 

@@ -14,6 +14,17 @@
  * the same allowed_signers as the hub's): a half-written revision, a sync killed between
  * its blob and proof writes, must never fail that check once the marker is there.
  *
+ * Rollouts take part: a canary site (its own leaf server, agent and host, no faults)
+ * beside the site under faults, which is in the later wave of the apps with canary
+ * waves (even indexes) and judges the others alone (a progress deadline of 3 s). Some
+ * pushes are bad versions whose health probe never passes. The site then runs, per app,
+ * the spec it ran before (a rollback at the site, or a later wave held by the hub's
+ * halted rollout), and what it converges to follows that; the trail may pass through
+ * the bad version only where the site judges it alone. From the logs: no spec of a
+ * waved app starts at the site under faults before the hub promoted its wave, and every
+ * rollback comes within the deadline (plus rounds) of the start it undoes, unless the
+ * agent restarted between.
+ *
  * CHAOS_SEED replays a run (the seed is printed at the start and with any failure),
  * CHAOS_STEPS sets its length (10 here: `make test`; `make chaos` runs 100). */
 #include <stdio.h>
@@ -25,11 +36,28 @@
 #include "fleet.h"
 #include "t.h"
 
-#define DEADLINE_MS 60000
+/* After the hub's server was killed, its source of a site's status (and a site's mirror)
+ * may stall for a while before nats-server retries it: a waved app then waits for its
+ * promotion that long (41 s seen). */
+#define DEADLINE_MS 150000
 #define NHOSTS 3
 #define NAPPS 6
+#define CANARY_HOST 7 /* the canary's host state dir: <tmp>/host7 */
+#define PROGRESS_MS 3000
+#define ROUNDS_MS 3000 /* rounds, heartbeats and a restart count past the deadline */
+
+/* Even apps: canary first, the rest once it ran the spec healthy for 2 s; odd apps:
+ * every site at once, judged alone. Both roll back after 3 s. */
+#define WAVES \
+	"    - name: waves\n      type: rollout\n      properties:\n        waves:\n" \
+	"          - name: canary\n            requirements: {ring: canary}\n" \
+	"          - name: rest\n        soak: 2s\n        progress_deadline: 3s\n"
+#define ALONE "    - name: alone\n      type: rollout\n      properties: {progress_deadline: 3s}\n"
+/* A bad version: it runs, but its probe never passes (and never restarts it). */
+#define BAD_PROBE "        health: {exec: {command: /bin/false}, interval: 200ms, failures: 100}\n"
 
 static fleet F;
+static fl_site C = {.name = "canary"};
 static unsigned long long seed;
 static int step, nsteps;
 static long long run_start;
@@ -69,6 +97,47 @@ static const char *plan_of(const rev *r)
 	const char *p = fl_plan(&F);
 	memcpy(F.apps, saved, sizeof saved);
 	return p;
+}
+
+/* What the site under faults runs of each app: the last good spec it ran, which a bad
+ * one does not replace (an app new at the site has none: it runs even a bad one, unless
+ * the app has waves: the canary never passes it). */
+static fl_app good[FL_MAXAPPS];
+
+static bool bad(const fl_app *a)
+{
+	return a->on && a->props != NULL;
+}
+
+static rev expected_of(const rev *r)
+{
+	rev x = *r;
+	for (int i = 0; i < FL_MAXAPPS; i++) {
+		if (!bad(&r->apps[i]))
+			continue;
+		if (good[i].on)
+			x.apps[i] = good[i];
+		else if (i % 2 == 0) /* a waved app's bad spec never passes the canary */
+			x.apps[i].on = false;
+	}
+	return x;
+}
+
+/* What the site runs now, as the model says. */
+static const char *running_plan(void)
+{
+	rev x = expected_of(&at_site);
+	return plan_of(&x);
+}
+
+/* The site runs r now: its good specs follow. */
+static void site_ran(const rev *r)
+{
+	for (int i = 0; i < FL_MAXAPPS; i++)
+		if (!r->apps[i].on)
+			good[i].on = false;
+		else if (!bad(&r->apps[i]))
+			good[i] = r->apps[i];
 }
 
 static void note_accepted(const char *commit, uint64_t seq)
@@ -122,8 +191,159 @@ static const char *applied_unaccepted(void)
 	return bad;
 }
 
+/* A log line's time=, in ms since the epoch; -1 when it has none. */
+static long long line_ms(const char *line)
+{
+	struct tm tm = {0};
+	int ms = 0;
+	if (sscanf(line, "time=%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		    &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (long long)timegm(&tm) * 1000 + ms;
+}
+
+/* The value after "key=" in line (up to a space or quote), into out. */
+static bool line_field(const char *line, const char *key, char *out, size_t cap)
+{
+	const char *p = strstr(line, key);
+	size_t n = 0;
+	if (!p)
+		return false;
+	for (p += strlen(key); *p && *p != ' ' && *p != '"' && *p != '\n' && n + 1 < cap; p++)
+		out[n++] = *p;
+	out[n] = '\0';
+	return n > 0;
+}
+
+/* The lines of a log, each handed to fn; stops when fn returns a finding. */
+static const char *each_line(
+	const char *path, const char *(*fn)(const char *line, void *), void *arg)
+{
+	char *s = h_read(path);
+	const char *found = NULL;
+	for (char *l = s; !found && l && *l;) {
+		char *nl = strchr(l, '\n');
+		if (nl)
+			*nl = '\0';
+		found = fn(l, arg);
+		l = nl ? nl + 1 : NULL;
+	}
+	free(s);
+	return found;
+}
+
+/* sync's promotions of the rest wave: app, the spec's digest (12 hex), when. */
+typedef struct promo {
+	char app[8], digest[16];
+	unsigned long long seq;
+	long long ms;
+} promo;
+
+typedef struct promos {
+	promo v[1024];
+	int n;
+} promos;
+
+static const char *sync_line(const char *l, void *arg)
+{
+	promos *p = arg;
+	char app[8] = "", d[32] = "", sq[24] = "";
+	if (p->n >= 1024 || !line_field(l, " app=", app, sizeof app) ||
+		!line_field(l, " seq=", sq, sizeof sq))
+		return NULL;
+	if (strstr(l, "msg=\"hub.rollout started\"") && line_field(l, " digest=sha256:", d, 13)) {
+		promo *x = &p->v[p->n++];
+		snprintf(x->app, sizeof x->app, "%s", app);
+		snprintf(x->digest, sizeof x->digest, "%s", d);
+		x->seq = strtoull(sq, NULL, 10);
+		x->ms = -1; /* not promoted yet */
+	} else if (strstr(l, "msg=\"hub.rollout promoted")) {
+		for (int i = p->n - 1; i >= 0; i--)
+			if (!strcmp(p->v[i].app, app) && p->v[i].seq == strtoull(sq, NULL, 10)) {
+				if (p->v[i].ms < 0)
+					p->v[i].ms = line_ms(l);
+				break;
+			}
+	}
+	return NULL;
+}
+
+/* A spec of a waved app that the site under faults started before the hub promoted it
+ * (sync logs a promotion just after it wrote the record: 500 ms of slack). */
+static const char *agent_started(const char *l, void *arg)
+{
+	const promos *p = arg;
+	char app[8] = "", spec[80] = "";
+	if (!strstr(l, "msg=\"rollout: the app runs its new spec\"") ||
+		!line_field(l, " app=", app, sizeof app) ||
+		!line_field(l, " spec=sha256:", spec, sizeof spec) || atoi(app + 1) % 2 != 0)
+		return NULL;
+	long long t = line_ms(l);
+	for (int i = 0; i < p->n; i++)
+		if (!strcmp(p->v[i].app, app) && !strncmp(p->v[i].digest, spec, 12) &&
+			p->v[i].ms >= 0 && p->v[i].ms <= t + 500)
+			return NULL;
+	return h_str(
+		"the site started %s at %.12s before the hub promoted it: %.200s", app, spec, l);
+}
+
+static const char *wave_violation(void)
+{
+	static promos p;
+	p.n = 0;
+	each_line(h_path("sync.log"), sync_line, &p);
+	return each_line(fl_agent_log(), agent_started, &p);
+}
+
+/* Each rollback against the start it undoes: within the deadline and some rounds,
+ * unless the agent restarted between (a rollout is not judged before its hosts are
+ * heard again). */
+typedef struct starts {
+	char app[FL_MAXAPPS][80];
+	long long ms[FL_MAXAPPS];
+} starts;
+
+static const char *agent_rollbacks(const char *l, void *arg)
+{
+	starts *s = arg;
+	char app[8] = "", spec[80] = "";
+	if (strstr(l, "msg=\"agent started\"")) {
+		for (int i = 0; i < FL_MAXAPPS; i++)
+			s->ms[i] = -1;
+		return NULL;
+	}
+	if (!line_field(l, " app=a", app, sizeof app))
+		return NULL;
+	int i = atoi(app);
+	if (i < 0 || i >= FL_MAXAPPS)
+		return NULL;
+	if (strstr(l, "msg=\"rollout: the app runs its new spec\"") &&
+		line_field(l, " spec=", spec, sizeof spec)) {
+		snprintf(s->app[i], sizeof s->app[i], "%s", spec);
+		s->ms[i] = line_ms(l);
+	} else if (strstr(l, "msg=\"rolled back:") && line_field(l, " from=", spec, sizeof spec) &&
+		s->ms[i] >= 0 && !strcmp(s->app[i], spec) &&
+		line_ms(l) - s->ms[i] > PROGRESS_MS + ROUNDS_MS) {
+		return h_str("a%02d rolled back %lld ms after it started (deadline %d ms): %.200s",
+			i, line_ms(l) - s->ms[i], PROGRESS_MS, l);
+	}
+	return NULL;
+}
+
+static const char *rollback_late(void)
+{
+	static starts s;
+	for (int i = 0; i < FL_MAXAPPS; i++)
+		s.ms[i] = -1;
+	return each_line(fl_agent_log(), agent_rollbacks, &s);
+}
+
 struct settle {
 	const char *want, *from; /* from: check the trail against it (NULL: do not) */
+	const char *to; /* the trail's other end: the revision as git says (bad specs too) */
+	const rev *exp; /* what the site should run, per app */
 	long long seq;
 	const char *bad, *last;
 	long long since; /* the present streak of "as wanted" began; 0 none */
@@ -146,6 +366,29 @@ static bool hosts_heard(void)
 	return true;
 }
 
+/* The site has judged every app: healthy at what it runs, or back on its good spec (a
+ * rollback, or a halted wave), so that the spec a next push replaces is the one the
+ * model says. An app new here with a bad spec and no waves is never judged: not waited
+ * for. */
+static bool apps_judged(const rev *exp)
+{
+	for (int i = 0; i < FL_MAXAPPS; i++) {
+		const fl_app *a = &at_site.apps[i];
+		if (!a->on || (bad(a) && !good[i].on && i % 2))
+			continue;
+		json_t *j = fl_kv_json(F.site_status, h_str("site.%s.app.a%02d", F.name, i));
+		const char *st = json_string_value(json_object_get(j, "state"));
+		bool ok = st &&
+			(bad(a) ? !strcmp(st, i % 2 ? "rolled-back" : "waiting")
+				: !strcmp(st, "deployed"));
+		json_decref(j);
+		if (!ok)
+			return false;
+	}
+	(void)exp;
+	return true;
+}
+
 /* As wanted, and still so one heartbeat (300 ms) and more later. */
 static bool settled(void *arg)
 {
@@ -153,8 +396,9 @@ static bool settled(void *arg)
 	const char *set = fl_seen(&F);
 	s->last = set;
 	if (s->from && !s->bad)
-		s->bad = fl_not_between(set, s->from, s->want);
-	bool ok = !strcmp(set, s->want) && fl_agent_seq(&F) == s->seq && hosts_heard();
+		s->bad = fl_not_between(set, s->from, s->to);
+	bool ok = !strcmp(set, s->want) && fl_agent_seq(&F) == s->seq && hosts_heard() &&
+		apps_judged(s->exp);
 	if (!ok)
 		s->since = 0;
 	else if (!s->since)
@@ -167,7 +411,8 @@ static bool settled(void *arg)
 static bool settle(const char *from)
 {
 	const rev *t = &at_site;
-	struct settle s = {plan_of(t), from, (long long)t->seq, NULL, NULL, 0};
+	rev x = expected_of(t);
+	struct settle s = {plan_of(&x), from, plan_of(t), &x, (long long)t->seq, NULL, NULL, 0};
 	long long t0 = h_now_ms();
 	if (!h_wait_until(settled, &s, DEADLINE_MS)) {
 		fail_here(h_str("not converged after %d ms: want %s (seq %llu), have %s (agent "
@@ -187,7 +432,14 @@ static bool settle(const char *from)
 	const char *u = applied_unaccepted();
 	if (u)
 		fail_here(u);
-	return !s.bad && !o[0] && !u;
+	const char *w = wave_violation();
+	if (w)
+		fail_here(w);
+	const char *l = rollback_late();
+	if (l)
+		fail_here(l);
+	site_ran(t);
+	return !s.bad && !o[0] && !u && !w && !l;
 }
 
 /* ---- faults ---------------------------------------------------------------------------------- */
@@ -207,14 +459,23 @@ static void mutate(void)
 		*a = (fl_app){.on = true,
 			.ver = version++,
 			.instances = daemon ? 1 : 1 + (int)rnd(3),
-			.daemon = daemon};
+			.daemon = daemon,
+			.policies = i % 2 ? ALONE : WAVES};
 		return;
 	}
-	switch (rnd(5)) {
+	switch (rnd(7)) {
 	case 0:
 	case 1: a->instances = a->daemon ? 1 + (int)rnd(2) : 1 + (int)rnd(4); break;
 	case 2:
-	case 3: a->ver = version++; break;
+	case 3:
+		a->ver = version++;
+		a->props = NULL;
+		break;
+	case 4:
+	case 5: /* a bad version */
+		a->ver = version++;
+		a->props = BAD_PROBE;
+		break;
 	default: a->on = false;
 	}
 }
@@ -223,7 +484,7 @@ static const char *act_push(void)
 {
 	if (!pushable())
 		return NULL;
-	const char *from = link_cut ? NULL : plan_of(&at_site);
+	const char *from = link_cut ? NULL : running_plan();
 	mutate();
 	uint64_t s = fl_push(&F);
 	if (!s) {
@@ -273,7 +534,7 @@ static const char *act_link(void)
 		settle(NULL);
 		return "link cut";
 	}
-	const char *from = plan_of(&at_site);
+	const char *from = running_plan();
 	h_link_restore(F.site);
 	link_cut = false;
 	if (!hub_down)
@@ -363,7 +624,7 @@ static const char *act_sync(void)
 {
 	if (!pushable())
 		return NULL;
-	const char *from = link_cut ? NULL : plan_of(&at_site);
+	const char *from = link_cut ? NULL : running_plan();
 	mutate();
 	const char *sha = fl_commit(&F, F.key, "sync dies publishing this");
 	natsConnection_PublishRequestString(F.hub_nc, "outpost.hub.sync.now", "_INBOX.chaos", "{}");
@@ -394,7 +655,7 @@ static const char *act_hub(void)
 	if (h_nats_start_again(F.hub) != 0)
 		fail_here("the hub's server did not start again");
 	hub_down = false;
-	const char *from = plan_of(&at_site);
+	const char *from = running_plan();
 	if (!link_cut)
 		at_site = head;
 	settle(from);
@@ -415,15 +676,24 @@ static void test_chaos(void)
 		nsteps, seed, nsteps);
 	run_start = h_now_ms();
 	F.agent_args = h_str("--trust %s", h_path("allowed_signers")); /* fl_start writes it */
+	F.site_hosts = CANARY_HOST; /* the canary's workloads are not the plant's */
 	T_REQUIRE(fl_start(&F, "plant", NHOSTS));
+	T_REQUIRE(
+		fl_site_start(&F, &C, CANARY_HOST, h_str("--label ring=canary %s", F.agent_args)));
+	/* The hub knows both sites before the first push: a wave it knows no site of is
+	 * promoted through. */
+	T_REQUIRE(fl_wait_key(F.hub_status, "site.canary.agent", DEADLINE_MS));
+	T_REQUIRE(fl_wait_key(F.hub_status, "site.plant.agent", DEADLINE_MS));
 	/* sync's first pass published the empty first commit. */
 	json_t *j = fl_sync(&F, 30000);
 	const char *c0 = json_string_value(json_object_get(j, "commit"));
 	T_REQUIRE(c0 && json_integer_value(json_object_get(j, "seq")) > 0);
 	note_accepted(c0, (uint64_t)json_integer_value(json_object_get(j, "seq")));
 	json_decref(j);
-	F.apps[0] = (fl_app){.on = true, .ver = version++, .instances = 3, .daemon = false};
-	F.apps[1] = (fl_app){.on = true, .ver = version++, .instances = 1, .daemon = true};
+	F.apps[0] = (fl_app){
+		.on = true, .ver = version++, .instances = 3, .daemon = false, .policies = WAVES};
+	F.apps[1] = (fl_app){
+		.on = true, .ver = version++, .instances = 1, .daemon = true, .policies = ALONE};
 	uint64_t sq = fl_push(&F);
 	T_REQUIRE(sq > 0);
 	note_accepted(h_repo_rev(F.repo, "HEAD"), sq);
@@ -449,9 +719,21 @@ static void test_chaos(void)
 			fl_start_host(&F, i);
 		settle(NULL); /* a box back runs what it ran until the agent says otherwise */
 		act_push();
+		int bads = 0;
+		for (int i = 0; i < naccepted; i++)
+			for (int k = 0; k < FL_MAXAPPS; k++)
+				bads += bad(&accepted[i].apps[k]) &&
+					(i == 0 ||
+						accepted[i - 1].apps[k].ver !=
+							accepted[i].apps[k].ver);
+		printf("  chaos: %d bad versions pushed, %d rollbacks at the plant, %d "
+		       "promotions\n",
+			bads, fl_log_count(fl_agent_log(), 0, "rolled back: the app"),
+			fl_log_count(h_path("sync.log"), 0, "msg=\"hub.rollout promoted\""));
 		printf("  chaos: %d steps in %lld ms, %d revisions accepted, seed %llu\n", nsteps,
 			h_now_ms() - run_start, naccepted, seed);
 	}
+	fl_site_stop(&C);
 	fl_stop(&F);
 }
 

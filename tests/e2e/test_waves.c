@@ -26,39 +26,12 @@ static fleet F;
 static const h_key *hub_key;
 static const char *signers;
 
-typedef struct rest_site {
-	const char *name;
-	h_nats *srv;
-	natsConnection *nc;
-	jsCtx *js;
-	kvStore *status;
-} rest_site;
-
-static rest_site R[NREST] = {{.name = "r1"}, {.name = "r2"}};
+static fl_site R[NREST] = {{.name = "r1"}, {.name = "r2"}};
 
 #define POLICY(soak) \
 	"    - name: waves\n      type: rollout\n      properties:\n        waves:\n" \
 	"          - name: canary\n            requirements: {ring: canary}\n" \
 	"          - name: rest\n        soak: " soak "\n        progress_deadline: 20s\n"
-
-static bool start_rest(rest_site *s, int host)
-{
-	if (!(s->srv = h_site_start(F.hub, s->name)) || !h_leaf_wait(s->srv, 30000))
-		return false;
-	if (h_spawn_sh(h_path("agent-%s.log", s->name),
-		    "%s agent --site %s --nats %s --state %s --host-timeout " FL_HOST_TIMEOUT
-		    " --resync 2s --fresh-signers %s",
-		    F.bin, s->name, h_nats_url(s->srv), h_path("agent-%s", s->name), signers) <= 0)
-		return false;
-	/* host<N>: the fleet's process scan counts its shims and workloads with the rest */
-	if (h_spawn_sh(h_path("host%d.log", host),
-		    "%s host --site %s --id h0 --nats %s --state %s --heartbeat " FL_HB, F.bin,
-		    s->name, h_nats_url(s->srv), h_path("host%d", host)) <= 0)
-		return false;
-	s->nc = fl_connect(h_nats_url(s->srv));
-	return s->nc && natsConnection_JetStream(&s->js, s->nc, NULL) == NATS_OK &&
-		fl_kv_open(s->js, "outpost-status", &s->status, 30000);
-}
 
 static json_t *app_of(kvStore *kv, const char *site)
 {
@@ -177,7 +150,7 @@ static void test_setup(void)
 	F.agent_args = h_str("--label ring=canary --fresh-signers %s", signers);
 	T_REQUIRE(fl_start(&F, "c1", 1));
 	for (int i = 0; i < NREST; i++)
-		T_REQUIRE(start_rest(&R[i], i + 1));
+		T_REQUIRE(fl_site_start(&F, &R[i], i + 1, h_str("--fresh-signers %s", signers)));
 	/* The hub knows a site once its agent announced itself and its status arrived: a
 	 * wave none of whose sites the hub knows is promoted through. */
 	T_REQUIRE(fl_wait_key(F.hub_status, h_str("site.%s.agent", F.name), WAIT_MS));
@@ -220,7 +193,7 @@ static void test_bad_version_stops_at_the_canary(void)
 	T_CHECK(reached(&w));
 	/* what each agent of the rest ran, as its log says: never v2 */
 	for (int i = 0; i < NREST; i++)
-		T_EQ_INT(fl_log_count(h_path("agent-%s.log", R[i].name), 0,
+		T_EQ_INT(fl_log_count(fl_site_log(&R[i]), 0,
 				 h_str("runs its new spec\" app=a00 spec=%s", halted.digest)),
 			0);
 	fprintf(stderr, "  push to halted rollout: %lld ms\n", t_halt);
@@ -285,11 +258,8 @@ int main(void)
 		T_RUN(test_good_version_reaches_an_offline_site);
 		T_RUN(test_halt_and_promote_by_hand);
 	}
-	for (int i = 0; i < NREST; i++) {
-		kvStore_Destroy(R[i].status);
-		jsCtx_Destroy(R[i].js);
-		natsConnection_Destroy(R[i].nc);
-	}
+	for (int i = 0; i < NREST; i++)
+		fl_site_stop(&R[i]);
 	fl_stop(&F);
 	return t_done();
 }
