@@ -12,7 +12,7 @@ typedef struct ag_app_count {
 	int desired, running, healthy;
 	char failed[1024]; /* "<id> on <host> failed: exit N: ...; next try at ..."; "" none */
 	char sick[600]; /* "; <id> on <host> unhealthy: <probe>"; "" none */
-	char crashing[600]; /* "<id> on <host> restarted N times: ..."; "" none */
+	char crashing[1024]; /* "<id> on <host> restarted N times: ..."; "" none */
 	/* The instance the lines above name first (crashing, else unhealthy, else failed), to
 	 * read its output; "" none. */
 	char culprit[OP_INST_MAX + 1], culprit_host[OP_HOST_MAX + 1];

@@ -269,6 +269,7 @@ static void test_signed(void)
 	T_CHECK(strstr(e.msg, "expired") || strstr(e.msg, "valid"));
 	free(j);
 	op_trust_clear(&pol);
+	op_sshpriv_clear(&k2);
 	key_and_policy(&k2, &pol, "valid-after=\"20260101\" ");
 	T_EQ_INT(op_promotion_sign(&p, &k2, &j, &e), 0);
 	T_EQ_INT(op_promotion_check(j, strlen(j), &pol, &q, &e), 0);
