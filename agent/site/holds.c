@@ -1,7 +1,6 @@
 /* The per-app holds over the revision the site runs (see holds_int.h). */
 #include "holds_int.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,10 +8,7 @@
 #include "outpost/agent/base/log.h"
 #include "outpost/agent/base/util.h"
 
-#define HOLDS_FORMAT 1
-#define HOLDS_MAX (64 * 1024 * 1024)
-
-static void ent_clear(ag_hold_ent *x)
+void ag_hold_ent_clear(ag_hold_ent *x)
 {
 	free(x->spec_json);
 	free(x->prev_json);
@@ -23,7 +19,7 @@ static void ent_clear(ag_hold_ent *x)
 void ag_holds_clear(ag_holds *hs)
 {
 	for (size_t i = 0; i < hs->n; i++)
-		ent_clear(&hs->v[i]);
+		ag_hold_ent_clear(&hs->v[i]);
 	free(hs->v);
 	free(hs->apps);
 	free(hs->labels.v);
@@ -55,125 +51,6 @@ static int reparse(ag_hold_ent *x, op_err *e)
 	return rc;
 }
 
-/* ---- the file ------------------------------------------------------------------------ */
-
-static int save(const ag_holds *hs, op_err *e)
-{
-	json_t *apps = json_array();
-	for (size_t i = 0; apps && i < hs->n; i++) {
-		const ag_hold_ent *x = &hs->v[i];
-		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s*, s:s*}", "app",
-			x->h.app, "state", op_hold_state_name(x->h.state), "spec", x->h.spec,
-			"prev", x->h.prev, "target", x->h.target, "since_ms",
-			(json_int_t)x->h.since_ms, "reason", x->h.reason, "spec_json", x->spec_json,
-			"prev_json", x->prev_json);
-		if (!o || json_array_append_new(apps, o)) {
-			json_decref(apps);
-			apps = NULL;
-		}
-	}
-	json_t *j = apps ? json_pack("{s:i, s:o}", "format", HOLDS_FORMAT, "apps", apps) : NULL;
-	char *s = j ? json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
-	json_decref(j);
-	if (!s)
-		return op_err_set(e, OP_ENOMEM, "holds: out of memory");
-	int rc = op_write_atomic(hs->path, s, strlen(s), e);
-	free(s);
-	return rc;
-}
-
-static int state_parse(const char *s, enum op_hold_state *out)
-{
-	for (int i = OP_HOLD_STEADY; i <= OP_HOLD_ROLLED_BACK; i++)
-		if (!strcmp(s, op_hold_state_name((enum op_hold_state)i))) {
-			*out = (enum op_hold_state)i;
-			return 0;
-		}
-	return OP_EINVAL;
-}
-
-/* A JSON spec kept in the file must be the spec it says it is. */
-static int spec_copy(const char *json, const char *digest, char **out)
-{
-	*out = NULL;
-	if (!digest[0])
-		return json ? OP_EINVAL : 0;
-	char d[OP_DIGEST_LEN + 1];
-	if (!json)
-		return OP_EINVAL;
-	op_digest(json, strlen(json), d);
-	if (strcmp(d, digest) != 0)
-		return OP_EINVAL;
-	*out = strdup(json);
-	return *out ? 0 : OP_ENOMEM;
-}
-
-static int load_one(ag_holds *hs, json_t *o, op_err *e)
-{
-	const char *app, *state, *spec, *prev, *target, *reason, *sj = NULL, *pj = NULL;
-	json_int_t since;
-	json_error_t je;
-	if (json_unpack_ex(o, &je, 0, "{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s?s, s?s}", "app", &app,
-		    "state", &state, "spec", &spec, "prev", &prev, "target", &target, "since_ms",
-		    &since, "reason", &reason, "spec_json", &sj, "prev_json", &pj))
-		return op_err_set(e, OP_EINVAL, "%s", je.text);
-	if (op_grow((void **)&hs->v, &hs->cap, hs->n + 1, sizeof *hs->v))
-		return op_err_set(e, OP_ENOMEM, "out of memory");
-	ag_hold_ent *x = &hs->v[hs->n];
-	memset(x, 0, sizeof *x);
-	op_hold_init(&x->h, app);
-	int rc = state_parse(state, &x->h.state);
-	if (rc == 0 &&
-		(!op_name_valid(app) || strlen(spec) > OP_DIGEST_LEN ||
-			strlen(prev) > OP_DIGEST_LEN || strlen(target) > OP_DIGEST_LEN))
-		rc = OP_EINVAL;
-	if (rc == 0) {
-		snprintf(x->h.spec, sizeof x->h.spec, "%s", spec);
-		snprintf(x->h.prev, sizeof x->h.prev, "%s", prev);
-		snprintf(x->h.target, sizeof x->h.target, "%s", target);
-		snprintf(x->h.reason, sizeof x->h.reason, "%s", reason);
-		x->h.since_ms = since;
-		rc = spec_copy(sj, spec, &x->spec_json);
-	}
-	if (rc == 0)
-		rc = spec_copy(pj, prev, &x->prev_json);
-	if (rc)
-		op_err_set(e, rc, "app %s: a spec does not match its digest", app);
-	if (rc) {
-		ent_clear(x);
-		return rc;
-	}
-	hs->n++;
-	return 0;
-}
-
-static int load(ag_holds *hs, op_err *e)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	int rc = op_read_file(hs->path, HOLDS_MAX, &buf, &len, e);
-	if (rc)
-		return rc;
-	json_error_t je;
-	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
-	free(buf);
-	json_t *apps = json_object_get(j, "apps");
-	if (!j || json_integer_value(json_object_get(j, "format")) != HOLDS_FORMAT ||
-		!json_is_array(apps)) {
-		json_decref(j);
-		return op_err_set(e, OP_EINVAL, "not a holds file of format %d", HOLDS_FORMAT);
-	}
-	size_t i;
-	json_t *o;
-	json_array_foreach(apps, i, o)
-	{
-		if ((rc = load_one(hs, o, e)) != 0)
-			break;
-	}
-	json_decref(j);
-	return rc;
-}
-
 int ag_holds_init(
 	ag_holds *hs, const op_agent_cfg *cfg, bool have_run, const op_trust_policy *pol, op_err *e)
 {
@@ -191,14 +68,14 @@ int ag_holds_init(
 		(int)sizeof hs->path)
 		return op_err_set(e, OP_ETOOBIG, "--state: path too long");
 	op_err le = {0};
-	int rc = load(hs, &le);
+	int rc = ag_holds_load(hs, &le);
 	if (rc == OP_ENOTFOUND) {
 		hs->seed = have_run;
 	} else if (rc) {
 		op_log_warn("holds: the saved file is unreadable; apps run as the revision says",
 			"file=%s error=\"%s\"", hs->path, le.msg);
 		for (size_t i = 0; i < hs->n; i++)
-			ent_clear(&hs->v[i]);
+			ag_hold_ent_clear(&hs->v[i]);
 		hs->n = 0;
 		hs->seed = have_run;
 	}
@@ -239,7 +116,7 @@ int ag_holds_sync(ag_holds *hs, const op_revision *run, op_err *e)
 			i++;
 			continue;
 		}
-		ent_clear(&hs->v[i]);
+		ag_hold_ent_clear(&hs->v[i]);
 		hs->v[i] = hs->v[--hs->n];
 		changed = true;
 	}
@@ -268,11 +145,8 @@ int ag_holds_sync(ag_holds *hs, const op_revision *run, op_err *e)
 			hs->apps[hs->napps++] = eff;
 	}
 	hs->seed = false;
-	if (changed && run) {
-		op_err se = {0};
-		if (save(hs, &se) != 0)
-			op_log_warn("holds: cannot save", "file=%s error=\"%s\"", hs->path, se.msg);
-	}
+	if (changed && run)
+		ag_holds_save(hs);
 	return 0;
 }
 
@@ -383,96 +257,7 @@ bool ag_holds_step(ag_holds *hs, const op_revision *run, const ag_table *keys, c
 		}
 		said(x, ev, &old);
 	}
-	if (dirty) {
-		op_err se = {0};
-		if (save(hs, &se) != 0)
-			op_log_warn("holds: cannot save", "file=%s error=\"%s\"", hs->path, se.msg);
-	}
+	if (dirty)
+		ag_holds_save(hs);
 	return changed;
-}
-
-/* The last lines of data, at most n, joined by " | " into out. */
-static void last_lines(const char *data, size_t len, int n, char *out, size_t cap)
-{
-	size_t end = len;
-	while (end > 0 && (data[end - 1] == '\n' || data[end - 1] == ' '))
-		end--;
-	size_t start = end;
-	for (int k = 0; k < n && start > 0; k++) {
-		start--;
-		while (start > 0 && data[start - 1] != '\n')
-			start--;
-	}
-	size_t o = 0;
-	for (size_t i = start; i < end && o + 4 < cap; i++) {
-		if (data[i] == '\n') {
-			memcpy(out + o, " | ", 3);
-			o += 3;
-		} else {
-			out[o++] = data[i];
-		}
-	}
-	out[o] = '\0';
-}
-
-/* The output of inst on host, the last lines of it; "" when it cannot be read. */
-static void output_of(const ag_holds *hs, op_bus *bus, pthread_mutex_t *mu, const char *app,
-	const char *inst, const char *host, char *out, size_t cap)
-{
-	out[0] = '\0';
-	op_logreq q = {.tail = 2048};
-	snprintf(q.app, sizeof q.app, "%s", app);
-	snprintf(q.inst, sizeof q.inst, "%s", inst);
-	char *json = NULL, subj[256];
-	op_err e = {0};
-	if (op_logreq_encode(&q, &json, &e) != 0)
-		return;
-	snprintf(subj, sizeof subj, OP_LOGS_PREFIX ".%s.%s", hs->site, host);
-	natsMsg *m = NULL;
-	pthread_mutex_unlock(mu);
-	natsStatus s = natsConnection_Request(&m, bus->nc, subj, json, (int)strlen(json), 1000);
-	pthread_mutex_lock(mu);
-	free(json);
-	op_logreply r = {0};
-	if (s == NATS_OK &&
-		op_logreply_decode(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &r, &e) ==
-			0)
-		for (size_t i = 0; i < r.n && !out[0]; i++)
-			if (!strcmp(r.v[i].id, inst))
-				last_lines(r.v[i].data, r.v[i].len, 3, out, cap);
-	op_logreply_clear(&r);
-	natsMsg_Destroy(m);
-}
-
-void ag_holds_explain(ag_holds *hs, op_bus *bus, pthread_mutex_t *mu)
-{
-	bool any = false;
-	for (size_t n = 0; n < hs->n; n++) {
-		if (!hs->v[n].explain)
-			continue;
-		/* The entry may move while mu is released: found again by name after. */
-		char app[OP_NAME_MAX + 1], inst[OP_INST_MAX + 1], host[OP_HOST_MAX + 1], out[300];
-		snprintf(app, sizeof app, "%s", hs->v[n].h.app);
-		snprintf(inst, sizeof inst, "%s", hs->v[n].culprit);
-		snprintf(host, sizeof host, "%s", hs->v[n].culprit_host);
-		hs->v[n].explain = false;
-		out[0] = '\0';
-		if (inst[0] && host[0])
-			output_of(hs, bus, mu, app, inst, host, out, sizeof out);
-		ag_hold_ent *x = (ag_hold_ent *)ag_holds_find(hs, app);
-		if (!x || x->h.state != OP_HOLD_ROLLED_BACK)
-			continue;
-		size_t l = strlen(x->h.reason);
-		if (out[0] && l < sizeof x->h.reason)
-			snprintf(x->h.reason + l, sizeof x->h.reason - l, "; last output: %s", out);
-		op_log_warn("rolled back: the app is on its previous spec again",
-			"app=%s from=%s to=%s reason=\"%s\"", x->h.app, x->h.target,
-			x->h.spec[0] ? x->h.spec : "none", x->h.reason);
-		any = true;
-	}
-	if (any) {
-		op_err se = {0};
-		if (save(hs, &se) != 0)
-			op_log_warn("holds: cannot save", "file=%s error=\"%s\"", hs->path, se.msg);
-	}
 }
