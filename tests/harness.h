@@ -166,6 +166,10 @@ h_nats *h_hub_start(void);
 h_nats *h_site_start(h_nats *hub, const char *site);
 /* The same with its link cut from the start (a site that boots offline). */
 h_nats *h_site_start_cut(h_nats *hub, const char *site);
+/* n sites at once (each as h_site_start, names[i] into out[i]): every server is
+ * spawned before any is waited for, so that hundreds start in the time of a few
+ * (bench_fleet). false, after printing why, if one did not start. */
+bool h_sites_start(h_nats *hub, const char *const names[], int n, h_nats *out[]);
 const char *h_nats_url(const h_nats *s);
 /* GET http://127.0.0.1:<http_port><path> (e.g. "/leafz", "/jsz?streams=1"), parsed;
  * caller json_decref()s. NULL if unreachable, not 200, or not JSON. */
@@ -189,6 +193,9 @@ bool h_sync_accepted(const h_nats *hub, int timeout_ms);
  * reconnect around the proxy. Returns when the site's /leafz shows it down (waits at
  * most 5 s; prints a warning otherwise). */
 void h_link_cut(h_nats *site);
+/* The links of n sites cut at once (as h_link_cut, every proxy first), then waits
+ * until each site shows its link down. */
+void h_links_cut(h_nats *const sites[], int n);
 /* How many connections the proxy refused since the last cut: the site's reconnect
  * attempts (about one a second). */
 int h_link_refused(const h_nats *site);

@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAXSERVERS 64
+#define MAXSERVERS 1024 /* bench_fleet starts hundreds of sites */
 #define MAXPAIRS 16
 #define BUFSZ 65536
 #define LINESZ 16384
@@ -477,12 +477,17 @@ static bool exited_or_healthy(void *arg)
 	return h_proc_exited(s->pid, NULL) || healthy(s);
 }
 
-/* Starts the server from its config and waits for /healthz. 0, or -1 (pid 0). */
-static int launch(h_nats *s, bool quiet)
+static void spawn_server(h_nats *s)
 {
 	const char *conf = h_str("%s/server.conf", s->dir);
 	const char *argv[] = {"nats-server", "-c", conf, NULL};
 	s->pid = h_spawn(s->log, argv);
+}
+
+/* Starts the server from its config and waits for /healthz. 0, or -1 (pid 0). */
+static int launch(h_nats *s, bool quiet)
+{
+	spawn_server(s);
 	if (s->pid > 0 && h_wait_until(exited_or_healthy, s, READY_MS) && healthy(s))
 		return 0;
 	if (s->pid > 0)
@@ -496,7 +501,8 @@ static int launch(h_nats *s, bool quiet)
 	return -1;
 }
 
-static h_nats *server_new(h_nats *hub, const char *name, bool cut, const h_nats_cfg *cfg)
+/* A server's dir, store and (a site's) link proxy; not started, no ports yet. */
+static h_nats *server_alloc(h_nats *hub, const char *name, bool cut)
 {
 	size_t n = strlen(name);
 	if (n == 0 || n > 63 || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") != n ||
@@ -528,21 +534,85 @@ static h_nats *server_new(h_nats *hub, const char *name, bool cut, const h_nats_
 		fprintf(stderr, "harness: cannot start the link proxy of %s\n", name);
 		return NULL;
 	}
-	/* Ports are free when picked but may be taken before the server binds them: retry
-	 * with new ones (the proxy's port is held open by the proxy itself). */
-	for (int attempt = 0; attempt < 3; attempt++) {
-		s->port = h_free_port();
-		s->http_port = h_free_port();
-		s->leaf_port = hub ? s->proxy->port : h_free_port();
-		snprintf(s->url, sizeof s->url, "nats://127.0.0.1:%d", s->port);
-		if (write_conf(s, cfg) < 0) {
-			fprintf(stderr, "harness: cannot write %s/server.conf\n", s->dir);
-			return NULL;
-		}
-		if (launch(s, attempt < 2) == 0)
-			return s;
+	return s;
+}
+
+/* Picks the server's ports and writes its config. 0 or -1 (printed). */
+static int server_conf(h_nats *s, const h_nats_cfg *cfg)
+{
+	s->port = h_free_port();
+	s->http_port = h_free_port();
+	s->leaf_port = s->hub ? s->proxy->port : h_free_port();
+	snprintf(s->url, sizeof s->url, "nats://127.0.0.1:%d", s->port);
+	if (write_conf(s, cfg) == 0)
+		return 0;
+	fprintf(stderr, "harness: cannot write %s/server.conf\n", s->dir);
+	return -1;
+}
+
+/* Ports are free when picked but may be taken before the server binds them: retry
+ * with new ones (the proxy's port is held open by the proxy itself). */
+static int server_launch(h_nats *s, const h_nats_cfg *cfg, int attempts)
+{
+	for (int attempt = 0; attempt < attempts; attempt++) {
+		if (server_conf(s, cfg) < 0)
+			return -1;
+		if (launch(s, attempt < attempts - 1) == 0)
+			return 0;
 	}
-	return NULL;
+	return -1;
+}
+
+static h_nats *server_new(h_nats *hub, const char *name, bool cut, const h_nats_cfg *cfg)
+{
+	h_nats *s = server_alloc(hub, name, cut);
+	return s && server_launch(s, cfg, 3) == 0 ? s : NULL;
+}
+
+struct many {
+	h_nats **v;
+	bool *ready;
+	int n;
+};
+
+/* Every server that has not exited is healthy (asks only those not known to be). */
+static bool many_ready(void *arg)
+{
+	struct many *m = arg;
+	bool all = true;
+	for (int i = 0; i < m->n; i++)
+		if (m->v[i]->pid > 0 && !m->ready[i])
+			all &= (m->ready[i] = exited_or_healthy(m->v[i]));
+	return all;
+}
+
+bool h_sites_start(h_nats *hub, const char *const names[], int n, h_nats *out[])
+{
+	struct many m = {out, calloc((size_t)n, sizeof(bool)), n};
+	if (!m.ready)
+		return false;
+	for (int i = 0; i < n; i++) {
+		if (!(out[i] = server_alloc(hub, names[i], false)) ||
+			server_conf(out[i], NULL) < 0) {
+			free(m.ready);
+			return false;
+		}
+		spawn_server(out[i]);
+	}
+	h_wait_until(many_ready, &m, READY_MS + n * 100);
+	free(m.ready);
+	/* Those that did not come up (a port taken meanwhile, say): one at a time. */
+	for (int i = 0; i < n; i++) {
+		/* One that exited may have lost its port to a server that answers there. */
+		if (out[i]->pid > 0 && !h_proc_exited(out[i]->pid, NULL) && healthy(out[i]))
+			continue;
+		if (out[i]->pid > 0)
+			h_proc_stop(out[i]->pid, true, 0);
+		out[i]->pid = 0;
+		if (server_launch(out[i], NULL, 3) < 0)
+			return false;
+	}
+	return true;
 }
 
 h_nats *h_hub_start(void)
@@ -587,6 +657,24 @@ void h_link_cut(h_nats *site)
 	if (site->pid && !h_leaf_wait_down(site, CUT_MS))
 		fprintf(stderr, "harness: %s still shows a leaf link %d ms after the cut\n",
 			site->name, CUT_MS);
+}
+
+void h_links_cut(h_nats *const sites[], int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct h_proxy *x = sites[i]->proxy;
+		if (!x)
+			continue;
+		pthread_mutex_lock(&x->mu);
+		x->cut = true;
+		x->refused = 0;
+		pthread_mutex_unlock(&x->mu);
+		proxy_sync(x);
+	}
+	for (int i = 0; i < n; i++)
+		if (sites[i]->proxy && sites[i]->pid && !h_leaf_wait_down(sites[i], CUT_MS))
+			fprintf(stderr, "harness: %s still shows a leaf link %d ms after the cut\n",
+				sites[i]->name, CUT_MS);
 }
 
 int h_link_refused(const h_nats *site)
