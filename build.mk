@@ -180,6 +180,12 @@ fuzz: $(FUZZ_BIN)
 BENCH_BIN := $(patsubst %.c,build/rel/%,$(BENCH))
 bench: outpost $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do $$b || exit 1; done
+# A fleet of SITES real sites on this machine against the hub (tests/bench/bench_fleet.c);
+# `make bench` runs it too, at its own default of 5 sites.
+SITES ?= 10
+.PHONY: bench-fleet
+bench-fleet: outpost build/rel/tests/bench/bench_fleet
+	@SITES=$(SITES) build/rel/tests/bench/bench_fleet
 
 # The demo (tests/demo/): a hub and two sites, narrated, on the e2e harness.
 DEMO_BIN := build/rel/tests/demo/demo
