@@ -1,6 +1,7 @@
 /* A fleet on one machine: SITES (default 5; `make bench-fleet SITES=N`) real sites, each
  * a leaf nats-server with its own JetStream domain behind a link proxy, an `outpost
- * agent` and one `outpost host`, against a hub running `outpost sync`. One app of one
+ * agent` and one `outpost host`, against a hub of three nodes in one JetStream cluster
+ * running `outpost sync`. One app of one
  * instance (spreadscaler) runs at every site; each push is a signed commit that changes
  * its version.
  *
@@ -39,7 +40,9 @@
 #define HUB_NODES 3
 #define RSS_SAMPLES 20 /* every 100 ms: the median of 2 s */
 
-/* The hub: its nodes; sync and the sites talk to node[0]. */
+/* The hub: the nodes of one JetStream cluster. Sync and the bench connect to the first
+ * (outpost's --nats takes one URL: a list fails to resolve); a site's leaf link goes
+ * to any of them. */
 typedef struct hub {
 	h_nats *node[HUB_NODES];
 	int n;
@@ -59,9 +62,15 @@ static kvWatcher *watch;
 
 static int hub_start(hub *h)
 {
-	h->n = 1;
-	h->node[0] = h_hub_start();
-	return h->node[0] ? 0 : -1;
+	h->n = HUB_NODES;
+	return h_hub_cluster_start(HUB_NODES, h->node) ? 0 : -1;
+}
+
+/* Says which step failed; -1. */
+static int fail(const char *what)
+{
+	fprintf(stderr, "bench_fleet: %s\n", what);
+	return -1;
 }
 
 static int cmp_ll(const void *a, const void *b)
@@ -216,7 +225,7 @@ static int start_sites(fleet *f, hub *h)
 	bool ok = h_sites_start(h->node[0], names, nsites, sites);
 	free(names);
 	if (!ok)
-		return -1;
+		return fail("the sites' servers did not start");
 	long long t1 = h_now_ms();
 	for (int i = 0; i < nsites; i++)
 		if (!h_leaf_wait(sites[i], 60000)) {
@@ -267,23 +276,29 @@ static int run(fleet *f, hub *h)
 	f->key = h_keygen("ed25519");
 	f->repo = h_repo_new("fleet");
 	if (!f->key || !f->repo)
-		return -1;
+		return fail("no key or repository");
 	f->trust = h_path("allowed_signers");
 	h_write(f->trust, "test@example.com namespaces=\"git\" %s\n", f->key->pub);
 	f->apps[0] = (fl_app){.on = true, .ver = 1, .instances = 1};
 	f->hub = h->node[0];
-	if (!fl_commit(f, f->key, "start") || fl_start_sync(f) <= 0 ||
-		!(f->hub_nc = fl_connect(h_nats_url(h->node[0]))) ||
+	if (!fl_commit(f, f->key, "start"))
+		return fail("cannot commit");
+	f->sync_pid = h_spawn_sh(h_path("sync.log"),
+		"%s sync --repo %s --trust %s --state %s --nats %s --interval 1h", f->bin,
+		f->repo->path, f->trust, h_path("sync-state"), h_nats_url(h->node[0]));
+	if (f->sync_pid <= 0 || !(f->hub_nc = fl_connect(h_nats_url(h->node[0]))) ||
 		natsConnection_JetStream(&f->hub_js, f->hub_nc, NULL) != NATS_OK)
-		return -1;
+		return fail("cannot start sync or connect to the hub");
 	json_t *first = fl_sync(f, 60000); /* sync's first pass published v1 */
 	json_decref(first);
-	if (!first || !fl_kv_open(f->hub_js, "outpost-status", &f->hub_status, 30000) ||
+	if (!first)
+		return fail("sync does not answer");
+	if (!fl_kv_open(f->hub_js, "outpost-status", &f->hub_status, 30000) ||
 		kvStore_Watch(&watch, f->hub_status, "site.*.app.a00", NULL) != NATS_OK)
-		return -1;
+		return fail("cannot watch the hub's outpost-status");
 	long long t0 = h_now_ms();
 	if (start_outpost(f) < 0)
-		return -1;
+		return fail("cannot start the agents and hosts");
 	long long boot = wait_converged(t0, 1, 1, 120000 + nsites * 500);
 	if (boot < 0)
 		return -1;
@@ -333,8 +348,9 @@ static int run(fleet *f, hub *h)
 	double floor_ = (double)(rss_links - rss0) / 1024.0 / nsites;
 	printf("  hub RSS: alone %.1f MB, with %d leaf links %.1f MB, with outpost %.1f MB\n",
 		rss0 / 1024.0, nsites, rss_links / 1024.0, rss_full / 1024.0);
-	printf("  a %d-node hub%s\n", h->n,
-		h->n == 1 ? " (one node: the three-node hub of the harness is not there yet)" : "");
+	printf("  the hub: %d nodes in one JetStream cluster (sync's buckets have one "
+	       "replica); RSS summed over them\n",
+		h->n);
 	printf("fleet: %d sites, push to all converged p50 %lld ms p99 %lld ms, reconnect storm "
 	       "%lld ms, hub RSS %.0f MB (%.2f MB/site, floor %.2f MB/site)\n",
 		nsites, p50, p99, storm, rss_full / 1024.0, per, floor_);
