@@ -130,6 +130,36 @@ static void hub_report(const hub *h, const char *when)
 	}
 }
 
+/* The hub's streams, node by node: messages, bytes, consumers, sources (/jsz, whose
+ * integers may pass int64: read as reals). */
+static void hub_streams(const hub *h)
+{
+	for (int k = 0; k < h->n; k++) {
+		char *t = h_nats_monitor_text(h->node[k], "/jsz?streams=1&consumers=1&config=1");
+		json_t *j = t ? json_loads(t, JSON_DECODE_INT_AS_REAL, NULL) : NULL;
+		free(t);
+		json_t *accs = json_object_get(j, "account_details");
+		for (size_t a = 0; a < json_array_size(accs); a++) {
+			json_t *streams = json_object_get(json_array_get(accs, a), "stream_detail");
+			for (size_t i = 0; i < json_array_size(streams); i++) {
+				json_t *st = json_array_get(streams, i);
+				json_t *state = json_object_get(st, "state");
+				json_t *cfg = json_object_get(st, "config");
+				printf("  hub %s, stream %s: %.0f messages, %.1f kB, %.0f "
+				       "consumers, "
+				       "%zu sources\n",
+					h->node[k]->name,
+					json_string_value(json_object_get(st, "name")),
+					json_number_value(json_object_get(state, "messages")),
+					json_number_value(json_object_get(state, "bytes")) / 1024.0,
+					json_number_value(json_object_get(state, "consumer_count")),
+					json_array_size(json_object_get(cfg, "sources")));
+			}
+		}
+		json_decref(j);
+	}
+}
+
 static void raise_fd_limit(void)
 {
 	struct rlimit r;
@@ -316,6 +346,7 @@ static int run(fleet *f, hub *h)
 		PUSHES, p50, p99, ms[0]);
 	long long rss_full = hub_rss_kb(h);
 	hub_report(h, "everything running");
+	hub_streams(h);
 
 	h_links_cut(sites, nsites);
 	long long cut = h_now_ms();
