@@ -381,6 +381,11 @@ static int run(fleet *f, hub *h)
 	       "at once: every site running v%d after %lld ms (half of them after %lld ms, nine "
 	       "in ten after %lld ms)\n",
 		nsites, cut_ms, STORM_PUSHES, f->apps[0].ver, storm, at_half, at_most);
+	char *out = NULL;
+	h_run(&out, "grep -l 'desired-state mirror stalled' %s/agent-s*.log | wc -l", h_tmpdir());
+	printf("  agents that logged their mirror stalled (read the hub's bucket directly): %ld\n",
+		out ? strtol(out, NULL, 10) : -1L);
+	free(out);
 	struct workloads w = {f->tag, h_str("00%03d", f->apps[0].ver)};
 	if (!h_wait_until(one_each, &w, 30000)) {
 		fprintf(stderr,
