@@ -403,7 +403,8 @@ static int run(fleet *f, hub *h)
 	       "the storm %.1f MB\n",
 		rss0 / 1024.0, nsites, rss_links / 1024.0, rss_full / 1024.0, rss_storm / 1024.0);
 	printf("  the hub: %d nodes in one JetStream cluster (sync's buckets have one "
-	       "replica); RSS summed over them\n",
+	       "replica); RSS summed over them; leaf links uncompressed (the harness's link "
+	       "proxies need it: nats-server's default s2 costs the hub megabytes a link)\n",
 		h->n);
 	printf("fleet: %d sites, push to all converged p50 %lld ms p99 %lld ms, reconnect storm "
 	       "%lld ms, hub RSS %.0f MB (%.2f MB/site, floor %.2f MB/site)\n",
