@@ -442,6 +442,38 @@ static pid_t start_host(int i)
 		h_nats_url(i < 2 ? site7 : site9), h_path("host%d", i));
 }
 
+/* A hub of three nodes: the sites' remote lists every node; --update keeps the list;
+ * nats-server takes hub.conf with a cluster block and site.conf as they are. */
+static void test_creds_cluster(void)
+{
+	const char *d = h_path("creds-cluster");
+	const char *urls = "nats-leaf://10.0.0.1:7422,nats-leaf://10.0.0.2:7422,"
+			   "nats-leaf://10.0.0.3:7422";
+	T_REQUIRE(h_run(NULL, "%s creds --out %s --hub-leaf %s --site a >/dev/null", bin, d,
+			  urls) == 0);
+	T_REQUIRE(h_run(NULL, "%s creds --update %s --site b >/dev/null", bin, d) == 0);
+	for (int i = 0; i < 2; i++) {
+		char *c = h_read(h_str("%s/%s/site.conf", d, i ? "b" : "a"));
+		T_CHECK_MSG(c && strstr(c, "urls: [") && strstr(c, "@10.0.0.1:7422\"") &&
+				strstr(c, "@10.0.0.2:7422\"") && strstr(c, "@10.0.0.3:7422\""),
+			"%s", c ? c : "");
+		free(c);
+	}
+	h_write(h_str("%s/node.conf", d),
+		"server_name: hub-1\nlisten: \"127.0.0.1:4222\"\n"
+		"jetstream { domain: hub, store_dir: \"%s/store\" }\n"
+		"cluster { name: hub, listen: \"127.0.0.1:6222\", routes: "
+		"[\"nats-route://127.0.0.1:6223\"] }\n"
+		"leafnodes { listen: \"127.0.0.1:7422\" }\ninclude \"hub/hub.conf\"\n",
+		d);
+	h_write(h_str("%s/site-a.conf", d),
+		"server_name: a\njetstream { domain: a, store_dir: \"%s/store-a\" }\n"
+		"include \"a/site.conf\"\n",
+		d);
+	T_CHECK(h_run(NULL, "nats-server -t -c %s/node.conf", d) == 0);
+	T_CHECK(h_run(NULL, "nats-server -t -c %s/site-a.conf", d) == 0);
+}
+
 /* `creds --update`: one site or host added or removed, every other secret kept byte for
  * byte, the hub's freshness key too; a change that cannot be made changes nothing. */
 #define SUMS "cd %s && find . -type f | sort | xargs sha256sum"
@@ -1410,6 +1442,7 @@ int main(void)
 	creds = h_path("creds");
 	T_RUN(test_creds_command);
 	T_RUN(test_creds_update);
+	T_RUN(test_creds_cluster);
 	T_RUN(test_setup);
 	if (t_failed_checks == 0) {
 		T_RUN(test_signed_push_runs_everywhere);
