@@ -372,7 +372,8 @@ static bool path_removed(op_sync *s, const op_marker *prev)
 }
 
 /* A connected client whose JetStream requests time out or find no responder: on a hub
- * cluster, a majority of its nodes is down (no quorum, no stream leader). Said so. */
+ * cluster, a stream without a leader for now (an election after a node left, seconds)
+ * or a majority of its nodes down (no quorum, until one is back). Said so. */
 static void set_js_failed(op_sync *s, op_sync_outcome *o, const char *what, const op_err *e)
 {
 	char **urls = NULL;
@@ -386,9 +387,10 @@ static void set_js_failed(op_sync *s, op_sync_outcome *o, const char *what, cons
 		(strstr(e->msg, "Timeout") || strstr(e->msg, "No responders") ||
 			strstr(e->msg, "temporarily unavailable")))
 		set_reason(o, OP_SYNC_FAILED,
-			"no quorum: the hub cluster's JetStream does not answer (%s%s); it "
-			"accepts revisions again once a majority of its nodes runs, and the "
-			"sites keep what they have meanwhile",
+			"the hub cluster's JetStream does not answer (%s%s): a leader is being "
+			"elected after a node left, or fewer than a majority of its nodes run "
+			"(no quorum, nothing is accepted until one comes back); the sites keep "
+			"what they have",
 			what, e->msg);
 	else
 		set_reason(o, OP_SYNC_FAILED, "%s%s", what, e->msg);
