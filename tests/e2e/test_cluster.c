@@ -356,13 +356,15 @@ static void test_two_syncs(void)
 	pid_t sync2 = start_sync2("--replicas 3");
 	T_REQUIRE(sync2 > 0);
 	T_REQUIRE(fl_wait_key(F.hub_kv, "rev", WAIT_MS));
+	T_REQUIRE(h_wait_output("msg=\"sync pass\"", WAIT_MS, "cat %s", h_q(sync2_log())));
 	/* Pushes with both running: each revision has one writer. */
-	const char *log1 = h_path("sync.log");
+	const char *log1 = h_path("sync.log"), *shas[4];
 	long off1 = fl_log_size(log1), off2 = fl_log_size(sync2_log());
 	uint64_t first = 0;
 	for (int v = 11; v <= 14; v++) {
 		uint64_t seq = push_version(v, WAIT_MS);
 		T_REQUIRE(seq > 0);
+		shas[v - 11] = h_repo_rev(F.repo, "HEAD");
 		if (!first)
 			first = seq;
 		T_EQ_INT(seq, first + (uint64_t)(v - 11)); /* one revision per push, no gap */
@@ -377,6 +379,11 @@ static void test_two_syncs(void)
 	       "stood by after a lost race: sync1 %d, sync2 %d\n",
 		won1, won2, stood1, stood2);
 	T_EQ_INT(won1 + won2, 4);
+	for (int i = 0; i < 4; i++) { /* exactly one pass published each revision */
+		const char *line = h_str("outcome=accepted commit=%.12s", shas[i]);
+		int n = fl_log_count(log1, 0, line) + fl_log_count(sync2_log(), 0, line);
+		T_CHECK_MSG(n == 1, "%.12s was published by %d passes", shas[i], n);
+	}
 	T_CHECK(stood1 + stood2 <= 4);
 	T_CHECK(fl_log_count(log1, off1, "level=error") == 0 &&
 		fl_log_count(sync2_log(), off2, "level=error") == 0);
@@ -410,6 +417,12 @@ static void test_two_syncs(void)
 	sync2 = start_sync2("--replicas 5");
 	T_CHECK(h_wait_output("nats stream edit KV_outpost --replicas 5", WAIT_MS,
 		"tail -c +%ld %s", off + 1, h_q(sync2_log())));
+
+	/* The artifact store, made by its first put, has the desired state's replicas. */
+	h_write(h_path("art.bin"), "payload\n");
+	T_CHECK(h_run(NULL, "%s artifact put --nats %s %s >/dev/null", F.bin, h_nats_urls(F.hub),
+			h_path("art.bin")) == 0);
+	T_EQ_INT(stream_replicas("OBJ_outpost-artifacts"), 3);
 }
 
 int main(void)
