@@ -259,6 +259,14 @@ static void test_url_redact(void)
 	T_EQ_STR(out, "tls://a:***@h:1,nats://c:***@h:2");
 	op_bus_url_redact(NULL, out, sizeof out);
 	T_EQ_STR(out, "");
+	/* A list with an empty URL is a usage error, said with the passwords hidden, before
+	 * any connection is tried. */
+	op_bus b;
+	op_err e = {0};
+	T_EQ_INT(op_bus_connect(
+			 &b, "nats://u:pw9@127.0.0.1:1, ,nats://127.0.0.1:2", "t", NULL, 100, &e),
+		OP_EUSAGE);
+	T_CHECK(strstr(e.msg, "bad NATS URL") && !strstr(e.msg, "pw9"));
 	op_bus_url_redact("nats://u:longpassword@h:1", out, 12);
 	T_CHECK(!strstr(out, "lo"));
 }
