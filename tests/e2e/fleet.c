@@ -694,8 +694,10 @@ bool fl_start(fleet *f, const char *site, int nhosts)
 	for (int i = 0; i < nhosts; i++)
 		if (fl_start_host(f, i) <= 0)
 			return false;
-	return fl_kv_open(f->hub_js, "outpost", &f->hub_kv, 30000) &&
-		fl_kv_open(f->hub_js, "outpost-status", &f->hub_status, 30000) &&
+	/* sync makes the hub's buckets; a first pass that fails (a cluster hub just formed
+	 * may refuse a replicated stream for a moment) is retried after 1, 2, 4, 8, 16 s. */
+	return fl_kv_open(f->hub_js, "outpost", &f->hub_kv, 60000) &&
+		fl_kv_open(f->hub_js, "outpost-status", &f->hub_status, 60000) &&
 		fl_kv_open(f->site_js, "outpost", &f->site_kv, 30000) &&
 		fl_kv_open(f->site_js, "outpost-status", &f->site_status, 30000);
 }
