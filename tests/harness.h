@@ -162,6 +162,7 @@ typedef struct h_nats {
 	 * of a cluster hub: one link proxy per node, proxies[0] == proxy. */
 	struct h_nats *nodes[H_MAXNODES];
 	struct h_proxy *proxies[H_MAXNODES];
+	int leaf_ports[H_MAXNODES]; /* a site of a cluster hub: its proxy to each node */
 	int nnodes; /* 0: a single server (or a site of one) */
 	int cluster_port; /* a cluster node's route port */
 	char urls[H_MAXNODES * 32]; /* the client URLs of every node, comma-separated */
@@ -246,6 +247,10 @@ typedef struct h_nats_cfg {
 	bool own_leafnodes;
 } h_nats_cfg;
 h_nats *h_hub_start_cfg(const h_nats_cfg *cfg);
+/* A hub cluster (h_hub_cluster_start) whose nodes' configs have cfg's text too (the
+ * same text on each: say, outpost creds' hub.conf). A site's text (own_leafnodes) of a
+ * cluster hub writes one remote with every node, nats-leaf://127.0.0.1:<leaf_ports[i]>. */
+h_nats *h_hub_cluster_start_cfg(int n, h_nats *nodes[], const h_nats_cfg *cfg);
 h_nats *h_site_start_cfg(h_nats *hub, const char *site, const h_nats_cfg *cfg);
 /* Stops the server with SIGTERM (kill9: SIGKILL), waits for it; store and ports kept.
  * 0, or -1 if it was not running. */

@@ -631,6 +631,7 @@ static int site_proxies(h_nats *s, h_nats *hub, bool cut)
 		const h_nats *node = hub->nnodes ? hub->nodes[i] : hub;
 		if (!(s->proxies[i] = proxy_start(node->leaf_port, cut)))
 			return -1;
+		s->leaf_ports[i] = s->proxies[i]->port;
 	}
 	for (int i = 0; i < n && hub->nnodes; i++) {
 		struct h_proxy *x = s->proxies[i];
@@ -743,7 +744,7 @@ bool h_sites_start(h_nats *hub, const char *const names[], int n, h_nats *out[])
 
 /* Every node's ports, URLs and config; then all are started before any is waited for
  * (none is healthy before a quorum runs). */
-static int cluster_launch(int n, h_nats *nodes[], bool quiet)
+static int cluster_launch(int n, h_nats *nodes[], const h_nats_cfg *cfg, bool quiet)
 {
 	char urls[sizeof nodes[0]->urls] = "";
 	size_t len = 0;
@@ -761,7 +762,7 @@ static int cluster_launch(int n, h_nats *nodes[], bool quiet)
 	}
 	for (int i = 0; i < n; i++) {
 		snprintf(nodes[i]->urls, sizeof nodes[i]->urls, "%s", urls);
-		if (write_conf(nodes[i], NULL) < 0) {
+		if (write_conf(nodes[i], cfg) < 0) {
 			fprintf(stderr, "harness: cannot write %s/server.conf\n", nodes[i]->dir);
 			return -1;
 		}
@@ -782,6 +783,11 @@ static int cluster_launch(int n, h_nats *nodes[], bool quiet)
 
 h_nats *h_hub_cluster_start(int n, h_nats *nodes[])
 {
+	return h_hub_cluster_start_cfg(n, nodes, NULL);
+}
+
+h_nats *h_hub_cluster_start_cfg(int n, h_nats *nodes[], const h_nats_cfg *cfg)
+{
 	if (n < 2 || n > H_MAXNODES) {
 		fprintf(stderr, "harness: a hub cluster has 2..%d nodes, not %d\n", H_MAXNODES, n);
 		return NULL;
@@ -794,7 +800,7 @@ h_nats *h_hub_cluster_start(int n, h_nats *nodes[])
 		nodes[i]->nnodes = n;
 	}
 	for (int attempt = 0; attempt < 3; attempt++)
-		if (cluster_launch(n, nodes, attempt < 2) == 0)
+		if (cluster_launch(n, nodes, cfg, attempt < 2) == 0)
 			return nodes[0];
 	return NULL;
 }
