@@ -40,9 +40,9 @@
 #define HUB_NODES 3
 #define RSS_SAMPLES 20 /* every 100 ms: the median of 2 s */
 
-/* The hub: the nodes of one JetStream cluster. Sync and the bench connect to the first
- * (outpost's --nats takes one URL: a list fails to resolve); a site's leaf link goes
- * to any of them. */
+/* The hub: the nodes of one JetStream cluster. Sync (with --replicas HUB_NODES: its
+ * buckets on every node) and the bench connect to the list of them; a site's leaf link
+ * goes to any of them. */
 typedef struct hub {
 	h_nats *node[HUB_NODES];
 	int n;
@@ -326,9 +326,10 @@ static int run(fleet *f, hub *h)
 	if (!fl_commit(f, f->key, "start"))
 		return fail("cannot commit");
 	f->sync_pid = h_spawn_sh(h_path("sync.log"),
-		"%s sync --repo %s --trust %s --state %s --nats %s --interval 1h", f->bin,
-		f->repo->path, f->trust, h_path("sync-state"), h_nats_url(h->node[0]));
-	if (f->sync_pid <= 0 || !(f->hub_nc = fl_connect(h_nats_url(h->node[0]))) ||
+		"%s sync --repo %s --trust %s --state %s --nats %s --replicas %d --interval 1h",
+		f->bin, f->repo->path, f->trust, h_path("sync-state"), h_nats_urls(h->node[0]),
+		HUB_NODES);
+	if (f->sync_pid <= 0 || !(f->hub_nc = fl_connect(h_nats_urls(h->node[0]))) ||
 		natsConnection_JetStream(&f->hub_js, f->hub_nc, NULL) != NATS_OK)
 		return fail("cannot start sync or connect to the hub");
 	json_t *first = fl_sync(f, 60000); /* sync's first pass published v1 */
@@ -402,10 +403,10 @@ static int run(fleet *f, hub *h)
 	printf("  hub RSS: alone %.1f MB, with %d leaf links %.1f MB, with outpost %.1f MB, after "
 	       "the storm %.1f MB\n",
 		rss0 / 1024.0, nsites, rss_links / 1024.0, rss_full / 1024.0, rss_storm / 1024.0);
-	printf("  the hub: %d nodes in one JetStream cluster (sync's buckets have one "
-	       "replica); RSS summed over them; leaf links uncompressed (the harness's link "
+	printf("  the hub: %d nodes in one JetStream cluster (sync --replicas %d); RSS summed "
+	       "over them; leaf links uncompressed (the harness's link "
 	       "proxies need it: nats-server's default s2 costs the hub megabytes a link)\n",
-		h->n);
+		h->n, HUB_NODES);
 	printf("fleet: %d sites, push to all converged p50 %lld ms p99 %lld ms, reconnect storm "
 	       "%lld ms, hub RSS %.0f MB (%.2f MB/site, floor %.2f MB/site)\n",
 		nsites, p50, p99, storm, rss_full / 1024.0, per, floor_);
