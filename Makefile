@@ -10,9 +10,9 @@ export OUTPOST_ROOT := $(ROOT)
 
 ifeq ($(wildcard /etc/outpost-buildroot),)
 
-TARGETS := all outpost test test-unit test-e2e test-asan fuzz bench demo lint format \
+TARGETS := all outpost test test-unit test-e2e test-asan fuzz bench bench-fleet demo lint format \
 	check-deps clang-check chaos arm64 outpost-arm64 test-arm64 deb test-deb
-PASS := $(foreach v,CC FUZZ_SECONDS TEST_FILTER CHAOS_SEED CHAOS_STEPS TIDY_MODE,$(if $(filter command line,$(origin $(v))),$(v)=$($(v))))
+PASS := $(foreach v,CC FUZZ_SECONDS TEST_FILTER CHAOS_SEED CHAOS_STEPS TIDY_MODE SITES,$(if $(filter command line,$(origin $(v))),$(v)=$($(v))))
 
 .PHONY: deps deps-arm64 deps-deb clean $(TARGETS)
 $(TARGETS): deps

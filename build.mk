@@ -32,7 +32,7 @@ DYN_LIBS := $(LIB_SHA1) $(LIB_GIT) -lnats -lyaml -ljansson -lsodium $(LIB_TLS) -
 # rest (sync's loop and publishing, and test_creds, which covers the bus's URL
 # redaction) link everything.
 PURE_LIBS := $(LIB_SHA1) -lyaml -ljansson -lsodium $(LIB_TLS)
-PURE_UNIT := appset choose doc fresh gitobj manifest mindex plan plan_props proto revision \
+PURE_UNIT := standby appset choose doc fresh gitobj manifest mindex plan plan_props proto revision \
 	sshsig supervise trust log objmeta artifact_refs logs stage install_plan health rollout_policy \
 	wave rollout wavehub
 GIT_LIBS := $(LIB_SHA1) $(LIB_GIT) -lyaml -ljansson -lsodium $(LIB_TLS) -lz -pthread -lrt
@@ -180,6 +180,12 @@ fuzz: $(FUZZ_BIN)
 BENCH_BIN := $(patsubst %.c,build/rel/%,$(BENCH))
 bench: outpost $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do $$b || exit 1; done
+# A fleet of SITES real sites on this machine against the hub (tests/bench/bench_fleet.c);
+# `make bench` runs it too, at its own default of 5 sites.
+SITES ?= 10
+.PHONY: bench-fleet
+bench-fleet: outpost build/rel/tests/bench/bench_fleet
+	@SITES=$(SITES) build/rel/tests/bench/bench_fleet
 
 # The demo (tests/demo/): a hub and two sites, narrated, on the e2e harness.
 DEMO_BIN := build/rel/tests/demo/demo

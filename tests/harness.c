@@ -401,7 +401,8 @@ bool h_wait_until(bool (*cond)(void *), void *arg, int timeout_ms)
 	return h_wait_until_poll(cond, arg, timeout_ms, 20000);
 }
 
-int h_free_port(void)
+/* One port, free at the moment. */
+static int free_port_once(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -414,6 +415,22 @@ int h_free_port(void)
 		port = ntohs(a.sin_port);
 	close(fd);
 	return port;
+}
+
+/* Never the same port twice in one program: the kernel may hand a closed port out
+ * again, and hundreds of servers picked before any binds (h_sites_start) would collide. */
+int h_free_port(void)
+{
+	static bool given[65536];
+	for (int tries = 0; tries < 64; tries++) {
+		int port = free_port_once();
+		if (port <= 0 || !given[port]) {
+			if (port > 0)
+				given[port] = true;
+			return port;
+		}
+	}
+	return free_port_once();
 }
 
 /* ---- processes ---------------------------------------------------------------------- */

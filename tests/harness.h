@@ -142,6 +142,8 @@ void h_cleanup(void);
 
 struct h_proxy;
 
+#define H_MAXNODES 5 /* nodes of a hub cluster */
+
 /* A running (or stopped) nats-server. Fields are read-only for tests. */
 typedef struct h_nats {
 	char name[64]; /* server_name: "hub" or the site name */
@@ -154,18 +156,44 @@ typedef struct h_nats {
 	char store[512]; /* JetStream store dir, kept across stop and start */
 	char log[512]; /* server.log */
 	pid_t pid; /* 0 while stopped */
-	struct h_nats *hub; /* site: the hub it links to */
-	struct h_proxy *proxy; /* site: its link proxy */
+	struct h_nats *hub; /* site: the hub it links to (of a cluster: its first node) */
+	struct h_proxy *proxy; /* site: its link proxy (to the hub's first node) */
+	/* A node of a hub cluster: every node of it (itself included), in order; a site
+	 * of a cluster hub: one link proxy per node, proxies[0] == proxy. */
+	struct h_nats *nodes[H_MAXNODES];
+	struct h_proxy *proxies[H_MAXNODES];
+	int leaf_ports[H_MAXNODES]; /* a site of a cluster hub: its proxy to each node */
+	int nnodes; /* 0: a single server (or a site of one) */
+	int cluster_port; /* a cluster node's route port */
+	char urls[H_MAXNODES * 32]; /* the client URLs of every node, comma-separated */
 } h_nats;
 
 /* Starts the hub (JetStream domain "hub", a leafnode port). NULL on failure, after
  * printing why (with the tail of its log). Waits until /healthz is ok. */
 h_nats *h_hub_start(void);
+/* Starts a hub of n nodes (1 < n <= H_MAXNODES) in one JetStream cluster: server_name
+ * hub-1..hub-n, cluster "hub" with routes on free ports, JetStream domain "hub" on
+ * each, a leafnode port each, a store dir each. nodes[] gets them (each one's nodes[]
+ * and urls name all of them); returns nodes[0], NULL on failure (printed). Returns once
+ * every node's /healthz is ok (JetStream has its meta leader). A node stopped with
+ * h_nats_stop starts again with h_nats_start_again: it becomes healthy once it has
+ * caught up with the others (two of three must be up for that). */
+h_nats *h_hub_cluster_start(int n, h_nats *nodes[]);
+/* The comma-separated client URLs of a hub cluster, any node given (nats.c and every
+ * outpost --nats take such a list); a single server's own URL. */
+const char *h_nats_urls(const h_nats *s);
 /* Starts a site server (domain = site) whose leaf remote goes through a link proxy to
- * hub's leafnode port. Does not wait for the link: see h_leaf_wait. */
+ * hub's leafnode port; of a cluster hub (any node given), its one remote lists every
+ * node, each through a link proxy of its own, and the link may be to any of them.
+ * h_link_cut and h_link_restore act on all of its proxies. Does not wait for the
+ * link: see h_leaf_wait. */
 h_nats *h_site_start(h_nats *hub, const char *site);
 /* The same with its link cut from the start (a site that boots offline). */
 h_nats *h_site_start_cut(h_nats *hub, const char *site);
+/* n sites at once (each as h_site_start, names[i] into out[i]): every server is
+ * spawned before any is waited for, so that hundreds start in the time of a few
+ * (bench_fleet). false, after printing why, if one did not start. */
+bool h_sites_start(h_nats *hub, const char *const names[], int n, h_nats *out[]);
 const char *h_nats_url(const h_nats *s);
 /* GET http://127.0.0.1:<http_port><path> (e.g. "/leafz", "/jsz?streams=1"), parsed;
  * caller json_decref()s. NULL if unreachable, not 200, or not JSON. */
@@ -189,6 +217,9 @@ bool h_sync_accepted(const h_nats *hub, int timeout_ms);
  * reconnect around the proxy. Returns when the site's /leafz shows it down (waits at
  * most 5 s; prints a warning otherwise). */
 void h_link_cut(h_nats *site);
+/* The links of n sites cut at once (as h_link_cut, every proxy first), then waits
+ * until each site shows its link down. */
+void h_links_cut(h_nats *const sites[], int n);
 /* How many connections the proxy refused since the last cut: the site's reconnect
  * attempts (about one a second). */
 int h_link_refused(const h_nats *site);
@@ -216,6 +247,10 @@ typedef struct h_nats_cfg {
 	bool own_leafnodes;
 } h_nats_cfg;
 h_nats *h_hub_start_cfg(const h_nats_cfg *cfg);
+/* A hub cluster (h_hub_cluster_start) whose nodes' configs have cfg's text too (the
+ * same text on each: say, outpost creds' hub.conf). A site's text (own_leafnodes) of a
+ * cluster hub writes one remote with every node, nats-leaf://127.0.0.1:<leaf_ports[i]>. */
+h_nats *h_hub_cluster_start_cfg(int n, h_nats *nodes[], const h_nats_cfg *cfg);
 h_nats *h_site_start_cfg(h_nats *hub, const char *site, const h_nats_cfg *cfg);
 /* Stops the server with SIGTERM (kill9: SIGKILL), waits for it; store and ports kept.
  * 0, or -1 if it was not running. */

@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAXSERVERS 64
+#define MAXSERVERS 1024 /* bench_fleet starts hundreds of sites */
 #define MAXPAIRS 16
 #define BUFSZ 65536
 #define LINESZ 16384
@@ -49,6 +49,10 @@ struct h_proxy {
 	pthread_cond_t cv;
 	bool cut, stop; /* wanted state, under mu */
 	int refused; /* connections refused since the last cut, under mu */
+	/* Hub leafnode ports the INFO rewrite replaces by this site's proxy ports, under
+	 * mu (a cluster's INFO names every node; none set: target_port -> port). */
+	int map_from[H_MAXNODES], map_to[H_MAXNODES];
+	int nmap;
 	unsigned long long bytes[2]; /* read from the site [0] and the hub [1], under mu */
 	unsigned long req, done; /* requests made / acted on, under mu */
 	struct pair *pairs[MAXPAIRS]; /* the thread's own */
@@ -130,11 +134,11 @@ static void proxy_accept(struct h_proxy *x)
  * the proxy reads the hub's side line by line and, in INFO lines, replaces the hub's
  * address by its own, which the site then drops as the URL it already has. The hub's
  * leaf compression is off so that the INFO sent after CONNECT is plain text too. */
-static void rewrite_info(struct h_proxy *x, char *line, size_t cap)
+static void rewrite_port(char *line, size_t cap, int from_port, int to_port)
 {
 	char from[32], to[32];
-	snprintf(from, sizeof from, "\"127.0.0.1:%d\"", x->target_port);
-	snprintf(to, sizeof to, "\"127.0.0.1:%d\"", x->port);
+	snprintf(from, sizeof from, "\"127.0.0.1:%d\"", from_port);
+	snprintf(to, sizeof to, "\"127.0.0.1:%d\"", to_port);
 	size_t lf = strlen(from), lt = strlen(to);
 	for (char *at = strstr(line, from); at; at = strstr(at + lt, from)) {
 		size_t len = strlen(line);
@@ -143,6 +147,21 @@ static void rewrite_info(struct h_proxy *x, char *line, size_t cap)
 		memmove(at + lt, at + lf, len - (size_t)(at - line) - lf + 1);
 		memcpy(at, to, lt);
 	}
+}
+
+/* Of a cluster hub, the INFO's leafnode_urls name every node: each becomes the site's
+ * proxy to that node, so that the site never learns a way around its proxies. */
+static void rewrite_info(struct h_proxy *x, char *line, size_t cap)
+{
+	pthread_mutex_lock(&x->mu);
+	int n = x->nmap, from[H_MAXNODES], to[H_MAXNODES];
+	memcpy(from, x->map_from, sizeof from);
+	memcpy(to, x->map_to, sizeof to);
+	pthread_mutex_unlock(&x->mu);
+	if (n == 0)
+		rewrite_port(line, cap, x->target_port, x->port);
+	for (int i = 0; i < n; i++)
+		rewrite_port(line, cap, from[i], to[i]);
 }
 
 /* Reads the hub's side into p->buf[1] (empty on entry) during the handshake. */
@@ -406,6 +425,8 @@ static bool leaf_up(void *arg)
 		const char *name = json_string_value(
 			json_object_get(json_array_get(leafs, i), "name"));
 		up = !name || !s->hub || strcmp(name, s->hub->name) == 0;
+		for (int k = 0; !up && k < s->hub->nnodes; k++)
+			up = strcmp(name, s->hub->nodes[k]->name) == 0;
 	}
 	json_decref(j);
 	return up;
@@ -435,28 +456,69 @@ bool h_leaf_wait_down(h_nats *site, int timeout_ms)
 static void cleanup_servers(void)
 {
 	for (int i = 0; i < nservers; i++) {
-		if (servers[i]->proxy)
-			proxy_free(servers[i]->proxy);
+		for (int k = 0; k < H_MAXNODES; k++)
+			if (servers[i]->proxies[k])
+				proxy_free(servers[i]->proxies[k]);
 		free(servers[i]);
 	}
 	nservers = 0;
 }
 
+/* "\"<scheme>://127.0.0.1:<port>\", ..." of ports[0..n) but skip (0: none), into buf. */
+static int url_list(char *buf, size_t cap, const char *scheme, const int *ports, int n, int skip)
+{
+	size_t len = 0;
+	buf[0] = 0;
+	for (int i = 0; i < n; i++) {
+		if (ports[i] == skip)
+			continue;
+		int k = snprintf(buf + len, cap - len, "%s\"%s://127.0.0.1:%d\"", len ? ", " : "",
+			scheme, ports[i]);
+		if (k < 0 || (size_t)k >= cap - len)
+			return -1;
+		len += (size_t)k;
+	}
+	return 0;
+}
+
+/* The cluster block of a hub node: routes to every other node. */
+static int cluster_conf(const h_nats *s, char *buf, size_t cap)
+{
+	int ports[H_MAXNODES] = {0};
+	char routes[H_MAXNODES * 48];
+	for (int i = 0; i < s->nnodes; i++)
+		ports[i] = s->nodes[i]->cluster_port;
+	if (url_list(routes, sizeof routes, "nats-route", ports, s->nnodes, s->cluster_port) < 0)
+		return -1;
+	int n = snprintf(buf, cap,
+		"cluster {\n  name: \"hub\"\n  listen: \"127.0.0.1:%d\"\n  routes: [ %s ]\n}\n",
+		s->cluster_port, routes);
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
 static int write_conf(const h_nats *s, const h_nats_cfg *cfg)
 {
-	char leaf[256];
+	char leaf[512], urls[H_MAXNODES * 48], cluster[H_MAXNODES * 48 + 128] = "";
 	/* The site retries its remote every second (the default, said here on purpose).
-	 * The hub's leaf compression is off for the proxy's sake (see rewrite_info). */
-	int n;
+	 * The hub's leaf compression is off for the proxy's sake (see rewrite_info). A
+	 * site of a cluster hub lists every node (through its proxy to each). */
+	int n, ports[H_MAXNODES] = {s->leaf_port};
+	for (int i = 0; s->hub && i < s->nnodes; i++)
+		ports[i] = s->proxies[i]->port;
+	if (s->hub &&
+		url_list(urls, sizeof urls, "nats-leaf", ports, s->nnodes ? s->nnodes : 1, 0) < 0)
+		return -1;
 	if (s->hub)
 		n = snprintf(leaf, sizeof leaf,
 			"leafnodes {\n  reconnect: \"1s\"\n"
-			"  remotes: [ { url: \"nats-leaf://127.0.0.1:%d\" } ]\n}\n",
-			s->leaf_port);
+			"  remotes: [ { urls: [ %s ] } ]\n}\n",
+			urls);
 	else
 		n = snprintf(leaf, sizeof leaf,
 			"leafnodes { listen: \"127.0.0.1:%d\", compression: off }\n", s->leaf_port);
 	if (n < 0 || (size_t)n >= sizeof leaf)
+		return -1;
+	if (!s->hub && s->nnodes && cluster_conf(s, cluster, sizeof cluster) < 0)
 		return -1;
 	const char *extra = cfg && cfg->text ? cfg->text(s, cfg->arg) : NULL;
 	if (cfg && cfg->text && !extra)
@@ -465,8 +527,8 @@ static int write_conf(const h_nats *s, const h_nats_cfg *cfg)
 	 * already has, and the tests do not power off the machine. */
 	return h_write(h_str("%s/server.conf", s->dir),
 		"server_name: \"%s\"\nlisten: \"127.0.0.1:%d\"\nhttp: \"127.0.0.1:%d\"\n"
-		"jetstream { domain: \"%s\", store_dir: \"%s\" }\n%s%s%s",
-		s->name, s->port, s->http_port, s->domain, s->store,
+		"jetstream { domain: \"%s\", store_dir: \"%s\" }\n%s%s%s%s",
+		s->name, s->port, s->http_port, s->domain, s->store, cluster,
 		cfg && cfg->own_leafnodes ? "" : leaf, extra ? extra : "",
 		extra && *extra && extra[strlen(extra) - 1] != '\n' ? "\n" : "");
 }
@@ -477,14 +539,8 @@ static bool exited_or_healthy(void *arg)
 	return h_proc_exited(s->pid, NULL) || healthy(s);
 }
 
-/* Starts the server from its config and waits for /healthz. 0, or -1 (pid 0). */
-static int launch(h_nats *s, bool quiet)
+static void launch_failed(h_nats *s, bool quiet)
 {
-	const char *conf = h_str("%s/server.conf", s->dir);
-	const char *argv[] = {"nats-server", "-c", conf, NULL};
-	s->pid = h_spawn(s->log, argv);
-	if (s->pid > 0 && h_wait_until(exited_or_healthy, s, READY_MS) && healthy(s))
-		return 0;
 	if (s->pid > 0)
 		h_proc_stop(s->pid, true, 0);
 	s->pid = 0;
@@ -493,10 +549,49 @@ static int launch(h_nats *s, bool quiet)
 			s->name);
 		h_run(NULL, "tail -n 20 %s >&2; exit 1", h_q(s->log));
 	}
+}
+
+static pid_t spawn_server(h_nats *s)
+{
+	const char *conf = h_str("%s/server.conf", s->dir);
+	const char *argv[] = {"nats-server", "-c", conf, NULL};
+	return s->pid = h_spawn(s->log, argv);
+}
+
+/* Up enough to be asked: /varz answers (a cluster node without a quorum never gets
+ * healthy: JetStream has no meta leader). */
+static bool exited_or_up(void *arg)
+{
+	h_nats *s = arg;
+	json_t *j = h_proc_exited(s->pid, NULL) ? NULL : h_nats_monitor(s, "/varz");
+	json_decref(j);
+	return j != NULL || s->pid <= 0 || kill(s->pid, 0) < 0;
+}
+
+/* A cluster node's peers that run, itself included. */
+static int nodes_up(const h_nats *s)
+{
+	int up = 0;
+	for (int i = 0; i < s->nnodes; i++)
+		up += s->nodes[i] == s || s->nodes[i]->pid > 0;
+	return up;
+}
+
+/* Starts the server from its config and waits for /healthz (a cluster node without a
+ * quorum of running nodes: for /varz only). 0, or -1 (pid 0). */
+static int launch(h_nats *s, bool quiet)
+{
+	bool quorum = s->hub || !s->nnodes || nodes_up(s) > s->nnodes / 2;
+	if (spawn_server(s) > 0 &&
+		h_wait_until(quorum ? exited_or_healthy : exited_or_up, s, READY_MS) &&
+		!h_proc_exited(s->pid, NULL) && (!quorum || healthy(s)))
+		return 0;
+	launch_failed(s, quiet);
 	return -1;
 }
 
-static h_nats *server_new(h_nats *hub, const char *name, bool cut, const h_nats_cfg *cfg)
+/* A new server's struct, registered, with its dirs made; no ports yet. */
+static h_nats *server_alloc(h_nats *hub, const char *name, const char *domain)
 {
 	size_t n = strlen(name);
 	if (n == 0 || n > 63 || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") != n ||
@@ -511,7 +606,7 @@ static h_nats *server_new(h_nats *hub, const char *name, bool cut, const h_nats_
 	h__atcleanup(cleanup_servers);
 	servers[nservers++] = s;
 	snprintf(s->name, sizeof s->name, "%s", name);
-	snprintf(s->domain, sizeof s->domain, "%s", name);
+	snprintf(s->domain, sizeof s->domain, "%s", domain);
 	/* nats-NAME, or nats-NAME-2... when a test starts two servers of one name */
 	int n1 = snprintf(s->dir, sizeof s->dir, "%s/nats-%s", h_tmpdir(), name);
 	for (int k = 2; n1 > 0 && (size_t)n1 < 400 && mkdir(s->dir, 0755) < 0 && errno == EEXIST;
@@ -524,25 +619,195 @@ static h_nats *server_new(h_nats *hub, const char *name, bool cut, const h_nats_
 		fprintf(stderr, "harness: cannot make %s\n", s->store);
 		return NULL;
 	}
-	if (hub && !(s->proxy = proxy_start(hub->leaf_port, cut))) {
+	return s;
+}
+
+/* A site's link proxies: one to the hub, or one to each node of a cluster hub, each
+ * rewriting every node's leaf address to the site's proxy to that node. */
+static int site_proxies(h_nats *s, h_nats *hub, bool cut)
+{
+	int n = hub->nnodes ? hub->nnodes : 1;
+	for (int i = 0; i < n; i++) {
+		const h_nats *node = hub->nnodes ? hub->nodes[i] : hub;
+		if (!(s->proxies[i] = proxy_start(node->leaf_port, cut)))
+			return -1;
+		s->leaf_ports[i] = s->proxies[i]->port;
+	}
+	for (int i = 0; i < n && hub->nnodes; i++) {
+		struct h_proxy *x = s->proxies[i];
+		pthread_mutex_lock(&x->mu);
+		for (int k = 0; k < n; k++) {
+			x->map_from[k] = hub->nodes[k]->leaf_port;
+			x->map_to[k] = s->proxies[k]->port;
+		}
+		x->nmap = n;
+		pthread_mutex_unlock(&x->mu);
+	}
+	s->proxy = s->proxies[0];
+	s->nnodes = hub->nnodes;
+	s->hub = hub->nnodes ? hub->nodes[0] : hub;
+	return 0;
+}
+
+/* A site's or a lone hub's struct, registered, with its dirs and link proxies; not
+ * started, no ports yet. */
+static h_nats *server_prepare(h_nats *hub, const char *name, bool cut)
+{
+	h_nats *s = server_alloc(hub, name, name);
+	if (!s)
+		return NULL;
+	if (hub && site_proxies(s, hub, cut) < 0) {
 		fprintf(stderr, "harness: cannot start the link proxy of %s\n", name);
 		return NULL;
 	}
-	/* Ports are free when picked but may be taken before the server binds them: retry
-	 * with new ones (the proxy's port is held open by the proxy itself). */
-	for (int attempt = 0; attempt < 3; attempt++) {
+	return s;
+}
+
+/* Picks the server's ports and writes its config. 0 or -1 (printed). */
+static int server_conf(h_nats *s, const h_nats_cfg *cfg)
+{
+	s->port = h_free_port();
+	s->http_port = h_free_port();
+	s->leaf_port = s->hub ? s->proxy->port : h_free_port();
+	snprintf(s->url, sizeof s->url, "nats://127.0.0.1:%d", s->port);
+	snprintf(s->urls, sizeof s->urls, "%s", s->url);
+	if (write_conf(s, cfg) == 0)
+		return 0;
+	fprintf(stderr, "harness: cannot write %s/server.conf\n", s->dir);
+	return -1;
+}
+
+/* Ports are free when picked but may be taken before the server binds them: retry
+ * with new ones (the proxy's port is held open by the proxy itself). */
+static int server_launch(h_nats *s, const h_nats_cfg *cfg, int attempts)
+{
+	for (int attempt = 0; attempt < attempts; attempt++) {
+		if (server_conf(s, cfg) < 0)
+			return -1;
+		if (launch(s, attempt < attempts - 1) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+static h_nats *server_new(h_nats *hub, const char *name, bool cut, const h_nats_cfg *cfg)
+{
+	h_nats *s = server_prepare(hub, name, cut);
+	return s && server_launch(s, cfg, 3) == 0 ? s : NULL;
+}
+
+struct many {
+	h_nats **v;
+	bool *ready;
+	int n;
+};
+
+/* Every server that has not exited is healthy (asks only those not known to be). */
+static bool many_ready(void *arg)
+{
+	struct many *m = arg;
+	bool all = true;
+	for (int i = 0; i < m->n; i++)
+		if (m->v[i]->pid > 0 && !m->ready[i])
+			all &= (m->ready[i] = exited_or_healthy(m->v[i]));
+	return all;
+}
+
+bool h_sites_start(h_nats *hub, const char *const names[], int n, h_nats *out[])
+{
+	struct many m = {out, calloc((size_t)n, sizeof(bool)), n};
+	if (!m.ready)
+		return false;
+	for (int i = 0; i < n; i++) {
+		if (!(out[i] = server_prepare(hub, names[i], false)) ||
+			server_conf(out[i], NULL) < 0) {
+			free(m.ready);
+			return false;
+		}
+		spawn_server(out[i]);
+	}
+	h_wait_until(many_ready, &m, READY_MS + n * 100);
+	free(m.ready);
+	/* Those that did not come up (a port taken meanwhile, say): one at a time. */
+	for (int i = 0; i < n; i++) {
+		/* One that exited may have lost its port to a server that answers there. */
+		if (out[i]->pid > 0 && !h_proc_exited(out[i]->pid, NULL) && healthy(out[i]))
+			continue;
+		if (out[i]->pid > 0)
+			h_proc_stop(out[i]->pid, true, 0);
+		out[i]->pid = 0;
+		if (server_launch(out[i], NULL, 3) < 0)
+			return false;
+	}
+	return true;
+}
+
+/* Every node's ports, URLs and config; then all are started before any is waited for
+ * (none is healthy before a quorum runs). */
+static int cluster_launch(int n, h_nats *nodes[], const h_nats_cfg *cfg, bool quiet)
+{
+	char urls[sizeof nodes[0]->urls] = "";
+	size_t len = 0;
+	for (int i = 0; i < n; i++) {
+		h_nats *s = nodes[i];
 		s->port = h_free_port();
 		s->http_port = h_free_port();
-		s->leaf_port = hub ? s->proxy->port : h_free_port();
+		s->leaf_port = h_free_port();
+		s->cluster_port = h_free_port();
 		snprintf(s->url, sizeof s->url, "nats://127.0.0.1:%d", s->port);
-		if (write_conf(s, cfg) < 0) {
-			fprintf(stderr, "harness: cannot write %s/server.conf\n", s->dir);
-			return NULL;
-		}
-		if (launch(s, attempt < 2) == 0)
-			return s;
+		int k = snprintf(urls + len, sizeof urls - len, "%s%s", i ? "," : "", s->url);
+		if (k < 0 || (size_t)k >= sizeof urls - len)
+			return -1;
+		len += (size_t)k;
 	}
+	for (int i = 0; i < n; i++) {
+		snprintf(nodes[i]->urls, sizeof nodes[i]->urls, "%s", urls);
+		if (write_conf(nodes[i], cfg) < 0) {
+			fprintf(stderr, "harness: cannot write %s/server.conf\n", nodes[i]->dir);
+			return -1;
+		}
+	}
+	int ok = 0;
+	for (int i = 0; i < n; i++)
+		ok += spawn_server(nodes[i]) > 0;
+	for (int i = 0; i < n && ok == n; i++)
+		if (!h_wait_until(exited_or_healthy, nodes[i], READY_MS) ||
+			h_proc_exited(nodes[i]->pid, NULL) || !healthy(nodes[i]))
+			ok = 0;
+	if (ok == n)
+		return 0;
+	for (int i = 0; i < n; i++)
+		launch_failed(nodes[i], quiet);
+	return -1;
+}
+
+h_nats *h_hub_cluster_start(int n, h_nats *nodes[])
+{
+	return h_hub_cluster_start_cfg(n, nodes, NULL);
+}
+
+h_nats *h_hub_cluster_start_cfg(int n, h_nats *nodes[], const h_nats_cfg *cfg)
+{
+	if (n < 2 || n > H_MAXNODES) {
+		fprintf(stderr, "harness: a hub cluster has 2..%d nodes, not %d\n", H_MAXNODES, n);
+		return NULL;
+	}
+	for (int i = 0; i < n; i++)
+		if (!(nodes[i] = server_alloc(NULL, h_str("hub-%d", i + 1), "hub")))
+			return NULL;
+	for (int i = 0; i < n; i++) {
+		memcpy(nodes[i]->nodes, nodes, (size_t)n * sizeof nodes[0]);
+		nodes[i]->nnodes = n;
+	}
+	for (int attempt = 0; attempt < 3; attempt++)
+		if (cluster_launch(n, nodes, cfg, attempt < 2) == 0)
+			return nodes[0];
 	return NULL;
+}
+
+const char *h_nats_urls(const h_nats *s)
+{
+	return s->urls[0] ? s->urls : s->url;
 }
 
 h_nats *h_hub_start(void)
@@ -575,37 +840,65 @@ const char *h_nats_url(const h_nats *s)
 	return s->url;
 }
 
+/* The site's proxies: one, or one per node of its cluster hub. */
+static int nproxies(const h_nats *site)
+{
+	return !site->proxy ? 0 : site->nnodes ? site->nnodes : 1;
+}
+
 void h_link_cut(h_nats *site)
 {
+	for (int i = 0; i < nproxies(site); i++) {
+		struct h_proxy *x = site->proxies[i];
+		pthread_mutex_lock(&x->mu);
+		x->cut = true;
+		x->refused = 0;
+		pthread_mutex_unlock(&x->mu);
+		proxy_sync(x);
+	}
 	if (!site->proxy)
 		return;
-	pthread_mutex_lock(&site->proxy->mu);
-	site->proxy->cut = true;
-	site->proxy->refused = 0;
-	pthread_mutex_unlock(&site->proxy->mu);
-	proxy_sync(site->proxy);
 	if (site->pid && !h_leaf_wait_down(site, CUT_MS))
 		fprintf(stderr, "harness: %s still shows a leaf link %d ms after the cut\n",
 			site->name, CUT_MS);
 }
 
+void h_links_cut(h_nats *const sites[], int n)
+{
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < nproxies(sites[i]); k++) {
+			struct h_proxy *x = sites[i]->proxies[k];
+			pthread_mutex_lock(&x->mu);
+			x->cut = true;
+			x->refused = 0;
+			pthread_mutex_unlock(&x->mu);
+			proxy_sync(x);
+		}
+	for (int i = 0; i < n; i++)
+		if (sites[i]->proxy && sites[i]->pid && !h_leaf_wait_down(sites[i], CUT_MS))
+			fprintf(stderr, "harness: %s still shows a leaf link %d ms after the cut\n",
+				sites[i]->name, CUT_MS);
+}
+
 int h_link_refused(const h_nats *site)
 {
-	if (!site->proxy)
-		return 0;
-	pthread_mutex_lock(&site->proxy->mu);
-	int n = site->proxy->refused;
-	pthread_mutex_unlock(&site->proxy->mu);
+	int n = 0;
+	for (int i = 0; i < nproxies(site); i++) {
+		pthread_mutex_lock(&site->proxies[i]->mu);
+		n += site->proxies[i]->refused;
+		pthread_mutex_unlock(&site->proxies[i]->mu);
+	}
 	return n;
 }
 
 void h_link_bytes(const h_nats *site, unsigned long long *to_site, unsigned long long *to_hub)
 {
 	unsigned long long b[2] = {0, 0};
-	if (site->proxy) {
-		pthread_mutex_lock(&site->proxy->mu);
-		memcpy(b, site->proxy->bytes, sizeof b);
-		pthread_mutex_unlock(&site->proxy->mu);
+	for (int i = 0; i < nproxies(site); i++) {
+		pthread_mutex_lock(&site->proxies[i]->mu);
+		b[0] += site->proxies[i]->bytes[0];
+		b[1] += site->proxies[i]->bytes[1];
+		pthread_mutex_unlock(&site->proxies[i]->mu);
 	}
 	if (to_site)
 		*to_site = b[1];
@@ -615,12 +908,12 @@ void h_link_bytes(const h_nats *site, unsigned long long *to_site, unsigned long
 
 void h_link_restore(h_nats *site)
 {
-	if (!site->proxy)
-		return;
-	pthread_mutex_lock(&site->proxy->mu);
-	site->proxy->cut = false;
-	pthread_mutex_unlock(&site->proxy->mu);
-	proxy_sync(site->proxy);
+	for (int i = 0; i < nproxies(site); i++) {
+		pthread_mutex_lock(&site->proxies[i]->mu);
+		site->proxies[i]->cut = false;
+		pthread_mutex_unlock(&site->proxies[i]->mu);
+		proxy_sync(site->proxies[i]);
+	}
 }
 
 int h_nats_stop(h_nats *s, bool kill9)
@@ -651,7 +944,7 @@ static bool sync_answered(void *arg)
 	struct sync_req *r = arg;
 	natsConnection *nc = NULL;
 	natsMsg *m = NULL;
-	bool ok = natsConnection_ConnectTo(&nc, r->hub->url) == NATS_OK &&
+	bool ok = natsConnection_ConnectTo(&nc, h_nats_urls(r->hub)) == NATS_OK &&
 		natsConnection_RequestString(&m, nc, "outpost.hub.sync.now", "{}", 10000) ==
 			NATS_OK;
 	if (ok)

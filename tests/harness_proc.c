@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAXPROC 256
+#define MAXPROC 4096 /* bench_fleet: five processes a site, hundreds of sites */
 #define RUN_TIMEOUT_MS 120000
 #define STOP_GRACE_MS 2000
 

@@ -360,13 +360,45 @@ static void url_secret(const char *url)
 	}
 }
 
+#define MAX_URLS 16
+
+/* --nats takes a comma-separated list (say, every node of a hub cluster): nats.c's
+ * SetURL takes one URL only, SetServers a list. Spaces around each URL are dropped; an
+ * empty one is refused. */
+static natsStatus set_urls(natsOptions *o, const char *list)
+{
+	char buf[4096];
+	const char *v[MAX_URLS];
+	int n = 0, w = snprintf(buf, sizeof buf, "%s", list);
+	if (w < 0 || (size_t)w >= sizeof buf)
+		return NATS_INVALID_ARG;
+	for (char *p = buf;;) {
+		char *end = strchr(p, ',');
+		if (end)
+			*end = '\0';
+		p += strspn(p, " \t");
+		size_t len = strlen(p);
+		while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			p[--len] = '\0';
+		if (!len || n == MAX_URLS)
+			return NATS_INVALID_ARG;
+		v[n++] = p;
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	natsStatus s = n == 1 ? natsOptions_SetURL(o, v[0]) : natsOptions_SetServers(o, v, n);
+	explicit_bzero(buf, sizeof buf);
+	return s;
+}
+
 static int set_options(natsOptions *o, const char *url, const char *name, int wait_ms, op_err *e)
 {
 	const char *creds = env("OUTPOST_NATS_CREDS");
 	bool tls = false;
 	int rc;
 	url_secret(url);
-	if (natsOptions_SetURL(o, url) != NATS_OK) {
+	if (set_urls(o, url) != NATS_OK) {
 		char red[300];
 		op_bus_url_redact(url, red, sizeof red);
 		return op_err_set(e, OP_EUSAGE, "bad NATS URL %s", red);

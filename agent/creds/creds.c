@@ -567,12 +567,20 @@ static void put_remote(FILE *f, const op_creds *c, const char *site, const char 
 			leaf = &c->v[i];
 	if (!leaf)
 		return;
-	const char *sep = strstr(hub_leaf, "://");
-	fprintf(f,
-		"leafnodes {\n  remotes: [\n    {\n"
-		"      url: \"%.*s://%s:%s@%s\"\n      account: " OP_CREDS_ACCOUNT "\n"
-		"      deny_imports: ",
-		(int)(sep - hub_leaf), hub_leaf, leaf->user, leaf->pass, sep + 3);
+	/* A hub cluster: one remote listing every node (the site links to one at a time,
+	 * and to another when that one dies). */
+	bool list = strchr(hub_leaf, ',') != NULL;
+	fprintf(f, "leafnodes {\n  remotes: [\n    {\n      %s", list ? "urls: [\n" : "url: ");
+	for (const char *p = hub_leaf; *p;) {
+		size_t n = strcspn(p, ",");
+		const char *sep = strstr(p, "://");
+		fprintf(f, "%s\"%.*s://%s:%s@%.*s\"%s", list ? "        " : "", (int)(sep - p), p,
+			leaf->user, leaf->pass, (int)(n - (size_t)(sep + 3 - p)), sep + 3,
+			list ? "\n" : "");
+		p += n + (p[n] == ',');
+	}
+	fprintf(f, "%s\n      account: " OP_CREDS_ACCOUNT "\n      deny_imports: ",
+		list ? "      ]" : "");
 	put_list(f, deny_imports, leaf);
 	fputs("\n      deny_exports: ", f);
 	put_list(f, deny_exports, leaf);
@@ -629,13 +637,21 @@ char *op_creds_file_text(const op_ident *id)
 
 int op_creds_check_url(const char *url, op_err *e)
 {
-	const char *sep = strstr(url, "://");
-	if (!sep || sep == url || !sep[3] || strpbrk(url, "@\"' \t\n\\{}[]#") ||
-		!strchr(sep + 3, ':'))
-		return op_err_set(e, OP_EUSAGE,
-			"--hub-leaf %s: expected scheme://host:port "
-			"(nats-leaf://hub.example:7422), "
-			"without user info",
-			url);
-	return 0;
+	/* One URL, or a comma-separated list of them (every node of a hub cluster). */
+	for (const char *p = url;;) {
+		size_t n = strcspn(p, ",");
+		char one[512];
+		snprintf(one, sizeof one, "%.*s", (int)(n < sizeof one ? n : sizeof one - 1), p);
+		const char *sep = strstr(one, "://");
+		if (n >= sizeof one || !sep || sep == one || !sep[3] ||
+			strpbrk(one, "@\"' \t\n\\{}[]#") || !strchr(sep + 3, ':'))
+			return op_err_set(e, OP_EUSAGE,
+				"--hub-leaf %s: expected scheme://host:port "
+				"(nats-leaf://hub.example:7422), or a comma-separated list of "
+				"them, without user info",
+				url);
+		if (!p[n])
+			return 0;
+		p += n + 1;
+	}
 }

@@ -91,6 +91,31 @@ int op_creds_dir_password(const char *dir, op_ident *id, op_err *e)
 }
 
 /* The hub's leaf URL as a site.conf names it, without the site's user info. */
+/* The remote's `urls: [ ... ]` of a cluster hub, back to "scheme://host:port,..."
+ * without the user info. 0, or -1 when text has none. */
+static int hub_leaf_list(const char *text, char *url, size_t len)
+{
+	const char *p = strstr(text, "urls: [");
+	const char *end = p ? strchr(p, ']') : NULL;
+	size_t w = 0;
+	if (!end || !len)
+		return -1;
+	url[0] = '\0';
+	for (const char *q = strchr(p, '"'); q && q < end; q = strchr(q, '"')) {
+		const char *close = strchr(q + 1, '"'), *scheme = strstr(q + 1, "://");
+		const char *at = scheme ? strchr(scheme, '@') : NULL;
+		if (!close || !scheme || !at || at > close || scheme > close)
+			return -1;
+		int k = snprintf(url + w, len - w, "%s%.*s://%.*s", w ? "," : "",
+			(int)(scheme - q - 1), q + 1, (int)(close - at - 1), at + 1);
+		if (k < 0 || (size_t)k >= len - w)
+			return -1;
+		w += (size_t)k;
+		q = close + 1;
+	}
+	return w ? 0 : -1;
+}
+
 int op_creds_dir_hub_leaf(const op_creds *c, const char *dir, char *url, size_t len, op_err *e)
 {
 	for (size_t s = 0; s < c->nsites; s++) {
@@ -99,6 +124,11 @@ int op_creds_dir_hub_leaf(const op_creds *c, const char *dir, char *url, size_t 
 		snprintf(path, sizeof path, "%s/%s/site.conf", dir, c->sites[s]);
 		if (op_read_file(path, 1 << 20, &text, &n, e) != 0)
 			continue;
+		if (hub_leaf_list(text, url, len) == 0) {
+			explicit_bzero(text, n);
+			free(text);
+			return 0;
+		}
 		const char *u = strstr(text, "url: \""), *scheme = u ? strstr(u, "://") : NULL;
 		const char *at = scheme ? strchr(scheme, '@') : NULL;
 		const char *end = at ? strchr(at, '"') : NULL;

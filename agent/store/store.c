@@ -77,6 +77,19 @@ static int check_layout(op_store *s, const jsStreamConfig *c, op_err *e)
 	return 0;
 }
 
+/* As many replicas as the desired state's stream beside it: 3 on a hub cluster made
+ * with sync --replicas 3, 1 on a single server (or when it is not there yet). */
+static int64_t replicas_like_desired(op_store *s)
+{
+	jsStreamInfo *si = NULL;
+	int64_t n = 1;
+	if (js_GetStreamInfo(&si, s->js, "KV_" OP_BUCKET, NULL, NULL) == NATS_OK &&
+		si->Config->Replicas > 1)
+		n = si->Config->Replicas;
+	jsStreamInfo_Destroy(si);
+	return n;
+}
+
 static natsStatus create(op_store *s, jsStreamInfo **si, jsErrCode *jerr)
 {
 	char chunks[128], meta[128];
@@ -92,7 +105,7 @@ static natsStatus create(op_store *s, jsStreamInfo **si, jsErrCode *jerr)
 	c.MaxBytes = -1;
 	c.MaxAge = 0;
 	c.Storage = js_FileStorage;
-	c.Replicas = 1;
+	c.Replicas = replicas_like_desired(s);
 	c.Discard = js_DiscardNew;
 	c.AllowRollup = true;
 	c.AllowDirect = true;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "outpost/agent/bus/bus.h"
 #include "outpost/sync/git/desired.h"
@@ -20,6 +21,8 @@
 #include "outpost/sync/git/policy.h"
 #include "outpost/sync/git/proofgen.h"
 #include "outpost/sync/publish/publish.h"
+#include "outpost/sync/publish/standby.h"
+#include "outpost/agent/store/objmeta.h"
 #include "outpost/sync/git/source.h"
 #include "outpost/agent/base/util.h"
 #include "outpost/agent/trust/verify.h"
@@ -43,7 +46,11 @@ struct op_sync {
 	char last_refusal[65]; /* hex sha256 */
 	op_artwatch art; /* the accepted revision's artifacts against the store */
 	op_rollouts rollouts; /* canary waves of the accepted revision's apps */
+	bool kv_checked, status_checked, store_checked; /* replicas looked at */
+	bool status_failing; /* hub.sync could not be written (said once) */
 };
+
+#define MAX_AGAIN 3 /* passes in a row after another sync's writes */
 
 const char *op_sync_kind_name(enum op_sync_kind k)
 {
@@ -116,6 +123,27 @@ struct op_bus *op_sync_bus(op_sync *s)
 	return s->bus.nc ? &s->bus : NULL;
 }
 
+static int want_replicas(const op_sync *s)
+{
+	return s->cfg.replicas > 0 ? s->cfg.replicas : 1;
+}
+
+/* Says once when an existing stream has fewer replicas than --replicas, and how to
+ * change it: sync never resizes what it did not create. done: looked at already. */
+static void check_replicas(op_sync *s, const char *stream, bool *done)
+{
+	jsStreamInfo *si = NULL;
+	if (*done || js_GetStreamInfo(&si, s->bus.js, stream, NULL, NULL) != NATS_OK)
+		return;
+	char fix[160];
+	if (op_replicas_short(stream, (int)si->Config->Replicas, want_replicas(s), fix, sizeof fix))
+		op_log_warn("the stream has fewer replicas than --replicas asks",
+			"stream=%s replicas=%lld want=%d fix=\"%s\"", stream,
+			(long long)si->Config->Replicas, want_replicas(s), fix);
+	*done = true;
+	jsStreamInfo_Destroy(si);
+}
+
 static int ensure_bus(op_sync *s, op_err *e)
 {
 	if (!s->bus.nc) {
@@ -131,10 +159,12 @@ static int ensure_bus(op_sync *s, op_err *e)
 	if (!s->kv) {
 		kvConfig c;
 		op_publish_bucket_config(&c);
+		c.Replicas = want_replicas(s);
 		int rc = op_bus_kv(&s->bus, &c, &s->kv, e);
 		if (rc)
 			return rc;
 	}
+	check_replicas(s, "KV_" OP_BUCKET, &s->kv_checked);
 	if (!s->status) {
 		kvConfig c;
 		kvConfig_Init(&c);
@@ -143,10 +173,16 @@ static int ensure_bus(op_sync *s, op_err *e)
 		c.History = 1;
 		c.MaxValueSize = OP_MAX_VALUE;
 		c.StorageType = js_FileStorage;
+		c.Replicas = want_replicas(s);
 		int rc = op_bus_kv(&s->bus, &c, &s->status, e);
 		if (rc)
 			return rc;
 	}
+	check_replicas(s, "KV_" OP_STATUS_BUCKET, &s->status_checked);
+	/* The artifact store is made by outpost artifact put: checked once it exists. */
+	char store[128];
+	if (op_objmeta_stream(OP_STORE_BUCKET, store, sizeof store) == 0)
+		check_replicas(s, store, &s->store_checked);
 	return 0;
 }
 
@@ -335,7 +371,93 @@ static bool path_removed(op_sync *s, const op_marker *prev)
 	return rc == 0;
 }
 
-static void pass(op_sync *s, op_sync_outcome *o)
+/* A connected client whose JetStream requests time out or find no responder: on a hub
+ * cluster, a stream without a leader for now (an election after a node left, seconds)
+ * or a majority of its nodes down (no quorum, until one is back). Said so. */
+static void set_js_failed(op_sync *s, op_sync_outcome *o, const char *what, const op_err *e)
+{
+	char **urls = NULL;
+	int n = 0;
+	bool cluster = op_bus_connected(&s->bus) &&
+		natsConnection_GetServers(s->bus.nc, &urls, &n) == NATS_OK && n > 1;
+	for (int i = 0; i < n; i++)
+		free(urls[i]);
+	free(urls);
+	if (cluster &&
+		(strstr(e->msg, "Timeout") || strstr(e->msg, "No responders") ||
+			strstr(e->msg, "temporarily unavailable")))
+		set_reason(o, OP_SYNC_FAILED,
+			"the hub cluster's JetStream does not answer (%s%s): a leader is being "
+			"elected after a node left, or fewer than a majority of its nodes run "
+			"(no quorum, nothing is accepted until one comes back); the sites keep "
+			"what they have",
+			what, e->msg);
+	else
+		set_reason(o, OP_SYNC_FAILED, "%s%s", what, e->msg);
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* This pass's first chained write was refused: another sync writes the bucket (one on
+ * every node of a hub cluster). Watches the marker and the stream's last sequence
+ * until op_standby_next decides; true when a new pass should follow at once. */
+static bool stand_by(op_sync *s, const char *head, uint64_t prev_seq, op_sync_outcome *o)
+{
+	int64_t t0 = op_now_ms(), moved = t0;
+	uint64_t seen = 0;
+	for (;;) {
+		op_err e = {0};
+		op_marker m = {0};
+		char *val = NULL;
+		size_t len = 0;
+		uint64_t rev = 0, last = 0;
+		bool have = op_bus_kv_get(s->kv, "rev", &val, &len, &rev, &e) == 0 &&
+			op_marker_decode(val, len, &m, &e) == 0;
+		free(val);
+		if (op_publish_last_seq(s->bus.js, &last, &e) == 0 && last != seen) {
+			seen = last;
+			moved = op_now_ms();
+		}
+		int64_t now = op_now_ms();
+		op_standby_view v = {head, prev_seq, have ? m.commit : "", have ? m.seq : 0,
+			now - moved, now - t0};
+		enum op_standby next = op_standby_next(&v);
+		if (next == OP_STANDBY_PUBLISHED) {
+			o->kind = OP_SYNC_UNCHANGED;
+			o->seq = o->rev_seq = m.seq;
+			snprintf(o->signer, sizeof o->signer, "%s", m.signer);
+			snprintf(o->reason, sizeof o->reason,
+				"another sync published revision %llu", (unsigned long long)m.seq);
+			memcpy(s->good_commit, head, 41);
+			s->good_seq = m.seq;
+			op_log_info("another sync published the revision", "commit=%.12s seq=%llu",
+				head, (unsigned long long)m.seq);
+		} else if (next == OP_STANDBY_AGAIN && v.marker_seq != prev_seq) {
+			op_log_info("another sync published another revision: passing again",
+				"commit=%.12s seq=%llu", v.marker_commit,
+				(unsigned long long)m.seq);
+		} else if (next == OP_STANDBY_AGAIN) {
+			op_log_info("the bucket stopped moving without a marker: finishing the "
+				    "revision another sync left half way",
+				"commit=%.12s still_ms=%lld", head, (long long)v.still_ms);
+		} else if (next == OP_STANDBY_GIVEUP) {
+			set_reason(o, OP_SYNC_FAILED,
+				"another sync kept writing the bucket for %d s without publishing "
+				"%.12s: the next pass tries again",
+				OP_STANDBY_MAX_MS / 1000, head);
+		}
+		op_marker_clear(&m);
+		if (next != OP_STANDBY_WAIT)
+			return next == OP_STANDBY_AGAIN;
+		sleep_ms(200);
+	}
+}
+
+static void pass(op_sync *s, op_sync_outcome *o, bool *again)
 {
 	op_err e = {0};
 	char head[41];
@@ -367,7 +489,7 @@ static void pass(op_sync *s, op_sync_outcome *o)
 	 * right after it, so a sync that wrote meanwhile is noticed, not overwritten. */
 	uint64_t base_seq = 0;
 	if (op_publish_last_seq(s->bus.js, &base_seq, &e) != 0) {
-		set_reason(o, OP_SYNC_FAILED, "%s", e.msg);
+		set_js_failed(s, o, "", &e);
 		goto out;
 	}
 	int rc = op_bus_kv_get(s->kv, "rev", &mval, &mlen, &mrev, &e);
@@ -454,8 +576,12 @@ static void pass(op_sync *s, op_sync_outcome *o)
 	free(pj);
 	o->puts = r.puts;
 	o->dels = r.dels;
+	if (rc == OP_ECONFLICT) { /* at the first write, or later (another's plain put) */
+		*again = stand_by(s, head, have_marker ? prev.seq : 0, o);
+		goto out;
+	}
 	if (rc) {
-		set_reason(o, OP_SYNC_FAILED, "publish: %s", e.msg);
+		set_js_failed(s, o, "publish: ", &e);
 		goto out;
 	}
 	o->kind = OP_SYNC_ACCEPTED;
@@ -571,9 +697,13 @@ static void report(op_sync *s, op_sync_outcome *o)
 	char *json = op_sync_outcome_json(o);
 	if (json) {
 		natsStatus st = kvStore_PutString(NULL, s->status, "hub.sync", json);
-		if (st != NATS_OK)
+		if (st != NATS_OK && !s->status_failing)
 			op_log(OP_LOG_WARN, "cannot write status hub.sync", "error=\"%s\"",
 				natsStatus_GetText(st));
+		else if (st == NATS_OK && s->status_failing)
+			op_log_info("status hub.sync written again", "outcome=%s",
+				op_sync_kind_name(o->kind));
+		s->status_failing = st != NATS_OK;
 	}
 	free(json);
 }
@@ -582,7 +712,15 @@ void op_sync_pass(op_sync *s, op_sync_outcome *o)
 {
 	memset(o, 0, sizeof *o);
 	int64_t t0 = op_now_ms();
-	pass(s, o);
+	bool again = true;
+	for (int i = 0; again && i < MAX_AGAIN; i++) {
+		if (i) {
+			op_sync_outcome_clear(o);
+			memset(o, 0, sizeof *o);
+		}
+		again = false;
+		pass(s, o, &again);
+	}
 	if (s->kv) {
 		op_artwatch_step(&s->art, &s->bus, s->kv, op_now_ms());
 		if (op_art_missing_copy(&o->missing, &s->art.missing, NULL) != 0)

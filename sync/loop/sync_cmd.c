@@ -41,7 +41,10 @@ static void usage(FILE *f)
 		"  --match-committer   the signer's principal must match the committer email\n"
 		"  --branch NAME       branch to follow (default main)\n"
 		"  --path DIR          manifests directory in the repository (default apps)\n"
-		"  --nats URL          hub NATS server (default " OP_DEFAULT_NATS ")\n"
+		"  --nats URL[,URL]    hub NATS servers, any node of a hub cluster (default\n"
+		"                      " OP_DEFAULT_NATS ")\n"
+		"  --replicas N        replicas of the buckets sync creates (default 1; 3 on a\n"
+		"                      hub cluster of three); fewer in place are reported\n"
 		"  --state DIR         git cache directory (default /var/lib/outpost/sync)\n"
 		"  --ca-file FILE      CA bundle for https:// remotes\n"
 		"  --seq-floor N       revisions count from at least N (after losing the bucket)\n"
@@ -53,6 +56,9 @@ static void usage(FILE *f)
 		"  --fresh-ttl DUR     how long a record is valid (default 1h)\n"
 		"  -h, --help          this help\n"
 		"\n"
+		"On a hub cluster, a sync may run on every node: the first to write a revision\n"
+		"publishes it, the others stand by (\"another sync published revision N\") and\n"
+		"finish a revision whose writer died half way.\n"
 		"A request on " SUBJECT_NOW " runs a pass at once and is answered with its\n"
 		"outcome as JSON. Apps whose rollout policy has 2 or more waves roll out wave by\n"
 		"wave: sync writes rollout.<app> (signed with --fresh-key when given) after every\n"
@@ -316,7 +322,7 @@ int op_cmd_sync(int argc, char **argv)
 		{"fresh-key", required_argument, NULL, 'K'},
 		{"fresh-every", required_argument, NULL, 'E'},
 		{"fresh-ttl", required_argument, NULL, 'L'}, {"now", no_argument, NULL, 'N'},
-		{"help", no_argument, NULL, 'h'}, {0}};
+		{"replicas", required_argument, NULL, 'P'}, {"help", no_argument, NULL, 'h'}, {0}};
 	op_sync_cfg cfg = {.branch = "main",
 		.path = "apps",
 		.nats = OP_DEFAULT_NATS,
@@ -362,6 +368,15 @@ int op_cmd_sync(int argc, char **argv)
 			}
 			break;
 		case 'K': cfg.fresh_key = optarg; break;
+		case 'P': {
+			uint64_t n = 0;
+			if (op_parse_u64(optarg, &n) != 0 || n < 1 || n > 5) {
+				fprintf(stderr, "outpost sync: --replicas takes 1 to 5\n");
+				return OP_EXIT_USAGE;
+			}
+			cfg.replicas = (int)n;
+			break;
+		}
 		case 'E':
 		case 'L': {
 			int64_t ms;

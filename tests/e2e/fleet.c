@@ -391,7 +391,21 @@ natsConnection *fl_connect(const char *url)
 	natsConnection *nc = NULL;
 	if (natsOptions_Create(&o) != NATS_OK)
 		return NULL;
-	natsOptions_SetURL(o, url);
+	/* A list (a hub cluster's nodes): SetURL takes one URL, SetServers a list. */
+	char buf[H_MAXNODES * 40];
+	const char *v[H_MAXNODES];
+	int n = 0;
+	snprintf(buf, sizeof buf, "%s", url);
+	for (char *p = buf; p && n < H_MAXNODES; n++) {
+		v[n] = p;
+		p = strchr(p, ',');
+		if (p)
+			*p++ = '\0';
+	}
+	if (n > 1)
+		natsOptions_SetServers(o, v, n);
+	else
+		natsOptions_SetURL(o, url);
 	natsOptions_SetMaxReconnect(o, -1);
 	natsOptions_SetReconnectWait(o, 100);
 	natsOptions_SetTimeout(o, 2000);
@@ -595,7 +609,7 @@ pid_t fl_start_sync(fleet *f)
 {
 	f->sync_pid = h_spawn_sh(h_path("sync.log"),
 		"%s sync --repo %s --trust %s --state %s --nats %s --interval 1h %s", f->bin,
-		f->repo->path, f->trust, h_path("sync-state"), h_nats_url(f->hub),
+		f->repo->path, f->trust, h_path("sync-state"), h_nats_urls(f->hub),
 		f->sync_args ? f->sync_args : "");
 	return f->sync_pid;
 }
@@ -657,8 +671,8 @@ bool fl_start(fleet *f, const char *site, int nhosts)
 		return false;
 	f->tag = h_str("9%05d", (int)(getpid() % 100000));
 	f->name = site;
-	if (!(f->hub = h_hub_start()) || !(f->site = h_site_start(f->hub, site)) ||
-		!h_leaf_wait(f->site, 30000))
+	f->hub = f->hub_nodes > 1 ? h_hub_cluster_start(f->hub_nodes, f->nodes) : h_hub_start();
+	if (!f->hub || !(f->site = h_site_start(f->hub, site)) || !h_leaf_wait(f->site, 30000))
 		return false;
 	f->key = h_keygen("ed25519");
 	f->repo = h_repo_new("fleet");
@@ -669,7 +683,7 @@ bool fl_start(fleet *f, const char *site, int nhosts)
 	h_repo_write(f->repo, "apps/.keep.yaml", "# not read\n");
 	if (!h_repo_commit(f->repo, &(h_commit){.key = f->key, .msg = "start"}))
 		return false;
-	f->hub_nc = fl_connect(h_nats_url(f->hub));
+	f->hub_nc = fl_connect(h_nats_urls(f->hub));
 	f->site_nc = fl_connect(h_nats_url(f->site));
 	if (!f->hub_nc || !f->site_nc ||
 		natsConnection_JetStream(&f->hub_js, f->hub_nc, NULL) != NATS_OK ||
@@ -680,8 +694,10 @@ bool fl_start(fleet *f, const char *site, int nhosts)
 	for (int i = 0; i < nhosts; i++)
 		if (fl_start_host(f, i) <= 0)
 			return false;
-	return fl_kv_open(f->hub_js, "outpost", &f->hub_kv, 30000) &&
-		fl_kv_open(f->hub_js, "outpost-status", &f->hub_status, 30000) &&
+	/* sync makes the hub's buckets; a first pass that fails (a cluster hub just formed
+	 * may refuse a replicated stream for a moment) is retried after 1, 2, 4, 8, 16 s. */
+	return fl_kv_open(f->hub_js, "outpost", &f->hub_kv, 60000) &&
+		fl_kv_open(f->hub_js, "outpost-status", &f->hub_status, 60000) &&
 		fl_kv_open(f->site_js, "outpost", &f->site_kv, 30000) &&
 		fl_kv_open(f->site_js, "outpost-status", &f->site_status, 30000);
 }

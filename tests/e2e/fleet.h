@@ -57,6 +57,10 @@ typedef struct fleet {
 	const char *sync_args; /* extra flags for sync, NULL none */
 	int site_hosts; /* > 0: count only workloads under the shims of hosts below this
 			 * index (other sites' hosts have higher ones); 0: every workload */
+	int hub_nodes; /* set before fl_start: > 1 starts a hub cluster of that many nodes
+			* (hub is its first node; sync, the sites and the test's connection
+			* take every node's URL); 0 or 1: one server */
+	h_nats *nodes[H_MAXNODES]; /* the cluster's nodes */
 } fleet;
 
 /* ---- processes in /proc --------------------------------------------------------------- */

@@ -442,6 +442,38 @@ static pid_t start_host(int i)
 		h_nats_url(i < 2 ? site7 : site9), h_path("host%d", i));
 }
 
+/* A hub of three nodes: the sites' remote lists every node; --update keeps the list;
+ * nats-server takes hub.conf with a cluster block and site.conf as they are. */
+static void test_creds_cluster(void)
+{
+	const char *d = h_path("creds-cluster");
+	const char *urls = "nats-leaf://10.0.0.1:7422,nats-leaf://10.0.0.2:7422,"
+			   "nats-leaf://10.0.0.3:7422";
+	T_REQUIRE(h_run(NULL, "%s creds --out %s --hub-leaf %s --site a >/dev/null", bin, d,
+			  urls) == 0);
+	T_REQUIRE(h_run(NULL, "%s creds --update %s --site b >/dev/null", bin, d) == 0);
+	for (int i = 0; i < 2; i++) {
+		char *c = h_read(h_str("%s/%s/site.conf", d, i ? "b" : "a"));
+		T_CHECK_MSG(c && strstr(c, "urls: [") && strstr(c, "@10.0.0.1:7422\"") &&
+				strstr(c, "@10.0.0.2:7422\"") && strstr(c, "@10.0.0.3:7422\""),
+			"%s", c ? c : "");
+		free(c);
+	}
+	h_write(h_str("%s/node.conf", d),
+		"server_name: hub-1\nlisten: \"127.0.0.1:4222\"\n"
+		"jetstream { domain: hub, store_dir: \"%s/store\" }\n"
+		"cluster { name: hub, listen: \"127.0.0.1:6222\", routes: "
+		"[\"nats-route://127.0.0.1:6223\"] }\n"
+		"leafnodes { listen: \"127.0.0.1:7422\" }\ninclude \"hub/hub.conf\"\n",
+		d);
+	h_write(h_str("%s/site-a.conf", d),
+		"server_name: a\njetstream { domain: a, store_dir: \"%s/store-a\" }\n"
+		"include \"a/site.conf\"\n",
+		d);
+	T_CHECK(h_run(NULL, "nats-server -t -c %s/node.conf", d) == 0);
+	T_CHECK(h_run(NULL, "nats-server -t -c %s/site-a.conf", d) == 0);
+}
+
 /* `creds --update`: one site or host added or removed, every other secret kept byte for
  * byte, the hub's freshness key too; a change that cannot be made changes nothing. */
 #define SUMS "cd %s && find . -type f | sort | xargs sha256sum"
@@ -1366,6 +1398,121 @@ static void test_compromised_hub(void)
 	h_nats_stop(evil, false);
 }
 
+/* ---- the credentials on a hub cluster, live ------------------------------------------------- */
+
+static const char *live; /* the cluster's credentials */
+
+static const char *live_hub_text(const h_nats *s, void *arg)
+{
+	(void)s, (void)arg;
+	char *t = h_read(h_str("%s/hub/hub.conf", live));
+	return t ? h_keep(t) : NULL;
+}
+
+/* plant-c's site.conf with each node's leaf URL (127.0.0.1:7422+i) pointed at the
+ * site's link proxy to that node. */
+static const char *live_site_text(const h_nats *s, void *arg)
+{
+	(void)arg;
+	char *t = h_read(h_str("%s/plant-c/site.conf", live));
+	for (int i = 0; t && i < 3; i++) {
+		const char *from = h_str("@127.0.0.1:%d\"", 7422 + i);
+		char *at = strstr(t, from);
+		if (!at) {
+			free(t);
+			return NULL;
+		}
+		*at = '\0';
+		char *n = strdup(
+			h_str("%s@127.0.0.1:%d\"%s", t, s->leaf_ports[i], at + strlen(from)));
+		free(t);
+		t = n;
+	}
+	return t ? h_keep(t) : NULL;
+}
+
+static bool leaf_to(h_nats *site, const char *node)
+{
+	json_t *j = h_nats_monitor(site, "/leafz");
+	const char *name = json_string_value(
+		json_object_get(json_array_get(json_object_get(j, "leafs"), 0), "name"));
+	bool yes = name && !strcmp(name, node);
+	json_decref(j);
+	return yes;
+}
+
+/* outpost creds for a hub of three nodes, used for real: hub.conf on every node (its
+ * accounts across the routes, JetStream in OUTPOST with three replicas), a site whose
+ * remote lists every node with its leaf user, sync, the agent and a host each with
+ * their identity. A revision runs; the node the site links to is killed; the next
+ * revision runs too, and the hub's status reader sees the site. */
+static void test_creds_cluster_live(void)
+{
+	live = h_path("creds-live");
+	T_REQUIRE(h_run(NULL,
+			  "%s creds --out %s --hub-leaf nats-leaf://127.0.0.1:7422,"
+			  "nats-leaf://127.0.0.1:7423,nats-leaf://127.0.0.1:7424 --site plant-c "
+			  "--host plant-c:h1 >/dev/null",
+			  bin, live) == 0);
+	h_nats *nodes[3];
+	h_nats_cfg hc = {.text = live_hub_text};
+	h_nats_cfg sc = {.text = live_site_text, .own_leafnodes = true};
+	T_REQUIRE(h_hub_cluster_start_cfg(3, nodes, &hc));
+	h_nats *site = h_site_start_cfg(nodes[0], "plant-c", &sc);
+	T_REQUIRE(site && h_leaf_wait(site, WAIT_MS));
+	const h_key *k = h_keygen("ed25519");
+	h_repo *r = h_repo_new("fleet-live");
+	T_REQUIRE(k && r);
+	const char *trust = h_path("allowed_signers-live");
+	h_write(trust, "test@example.com namespaces=\"git\" %s\n", k->pub);
+	const char *urls = h_nats_urls(nodes[0]);
+	for (int v = 3; v <= 4; v++) {
+		h_repo_write(r, "apps/web.yaml",
+			"apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata:\n"
+			"  name: web\nspec:\n  components:\n    - name: main\n      type: process\n"
+			"      properties:\n        command: /bin/sleep\n        args: [\"%s%d\"]\n"
+			"      traits:\n        - type: spreadscaler\n          properties:\n"
+			"            instances: 1\n",
+			tag, v);
+		T_REQUIRE(h_repo_commit(r, &(h_commit){.key = k, .msg = "web"}));
+		if (v == 3) {
+			pid_t p[3];
+			p[0] = h_spawn_sh(h_path("sync-live.log"),
+				"env OUTPOST_NATS_CREDS=%s %s sync --repo %s --trust %s --state %s "
+				"--nats %s --interval 1h --replicas 3",
+				h_str("%s/hub/sync.creds", live), bin, r->path, trust,
+				h_path("sync-live"), urls);
+			p[1] = h_spawn_sh(h_path("agent-plant-c.log"),
+				"env OUTPOST_NATS_CREDS=%s/plant-c/agent.creds %s agent --site "
+				"plant-c "
+				"--nats %s --state %s --host-timeout 1s --resync 2s",
+				live, bin, h_nats_url(site), h_path("agent-plant-c"));
+			p[2] = h_spawn_sh(h_path("host-plant-c.log"),
+				"env OUTPOST_NATS_CREDS=%s/plant-c/host-h1.creds %s host --site "
+				"plant-c --id h1 --nats %s --state %s --heartbeat " HB,
+				live, bin, h_nats_url(site), h_path("host-plant-c"));
+			T_REQUIRE(p[0] > 0 && p[1] > 0 && p[2] > 0);
+		} else {
+			/* kill -9 of the node the site links to, then the push */
+			h_nats *linked = NULL;
+			for (int i = 0; i < 3; i++)
+				if (leaf_to(site, nodes[i]->name))
+					linked = nodes[i];
+			T_REQUIRE(linked && h_nats_stop(linked, true) == 0);
+		}
+		T_CHECK(h_wait_output("outcome", WAIT_MS,
+			"env OUTPOST_NATS_CREDS=%s/hub/hook.creds %s sync --now --nats %s 2>&1 && "
+			"echo outcome",
+			live, bin, urls));
+		T_CHECK(h_wait_workloads(tag, h_str("%d", v), 1, 45000));
+	}
+	T_CHECK(h_wait_output("plant-c", WAIT_MS,
+		"env OUTPOST_NATS_CREDS=%s/hub/status.creds %s status --nats %s 2>&1", live, bin,
+		urls));
+	T_CHECK(h_run(NULL, "grep -q 'Permissions Violation' %s %s %s %s", h_q(nodes[0]->log),
+			h_q(nodes[1]->log), h_q(nodes[2]->log), h_q(site->log)) == 1);
+}
+
 /* ---- secrets stay out of messages ------------------------------------------------------------ */
 
 static void test_no_secret_in_messages(void)
@@ -1410,6 +1557,7 @@ int main(void)
 	creds = h_path("creds");
 	T_RUN(test_creds_command);
 	T_RUN(test_creds_update);
+	T_RUN(test_creds_cluster);
 	T_RUN(test_setup);
 	if (t_failed_checks == 0) {
 		T_RUN(test_signed_push_runs_everywhere);
@@ -1430,6 +1578,7 @@ int main(void)
 		T_RUN(test_no_secret_in_messages);
 		print_table();
 	}
+	T_RUN(test_creds_cluster_live);
 	h_adopt_workloads(tag);
 	return t_done();
 }

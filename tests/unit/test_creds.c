@@ -42,6 +42,12 @@ static void test_names_checked(void)
 	T_EQ_INT(op_creds_check_url("hub.example:7422", &e), OP_EUSAGE);
 	T_EQ_INT(op_creds_check_url("nats-leaf://hub.example", &e), OP_EUSAGE);
 	T_EQ_INT(op_creds_check_url("nats-leaf://hub\"x:1", &e), OP_EUSAGE);
+	/* a hub cluster: every node's URL */
+	T_EQ_INT(
+		op_creds_check_url("nats-leaf://h1:7422,nats-leaf://h2:7422,tls://h3:7422", &e), 0);
+	T_EQ_INT(op_creds_check_url("nats-leaf://h1:7422,", &e), OP_EUSAGE);
+	T_EQ_INT(op_creds_check_url("nats-leaf://h1:7422,h2:7422", &e), OP_EUSAGE);
+	T_EQ_INT(op_creds_check_url("nats-leaf://h1:7422,nats-leaf://u:p@h2:7422", &e), OP_EUSAGE);
 }
 
 static void test_plan(void)
@@ -174,6 +180,15 @@ static void test_site_conf(void)
 	T_CHECK(has(t, "\"$JS.plant-7.API.STREAM.>\""));
 	T_CHECK(!has(t, "\">\"]"));
 	free(t);
+	/* A hub cluster: one remote, every node, each with the leaf's user. */
+	t = op_creds_site_conf(&c, "plant-7", "nats-leaf://h1:7422,nats-leaf://h2:7423");
+	T_REQUIRE(t);
+	T_CHECK(has(t,
+		"      urls: [\n        \"nats-leaf://leaf.plant-7:pw2@h1:7422\"\n"
+		"        \"nats-leaf://leaf.plant-7:pw2@h2:7423\"\n      ]\n"
+		"      account: "));
+	T_CHECK(!has(t, "url: "));
+	free(t);
 	op_creds_clear(&c);
 }
 
@@ -244,6 +259,14 @@ static void test_url_redact(void)
 	T_EQ_STR(out, "tls://a:***@h:1,nats://c:***@h:2");
 	op_bus_url_redact(NULL, out, sizeof out);
 	T_EQ_STR(out, "");
+	/* A list with an empty URL is a usage error, said with the passwords hidden, before
+	 * any connection is tried. */
+	op_bus b;
+	op_err e = {0};
+	T_EQ_INT(op_bus_connect(
+			 &b, "nats://u:pw9@127.0.0.1:1, ,nats://127.0.0.1:2", "t", NULL, 100, &e),
+		OP_EUSAGE);
+	T_CHECK(strstr(e.msg, "bad NATS URL") && !strstr(e.msg, "pw9"));
 	op_bus_url_redact("nats://u:longpassword@h:1", out, 12);
 	T_CHECK(!strstr(out, "lo"));
 }

@@ -18,6 +18,7 @@ typedef struct op_sync_cfg {
 	uint64_t seq_floor;
 	const char *fresh_key; /* freshness: the hub's ed25519 signing key (NULL: off) */
 	int64_t fresh_ttl_ms; /* how long a record is valid */
+	int replicas; /* of the buckets sync creates (0: 1); fewer in place are reported */
 } op_sync_cfg;
 
 enum op_sync_kind { OP_SYNC_ACCEPTED, OP_SYNC_UNCHANGED, OP_SYNC_REJECTED, OP_SYNC_FAILED };
@@ -39,7 +40,10 @@ typedef struct op_sync_outcome {
 typedef struct op_sync op_sync;
 
 int op_sync_new(op_sync **s, const op_sync_cfg *cfg, op_err *e);
-/* One pass. Never fails itself: the outcome says what happened. */
+/* One pass. Never fails itself: the outcome says what happened. When another sync
+ * wrote the bucket meanwhile (one per node of a hub cluster), the pass waits for its
+ * marker: the head published by the other is "unchanged" ("another sync published
+ * revision N"); a revision the other left half way is finished by a new pass. */
 void op_sync_pass(op_sync *s, op_sync_outcome *o);
 void op_sync_outcome_clear(op_sync_outcome *o);
 const char *op_sync_kind_name(enum op_sync_kind k);
