@@ -47,6 +47,14 @@
  *   10-20 s). A test of those cases needs deadlines of minutes (TEST_FILTER=slow runs
  *   test_slow_mirror_recovery), or restarts the site server once the link is back:
  *   a mirror set up with the link up catches up in ~0.2 s.
+ * - A hub cluster (h_hub_cluster_start, three nodes): up in ~1 s. kill -9 of a node: a
+ *   site linked to it relinks to another in ~1 s; a stream it led has no leader for a
+ *   few seconds (requests get "no responders" or time out: retry them); the mirror and
+ *   the hub's sources resume at once, or after the server's own 10 s check when their
+ *   deliveries died with the node (test_cluster: 1-23 s for a revision to reach two
+ *   sites and their status the hub). A client's first consumer after the meta leader
+ *   died may time out once (5 s). The node started again is healthy and caught up in
+ *   ~2-3 s. Two of three down: JetStream answers nothing until one is back.
  */
 #ifndef OUTPOST_TEST_HARNESS_H
 #define OUTPOST_TEST_HARNESS_H
