@@ -75,7 +75,8 @@ static bool hub_level(const op_choose_mirror *m)
 /* The mirror has been replaying revisions and is not done: moving now could mean one
  * intermediate revision after another. Done is: the watcher delivered everything the
  * mirror holds, and the mirror holds what the hub has (asked across the link when it is
- * up, else the mirror's own lag as last heard). A mirror that went quiet is taken as it
+ * up, else the mirror's own lag as last heard, once it stopped changing). A mirror that
+ * went quiet is taken as it
  * is, unless the hub answers and has more: then it is still coming, or stalled (and a
  * stalled one is read past by the loop). -1: measure first. */
 static int catching_up(const op_choose_in *in)
@@ -89,7 +90,10 @@ static int catching_up(const op_choose_in *in)
 		return -1;
 	if (!m->measure_ok)
 		return !quiet;
-	bool level = hub_level(m) || (!hub_ahead(m) && m->lag == 0);
+	/* Without a recent answer from the hub, the mirror's own lag is all there is, and
+	 * a mirror whose link just came back reports none before it has learnt what the hub
+	 * holds: while it is still changing, it is taken as level only once quiet. */
+	bool level = hub_level(m) || (!hub_ahead(m) && m->lag == 0 && (m->hub_fresh || quiet));
 	if (delivered && level)
 		return 0;
 	if (!quiet)

@@ -369,6 +369,9 @@ static void catch_up(int k, int cut_ms, int deadline_ms, int base, struct trail 
 	t->from = fl_plan(&F);
 	struct cut cut = {h_now_ms(), cut_ms};
 	h_link_cut(F.site);
+	/* Pushed only once the hub has dropped the leaf: a revision still in flight when the
+	 * link went would reach the site, which (offline) would rightly apply it. */
+	T_REQUIRE(h_leaf_wait_down(F.site, WAIT_MS));
 	push_while_cut(k, base);
 	long long pushed = h_now_ms() - cut.since;
 	t->to = fl_plan(&F);

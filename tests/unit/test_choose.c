@@ -410,7 +410,18 @@ static void test_catchup_lag_when_hub_away(void)
 	in.mirror.last_change_ms = in.now_ms - 500;
 	step();
 	T_ACT(OP_CHOOSE_WAIT, OP_CHOOSE_CATCHING_UP);
-	in.mirror.lag = 0; /* the mirror's own word, with the hub away */
+	/* the mirror's own word, with the hub away, while it still changes: a mirror whose
+	 * link just came back says no lag before it learnt what the hub holds */
+	in.mirror.lag = 0;
+	step();
+	T_ACT(OP_CHOOSE_WAIT, OP_CHOOSE_CATCHING_UP);
+	in.mirror.last_change_ms = in.now_ms - OP_CHOOSE_QUIET_MS; /* then quiet: taken */
+	step();
+	T_ACT(OP_CHOOSE_VERIFY, OP_CHOOSE_VERDICT);
+	/* with the hub answering, its word stands at once */
+	in.mirror.hub_fresh = true;
+	in.mirror.hub_last = in.mirror.last_seq;
+	in.mirror.last_change_ms = in.now_ms - 500;
 	step();
 	T_ACT(OP_CHOOSE_VERIFY, OP_CHOOSE_VERDICT);
 }
