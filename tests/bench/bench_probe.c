@@ -233,17 +233,12 @@ static void stop_all(void)
 
 int main(void)
 {
-	char cwd[4096];
-	if (!getcwd(cwd, sizeof cwd))
-		return 1;
 	const char *tag = h_str("6%04d", (int)(getpid() % 10000));
 	nk = (int)env_int("BENCH_PROBE_INSTANCES", 4, 1, MAXK);
 	int runs_want = (int)env_int("BENCH_PROBE_RUNS", 200, 10, 100000);
 	printf("bench_probe\n");
-	h_nats *srv = h_hub_start();
-	if (!srv)
+	if (!hx_init(NULL))
 		return 1;
-	hx_init(h_str("%s/outpost", cwd), srv);
 	if (!nx_start(&tcp_srv, false) || !nx_start(&web_srv, true) ||
 		!hx_host_start(&host, "pb1")) {
 		fprintf(stderr, "bench_probe: cannot start the listeners or the host\n");

@@ -19,10 +19,18 @@
 static const char *fx_bin;
 static h_nats *fx_srv;
 
-void hx_init(const char *bin, h_nats *srv)
+h_nats *hx_init(const char **bin)
 {
-	fx_bin = bin;
-	fx_srv = srv;
+	char cwd[4096];
+	if (!getcwd(cwd, sizeof cwd))
+		return NULL;
+	fx_bin = h_str("%s/outpost", cwd);
+	fx_srv = h_hub_start();
+	if (!fx_srv)
+		fprintf(stderr, "cannot start nats-server\n");
+	if (bin)
+		*bin = fx_bin;
+	return fx_srv;
 }
 
 /* ---- heartbeats: the latest of each host, kept by a subscription ------------------- */

@@ -27,8 +27,9 @@ typedef struct hx_host {
 extern const char *hx_states[HX_MAXSTATES];
 extern int hx_nstates;
 
-/* The outpost binary and the nats-server the hosts use (hx_host_start). */
-void hx_init(const char *bin, h_nats *srv);
+/* Starts the nats-server the hosts use (hx_host_start) and takes ./outpost as the binary
+ * (into *bin when not NULL): the server, or NULL (said on stderr). */
+h_nats *hx_init(const char **bin);
 
 /* The latest heartbeat of host, decoded (op_heartbeat_clear after); false if none. */
 bool hx_hb_get(const char *host, op_heartbeat *hb);

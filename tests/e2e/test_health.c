@@ -25,9 +25,6 @@
 #define SITE HX_SITE
 #define WAIT_MS 20000
 
-static const char *bin;
-static h_nats *srv;
-
 static nx_server web = {.fd = -1};
 
 static bool web_asked(void *arg)
@@ -203,16 +200,8 @@ static void test_min_ready(void)
 
 int main(void)
 {
-	char cwd[4096];
-	if (!getcwd(cwd, sizeof cwd))
+	if (!hx_init(NULL))
 		return 1;
-	bin = h_str("%s/outpost", cwd);
-	srv = h_hub_start();
-	if (!srv) {
-		fprintf(stderr, "cannot start nats-server\n");
-		return 1;
-	}
-	hx_init(bin, srv);
 	T_RUN(test_http);
 	T_RUN(test_tcp);
 	T_RUN(test_exec);

@@ -26,7 +26,6 @@
 #define WAIT_MS 20000
 
 static const char *bin;
-static h_nats *srv;
 
 /* /proc/<pid>/<what> (NUL-separated lists) with NULs turned into '|'. */
 static const char *proc_list(int pid, const char *what)
@@ -484,16 +483,8 @@ static void test_nats_outage(void)
 
 int main(void)
 {
-	char cwd[4096];
-	if (!getcwd(cwd, sizeof cwd))
+	if (!hx_init(&bin))
 		return 1;
-	bin = h_str("%s/outpost", cwd);
-	srv = h_hub_start();
-	if (!srv) {
-		fprintf(stderr, "cannot start nats-server\n");
-		return 1;
-	}
-	hx_init(bin, srv);
 	T_RUN(test_usage);
 	T_RUN(test_heartbeat);
 	T_RUN(test_start_stop);
