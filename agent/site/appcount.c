@@ -71,7 +71,7 @@ static void culprit(ag_app_count *c, const char *id, const char *host, int rank,
 }
 
 static void count_inst(const op_plan_in *in, const ag_hosts *hs, const op_inst_view *v, int64_t now,
-	ag_app_count *c, int *best)
+	bool kept, ag_app_count *c, int *best)
 {
 	bool alive = false;
 	for (size_t h = 0; h < in->nhosts; h++)
@@ -86,22 +86,34 @@ static void count_inst(const op_plan_in *in, const ag_hosts *hs, const op_inst_v
 		culprit(c, v->id, host, 1, best);
 	if (v->state == OP_INST_FAILED)
 		culprit(c, v->id, host, 2, best);
-	if (hi && hi->restarts >= OP_CRASHLOOP_RESTARTS)
+	bool looping = hi && hi->restarts >= OP_CRASHLOOP_RESTARTS && !kept;
+	if (looping)
 		culprit(c, v->id, host, 0, best);
 	if (run && v->health == OP_HEALTH_UNHEALTHY && !c->sick[0])
 		snprintf(c->sick, sizeof c->sick, "; %s on %s unhealthy: %.200s", v->id, host,
 			hi && hi->probe[0] ? hi->probe : "its probe fails");
 	if (v->state == OP_INST_FAILED && !c->failed[0])
 		failed_line(v, hi, host, now, heard, c->failed, sizeof c->failed);
-	if (hi && hi->restarts >= OP_CRASHLOOP_RESTARTS && !c->crashing[0])
+	if (looping && !c->crashing[0])
 		snprintf(c->crashing, sizeof c->crashing,
 			"%s on %s restarted %d times: exit %d%s%.200s%s%.200s", v->id, host,
 			hi->restarts, hi->exit_code, hi->error[0] ? ": " : "", hi->error,
 			hi->probe[0] ? "; probe: " : "", hi->probe);
 }
 
-void ag_app_count_of(
-	const op_plan_in *in, const ag_hosts *hs, const op_app *app, int64_t now, ag_app_count *c)
+/* before has comp as it is: same name, same hash. */
+static bool kept_from(const op_app *before, const op_component *comp, const char *hash)
+{
+	char h[13];
+	for (size_t k = 0; before && k < before->ncomps; k++)
+		if (!strcmp(before->comps[k].name, comp->name) &&
+			op_component_hash(&before->comps[k], h) == 0 && !strcmp(h, hash))
+			return true;
+	return false;
+}
+
+void ag_app_count_of(const op_plan_in *in, const ag_hosts *hs, const op_app *app,
+	const op_app *before, int64_t now, ag_app_count *c)
 {
 	memset(c, 0, sizeof *c);
 	int best = 3;
@@ -113,8 +125,9 @@ void ag_app_count_of(
 		snprintf(pre, sizeof pre, "%s.%s.", app->name, comp->name);
 		snprintf(suf, sizeof suf, "-%s", hash);
 		c->desired += desired_of(in, comp);
+		bool kept = kept_from(before, comp, hash);
 		for (size_t i = 0; i < in->ninsts; i++)
 			if (has_prefix_suffix(in->insts[i].id, pre, suf))
-				count_inst(in, hs, &in->insts[i], now, c, &best);
+				count_inst(in, hs, &in->insts[i], now, kept, c, &best);
 	}
 }

@@ -19,8 +19,12 @@ typedef struct ag_app_count {
 } ag_app_count;
 
 /* Counts app's instances (those whose ids carry its components' hashes) in in, on
- * alive hosts; hs gives what each instance's host said last; now is monotonic. */
-void ag_app_count_of(
-	const op_plan_in *in, const ag_hosts *hs, const op_app *app, int64_t now, ag_app_count *c);
+ * alive hosts; hs gives what each instance's host said last; now is monotonic. before
+ * (may be NULL): the spec a rollout replaces; the instances of a component it has as it
+ * is (same name, same hash) ran before the rollout and would run the same after a
+ * rollback, so their restarts never make a crash loop of it (a box that rebooted three
+ * times, then a push that only scales the app). */
+void ag_app_count_of(const op_plan_in *in, const ag_hosts *hs, const op_app *app,
+	const op_app *before, int64_t now, ag_app_count *c);
 
 #endif

@@ -13,6 +13,7 @@ void ag_hold_ent_clear(ag_hold_ent *x)
 	free(x->spec_json);
 	free(x->prev_json);
 	op_app_free(x->spec_app);
+	op_app_free(x->prev_app);
 	memset(x, 0, sizeof *x);
 }
 
@@ -34,21 +35,37 @@ const ag_hold_ent *ag_holds_find(const ag_holds *hs, const char *app)
 	return NULL;
 }
 
-/* spec_app for a spec that is not the revision's (read back from its JSON). */
-static int reparse(ag_hold_ent *x, op_err *e)
+/* An app read back from a hold's canonical JSON into *out (NULL when json is). */
+static int read_back(const char *app, const char *json, op_app **out, op_err *e)
 {
-	op_app_free(x->spec_app);
-	x->spec_app = NULL;
-	if (!x->spec_json)
+	op_app_free(*out);
+	*out = NULL;
+	if (!json)
 		return 0;
 	op_diags d = {0};
-	int rc = op_manifest_from_json(
-		x->h.app, x->spec_json, strlen(x->spec_json), &x->spec_app, &d);
+	int rc = op_manifest_from_json(app, json, strlen(json), out, &d);
 	if (rc)
-		op_err_set(e, rc, "app %s: its held spec is unreadable: %s", x->h.app,
+		op_err_set(e, rc, "app %s: its held spec is unreadable: %s", app,
 			d.n ? d.v[0].msg : op_err_name(rc));
 	op_diags_clear(&d);
 	return rc;
+}
+
+/* spec_app for a spec that is not the revision's. */
+static int reparse(ag_hold_ent *x, op_err *e)
+{
+	return read_back(x->h.app, x->spec_json, &x->spec_app, e);
+}
+
+/* The spec a rollout would go back to, read once; NULL when none or unreadable. */
+static const op_app *prev_of(ag_hold_ent *x)
+{
+	op_err e = {0};
+	if (!x->h.prev[0] || !x->prev_json)
+		return NULL;
+	if (!x->prev_app && read_back(x->h.app, x->prev_json, &x->prev_app, &e) != 0)
+		return NULL;
+	return x->prev_app;
 }
 
 int ag_holds_init(
@@ -189,6 +206,8 @@ static void moved(ag_hold_ent *x, const op_hold *old, const char *target, const 
 	x->prev_json = prev;
 	op_app_free(x->spec_app);
 	x->spec_app = NULL;
+	op_app_free(x->prev_app);
+	x->prev_app = NULL;
 }
 
 static void said(const ag_hold_ent *x, enum op_hold_event ev, const op_hold *old)
@@ -237,7 +256,7 @@ bool ag_holds_step(ag_holds *hs, const op_revision *run, const ag_table *keys, c
 		const op_app *eff = effective(x, a, &e);
 		ag_app_count c = {0};
 		if (eff && in && judge)
-			ag_app_count_of(in, hosts, eff, now, &c);
+			ag_app_count_of(in, hosts, eff, prev_of(x), now, &c);
 		const char *sick = c.sick[0] ? c.sick + 2 : c.failed[0] ? c.failed : NULL;
 		op_hold_in hin = {target, may, why,
 			a->has_rollout ? a->rollout.progress_deadline_ms

@@ -23,6 +23,7 @@ typedef struct ag_hold_ent {
 	op_hold h;
 	char *spec_json, *prev_json; /* canonical JSON of h.spec and h.prev; NULL none */
 	op_app *spec_app; /* spec_json read back, when it is not the revision's spec */
+	op_app *prev_app; /* prev_json read back, once a rollout's crash loops are judged */
 	char culprit[OP_INST_MAX + 1], culprit_host[OP_HOST_MAX + 1]; /* a rollback's */
 	bool explain; /* rolled back this round: its culprit's output is read, then logged */
 } ag_hold_ent;

@@ -173,7 +173,7 @@ static void app_status(ag_status *st, const ag_status_in *si, const op_app *app,
 {
 	const op_plan_in *in = si->plan;
 	ag_app_count n;
-	ag_app_count_of(in, si->hosts, app, si->now, &n);
+	ag_app_count_of(in, si->hosts, app, NULL, si->now, &n);
 	int desired = n.desired, running = n.running, healthy = n.healthy;
 	const char *failed_ = n.failed, *sick = n.sick;
 	char unplaced[300] = "";

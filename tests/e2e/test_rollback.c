@@ -6,7 +6,9 @@
  * app ran before, on the site's own, with the instance, the reason and its last output
  * in status at the site and at the hub; it is not tried again when a revision arrives
  * that does not change it, nor after the agent restarts; a newer spec rolls out. A spec
- * whose probe fails is rolled back at its progress deadline, naming the probe. */
+ * whose probe fails is rolled back at its progress deadline, naming the probe. An
+ * instance that restarted three times before a push that only scales its app (the box
+ * lost power three times) is no crash loop of the new spec: the app is not rolled back. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,12 +140,57 @@ static void test_probe_deadline_rolls_back(void)
 	F.apps[0].policies = NULL;
 }
 
+/* The fewest restarts among host 0's instances of app 0, from the site's host key. */
+static int min_restarts(void)
+{
+	json_t *j = fl_kv_json(F.site_status, h_str("site.%s.host.h0", F.name));
+	json_t *insts = json_object_get(j, "instances"), *o;
+	size_t i;
+	int min = -1;
+	json_array_foreach(insts, i, o)
+	{
+		const char *id = json_string_value(json_object_get(o, "id"));
+		int r = (int)json_integer_value(json_object_get(o, "restarts"));
+		if (id && !strncmp(id, "a00.", 4) && (min < 0 || r < min))
+			min = r;
+	}
+	json_decref(j);
+	return min;
+}
+
+static bool restarted_thrice(void *arg)
+{
+	(void)arg;
+	return min_restarts() >= 3;
+}
+
+static void test_old_restarts_no_crash_loop(void)
+{
+	for (int i = 0; i < 3; i++) {
+		T_REQUIRE(fl_box_down(&F, 0));
+		T_REQUIRE(fl_start_host(&F, 0) > 0);
+		T_REQUIRE(fl_wait_set(&F, "00.003=2;01.001=1;", WAIT_MS));
+	}
+	bool thrice = h_wait_until(restarted_thrice, NULL, WAIT_MS);
+	T_CHECK_MSG(thrice, "restarts: %d", min_restarts());
+	T_REQUIRE(thrice);
+	long off = fl_log_size(fl_agent_log());
+	F.apps[0].ver = 3; /* what runs (the probe's version rolled back), scaled: a new */
+	F.apps[0].instances = 3; /* spec with the same component */
+	T_REQUIRE(fl_push(&F) > 0);
+	T_CHECK(fl_wait_set(&F, "00.003=3;01.001=1;", WAIT_MS));
+	T_CHECK(wait_state(F.site_status, 0, "deployed", WAIT_MS));
+	T_CHECK(fl_log_count(fl_agent_log(), off, "healthy at its new spec") == 1);
+	T_EQ_INT(fl_log_count(fl_agent_log(), off, "rolled back"), 0);
+}
+
 int main(void)
 {
 	T_RUN(test_setup);
 	if (t_failed_checks == 0) {
 		T_RUN(test_crash_loop_rolls_back);
 		T_RUN(test_probe_deadline_rolls_back);
+		T_RUN(test_old_restarts_no_crash_loop);
 	}
 	fl_stop(&F);
 	return t_done();
