@@ -95,6 +95,8 @@ bool h_wait_until_poll(bool (*cond)(void *), void *arg, int timeout_ms, int poll
 long long h_now_ms(void);
 /* A free TCP port on 127.0.0.1 (bind port 0, read it, close); -1 on failure. */
 int h_free_port(void);
+/* GET http://127.0.0.1:<port><path> (HTTP/1.0): the body (malloc'd), or NULL. */
+char *h_http_get(int port, const char *path);
 
 /* ---- processes ---------------------------------------------------------------------- */
 

@@ -346,7 +346,7 @@ static void proxy_free(struct h_proxy *x)
 /* ---- monitoring over HTTP/1.0 ----------------------------------------------------------- */
 
 /* GET path on 127.0.0.1:port; the body (caller frees) if the status is 200. */
-static char *http_get(int port, const char *path)
+char *h_http_get(int port, const char *path)
 {
 	int fd = connect_local(port);
 	if (fd < 0)
@@ -391,12 +391,12 @@ static char *http_get(int port, const char *path)
 
 char *h_nats_monitor_text(const h_nats *s, const char *path)
 {
-	return http_get(s->http_port, path);
+	return h_http_get(s->http_port, path);
 }
 
 json_t *h_nats_monitor(const h_nats *s, const char *path)
 {
-	char *body = http_get(s->http_port, path);
+	char *body = h_http_get(s->http_port, path);
 	if (!body)
 		return NULL;
 	json_t *j = json_loads(body, 0, NULL);

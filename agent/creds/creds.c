@@ -15,7 +15,7 @@
  *   ($JS.hub.API from a site) are listed as they are sent.
  * - A site's leaf link is one more user at the hub, LEAFNODE only, in an account of
  *   its own (see the exports below). Across it the hub mirrors KV_outpost to the site
- *   and sources the site's status.
+ *   and takes the site's status reports.
  * - The site's remote refuses what a hub must never send it (deny_imports). */
 #include "outpost/agent/creds/creds.h"
 
@@ -36,10 +36,10 @@ struct perms {
 };
 
 /* The hub's desired-state writer: its two buckets (created when missing; the status
- * stream updated to add a source per announced site), every key of `outpost`, only
- * hub.sync and hub.rollout.* of `outpost-status`, which it reads (the sites' reports,
- * for canary waves); it answers sync.now, announce, and rollout promote and halt
- * requests. It reads the
+ * stream updated once to drop the sources an older outpost added), every key of
+ * `outpost`, of `outpost-status` hub.sync, hub.rollout.* and the sites' keys, which it
+ * writes as the sites report them and reads (for canary waves); it answers sync.now,
+ * the sites' status reports, and rollout promote and halt requests. It reads the
  * artifact store (which digests the accepted revision lacks) and is who runs
  * `outpost artifact gc`: delete markers on metas and purges; it never creates the store
  * or puts chunks. */
@@ -49,14 +49,15 @@ static const struct perms sync_perms = {
 		"$JS.API.CONSUMER.DELETE.KV_outpost.*", "$KV.outpost.>",
 		"$JS.API.STREAM.INFO.KV_outpost-status", "$JS.API.STREAM.CREATE.KV_outpost-status",
 		"$JS.API.STREAM.UPDATE.KV_outpost-status", "$KV.outpost-status.hub.sync",
-		"$KV.outpost-status.hub.rollout.>", "$JS.API.CONSUMER.CREATE.KV_outpost-status",
+		"$KV.outpost-status.hub.rollout.>", "$KV.outpost-status.site.>",
+		"$JS.API.CONSUMER.CREATE.KV_outpost-status",
 		"$JS.API.CONSUMER.DELETE.KV_outpost-status.*",
 		"$JS.API.STREAM.INFO.OBJ_outpost-artifacts",
 		"$JS.API.STREAM.MSG.GET.OBJ_outpost-artifacts",
 		"$JS.API.CONSUMER.CREATE.OBJ_outpost-artifacts",
 		"$JS.API.CONSUMER.DELETE.OBJ_outpost-artifacts.*", "$JS.FC.OBJ_outpost-artifacts.>",
 		"$JS.API.STREAM.PURGE.OBJ_outpost-artifacts", "$O.outpost-artifacts.M.>"},
-	.sub = {"_INBOX.{u}.>", "outpost.hub.sync.now", "outpost.hub.site.announce",
+	.sub = {"_INBOX.{u}.>", "outpost.hub.sync.now", "outpost.hub.status.*",
 		"outpost.hub.rollout.promote", "outpost.hub.rollout.halt"},
 	.responses = true,
 };
@@ -117,12 +118,8 @@ static const struct perms hook_perms = {
  * hub, subscribe what the hub delivers to it; only this site's subjects are named.
  * - the site's mirror of KV_outpost: it creates its consumer on the hub (reply on
  *   $JSC.R), receives on $JS.M, answers flow control on $JS.FC.KV_outpost;
- * - the hub's source of the site's status: the hub creates a consumer at the site
- *   (on $JS.<site>.API, filtered to the site's keys; the site answers on the _R_
- *   subject of the service import), which delivers on $JS.S and gets flow control
- *   answers on $JS.FC.KV_outpost-status;
- * - the agent: announces itself, reads the hub's bucket (stream info, a watcher)
- *   when its mirror stalls, and gets replies on its own inbox;
+ * - the agent: reports the site's status on its own subject, reads the hub's bucket
+ *   (stream info, a watcher) when its mirror stalls, and gets replies on its own inbox;
  * - outpost logs at the hub: the requests to this site's hosts (answered on _R_);
  * - the site's copy of the artifact store: two sources per artifact, each a consumer it
  *   creates on the hub's store (CONSUMER.CREATE.<stream>.<name>.<filter>; the reply on
@@ -135,15 +132,13 @@ static const struct perms hook_perms = {
 static const struct perms leaf_perms = {
 	.pub = {"$JS.hub.API.CONSUMER.CREATE.KV_outpost", "$JS.hub.API.STREAM.INFO.KV_outpost",
 		"$JS.hub.API.CONSUMER.DELETE.KV_outpost.*", "$JS.FC.KV_outpost.>", "_R_.>",
-		"$JS.S.>", "outpost.hub.site.announce",
-		"$JS.hub.API.CONSUMER.CREATE.OBJ_outpost-artifacts",
+		"outpost.hub.status.{s}", "$JS.hub.API.CONSUMER.CREATE.OBJ_outpost-artifacts",
 		"$JS.hub.API.CONSUMER.CREATE.OBJ_outpost-artifacts.>",
 		"$JS.hub.API.CONSUMER.DELETE.OBJ_outpost-artifacts.*",
 		"$JS.hub.API.STREAM.INFO.OBJ_outpost-artifacts",
 		"$JS.hub.API.STREAM.MSG.GET.OBJ_outpost-artifacts",
 		"$JS.FC.OBJ_outpost-artifacts.>"},
-	.sub = {"_INBOX.agent.{s}.>", "$JSC.R.>", "$JS.M.>", "$JS.FC.KV_outpost-status.>",
-		"$JS.{s}.API.CONSUMER.CREATE.KV_outpost-status.>", "outpost-logs.{s}.*",
+	.sub = {"_INBOX.agent.{s}.>", "$JSC.R.>", "$JS.M.>", "outpost-logs.{s}.*",
 		"outpost-artifacts.{s}.>"}, /* OP_CREDS_ART_DELIVER */
 	.leaf = true,
 };
@@ -151,7 +146,7 @@ static const struct perms leaf_perms = {
 /* The site's agent, at its own site (its domain's $JS.<site>.API is mapped to $JS.API
  * before permissions apply): the mirror and the site's status bucket, the site's own
  * status keys, commands to the site's hosts and their heartbeats; across the link,
- * the announce and the reads of the hub's bucket. The site's copy of the artifact store
+ * the status reports and the reads of the hub's bucket. The site's copy of the artifact store
  * is its to make, change, drop, purge and read; the hub's store it only reads. */
 static const struct perms agent_perms = {
 	.pub = {"$JS.API.STREAM.INFO.KV_outpost", "$JS.API.STREAM.CREATE.KV_outpost",
@@ -163,7 +158,7 @@ static const struct perms agent_perms = {
 		"$KV.outpost-status.site.{s}.>", "$JS.hub.API.STREAM.INFO.KV_outpost",
 		"$JS.hub.API.CONSUMER.CREATE.KV_outpost",
 		"$JS.hub.API.CONSUMER.DELETE.KV_outpost.*", "$JS.FC.KV_outpost.>",
-		"outpost.{s}.host.*.cmd", "outpost.hub.site.announce",
+		"outpost.{s}.host.*.cmd", "outpost.hub.status.{s}",
 		"$JS.API.STREAM.INFO.OBJ_outpost-artifacts",
 		"$JS.API.STREAM.CREATE.OBJ_outpost-artifacts",
 		"$JS.API.STREAM.UPDATE.OBJ_outpost-artifacts",
@@ -196,13 +191,12 @@ static const struct perms host_perms = {
 
 /* What the site's server refuses from the hub, whatever the hub's own config says (a
  * hub may be compromised): host commands and heartbeats, writes to any of the site's
- * streams and keys, account-wide JetStream calls. The hub keeps what it needs:
- * creating its source consumer on the site's status stream, and asking the hosts for
- * logs (outpost-logs.<site>.<host>, outside outpost.> so that the deny of outpost.>
- * stays whole: a deny has no exceptions). */
-static const char *const deny_imports[] = {"outpost.>", "$KV.>", "$OBJ.>", "$JS.API.>",
-	"$JS.{s}.API.STREAM.>", "$JS.{s}.API.$KV.>", "$JS.{s}.API.$OBJ.>", "$JS.{s}.API.ACCOUNT.>",
-	"$JS.{s}.API.META.>", "$JS.{s}.API.SERVER.>", NULL};
+ * streams and keys, any JetStream call in the site's domain (sites report their status:
+ * the hub reads nothing of a site's JetStream). The hub keeps what it needs: asking the
+ * hosts for logs (outpost-logs.<site>.<host>, outside outpost.> so that the deny of
+ * outpost.> stays whole: a deny has no exceptions). */
+static const char *const deny_imports[] = {
+	"outpost.>", "$KV.>", "$OBJ.>", "$JS.API.>", "$JS.{s}.API.>", NULL};
 /* The site's own traffic stays at the site. */
 static const char *const deny_exports[] = {"outpost.{s}.>", NULL};
 
@@ -222,14 +216,14 @@ struct xport {
 };
 
 /* OUTPOST to SITES: the mirror's consumer (and the agent's direct reads), its
- * deliveries and flow control; the announce; the agents' inboxes; the artifact store's
- * source consumers, reads and flow control, and their deliveries. */
+ * deliveries and flow control; each site's status reports; the agents' inboxes; the artifact
+ * store's source consumers, reads and flow control, and their deliveries. */
 static const struct xport hub_to_sites[] = {
 	{"service", "$JS.API.CONSUMER.CREATE.KV_outpost", false},
 	{"service", "$JS.API.STREAM.INFO.KV_outpost", false},
 	{"service", "$JS.API.CONSUMER.DELETE.KV_outpost.*", false},
 	{"service", "$JS.FC.KV_outpost.>", false},
-	{"service", "outpost.hub.site.announce", false},
+	{"service", "outpost.hub.status.{s}", true},
 	{"stream", "$JS.M.>", false},
 	{"stream", "_INBOX.agent.>", false},
 	{"service", "$JS.API.CONSUMER.CREATE.OBJ_outpost-artifacts", false},
@@ -242,14 +236,9 @@ static const struct xport hub_to_sites[] = {
 	{NULL, NULL, false},
 };
 
-/* SITES to OUTPOST: the hub's source of each site's status: its consumer requests
- * (one subject per site), the deliveries and the flow control answers; the log
- * requests to each site's hosts. */
+/* SITES to OUTPOST: the log requests to each site's hosts. */
 static const struct xport sites_to_hub[] = {
-	{"service", "$JS.{s}.API.CONSUMER.CREATE.KV_outpost-status.>", true},
 	{"service", "outpost-logs.{s}.*", true},
-	{"service", "$JS.FC.KV_outpost-status.>", false},
-	{"stream", "$JS.S.>", false},
 	{NULL, NULL, false},
 };
 

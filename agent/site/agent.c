@@ -2,8 +2,8 @@
  * parts, each owned by one file: the hosts and their liveness (hosts.c), the mirror and
  * its watcher (mirror.c), the revision running (apply.c), reconcile rounds
  * (reconcile.c), status (status.c). This file composes them: connection, buckets, the
- * heartbeat subscription and the announce to the hub; then, on every change or every
- * half second, the choice of revision, a reconcile round, its status, and the mirror's
+ * heartbeat subscription, and the status reports to the hub (report.c); then, on every change or
+ * every half second, the choice of revision, a reconcile round, its status, and the mirror's
  * measure. Nothing here needs the hub: the mirror is local and so are the hosts. */
 #include <jansson.h>
 #include <stdio.h>
@@ -41,10 +41,7 @@ struct op_agent {
 	ag_stage stage; /* artifacts staged at the site */
 	op_err problem; /* the revision choice's, for status */
 	op_err fault; /* the last round's failure, for status; logged once */
-	struct {
-		bool done, refused; /* refused: logged once */
-		int64_t next_ms;
-	} announce;
+	ag_report report; /* the site's status, to the hub */
 };
 
 static void on_heartbeat(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
@@ -58,42 +55,6 @@ static void on_heartbeat(natsConnection *nc, natsSubscription *sub, natsMsg *msg
 		ag_wake_poke(&a->wake);
 	pthread_mutex_unlock(&a->wake.mu);
 	natsMsg_Destroy(msg);
-}
-
-/* ---- announce: the hub adds this site's status as a source --------------------------- */
-
-static void announce(op_agent *a, int64_t now)
-{
-	if (a->announce.done || now < a->announce.next_ms)
-		return;
-	a->announce.next_ms = now + 5000;
-	json_t *labels = json_object();
-	for (size_t i = 0; labels && i < a->cfg.labels.n; i++)
-		json_object_set_new(
-			labels, a->cfg.labels.v[i].key, json_string(a->cfg.labels.v[i].val));
-	json_t *j = json_pack("{s:i, s:s, s:o}", "v", 1, "site", a->cfg.site, "labels", labels);
-	char *body = j ? json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
-	json_decref(j);
-	natsMsg *reply = NULL;
-	if (body &&
-		natsConnection_RequestString(
-			&reply, a->bus.nc, "outpost.hub.site.announce", body, 1000) == NATS_OK) {
-		json_t *r = json_loadb(
-			natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply), 0, NULL);
-		if (json_is_true(json_object_get(r, "ok"))) {
-			a->announce.done = true;
-			op_log_info("announced to the hub", "site=%s", a->cfg.site);
-		} else if (!a->announce.refused) {
-			a->announce.refused = true; /* once: it is asked again every 5 s */
-			const char *why = json_string_value(json_object_get(r, "error"));
-			op_log_warn("the hub refused this site's announce",
-				"site=%s error=\"%.200s\"", a->cfg.site,
-				why ? why : "unreadable reply");
-		}
-		json_decref(r);
-		natsMsg_Destroy(reply);
-	}
-	free(body);
 }
 
 /* ---- artifacts: the gate and the round's wants ----------------------------------------- */
@@ -178,6 +139,10 @@ int op_agent_new(op_agent **out, const op_agent_cfg *cfg, op_err *e)
 	snprintf(name, sizeof name, "outpost-agent-%s", cfg->site);
 	if (rc == 0)
 		rc = op_bus_connect(&a->bus, cfg->nats, name, cfg->site, 0, e);
+	ag_report_init(&a->report, cfg->site);
+	if (rc == 0 && ag_report_start(&a->report, a->bus.nc) != 0)
+		rc = op_err_set(e, OP_ENOMEM, "cannot start the status reports");
+	a->status.report = &a->report;
 	if (rc) {
 		op_agent_free(a);
 		return rc;
@@ -344,7 +309,6 @@ int op_agent_run(op_agent *a, volatile int *stop)
 		round_locked(a, op_now_ms());
 		pthread_mutex_unlock(&a->wake.mu);
 		int64_t now = op_now_ms();
-		announce(a, now);
 		ag_mirror_check(&a->mirror, now);
 		ag_stage_step(&a->stage, now);
 	}
@@ -368,6 +332,8 @@ void op_agent_free(op_agent *a)
 	if (a->hbsub)
 		natsSubscription_Destroy(a->hbsub);
 	ag_restart_clear(&a->restart);
+	ag_report_clear(&a->report); /* before the connection it sends on */
+	a->status.report = NULL;
 	if (a->desired)
 		kvStore_Destroy(a->desired);
 	if (a->status_kv)

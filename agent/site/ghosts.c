@@ -72,7 +72,8 @@ void ag_ghosts_write(ag_status *st, const ag_status_in *si)
 		}
 		if (g->seen && wall - g->seen > AG_GHOST_FORGET_S) {
 			op_log_info("forgetting a host not heard for a day", "host=%s", id);
-			kvStore_Delete(st->kv, g->key);
+			if (kvStore_Delete(st->kv, g->key) == NATS_OK && st->report)
+				ag_report_put(st->report, g->key, NULL);
 			drop(st, i);
 			continue;
 		}

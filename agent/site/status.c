@@ -110,6 +110,8 @@ void ag_status_put(ag_status *st, const char *key, json_t *body, const char *see
 	char *out = json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT);
 	json_decref(body);
 	natsStatus ns = out ? kvStore_PutString(NULL, st->kv, key, out) : NATS_NO_MEMORY;
+	if (ns == NATS_OK && st->report)
+		ag_report_put(st->report, key, out);
 	free(out);
 	if (ns == NATS_OK) {
 		free(r->body);
@@ -405,7 +407,8 @@ void ag_status_write(ag_status *st, const ag_status_in *si)
 			i++;
 			continue;
 		}
-		kvStore_Delete(st->kv, st->rec[i].key);
+		if (kvStore_Delete(st->kv, st->rec[i].key) == NATS_OK && st->report)
+			ag_report_put(st->report, st->rec[i].key, NULL);
 		free(st->rec[i].key);
 		free(st->rec[i].body);
 		st->rec[i] = st->rec[--st->nrec];

@@ -14,6 +14,7 @@
 #include "holds_int.h"
 #include "hosts_int.h"
 #include "policy_int.h"
+#include "report_int.h"
 #include "table_int.h"
 
 typedef struct ag_status_rec {
@@ -47,6 +48,7 @@ typedef struct ag_status {
 	size_t nghosts, capghosts;
 	bool ghosts_loaded;
 	kvStore *kv; /* borrowed: the site's outpost-status; NULL until it is open */
+	ag_report *report; /* borrowed: what is written goes to the hub too; NULL none */
 	ag_status_rec *rec;
 	size_t nrec, caprec;
 	int64_t last_resync_ms;

@@ -27,7 +27,7 @@ int op_cli_label(op_kvs *labels, const char *kv, op_err *e)
 			kv);
 	if (op_kvs_get(labels, key))
 		return op_err_set(e, OP_EUSAGE, "--label %s given twice", key);
-	/* One place is kept for the implicit site= label: a heartbeat or an announce with
+	/* One place is kept for the implicit site= label: a heartbeat with
 	 * more than OP_HB_MAX_LABELS would be refused at the other end. */
 	if (labels->n + 1 >= OP_HB_MAX_LABELS)
 		return op_err_set(e, OP_EUSAGE, "--label: at most %d labels", OP_HB_MAX_LABELS - 1);

@@ -17,6 +17,7 @@
 #include "outpost/sync/loop/rollouts.h"
 #include "outpost/sync/publish/fresh_pub.h"
 #include "outpost/agent/base/log.h"
+#include "outpost/sync/loop/reports.h"
 #include "outpost/agent/wire/marker.h"
 #include "outpost/sync/git/policy.h"
 #include "outpost/sync/git/proofgen.h"
@@ -169,7 +170,7 @@ static int ensure_bus(op_sync *s, op_err *e)
 		kvConfig c;
 		kvConfig_Init(&c);
 		c.Bucket = OP_STATUS_BUCKET;
-		c.Description = "outpost status: hub.sync, and every site's, sourced";
+		c.Description = "outpost status: hub.sync, and every site's, as it reports";
 		c.History = 1;
 		c.MaxValueSize = OP_MAX_VALUE;
 		c.StorageType = js_FileStorage;
@@ -177,6 +178,10 @@ static int ensure_bus(op_sync *s, op_err *e)
 		int rc = op_bus_kv(&s->bus, &c, &s->status, e);
 		if (rc)
 			return rc;
+		op_err de = {0};
+		if (op_reports_drop_sources(&s->bus, &de) != 0)
+			op_log_warn("status stream: cannot check for old sources", "error=\"%s\"",
+				de.msg);
 	}
 	check_replicas(s, "KV_" OP_STATUS_BUCKET, &s->status_checked);
 	/* The artifact store is made by outpost artifact put: checked once it exists. */

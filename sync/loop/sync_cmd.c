@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "outpost/sync/loop/announce.h"
+#include "outpost/sync/loop/reports.h"
 #include "outpost/agent/bus/bus.h"
 #include "outpost/agent/base/cli.h"
 #include "outpost/agent/base/log.h"
@@ -228,7 +228,8 @@ static int64_t fresh_tick(op_sync *s, int64_t every, int64_t due, bool accepted)
 static int run_loop(op_sync *s, int64_t interval, int64_t fresh_every)
 {
 	int64_t fresh_due = 0, roll_due = 0;
-	natsSubscription *sub = NULL, *ann = NULL, *promote = NULL, *halt = NULL;
+	natsSubscription *sub = NULL, *promote = NULL, *halt = NULL;
+	op_reports *reports = NULL;
 	int64_t backoff = 1000;
 	bool lost = false;
 	signal(SIGINT, on_signal);
@@ -260,8 +261,10 @@ static int run_loop(op_sync *s, int64_t interval, int64_t fresh_every)
 			subscribe(b, &halt, OP_SUBJECT_HALT, on_rollout);
 		}
 		op_err e = {0};
-		if (!ann && b && o.kind != OP_SYNC_FAILED && op_announce_serve(b, &ann, &e) != 0)
-			op_log_warn("cannot serve site announcements", "error=\"%s\"", e.msg);
+		if (!reports && b && o.kind != OP_SYNC_FAILED &&
+			op_reports_serve(b, &reports, &e) != 0)
+			op_log_warn(
+				"cannot serve the sites' status reports", "error=\"%s\"", e.msg);
 		reply_all(s, &o, take, ntake);
 		op_sync_rollouts(s);
 		roll_due = op_now_ms() + OP_ROLLOUT_TICK_MS;
@@ -296,8 +299,7 @@ static int run_loop(op_sync *s, int64_t interval, int64_t fresh_every)
 		op_log_info("sync stopping", "signal=%s", "TERM/INT");
 	if (sub)
 		natsSubscription_Destroy(sub);
-	if (ann)
-		natsSubscription_Destroy(ann);
+	op_reports_stop(reports);
 	if (promote)
 		natsSubscription_Destroy(promote);
 	if (halt)

@@ -60,10 +60,52 @@ static h_nats **sites;
 static site_app *seen;
 static kvWatcher *watch;
 
+/* BENCH_PROF=1: each hub node serves Go's profiles (prof_port), read once everything
+ * runs: where the hub's memory goes (the heap profile's MemStats, and its file). */
+static int prof_port[HUB_NODES];
+
+static const char *prof_text(const h_nats *s, void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < HUB_NODES; i++)
+		if (!prof_port[i]) {
+			prof_port[i] = h_free_port();
+			(void)s;
+			return h_str("prof_port: %d\n", prof_port[i]);
+		}
+	return "";
+}
+
 static int hub_start(hub *h)
 {
 	h->n = HUB_NODES;
+	if (getenv("BENCH_PROF")) {
+		h_nats_cfg c = {.text = prof_text};
+		return h_hub_cluster_start_cfg(HUB_NODES, h->node, &c) ? 0 : -1;
+	}
 	return h_hub_cluster_start(HUB_NODES, h->node) ? 0 : -1;
+}
+
+/* The heap profile's MemStats of each node, one line each; the profiles kept as files. */
+static void hub_prof(const char *when)
+{
+	for (int i = 0; i < HUB_NODES && prof_port[i]; i++) {
+		char *t = h_http_get(prof_port[i], "/debug/pprof/heap?debug=1");
+		if (!t)
+			continue;
+		h_write(h_path("heap-%d-%s.txt", i + 1, when), "%s", t);
+		const char *keys[] = {"# HeapInuse = ", "# HeapIdle = ", "# HeapReleased = ",
+			"# StackInuse = ", "# Sys = "};
+		printf("  hub-%d heap, %s:", i + 1, when);
+		for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+			const char *p = strstr(t, keys[k]);
+			if (p)
+				printf(" %s %.1f MB", keys[k] + 2,
+					atoll(p + strlen(keys[k])) / 1048576.0);
+		}
+		printf("\n");
+		free(t);
+	}
 }
 
 /* Says which step failed; -1. */
@@ -346,6 +388,9 @@ static int run(fleet *f, hub *h)
 	if (boot < 0)
 		return -1;
 	printf("  agents and hosts started, every site running v1: %lld ms\n", boot);
+	printf("  hub RSS with outpost running, before any push: %.1f MB\n",
+		hub_rss_kb(h) / 1024.0);
+	hub_prof("before-pushes");
 
 	long long ms[PUSHES];
 	for (int i = 0; i < PUSHES; i++) {
@@ -362,6 +407,7 @@ static int run(fleet *f, hub *h)
 		PUSHES, p50, p99, each);
 	long long rss_full = hub_rss_kb(h);
 	hub_report(h, "everything running");
+	hub_prof("after-pushes");
 	hub_streams(h);
 
 	h_links_cut(sites, nsites);

@@ -297,7 +297,7 @@ static void test_heartbeat_for_another_host(void)
 
 static void test_hub_status_and_delete(void)
 {
-	/* The hub sources the site's status once the agent announced itself. */
+	/* The site reports its status to the hub (agent/site/report.c). */
 	T_CHECK(wait_status(h_nats_url(hub), "plant            web"));
 	T_CHECK(wait_status(h_nats_url(hub), "hub sync: accepted"));
 	/* A site or app nobody reports is an error naming what is known, not an empty

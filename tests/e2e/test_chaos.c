@@ -36,9 +36,9 @@
 #include "fleet.h"
 #include "t.h"
 
-/* After the hub's server was killed, its source of a site's status (and a site's mirror)
- * may stall for a while before nats-server retries it: a waved app then waits for its
- * promotion that long (41 s seen). */
+/* After the hub's server was killed, a site's mirror may stall for a while before
+ * nats-server retries it (the agent reads past it), and a waved app waits for its
+ * promotion until the canary's report reaches the hub (41 s seen). */
 #define DEADLINE_MS 150000
 #define NHOSTS 3
 #define NAPPS 6

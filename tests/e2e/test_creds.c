@@ -600,7 +600,7 @@ static void test_status_readers(void)
 	T_CHECK(wait_status_as(site7, "plant-7/status.creds", "\"verify\": \"edge\"", true));
 	T_CHECK(wait_status_as(site7, "plant-7/status.creds", "\"freshness\": \"fresh\"", true));
 	T_CHECK(wait_status_as(site9, "plant-9/status.creds", "\"freshness\": \"off\"", true));
-	/* the hub sources both sites' status through their leaf links */
+	/* both sites report their status to the hub through their leaf links */
 	T_CHECK(wait_status(hub, "hub/status.creds", "hub sync: accepted"));
 	T_CHECK(wait_status(hub, "hub/status.creds", "plant-7          web"));
 	T_CHECK(wait_status(hub, "hub/status.creds", "plant-9          web"));
@@ -899,6 +899,13 @@ static void test_agent_forbidden(void)
 	}
 	bool r = pub_refused(site7, c, "$JS.hub.API.$KV.outpost-status.site.plant-9.agent", FORGED);
 	record("plant-7 agent", "write plant-9's status at the hub", r, "site: publish permission",
+		not_forged(hub, "hub/status.creds", "outpost-status", "site.plant-9.agent"));
+	char forged[256];
+	snprintf(forged, sizeof forged,
+		"{\"v\":1,\"site\":\"plant-9\",\"put\":{\"site.plant-9.agent\":{\"v\":\"%s\"}}}",
+		FORGED);
+	r = pub_refused(site7, c, "outpost.hub.status.plant-9", forged);
+	record("plant-7 agent", "report plant-9's status to the hub", r, "site: publish permission",
 		not_forged(hub, "hub/status.creds", "outpost-status", "site.plant-9.agent"));
 	r = pub_refused(site7, c, "$KV.outpost-status.site.plant-9.agent", FORGED);
 	record("plant-7 agent", "write plant-9's status key at its site", r,
@@ -1259,9 +1266,9 @@ static void test_status_and_sync_forbidden(void)
 		same(m7, stream_snap(site7, "plant-7/agent.creds", "KV_outpost")));
 	r = pub_refused(hub, c, "outpost.plant-7.host.h1.cmd", FORGED);
 	record("hub sync", "command plant-7's host", r, "hub: publish permission", true);
-	r = pub_refused(hub, c, "$KV.outpost-status.site.plant-7.agent", FORGED);
-	record("hub sync", "write plant-7's status at the hub", r, "hub: publish permission",
-		not_forged(hub, "hub/status.creds", "outpost-status", "site.plant-7.agent"));
+	r = pub_refused(hub, c, "$KV.outpost-status.hub.x", FORGED);
+	record("hub sync", "write status keys that are neither a site's nor its own", r,
+		"hub: publish permission", true);
 	r = pub_refused(hub, c, "$JS.API.STREAM.DELETE.KV_outpost-status", NULL);
 	record("hub sync", "delete the status bucket", r, "hub: publish permission",
 		stream_snap(hub, c, "KV_outpost-status").exists);
@@ -1352,20 +1359,14 @@ static void test_compromised_hub(void)
 	struct snap st0 = stream_snap(site, "plant-7/agent.creds", "KV_outpost-status");
 	T_REQUIRE(st0.exists);
 
-	/* the control: the hub may create its source consumer on the site's status */
 	natsMsg *m = NULL;
-	natsStatus s = natsConnection_RequestString(&m, root,
-		"$JS.plant-7.API.CONSUMER.CREATE.KV_outpost-status",
-		"{\"stream_name\":"
-		"\"KV_outpost-status\",\"config\":{\"deliver_policy\":\"all\",\"ack_policy\":"
-		"\"none\",\"deliver_subject\":\"$JS.S.evil\",\"inactive_threshold\":1000000000}}",
-		5000);
-	T_CHECK_MSG(s == NATS_OK && m && strstr(natsMsg_GetData(m), "consumer_create_response"),
-		"the hub's source consumer request failed: %s", natsStatus_GetText(s));
-	natsMsg_Destroy(m);
-
+	natsStatus s;
 	const char *reqs[][2] = {
 		{"outpost.plant-7.host.h1.cmd", "command plant-7's host"},
+		/* sites report their status: the hub has no business in a site's JetStream */
+		{"$JS.plant-7.API.CONSUMER.CREATE.KV_outpost-status",
+			"read plant-7's status stream (a consumer)"},
+		{"$JS.plant-7.API.STREAM.INFO.KV_outpost-status", "read plant-7's stream info"},
 		{"$JS.plant-7.API.STREAM.PURGE.KV_outpost-status", "purge plant-7's status"},
 		{"$JS.plant-7.API.STREAM.DELETE.KV_outpost-status", "delete plant-7's status"},
 		{"$JS.plant-7.API.STREAM.CREATE.KV_outpost",

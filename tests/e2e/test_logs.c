@@ -84,7 +84,7 @@ static void test_logs_at_site_and_hub(void)
 	T_CHECK(logs_say(site, "--app talk", line));
 	T_CHECK(logs_say(site, "--app talk", "==> talk.main.0-"));
 	T_CHECK(logs_say(site, "--app talk", "(runs: running)"));
-	/* from the hub, across the leaf link: the hosts come from the sourced status */
+	/* from the hub, across the leaf link: the hosts come from the status the site reported */
 	T_CHECK(logs_say(hub, "--app talk", line));
 	/* usage and unknown names */
 	T_EQ_INT(h_run(NULL, "%s logs --site plant 2>/dev/null", bin), 2);

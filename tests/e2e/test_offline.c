@@ -38,7 +38,7 @@ static void test_setup(void)
 		.on = true, .ver = 1, .instances = 1, .daemon = true}; /* gw: one on every host */
 	T_REQUIRE(fl_push(&F) > 0);
 	T_CHECK(fl_wait_set(&F, fl_plan(&F), WAIT_MS));
-	/* The hub sources the site's status once the agent announced itself. */
+	/* The site reports its status to the hub (agent/site/report.c). */
 	T_CHECK(fl_wait_key(F.hub_status, h_str("site.%s.agent", F.name), WAIT_MS));
 }
 
@@ -409,8 +409,8 @@ static void catch_up(int k, int cut_ms, int deadline_ms, int base, struct trail 
 	T_EQ_INT(fl_log_count(fl_agent_log(), log0, "applying revision"), 1);
 	T_EQ_INT(fl_agent_seq(&F), (long long)F.seq);
 	struct view up = {"up", 0, ""};
-	/* Its status is sourced again once the hub's source of the site resumes, which may
-	 * stall after a long cut as a mirror does (HUB_WAIT_MS). */
+	/* Its status reaches the hub again with the site's next report after the link
+	 * is back (HUB_WAIT_MS leaves room for the link's own return). */
 	long long tu = h_now_ms();
 	bool upok = h_wait_until(hub_view_is, &up, HUB_WAIT_MS);
 	printf("  the hub saw the site up and level %lld ms after the site was\n", h_now_ms() - tu);

@@ -1,5 +1,5 @@
 /* Labels given on the command line (--label k=v) to agents and hosts: checked by the
- * rules heartbeats and announcements carry them under (proto.h). */
+ * rules heartbeats carry them under (proto.h). */
 #ifndef OUTPOST_LABEL_H
 #define OUTPOST_LABEL_H
 

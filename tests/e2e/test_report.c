@@ -1,0 +1,154 @@
+/* The sites' status reaching the hub as reports (agent/site/report.c, sync/loop/reports.c),
+ * end to end: a hub with its sync, a site with its agent and a host.
+ *
+ * What is checked: the site's keys reach the hub's outpost-status; a report that names
+ * another site's keys, or arrives on another site's subject, is refused and stores
+ * nothing; what changes at the site while the hub's sync is down reaches the hub once
+ * sync is back (the agent keeps it and retries); sources that an older outpost added to
+ * the hub's status stream are removed when sync starts. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fleet.h"
+#include "harness.h"
+#include "t.h"
+
+#define WAIT_MS 30000
+
+static fleet F;
+
+/* The hub's key of host h0 says alive as wanted. */
+static bool host_alive_is(void *arg)
+{
+	json_t *j = fl_kv_json(F.hub_status, "site.plant.host.h0");
+	bool ok = j && json_is_true(json_object_get(j, "alive")) == (arg != NULL);
+	json_decref(j);
+	return ok;
+}
+
+static bool site_host_dead(void *arg)
+{
+	(void)arg;
+	json_t *j = fl_kv_json(F.site_status, "site.plant.host.h0");
+	bool ok = j && json_is_false(json_object_get(j, "alive"));
+	json_decref(j);
+	return ok;
+}
+
+static bool agent_says(void *arg)
+{
+	return fl_log_count(fl_agent_log(), *(long *)arg, "status does not reach the hub") == 1;
+}
+
+static void test_setup(void)
+{
+	T_REQUIRE(fl_start(&F, "plant", 1));
+	F.apps[0] = (fl_app){.on = true, .ver = 1, .instances = 1};
+	T_REQUIRE(fl_push(&F) > 0);
+	T_CHECK(fl_wait_set(&F, "00.001=1;", WAIT_MS));
+	T_CHECK(fl_wait_key(F.hub_status, "site.plant.app.a00", WAIT_MS));
+	T_CHECK(h_wait_until(host_alive_is, (void *)1, WAIT_MS));
+}
+
+/* The hub's answer to a report sent by hand. */
+static const char *ask(const char *subject, const char *body)
+{
+	natsMsg *m = NULL;
+	natsStatus s = natsConnection_RequestString(&m, F.site_nc, subject, body, 5000);
+	const char *out = h_str("%s", s == NATS_OK ? natsMsg_GetData(m) : natsStatus_GetText(s));
+	natsMsg_Destroy(m);
+	return out;
+}
+
+static void test_forged_refused(void)
+{
+	/* across the leaf link, as a site's agent would send them */
+	const char *r = ask("outpost.hub.status.plant",
+		"{\"v\":1,\"site\":\"plant\",\"put\":{\"site.other.agent\":{\"v\":1}}}");
+	T_CHECK_MSG(strstr(r, "\"ok\":false") && strstr(r, "not under site.plant."), "%s", r);
+	r = ask("outpost.hub.status.other",
+		"{\"v\":1,\"site\":\"plant\",\"put\":{\"site.plant.agent\":{\"forged\":1}}}");
+	T_CHECK_MSG(strstr(r, "\"ok\":false") && strstr(r, "not the site of the subject"), "%s", r);
+	r = ask("outpost.hub.status.plant",
+		"{\"v\":1,\"site\":\"plant\",\"put\":{\"hub.sync\":{}}}");
+	T_CHECK_MSG(strstr(r, "\"ok\":false"), "%s", r);
+	json_t *j = fl_kv_json(F.hub_status, "site.other.agent");
+	T_CHECK(j == NULL);
+	json_decref(j);
+	j = fl_kv_json(F.hub_status, "site.plant.agent");
+	T_CHECK(j && !json_object_get(j, "forged"));
+	json_decref(j);
+	j = fl_kv_json(F.hub_status, "hub.sync");
+	T_CHECK(j && json_object_get(j, "outcome"));
+	json_decref(j);
+	/* refused once in sync's log per site, not once a report */
+	T_CHECK(fl_log_count(h_path("sync.log"), 0, "site report refused") <= 2);
+	/* an honest one is stored */
+	r = ask("outpost.hub.status.plant",
+		"{\"v\":1,\"site\":\"plant\",\"put\":{\"site.plant.extra\":{\"v\":1}}}");
+	T_CHECK_MSG(strstr(r, "\"ok\":true"), "%s", r);
+	T_CHECK(fl_wait_key(F.hub_status, "site.plant.extra", WAIT_MS));
+	r = ask("outpost.hub.status.plant",
+		"{\"v\":1,\"site\":\"plant\",\"del\":[\"site.plant.extra\"]}");
+	T_CHECK_MSG(strstr(r, "\"ok\":true"), "%s", r);
+	j = fl_kv_json(F.hub_status, "site.plant.extra");
+	T_CHECK(j == NULL);
+	json_decref(j);
+}
+
+static void test_kept_while_sync_down(void)
+{
+	T_REQUIRE(h_proc_stop(F.sync_pid, false, 10000) == 0);
+	F.sync_pid = 0;
+	long off = fl_log_size(fl_agent_log());
+	T_REQUIRE(fl_box_down(&F, 0));
+	/* the site knows; the hub cannot hear it */
+	T_REQUIRE(h_wait_until(site_host_dead, NULL, WAIT_MS));
+	T_CHECK(host_alive_is((void *)1));
+	T_CHECK(h_wait_until(agent_says, (void *)&off, WAIT_MS));
+
+	/* An older outpost's source on the hub's status stream, removed when sync starts. */
+	jsStreamInfo *si = NULL;
+	T_REQUIRE(js_GetStreamInfo(&si, F.hub_js, "KV_outpost-status", NULL, NULL) == NATS_OK);
+	jsExternalStream ext = {.APIPrefix = "$JS.plant.API", .DeliverPrefix = ""};
+	jsStreamSource src = {.Name = "KV_outpost-status",
+		.FilterSubject = "$KV.outpost-status.site.plant.>",
+		.External = &ext};
+	jsStreamSource *srcs[] = {&src};
+	si->Config->Sources = srcs;
+	si->Config->SourcesLen = 1;
+	jsStreamInfo *up = NULL;
+	natsStatus s = js_UpdateStream(&up, F.hub_js, si->Config, NULL, NULL);
+	si->Config->Sources = NULL;
+	si->Config->SourcesLen = 0;
+	jsStreamInfo_Destroy(si);
+	T_REQUIRE(s == NATS_OK && up && up->Config->SourcesLen == 1);
+	jsStreamInfo_Destroy(up);
+
+	T_REQUIRE(fl_start_sync(&F) > 0);
+	T_CHECK(h_wait_until(host_alive_is, NULL, WAIT_MS));
+	T_CHECK(fl_log_count(fl_agent_log(), off, "status reaches the hub again") >= 1);
+	si = NULL;
+	T_REQUIRE(js_GetStreamInfo(&si, F.hub_js, "KV_outpost-status", NULL, NULL) == NATS_OK);
+	T_EQ_INT(si->Config->SourcesLen, 0);
+	jsStreamInfo_Destroy(si);
+	T_EQ_INT(fl_log_count(h_path("sync.log"), 0, "status sources of an older outpost removed"),
+		1);
+
+	/* the box back: alive at the hub again */
+	T_REQUIRE(fl_start_host(&F, 0) > 0);
+	T_CHECK(h_wait_until(host_alive_is, (void *)1, WAIT_MS));
+}
+
+int main(void)
+{
+	T_RUN(test_setup);
+	if (t_failed_checks == 0) {
+		T_RUN(test_forged_refused);
+		T_RUN(test_kept_while_sync_down);
+	}
+	fl_stop(&F);
+	return t_done();
+}
