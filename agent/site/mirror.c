@@ -11,6 +11,11 @@
  * deleting and re-creating it would repair it at once but drops the site's only copy
  * for as long as the link may take to come back; it catches up by itself later, and
  * a restart of the site's nats-server with the link up repairs it at once.
+ * The hub is not asked while the mirror is idle: live (it hears from its origin every
+ * second, deliveries or heartbeats), level with what the hub said, and unchanged; it
+ * is asked at once when the mirror changes or stops hearing, and every AG_HUB_POLL_MS
+ * anyway. A fleet's agents asking the hub's stream leader once a second each would
+ * cost the hub a request a second per site.
  * The mirror's keys reach the loop through a watcher thread (kvEntry_Delta says how many
  * of the mirror's messages it has yet to deliver: 0 means the table is as new as the
  * mirror was then, which the revision choice needs to know during a catch-up). */
@@ -29,6 +34,8 @@
 #define AG_MIRROR_FRESH_MS 3000 /* a hub answer older than this is not relied on */
 #define AG_HUB_WAIT_MS 1000 /* per request across the link */
 #define AG_HUB_REREAD_MS 10000 /* a failed or incomplete read of the hub is retried */
+#define AG_MIRROR_HEARD_MS 1500 /* heard from the hub this lately (it hears every second) */
+#define AG_HUB_POLL_MS 30000 /* the hub is asked at least this often */
 
 const char *ag_mirror_state_name(enum ag_mirror_state s)
 {
@@ -65,6 +72,7 @@ static int take(ag_mirror *m, kvEntry *e, bool *nomem)
 			(size_t)kvEntry_ValueLen(e), op != kvOp_Put);
 		m->watch_delta = kvEntry_Delta(e);
 		m->last_change_ms = op_now_ms();
+		m->changed = true; /* measured again at once, asking the hub */
 		if (rc)
 			m->watch_init = false; /* not level with the mirror: not done */
 	} else {
@@ -216,8 +224,14 @@ static void set_state(ag_mirror *m, enum ag_mirror_state st, uint64_t mirror_las
 
 void ag_mirror_check(ag_mirror *m, int64_t now)
 {
-	if (now < m->next_check_ms || !m->kv)
+	pthread_mutex_lock(&m->wake->mu);
+	bool changed = m->changed;
+	pthread_mutex_unlock(&m->wake->mu);
+	if ((!changed && now < m->next_check_ms) || !m->kv)
 		return;
+	pthread_mutex_lock(&m->wake->mu);
+	m->changed = false;
+	pthread_mutex_unlock(&m->wake->mu);
 	m->next_check_ms = now + AG_MIRROR_CHECK_MS;
 	op_err e = {0};
 	if (!m->hubjs && op_site_hub_js(m->bus, AG_HUB_WAIT_MS, &m->hubjs, &e) != 0)
@@ -226,11 +240,27 @@ void ag_mirror_check(ag_mirror *m, int64_t now)
 	if (!op_bus_connected(m->bus) || op_site_mirror_info(m->bus, &mi, &e) != 0)
 		return; /* the site server is away: nothing to compare */
 	uint64_t hub_last = 0;
-	int rc = op_site_hub_last(m->hubjs, &hub_last, &e);
-	bool ok = rc == 0 || rc == OP_ENOTFOUND;
+	bool ok;
+	/* Idle: the mirror live and level with what the hub said, nothing new since. Then
+	 * the link is up and the hub has nothing newer than it had; the answer is not made
+	 * fresher than it is (the revision choice relies on a fresh one), and whatever
+	 * arrives in the mirror is measured at once, asking the hub (right after a cut, a
+	 * mirror reports no lag before it learnt what the hub holds). */
+	bool heard = mi.is_mirror && mi.active_ms >= 0 && mi.active_ms <= AG_MIRROR_HEARD_MS;
+	bool idle = heard && m->heard && m->state == AG_MIRROR_OK && !changed &&
+		mi.last_seq == m->last_seq && m->asked_ms && now - m->asked_ms < AG_HUB_POLL_MS;
+	m->heard = heard;
+	if (idle) {
+		ok = true;
+		hub_last = m->hub_last;
+	} else {
+		int rc = op_site_hub_last(m->hubjs, &hub_last, &e);
+		ok = rc == 0 || rc == OP_ENOTFOUND;
+		m->asked_ms = now;
+	}
 	pthread_mutex_lock(&m->wake->mu);
 	m->hub_ok = ok;
-	if (ok) {
+	if (ok && !idle) {
 		m->hub_ok_ms = now;
 		m->hub_last = hub_last;
 	}

@@ -43,6 +43,9 @@ typedef struct ag_mirror {
 	int64_t progress_ms; /* the mirror last moved, was level, or the hub was away */
 	int64_t stalled_ms; /* since when it is stalled; 0 not */
 	int64_t next_check_ms;
+	int64_t asked_ms; /* the hub was last asked for its last sequence; 0 never */
+	bool heard; /* at the last check, the mirror had heard from the hub lately */
+	bool changed; /* mu: the watcher delivered since the last check */
 	uint64_t read_last; /* hub_last when the hub's bucket was last read */
 	int64_t read_ms; /* when */
 	bool read_failed; /* the last read failed (logged once) */

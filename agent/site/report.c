@@ -14,6 +14,8 @@
 #define REPORT_TIMEOUT_MS 2000 /* per request */
 #define RETRY_MIN_MS 500 /* after a failure; doubles up to RETRY_MAX_MS */
 #define RETRY_MAX_MS 4000
+#define QUIET_MS 5000 /* failing this long before it is said */
+#define NOBODY_QUIET_MS 60000 /* no one answering, this long */
 /* Below OP_REPORT_MAX_BYTES: what a request may hold besides the values. */
 #define BATCH_BYTES (OP_REPORT_MAX_BYTES - 4096)
 
@@ -108,15 +110,16 @@ static void stored(ag_report *r, char **keys, const uint64_t *gens, size_t n)
 }
 
 /* Sends one request; 0 when the hub stored it, else why not into why. */
-static int send_one(ag_report *r, const char *body, char *why, size_t len)
+static int send_one(ag_report *r, const char *body, char *why, size_t len, bool *nobody)
 {
 	natsMsg *reply = NULL;
 	natsStatus s = natsConnection_RequestString(
 		&reply, r->nc, r->subject, body, REPORT_TIMEOUT_MS);
+	*nobody = s == NATS_NO_RESPONDERS;
 	if (s != NATS_OK) {
 		snprintf(why, len, "%s",
-			s == NATS_NO_RESPONDERS ? "no sync answers (link down?)"
-						: natsStatus_GetText(s));
+			*nobody ? "no sync answers: the link is down, or sync stopped"
+				: natsStatus_GetText(s));
 		return -1;
 	}
 	json_t *j = json_loadb(
@@ -163,20 +166,30 @@ static void *run(void *arg)
 			keys[i] = strdup(r->v[i].key);
 		pthread_mutex_unlock(&r->mu);
 		char why[300] = "out of memory";
-		int rc = body && n ? send_one(r, body, why, sizeof why) : -1;
+		bool nobody = false;
+		int rc = body && n ? send_one(r, body, why, sizeof why, &nobody) : -1;
 		free(body);
 		pthread_mutex_lock(&r->mu);
+		int64_t now = op_now_ms();
 		if (rc == 0) {
 			stored(r, keys, gens, n);
 			if (r->failing)
 				op_log_info("status reaches the hub again", "site=%s", r->site);
 			r->failing = false;
+			r->fail_since_ms = 0;
 			r->retry_ms = RETRY_MIN_MS;
 		} else {
-			if (!r->failing) /* once, not once a retry */
+			if (!r->fail_since_ms)
+				r->fail_since_ms = now;
+			/* Once, not once a retry; not for the link that is still coming up when
+			 * the agent starts, nor for a blip; and a cut link is said by the mirror
+			 * first ("hub unreachable"): nobody answering is said once it lasted. */
+			if (!r->failing &&
+				now - r->fail_since_ms >= (nobody ? NOBODY_QUIET_MS : QUIET_MS)) {
 				op_log_warn("status does not reach the hub; kept, retried",
 					"site=%s keys=%zu error=\"%s\"", r->site, r->n, why);
-			r->failing = true;
+				r->failing = true;
+			}
 			wait_ms(r, r->retry_ms);
 			r->retry_ms = r->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS
 								     : r->retry_ms * 2;

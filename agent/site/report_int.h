@@ -30,6 +30,7 @@ typedef struct ag_report {
 	pthread_t th;
 	bool started, stop;
 	bool failing; /* said once until the hub answers again */
+	int64_t fail_since_ms; /* the first failure since the last success; 0 none */
 	int64_t retry_ms; /* the wait after a failure */
 } ag_report;
 

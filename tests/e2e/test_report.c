@@ -37,11 +37,6 @@ static bool site_host_dead(void *arg)
 	return ok;
 }
 
-static bool agent_says(void *arg)
-{
-	return fl_log_count(fl_agent_log(), *(long *)arg, "status does not reach the hub") == 1;
-}
-
 static void test_setup(void)
 {
 	T_REQUIRE(fl_start(&F, "plant", 1));
@@ -107,7 +102,6 @@ static void test_kept_while_sync_down(void)
 	/* the site knows; the hub cannot hear it */
 	T_REQUIRE(h_wait_until(site_host_dead, NULL, WAIT_MS));
 	T_CHECK(host_alive_is((void *)1));
-	T_CHECK(h_wait_until(agent_says, (void *)&off, WAIT_MS));
 
 	/* An older outpost's source on the hub's status stream, removed when sync starts. */
 	jsStreamInfo *si = NULL;
@@ -129,7 +123,8 @@ static void test_kept_while_sync_down(void)
 
 	T_REQUIRE(fl_start_sync(&F) > 0);
 	T_CHECK(h_wait_until(host_alive_is, NULL, WAIT_MS));
-	T_CHECK(fl_log_count(fl_agent_log(), off, "status reaches the hub again") >= 1);
+	/* nobody answering for less than a minute is no news: the agent said nothing */
+	T_EQ_INT(fl_log_count(fl_agent_log(), off, "status does not reach the hub"), 0);
 	si = NULL;
 	T_REQUIRE(js_GetStreamInfo(&si, F.hub_js, "KV_outpost-status", NULL, NULL) == NATS_OK);
 	T_EQ_INT(si->Config->SourcesLen, 0);
