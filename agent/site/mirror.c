@@ -30,7 +30,7 @@
 #include "outpost/agent/site/buckets.h"
 
 #define AG_MIRROR_CHECK_MS 1000 /* how often the mirror is measured */
-#define AG_MIRROR_STALL_MS 5000 /* behind, link up, no progress this long: stalled */
+#define AG_MIRROR_STALL_MS 2000 /* behind, link up, no progress this long: stalled */
 #define AG_MIRROR_FRESH_MS 3000 /* a hub answer older than this is not relied on */
 #define AG_HUB_WAIT_MS 1000 /* per request across the link */
 #define AG_HUB_REREAD_MS 10000 /* a failed or incomplete read of the hub is retried */

@@ -13,7 +13,7 @@
 
 #define REPORT_TIMEOUT_MS 2000 /* per request */
 #define RETRY_MIN_MS 500 /* after a failure; doubles up to RETRY_MAX_MS */
-#define RETRY_MAX_MS 4000
+#define RETRY_MAX_MS 1000 /* no one answering costs the hub nothing: tried often */
 #define QUIET_MS 5000 /* failing this long before it is said */
 #define NOBODY_QUIET_MS 60000 /* no one answering, this long */
 /* Below OP_REPORT_MAX_BYTES: what a request may hold besides the values. */

@@ -25,7 +25,7 @@
 #include "t.h"
 
 #define WAIT_MS 30000
-#define HUB_WAIT_MS 180000 /* the hub's source of a site may stall as a mirror does */
+#define HUB_WAIT_MS 180000 /* the hub hears a site again with its next report */
 
 static fleet F;
 
