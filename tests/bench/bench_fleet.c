@@ -337,6 +337,43 @@ static int start_outpost(fleet *f)
 	return 0;
 }
 
+/* Every site's agent log says it applied a revision. */
+static bool all_applied(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < nsites; i++) {
+		char *log = h_read(h_path("agent-%s.log", sites[i]->name));
+		bool ok = log && strstr(log, "applying revision");
+		free(log);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/* Each site's agent alone makes its buckets (the mirror of the hub's) and applies v1,
+ * then stops: the mirrors stay, each with its consumer at the hub. What they cost the
+ * hub is measured between the leaf links alone and everything running. */
+static int mirrors_only(fleet *f)
+{
+	pid_t *pids = calloc((size_t)nsites, sizeof *pids);
+	int rc = pids ? 0 : -1;
+	for (int i = 0; rc == 0 && i < nsites; i++) {
+		const char *s = sites[i]->name;
+		pids[i] = h_spawn_sh(h_path("agent-%s.log", s),
+			"%s agent --site %s --nats %s --state %s", f->bin, s, h_nats_url(sites[i]),
+			h_path("agent-%s", s));
+		rc = pids[i] > 0 ? 0 : -1;
+	}
+	if (rc == 0 && !h_wait_until(all_applied, NULL, 120000 + nsites * 500))
+		rc = fail("the agents alone did not apply v1");
+	for (int i = 0; pids && i < nsites; i++)
+		if (pids[i] > 0)
+			h_proc_stop(pids[i], false, 10000);
+	free(pids);
+	return rc;
+}
+
 struct workloads {
 	const char *tag, *suffix;
 };
@@ -381,6 +418,11 @@ static int run(fleet *f, hub *h)
 	if (!fl_kv_open(f->hub_js, "outpost-status", &f->hub_status, 30000) ||
 		kvStore_Watch(&watch, f->hub_status, "site.*.app.a00", NULL) != NATS_OK)
 		return fail("cannot watch the hub's outpost-status");
+	if (mirrors_only(f) < 0)
+		return -1;
+	long long rss_mirrors = hub_rss_kb(h);
+	printf("  hub RSS with every site's mirror (agents stopped): %.1f MB\n",
+		rss_mirrors / 1024.0);
 	long long t0 = h_now_ms();
 	if (start_outpost(f) < 0)
 		return fail("cannot start the agents and hosts");
@@ -388,8 +430,8 @@ static int run(fleet *f, hub *h)
 	if (boot < 0)
 		return -1;
 	printf("  agents and hosts started, every site running v1: %lld ms\n", boot);
-	printf("  hub RSS with outpost running, before any push: %.1f MB\n",
-		hub_rss_kb(h) / 1024.0);
+	long long rss_idle = hub_rss_kb(h);
+	printf("  hub RSS with outpost running, before any push: %.1f MB\n", rss_idle / 1024.0);
 	hub_prof("before-pushes");
 
 	long long ms[PUSHES];
@@ -446,6 +488,11 @@ static int run(fleet *f, hub *h)
 	long long rss_storm = hub_rss_kb(h);
 	double per = (double)(rss_full - rss0) / 1024.0 / nsites;
 	double floor_ = (double)(rss_links - rss0) / 1024.0 / nsites;
+	printf("  hub memory per site: leaf link %.2f MB, its mirror %+.2f MB, its agent running "
+	       "(reports) %+.2f MB, after %d pushes %+.2f MB\n",
+		floor_, (double)(rss_mirrors - rss_links) / 1024.0 / nsites,
+		(double)(rss_idle - rss_mirrors) / 1024.0 / nsites, PUSHES,
+		(double)(rss_full - rss_idle) / 1024.0 / nsites);
 	printf("  hub RSS: alone %.1f MB, with %d leaf links %.1f MB, with outpost %.1f MB, after "
 	       "the storm %.1f MB\n",
 		rss0 / 1024.0, nsites, rss_links / 1024.0, rss_full / 1024.0, rss_storm / 1024.0);
