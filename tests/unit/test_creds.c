@@ -146,9 +146,11 @@ static void test_hub_conf(void)
 	T_CHECK(has(t, "\"$KV.outpost.>\""));
 	T_CHECK(!has(sites, "$KV.outpost"));
 	T_CHECK(!has(t, "\">\"]")); /* no allow-all */
-	/* one source request per site, each site's leaf gets only its own */
-	T_CHECK(has(t, "$JS.plant-7.API.CONSUMER.CREATE.KV_outpost-status.>"));
-	T_CHECK(has(t, "$JS.plant-9.API.CONSUMER.CREATE.KV_outpost-status.>"));
+	/* one report subject per site, each site's leaf gets only its own; the hub reads
+	 * nothing of a site's JetStream */
+	T_CHECK(has(t, "\"outpost.hub.status.plant-7\""));
+	T_CHECK(has(t, "\"outpost.hub.status.plant-9\""));
+	T_CHECK(!has(t, "KV_outpost-status.>\"") && !has(t, "$JS.S.>"));
 	T_CHECK(has(t, "\"_INBOX.agent.plant-7.>\""));
 	/* the hook: one request to sync, and its inbox */
 	char *hook = strstr(t, "user: \"hook\"");
@@ -177,7 +179,7 @@ static void test_site_conf(void)
 	T_CHECK(has(t, "url: \"nats-leaf://leaf.plant-7:pw2@hub.example:7422\""));
 	T_CHECK(has(t, "\"outpost.plant-7.hb.h2\"") && has(t, "\"outpost.plant-7.host.h2.cmd\""));
 	T_CHECK(has(t, "deny_imports: [\"outpost.>\""));
-	T_CHECK(has(t, "\"$JS.plant-7.API.STREAM.>\""));
+	T_CHECK(has(t, "\"$JS.plant-7.API.>\""));
 	T_CHECK(!has(t, "\">\"]"));
 	free(t);
 	/* A hub cluster: one remote, every node, each with the leaf's user. */
