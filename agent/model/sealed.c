@@ -308,6 +308,11 @@ void op_secret_free(void *value, size_t len)
 	free(value);
 }
 
+void op_secret_wipe(void *buf, size_t len)
+{
+	sodium_memzero(buf, len);
+}
+
 int op_seal_keygen(unsigned char pk[OP_SEAL_KEY_LEN], unsigned char sk[OP_SEAL_KEY_LEN])
 {
 	if (init())

@@ -56,8 +56,9 @@ int op_sealed_open(const op_sealed *s, const char *site, const unsigned char pk[
 	const unsigned char sk[OP_SEAL_KEY_LEN], unsigned char **value, size_t *len, op_err *e);
 void op_sealed_clear(op_sealed *s);
 
-/* Zeroes and frees a plaintext. */
+/* Zeroes and frees a plaintext; zeroes one in place. */
 void op_secret_free(void *value, size_t len);
+void op_secret_wipe(void *buf, size_t len);
 
 /* A new key pair. */
 int op_seal_keygen(unsigned char pk[OP_SEAL_KEY_LEN], unsigned char sk[OP_SEAL_KEY_LEN]);
