@@ -196,9 +196,12 @@ static int write_one(const char *path, const op_secret_val *v, unsigned mode, op
 		ok = w > 0;
 		off += ok ? (size_t)w : 0;
 	}
-	int err = errno;
-	if (close(fd) != 0 || !ok || rename(tmp, path) != 0) {
-		err = errno;
+	int err = ok ? 0 : errno;
+	if (close(fd) != 0 && ok)
+		ok = false, err = errno;
+	if (ok && rename(tmp, path) != 0)
+		ok = false, err = errno;
+	if (!ok) {
 		unlink(tmp);
 		return op_err_set(e, OP_EIO, "secret file %.300s: %s", path, strerror(err));
 	}

@@ -303,7 +303,10 @@ static void test_setup(void)
 	T_EQ_INT(st.st_mode & 0777, 0600);
 	/* a key is never overwritten */
 	T_EQ_INT(h_run(NULL, "./outpost secret keygen %s 2>/dev/null", h_path("keys/plant")), 1);
-	F.agent_args = h_str("--seal-key %s", h_path("keys/plant/seal.key"));
+	/* plant verifies every revision itself (the sealed files' blobs are checked against
+	 * the signed commit); other takes the hub's word */
+	F.agent_args = h_str("--seal-key %s --trust %s", h_path("keys/plant/seal.key"),
+		h_path("allowed_signers"));
 	F.site_hosts = 4;
 	T_REQUIRE(fl_start(&F, "plant", 1));
 	F.apps[0] = (fl_app){.on = true, .ver = 1, .instances = 1};
@@ -325,6 +328,18 @@ static void test_missing_secret_refused(void)
 	char *dump = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	T_CHECK_MSG(out && !strcmp(out, "rejected"), "sync: %s", dump ? dump : "(none)");
 	T_CHECK_MSG(dump && strstr(dump, "apps/vault.yaml") && strstr(dump, "secrets/db-pass.yaml"),
+		"sync: %s", dump ? dump : "(none)");
+	free(dump);
+	json_decref(j);
+	/* a file that is not a sealed secret: refused, naming it and where */
+	h_repo_write(F.repo, "secrets/db-pass.yaml", "apiVersion: outpost/v1\nkind: Secret\n");
+	T_REQUIRE(fl_commit(&F, F.key, "not sealed"));
+	j = fl_sync(&F, 30000);
+	out = json_string_value(json_object_get(j, "outcome"));
+	dump = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	T_CHECK_MSG(out && !strcmp(out, "rejected"), "sync: %s", dump ? dump : "(none)");
+	T_CHECK_MSG(dump && strstr(dump, "secrets/db-pass.yaml:2:7") &&
+			strstr(dump, "SealedSecret") && strstr(dump, "apps/vault.yaml"),
 		"sync: %s", dump ? dump : "(none)");
 	free(dump);
 	json_decref(j);
