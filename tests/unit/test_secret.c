@@ -8,6 +8,7 @@
 
 #include "outpost/agent/model/manifest.h"
 #include "outpost/agent/model/sealed.h"
+#include "outpost/agent/wire/proto.h"
 #include "t.h"
 
 #define VALUE "s3cr\xc3\xa9t\nwith a newline\0and a NUL"
@@ -256,8 +257,70 @@ static void test_refs_invalid(void)
 	}
 }
 
+/* A start with secret values: they go through the command's JSON and come back byte
+ * for byte; a bad value is refused without being quoted. */
+static void test_start_carries_values(void)
+{
+	const char *y = MAN "        env: {DB_PASS: {secret: db-pass}}\n";
+	op_app *app = NULL;
+	op_diags d = {0};
+	T_REQUIRE(op_manifest_parse("a.yaml", y, strlen(y), &app, &d) == 0);
+	op_secret_val v[2] = {{.name = "db-pass"}, {.name = "tls"}};
+	v[0].val = (unsigned char *)strdup("p\"w\n\x01");
+	v[0].len = 5;
+	v[1].val = (unsigned char *)malloc(3);
+	T_REQUIRE(v[0].val && v[1].val);
+	memcpy(v[1].val, "a\0b", 3);
+	v[1].len = 3;
+	op_hostcmd c = {.op = OP_CMD_START, .app = app, .comp = 0, .secrets = v, .nsecrets = 2};
+	snprintf(c.id, sizeof c.id, "app.c.0-0123456789ab");
+	char *json = NULL;
+	op_err e = {0};
+	T_REQUIRE(op_hostcmd_encode(&c, &json, &e) == 0);
+	T_CHECK(strstr(json, "\"secrets\":{\"db-pass\":\"") != NULL);
+	op_hostcmd back;
+	T_REQUIRE(op_hostcmd_decode(json, strlen(json), &back, &e) == 0);
+	T_EQ_INT(back.nsecrets, 2);
+	const op_secret_val *b = op_secret_vals_find(back.secrets, back.nsecrets, "tls");
+	T_CHECK(b && b->len == 3 && !memcmp(b->val, "a\0b", 3));
+	b = op_secret_vals_find(back.secrets, back.nsecrets, "db-pass");
+	T_CHECK(b && b->len == 5 && !memcmp(b->val, "p\"w\n\x01", 5));
+	op_hostcmd_clear(&back);
+	/* without values: no "secrets" key (what the host writes to spec.json) */
+	c.nsecrets = 0;
+	char *bare = NULL;
+	T_REQUIRE(op_hostcmd_encode(&c, &bare, &e) == 0);
+	T_CHECK(strstr(bare, "secrets") == NULL);
+	free(bare);
+	/* a value that is not base64, one that is too big, a bad name: refused, unquoted */
+	const char *bad[] = {"{\"db-pass\":\"not base64 hunter2!\"}", "{\"Bad\":\"aGk=\"}",
+		"{\"db-pass\":1}", "[]", "{\"db-pass\":\"\"}"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		op_secret_val *out = NULL;
+		size_t n = 0;
+		T_CHECK_MSG(
+			op_secret_vals_decode(bad[i], strlen(bad[i]), &out, &n, &e) == OP_EINVAL,
+			"row %zu", i);
+		T_CHECK(out == NULL && n == 0 && !strstr(e.msg, "hunter2"));
+	}
+	char *big = malloc(OP_SECRET_MAX * 2);
+	T_REQUIRE(big);
+	int k = snprintf(big, 32, "{\"x\":\"");
+	memset(big + k, 'A', (OP_SECRET_MAX / 3 + 2) * 4);
+	memcpy(big + k + (OP_SECRET_MAX / 3 + 2) * 4, "\"}", 3);
+	op_secret_val *out = NULL;
+	size_t n = 0;
+	T_EQ_INT(op_secret_vals_decode(big, strlen(big), &out, &n, &e), OP_EINVAL);
+	free(big);
+	op_secret_free(v[0].val, v[0].len);
+	op_secret_free(v[1].val, v[1].len);
+	free(json);
+	op_app_free(app);
+}
+
 int main(void)
 {
+	T_RUN(test_start_carries_values);
 	T_RUN(test_seal_open_round_trip);
 	T_RUN(test_seal_limits);
 	T_RUN(test_sealed_invalid_table);
