@@ -132,7 +132,10 @@ void ck_env(op_check *c, const op_node *n, op_component *comp)
 				"\"%.80s\"",
 				k->text);
 		else if ((r = grow(c, k, comp)) != NULL) {
-			if (read_ref(c, n->vals[i], false, r) && (r->env = strdup(k->text)))
+			bool ok = read_ref(c, n->vals[i], false, r);
+			if (ok && !(r->env = strdup(k->text)))
+				ck_nomem(c, k);
+			if (ok && r->env)
 				comp->nsecrets++;
 			else
 				ref_clear(r);
@@ -142,7 +145,8 @@ void ck_env(op_check *c, const op_node *n, op_component *comp)
 	ck_kvs(c, &plain, OP_MAX_ENV, CK_KEY_ENV, CK_VAL_TEXT, &comp->env);
 	free(plain.keys);
 	free(plain.vals);
-	qsort(comp->secrets, comp->nsecrets, sizeof *comp->secrets, env_cmp);
+	if (comp->nsecrets > 1)
+		qsort(comp->secrets, comp->nsecrets, sizeof *comp->secrets, env_cmp);
 }
 
 void ck_files(op_check *c, const op_node *n, op_component *comp)
