@@ -116,13 +116,6 @@ void ag_app_count_of(const op_plan_in *in, const ag_hosts *hs, const op_app *app
 	const op_app *before, int64_t now, ag_app_count *c)
 {
 	memset(c, 0, sizeof *c);
-	/* An app the round keeps out of the plan (its secrets cannot be opened here:
-	 * secrets_int.h) has nothing desired, so nothing to judge a rollout by. */
-	bool planned = false;
-	for (size_t i = 0; i < in->napps && !planned; i++)
-		planned = !strcmp(in->apps[i]->name, app->name);
-	if (!planned)
-		return;
 	int best = 3;
 	for (size_t k = 0; k < app->ncomps; k++) {
 		const op_component *comp = &app->comps[k];

@@ -182,7 +182,12 @@ static int pin_app(ag_secrets *s, const op_app *app)
 int ag_secrets_round(ag_secrets *s, const ag_table *t, const char *commit,
 	const op_app *const *apps, size_t napps)
 {
-	read_pins(s, t, commit);
+	bool some = false; /* a revision without secrets costs no proof decoding */
+	for (size_t i = 0; i < napps && !some; i++)
+		for (size_t c = 0; c < apps[i]->ncomps && !some; c++)
+			some = apps[i]->comps[c].nsecrets > 0;
+	if (some)
+		read_pins(s, t, commit);
 	s->napps = s->nblocked = 0;
 	if (op_grow((void **)&s->apps, &s->capapps, napps + 1, sizeof *s->apps) ||
 		op_grow((void **)&s->blocked, &s->capblocked, napps + 1, sizeof *s->blocked))
