@@ -118,6 +118,76 @@ static int check_app(struct check *k, const char *file, const char *blob, op_err
 	return rc;
 }
 
+/* The trees the walk of secrets/ reads, from the sync cache (kept until the check ends,
+ * as op_proof_walk hands their bytes out). */
+struct trees {
+	op_source *src;
+	char **v;
+	size_t n, cap;
+};
+
+static int get_tree(void *arg, const char *id, const unsigned char **raw, size_t *len, op_err *e)
+{
+	struct trees *t = arg;
+	char *buf = NULL;
+	if (op_grow((void **)&t->v, &t->cap, t->n + 1, sizeof *t->v) != 0)
+		return op_err_set(e, OP_ENOMEM, "out of memory");
+	int rc = op_source_tree(t->src, id, &buf, len, e);
+	if (rc)
+		return rc;
+	t->v[t->n++] = buf;
+	*raw = (const unsigned char *)buf;
+	return 0;
+}
+
+/* Every *.yaml under secrets/, referenced or not: a sealed secret named as its file
+ * (secrets/NAME.yaml holds metadata.name NAME), so that no broken file waits in Git
+ * for the manifest that will need it. */
+static int on_sealed_file(void *arg, const char *file, const char *blob, op_err *e)
+{
+	struct check *k = arg;
+	const char *base = file + strlen(k->dir) + 1;
+	size_t n = strlen(base);
+	char name[OP_NAME_MAX + 1] = "";
+	if (!strchr(base, '/') && n > 5 && n - 5 <= OP_NAME_MAX && !strcmp(base + n - 5, ".yaml"))
+		snprintf(name, sizeof name, "%.*s", (int)(n - 5), base);
+	if (!name[0] || !op_name_valid(name)) {
+		op_diags_add(k->d, file, 0, 0, "",
+			"expected secrets named %s/NAME.yaml, NAME of [a-z0-9-], 1..63", k->dir);
+		k->bad++;
+		return 0;
+	}
+	for (size_t i = 0; i < k->n; i++)
+		if (!strcmp(k->v[i].name, name))
+			return 0; /* checked as a reference */
+	if (op_grow((void **)&k->v, &k->cap, k->n + 1, sizeof *k->v) != 0)
+		return op_err_set(e, OP_ENOMEM, "out of memory");
+	struct seen *s = &k->v[k->n++];
+	snprintf(s->name, sizeof s->name, "%s", name);
+	char *buf = NULL;
+	size_t len = 0;
+	int rc = op_source_blob(k->src, blob, &buf, &len, e);
+	if (rc)
+		return rc;
+	op_sealed sealed;
+	size_t before = op_diags_count(k->d);
+	rc = op_sealed_parse(file, buf, len, &sealed, k->d);
+	free(buf);
+	if (rc == OP_ENOMEM)
+		return op_err_set(e, rc, "out of memory");
+	if (rc == 0 && strcmp(sealed.name, name) != 0) {
+		op_diags_add(k->d, file, 0, 0, "metadata.name",
+			"the file of secret %s names secret \"%s\"", name, sealed.name);
+		rc = OP_EINVAL;
+	}
+	op_sealed_clear(&sealed);
+	if (rc && op_diags_count(k->d) == before)
+		op_diags_add(k->d, file, 0, 0, "", "not a sealed secret");
+	k->bad += rc ? 1 : 0;
+	s->ok = rc == 0;
+	return 0;
+}
+
 int op_secrets_check(op_source *src, const char *sha, const char *path, const op_desired *want,
 	op_diags *d, op_err *e)
 {
@@ -126,6 +196,22 @@ int op_secrets_check(op_source *src, const char *sha, const char *path, const op
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < want->n; i++)
 		rc = check_app(&k, want->files[i], want->v[i].blob, e);
+	op_commit c;
+	if (rc == 0 && (rc = op_source_commit(src, sha, &c, e)) == 0) {
+		struct trees t = {.src = src};
+		rc = op_proof_walk(c.raw, c.len, k.dir, get_tree, &t, on_sealed_file, &k, e);
+		if (rc == OP_ENOTFOUND)
+			rc = 0; /* no secrets directory */
+		else if (rc == OP_EINVAL) { /* a symbolic link among them: the walk's verdict */
+			op_diags_add(d, k.dir, 0, 0, "", "%s", e->msg);
+			k.bad++;
+			rc = 0;
+		}
+		for (size_t i = 0; i < t.n; i++)
+			free(t.v[i]);
+		free(t.v);
+		op_commit_clear(&c);
+	}
 	free(k.v);
 	return rc ? rc : k.bad;
 }

@@ -343,6 +343,24 @@ static void test_missing_secret_refused(void)
 		"sync: %s", dump ? dump : "(none)");
 	free(dump);
 	json_decref(j);
+	/* files no manifest refers to are checked too: a bad name, another secret's name */
+	T_REQUIRE(seal("api-token", tok, to_both()));
+	char *good = h_read(h_str("%s/secrets/api-token.yaml", F.repo->path));
+	T_REQUIRE(good);
+	h_repo_write(F.repo, "secrets/db-pass.yaml", "%s", good);
+	h_repo_write(F.repo, "secrets/Bad_Name.yaml", "%s", good);
+	free(good);
+	T_REQUIRE(fl_commit(&F, F.key, "misnamed"));
+	j = fl_sync(&F, 30000);
+	out = json_string_value(json_object_get(j, "outcome"));
+	dump = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	T_CHECK_MSG(out && !strcmp(out, "rejected"), "sync: %s", dump ? dump : "(none)");
+	T_CHECK_MSG(dump && strstr(dump, "secrets/Bad_Name.yaml") &&
+			strstr(dump, "names secret \\\"api-token\\\""),
+		"sync: %s", dump ? dump : "(none)");
+	free(dump);
+	json_decref(j);
+	h_repo_rm(F.repo, "secrets/Bad_Name.yaml");
 }
 
 static void test_secret_reaches_workload(void)

@@ -1,7 +1,7 @@
 /* The hub's check of a revision's sealed secrets: every secret a manifest refers to is a
- * file secrets/NAME.yaml (beside the synced path) of the same commit, valid as a sealed
- * file (model/sealed.h) and named NAME inside. The hub cannot open any of them: it
- * checks the form, never the value. */
+ * file secrets/NAME.yaml (beside the synced path) of the same commit, and every *.yaml
+ * there, referenced or not, is a valid sealed file (model/sealed.h) named NAME inside.
+ * The hub cannot open any of them: it checks the form, never the value. */
 #ifndef OUTPOST_SYNC_SECRETS_H
 #define OUTPOST_SYNC_SECRETS_H
 
