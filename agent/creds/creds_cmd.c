@@ -47,6 +47,9 @@ static void usage(FILE *f)
 		"  SITE/host-ID.creds   outpost host --id ID\n"
 		"  hub/fresh.key        outpost sync --fresh-key (the hub's ed25519 signing key)\n"
 		"  SITE/fresh_signers   outpost agent --fresh-signers (that key's public half)\n"
+		"  SITE/seal.key        outpost agent --seal-key (the site's key for sealed\n"
+		"                       secrets; kept by --update)\n"
+		"  SITE/seal.pub        outpost secret seal --to SITE=SITE/seal.pub\n"
 		"A role reads its file from OUTPOST_NATS_CREDS. Files are 0600: keep them secret.\n"
 		"\n"
 		"  --out DIR          where to write\n"
@@ -238,7 +241,9 @@ static int update(
 	int n = snprintf(tmp, sizeof tmp, "%.*s.new-%ld", (int)dl, dir, (long)getpid());
 	if (rc == 0 && (n < 0 || (size_t)n >= sizeof tmp))
 		rc = op_err_set(e, OP_EINVAL, "path too long: %s", dir);
-	if (rc == 0 && (rc = write_all(&c, tmp, hub_leaf, &fresh, fresh_text, e)) != 0)
+	if (rc == 0 && (rc = write_all(&c, tmp, hub_leaf, &fresh, fresh_text, e)) == 0)
+		rc = op_creds_seal_keys(&c, dir, tmp, e);
+	if (rc)
 		rm_tree(tmp);
 	/* One step from the old tree to the new one: never a directory half-written. */
 	if (rc == 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) != 0) {
@@ -344,6 +349,8 @@ int op_cmd_creds(int argc, char **argv)
 	rc = op_sshpriv_generate(&fresh, &e);
 	if (rc == 0)
 		rc = write_all(&c, dir, hub_leaf, &fresh, NULL, &e);
+	if (rc == 0)
+		rc = op_creds_seal_keys(&c, NULL, dir, &e);
 	op_sshpriv_clear(&fresh);
 	if (rc)
 		fprintf(stderr, "outpost creds: %s\n", e.msg);

@@ -16,4 +16,10 @@ int op_creds_dir_password(const char *dir, op_ident *id, op_err *e);
 /* The hub's leaf URL (scheme://host:port) as the first readable site.conf names it. */
 int op_creds_dir_hub_leaf(const op_creds *c, const char *dir, char *url, size_t len, op_err *e);
 
+/* creds_seal.c: each site's key pair for sealed secrets, SITE/seal.key (0600: the
+ * agent's --seal-key) and SITE/seal.pub (what operators seal to), in dir. A site that
+ * has them in old (an update; NULL: none) keeps them byte for byte: a new key would
+ * leave every value sealed to the old one unopenable. */
+int op_creds_seal_keys(const op_creds *c, const char *old, const char *dir, op_err *e);
+
 #endif

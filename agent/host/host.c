@@ -7,6 +7,8 @@
  * whether it already sent a SIGTERM, which adoptions it already logged. */
 #include "outpost/agent/host/host.h"
 
+#include "secrets_int.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -134,12 +136,20 @@ static bool inst_file_exists(op_host *h, const char *id, const char *file)
 /* Starts `outpost shim` for id in a new session, through a double fork so that it is
  * not our child. Everything the children do is async-signal-safe: this process has
  * nats.c's threads. Returns the shim's pid, or -1. */
-static int spawn_shim(op_host *h, const char *id)
+static int spawn_shim(op_host *h, const char *id, int secfd)
 {
 	char *argv[] = {"outpost", "shim", "--state", (char *)h->cfg.state, "--id", (char *)id,
 		"--grace-ms", h->grace, "--log-max", h->log_max, "--log-keep", h->log_keep,
-		"--max-backoff-ms", h->backoff, h->cfg.nats ? "--nats" : NULL, (char *)h->cfg.nats,
-		NULL};
+		"--max-backoff-ms", h->backoff, NULL, NULL, NULL, NULL, NULL};
+	size_t k = 14;
+	if (secfd >= 0) { /* the values, as fd 3 (secrets_int.h) */
+		argv[k++] = "--secrets-fd";
+		argv[k++] = "3";
+	}
+	if (h->cfg.nats) {
+		argv[k++] = "--nats";
+		argv[k++] = (char *)h->cfg.nats;
+	}
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) != 0)
 		return -1;
@@ -160,7 +170,11 @@ static int spawn_shim(op_host *h, const char *id)
 				dup2(null, 0);
 				dup2(null, 1);
 			}
-			close_range(3, ~0U, 0);
+			if (secfd >= 0 && secfd != OP_SHIM_SECRETS_FD)
+				dup2(secfd, OP_SHIM_SECRETS_FD); /* dup2 clears close-on-exec */
+			else if (secfd == OP_SHIM_SECRETS_FD)
+				fcntl(secfd, F_SETFD, 0);
+			close_range(secfd >= 0 ? OP_SHIM_SECRETS_FD + 1 : 3, ~0U, 0);
 			execve("/proc/self/exe", argv, environ);
 			_exit(127);
 		}
@@ -182,9 +196,9 @@ static int spawn_shim(op_host *h, const char *id)
 	return r == (ssize_t)sizeof pid && pid > 0 ? pid : -1;
 }
 
-static void start_shim(op_host *h, ent *x)
+static void start_shim(op_host *h, ent *x, int secfd)
 {
-	int pid = spawn_shim(h, x->id);
+	int pid = spawn_shim(h, x->id, secfd);
 	x->spawned_ms = op_now_ms();
 	x->spawned = pid > 0 ? pid : 0;
 	x->spawned_start = 0;
@@ -268,12 +282,24 @@ static bool look_at(op_host *h, ent *x, op_hb_inst *out)
 	if (st_rc == 0 &&
 		(st.state == OP_INST_EXITED || (st.state == OP_INST_FAILED && st.retry_at == 0)))
 		return true;
+	if ((!x->spawned || op_now_ms() - x->spawned_ms >= RESPAWN_MIN_MS) &&
+		op_host_spec_has_secrets(h->cfg.state, x->id)) {
+		/* Its secret values went with its shim: the agent starts it again with them
+		 * (secrets_int.h), from the site's own mirror, with or without the hub. */
+		op_log_warn("instance lost its shim", "id=%s state=%s action=ask-agent", x->id,
+			st_rc == 0 ? op_inst_state_name(st.state) : "none");
+		if (op_logs_keep(h->cfg.state, x->id, OP_LOGS_KEEP, &e) != 0 ||
+			op_inst_remove(h->cfg.state, x->id, &e) != 0)
+			op_log_warn("cannot remove instance", "id=%s error=\"%s\"", x->id, e.msg);
+		ent_drop(h, x);
+		return false;
+	}
 	if (!x->spawned || op_now_ms() - x->spawned_ms >= RESPAWN_MIN_MS) {
 		if ((st_rc == 0 || x->spawned) && !x->lost)
 			op_log_warn("instance lost its shim", "id=%s state=%s action=restart",
 				x->id, st_rc == 0 ? op_inst_state_name(st.state) : "none");
 		x->lost = true;
-		start_shim(h, x);
+		start_shim(h, x, -1);
 	}
 	out->state = OP_INST_STARTING;
 	out->pid = 0;
@@ -367,8 +393,13 @@ static void handle_start(op_host *h, const op_hostcmd *c, op_hostreply *r)
 	}
 	if (count_instances(h) >= OP_HB_MAX_INSTANCES)
 		return fail(r, "start", c->id, "too many instances on this host");
+	/* spec.json holds the start without its secret values: those go to the shim
+	 * only (secrets_int.h). */
+	op_hostcmd bare = *c;
+	bare.secrets = NULL;
+	bare.nsecrets = 0;
 	char *json = NULL;
-	if (op_hostcmd_encode(c, &json, &e) != 0)
+	if (op_hostcmd_encode(&bare, &json, &e) != 0)
 		return fail(r, "start", c->id, e.msg);
 	/* The spec goes into a directory of its own made under a temporary name, then
 	 * renamed: a half-written instance never shows up. */
@@ -391,8 +422,16 @@ static void handle_start(op_host *h, const op_hostcmd *c, op_hostreply *r)
 	ent *x = ent_get(h, c->id, true);
 	if (!x)
 		return fail(r, "start", c->id, "out of memory");
+	int secfd = -1;
+	if (op_host_secrets_fd(c, &secfd, &e) != 0) {
+		op_inst_remove(h->cfg.state, c->id, NULL);
+		ent_drop(h, x);
+		return fail(r, "start", c->id, e.msg);
+	}
 	op_log_info("instance starting", "id=%s command=%s", c->id, c->app->comps[c->comp].command);
-	start_shim(h, x);
+	start_shim(h, x, secfd);
+	if (secfd >= 0)
+		close(secfd);
 	ok(r);
 }
 

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "outpost/agent/base/cli.h"
+#include "secrets_int.h"
 #include "shim_int.h"
 #include "outpost/agent/host/health.h"
 #include "outpost/agent/host/host.h"
@@ -40,6 +41,7 @@
 #include "outpost/agent/wire/proto.h"
 #include "outpost/agent/host/supervise.h"
 #include "outpost/agent/base/util.h"
+#include "outpost/agent/model/sealed.h"
 
 #define BASE_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -608,6 +610,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: outpost shim --state DIR --id ID [--grace-ms N] [--log-max BYTES]\n"
 		"                    [--log-keep N] [--max-backoff-ms N] [--nats URL]\n"
+		"                    [--secrets-fd 3]\n"
 		"\n"
 		"Supervises one instance. Started by `outpost host` only.\n");
 }
@@ -619,7 +622,9 @@ int op_cmd_shim(int argc, char **argv)
 		{"log-max", required_argument, NULL, 'm'},
 		{"log-keep", required_argument, NULL, 'k'},
 		{"max-backoff-ms", required_argument, NULL, 'b'},
-		{"nats", required_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'}, {0}};
+		{"nats", required_argument, NULL, 'n'},
+		{"secrets-fd", required_argument, NULL, 'S'}, {"help", no_argument, NULL, 'h'},
+		{0}};
 	shim s = {.grace_ms = OP_STOP_GRACE_DEFAULT_MS,
 		.max_backoff_ms = OP_MAX_BACKOFF_MS,
 		.policy = OP_RESTART_POLICY_DEFAULT,
@@ -629,6 +634,7 @@ int op_cmd_shim(int argc, char **argv)
 		.null = -1,
 		.probe = {.fd = -1}};
 	const char *id = NULL;
+	int secfd = -1;
 	uint64_t log_max = OP_LOG_MAX_DEFAULT, log_keep = OP_LOG_KEEP_DEFAULT,
 		 grace = (uint64_t)s.grace_ms, backoff = (uint64_t)s.max_backoff_ms;
 	int c;
@@ -656,6 +662,11 @@ int op_cmd_shim(int argc, char **argv)
 				backoff > 7 * 24 * 3600000ULL)
 				goto bad;
 			break;
+		case 'S':
+			if (strcmp(optarg, "3") != 0)
+				goto bad;
+			secfd = OP_SHIM_SECRETS_FD;
+			break;
 		case 'h': usage(stdout); return OP_EXIT_OK;
 		default: goto bad;
 		}
@@ -678,6 +689,12 @@ int op_cmd_shim(int argc, char **argv)
 		rc = load(&s, id, &e);
 	if (rc == 0)
 		rc = build_exec(&s) == 0 ? 0 : op_err_set(&e, OP_ENOMEM, "out of memory");
+	if (secfd >= 0) /* secrets_int.h: the values, then the env and files they go to */
+		rc = rc ? (close(secfd), rc) : op_shim_secrets_read(secfd, &s.cmd, &e);
+	if (rc == 0 && s.comp->nsecrets)
+		rc = op_shim_secrets_env(&s.cmd, s.comp, &s.envp, &e);
+	if (rc == 0 && s.comp->nsecrets)
+		rc = op_shim_secrets_files(&s.cmd, s.comp, &e);
 	if (rc != 0) {
 		op_log_error("instance failed", "id=%s error=\"%s\"", id, e.msg);
 		snprintf(s.st.id, sizeof s.st.id, "%s", id);
@@ -693,12 +710,14 @@ int op_cmd_shim(int argc, char **argv)
 	/* A stopped instance leaves nothing behind but its output, kept for a while. */
 	if (s.stopping && op_logs_keep(s.state_dir, id, OP_LOGS_KEEP, &e) != 0)
 		op_log_warn("cannot keep the instance's output", "id=%s error=\"%s\"", id, e.msg);
+	if (s.stopping)
+		op_shim_secrets_unlink(s.comp);
 	if (s.stopping && op_inst_remove(s.state_dir, id, &e) != 0)
 		op_log_warn("cannot remove instance", "id=%s error=\"%s\"", id, e.msg);
 	op_outlog_close(&s.log);
 	op_hostcmd_clear(&s.cmd);
 	for (size_t i = 0; s.envp && s.envp[i]; i++)
-		free(s.envp[i]);
+		op_secret_free(s.envp[i], strlen(s.envp[i]));
 	free(s.envp);
 	free(s.argv);
 	close(lock);

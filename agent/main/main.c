@@ -22,6 +22,7 @@ static const struct command commands[] = {
 	{"artifact", op_cmd_artifact, "hub: put, list and collect the artifacts sites will run"},
 	{"promote", op_cmd_promote, "hub: promote the next wave of an app's rollout now"},
 	{"halt", op_cmd_halt, "hub: halt an app's rollout (promote resumes it)"},
+	{"secret", op_cmd_secret, "a site's key for sealed secrets; a value sealed to sites"},
 };
 
 static void usage(FILE *f)

@@ -14,6 +14,7 @@ typedef struct op_check {
 	size_t plen;
 	int errors;
 	bool nomem; /* an allocation failed (or a report could not be kept): OP_ENOMEM */
+	bool json; /* reading canonical JSON (which may carry what Git may not) */
 } op_check;
 
 void ck_err(op_check *c, const op_node *at, const char *fmt, ...)
@@ -65,5 +66,16 @@ bool ck_kvs(op_check *c, const op_node *n, size_t max, enum ck_keyrule kr, enum 
 bool ck_strs(op_check *c, const op_node *n, size_t min, size_t max, bool sites, op_strs *out);
 
 bool ck_sha256_hex(const char *s);
+/* A quoted octal mode ("0755"), 0..07777, into *mode (left as it is on error). */
+void ck_mode(op_check *c, const op_node *n, unsigned *mode);
+
+/* secref.c: properties.env (plain values and {secret: NAME}) and properties.files. */
+void ck_env(op_check *c, const op_node *n, op_component *comp);
+void ck_files(op_check *c, const op_node *n, op_component *comp);
+/* The JSON of a component's secret refs: env entries into env (an object), the files
+ * as a new array (NULL when there are none, or when memory ran out: *nomem). */
+struct json_t;
+int ck_secrets_json(const op_component *comp, struct json_t *env, struct json_t **files);
+void ck_secrets_clear(op_component *comp);
 
 #endif

@@ -128,7 +128,7 @@ static void read_traits(op_check *c, const op_node *n, op_component *comp)
 
 /* A mode is a quoted octal string ("0755"): a plain 0755 is the integer 755 in YAML 1.2
  * and 493 in YAML 1.1, so which one the writer meant cannot be told. */
-static void read_mode(op_check *c, const op_node *n, unsigned *mode)
+void ck_mode(op_check *c, const op_node *n, unsigned *mode)
 {
 	if (n && n->kind == OP_NODE_SCALAR && n->plain && !op_node_is_null(n)) {
 		ck_err(c, n,
@@ -167,7 +167,7 @@ static void read_artifact(op_check *c, const op_node *n, op_artifact *a)
 		return;
 	const op_node *u;
 	if ((u = ck_get(n, "mode")))
-		AT_KEY(c, "mode", read_mode(c, u, &a->mode));
+		AT_KEY(c, "mode", ck_mode(c, u, &a->mode));
 	if ((u = ck_get(n, "unpack"))) {
 		int r;
 		AT_KEY(c, "unpack", r = ck_enum(c, u, unpacks));
@@ -206,7 +206,7 @@ static void read_artifact(op_check *c, const op_node *n, op_artifact *a)
 static void read_process(op_check *c, const op_node *n, op_component *comp)
 {
 	static const char *const keys[] = {"command", "args", "env", "workdir", "restart",
-		"rollout", "artifact", "health", "min_ready", NULL};
+		"rollout", "artifact", "health", "min_ready", "files", NULL};
 	comp->min_ready_ms = OP_MIN_READY_MS;
 	if (!ck_map(c, n, keys))
 		return;
@@ -216,7 +216,9 @@ static void read_process(op_check *c, const op_node *n, op_component *comp)
 	if ((v = ck_get(n, "args")))
 		AT_KEY(c, "args", ck_strs(c, v, 0, OP_MAX_ARGS, false, &comp->args));
 	if ((v = ck_get(n, "env")))
-		AT_KEY(c, "env", ck_kvs(c, v, OP_MAX_ENV, CK_KEY_ENV, CK_VAL_TEXT, &comp->env));
+		AT_KEY(c, "env", ck_env(c, v, comp));
+	if ((v = ck_get(n, "files")))
+		AT_KEY(c, "files", ck_files(c, v, comp));
 	if ((v = ck_get(n, "workdir")))
 		AT_KEY(c, "workdir", comp->workdir = ck_abs_path(c, v));
 	if ((v = ck_get(n, "restart"))) {
@@ -434,7 +436,7 @@ static int parse_doc(
 	int rc = json ? op_doc_parse_json(&doc, file, buf, len, d)
 		      : op_doc_parse_yaml(&doc, file, buf, len, d);
 	if (rc == 0) {
-		op_check c = {.file = file, .d = d};
+		op_check c = {.file = file, .d = d, .json = json};
 		rc = read_app(&c, doc.root, json, out);
 	}
 	op_doc_clear(&doc);

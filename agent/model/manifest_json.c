@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_int.h"
 #include "health_int.h"
 #include "outpost/agent/base/util.h"
 #include "rollout_int.h"
@@ -71,9 +72,18 @@ static json_t *trait_json(const op_trait *t)
 
 static json_t *component_json(const op_component *c)
 {
+	json_t *env = kvs_json(&c->env), *files = NULL;
+	if (env && ck_secrets_json(c, env, &files) != 0) {
+		json_decref(env);
+		json_decref(files);
+		return NULL;
+	}
 	json_t *props = json_pack("{s:s, s:o, s:o, s:s, s:s}", "command", c->command, "args",
-		strs_json(&c->args), "env", kvs_json(&c->env), "restart",
-		op_restart_name(c->restart), "rollout", op_rollout_name(c->rollout));
+		strs_json(&c->args), "env", env, "restart", op_restart_name(c->restart), "rollout",
+		op_rollout_name(c->rollout));
+	/* Left out without secret files (DESIGN: canonical JSON). */
+	if (files)
+		props = set(props, "files", files);
 	if (props && c->workdir)
 		props = set(props, "workdir", json_string(c->workdir));
 	if (props && c->has_artifact) {
@@ -191,6 +201,7 @@ static void component_clear(op_component *c)
 	free(c->artifact.sha256);
 	op_kvs_clear(&c->artifact.sha256_arch);
 	ck_health_clear(&c->health);
+	ck_secrets_clear(c);
 	for (size_t i = 0; i < c->scaler.nspread; i++) {
 		free(c->scaler.spread[i].name);
 		op_kvs_clear(&c->scaler.spread[i].requirements);

@@ -143,6 +143,75 @@ static void put_health(mbedtls_sha256_context *h, const op_health_check *k)
 	put(h, "}", 1);
 }
 
+/* A secret reference as the canonical JSON writes it: {"mode","path"} for a file, then
+ * "sealed" when the site pinned it, then "secret" (model/secref.c). */
+static void put_ref(mbedtls_sha256_context *h, const op_secref *r)
+{
+	put(h, "{", 1);
+	if (r->path) {
+		char mode[8];
+		snprintf(mode, sizeof mode, "0%03o", r->mode);
+		put_lit(h, "\"mode\":");
+		put_str(h, mode);
+		put_lit(h, ",\"path\":");
+		put_str(h, r->path);
+		put(h, ",", 1);
+	}
+	if (r->sealed) {
+		put_lit(h, "\"sealed\":");
+		put_str(h, r->sealed);
+		put(h, ",", 1);
+	}
+	put_lit(h, "\"secret\":");
+	put_str(h, r->secret);
+	put(h, "}", 1);
+}
+
+/* The env object with the secret references among the plain values, in key order
+ * (both lists are sorted: the model keeps them so, and the validator refuses a name in
+ * both). */
+static int put_env(mbedtls_sha256_context *h, const op_component *c)
+{
+	size_t i = 0, j = 0, ne = 0;
+	while (ne < c->nsecrets && c->secrets[ne].env)
+		ne++;
+	for (size_t k = 1; k < c->env.n; k++)
+		if (strcmp(c->env.v[k - 1].key, c->env.v[k].key) >= 0)
+			return OP_EINVAL;
+	put(h, "{", 1);
+	while (i < c->env.n || j < ne) {
+		if (i || j)
+			put(h, ",", 1);
+		if (j == ne || (i < c->env.n && strcmp(c->env.v[i].key, c->secrets[j].env) < 0)) {
+			put_str(h, c->env.v[i].key);
+			put(h, ":", 1);
+			put_str(h, c->env.v[i].val);
+			i++;
+		} else {
+			put_str(h, c->secrets[j].env);
+			put(h, ":", 1);
+			put_ref(h, &c->secrets[j]);
+			j++;
+		}
+	}
+	put(h, "}", 1);
+	return 0;
+}
+
+static void put_files(mbedtls_sha256_context *h, const op_component *c)
+{
+	bool first = true;
+	for (size_t i = 0; i < c->nsecrets; i++) {
+		if (c->secrets[i].env)
+			continue;
+		put_lit(h, first ? ",\"files\":[" : ",");
+		put_ref(h, &c->secrets[i]);
+		first = false;
+	}
+	if (!first)
+		put(h, "]", 1);
+}
+
 static int put_props(mbedtls_sha256_context *h, const op_component *c)
 {
 	int rc;
@@ -179,8 +248,9 @@ static int put_props(mbedtls_sha256_context *h, const op_component *c)
 	put_lit(h, ",\"command\":");
 	put_str(h, c->command);
 	put_lit(h, ",\"env\":");
-	if ((rc = put_kvs(h, &c->env)) != 0)
+	if ((rc = c->nsecrets ? put_env(h, c) : put_kvs(h, &c->env)) != 0)
 		return rc;
+	put_files(h, c);
 	if (c->has_health) {
 		const op_health_check *k = &c->health;
 		if ((k->probe == OP_PROBE_EXEC && !k->command) ||

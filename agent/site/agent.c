@@ -17,6 +17,7 @@
 #include "mirror_int.h"
 #include "reconcile_int.h"
 #include "restart_int.h"
+#include "secrets_int.h"
 #include "stage_int.h"
 #include "status_int.h"
 #include "wake_int.h"
@@ -39,6 +40,7 @@ struct op_agent {
 	ag_status status;
 	ag_restart restart; /* outpost restart requests */
 	ag_stage stage; /* artifacts staged at the site */
+	ag_secrets secrets; /* sealed secrets: pins, the apps they keep out, the values */
 	op_err problem; /* the revision choice's, for status */
 	op_err fault; /* the last round's failure, for status; logged once */
 	ag_report report; /* the site's status, to the hub */
@@ -110,6 +112,8 @@ static void want(op_agent *a)
 	op_art_refs_clear(&cand);
 }
 
+static int open_secrets(void *arg, const op_component *c, op_hostcmd *hc, op_err *e);
+
 /* ---- life cycle ---------------------------------------------------------------------- */
 
 int op_agent_new(op_agent **out, const op_agent_cfg *cfg, op_err *e)
@@ -133,6 +137,10 @@ int op_agent_new(op_agent **out, const op_agent_cfg *cfg, op_err *e)
 			a->status.have_fresh_pol ? &a->status.fresh_pol : NULL, e);
 	if (rc == 0)
 		rc = ag_stage_init(&a->stage, &a->bus, &a->cfg, e);
+	if (rc == 0)
+		rc = ag_secrets_init(&a->secrets, &a->cfg, e);
+	a->reconcile.open = open_secrets;
+	a->reconcile.open_arg = a;
 	a->applied.gate = gate;
 	a->applied.gate_arg = a;
 	char name[128];
@@ -210,6 +218,25 @@ static void round_fault(op_agent *a, int rc, const op_err *e)
 		memset(&a->fault, 0, sizeof a->fault);
 }
 
+/* The round's apps less those whose secrets the site cannot open (secrets_int.h). */
+static int secrets_round(op_agent *a, const op_revision *run, op_err *e)
+{
+	int rc = ag_secrets_round(&a->secrets, &a->mirror.keys, run ? run->marker.commit : NULL,
+		a->holds.apps, a->holds.napps);
+	return rc ? op_err_set(e, rc, "out of memory") : 0;
+}
+
+/* A start's secret values, from the site's mirror (or the hub's keys, read past a
+ * stalled mirror). Under the mutex. */
+static int open_secrets(void *arg, const op_component *c, op_hostcmd *hc, op_err *e)
+{
+	op_agent *a = arg;
+	int rc = ag_secrets_open(&a->secrets, &a->mirror.keys, c, hc, e);
+	if (rc == OP_ENOTFOUND && a->mirror.hub.n)
+		rc = ag_secrets_open(&a->secrets, &a->mirror.hub, c, hc, e);
+	return rc;
+}
+
 /* One round, under the mutex: the revision, the plan, status, the commands. */
 static void round_locked(op_agent *a, int64_t now)
 {
@@ -227,7 +254,9 @@ static void round_locked(op_agent *a, int64_t now)
 	op_err e = {0};
 	int rc = ag_holds_sync(&a->holds, run, &e);
 	if (rc == 0)
-		rc = ag_reconcile_plan(&a->reconcile, &a->hosts, a->holds.apps, a->holds.napps,
+		rc = secrets_round(a, run, &e);
+	if (rc == 0)
+		rc = ag_reconcile_plan(&a->reconcile, &a->hosts, a->secrets.apps, a->secrets.napps,
 			run != NULL, now, &r, &e);
 	/* The holds move on what this round sees; when an app's spec changed (a rollout
 	 * started, rolled back, or its wave was promoted), the round is planned again. */
@@ -238,8 +267,10 @@ static void round_locked(op_agent *a, int64_t now)
 		ag_holds_explain(&a->holds, &a->bus, &a->wake.mu);
 		rc = ag_holds_sync(&a->holds, run, &e);
 		if (rc == 0)
-			rc = ag_reconcile_plan(&a->reconcile, &a->hosts, a->holds.apps,
-				a->holds.napps, true, now, &r, &e);
+			rc = secrets_round(a, run, &e);
+		if (rc == 0)
+			rc = ag_reconcile_plan(&a->reconcile, &a->hosts, a->secrets.apps,
+				a->secrets.napps, true, now, &r, &e);
 	}
 	round_fault(a, rc, &e);
 	/* Until a full host timeout has passed since the agent started (or reconnected), a
@@ -263,6 +294,8 @@ static void round_locked(op_agent *a, int64_t now)
 		.hosts = &a->hosts,
 		.policy = &a->applied.policy,
 		.holds = &a->holds,
+		.blocked = a->secrets.blocked,
+		.nblocked = a->secrets.nblocked,
 		.plan = r.planned ? &r.in : NULL,
 		.cmds = r.cmds,
 		.ncmds = r.ncmds,
@@ -344,6 +377,7 @@ void op_agent_free(op_agent *a)
 	ag_holds_clear(&a->holds);
 	ag_reconcile_clear(&a->reconcile);
 	ag_stage_clear(&a->stage);
+	ag_secrets_clear(&a->secrets);
 	ag_status_clear(&a->status);
 	pthread_mutex_destroy(&a->wake.mu);
 	pthread_cond_destroy(&a->wake.cv);

@@ -45,8 +45,12 @@ static void usage(FILE *f)
 		"                       every git object id, and the apps derived from the\n"
 		"                       signed YAML; the hub is not trusted\n"
 		"  --revoked FILE       with --trust: public keys refused whatever FILE says\n"
-		"  --path DIR           with --trust: the repository directory sync reads\n"
-		"                       (default apps); a proof for another path is refused\n"
+		"  --path DIR           the repository directory sync reads (default apps):\n"
+		"                       with --trust, a proof for another path is refused;\n"
+		"                       sealed secrets are read from secrets/ beside it\n"
+		"  --seal-key FILE      the site's private key for sealed secrets (outpost\n"
+		"                       secret keygen); without it, apps that need a secret do\n"
+		"                       not run here, and status says why\n"
 		"  --fresh-signers FILE allowed_signers listing the hub's freshness key\n"
 		"                       (namespaces=\"outpost-fresh\"): check the hub's signed\n"
 		"                       freshness record and report staleness in status\n"
@@ -64,8 +68,8 @@ int op_cmd_agent(int argc, char **argv)
 		{"repair-mirror", no_argument, NULL, 'R'}, {"trust", required_argument, NULL, 'T'},
 		{"revoked", required_argument, NULL, 'V'}, {"path", required_argument, NULL, 'P'},
 		{"fresh-signers", required_argument, NULL, 'F'},
-		{"stale-after", required_argument, NULL, 'S'}, {"help", no_argument, NULL, 'h'},
-		{0}};
+		{"stale-after", required_argument, NULL, 'S'},
+		{"seal-key", required_argument, NULL, 'K'}, {"help", no_argument, NULL, 'h'}, {0}};
 	op_agent_cfg cfg = {.nats = OP_DEFAULT_NATS,
 		.state = "/var/lib/outpost/agent",
 		.resync_ms = 30000,
@@ -87,6 +91,7 @@ int op_cmd_agent(int argc, char **argv)
 		case 'V': cfg.revoked = optarg; break;
 		case 'P': cfg.path = optarg; break;
 		case 'F': cfg.fresh_signers = optarg; break;
+		case 'K': cfg.seal_key = optarg; break;
 		case 'l':
 			if (op_cli_label(&cfg.labels, optarg, &e) != 0) {
 				fprintf(stderr, "outpost agent: %s\n", e.msg);

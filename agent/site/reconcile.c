@@ -5,6 +5,8 @@
  * wire so that heartbeats keep flowing. */
 #include "reconcile_int.h"
 
+#include "outpost/agent/model/sealed.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,7 +105,16 @@ static int send_cmd(const ag_reconcile *rc, op_bus *bus, pthread_mutex_t *mu, co
 	snprintf(hc.id, sizeof hc.id, "%s", c->inst);
 	char *json = NULL;
 	op_err e = {0};
-	if (op_hostcmd_encode(&hc, &json, &e) != 0) {
+	/* The secret values live from here until the command is encoded (secrets_int.h). */
+	if (c->op == OP_CMD_START && app && app->comps[c->comp].nsecrets && rc->open &&
+		rc->open(rc->open_arg, &app->comps[c->comp], &hc, &e) != 0) {
+		snprintf(err, errlen, "%s", e.msg);
+		return OP_EINVAL;
+	}
+	int erc = op_hostcmd_encode(&hc, &json, &e);
+	bool wipe = hc.nsecrets > 0;
+	op_secret_vals_free(hc.secrets, hc.nsecrets);
+	if (erc != 0) {
 		snprintf(err, errlen, "%s", e.msg);
 		return OP_EINVAL;
 	}
@@ -114,6 +125,8 @@ static int send_cmd(const ag_reconcile *rc, op_bus *bus, pthread_mutex_t *mu, co
 	natsStatus s = natsConnection_RequestString(
 		&reply, bus->nc, subj, json, rc->cmd_timeout_ms);
 	pthread_mutex_lock(mu);
+	if (wipe)
+		op_secret_wipe(json, strlen(json));
 	free(json);
 	if (s != NATS_OK) {
 		snprintf(err, errlen, "%s",

@@ -45,6 +45,10 @@ typedef struct ag_reconcile {
 	ag_retry *retry;
 	size_t nretry, capretry;
 	bool nomem; /* a command could not be remembered (logged once) */
+	/* Fills a start's secret values for component c (agent.c's: secrets_int.h); NULL
+	 * when no component has any. */
+	int (*open)(void *arg, const op_component *c, op_hostcmd *hc, op_err *e);
+	void *open_arg;
 } ag_reconcile;
 
 /* One round: the plan's input (apps and hosts borrowed from the revision and the hosts'

@@ -399,6 +399,10 @@ void ag_status_write(ag_status *st, const ag_status_in *si)
 	for (size_t i = 0; si->holds && i < si->holds->n; i++)
 		if (!si->holds->v[i].h.spec[0] && si->holds->v[i].h.state == OP_HOLD_WAITING)
 			waiting_status(st, si, &si->holds->v[i], resync);
+	for (size_t i = 0; i < si->nblocked; i++)
+		if (op_placement_matches(si->blocked[i].app, st->site, st->labels))
+			app_put(st, si, si->blocked[i].app, NULL, "failed", si->blocked[i].why,
+				(int[]){0, 0, 0}, resync);
 	for (size_t i = 0; i < si->hosts->n; i++)
 		host_status(st, si->hosts, &si->hosts->v[i], resync, si->now);
 	ag_ghosts_write(st, si);

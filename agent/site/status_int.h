@@ -15,6 +15,7 @@
 #include "hosts_int.h"
 #include "policy_int.h"
 #include "report_int.h"
+#include "secrets_int.h"
 #include "table_int.h"
 
 typedef struct ag_status_rec {
@@ -71,6 +72,8 @@ typedef struct ag_status_in {
 	const ag_hosts *hosts;
 	const ag_policy *policy; /* with --trust: shown as the policy in force */
 	const ag_holds *holds; /* which spec each app runs, and why when it is held */
+	const ag_blocked *blocked; /* apps kept out for their secrets (secrets_int.h) */
+	size_t nblocked;
 	const op_plan_in *plan; /* NULL: the round has none; only the agent key is written */
 	const op_cmd *cmds;
 	size_t ncmds;

@@ -398,3 +398,23 @@ int op_proof_files(const op_proof *p, op_proof_file_fn on_file, void *arg, op_er
 		return op_err_set(e, OP_EINVAL, "proof: no commit");
 	return op_proof_walk(p->object, p->olen, p->path, own_tree, (void *)p, on_file, arg, e);
 }
+
+void op_proof_secrets_dir(const char *path, char out[OP_PROOF_PATH_MAX + 1])
+{
+	char clean[OP_PROOF_PATH_MAX + 1];
+	op_proof_path_clean(path, clean);
+	const char *slash = strrchr(clean, '/');
+	if (!slash)
+		snprintf(out, OP_PROOF_PATH_MAX + 1, "secrets");
+	else
+		snprintf(out, OP_PROOF_PATH_MAX + 1, "%.*s/secrets", (int)(slash - clean), clean);
+}
+
+int op_proof_secret_files(const op_proof *p, op_proof_file_fn on_file, void *arg, op_err *e)
+{
+	if (!p->object)
+		return op_err_set(e, OP_EINVAL, "proof: no commit");
+	char dir[OP_PROOF_PATH_MAX + 1];
+	op_proof_secrets_dir(p->path, dir);
+	return op_proof_walk(p->object, p->olen, dir, own_tree, (void *)p, on_file, arg, e);
+}

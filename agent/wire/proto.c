@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "outpost/agent/model/sealed.h"
 #include "proto_int.h"
 
 static const char *const state_names[] = {
@@ -419,6 +420,16 @@ int op_hostcmd_encode(const op_hostcmd *c, char **json, op_err *e)
 	json_t *j = aj ? json_pack("{s:i, s:s, s:s, s:I, s:o}", "v", OP_PROTO_VERSION, "op",
 				 "start", "id", c->id, "comp", (json_int_t)c->comp, "app", aj)
 		       : NULL;
+	if (j && c->nsecrets) {
+		char *sj = NULL;
+		int rc = op_secret_vals_encode(c->secrets, c->nsecrets, &sj, e);
+		if (rc) {
+			json_decref(j);
+			return rc;
+		}
+		j = pr_set(j, "secrets", json_loads(sj, 0, NULL));
+		op_secret_free(sj, strlen(sj) + 1);
+	}
 	return pr_dump(j, "command", OP_CMD_MAX_BYTES, json, e);
 }
 
@@ -449,7 +460,7 @@ static int app_decode(const pr_rd *r, json_t *aj, op_app **app)
 
 int op_hostcmd_decode(const char *buf, size_t len, op_hostcmd *c, op_err *e)
 {
-	static const char *const start_keys[] = {"v", "op", "id", "comp", "app", NULL};
+	static const char *const start_keys[] = {"v", "op", "id", "comp", "app", "secrets", NULL};
 	static const char *const stop_keys[] = {"v", "op", "id", NULL};
 	memset(c, 0, sizeof *c);
 	pr_rd r = {"command", "", e};
@@ -484,9 +495,19 @@ int op_hostcmd_decode(const char *buf, size_t len, op_hostcmd *c, op_err *e)
 		goto out;
 	}
 	c->comp = (size_t)comp;
-	if (!id_of(c->id, c->app, c->comp))
+	if (!id_of(c->id, c->app, c->comp)) {
 		rc = op_err_set(e, OP_EINVAL, "command: id: %s is not an instance of %s.%s", c->id,
 			c->app->name, c->app->comps[c->comp].name);
+		goto out;
+	}
+	json_t *sj = json_object_get(j, "secrets");
+	if (sj) {
+		char *s = json_dumps(sj, JSON_COMPACT);
+		rc = s ? op_secret_vals_decode(s, strlen(s), &c->secrets, &c->nsecrets, e)
+		       : op_err_set(e, OP_EINVAL, "command: secrets: expected an object");
+		if (s)
+			op_secret_free(s, strlen(s) + 1);
+	}
 out:
 	json_decref(j);
 	if (rc)
@@ -498,6 +519,9 @@ void op_hostcmd_clear(op_hostcmd *c)
 {
 	op_app_free(c->app);
 	c->app = NULL;
+	op_secret_vals_free(c->secrets, c->nsecrets);
+	c->secrets = NULL;
+	c->nsecrets = 0;
 }
 
 /* --- replies --------------------------------------------------------------------------- */

@@ -185,6 +185,16 @@ static int add_policy_blob(void *arg, const char *id, op_err *e)
 	return add_blob(arg, NULL, id, e);
 }
 
+/* The sealed secrets' trees and blobs (secrets/ beside the path), for the sites to open
+ * and, with --trust, to check against the signed commit. */
+static int add_secrets(struct gen *g, op_blob_ids *blobs, op_err *e)
+{
+	char dir[OP_PROOF_PATH_MAX + 1];
+	op_proof_secrets_dir(g->p->path, dir);
+	int rc = op_proof_walk(g->p->object, g->p->olen, dir, get_tree, g, add_blob, blobs, e);
+	return rc == OP_ENOTFOUND ? 0 : rc;
+}
+
 int op_proof_build(op_source *src, const op_commit *c, const char *path, op_proof *p,
 	op_blob_ids *blobs, op_err *e)
 {
@@ -200,6 +210,8 @@ int op_proof_build(op_source *src, const op_commit *c, const char *path, op_proo
 		rc = op_proof_walk(p->object, p->olen, p->path, get_tree, &g, add_blob, blobs, e);
 	if (rc == OP_ENOTFOUND)
 		rc = 0; /* no such directory: the trees walked prove it, and there are no apps */
+	if (rc == 0)
+		rc = add_secrets(&g, blobs, e);
 	if (rc == 0)
 		rc = add_policy_trees(&g, p->object, p->olen, e);
 	if (rc == 0)
@@ -221,6 +233,8 @@ int op_proof_blobs(const op_proof *p, op_blob_ids *blobs, op_err *e)
 	int rc = op_proof_files(p, add_blob, blobs, e);
 	if (rc == OP_ENOTFOUND)
 		rc = 0; /* the path is not in the commit: no manifest blobs */
+	if (rc == 0 && (rc = op_proof_secret_files(p, add_blob, blobs, e)) == OP_ENOTFOUND)
+		rc = 0;
 	if (rc == 0)
 		rc = op_follow_blobs(p, add_policy_blob, blobs, e);
 	if (rc == 0)

@@ -14,6 +14,7 @@
 
 #include "outpost/agent/bus/bus.h"
 #include "outpost/sync/git/desired.h"
+#include "outpost/sync/git/secrets.h"
 #include "outpost/sync/loop/rollouts.h"
 #include "outpost/sync/publish/fresh_pub.h"
 #include "outpost/agent/base/log.h"
@@ -550,6 +551,15 @@ static void pass(op_sync *s, op_sync_outcome *o, bool *again)
 		size_t n = op_diags_count(&o->errors);
 		set_reason(o, OP_SYNC_REJECTED, "%zu error%s in %d invalid manifest%s", n,
 			n == 1 ? "" : "s", want.invalid, want.invalid == 1 ? "" : "s");
+		goto out;
+	}
+	if ((rc = op_secrets_check(s->src, head, s->cfg.path, &want, &o->errors, &e)) != 0) {
+		size_t n = op_diags_count(&o->errors);
+		if (rc < 0)
+			set_reason(o, OP_SYNC_FAILED, "secrets: %s", e.msg);
+		else
+			set_reason(o, OP_SYNC_REJECTED, "%zu error%s in sealed secrets", n,
+				n == 1 ? "" : "s");
 		goto out;
 	}
 	op_commit hc;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "outpost/agent/model/sealed.h"
 #include "outpost/agent/bus/bus.h"
 #include "outpost/agent/site/buckets.h"
 #include "outpost/agent/store/store.h"
@@ -401,7 +402,7 @@ static void test_creds_command(void)
 		"hub/ci.creds", "plant-9/site.conf", "plant-9/leaf.creds", "plant-9/agent.creds",
 		"plant-9/status.creds", "plant-9/host-h1.creds", "hub/fresh.key", "hub/logs.creds",
 		"plant-7/logs.creds", "plant-9/logs.creds", "plant-7/fresh_signers",
-		"plant-9/fresh_signers"};
+		"plant-9/fresh_signers", "plant-7/seal.key", "plant-9/seal.key"};
 	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
 		struct stat st;
 		T_CHECK_MSG(stat(cred(files[i]), &st) == 0 && (st.st_mode & 0777) == 0600,
@@ -409,6 +410,29 @@ static void test_creds_command(void)
 	}
 	struct stat st;
 	T_CHECK(stat(creds, &st) == 0 && (st.st_mode & 0777) == 0700);
+	/* Each site's key for sealed secrets: its public half is what operators seal to, and
+	 * a value sealed to it opens with the private half. */
+	char *sealed = NULL;
+	T_CHECK(stat(cred("plant-9/seal.pub"), &st) == 0 && (st.st_mode & 0777) == 0644);
+	T_EQ_INT(h_run(&sealed, "printf v | %s secret seal --name n --to plant-9=%s", bin,
+			 cred("plant-9/seal.pub")),
+		0);
+	op_sealed sl;
+	op_diags sd = {0};
+	unsigned char spk[32], ssk[32], *sv = NULL;
+	size_t svl = 0;
+	op_err se = {0};
+	T_CHECK(sealed && op_sealed_parse("s", sealed, strlen(sealed), &sl, &sd) == 0 &&
+		op_seal_key_read(cred("plant-9/seal.key"), spk, ssk, &se) == 0 &&
+		op_sealed_open(&sl, "plant-9", spk, ssk, &sv, &svl, &se) == 0 && svl == 1 &&
+		sv[0] == 'v');
+	op_secret_free(sv, svl);
+	op_sealed_clear(&sl);
+	op_diags_clear(&sd);
+	free(sealed);
+	char *k7 = h_read(cred("plant-7/seal.key")), *k9 = h_read(cred("plant-9/seal.key"));
+	T_CHECK(k7 && k9 && strcmp(k7, k9) != 0);
+	free(k7), free(k9);
 	/* The freshness key: OpenSSH reads it, and its public half is what sites check. */
 	char *pub = NULL, *signers = h_read(cred("plant-7/fresh_signers"));
 	T_EQ_INT(h_run(&pub, "ssh-keygen -y -f %s", cred("hub/fresh.key")), 0);
@@ -504,12 +528,14 @@ static void test_creds_update(void)
 	T_REQUIRE(h_run(&sum1, SUMS, d) == 0);
 	const char *same[] = {"./hub/sync.creds", "./hub/status.creds", "./hub/hook.creds",
 		"./hub/fresh.key", "./a/leaf.creds", "./a/agent.creds", "./a/host-h1.creds",
-		"./b/agent.creds", "./a/site.conf", "./b/fresh_signers"};
+		"./b/agent.creds", "./a/site.conf", "./b/fresh_signers", "./a/seal.key",
+		"./b/seal.pub"};
 	for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
 		const char *a = strstr(sum0, same[i]), *b = strstr(sum1, same[i]);
 		T_CHECK_MSG(a && b && !strncmp(a - 66, b - 66, 64), "%s changed", same[i]);
 	}
-	T_CHECK(strstr(sum1, "./c/agent.creds") && strstr(sum1, "./b/host-h2.creds"));
+	T_CHECK(strstr(sum1, "./c/agent.creds") && strstr(sum1, "./b/host-h2.creds") &&
+		strstr(sum1, "./c/seal.key"));
 	char *hc = h_read(h_str("%s/hub/hub.conf", d)), *c = h_read(h_str("%s/c/site.conf", d));
 	T_CHECK(hc && strstr(hc, "leaf.c") && strstr(hc, "leaf.a"));
 	T_CHECK(c && strstr(c, "nats-leaf://leaf.c:") && strstr(c, "@127.0.0.1:7422"));

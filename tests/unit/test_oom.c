@@ -119,7 +119,8 @@ static void drive(const char *module, oom_op op, void *ctx, bool strict, int jso
 #define HEX "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 /* Every part of the model: policies (placement and rollout), annotations, args, env, artifacts by
- * arch, both scalers, spread entries with and without names, an anchor and its alias. */
+ * arch, both scalers, spread entries with and without names, an anchor and its alias, secret
+ * references in env and files. */
 static const char *const MANIFEST =
 	"apiVersion: core.oam.dev/v1beta1\n"
 	"kind: Application\n"
@@ -145,7 +146,9 @@ static const char *const MANIFEST =
 	"      properties:\n"
 	"        command: /opt/thermo/reader\n"
 	"        args: [\"--sensor-bus\", \"i2c-1\", \"--verbose\"]\n"
-	"        env: {LOG_LEVEL: info, RETRIES: 3, \"QUOTE\": \"a\\\"b\\tc\"}\n"
+	"        env: {LOG_LEVEL: info, RETRIES: 3, \"QUOTE\": \"a\\\"b\\tc\", DB_PASS: {secret: "
+	"db}}\n"
+	"        files: [{path: /run/thermo/db, secret: db, mode: \"0440\"}]\n"
 	"        workdir: /var/lib/thermo\n"
 	"        restart: on-failure\n"
 	"        rollout: stop-first\n"

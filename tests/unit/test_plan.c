@@ -378,15 +378,36 @@ static void test_hash_equals_canonical_json(void)
 		"    - name: e\n      type: process\n      properties:\n        command: /opt/e\n"
 		"        min_ready: 1h\n        health: {http: {port: 8080, path: /h?x=\"1\"}}\n"
 		"    - name: f\n      type: process\n      properties:\n        command: /opt/f\n"
-		"        workdir: /w\n        health: {tcp: {port: 1}, interval: 100ms}\n";
+		"        workdir: /w\n        health: {tcp: {port: 1}, interval: 100ms}\n"
+		"    - name: g\n      type: process\n      properties:\n        command: /opt/g\n"
+		"        env: {B: {secret: tok}, A: a, C: c, Z: {secret: db}}\n"
+		"        files: [{path: /run/g/k, secret: tls, mode: \"0440\"}, {path: /run/g/a, "
+		"secret: db}]\n"
+		"    - name: h\n      type: process\n      properties:\n        command: /opt/h\n"
+		"        env: {B: {secret: tok}}\n";
 	op_app *a = set_app(0, parse(y));
 	T_REQUIRE(a);
-	T_EQ_INT(a->ncomps, 6);
+	T_EQ_INT(a->ncomps, 8);
 	for (size_t i = 0; i < a->ncomps; i++) {
 		char slow[13];
 		slow_hash(a, i, slow);
 		T_EQ_STR(hash_of(a, i), slow);
 	}
+	/* A site's pin of a sealed file is in the hash: a new sealed value, new ids. */
+	char before[13];
+	snprintf(before, sizeof before, "%s", hash_of(a, 6));
+	for (size_t i = 0; i < a->comps[6].nsecrets; i++)
+		a->comps[6].secrets[i].sealed = strdup("0123456789abcdef0123456789abcdef01234567");
+	char slow[13];
+	slow_hash(a, 6, slow);
+	T_EQ_STR(hash_of(a, 6), slow);
+	T_CHECK(strcmp(before, slow) != 0);
+	free(a->comps[6].secrets[0].sealed);
+	a->comps[6].secrets[0].sealed = strdup("1123456789abcdef0123456789abcdef01234567");
+	char other[13];
+	slow_hash(a, 6, other);
+	T_EQ_STR(hash_of(a, 6), other);
+	T_CHECK(strcmp(other, slow) != 0);
 	reset();
 }
 

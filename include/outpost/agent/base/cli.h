@@ -19,6 +19,7 @@ int op_cmd_creds(int argc, char **argv);
 int op_cmd_artifact(int argc, char **argv);
 int op_cmd_promote(int argc, char **argv);
 int op_cmd_halt(int argc, char **argv);
+int op_cmd_secret(int argc, char **argv);
 void op_print_version(FILE *f);
 
 #endif

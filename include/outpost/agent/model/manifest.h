@@ -95,6 +95,21 @@ typedef struct op_health_check {
 	int failures; /* consecutive failed probes before unhealthy */
 } op_health_check;
 
+/* A secret a component uses (env: {NAME: {secret: S}}, files: [{path, secret, mode}]):
+ * a reference to secrets/S.yaml, never the value. sealed is the git blob id of that
+ * sealed file, pinned by the site's agent when it applies a revision (secret.h): it is
+ * in the component's properties, so a changed secret changes the instance ids without
+ * any digest of the value. NULL in Git and in the hub's canonical JSON. */
+#define OP_MAX_SECRET_FILES 32
+#define OP_SECRET_FILE_MODE_DEFAULT 0400
+typedef struct op_secref {
+	char *env; /* the environment variable, or NULL for a file */
+	char *path; /* the file (absolute), or NULL for an env */
+	char *secret; /* a name: secrets/<secret>.yaml */
+	unsigned mode; /* file only */
+	char *sealed; /* 40 hex, or NULL */
+} op_secref;
+
 typedef struct op_component {
 	char *name;
 	char *command; /* absolute */
@@ -109,6 +124,8 @@ typedef struct op_component {
 	op_health_check health;
 	int64_t min_ready_ms; /* without a probe: healthy after running this long */
 	op_trait scaler; /* default: spreadscaler, 1 instance, no spread */
+	op_secref *secrets; /* env ones sorted by name, then files in manifest order */
+	size_t nsecrets;
 } op_component;
 
 typedef struct op_placement {

@@ -28,6 +28,9 @@ typedef struct op_agent_cfg {
 	 * how old the newest record may be before the site reports itself stale. */
 	const char *fresh_signers;
 	int64_t stale_after_ms;
+	/* Sealed secrets (model/sealed.h): the site's private key file (NULL: the site can
+	 * open none, and apps that need one do not run here). */
+	const char *seal_key;
 } op_agent_cfg;
 
 typedef struct op_agent op_agent;

@@ -93,4 +93,12 @@ int op_proof_walk(const char *commit, size_t clen, const char *path, op_proof_tr
  * error: OP_EINVAL). */
 int op_proof_files(const op_proof *p, op_proof_file_fn on_file, void *arg, op_err *e);
 
+/* Where a revision's sealed secrets are (model/sealed.h): secrets/ beside the synced
+ * path (its parent's "secrets", "secrets" at the root for "apps" and for "."). The proof
+ * carries its trees, and its *.yaml files are published as blobs with the manifests. */
+void op_proof_secrets_dir(const char *path, char out[OP_PROOF_PATH_MAX + 1]);
+/* The sealed files of the proof's commit (as op_proof_files: file named dir/NAME.yaml),
+ * or OP_ENOTFOUND when the commit has no secrets directory. */
+int op_proof_secret_files(const op_proof *p, op_proof_file_fn on_file, void *arg, op_err *e);
+
 #endif

@@ -82,17 +82,38 @@ void op_heartbeat_clear(op_heartbeat *hb);
 
 /* A start carries the app and component (canonical JSON of the whole app, so the host
  * validates it like any manifest) and which component of it; a stop only the id. */
+/* A secret's value (model/sealed.h), opened by the site's agent for one start: it
+ * travels in that start command only ("secrets":{"<name>":"<base64>"}), from the host
+ * to the shim through a memory file, and is never written to disk nor logged. */
+typedef struct op_secret_val {
+	char name[OP_NAME_MAX + 1];
+	unsigned char *val; /* owned, wiped when freed */
+	size_t len;
+} op_secret_val;
+
 typedef struct op_hostcmd {
 	enum op_cmd_op op;
 	char id[OP_INST_MAX + 1];
 	op_app *app; /* start only; owned (op_hostcmd_clear frees it) */
 	size_t comp; /* start only: index into app->comps */
+	op_secret_val *secrets; /* start only: the values the component refers to; owned */
+	size_t nsecrets;
 } op_hostcmd;
 
 int op_hostcmd_encode(const op_hostcmd *c, char **json, op_err *e);
 /* Fills c (op_hostcmd_clear after, also on failure). */
 int op_hostcmd_decode(const char *json, size_t len, op_hostcmd *c, op_err *e);
 void op_hostcmd_clear(op_hostcmd *c);
+
+/* proto_secrets.c: the values as one JSON object {"<name>":"<base64>"} (what a start's
+ * "secrets" holds, and what the host hands the shim); *json allocated (wipe it with
+ * op_secret_free(json, strlen(json) + 1)). Decoding checks names and sizes; its errors
+ * never quote a value. */
+int op_secret_vals_encode(const op_secret_val *v, size_t n, char **json, op_err *e);
+int op_secret_vals_decode(const char *json, size_t len, op_secret_val **v, size_t *n, op_err *e);
+/* The value of secret name in v, or NULL. */
+const op_secret_val *op_secret_vals_find(const op_secret_val *v, size_t n, const char *name);
+void op_secret_vals_free(op_secret_val *v, size_t n);
 
 typedef struct op_hostreply {
 	bool ok;
