@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "check_int.h"
+#include "fence_int.h"
 #include "health_int.h"
 #include "rollout_int.h"
 
@@ -206,7 +207,8 @@ static void read_artifact(op_check *c, const op_node *n, op_artifact *a)
 static void read_process(op_check *c, const op_node *n, op_component *comp)
 {
 	static const char *const keys[] = {"command", "args", "env", "workdir", "restart",
-		"rollout", "artifact", "health", "min_ready", NULL};
+		"rollout", "artifact", "health", "min_ready", "user", "group", "umask", "limits",
+		NULL};
 	comp->min_ready_ms = OP_MIN_READY_MS;
 	if (!ck_map(c, n, keys))
 		return;
@@ -239,6 +241,7 @@ static void read_process(op_check *c, const op_node *n, op_component *comp)
 	}
 	if ((v = ck_get(n, "min_ready")))
 		AT_KEY(c, "min_ready", ck_duration(c, v, 0, OP_HEALTH_MAX_MS, &comp->min_ready_ms));
+	ck_fence(c, n, &comp->fence);
 }
 
 static void read_component(op_check *c, const op_node *n, op_component *comp)

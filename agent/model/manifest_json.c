@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fence_int.h"
 #include "health_int.h"
 #include "outpost/agent/base/util.h"
 #include "rollout_int.h"
@@ -98,6 +99,7 @@ static json_t *component_json(const op_component *c)
 		op_format_duration_ms(c->min_ready_ms, d);
 		props = set(props, "min_ready", json_string(d));
 	}
+	props = ck_fence_json(props, &c->fence);
 	if (!props)
 		return NULL;
 	return json_pack("{s:s, s:s, s:o, s:[o]}", "name", c->name, "type", "process", "properties",
@@ -191,6 +193,7 @@ static void component_clear(op_component *c)
 	free(c->artifact.sha256);
 	op_kvs_clear(&c->artifact.sha256_arch);
 	ck_health_clear(&c->health);
+	ck_fence_clear(&c->fence);
 	for (size_t i = 0; i < c->scaler.nspread; i++) {
 		free(c->scaler.spread[i].name);
 		op_kvs_clear(&c->scaler.spread[i].requirements);

@@ -95,8 +95,31 @@ typedef struct op_health_check {
 	int failures; /* consecutive failed probes before unhealthy */
 } op_health_check;
 
+/* properties.user, group, umask and limits: how the host fences a workload in
+ * (fence_check.c; applied by the shim, fence.h). What is absent keeps the host's default
+ * and stays out of the canonical JSON, so apps written before these fields keep their
+ * digests. */
+#define OP_UMASK_DEFAULT 022
+#define OP_FENCE_ID_MAX 32 /* a user or group name, or a decimal id */
+#define OP_LIMIT_MEMORY_MIN (1LL << 20) /* 1Mi */
+#define OP_LIMIT_MEMORY_MAX (1LL << 50) /* 1Pi */
+#define OP_LIMIT_FILES_MAX (1 << 20)
+#define OP_LIMIT_PROCS_MAX (1 << 22)
+
+typedef struct op_fence {
+	char *user; /* a user name or decimal id; NULL: the host's --default-user */
+	char *group; /* a group name or decimal id; NULL: the user's primary group */
+	bool has_umask;
+	unsigned umask; /* 0..0777, OP_UMASK_DEFAULT when !has_umask */
+	int64_t memory; /* limits.memory in bytes, 0: none */
+	int open_files, processes; /* limits.open_files, limits.processes, 0: none */
+} op_fence;
+
+enum op_comp_type { OP_COMP_PROCESS, OP_COMP_WASM };
+
 typedef struct op_component {
 	char *name;
+	enum op_comp_type type;
 	char *command; /* absolute */
 	op_strs args;
 	op_kvs env;
@@ -108,6 +131,7 @@ typedef struct op_component {
 	bool has_health;
 	op_health_check health;
 	int64_t min_ready_ms; /* without a probe: healthy after running this long */
+	op_fence fence;
 	op_trait scaler; /* default: spreadscaler, 1 instance, no spread */
 } op_component;
 
