@@ -136,10 +136,18 @@ static bool inst_file_exists(op_host *h, const char *id, const char *file)
  * nats.c's threads. Returns the shim's pid, or -1. */
 static int spawn_shim(op_host *h, const char *id)
 {
-	char *argv[] = {"outpost", "shim", "--state", (char *)h->cfg.state, "--id", (char *)id,
+	char *argv[20] = {"outpost", "shim", "--state", (char *)h->cfg.state, "--id", (char *)id,
 		"--grace-ms", h->grace, "--log-max", h->log_max, "--log-keep", h->log_keep,
-		"--max-backoff-ms", h->backoff, h->cfg.nats ? "--nats" : NULL, (char *)h->cfg.nats,
-		NULL};
+		"--max-backoff-ms", h->backoff};
+	int argc = 14;
+	if (h->cfg.default_user) {
+		argv[argc++] = "--default-user";
+		argv[argc++] = (char *)h->cfg.default_user;
+	}
+	if (h->cfg.nats) {
+		argv[argc++] = "--nats";
+		argv[argc++] = (char *)h->cfg.nats;
+	}
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) != 0)
 		return -1;

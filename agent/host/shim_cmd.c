@@ -32,6 +32,7 @@
 
 #include "outpost/agent/base/cli.h"
 #include "shim_int.h"
+#include "outpost/agent/host/fence.h"
 #include "outpost/agent/host/health.h"
 #include "outpost/agent/host/host.h"
 #include "outpost/agent/host/probe.h"
@@ -46,6 +47,7 @@
 typedef struct shim {
 	const char *state_dir;
 	const char *nats; /* --nats: the site's server, for artifacts (NULL: none) */
+	const char *default_user; /* --default-user: for a component naming none (NULL: ours) */
 	int64_t grace_ms;
 	op_hostcmd cmd;
 	const op_component *comp;
@@ -239,25 +241,48 @@ static int check_artifact(shim *s, char *why, size_t n)
 
 /* What the child reports through the exec pipe when it cannot start the command. */
 struct exec_fail {
-	int stage; /* 1 workdir, 2 exec */
+	int stage; /* 1 workdir, 2 exec, 3 fence */
 	int err;
+	int step; /* fence: op_fence_step_name */
 };
 
-static void child_fail(int fd, int stage)
+static void child_fail(int fd, int stage, int step)
 {
-	struct exec_fail f = {stage, errno};
+	struct exec_fail f = {stage, errno, step};
 	ssize_t w = write(fd, &f, sizeof f);
 	(void)w;
 	_exit(127);
+}
+
+/* The fence of this run, from the box's users as they are now. */
+static int plan_fence(shim *s, op_fence_plan *p, char *why, size_t n)
+{
+	char *passwd = NULL, *group = NULL;
+	size_t len;
+	op_err e = {0};
+	int rc = op_read_file("/etc/passwd", 1 << 22, &passwd, &len, NULL);
+	if (rc != 0)
+		passwd = NULL;
+	if (op_read_file("/etc/group", 1 << 22, &group, &len, NULL) != 0)
+		group = NULL;
+	rc = op_fence_plan_make(
+		&s->comp->fence, s->default_user, passwd, group, getuid(), getgid(), p, &e);
+	if (rc != 0)
+		snprintf(why, n, "fence: %.400s", e.msg);
+	free(passwd);
+	free(group);
+	return rc;
 }
 
 /* Starts the workload; on an error that a restart would not cure, ends the instance. */
 static void run(shim *s)
 {
 	char why[512];
+	op_fence_plan fence;
 	s->restart_at = 0;
 	s->st.retry_at = 0;
-	if (check_artifact(s, why, sizeof why) != 0) {
+	if (check_artifact(s, why, sizeof why) != 0 ||
+		plan_fence(s, &fence, why, sizeof why) != 0) {
 		fail(s, why, false);
 		return;
 	}
@@ -273,10 +298,13 @@ static void run(shim *s)
 		dup2(s->null, 0);
 		dup2(s->out_w, 1);
 		dup2(s->out_w, 2);
+		int step = op_fence_apply(&fence);
+		if (step != 0)
+			child_fail(ep[1], 3, step);
 		if (chdir(s->comp->workdir ? s->comp->workdir : "/") != 0)
-			child_fail(ep[1], 1);
+			child_fail(ep[1], 1, 0);
 		execve(s->comp->command, s->argv, s->envp);
-		child_fail(ep[1], 2);
+		child_fail(ep[1], 2, 0);
 	}
 	close(ep[1]);
 	if (pid < 0) {
@@ -294,8 +322,13 @@ static void run(shim *s)
 	if (r == (ssize_t)sizeof f) {
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
-		snprintf(why, sizeof why, "%s %s: %s", f.stage == 1 ? "workdir" : "exec",
-			f.stage == 1 ? s->comp->workdir : s->comp->command, strerror(f.err));
+		if (f.stage == 3)
+			snprintf(why, sizeof why, "fence: %s (%s): %s", op_fence_step_name(f.step),
+				fence.who, strerror(f.err));
+		else
+			snprintf(why, sizeof why, "%s %s: %s", f.stage == 1 ? "workdir" : "exec",
+				f.stage == 1 ? s->comp->workdir : s->comp->command,
+				strerror(f.err));
 		s->st.exit_code = 127;
 		fail(s, why, false);
 		return;
@@ -608,6 +641,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: outpost shim --state DIR --id ID [--grace-ms N] [--log-max BYTES]\n"
 		"                    [--log-keep N] [--max-backoff-ms N] [--nats URL]\n"
+		"                    [--default-user USER]\n"
 		"\n"
 		"Supervises one instance. Started by `outpost host` only.\n");
 }
@@ -619,7 +653,9 @@ int op_cmd_shim(int argc, char **argv)
 		{"log-max", required_argument, NULL, 'm'},
 		{"log-keep", required_argument, NULL, 'k'},
 		{"max-backoff-ms", required_argument, NULL, 'b'},
-		{"nats", required_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'}, {0}};
+		{"nats", required_argument, NULL, 'n'},
+		{"default-user", required_argument, NULL, 'u'}, {"help", no_argument, NULL, 'h'},
+		{0}};
 	shim s = {.grace_ms = OP_STOP_GRACE_DEFAULT_MS,
 		.max_backoff_ms = OP_MAX_BACKOFF_MS,
 		.policy = OP_RESTART_POLICY_DEFAULT,
@@ -638,6 +674,7 @@ int op_cmd_shim(int argc, char **argv)
 		case 's': s.state_dir = optarg; break;
 		case 'i': id = optarg; break;
 		case 'n': s.nats = optarg; break;
+		case 'u': s.default_user = optarg; break;
 		case 'g':
 			if (op_parse_u64(optarg, &grace) != 0 || grace > 3600000)
 				goto bad;
