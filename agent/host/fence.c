@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum step { ST_OOM = 1, ST_DATA, ST_NOFILE, ST_NPROC, ST_GROUPS, ST_GID, ST_UID, ST_NNP };
+enum step { ST_OOM = 1, ST_DATA, ST_NOFILE, ST_NPROC, ST_GROUPS, ST_GID, ST_UID, ST_NNP, ST_CPU };
 
 const char *op_fence_step_name(int step)
 {
@@ -30,6 +30,7 @@ const char *op_fence_step_name(int step)
 	case ST_GID: return "setgid";
 	case ST_UID: return "setuid";
 	case ST_NNP: return "no_new_privileges";
+	case ST_CPU: return "limits.cpu_time: setrlimit RLIMIT_CPU";
 	default: return "fence";
 	}
 }
@@ -119,6 +120,7 @@ int op_fence_plan_make(const op_fence *f, const char *default_user, const char *
 	p->memory = f->memory;
 	p->open_files = f->open_files;
 	p->processes = f->processes;
+	p->cpu_s = f->cpu_time_ms / 1000;
 	p->oom_adj = OP_OOM_WORKLOAD;
 	const char *user = f->user ? f->user : default_user;
 	const char *field_name = f->user ? "user" : "--default-user";
@@ -191,6 +193,10 @@ int op_fence_apply(const op_fence_plan *p)
 		return ST_NOFILE;
 	if (p->processes && limit(RLIMIT_NPROC, (rlim_t)p->processes) != 0)
 		return ST_NPROC;
+	/* SIGXCPU at the limit, SIGKILL a second later if it is caught. */
+	struct rlimit cpu = {(rlim_t)p->cpu_s, (rlim_t)p->cpu_s + 1};
+	if (p->cpu_s && setrlimit(RLIMIT_CPU, &cpu) != 0)
+		return ST_CPU;
 	if (p->setids) {
 		if (setgroups(0, NULL) != 0)
 			return ST_GROUPS;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fence_int.h"
+#include "outpost/agent/base/util.h"
 
 /* A user or group: a name of [a-z_][a-z0-9_-]* (a trailing $ allowed, as for Samba
  * machine accounts), or a decimal id below 2^32 - 1 (that one means "no id"). */
@@ -124,7 +125,7 @@ static void read_memory(op_check *c, const op_node *n, int64_t *out)
 
 static void read_limits(op_check *c, const op_node *n, op_fence *f)
 {
-	static const char *const keys[] = {"memory", "open_files", "processes", NULL};
+	static const char *const keys[] = {"memory", "open_files", "processes", "cpu_time", NULL};
 	if (!ck_map(c, n, keys))
 		return;
 	const op_node *v;
@@ -134,6 +135,16 @@ static void read_limits(op_check *c, const op_node *n, op_fence *f)
 		AT_KEY(c, "open_files", ck_int(c, v, 1, OP_LIMIT_FILES_MAX, &f->open_files));
 	if ((v = ck_get(n, "processes")))
 		AT_KEY(c, "processes", ck_int(c, v, 1, OP_LIMIT_PROCS_MAX, &f->processes));
+	/* RLIMIT_CPU counts whole seconds. */
+	if ((v = ck_get(n, "cpu_time"))) {
+		size_t m = ck_key(c, "cpu_time");
+		if (ck_duration(c, v, 1000, OP_MAX_DURATION_MS, &f->cpu_time_ms) &&
+			f->cpu_time_ms % 1000 != 0) {
+			ck_err(c, v, "expected whole seconds, got %s", v->text);
+			f->cpu_time_ms = 0;
+		}
+		ck_pop(c, m);
+	}
 }
 
 void ck_fence(op_check *c, const op_node *n, op_fence *f)
@@ -178,7 +189,7 @@ json_t *ck_fence_json(json_t *props, const op_fence *f)
 		snprintf(m, sizeof m, "0%03o", f->umask);
 		props = put(props, "umask", json_string(m));
 	}
-	if (props && (f->memory || f->open_files || f->processes)) {
+	if (props && (f->memory || f->open_files || f->processes || f->cpu_time_ms)) {
 		json_t *l = json_object();
 		if (l && f->memory)
 			l = put(l, "memory", json_integer(f->memory));
@@ -186,6 +197,11 @@ json_t *ck_fence_json(json_t *props, const op_fence *f)
 			l = put(l, "open_files", json_integer(f->open_files));
 		if (l && f->processes)
 			l = put(l, "processes", json_integer(f->processes));
+		if (l && f->cpu_time_ms) {
+			char d[32];
+			op_format_duration_ms(f->cpu_time_ms, d);
+			l = put(l, "cpu_time", json_string(d));
+		}
 		props = put(props, "limits", l);
 	}
 	return props;

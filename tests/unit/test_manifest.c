@@ -28,6 +28,8 @@
 #define POLT "  components:\n" COMP
 #define ART HDR COMP "        artifact:\n          path: /bin/c\n" /* 11-12 */
 #define HEALTH HDR COMP "        health:\n" /* 11 */
+#define WASMH "    - name: c\n      type: wasm\n      properties:\n" /* 7-9 */
+#define WASM WASMH "        module: sha256:" HEX "\n        path: /m.wasm\n" /* 10-11 */
 #define HEX "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define A63 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define A64 A63 "a"
@@ -73,7 +75,35 @@ static const struct bad bads[] = {
 	{HDR COMP "        limits: {processes: many}\n", 11, 29, CP ".limits.processes",
 		"expected an integer from 1 to 4194304"},
 	{HDR COMP "        limits: {cpu: 1}\n", 11, 18, CP ".limits.cpu",
-		"unknown field (expected one of: memory, open_files, processes)"},
+		"unknown field (expected one of: memory, open_files, processes, cpu_time)"},
+	{HDR COMP "        limits: {cpu_time: 1500ms}\n", 11, 28, CP ".limits.cpu_time",
+		"expected whole seconds, got 1500ms"},
+	{HDR COMP "        limits: {cpu_time: 10}\n", 11, 28, CP ".limits.cpu_time",
+		"with its unit"},
+	/* type wasm: module, path and dirs; no command, workdir or artifact */
+	{HDR WASMH "        path: /m.wasm\n", 10, 9, CP ".module", "missing required field"},
+	{HDR WASMH "        module: sha256:" HEX "\n", 10, 9, CP ".path", "missing required field"},
+	{HDR WASM "        command: /bin/c\n", 12, 9, CP ".command",
+		"unknown field (expected one of: module, path, args, env, dirs, restart"},
+	{HDR WASM "        workdir: /w\n", 12, 9, CP ".workdir", "unknown field"},
+	{HDR WASMH "        module: " HEX "\n        path: /m.wasm\n", 10, 17, CP ".module",
+		"expected the module's digest, sha256: and 64 lowercase hex digits"},
+	{HDR WASMH "        module: sha256:" HEX "\n        path: /a/../m.wasm\n", 11, 15,
+		CP ".path", "expected a plain absolute path (no //, . or .. parts)"},
+	{HDR WASMH "        module: sha256:" HEX "\n        path: m.wasm\n", 11, 15, CP ".path",
+		"absolute"},
+	{HDR WASM "        dirs: [{guest: /data}]\n", 12, 16, CP ".dirs[0].host",
+		"missing required field"},
+	{HDR WASM "        dirs: [{guest: /data, host: /x/./y}]\n", 12, 37, CP ".dirs[0].host",
+		"plain absolute path"},
+	{HDR WASM "        dirs: [{guest: data, host: /x}]\n", 12, 24, CP ".dirs[0].guest",
+		"absolute"},
+	{HDR WASM "        dirs: [{guest: /d, host: /x}, {guest: /d, host: /y}]\n", 12, 39,
+		CP ".dirs[1]", "guest path /d is given twice"},
+	{HDR WASM "        dirs: [{guest: /d, host: /x, readonly: yes}]\n", 12, 48,
+		CP ".dirs[0].readonly", "expected one of: false, true"},
+	{HDR WASM "        dirs: [{guest: /d, host: /x, mode: rw}]\n", 12, 38, CP ".dirs[0].mode",
+		"unknown field"},
 	{HDR COMP "        limits: 64Mi\n", 11, 17, CP ".limits", "expected a mapping"},
 	{HDR COMP "        artifact:\n          path: /bin/c\n          sha256: " HEX
 		  "\n          owner: x\n",
@@ -288,7 +318,7 @@ static const struct bad bads[] = {
 	{HDR COMP TRAIT "        - type: daemonscaler\n          properties: {instances: 1}\n", 15,
 		11, C ".traits[1]", "a component takes one scaler trait"},
 	{HDR "    - name: c\n      type: container\n      properties:\n        command: /c\n", 8,
-		13, C ".type", "expected one of: process; got \"container\""},
+		13, C ".type", "expected one of: process, wasm; got \"container\""},
 	{TOP NAME "spec:\n  policies:\n    - name: p\n      type: spread\n      properties: "
 		  "{}\n" POLT,
 		8, 13, "spec.policies[0].type",
@@ -1313,6 +1343,56 @@ static void test_fence(void)
 	}
 }
 
+/* type wasm: module and path are the component's artifact (one digest for every arch,
+ * mode 0644), dirs in order; the canonical JSON writes module, path and dirs back (not
+ * an artifact, not a command) and reads the same model back. */
+static void test_wasm(void)
+{
+	op_app *a = parse_ok(
+		HDR WASM "        args: [--n, \"3\"]\n"
+			 "        dirs: [{guest: /data, host: /var/lib/t}, {guest: /etc/t, "
+			 "host: /etc/t, readonly: true}]\n"
+			 "        limits: {memory: 16Mi, cpu_time: 30s}\n");
+	T_REQUIRE(a);
+	const op_component *c = &a->comps[0];
+	T_EQ_INT(c->type, OP_COMP_WASM);
+	T_CHECK(c->command == NULL && c->workdir == NULL);
+	T_CHECK(c->has_artifact);
+	T_EQ_STR(c->artifact.path, "/m.wasm");
+	T_EQ_STR(c->artifact.sha256, HEX);
+	T_EQ_INT(c->artifact.mode, 0644);
+	T_EQ_INT(c->ndirs, 2);
+	T_EQ_STR(c->dirs[0].guest, "/data");
+	T_EQ_STR(c->dirs[0].host, "/var/lib/t");
+	T_CHECK(!c->dirs[0].readonly && c->dirs[1].readonly);
+	T_EQ_INT(c->fence.memory, 16 << 20);
+	T_EQ_INT(c->fence.cpu_time_ms, 30000);
+	T_EQ_STR(op_comp_type_name(c->type), "wasm");
+	char *j = NULL;
+	size_t n = 0;
+	T_EQ_INT(op_manifest_to_json(a, &j, &n), 0);
+	T_CHECK_MSG(strstr(j, "\"module\":\"sha256:" HEX "\",\"path\":\"/m.wasm\"") &&
+			strstr(j, "\"type\":\"wasm\"") &&
+			strstr(j,
+				"\"dirs\":[{\"guest\":\"/data\",\"host\":\"/var/lib/t\"},"
+				"{\"guest\":\"/etc/t\",\"host\":\"/etc/t\",\"readonly\":true}]") &&
+			strstr(j, "\"limits\":{\"cpu_time\":\"30s\",\"memory\":16777216}") &&
+			!strstr(j, "artifact") && !strstr(j, "command"),
+		"%s", j);
+	op_diags d = {0};
+	op_app *b = NULL;
+	T_EQ_INT(op_manifest_from_json("kv/app", j, n, &b, &d), 0);
+	T_REQUIRE(b);
+	char *j2 = NULL;
+	T_EQ_INT(op_manifest_to_json(b, &j2, &n), 0);
+	T_EQ_STR(j2, j);
+	T_EQ_INT(b->comps[0].type, OP_COMP_WASM);
+	op_app_free(b);
+	free(j2);
+	free(j);
+	op_app_free(a);
+}
+
 /* health and min_ready: defaults filled in the model; in the canonical JSON the whole
  * check is written once it is there, min_ready only off its default (the minimal digest
  * above did not move when they came); a timeout left out is the interval when that is
@@ -1586,6 +1666,7 @@ int main(void)
 	T_RUN(test_artifact_mode_unpack);
 	T_RUN(test_health_defaults);
 	T_RUN(test_fence);
+	T_RUN(test_wasm);
 	T_RUN(test_key_order_irrelevant);
 	T_RUN(test_json_equivalent_layout);
 	T_RUN(test_json_refused);

@@ -378,10 +378,27 @@ static void test_hash_equals_canonical_json(void)
 		"    - name: e\n      type: process\n      properties:\n        command: /opt/e\n"
 		"        min_ready: 1h\n        health: {http: {port: 8080, path: /h?x=\"1\"}}\n"
 		"    - name: f\n      type: process\n      properties:\n        command: /opt/f\n"
-		"        workdir: /w\n        health: {tcp: {port: 1}, interval: 100ms}\n";
+		"        workdir: /w\n        health: {tcp: {port: 1}, interval: 100ms}\n"
+		"    - name: g\n      type: process\n      properties:\n        command: /opt/g\n"
+		"        user: nobody\n        group: \"65534\"\n        umask: \"0077\"\n"
+		"        limits: {processes: 9, memory: 1Gi, open_files: 64, cpu_time: 2m}\n"
+		"    - name: h\n      type: process\n      properties:\n        command: /opt/h\n"
+		"        limits: {open_files: 8}\n        user: \"0\"\n"
+		"    - name: i\n      type: wasm\n      properties:\n"
+		"        module: sha256:"
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+		"        path: /opt/i.wasm\n        args: [x]\n        env: {A: b}\n"
+		"        dirs: [{guest: /data, host: /var/lib/i}, {guest: /etc/i, host: /etc/i, "
+		"readonly: true}]\n"
+		"        limits: {memory: 64Mi}\n        user: nobody\n"
+		"        health: {tcp: {port: 2}}\n        min_ready: 1s\n"
+		"    - name: j\n      type: wasm\n      properties:\n"
+		"        module: sha256:"
+		"fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210\n"
+		"        path: /opt/j.wasm\n";
 	op_app *a = set_app(0, parse(y));
 	T_REQUIRE(a);
-	T_EQ_INT(a->ncomps, 6);
+	T_EQ_INT(a->ncomps, 10);
 	for (size_t i = 0; i < a->ncomps; i++) {
 		char slow[13];
 		slow_hash(a, i, slow);

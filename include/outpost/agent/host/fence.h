@@ -30,6 +30,7 @@ typedef struct op_fence_plan {
 	int64_t memory; /* RLIMIT_DATA, 0: none */
 	int open_files; /* RLIMIT_NOFILE, 0: none */
 	int processes; /* RLIMIT_NPROC, 0: none */
+	int64_t cpu_s; /* RLIMIT_CPU in seconds, 0: none */
 	int oom_adj;
 	char who[96]; /* "user nobody (65534), group nogroup (65534)" for messages */
 } op_fence_plan;
