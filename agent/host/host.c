@@ -136,10 +136,14 @@ static bool inst_file_exists(op_host *h, const char *id, const char *file)
  * nats.c's threads. Returns the shim's pid, or -1. */
 static int spawn_shim(op_host *h, const char *id)
 {
-	char *argv[20] = {"outpost", "shim", "--state", (char *)h->cfg.state, "--id", (char *)id,
+	char *argv[24] = {"outpost", "shim", "--state", (char *)h->cfg.state, "--id", (char *)id,
 		"--grace-ms", h->grace, "--log-max", h->log_max, "--log-keep", h->log_keep,
 		"--max-backoff-ms", h->backoff};
 	int argc = 14;
+	if (h->cfg.wasm_runtime) {
+		argv[argc++] = "--wasm-runtime";
+		argv[argc++] = (char *)h->cfg.wasm_runtime;
+	}
 	if (h->cfg.default_user) {
 		argv[argc++] = "--default-user";
 		argv[argc++] = (char *)h->cfg.default_user;
@@ -399,7 +403,9 @@ static void handle_start(op_host *h, const op_hostcmd *c, op_hostreply *r)
 	ent *x = ent_get(h, c->id, true);
 	if (!x)
 		return fail(r, "start", c->id, "out of memory");
-	op_log_info("instance starting", "id=%s command=%s", c->id, c->app->comps[c->comp].command);
+	const op_component *comp = &c->app->comps[c->comp];
+	op_log_info("instance starting", "id=%s command=%s", c->id,
+		comp->type == OP_COMP_WASM ? comp->artifact.path : comp->command);
 	start_shim(h, x);
 	ok(r);
 }

@@ -18,6 +18,7 @@
 #include "outpost/agent/base/cli.h"
 #include "outpost/agent/host/fence.h"
 #include "outpost/agent/host/host.h"
+#include "outpost/agent/host/wasm.h"
 #include "outpost/agent/base/log.h"
 #include "outpost/agent/host/supervise.h"
 #include "outpost/agent/base/util.h"
@@ -46,6 +47,9 @@ static void usage(FILE *f)
 		"  --stop-grace DUR    SIGTERM to SIGKILL when stopping a workload (default 10s)\n"
 		"  --default-user USER who runs a component that names no user (a name or id\n"
 		"                      of /etc/passwd; default: the user this host runs as)\n"
+		"  --wasm-runtime PATH the WebAssembly runtime that runs components of type\n"
+		"                      wasm (default " OP_WASM_RUNTIME_DEFAULT "); a box without\n"
+		"                      it says wasm: none and is given none\n"
 		"  --max-backoff DUR   a failed instance (crash loop, artifact refused, command\n"
 		"                      that cannot start) is tried again after 10s, doubling up\n"
 		"                      to this (default 5m); outpost restart tries it at once\n"
@@ -71,6 +75,7 @@ typedef struct run {
 	int64_t every_ms;
 	char boot[OP_BOOT_MAX + 1];
 	const char *cgroup; /* op_fence_cgroup_detect, for the heartbeat */
+	char wasm[OP_WASM_VERSION_MAX + 1]; /* the runtime's version, or "none" */
 	uint64_t seq;
 	op_host *host;
 	op_bus bus;
@@ -158,6 +163,7 @@ static void heartbeat(run *r)
 	snprintf(hb.boot, sizeof hb.boot, "%s", r->boot);
 	snprintf(hb.limits, sizeof hb.limits, "rlimit");
 	snprintf(hb.cgroup, sizeof hb.cgroup, "%s", r->cgroup);
+	snprintf(hb.wasm, sizeof hb.wasm, "%s", r->wasm);
 	op_err e = {0};
 	if (op_host_refresh(r->host, &hb.insts, &hb.ninsts, &e) != 0) {
 		op_log_error("cannot read instances", "error=\"%s\"", e.msg);
@@ -290,7 +296,8 @@ int op_cmd_host(int argc, char **argv)
 		{"heartbeat", required_argument, NULL, 'b'},
 		{"stop-grace", required_argument, NULL, 'g'},
 		{"max-backoff", required_argument, NULL, 'x'},
-		{"default-user", required_argument, NULL, 'u'}, {"help", no_argument, NULL, 'h'},
+		{"default-user", required_argument, NULL, 'u'},
+		{"wasm-runtime", required_argument, NULL, 'W'}, {"help", no_argument, NULL, 'h'},
 		{0}};
 	run r = {.nats = OP_DEFAULT_NATS, .every_ms = 2000};
 	op_host_cfg cfg = {.state = OP_HOST_STATE_DEFAULT,
@@ -307,6 +314,7 @@ int op_cmd_host(int argc, char **argv)
 		case 'n': r.nats = optarg; break;
 		case 'd': cfg.state = optarg; break;
 		case 'u': cfg.default_user = optarg; break;
+		case 'W': cfg.wasm_runtime = optarg; break;
 		case 'l':
 			if (label_flag(&r.labels, optarg) != 0)
 				goto out;
@@ -381,6 +389,7 @@ int op_cmd_host(int argc, char **argv)
 		self_cg = NULL;
 	r.cgroup = op_fence_cgroup_detect("/sys/fs/cgroup", self_cg);
 	free(self_cg);
+	op_wasm_version(cfg.wasm_runtime ? cfg.wasm_runtime : OP_WASM_RUNTIME_DEFAULT, r.wasm);
 
 	rc = OP_EXIT_FAIL;
 	signal(SIGPIPE, SIG_IGN);
@@ -407,8 +416,8 @@ int op_cmd_host(int argc, char **argv)
 	char nats[512];
 	op_bus_url_redact(r.nats, nats, sizeof nats);
 	op_log_info("host started",
-		"site=%s id=%s boot=%s arch=%s state=%s nats=%s limits=rlimit cgroup=%s", r.site,
-		r.id, r.boot, op_arch_self(), cfg.state, nats, r.cgroup);
+		"site=%s id=%s boot=%s arch=%s state=%s nats=%s limits=rlimit cgroup=%s wasm=%s",
+		r.site, r.id, r.boot, op_arch_self(), cfg.state, nats, r.cgroup, r.wasm);
 	rc = serve(&r);
 	op_log_info("host stopping", "id=%s instances=%s", r.id, "left running");
 out:

@@ -40,6 +40,7 @@
 #include "outpost/agent/base/log.h"
 #include "outpost/agent/wire/proto.h"
 #include "outpost/agent/host/supervise.h"
+#include "outpost/agent/host/wasm.h"
 #include "outpost/agent/base/util.h"
 
 #define BASE_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -48,6 +49,9 @@ typedef struct shim {
 	const char *state_dir;
 	const char *nats; /* --nats: the site's server, for artifacts (NULL: none) */
 	const char *default_user; /* --default-user: for a component naming none (NULL: ours) */
+	const char *wasm_runtime; /* --wasm-runtime: runs components of type wasm */
+	const char *exec_path; /* the command, or for wasm the runtime */
+	bool argv_owned; /* wasm: argv's strings are ours (op_wasm_argv) */
 	int64_t grace_ms;
 	op_hostcmd cmd;
 	const op_component *comp;
@@ -191,10 +195,35 @@ static int setenv_in(char ***env, size_t *n, const char *key, const char *val)
 	return 0;
 }
 
-/* A minimal clean environment, then the component's env on top of it. */
+/* A minimal clean environment, then the component's env on top of it. A wasm
+ * component's env and the instance's names go to the module (--env), not to the
+ * runtime. */
 static int build_exec(shim *s)
 {
 	const op_component *c = s->comp;
+	if (c->type == OP_COMP_WASM) {
+		size_t n = 0;
+		char **guest = NULL;
+		const char *base[][2] = {{"PATH", BASE_PATH}, {"HOME", "/"}, {"LANG", "C.UTF-8"}};
+		for (size_t i = 0; i < sizeof base / sizeof *base; i++)
+			if (setenv_in(&s->envp, &n, base[i][0], base[i][1]) != 0)
+				return OP_ENOMEM;
+		n = 0;
+		const char *names[][2] = {{"OUTPOST_INSTANCE", s->st.id},
+			{"OUTPOST_APP", s->cmd.app->name}, {"OUTPOST_COMPONENT", c->name}};
+		int rc = 0;
+		for (size_t i = 0; rc == 0 && i < sizeof names / sizeof *names; i++)
+			rc = setenv_in(&guest, &n, names[i][0], names[i][1]);
+		if (rc == 0)
+			rc = op_wasm_argv(c, s->wasm_runtime, guest, &s->argv);
+		for (size_t i = 0; guest && guest[i]; i++)
+			free(guest[i]);
+		free(guest);
+		s->argv_owned = true;
+		s->exec_path = s->wasm_runtime;
+		return rc;
+	}
+	s->exec_path = c->command;
 	s->argv = calloc(c->args.n + 2, sizeof *s->argv);
 	if (!s->argv)
 		return OP_ENOMEM;
@@ -269,6 +298,15 @@ static int plan_fence(shim *s, op_fence_plan *p, char *why, size_t n)
 		&s->comp->fence, s->default_user, passwd, group, getuid(), getgid(), p, &e);
 	if (rc != 0)
 		snprintf(why, n, "fence: %.400s", e.msg);
+	/* A module's memory is held by the runtime's page limit (op_wasm_argv), not by
+	 * RLIMIT_DATA, which the runtime's own reservations would trip; its dirs are made
+	 * for the user it runs as. */
+	if (rc == 0 && s->comp->type == OP_COMP_WASM) {
+		p->memory = 0;
+		rc = op_wasm_dirs_make(s->comp, p->uid, p->gid, &e);
+		if (rc != 0)
+			snprintf(why, n, "%.400s", e.msg);
+	}
 	free(passwd);
 	free(group);
 	return rc;
@@ -303,7 +341,7 @@ static void run(shim *s)
 			child_fail(ep[1], 3, step);
 		if (chdir(s->comp->workdir ? s->comp->workdir : "/") != 0)
 			child_fail(ep[1], 1, 0);
-		execve(s->comp->command, s->argv, s->envp);
+		execve(s->exec_path, s->argv, s->envp);
 		child_fail(ep[1], 2, 0);
 	}
 	close(ep[1]);
@@ -327,8 +365,7 @@ static void run(shim *s)
 				fence.who, strerror(f.err));
 		else
 			snprintf(why, sizeof why, "%s %s: %s", f.stage == 1 ? "workdir" : "exec",
-				f.stage == 1 ? s->comp->workdir : s->comp->command,
-				strerror(f.err));
+				f.stage == 1 ? s->comp->workdir : s->exec_path, strerror(f.err));
 		s->st.exit_code = 127;
 		fail(s, why, false);
 		return;
@@ -641,7 +678,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: outpost shim --state DIR --id ID [--grace-ms N] [--log-max BYTES]\n"
 		"                    [--log-keep N] [--max-backoff-ms N] [--nats URL]\n"
-		"                    [--default-user USER]\n"
+		"                    [--default-user USER] [--wasm-runtime PATH]\n"
 		"\n"
 		"Supervises one instance. Started by `outpost host` only.\n");
 }
@@ -654,9 +691,11 @@ int op_cmd_shim(int argc, char **argv)
 		{"log-keep", required_argument, NULL, 'k'},
 		{"max-backoff-ms", required_argument, NULL, 'b'},
 		{"nats", required_argument, NULL, 'n'},
-		{"default-user", required_argument, NULL, 'u'}, {"help", no_argument, NULL, 'h'},
+		{"default-user", required_argument, NULL, 'u'},
+		{"wasm-runtime", required_argument, NULL, 'w'}, {"help", no_argument, NULL, 'h'},
 		{0}};
 	shim s = {.grace_ms = OP_STOP_GRACE_DEFAULT_MS,
+		.wasm_runtime = OP_WASM_RUNTIME_DEFAULT,
 		.max_backoff_ms = OP_MAX_BACKOFF_MS,
 		.policy = OP_RESTART_POLICY_DEFAULT,
 		.sigfd = -1,
@@ -675,6 +714,7 @@ int op_cmd_shim(int argc, char **argv)
 		case 'i': id = optarg; break;
 		case 'n': s.nats = optarg; break;
 		case 'u': s.default_user = optarg; break;
+		case 'w': s.wasm_runtime = optarg; break;
 		case 'g':
 			if (op_parse_u64(optarg, &grace) != 0 || grace > 3600000)
 				goto bad;
@@ -737,7 +777,10 @@ int op_cmd_shim(int argc, char **argv)
 	for (size_t i = 0; s.envp && s.envp[i]; i++)
 		free(s.envp[i]);
 	free(s.envp);
-	free(s.argv);
+	if (s.argv_owned)
+		op_wasm_argv_free(s.argv);
+	else
+		free(s.argv);
 	close(lock);
 	return rc == 0 ? OP_EXIT_OK : OP_EXIT_FAIL;
 bad:
