@@ -135,9 +135,12 @@ static void not_placed(const op_plan_in *in, const op_component *comp, char *why
 {
 	if (comp->scaler.instances == 0)
 		return;
-	bool any = false;
+	bool any = false, runtime = false;
 	for (size_t h = 0; h < in->nhosts && !any; h++) {
 		if (!in->hosts[h].alive)
+			continue;
+		runtime |= in->hosts[h].wasm;
+		if (comp->type == OP_COMP_WASM && !in->hosts[h].wasm)
 			continue;
 		any = comp->scaler.nspread == 0;
 		for (size_t k = 0; k < comp->scaler.nspread && !any; k++)
@@ -151,6 +154,13 @@ static void not_placed(const op_plan_in *in, const op_component *comp, char *why
 		alive |= in->hosts[h].alive;
 	if (!alive) {
 		snprintf(why, len, "not placed: no host of this site is alive");
+		return;
+	}
+	if (comp->type == OP_COMP_WASM && !runtime) {
+		snprintf(why, len,
+			"not placed: no alive host of this site has a WebAssembly runtime "
+			"(component %s)",
+			comp->name);
 		return;
 	}
 	/* The requirements of its spreads, "k=v,k=v" each, joined by " or ". */
@@ -276,6 +286,13 @@ static void host_status(
 	json_t *j = json_pack("{s:i, s:s, s:s, s:b, s:o, s:o}", "v", 1, "site", st->site, "host",
 		h->hb.host, "alive", ag_host_alive(hs, h, now), "labels",
 		labels_json(&h->hb.labels), "instances", insts);
+	/* What fences its workloads in and whether it runs wasm, as far as it says. */
+	if (j && h->hb.limits[0])
+		json_object_set_new(j, "limits", json_string(h->hb.limits));
+	if (j && h->hb.cgroup[0])
+		json_object_set_new(j, "cgroup", json_string(h->hb.cgroup));
+	if (j)
+		json_object_set_new(j, "wasm", json_string(h->hb.wasm[0] ? h->hb.wasm : "none"));
 	/* last_seen changes with every heartbeat: written on resync or with a real change. */
 	char key[256];
 	snprintf(key, sizeof key, "site.%s.host.%s", st->site, h->hb.host);
