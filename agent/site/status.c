@@ -129,38 +129,42 @@ static json_t *labels_json(const op_kvs *l)
 	return o;
 }
 
+/* Whether alive host h meets one of comp's spreads (or comp has none). */
+static bool host_fits(const op_host_view *h, const op_component *comp)
+{
+	if (!h->alive)
+		return false;
+	bool any = comp->scaler.nspread == 0;
+	for (size_t k = 0; k < comp->scaler.nspread && !any; k++)
+		any = op_labels_match(&h->labels, &comp->scaler.spread[k].requirements);
+	return any;
+}
+
 /* Why a component that wants instances has no host to run on, into why ("" when it
- * has one): no host alive at all, or none whose labels match any of its spreads. */
+ * has one): no host alive at all, none whose labels match any of its spreads, or (a
+ * wasm component) none of those with a WebAssembly runtime. */
 static void not_placed(const op_plan_in *in, const op_component *comp, char *why, size_t len)
 {
 	if (comp->scaler.instances == 0)
 		return;
-	bool any = false, runtime = false;
-	for (size_t h = 0; h < in->nhosts && !any; h++) {
-		if (!in->hosts[h].alive)
-			continue;
-		runtime |= in->hosts[h].wasm;
-		if (comp->type == OP_COMP_WASM && !in->hosts[h].wasm)
-			continue;
-		any = comp->scaler.nspread == 0;
-		for (size_t k = 0; k < comp->scaler.nspread && !any; k++)
-			any = op_labels_match(
-				&in->hosts[h].labels, &comp->scaler.spread[k].requirements);
-	}
-	if (any)
-		return;
-	bool alive = false;
-	for (size_t h = 0; h < in->nhosts; h++)
+	bool fits = false, runs = false, alive = false;
+	for (size_t h = 0; h < in->nhosts; h++) {
+		bool f = host_fits(&in->hosts[h], comp);
+		fits |= f;
+		runs |= f && (comp->type != OP_COMP_WASM || in->hosts[h].wasm);
 		alive |= in->hosts[h].alive;
+	}
+	if (runs)
+		return;
 	if (!alive) {
 		snprintf(why, len, "not placed: no host of this site is alive");
 		return;
 	}
-	if (comp->type == OP_COMP_WASM && !runtime) {
+	if (fits) {
 		snprintf(why, len,
-			"not placed: no alive host of this site has a WebAssembly runtime "
-			"(component %s)",
-			comp->name);
+			"not placed: no host it may run on has a WebAssembly runtime (component "
+			"%s)",
+			comp->name ? comp->name : "?");
 		return;
 	}
 	/* The requirements of its spreads, "k=v,k=v" each, joined by " or ". */
