@@ -71,6 +71,7 @@ typedef struct shim {
 	op_health_cfg hcfg;
 	op_health_fsm health;
 	op_probe_run probe;
+	op_fence_plan fence; /* the current run's, for its exec probes too */
 	int64_t probe_at; /* when the next probe begins, 0 none */
 	bool sick; /* unhealthy: being stopped to be restarted */
 } shim;
@@ -375,6 +376,8 @@ static void run(shim *s)
 	op_proc_start_time(pid, &s->st.pid_start);
 	s->st.state = OP_INST_RUNNING;
 	s->st.error[0] = '\0';
+	s->fence = fence;
+	s->probe.fence = &s->fence;
 	s->started_ms = op_now_ms();
 	health_start(s, s->started_ms);
 	s->shed = true;

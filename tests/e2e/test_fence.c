@@ -322,6 +322,56 @@ static void test_refusals(void)
 	hx_host_stop(&h);
 }
 
+struct health_want {
+	hx_host *h;
+	const char *id;
+	enum op_health health;
+};
+
+static bool has_health(void *arg)
+{
+	struct health_want *w = arg;
+	op_heartbeat hb;
+	if (!hx_hb_get(w->h->id, &hb))
+		return false;
+	const op_hb_inst *in = hx_hb_find(&hb, w->id);
+	/* Unhealthy: restarted for it (the shim restarts an unhealthy instance at once). */
+	bool ok = in &&
+		(w->health == OP_HEALTH_UNHEALTHY ? in->restarts > 0
+						  : in->state == OP_INST_RUNNING &&
+					in->health == w->health && in->restarts == 0);
+	op_heartbeat_clear(&hb);
+	return ok;
+}
+
+/* An exec probe runs fenced in as its workload: as nobody beside a workload of nobody
+ * (healthy: the probe checks its own uid and umask), not as the host's root (the same
+ * probe beside a root workload fails, and the instance is restarted for it). */
+static void test_probe_fenced(void)
+{
+	hx_host h;
+	T_REQUIRE(hx_host_start_extra(&h, "fh6", NULL));
+	const char *probe = "        health:\n"
+			    "          exec: {command: /bin/sh, args: [\"-c\", \"test $(id -u) = "
+			    "65534 && test $(umask) = 0077\"]}\n"
+			    "          interval: 100ms\n";
+	const char *ok = hx_inst_id("probe-nobody", 0), *bad = hx_inst_id("probe-root", 0);
+	T_REQUIRE(hx_start(&h, "probe-nobody", 0,
+		h_str("        command: /bin/sleep\n        args: [\"600\"]\n"
+		      "        user: nobody\n        umask: \"0077\"\n%s",
+			probe))
+			.ok);
+	T_REQUIRE(hx_start(&h, "probe-root", 0,
+		h_str("        command: /bin/sleep\n        args: [\"601\"]\n%s", probe))
+			.ok);
+	struct health_want w = {&h, ok, OP_HEALTH_HEALTHY}, u = {&h, bad, OP_HEALTH_UNHEALTHY};
+	T_CHECK(h_wait_until(has_health, &w, WAIT_MS));
+	T_CHECK(h_wait_until(has_health, &u, WAIT_MS));
+	hx_stop_and_check(&h, ok);
+	hx_stop_and_check(&h, bad);
+	hx_host_stop(&h);
+}
+
 int main(void)
 {
 	if (!hx_init(&bin))
@@ -331,6 +381,7 @@ int main(void)
 	T_RUN(test_memory_limit);
 	T_RUN(test_process_limit);
 	T_RUN(test_refusals);
+	T_RUN(test_probe_fenced);
 	for (int i = 0; i < hx_nstates; i++)
 		hx_adopt_all(&(hx_host){.state = hx_states[i]});
 	return t_done();
