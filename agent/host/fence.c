@@ -260,10 +260,16 @@ const char *op_fence_cgroup_detect(const char *cgroup_root, const char *self_cgr
 		return "v2-undelegated";
 	own += 3;
 	size_t len = strcspn(own, "\n");
-	int w = snprintf(
-		path, sizeof path, "%s%.*s/cgroup.subtree_control", cgroup_root, (int)len, own);
-	if (w < 0 || (size_t)w >= sizeof path || !read_small(path, buf, sizeof buf) ||
-		!has_word(buf, "memory") || !has_word(buf, "pids") || access(path, W_OK) != 0)
+	/* Delegated: the memory and pids controllers are available in our own cgroup (its
+	 * parent enabled them) and we may make children there and enable them for those. */
+	char dir[4000];
+	int w = snprintf(dir, sizeof dir, "%s%.*s", cgroup_root, (int)len, own);
+	if (w < 0 || (size_t)w >= sizeof dir)
 		return "v2-undelegated";
-	return "v2";
+	snprintf(path, sizeof path, "%s/cgroup.controllers", dir);
+	if (!read_small(path, buf, sizeof buf) || !has_word(buf, "memory") ||
+		!has_word(buf, "pids") || access(dir, W_OK) != 0)
+		return "v2-undelegated";
+	snprintf(path, sizeof path, "%s/cgroup.subtree_control", dir);
+	return access(path, W_OK) == 0 ? "v2" : "v2-undelegated";
 }

@@ -40,6 +40,8 @@ void op_wasm_version(const char *runtime, char out[OP_WASM_VERSION_MAX + 1])
 	pid_t pid = fork();
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDWR);
+		if (null < 0)
+			_exit(126);
 		dup2(null, 0);
 		dup2(p[1], 1);
 		dup2(null, 2);

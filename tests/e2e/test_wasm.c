@@ -146,7 +146,7 @@ static op_hostreply start_wasm(hx_host *h, const char *app, const char *props)
 {
 	op_hostreply r = {0};
 	const char *yaml = hx_app_yaml(app, props);
-	char *y = strdup(yaml), *t = strstr(y, "type: process");
+	char *y = (char *)h_str("%s", yaml), *t = strstr(y, "type: process");
 	op_app *a = NULL;
 	op_diags d = {0};
 	if (t)
@@ -155,10 +155,8 @@ static op_hostreply start_wasm(hx_host *h, const char *app, const char *props)
 		op_diags_print(&d, stderr);
 		op_diags_clear(&d);
 		snprintf(r.error, sizeof r.error, "test manifest invalid");
-		free(y);
 		return r;
 	}
-	free(y);
 	op_hostcmd c = {.op = OP_CMD_START, .app = a, .comp = 0};
 	snprintf(c.id, sizeof c.id, "%s", hx_inst_id(app, 0));
 	char *json = NULL;

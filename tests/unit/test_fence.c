@@ -148,14 +148,22 @@ static void test_cgroup_detect(void)
 	T_EQ_STR(op_fence_cgroup_detect(root, "0::/system.slice\n"), "v2-undelegated");
 	T_EQ_STR(op_fence_cgroup_detect(root, NULL), "v2-undelegated");
 	T_REQUIRE(mkdir(sub, 0755) == 0);
-	put(sub, "cgroup.subtree_control", "cpu memory\n");
+	/* Its own cgroup's available controllers, and a subtree_control it may write. */
+	put(sub, "cgroup.controllers", "cpu memory\n");
+	put(sub, "cgroup.subtree_control", "");
 	T_EQ_STR(op_fence_cgroup_detect(root, "0::/system.slice\n"), "v2-undelegated");
-	put(sub, "cgroup.subtree_control", "cpu memory pids\n");
+	put(sub, "cgroup.controllers", "cpu memory pids\n");
 	T_EQ_STR(op_fence_cgroup_detect(root, "0::/system.slice\n"), "v2");
-	put(sub, "cgroup.subtree_control", "cpu nomemory pids\n");
+	T_EQ_STR(op_fence_cgroup_detect(root, "1:name=x:/\n0::/system.slice\n"), "v2");
+	T_EQ_STR(op_fence_cgroup_detect(root, "0::/other.slice\n"), "v2-undelegated");
+	put(sub, "cgroup.controllers", "cpu nomemory pids\n");
 	T_EQ_STR(op_fence_cgroup_detect(root, "0::/system.slice\n"), "v2-undelegated");
 	char path[700];
 	snprintf(path, sizeof path, "%s/cgroup.subtree_control", sub);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/cgroup.controllers", sub);
+	put(sub, "cgroup.controllers", "cpu memory pids\n");
+	T_EQ_STR(op_fence_cgroup_detect(root, "0::/system.slice\n"), "v2-undelegated");
 	unlink(path);
 	rmdir(sub);
 	snprintf(path, sizeof path, "%s/cgroup.controllers", root);

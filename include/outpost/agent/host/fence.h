@@ -58,10 +58,12 @@ const char *op_fence_step_name(int step);
 /* Writes this process's own oom_score_adj. */
 int op_fence_oom_self(int adj, op_err *e);
 
-/* What cgroups this box offers outpost, for the heartbeat beside the rlimits in force:
- * "v2" (a cgroup v2 tree whose own cgroup delegates the memory and pids controllers and
- * is writable), "v2-undelegated", "v1", or "none" (no cgroup filesystem). cgroup_root is
- * normally /sys/fs/cgroup, self_cgroup the text of /proc/self/cgroup; it only reads. */
+/* What cgroups this box offers outpost, for the heartbeat beside the rlimits in force
+ * (limits are rlimits on every box; this says where cgroup limits could be had): "v2" (a
+ * cgroup v2 tree where this process's own cgroup has the memory and pids controllers
+ * available and is writable: delegated, as systemd's Delegate=yes does),
+ * "v2-undelegated", "v1" (a v1 memory hierarchy), or "none" (no cgroup filesystem).
+ * cgroup_root is normally /sys/fs/cgroup, self_cgroup the text of /proc/self/cgroup. */
 const char *op_fence_cgroup_detect(const char *cgroup_root, const char *self_cgroup);
 
 #endif
