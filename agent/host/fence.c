@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "outpost/agent/base/util.h"
 
 enum step { ST_OOM = 1, ST_DATA, ST_NOFILE, ST_NPROC, ST_GROUPS, ST_GID, ST_UID, ST_NNP, ST_CPU };
 
@@ -209,6 +212,52 @@ int op_fence_apply(const op_fence_plan *p)
 		return ST_NNP;
 	umask(p->umask);
 	return 0;
+}
+
+static void size_text(int64_t v, char out[32])
+{
+	static const char *const units[] = {"Ti", "Gi", "Mi", "Ki"};
+	for (int i = 0; i < 4; i++) {
+		int64_t u = (int64_t)1 << (10 * (4 - i));
+		if (v % u == 0) {
+			snprintf(out, 32, "%lld%s", (long long)(v / u), units[i]);
+			return;
+		}
+	}
+	snprintf(out, 32, "%lld", (long long)v);
+}
+
+void op_fence_exit_hint(const op_fence *f, int code, char *out, size_t n)
+{
+	char d[32];
+	out[0] = '\0';
+	if (f->cpu_time_ms && (code == 128 + SIGXCPU || code == 128 + SIGKILL)) {
+		op_format_duration_ms(f->cpu_time_ms, d);
+		snprintf(out, n, "limits.cpu_time %s reached (SIG%s)", d,
+			code == 128 + SIGXCPU ? "XCPU" : "KILL, or the OOM killer");
+		return;
+	}
+	if (!f->memory && !f->open_files && !f->processes && !f->cpu_time_ms)
+		return;
+	size_t len = (size_t)snprintf(out, n, "under limits:");
+	const char *sep = " ";
+	if (f->memory && len < n) {
+		size_text(f->memory, d);
+		len += (size_t)snprintf(out + len, n - len, "%smemory %s", sep, d);
+		sep = ", ";
+	}
+	if (f->open_files && len < n) {
+		len += (size_t)snprintf(out + len, n - len, "%sopen_files %d", sep, f->open_files);
+		sep = ", ";
+	}
+	if (f->processes && len < n) {
+		len += (size_t)snprintf(out + len, n - len, "%sprocesses %d", sep, f->processes);
+		sep = ", ";
+	}
+	if (f->cpu_time_ms && len < n) {
+		op_format_duration_ms(f->cpu_time_ms, d);
+		snprintf(out + len, n - len, "%scpu_time %s", sep, d);
+	}
 }
 
 int op_fence_oom_self(int adj, op_err *e)

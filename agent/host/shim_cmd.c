@@ -446,11 +446,13 @@ static void on_exit_of_workload(shim *s)
 		finish(s, OP_INST_EXITED, NULL);
 		break;
 	case OP_NEXT_FAILED: {
-		char why[256];
+		char why[256], hint[160];
+		op_fence_exit_hint(&s->comp->fence, code, hint, sizeof hint);
 		snprintf(why, sizeof why,
 			"crash loop: exited %d times in a row within %lld s "
-			"of starting, last code %d",
-			s->policy.loop_limit, (long long)s->policy.min_run_ms / 1000, code);
+			"of starting, last code %d%s%s%s",
+			s->policy.loop_limit, (long long)s->policy.min_run_ms / 1000, code,
+			hint[0] ? " (" : "", hint, hint[0] ? ")" : "");
 		fail(s, why, true);
 		break;
 	}

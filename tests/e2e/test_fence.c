@@ -217,7 +217,9 @@ static void test_memory_limit(void)
 	T_REQUIRE(hx_wait_state(&h, capped, OP_INST_FAILED, &in));
 	T_CHECK(in.exit_code != 0);
 	T_EQ_INT(in.restarts, 4);
-	T_CHECK_MSG(strstr(in.error, "crash loop"), "%s", in.error);
+	T_CHECK_MSG(
+		strstr(in.error, "crash loop") && strstr(in.error, "(under limits: memory 32Mi)"),
+		"%s", in.error);
 	const char *out = output_of(&h, capped);
 	T_CHECK_MSG(strstr(out, "memory exhausted") || strstr(out, "Cannot allocate"), "%s", out);
 	/* The host is alive and well. */
@@ -322,6 +324,23 @@ static void test_refusals(void)
 	hx_host_stop(&h);
 }
 
+/* limits.cpu_time: a busy loop is stopped by SIGXCPU once it used its second of CPU. */
+static void test_cpu_time(void)
+{
+	hx_host h;
+	T_REQUIRE(hx_host_start_extra(&h, "fh7", NULL));
+	const char *id = hx_inst_id("spin", 0);
+	T_REQUIRE(hx_start(&h, "spin", 0,
+		"        command: /bin/sh\n        args: [\"-c\", \"while :; do :; done\"]\n"
+		"        restart: never\n        limits: {cpu_time: 1s}\n")
+			.ok);
+	op_hb_inst in;
+	T_REQUIRE(hx_wait_state(&h, id, OP_INST_EXITED, &in));
+	T_EQ_INT(in.exit_code, 128 + SIGXCPU);
+	hx_stop_and_check(&h, id);
+	hx_host_stop(&h);
+}
+
 struct health_want {
 	hx_host *h;
 	const char *id;
@@ -382,6 +401,7 @@ int main(void)
 	T_RUN(test_process_limit);
 	T_RUN(test_refusals);
 	T_RUN(test_probe_fenced);
+	T_RUN(test_cpu_time);
 	for (int i = 0; i < hx_nstates; i++)
 		hx_adopt_all(&(hx_host){.state = hx_states[i]});
 	return t_done();

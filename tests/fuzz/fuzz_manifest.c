@@ -64,9 +64,9 @@ static bool comp_eq(const op_component *a, const op_component *b)
 		a->rollout != b->rollout || a->has_artifact != b->has_artifact)
 		return false;
 	if (a->type != b->type || !str_eq(a->fence.user, b->fence.user) ||
-		!str_eq(a->fence.group, b->fence.group) || a->fence.has_umask != b->fence.has_umask ||
-		a->fence.umask != b->fence.umask || a->fence.memory != b->fence.memory ||
-		a->fence.open_files != b->fence.open_files ||
+		!str_eq(a->fence.group, b->fence.group) ||
+		a->fence.has_umask != b->fence.has_umask || a->fence.umask != b->fence.umask ||
+		a->fence.memory != b->fence.memory || a->fence.open_files != b->fence.open_files ||
 		a->fence.processes != b->fence.processes ||
 		a->fence.cpu_time_ms != b->fence.cpu_time_ms || a->ndirs != b->ndirs)
 		return false;

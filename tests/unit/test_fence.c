@@ -171,10 +171,40 @@ static void test_cgroup_detect(void)
 	rmdir(root);
 }
 
+static void test_exit_hint(void)
+{
+	char h[160];
+	op_fence f = {0};
+	op_fence_exit_hint(&f, 1, h, sizeof h);
+	T_EQ_STR(h, "");
+	op_fence_exit_hint(&f, 137, h, sizeof h);
+	T_EQ_STR(h, "");
+	f.memory = 32LL << 20;
+	op_fence_exit_hint(&f, 1, h, sizeof h);
+	T_EQ_STR(h, "under limits: memory 32Mi");
+	f.memory = 1000000;
+	f.processes = 4;
+	f.open_files = 64;
+	op_fence_exit_hint(&f, 2, h, sizeof h);
+	T_EQ_STR(h, "under limits: memory 1000000, open_files 64, processes 4");
+	f.memory = 3LL << 30;
+	f.cpu_time_ms = 30000;
+	op_fence_exit_hint(&f, 2, h, sizeof h);
+	T_EQ_STR(h, "under limits: memory 3Gi, open_files 64, processes 4, cpu_time 30s");
+	op_fence_exit_hint(&f, 128 + 24, h, sizeof h);
+	T_EQ_STR(h, "limits.cpu_time 30s reached (SIGXCPU)");
+	op_fence_exit_hint(&f, 137, h, sizeof h);
+	T_EQ_STR(h, "limits.cpu_time 30s reached (SIGKILL, or the OOM killer)");
+	char small[12];
+	op_fence_exit_hint(&f, 2, small, sizeof small);
+	T_EQ_STR(small, "under limit");
+}
+
 int main(void)
 {
 	T_RUN(test_find);
 	T_RUN(test_plan);
 	T_RUN(test_cgroup_detect);
+	T_RUN(test_exit_hint);
 	return t_done();
 }

@@ -55,6 +55,13 @@ int op_fence_apply(const op_fence_plan *p);
 /* "oom_score_adj", "setrlimit RLIMIT_DATA", "setgroups", ... for a step. */
 const char *op_fence_step_name(int step);
 
+/* What a workload's exit code (as the shim records it: 128 + signal when killed) may
+ * owe to f's limits, for a failed instance's message, into out ("" when f has none):
+ * "limits.cpu_time 30s reached (SIGXCPU)", or the limits it ran under ("under limits:
+ * memory 32Mi, processes 4"), so that an allocation or fork the kernel refused is looked
+ * for there. Pure. */
+void op_fence_exit_hint(const op_fence *f, int code, char *out, size_t n);
+
 /* Writes this process's own oom_score_adj. */
 int op_fence_oom_self(int adj, op_err *e);
 
