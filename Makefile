@@ -14,18 +14,21 @@ TARGETS := all outpost test test-unit test-e2e test-asan fuzz bench bench-fleet 
 	check-deps clang-check chaos arm64 outpost-arm64 test-arm64 deb test-deb
 PASS := $(foreach v,CC FUZZ_SECONDS TEST_FILTER CHAOS_SEED CHAOS_STEPS TIDY_MODE SITES,$(if $(filter command line,$(origin $(v))),$(v)=$($(v))))
 
-.PHONY: deps deps-arm64 deps-deb clean $(TARGETS)
+.PHONY: deps deps-arm64 deps-wasm-arm64 deps-deb clean $(TARGETS)
 $(TARGETS): deps
 	@packaging/inroot.sh make --no-print-directory $@ $(PASS)
 # The arm64 cross build and the packaging tools are extra steps with stamps of their
 # own, so that `make test` never waits for them.
 arm64 outpost-arm64 test-arm64 deb test-deb: deps-arm64
+test-arm64: deps-wasm-arm64
 deb test-deb: deps-deb
 
 deps:
 	@packaging/buildroot.sh $(ROOT)
 deps-arm64: deps
 	@packaging/buildroot-arm64.sh $(ROOT)
+deps-wasm-arm64: deps-arm64
+	@packaging/buildroot-wasm-arm64.sh $(ROOT)
 deps-deb: deps
 	@packaging/buildroot-deb.sh $(ROOT)
 

@@ -11,14 +11,15 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 STAMP="$ROOT/etc/outpost-buildroot"
 
 # Packages inside the root: toolchains, the libraries outpost links, the test tools
-# (s6: its s6-supervise is the yardstick of the shim's memory in `make bench`).
+# (s6: its s6-supervise is the yardstick of the shim's memory in `make bench`; wasmedge
+# runs components of type wasm, wabt's wat2wasm compiles the tests' WAT modules).
 PKGS="build-essential clang lld llvm libclang-rt-19-dev pkg-config cmake file
  dpkg-dev ca-certificates procps curl python3
  libnats-dev libprotobuf-c-dev libyaml-dev libmbedtls-dev libsodium-dev
  libjansson-dev libssl-dev libzstd-dev zlib1g-dev libhttp-parser-dev libpcre2-dev
  libarchive-dev
  nats-server git openssh-client openssh-server
- clang-format clang-tidy cppcheck s6"
+ clang-format clang-tidy cppcheck s6 wasmedge wabt"
 
 want=$(cat "$0" | sha256sum | cut -c1-16)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then

@@ -284,7 +284,8 @@ static void print_table(struct collect *c)
 	}
 	if (c->app)
 		return;
-	printf("\n%-16s %-20s %-6s %-20s %s\n", "SITE", "HOST", "ALIVE", "LAST SEEN", "INSTANCES");
+	printf("\n%-16s %-20s %-6s %-20s %-9s %-10s %-8s %s\n", "SITE", "HOST", "ALIVE",
+		"LAST SEEN", "INSTANCES", "LIMITS", "CGROUP", "WASM");
 	json_object_foreach(c->sites, site, s)
 	{
 		size_t i;
@@ -292,11 +293,14 @@ static void print_table(struct collect *c)
 		json_array_foreach(json_object_get(s, "hosts"), i, h)
 		{
 			json_t *insts = json_object_get(h, "instances");
-			printf("%-16s %-20s %-6s %-20s %zu\n", site, str(h, "host"),
+			printf("%-16s %-20s %-6s %-20s %-9zu %-10s %-8s %s\n", site, str(h, "host"),
 				json_is_true(json_object_get(h, "alive"))           ? "yes"
 					: json_is_null(json_object_get(h, "alive")) ? "?"
 										    : "NO",
-				str(h, "last_seen"), json_array_size(insts));
+				str(h, "last_seen"), json_array_size(insts),
+				str(h, "limits")[0] ? str(h, "limits") : "-",
+				str(h, "cgroup")[0] ? str(h, "cgroup") : "-",
+				str(h, "wasm")[0] ? str(h, "wasm") : "-");
 		}
 		json_t *ag = json_object_get(s, "agent");
 		if (ag && (str(ag, "problem")[0] || str(ag, "warning")[0]))

@@ -138,13 +138,21 @@ static bool inst_file_exists(op_host *h, const char *id, const char *file)
  * nats.c's threads. Returns the shim's pid, or -1. */
 static int spawn_shim(op_host *h, const char *id, int secfd)
 {
-	char *argv[] = {"outpost", "shim", "--state", (char *)h->cfg.state, "--id", (char *)id,
+	char *argv[24] = {"outpost", "shim", "--state", (char *)h->cfg.state, "--id", (char *)id,
 		"--grace-ms", h->grace, "--log-max", h->log_max, "--log-keep", h->log_keep,
-		"--max-backoff-ms", h->backoff, NULL, NULL, NULL, NULL, NULL};
+		"--max-backoff-ms", h->backoff, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 	size_t k = 14;
 	if (secfd >= 0) { /* the values, as fd 3 (secrets_int.h) */
 		argv[k++] = "--secrets-fd";
 		argv[k++] = "3";
+	}
+	if (h->cfg.wasm_runtime) {
+		argv[k++] = "--wasm-runtime";
+		argv[k++] = (char *)h->cfg.wasm_runtime;
+	}
+	if (h->cfg.default_user) {
+		argv[k++] = "--default-user";
+		argv[k++] = (char *)h->cfg.default_user;
 	}
 	if (h->cfg.nats) {
 		argv[k++] = "--nats";
@@ -428,7 +436,9 @@ static void handle_start(op_host *h, const op_hostcmd *c, op_hostreply *r)
 		ent_drop(h, x);
 		return fail(r, "start", c->id, e.msg);
 	}
-	op_log_info("instance starting", "id=%s command=%s", c->id, c->app->comps[c->comp].command);
+	const op_component *comp = &c->app->comps[c->comp];
+	op_log_info("instance starting", "id=%s command=%s", c->id,
+		comp->type == OP_COMP_WASM ? comp->artifact.path : comp->command);
 	start_shim(h, x, secfd);
 	if (secfd >= 0)
 		close(secfd);

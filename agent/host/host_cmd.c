@@ -16,7 +16,9 @@
 
 #include "outpost/agent/bus/bus.h"
 #include "outpost/agent/base/cli.h"
+#include "outpost/agent/host/fence.h"
 #include "outpost/agent/host/host.h"
+#include "outpost/agent/host/wasm.h"
 #include "outpost/agent/base/log.h"
 #include "outpost/agent/host/supervise.h"
 #include "outpost/agent/base/util.h"
@@ -43,6 +45,11 @@ static void usage(FILE *f)
 		"                      " OP_HOST_STATE_DEFAULT ")\n"
 		"  --heartbeat DUR     time between heartbeats (default 2s; e.g. 500ms)\n"
 		"  --stop-grace DUR    SIGTERM to SIGKILL when stopping a workload (default 10s)\n"
+		"  --default-user USER who runs a component that names no user (a name or id\n"
+		"                      of /etc/passwd; default: the user this host runs as)\n"
+		"  --wasm-runtime PATH the WebAssembly runtime that runs components of type\n"
+		"                      wasm (default " OP_WASM_RUNTIME_DEFAULT "); a box without\n"
+		"                      it says wasm: none and is given none\n"
 		"  --max-backoff DUR   a failed instance (crash loop, artifact refused, command\n"
 		"                      that cannot start) is tried again after 10s, doubling up\n"
 		"                      to this (default 5m); outpost restart tries it at once\n"
@@ -67,6 +74,8 @@ typedef struct run {
 	op_kvs labels;
 	int64_t every_ms;
 	char boot[OP_BOOT_MAX + 1];
+	const char *cgroup; /* op_fence_cgroup_detect, for the heartbeat */
+	char wasm[OP_WASM_VERSION_MAX + 1]; /* the runtime's version, or "none" */
 	uint64_t seq;
 	op_host *host;
 	op_bus bus;
@@ -115,6 +124,26 @@ static void hostname_label(char out[64])
 	out[i] = '\0';
 }
 
+/* --default-user must name a user this host can run workloads as, now. */
+static int default_user_check(const char *user)
+{
+	char *passwd = NULL, *group = NULL;
+	size_t len;
+	op_err e = {0};
+	op_fence f = {0};
+	op_fence_plan p;
+	if (op_read_file("/etc/passwd", 1 << 22, &passwd, &len, NULL) != 0)
+		passwd = NULL;
+	if (op_read_file("/etc/group", 1 << 22, &group, &len, NULL) != 0)
+		group = NULL;
+	int rc = op_fence_plan_make(&f, user, passwd, group, getuid(), getgid(), &p, &e);
+	free(passwd);
+	free(group);
+	if (rc != 0)
+		fprintf(stderr, "outpost host: %s\n", e.msg);
+	return rc;
+}
+
 static void make_boot(char out[OP_BOOT_MAX + 1])
 {
 	unsigned char b[16] = {0};
@@ -132,6 +161,9 @@ static void heartbeat(run *r)
 	snprintf(hb.host, sizeof hb.host, "%s", r->id);
 	snprintf(hb.site, sizeof hb.site, "%s", r->site);
 	snprintf(hb.boot, sizeof hb.boot, "%s", r->boot);
+	snprintf(hb.limits, sizeof hb.limits, "rlimit");
+	snprintf(hb.cgroup, sizeof hb.cgroup, "%s", r->cgroup);
+	snprintf(hb.wasm, sizeof hb.wasm, "%s", r->wasm);
 	op_err e = {0};
 	if (op_host_refresh(r->host, &hb.insts, &hb.ninsts, &e) != 0) {
 		op_log_error("cannot read instances", "error=\"%s\"", e.msg);
@@ -263,7 +295,9 @@ int op_cmd_host(int argc, char **argv)
 		{"label", required_argument, NULL, 'l'}, {"state", required_argument, NULL, 'd'},
 		{"heartbeat", required_argument, NULL, 'b'},
 		{"stop-grace", required_argument, NULL, 'g'},
-		{"max-backoff", required_argument, NULL, 'x'}, {"help", no_argument, NULL, 'h'},
+		{"max-backoff", required_argument, NULL, 'x'},
+		{"default-user", required_argument, NULL, 'u'},
+		{"wasm-runtime", required_argument, NULL, 'W'}, {"help", no_argument, NULL, 'h'},
 		{0}};
 	run r = {.nats = OP_DEFAULT_NATS, .every_ms = 2000};
 	op_host_cfg cfg = {.state = OP_HOST_STATE_DEFAULT,
@@ -279,6 +313,8 @@ int op_cmd_host(int argc, char **argv)
 		case 'i': r.id = optarg; break;
 		case 'n': r.nats = optarg; break;
 		case 'd': cfg.state = optarg; break;
+		case 'u': cfg.default_user = optarg; break;
+		case 'W': cfg.wasm_runtime = optarg; break;
 		case 'l':
 			if (label_flag(&r.labels, optarg) != 0)
 				goto out;
@@ -344,7 +380,16 @@ int op_cmd_host(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (cfg.default_user && default_user_check(cfg.default_user) != 0)
+		goto out;
 	make_boot(r.boot);
+	char *self_cg = NULL;
+	size_t cglen;
+	if (op_read_file("/proc/self/cgroup", 65536, &self_cg, &cglen, NULL) != 0)
+		self_cg = NULL;
+	r.cgroup = op_fence_cgroup_detect("/sys/fs/cgroup", self_cg);
+	free(self_cg);
+	op_wasm_version(cfg.wasm_runtime ? cfg.wasm_runtime : OP_WASM_RUNTIME_DEFAULT, r.wasm);
 
 	rc = OP_EXIT_FAIL;
 	signal(SIGPIPE, SIG_IGN);
@@ -353,6 +398,11 @@ int op_cmd_host(int argc, char **argv)
 	r.state = cfg.state;
 	cfg.nats = r.nats;
 	op_err e = {0};
+	/* The kernel's last choice but one when memory runs out (fence.h); workloads raise
+	 * theirs. */
+	if (op_fence_oom_self(OP_OOM_OUTPOST, &e) != 0)
+		op_log_warn("cannot lower the host's oom_score_adj", "error=\"%s\"", e.msg);
+	e = (op_err){0};
 	if (op_host_open(&r.host, &cfg, &e) != 0) {
 		op_log_error("host cannot start", "error=\"%s\"", e.msg);
 		goto out;
@@ -365,8 +415,9 @@ int op_cmd_host(int argc, char **argv)
 	}
 	char nats[512];
 	op_bus_url_redact(r.nats, nats, sizeof nats);
-	op_log_info("host started", "site=%s id=%s boot=%s arch=%s state=%s nats=%s", r.site, r.id,
-		r.boot, op_arch_self(), cfg.state, nats);
+	op_log_info("host started",
+		"site=%s id=%s boot=%s arch=%s state=%s nats=%s limits=rlimit cgroup=%s wasm=%s",
+		r.site, r.id, r.boot, op_arch_self(), cfg.state, nats, r.cgroup, r.wasm);
 	rc = serve(&r);
 	op_log_info("host stopping", "id=%s instances=%s", r.id, "left running");
 out:

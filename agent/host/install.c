@@ -386,7 +386,14 @@ static int record_update(const inst *x, op_err *e)
 		len += snprintf(body + len, sizeof body - (size_t)len, "%s\n", keep[i]);
 	if (len < 0 || (size_t)len >= sizeof body)
 		return op_err_set(e, OP_EINVAL, "path too long");
-	return op_write_atomic(file, body, (size_t)len, e);
+	/* Every start of an instance comes here: a record that says it already is not
+	 * written (and synced) again. */
+	char *have = NULL;
+	size_t hlen = 0;
+	bool same = op_read_file(file, sizeof body, &have, &hlen, NULL) == 0 &&
+		hlen == (size_t)len && memcmp(have, body, hlen) == 0;
+	free(have);
+	return same ? 0 : op_write_atomic(file, body, (size_t)len, e);
 }
 
 /* Every record's digests, then every cache file none of them keeps goes. */

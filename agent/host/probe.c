@@ -76,6 +76,12 @@ static bool begin_exec(op_probe_run *r, char *const envp[])
 			dup2(null, 0);
 		dup2(p[1], 1);
 		dup2(p[1], 2);
+		/* A probe runs as fenced in as its workload: same user, limits, umask. */
+		int step = r->fence ? op_fence_apply(r->fence) : 0;
+		if (step != 0) {
+			dprintf(2, "fence: %s: %s\n", op_fence_step_name(step), strerror(errno));
+			_exit(127);
+		}
 		char **argv = calloc(hc->args.n + 2, sizeof *argv);
 		if (argv) {
 			argv[0] = hc->command;
@@ -269,7 +275,9 @@ static bool step_socket(op_probe_run *r, short revents)
 
 bool op_probe_begin(op_probe_run *r, const op_health_check *hc, char *const envp[], int64_t now_ms)
 {
+	const op_fence_plan *fence = r->fence;
 	memset(r, 0, sizeof *r);
+	r->fence = fence;
 	r->hc = hc;
 	r->fd = -1;
 	r->active = true;

@@ -33,6 +33,7 @@
 #include "outpost/agent/base/cli.h"
 #include "secrets_int.h"
 #include "shim_int.h"
+#include "outpost/agent/host/fence.h"
 #include "outpost/agent/host/health.h"
 #include "outpost/agent/host/host.h"
 #include "outpost/agent/host/probe.h"
@@ -40,6 +41,7 @@
 #include "outpost/agent/base/log.h"
 #include "outpost/agent/wire/proto.h"
 #include "outpost/agent/host/supervise.h"
+#include "outpost/agent/host/wasm.h"
 #include "outpost/agent/base/util.h"
 #include "outpost/agent/model/sealed.h"
 
@@ -48,6 +50,10 @@
 typedef struct shim {
 	const char *state_dir;
 	const char *nats; /* --nats: the site's server, for artifacts (NULL: none) */
+	const char *default_user; /* --default-user: for a component naming none (NULL: ours) */
+	const char *wasm_runtime; /* --wasm-runtime: runs components of type wasm */
+	const char *exec_path; /* the command, or for wasm the runtime */
+	bool argv_owned; /* wasm: argv's strings are ours (op_wasm_argv) */
 	int64_t grace_ms;
 	op_hostcmd cmd;
 	const op_component *comp;
@@ -67,6 +73,7 @@ typedef struct shim {
 	op_health_cfg hcfg;
 	op_health_fsm health;
 	op_probe_run probe;
+	op_fence_plan fence; /* the current run's, for its exec probes too */
 	int64_t probe_at; /* when the next probe begins, 0 none */
 	bool sick; /* unhealthy: being stopped to be restarted */
 } shim;
@@ -191,10 +198,35 @@ static int setenv_in(char ***env, size_t *n, const char *key, const char *val)
 	return 0;
 }
 
-/* A minimal clean environment, then the component's env on top of it. */
+/* A minimal clean environment, then the component's env on top of it. A wasm
+ * component's env and the instance's names go to the module (--env), not to the
+ * runtime. */
 static int build_exec(shim *s)
 {
 	const op_component *c = s->comp;
+	if (c->type == OP_COMP_WASM) {
+		size_t n = 0;
+		char **guest = NULL;
+		const char *base[][2] = {{"PATH", BASE_PATH}, {"HOME", "/"}, {"LANG", "C.UTF-8"}};
+		for (size_t i = 0; i < sizeof base / sizeof *base; i++)
+			if (setenv_in(&s->envp, &n, base[i][0], base[i][1]) != 0)
+				return OP_ENOMEM;
+		n = 0;
+		const char *names[][2] = {{"OUTPOST_INSTANCE", s->st.id},
+			{"OUTPOST_APP", s->cmd.app->name}, {"OUTPOST_COMPONENT", c->name}};
+		int rc = 0;
+		for (size_t i = 0; rc == 0 && i < sizeof names / sizeof *names; i++)
+			rc = setenv_in(&guest, &n, names[i][0], names[i][1]);
+		if (rc == 0)
+			rc = op_wasm_argv(c, s->wasm_runtime, guest, &s->argv);
+		for (size_t i = 0; guest && guest[i]; i++)
+			free(guest[i]);
+		free(guest);
+		s->argv_owned = true;
+		s->exec_path = s->wasm_runtime;
+		return rc;
+	}
+	s->exec_path = c->command;
 	s->argv = calloc(c->args.n + 2, sizeof *s->argv);
 	if (!s->argv)
 		return OP_ENOMEM;
@@ -241,25 +273,57 @@ static int check_artifact(shim *s, char *why, size_t n)
 
 /* What the child reports through the exec pipe when it cannot start the command. */
 struct exec_fail {
-	int stage; /* 1 workdir, 2 exec */
+	int stage; /* 1 workdir, 2 exec, 3 fence */
 	int err;
+	int step; /* fence: op_fence_step_name */
 };
 
-static void child_fail(int fd, int stage)
+static void child_fail(int fd, int stage, int step)
 {
-	struct exec_fail f = {stage, errno};
+	struct exec_fail f = {stage, errno, step};
 	ssize_t w = write(fd, &f, sizeof f);
 	(void)w;
 	_exit(127);
+}
+
+/* The fence of this run, from the box's users as they are now. */
+static int plan_fence(shim *s, op_fence_plan *p, char *why, size_t n)
+{
+	char *passwd = NULL, *group = NULL;
+	size_t len;
+	op_err e = {0};
+	int rc = op_read_file("/etc/passwd", 1 << 22, &passwd, &len, NULL);
+	if (rc != 0)
+		passwd = NULL;
+	if (op_read_file("/etc/group", 1 << 22, &group, &len, NULL) != 0)
+		group = NULL;
+	rc = op_fence_plan_make(
+		&s->comp->fence, s->default_user, passwd, group, getuid(), getgid(), p, &e);
+	if (rc != 0)
+		snprintf(why, n, "fence: %.400s", e.msg);
+	/* A module's memory is held by the runtime's page limit (op_wasm_argv), not by
+	 * RLIMIT_DATA, which the runtime's own reservations would trip; its dirs are made
+	 * for the user it runs as. */
+	if (rc == 0 && s->comp->type == OP_COMP_WASM) {
+		p->memory = 0;
+		rc = op_wasm_dirs_make(s->comp, p->uid, p->gid, &e);
+		if (rc != 0)
+			snprintf(why, n, "%.400s", e.msg);
+	}
+	free(passwd);
+	free(group);
+	return rc;
 }
 
 /* Starts the workload; on an error that a restart would not cure, ends the instance. */
 static void run(shim *s)
 {
 	char why[512];
+	op_fence_plan fence;
 	s->restart_at = 0;
 	s->st.retry_at = 0;
-	if (check_artifact(s, why, sizeof why) != 0) {
+	if (check_artifact(s, why, sizeof why) != 0 ||
+		plan_fence(s, &fence, why, sizeof why) != 0) {
 		fail(s, why, false);
 		return;
 	}
@@ -275,10 +339,13 @@ static void run(shim *s)
 		dup2(s->null, 0);
 		dup2(s->out_w, 1);
 		dup2(s->out_w, 2);
+		int step = op_fence_apply(&fence);
+		if (step != 0)
+			child_fail(ep[1], 3, step);
 		if (chdir(s->comp->workdir ? s->comp->workdir : "/") != 0)
-			child_fail(ep[1], 1);
-		execve(s->comp->command, s->argv, s->envp);
-		child_fail(ep[1], 2);
+			child_fail(ep[1], 1, 0);
+		execve(s->exec_path, s->argv, s->envp);
+		child_fail(ep[1], 2, 0);
 	}
 	close(ep[1]);
 	if (pid < 0) {
@@ -296,8 +363,12 @@ static void run(shim *s)
 	if (r == (ssize_t)sizeof f) {
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
-		snprintf(why, sizeof why, "%s %s: %s", f.stage == 1 ? "workdir" : "exec",
-			f.stage == 1 ? s->comp->workdir : s->comp->command, strerror(f.err));
+		if (f.stage == 3)
+			snprintf(why, sizeof why, "fence: %s (%s): %s", op_fence_step_name(f.step),
+				fence.who, strerror(f.err));
+		else
+			snprintf(why, sizeof why, "%s %s: %s", f.stage == 1 ? "workdir" : "exec",
+				f.stage == 1 ? s->comp->workdir : s->exec_path, strerror(f.err));
 		s->st.exit_code = 127;
 		fail(s, why, false);
 		return;
@@ -307,6 +378,8 @@ static void run(shim *s)
 	op_proc_start_time(pid, &s->st.pid_start);
 	s->st.state = OP_INST_RUNNING;
 	s->st.error[0] = '\0';
+	s->fence = fence;
+	s->probe.fence = &s->fence;
 	s->started_ms = op_now_ms();
 	health_start(s, s->started_ms);
 	s->shed = true;
@@ -375,11 +448,13 @@ static void on_exit_of_workload(shim *s)
 		finish(s, OP_INST_EXITED, NULL);
 		break;
 	case OP_NEXT_FAILED: {
-		char why[256];
+		char why[256], hint[160];
+		op_fence_exit_hint(&s->comp->fence, code, hint, sizeof hint);
 		snprintf(why, sizeof why,
 			"crash loop: exited %d times in a row within %lld s "
-			"of starting, last code %d",
-			s->policy.loop_limit, (long long)s->policy.min_run_ms / 1000, code);
+			"of starting, last code %d%s%s%s",
+			s->policy.loop_limit, (long long)s->policy.min_run_ms / 1000, code,
+			hint[0] ? " (" : "", hint, hint[0] ? ")" : "");
 		fail(s, why, true);
 		break;
 	}
@@ -610,7 +685,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: outpost shim --state DIR --id ID [--grace-ms N] [--log-max BYTES]\n"
 		"                    [--log-keep N] [--max-backoff-ms N] [--nats URL]\n"
-		"                    [--secrets-fd 3]\n"
+		"                    [--default-user USER] [--wasm-runtime PATH] [--secrets-fd 3]\n"
 		"\n"
 		"Supervises one instance. Started by `outpost host` only.\n");
 }
@@ -623,9 +698,12 @@ int op_cmd_shim(int argc, char **argv)
 		{"log-keep", required_argument, NULL, 'k'},
 		{"max-backoff-ms", required_argument, NULL, 'b'},
 		{"nats", required_argument, NULL, 'n'},
+		{"default-user", required_argument, NULL, 'u'},
+		{"wasm-runtime", required_argument, NULL, 'w'},
 		{"secrets-fd", required_argument, NULL, 'S'}, {"help", no_argument, NULL, 'h'},
 		{0}};
 	shim s = {.grace_ms = OP_STOP_GRACE_DEFAULT_MS,
+		.wasm_runtime = OP_WASM_RUNTIME_DEFAULT,
 		.max_backoff_ms = OP_MAX_BACKOFF_MS,
 		.policy = OP_RESTART_POLICY_DEFAULT,
 		.sigfd = -1,
@@ -644,6 +722,8 @@ int op_cmd_shim(int argc, char **argv)
 		case 's': s.state_dir = optarg; break;
 		case 'i': id = optarg; break;
 		case 'n': s.nats = optarg; break;
+		case 'u': s.default_user = optarg; break;
+		case 'w': s.wasm_runtime = optarg; break;
 		case 'g':
 			if (op_parse_u64(optarg, &grace) != 0 || grace > 3600000)
 				goto bad;
@@ -719,7 +799,10 @@ int op_cmd_shim(int argc, char **argv)
 	for (size_t i = 0; s.envp && s.envp[i]; i++)
 		op_secret_free(s.envp[i], strlen(s.envp[i]));
 	free(s.envp);
-	free(s.argv);
+	if (s.argv_owned)
+		op_wasm_argv_free(s.argv);
+	else
+		free(s.argv);
 	close(lock);
 	return rc == 0 ? OP_EXIT_OK : OP_EXIT_FAIL;
 bad:

@@ -11,8 +11,10 @@
 #include <sys/stat.h>
 
 #include "check_int.h"
+#include "fence_int.h"
 #include "health_int.h"
 #include "rollout_int.h"
+#include "wasm_int.h"
 
 static const char *const restart_names[] = {"always", "on-failure", "never", NULL};
 static const char *const rollout_names[] = {"start-first", "stop-first", NULL};
@@ -203,20 +205,34 @@ static void read_artifact(op_check *c, const op_node *n, op_artifact *a)
 	ck_pop(c, m);
 }
 
-static void read_process(op_check *c, const op_node *n, op_component *comp)
+/* The properties of a process or (type wasm) of a WASI module. */
+static void read_properties(op_check *c, const op_node *n, op_component *comp)
 {
 	static const char *const keys[] = {"command", "args", "env", "workdir", "restart",
-		"rollout", "artifact", "health", "min_ready", "files", NULL};
+		"rollout", "artifact", "health", "min_ready", "files", "user", "group", "umask",
+		"limits", NULL};
+	static const char *const wasm_keys[] = {"module", "path", "args", "env", "dirs", "restart",
+		"rollout", "health", "min_ready", "user", "group", "umask", "limits", NULL};
+	bool wasm = comp->type == OP_COMP_WASM;
 	comp->min_ready_ms = OP_MIN_READY_MS;
-	if (!ck_map(c, n, keys))
+	if (!ck_map(c, n, wasm ? wasm_keys : keys))
 		return;
 	const op_node *v;
-	if (ck_need(c, n, "command"))
+	if (wasm)
+		ck_wasm(c, n, comp);
+	else if (ck_need(c, n, "command"))
 		AT_KEY(c, "command", comp->command = ck_abs_path(c, ck_get(n, "command")));
 	if ((v = ck_get(n, "args")))
 		AT_KEY(c, "args", ck_strs(c, v, 0, OP_MAX_ARGS, false, &comp->args));
 	if ((v = ck_get(n, "env")))
 		AT_KEY(c, "env", ck_env(c, v, comp));
+	/* The runtime takes a module's environment on its command line, which any user
+	 * of the box can read: no secret goes there. */
+	if (wasm && comp->nsecrets && (v = ck_get(n, "env")))
+		AT_KEY(c, "env",
+			ck_err(c, v,
+				"type wasm: a secret cannot be given to a module (the runtime takes "
+				"its environment on its command line); use a process"));
 	if ((v = ck_get(n, "files")))
 		AT_KEY(c, "files", ck_files(c, v, comp));
 	if ((v = ck_get(n, "workdir")))
@@ -231,7 +247,7 @@ static void read_process(op_check *c, const op_node *n, op_component *comp)
 		AT_KEY(c, "rollout", r = ck_enum(c, v, rollout_names));
 		comp->rollout = r < 0 ? OP_ROLLOUT_START_FIRST : (enum op_rollout)r;
 	}
-	if ((v = ck_get(n, "artifact"))) {
+	if (!wasm && (v = ck_get(n, "artifact"))) {
 		comp->has_artifact = true;
 		AT_KEY(c, "artifact", read_artifact(c, v, &comp->artifact));
 	}
@@ -241,22 +257,25 @@ static void read_process(op_check *c, const op_node *n, op_component *comp)
 	}
 	if ((v = ck_get(n, "min_ready")))
 		AT_KEY(c, "min_ready", ck_duration(c, v, 0, OP_HEALTH_MAX_MS, &comp->min_ready_ms));
+	ck_fence(c, n, &comp->fence);
 }
 
 static void read_component(op_check *c, const op_node *n, op_component *comp)
 {
 	static const char *const keys[] = {"name", "type", "properties", "traits", NULL};
-	static const char *const types[] = {"process", NULL};
+	static const char *const types[] = {"process", "wasm", NULL};
 	if (!ck_map(c, n, keys)) {
 		read_traits(c, NULL, comp);
 		return;
 	}
 	if (ck_need(c, n, "name"))
 		AT_KEY(c, "name", comp->name = ck_name(c, ck_get(n, "name"), "a component name"));
+	int type = 0;
 	if (ck_need(c, n, "type"))
-		AT_KEY(c, "type", ck_enum(c, ck_get(n, "type"), types));
+		AT_KEY(c, "type", type = ck_enum(c, ck_get(n, "type"), types));
+	comp->type = type == 1 ? OP_COMP_WASM : OP_COMP_PROCESS;
 	if (ck_need(c, n, "properties"))
-		AT_KEY(c, "properties", read_process(c, ck_get(n, "properties"), comp));
+		AT_KEY(c, "properties", read_properties(c, ck_get(n, "properties"), comp));
 	AT_KEY(c, "traits", read_traits(c, ck_get(n, "traits"), comp));
 }
 

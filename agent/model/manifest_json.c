@@ -11,9 +11,11 @@
 #include <string.h>
 
 #include "check_int.h"
+#include "fence_int.h"
 #include "health_int.h"
 #include "outpost/agent/base/util.h"
 #include "rollout_int.h"
+#include "wasm_int.h"
 
 /* Every builder returns NULL when any part failed (out of memory): a JSON with a part
  * missing would be published with a digest of its own. */
@@ -78,15 +80,19 @@ static json_t *component_json(const op_component *c)
 		json_decref(files);
 		return NULL;
 	}
-	json_t *props = json_pack("{s:s, s:o, s:o, s:s, s:s}", "command", c->command, "args",
-		strs_json(&c->args), "env", env, "restart", op_restart_name(c->restart), "rollout",
-		op_rollout_name(c->rollout));
+	json_t *props = json_pack("{s:o, s:o, s:s, s:s}", "args", strs_json(&c->args), "env", env,
+		"restart", op_restart_name(c->restart), "rollout", op_rollout_name(c->rollout));
+	bool wasm = c->type == OP_COMP_WASM;
+	if (wasm)
+		props = ck_wasm_json(props, c);
+	else
+		props = set(props, "command", json_string(c->command));
 	/* Left out without secret files (DESIGN: canonical JSON). */
 	if (files)
 		props = set(props, "files", files);
 	if (props && c->workdir)
 		props = set(props, "workdir", json_string(c->workdir));
-	if (props && c->has_artifact) {
+	if (props && c->has_artifact && !wasm) {
 		const op_artifact *a = &c->artifact;
 		json_t *sha = a->sha256 ? json_string(a->sha256) : kvs_json(&a->sha256_arch);
 		json_t *art = json_pack("{s:s, s:o}", "path", a->path, "sha256", sha);
@@ -108,10 +114,11 @@ static json_t *component_json(const op_component *c)
 		op_format_duration_ms(c->min_ready_ms, d);
 		props = set(props, "min_ready", json_string(d));
 	}
+	props = ck_fence_json(props, &c->fence);
 	if (!props)
 		return NULL;
-	return json_pack("{s:s, s:s, s:o, s:[o]}", "name", c->name, "type", "process", "properties",
-		props, "traits", trait_json(&c->scaler));
+	return json_pack("{s:s, s:s, s:o, s:[o]}", "name", c->name, "type",
+		op_comp_type_name(c->type), "properties", props, "traits", trait_json(&c->scaler));
 }
 
 static json_t *app_json(const op_app *app)
@@ -202,6 +209,8 @@ static void component_clear(op_component *c)
 	op_kvs_clear(&c->artifact.sha256_arch);
 	ck_health_clear(&c->health);
 	ck_secrets_clear(c);
+	ck_fence_clear(&c->fence);
+	ck_wasm_clear(c);
 	for (size_t i = 0; i < c->scaler.nspread; i++) {
 		free(c->scaler.spread[i].name);
 		op_kvs_clear(&c->scaler.spread[i].requirements);

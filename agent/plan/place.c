@@ -51,8 +51,13 @@ struct comp {
 	size_t nelig;
 };
 
-static uint32_t host_mask(const op_trait *t, const op_host_view *h)
+/* A wasm component meets no entry on a host without a WebAssembly runtime: it is never
+ * placed there, as if requirements said so. */
+static uint32_t host_mask(const op_component *c, const op_host_view *h)
 {
+	const op_trait *t = &c->scaler;
+	if (c->type == OP_COMP_WASM && !h->wasm)
+		return 0;
 	if (t->nspread == 0)
 		return 1;
 	uint32_t m = 0;
@@ -467,7 +472,7 @@ static int setup(struct comp *p)
 	for (size_t i = 0; i < p->nrecs; i++)
 		p->next_old[i] = PL_NONE;
 	for (size_t h = 0; h < nh; h++) {
-		p->mask[h] = host_mask(&p->c->scaler, x->hosts[h].v);
+		p->mask[h] = host_mask(p->c, x->hosts[h].v);
 		p->epos[h] = p->mask[h] ? p->nelig : PL_NONE;
 		if (p->mask[h])
 			p->elig[p->nelig++] = h;

@@ -212,6 +212,55 @@ static void put_files(mbedtls_sha256_context *h, const op_component *c)
 		put(h, "]", 1);
 }
 
+/* limits as the canonical JSON writes them: only the ones set, in key order. */
+static void put_limits(mbedtls_sha256_context *h, const op_fence *f)
+{
+	if (!f->memory && !f->open_files && !f->processes && !f->cpu_time_ms)
+		return;
+	const char *sep = "";
+	put_lit(h, ",\"limits\":{");
+	if (f->cpu_time_ms) {
+		put_lit(h, "\"cpu_time\":");
+		put_dur(h, f->cpu_time_ms);
+		sep = ",";
+	}
+	if (f->memory) {
+		put(h, sep, strlen(sep));
+		put_lit(h, "\"memory\":");
+		put_int(h, f->memory);
+		sep = ",";
+	}
+	if (f->open_files) {
+		put(h, sep, strlen(sep));
+		put_lit(h, "\"open_files\":");
+		put_int(h, f->open_files);
+		sep = ",";
+	}
+	if (f->processes) {
+		put(h, sep, strlen(sep));
+		put_lit(h, "\"processes\":");
+		put_int(h, f->processes);
+	}
+	put(h, "}", 1);
+}
+
+static void put_dirs(mbedtls_sha256_context *h, const op_component *c)
+{
+	put_lit(h, ",\"dirs\":[");
+	for (size_t i = 0; i < c->ndirs; i++) {
+		if (i)
+			put(h, ",", 1);
+		put_lit(h, "{\"guest\":");
+		put_str(h, c->dirs[i].guest);
+		put_lit(h, ",\"host\":");
+		put_str(h, c->dirs[i].host);
+		if (c->dirs[i].readonly)
+			put_lit(h, ",\"readonly\":true");
+		put(h, "}", 1);
+	}
+	put(h, "]", 1);
+}
+
 static int put_props(mbedtls_sha256_context *h, const op_component *c)
 {
 	int rc;
@@ -222,7 +271,12 @@ static int put_props(mbedtls_sha256_context *h, const op_component *c)
 		put_str(h, c->args.v[i]);
 	}
 	put(h, "]", 1);
-	if (c->has_artifact) {
+	bool wasm = c->type == OP_COMP_WASM;
+	if (wasm && (!c->artifact.path || !c->artifact.sha256))
+		return OP_EINVAL;
+	if (wasm && c->ndirs)
+		put_dirs(h, c);
+	if (c->has_artifact && !wasm) {
 		if (!c->artifact.path)
 			return OP_EINVAL;
 		/* As the canonical JSON writes it: mode and unpack only when not default. */
@@ -245,12 +299,18 @@ static int put_props(mbedtls_sha256_context *h, const op_component *c)
 			put_lit(h, ",\"unpack\":\"tar\"");
 		put(h, "}", 1);
 	}
-	put_lit(h, ",\"command\":");
-	put_str(h, c->command);
+	if (!wasm) {
+		put_lit(h, ",\"command\":");
+		put_str(h, c->command);
+	}
 	put_lit(h, ",\"env\":");
 	if ((rc = c->nsecrets ? put_env(h, c) : put_kvs(h, &c->env)) != 0)
 		return rc;
 	put_files(h, c);
+	if (c->fence.group) {
+		put_lit(h, ",\"group\":");
+		put_str(h, c->fence.group);
+	}
 	if (c->has_health) {
 		const op_health_check *k = &c->health;
 		if ((k->probe == OP_PROBE_EXEC && !k->command) ||
@@ -258,14 +318,31 @@ static int put_props(mbedtls_sha256_context *h, const op_component *c)
 			return OP_EINVAL;
 		put_health(h, k);
 	}
+	put_limits(h, &c->fence);
 	if (c->min_ready_ms != OP_MIN_READY_MS) {
 		put_lit(h, ",\"min_ready\":");
 		put_dur(h, c->min_ready_ms);
+	}
+	if (wasm) {
+		put_lit(h, ",\"module\":\"sha256:");
+		put(h, c->artifact.sha256, strlen(c->artifact.sha256));
+		put_lit(h, "\",\"path\":");
+		put_str(h, c->artifact.path);
 	}
 	put_lit(h, ",\"restart\":");
 	put_str(h, op_restart_name(c->restart));
 	put_lit(h, ",\"rollout\":");
 	put_str(h, op_rollout_name(c->rollout));
+	if (c->fence.has_umask) {
+		char m[8];
+		snprintf(m, sizeof m, "0%03o", c->fence.umask);
+		put_lit(h, ",\"umask\":");
+		put_str(h, m);
+	}
+	if (c->fence.user) {
+		put_lit(h, ",\"user\":");
+		put_str(h, c->fence.user);
+	}
 	if (c->workdir) {
 		put_lit(h, ",\"workdir\":");
 		put_str(h, c->workdir);
@@ -276,7 +353,7 @@ static int put_props(mbedtls_sha256_context *h, const op_component *c)
 
 int op_component_hash(const op_component *c, char out[13])
 {
-	if (!c->command)
+	if (!c->command && c->type != OP_COMP_WASM)
 		return OP_EINVAL;
 	unsigned char d[32];
 	mbedtls_sha256_context h;

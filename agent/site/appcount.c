@@ -40,6 +40,8 @@ static int desired_of(const op_plan_in *in, const op_component *comp)
 		for (size_t k = 0; k < comp->scaler.nspread; k++)
 			match |= op_labels_match(
 				&in->hosts[h].labels, &comp->scaler.spread[k].requirements);
+		/* A wasm component is never placed on a host without a runtime (plan.h). */
+		match &= comp->type != OP_COMP_WASM || in->hosts[h].wasm;
 		n += in->hosts[h].alive && match ? comp->scaler.instances : 0;
 	}
 	return n;

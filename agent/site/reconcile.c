@@ -209,6 +209,7 @@ static int snapshot(const ag_reconcile *rc, const ag_hosts *hs, const op_app *co
 		snprintf(v->id, sizeof v->id, "%s", h->hb.host);
 		v->labels = h->hb.labels; /* borrowed */
 		v->alive = ag_host_alive(hs, h, now);
+		v->wasm = h->hb.wasm[0] && strcmp(h->hb.wasm, "none") != 0;
 		for (size_t j = 0; j < h->hb.ninsts; j++) {
 			const op_hb_inst *in = &h->hb.insts[j];
 			/* An acknowledged stop the heartbeats do not show yet is in flight. */

@@ -131,28 +131,42 @@ static json_t *labels_json(const op_kvs *l)
 	return o;
 }
 
+/* Whether alive host h meets one of comp's spreads (or comp has none). */
+static bool host_fits(const op_host_view *h, const op_component *comp)
+{
+	if (!h->alive)
+		return false;
+	bool any = comp->scaler.nspread == 0;
+	for (size_t k = 0; k < comp->scaler.nspread && !any; k++)
+		any = op_labels_match(&h->labels, &comp->scaler.spread[k].requirements);
+	return any;
+}
+
 /* Why a component that wants instances has no host to run on, into why ("" when it
- * has one): no host alive at all, or none whose labels match any of its spreads. */
+ * has one): no host alive at all, none whose labels match any of its spreads, or (a
+ * wasm component) none of those with a WebAssembly runtime. */
 static void not_placed(const op_plan_in *in, const op_component *comp, char *why, size_t len)
 {
 	if (comp->scaler.instances == 0)
 		return;
-	bool any = false;
-	for (size_t h = 0; h < in->nhosts && !any; h++) {
-		if (!in->hosts[h].alive)
-			continue;
-		any = comp->scaler.nspread == 0;
-		for (size_t k = 0; k < comp->scaler.nspread && !any; k++)
-			any = op_labels_match(
-				&in->hosts[h].labels, &comp->scaler.spread[k].requirements);
-	}
-	if (any)
-		return;
-	bool alive = false;
-	for (size_t h = 0; h < in->nhosts; h++)
+	bool fits = false, runs = false, alive = false;
+	for (size_t h = 0; h < in->nhosts; h++) {
+		bool f = host_fits(&in->hosts[h], comp);
+		fits |= f;
+		runs |= f && (comp->type != OP_COMP_WASM || in->hosts[h].wasm);
 		alive |= in->hosts[h].alive;
+	}
+	if (runs)
+		return;
 	if (!alive) {
 		snprintf(why, len, "not placed: no host of this site is alive");
+		return;
+	}
+	if (fits) {
+		snprintf(why, len,
+			"not placed: no host it may run on has a WebAssembly runtime (component "
+			"%s)",
+			comp->name ? comp->name : "?");
 		return;
 	}
 	/* The requirements of its spreads, "k=v,k=v" each, joined by " or ". */
@@ -278,6 +292,13 @@ static void host_status(
 	json_t *j = json_pack("{s:i, s:s, s:s, s:b, s:o, s:o}", "v", 1, "site", st->site, "host",
 		h->hb.host, "alive", ag_host_alive(hs, h, now), "labels",
 		labels_json(&h->hb.labels), "instances", insts);
+	/* What fences its workloads in and whether it runs wasm, as far as it says. */
+	if (j && h->hb.limits[0])
+		json_object_set_new(j, "limits", json_string(h->hb.limits));
+	if (j && h->hb.cgroup[0])
+		json_object_set_new(j, "cgroup", json_string(h->hb.cgroup));
+	if (j)
+		json_object_set_new(j, "wasm", json_string(h->hb.wasm[0] ? h->hb.wasm : "none"));
 	/* last_seen changes with every heartbeat: written on resync or with a real change. */
 	char key[256];
 	snprintf(key, sizeof key, "site.%s.host.%s", st->site, h->hb.host);

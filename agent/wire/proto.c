@@ -210,6 +210,13 @@ int op_heartbeat_encode(const op_heartbeat *hb, char **json, op_err *e)
 			labels, "instances", insts);
 	json_decref(labels);
 	json_decref(insts);
+	/* Left out when unsaid, so an older agent's decoder still takes the heartbeat. */
+	if (j && hb->limits[0])
+		j = pr_set(j, "limits", json_string(hb->limits));
+	if (j && hb->cgroup[0])
+		j = pr_set(j, "cgroup", json_string(hb->cgroup));
+	if (j && hb->wasm[0])
+		j = pr_set(j, "wasm", json_string(hb->wasm));
 	return pr_dump(j, "heartbeat", OP_HB_MAX_BYTES, json, e);
 }
 
@@ -296,17 +303,26 @@ static int labels_decode(const pr_rd *r, json_t *o, op_kvs *out)
 	return 0;
 }
 
+/* A word of the heartbeat's host facts: printable, no spaces or quotes. */
+static bool text_ok(const char *s)
+{
+	for (; *s; s++)
+		if (*s <= 0x20 || *s >= 0x7f || *s == '"' || *s == '\\')
+			return false;
+	return true;
+}
+
 int op_heartbeat_decode(const char *buf, size_t len, op_heartbeat *hb, op_err *e)
 {
-	static const char *const keys[] = {
-		"v", "host", "site", "boot", "seq", "interval_ms", "labels", "instances", NULL};
+	static const char *const keys[] = {"v", "host", "site", "boot", "seq", "interval_ms",
+		"labels", "instances", "limits", "cgroup", "wasm", NULL};
 	memset(hb, 0, sizeof *hb);
 	pr_rd r = {"heartbeat", "", e};
 	int rc = 0;
 	json_t *j = pr_load(&r, buf, len, OP_HB_MAX_BYTES, &rc);
 	if (!j)
 		return rc;
-	const char *host, *site, *boot;
+	const char *host, *site, *boot, *limits = NULL, *cgroup = NULL, *wasm = NULL;
 	json_int_t seq, every;
 	json_t *labels, *insts;
 	if ((rc = pr_only_keys(&r, j, keys)) ||
@@ -321,8 +337,17 @@ int op_heartbeat_decode(const char *buf, size_t len, op_heartbeat *hb, op_err *e
 			 &every)) ||
 		!(labels = pr_field(&r, j, "labels", true, &rc)) ||
 		!(insts = pr_field(&r, j, "instances", true, &rc)) ||
-		(rc = labels_decode(&r, labels, &hb->labels)))
+		(rc = labels_decode(&r, labels, &hb->labels)) ||
+		(rc = pr_str(&r, j, "limits", false, sizeof hb->limits - 1, false, text_ok,
+			 "a word", &limits)) ||
+		(rc = pr_str(&r, j, "cgroup", false, sizeof hb->cgroup - 1, false, text_ok,
+			 "a word", &cgroup)) ||
+		(rc = pr_str(&r, j, "wasm", false, sizeof hb->wasm - 1, false, text_ok,
+			 "none or a version", &wasm)))
 		goto out;
+	snprintf(hb->limits, sizeof hb->limits, "%s", limits ? limits : "");
+	snprintf(hb->cgroup, sizeof hb->cgroup, "%s", cgroup ? cgroup : "");
+	snprintf(hb->wasm, sizeof hb->wasm, "%s", wasm ? wasm : "");
 	if (!json_is_array(insts)) {
 		rc = pr_bad(&r, "instances", "expected an array", "");
 		goto out;

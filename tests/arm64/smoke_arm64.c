@@ -159,11 +159,16 @@ static bool push(void)
 	return ok;
 }
 
+/* arm64's WasmEdge in a directory of its own, run under qemu-user
+ * (packaging/buildroot-wasm-arm64.sh). */
+#define WASMEDGE_ARM64 "/opt/wasmedge-arm64/wasmedge"
+
 static pid_t start_host(int i)
 {
 	return h_spawn_sh(h_path("host%d.log", i),
-		"%s host --site edge --id h%d --nats %s --state %s --heartbeat " HB, edge, i,
-		h_nats_url(site), h_path("host%d", i));
+		"%s host --site edge --id h%d --nats %s --state %s --heartbeat " HB
+		" --wasm-runtime " WASMEDGE_ARM64,
+		edge, i, h_nats_url(site), h_path("host%d", i));
 }
 
 /* How often the hosts' logs say what. */
@@ -251,6 +256,120 @@ static void test_host_restart_keeps_workloads(void)
 	T_EQ_INT(same, 3);
 }
 
+/* One module, every arch: a WASI module (WAT compiled here by wat2wasm) pinned by one
+ * digest runs on both arm64 hosts (arm64 WasmEdge under qemu-user) and on an amd64 host
+ * (the amd64 binary, Debian's wasmedge) of the same site, each writing its line. */
+static const char *const wat_hello =
+	"(module\n"
+	"  (import \"wasi_snapshot_preview1\" \"fd_write\"\n"
+	"    (func $write (param i32 i32 i32 i32) (result i32)))\n"
+	"  (import \"wasi_snapshot_preview1\" \"poll_oneoff\"\n"
+	"    (func $poll (param i32 i32 i32 i32) (result i32)))\n"
+	"  (memory (export \"memory\") 1)\n"
+	"  (data (i32.const 16) \"one module, every arch\\0a\")\n"
+	"  (func (export \"_start\")\n"
+	"    (i32.store (i32.const 0) (i32.const 16))\n"
+	"    (i32.store (i32.const 4) (i32.const 23))\n"
+	"    (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))\n"
+	"    (loop $l\n"
+	"      (i64.store (i32.const 64) (i64.const 0))\n"
+	"      (i32.store8 (i32.const 72) (i32.const 0))\n"
+	"      (i32.store (i32.const 80) (i32.const 1))\n"
+	"      (i64.store (i32.const 88) (i64.const 1000000000000))\n"
+	"      (i64.store (i32.const 96) (i64.const 0))\n"
+	"      (i32.store16 (i32.const 104) (i32.const 0))\n"
+	"      (drop (call $poll (i32.const 64) (i32.const 128) (i32.const 1) (i32.const "
+	"160)))\n"
+	"      (br $l))))\n";
+
+/* Hosts (of 0..2) whose instance dir of the module has its line in its output. */
+static int modules_said(void)
+{
+	int n = 0;
+	for (int i = 0; i < 3; i++) {
+		char *out = NULL;
+		if (h_run(&out, "cat %s/instances/hello.mod.0@h%d-*/output.log 2>/dev/null",
+			    h_path("host%d", i), i) == 0 &&
+			out && strstr(out, "one module, every arch\n"))
+			n++;
+		free(out);
+	}
+	return n;
+}
+
+static bool all_said(void *arg)
+{
+	(void)arg;
+	return modules_said() == 3;
+}
+
+static bool hello_gone(void *arg)
+{
+	(void)arg;
+	char *out = NULL;
+	int rc = h_run(&out, "ls -d %s/host*/instances/hello.* 2>/dev/null", h_tmpdir());
+	bool gone = rc != 0 || !out || !*out;
+	free(out);
+	return gone;
+}
+
+/* The command line of the workload of host i's module instance (spaces for NULs). */
+static const char *module_cmdline(int i)
+{
+	char *out = NULL;
+	h_run(&out,
+		"pid=$(sed -n 's/.*\"pid\":\\([0-9]*\\).*/\\1/p' "
+		"%s/instances/hello.mod.0@h%d-*/state.json) && tr '\\0' ' ' </proc/$pid/cmdline",
+		h_path("host%d", i), i);
+	const char *s = h_str("%s", out ? out : "");
+	free(out);
+	return s;
+}
+
+static void test_wasm_every_arch(void)
+{
+	char *v = NULL;
+	T_EQ_INT(h_run(&v, WASMEDGE_ARM64 " --version 2>&1"), 0);
+	T_CHECK_MSG(v && strstr(v, "wasmedge version"),
+		"%s does not run (make deps-wasm-arm64): %s", WASMEDGE_ARM64, v ? v : "");
+	free(v);
+	const char *src = h_path("hello.wat"), *mod = h_path("hello.wasm");
+	char hex[65] = "";
+	T_REQUIRE(h_write(src, "%s", wat_hello) == 0);
+	T_REQUIRE(h_run(NULL, "wat2wasm %s -o %s", src, mod) == 0);
+	char *sum = NULL;
+	T_REQUIRE(h_run(&sum, "sha256sum %s", mod) == 0 && sum && strlen(sum) > 64);
+	snprintf(hex, sizeof hex, "%.64s", sum);
+	free(sum);
+	printf("  module sha256:%s\n", hex);
+	/* The amd64 host of the site: the amd64 binary, Debian's wasmedge. */
+	pid_t amd = h_spawn_sh(h_path("host2.log"),
+		"%s host --site edge --id h2 --nats %s --state %s --heartbeat " HB, amd64,
+		h_nats_url(site), h_path("host2"));
+	T_REQUIRE(amd > 0);
+	h_repo_write(repo, "apps/hello.yaml",
+		"apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata: {name: hello}\n"
+		"spec:\n  components:\n    - name: mod\n      type: wasm\n      properties:\n"
+		"        module: sha256:%s\n        path: %s\n        limits: {memory: 4Mi}\n"
+		"      traits:\n        - type: daemonscaler\n          properties: {instances: "
+		"1}\n",
+		hex, mod);
+	T_REQUIRE(push());
+	T_CHECK_MSG(h_wait_until(all_said, NULL, WAIT_MS), "%d of 3 hosts ran the module",
+		modules_said());
+	/* Under qemu on the arm64 hosts, Debian's amd64 wasmedge on the amd64 one. */
+	const char *c0 = module_cmdline(0), *c2 = module_cmdline(2);
+	T_CHECK_MSG(
+		strstr(c0, "qemu-aarch64") && strstr(c0, "/opt/wasmedge-arm64/usr/bin/wasmedge"),
+		"h0 runs: %s", c0);
+	T_CHECK_MSG(!strncmp(c2, "/usr/bin/wasmedge ", 18), "h2 runs: %s", c2);
+	T_CHECK(wait_status(h_nats_url(site), "\"wasm\": \"0.14"));
+	h_repo_rm(repo, "apps/hello.yaml");
+	T_REQUIRE(push());
+	T_CHECK(h_wait_until(hello_gone, NULL, WAIT_MS));
+	T_CHECK(h_proc_stop(amd, false, 10000) >= 0);
+}
+
 static void test_spec_change_and_delete(void)
 {
 	h_repo_write(repo, "apps/web.yaml", "%s", app("2", 2));
@@ -288,6 +407,7 @@ int main(void)
 	}
 	if (t_failed_checks == 0) { /* the rest needs workloads that run */
 		T_RUN(test_host_restart_keeps_workloads);
+		T_RUN(test_wasm_every_arch);
 		T_RUN(test_spec_change_and_delete);
 	}
 	/* Shims leave the harness's process groups, and one whose instance was never stopped

@@ -9,6 +9,45 @@
 #include "harness.h"
 
 char demo_reader_sha[10][65];
+char demo_filter_sha[65];
+
+const char *demo_filter_build(void)
+{
+	return h_path("build/thermo-filter.wasm");
+}
+
+const char *demo_filter_installed(void)
+{
+	return h_path("opt/thermo/filter.wasm");
+}
+
+/* A WASI module in WebAssembly text: it says what it does every 5 s (fd_write, then
+ * poll_oneoff on the monotonic clock as its sleep), for ever. */
+const char *demo_filter_wat(void)
+{
+	return "(module\n"
+	       "  (import \"wasi_snapshot_preview1\" \"fd_write\"\n"
+	       "    (func $write (param i32 i32 i32 i32) (result i32)))\n"
+	       "  (import \"wasi_snapshot_preview1\" \"poll_oneoff\"\n"
+	       "    (func $poll (param i32 i32 i32 i32) (result i32)))\n"
+	       "  (memory (export \"memory\") 1)\n"
+	       "  (data (i32.const 16) \"thermo filter: smoothing the readings\\0a\")\n"
+	       "  (func (export \"_start\")\n"
+	       "    (i32.store (i32.const 0) (i32.const 16))\n"
+	       "    (i32.store (i32.const 4) (i32.const 38))\n"
+	       "    (loop $l\n"
+	       "      (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const "
+	       "8)))\n"
+	       "      (i64.store (i32.const 64) (i64.const 0))\n"
+	       "      (i32.store8 (i32.const 72) (i32.const 0))\n"
+	       "      (i32.store (i32.const 80) (i32.const 1))\n"
+	       "      (i64.store (i32.const 88) (i64.const 5000000000))\n"
+	       "      (i64.store (i32.const 96) (i64.const 0))\n"
+	       "      (i32.store16 (i32.const 104) (i32.const 0))\n"
+	       "      (drop (call $poll (i32.const 64) (i32.const 128) (i32.const 1) "
+	       "(i32.const 160)))\n"
+	       "      (br $l))))\n";
+}
 
 const char *demo_reader_build(int ver)
 {
@@ -115,6 +154,17 @@ const char *demo_gateway_yaml(void)
 		     "          properties:\n"
 		     "            instances: 1\n"
 		     "            spread:\n"
-		     "              - requirements: {role: gateway}\n",
-		GW_VER, demo_tag, GATEWAY, GW_VER);
+		     "              - requirements: {role: gateway}\n"
+		     "    - name: filter                  # WebAssembly: one module, every arch\n"
+		     "      type: wasm\n"
+		     "      properties:\n"
+		     "        module: sha256:%s\n"
+		     "        path: %s\n"
+		     "        user: nobody                # fenced in: no root, 8 MiB at most\n"
+		     "        limits: {memory: 8Mi}\n"
+		     "      traits:\n"
+		     "        - type: daemonscaler          # one on every box with a runtime\n"
+		     "          properties:\n"
+		     "            instances: 1\n",
+		GW_VER, demo_tag, GATEWAY, GW_VER, demo_filter_sha, demo_filter_installed());
 }

@@ -4,7 +4,9 @@
  * the harness's link proxy, an `outpost agent` and two `outpost host`s with different
  * labels; a git repo with two apps and SSH-signed commits, one app running a program
  * that outpost ships itself (put into the hub's artifact store, pinned by its digest,
- * staged at each site, installed by the hosts). Then a signed scale change
+ * staged at each site, installed by the hosts), and a WebAssembly module beside the native
+ * workloads (type wasm, one digest for every arch, run by the hosts' wasmedge as nobody,
+ * shipped the same way). Then a signed scale change
  * that both sites follow, a cut link, a change that only the connected site gets, the
  * link back, and a forged write into the hub's bucket that both sites (verifying at the
  * edge) refuse. Every claim the output makes is checked first: real workload processes
@@ -17,6 +19,7 @@
  * removes the temp dir at exit, on failure and on Ctrl-C. The workloads' shims run in
  * sessions of their own and outlive their host by design: every scan of /proc adopts
  * them (and their workloads) into the harness, so they are stopped too. */
+#include <dirent.h>
 #include <jansson.h>
 #include <nats/nats.h>
 #include <stdio.h>
@@ -325,6 +328,73 @@ static void build_reader(int ver)
 	free(out);
 }
 
+/* CI builds the WebAssembly filter from its text: the same module for every arch. */
+static void build_filter(void)
+{
+	char *out = NULL;
+	h_write(h_path("build/thermo-filter.wat"), "%s", demo_filter_wat());
+	demo_show("wat2wasm build/thermo-filter.wat -o build/thermo-filter.wasm && sha256sum "
+		  "build/thermo-filter.wasm");
+	if (h_run(&out,
+		    "cd %s && wat2wasm build/thermo-filter.wat -o build/thermo-filter.wasm "
+		    "&& sha256sum build/thermo-filter.wasm",
+		    h_q(demo_tmp)) != 0 ||
+		!out || strlen(out) < 64)
+		demo_fail("wat2wasm or sha256sum of the filter failed: %s", out ? out : "");
+	snprintf(demo_filter_sha, sizeof demo_filter_sha, "%.64s", out);
+	demo_block("     ", out);
+	free(out);
+	/* The module runs as nobody, who must reach it under $DEMO once installed. */
+	if (chmod(demo_tmp, 0711) != 0)
+		demo_fail("chmod %s failed", demo_tmp);
+}
+
+static void put_filter(void)
+{
+	char *out = NULL;
+	demo_show("outpost artifact put --nats %s build/thermo-filter.wasm", h_nats_url(hub));
+	int rc = h_run(&out, "cd %s && %s artifact put --nats %s build/thermo-filter.wasm",
+		h_q(demo_tmp), demo_bin, h_nats_url(hub));
+	demo_block("     ", out);
+	bool ok = rc == 0 && out && !strncmp(out + 7, demo_filter_sha, 64);
+	free(out);
+	if (!ok)
+		demo_fail("outpost artifact put exited %d, not with the filter's digest", rc);
+}
+
+/* The filter's runtimes: processes whose first argument ends in wasmedge and one of
+ * whose arguments is the installed module. */
+static int filters_running(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL) {
+		char path[320], buf[4096];
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof path, "/proc/%.255s/cmdline", de->d_name);
+		FILE *f = fopen(path, "re");
+		size_t len = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+		if (f)
+			fclose(f);
+		buf[len] = '\0';
+		size_t a0 = strlen(buf);
+		bool runtime = a0 >= 8 && !strcmp(buf + a0 - 8, "wasmedge"), module = false;
+		for (size_t i = 0; runtime && i < len; i += strlen(buf + i) + 1)
+			module |= !strcmp(buf + i, demo_filter_installed());
+		n += runtime && module;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static bool filters_up(void *arg)
+{
+	return filters_running() == *(int *)arg;
+}
+
 /* CI uploads the reader into the hub's artifact store; put prints its digest. */
 static void put_reader(int ver)
 {
@@ -372,6 +442,7 @@ static void step_repo(void)
 	char *out = NULL;
 	demo_step("Two apps in a git repo, validated before they ship");
 	build_reader(3);
+	build_filter();
 	demo_show("%s --version | head -1", demo_bin);
 	if (h_run(&out, "%s --version | head -1", demo_bin) != 0)
 		demo_fail("outpost --version failed: %s", out ? out : "");
@@ -384,7 +455,8 @@ static void step_repo(void)
 	h_repo_write(repo, "apps/gateway.yaml", "%s", demo_gateway_yaml());
 	demo_say("$DEMO/fleet/apps/thermo.yaml: two readers per EU plant, mostly on sensor boxes");
 	demo_block("     | ", demo_thermo_yaml(2, 3));
-	demo_say("$DEMO/fleet/apps/gateway.yaml: one MQTT bridge per plant, on its gateway box");
+	demo_say("$DEMO/fleet/apps/gateway.yaml: one MQTT bridge per plant, on its gateway box, "
+		 "and a WebAssembly filter on every box");
 	demo_block("     | ", demo_gateway_yaml());
 	demo_show("cd $DEMO/fleet && outpost validate apps");
 	int rc = h_run(&out, "cd %s && %s validate apps", h_q(repo->path), demo_bin);
@@ -473,6 +545,7 @@ static void step_hub(const char *sha)
 	if (natsConnection_ConnectTo(&hub_nc, h_nats_url(hub)) != NATS_OK)
 		demo_fail("cannot connect to the hub's nats-server");
 	put_reader(3);
+	put_filter();
 	const char *cmd = h_str("%s sync --repo %s --trust %s --state %s --nats %s --interval 1h",
 		demo_bin, repo->path, trust, h_path("sync"), h_nats_url(hub));
 	demo_show("%s", cmd);
@@ -520,6 +593,26 @@ static void step_sites(const char *sha)
 		 "once it was there, whole");
 	check_installed(3);
 	show_procs();
+	int want = NSITES * NHOSTS;
+	if (!h_wait_until(filters_up, &want, WAIT_MS))
+		demo_fail("%d WebAssembly filters run, not %d", filters_running(), want);
+	demo_say(
+		"and gateway's WebAssembly filter runs on every box, %d in all: the hosts "
+		"installed %s (one digest, whatever a box's arch) from their site's copy and "
+		"run it under wasmedge, as nobody, with a page limit of 8 MiB, supervised like any "
+		"process, its output kept like any process's:",
+		want, demo_filter_installed());
+	demo_show("%s logs --site %s --app gateway --nats %s", demo_bin, site_names[0],
+		h_nats_url(sites[0]));
+	if (!h_wait_output("thermo filter: smoothing the readings", WAIT_MS,
+		    "%s logs --site %s --app gateway --nats %s 2>&1 | head -4", demo_bin,
+		    site_names[0], h_nats_url(sites[0])))
+		demo_fail("outpost logs does not show the filter's output");
+	char *logs = NULL;
+	h_run(&logs, "%s logs --site %s --app gateway --nats %s 2>&1 | head -4", demo_bin,
+		site_names[0], h_nats_url(sites[0]));
+	demo_block("     ", logs);
+	free(logs);
 	show_status(hub, "at the hub: every site");
 }
 

@@ -38,8 +38,15 @@ const char *demo_thermo_yaml(int instances, int ver);
  * reader is a bad one: it exits at once, saying what it misses. */
 #define DEMO_BAD_READER 5
 const char *demo_canary_policy(void);
-/* gateway 1.4: one MQTT bridge per site, on the host labelled role=gateway. */
+/* gateway 1.4: one MQTT bridge per site, on the host labelled role=gateway, and a
+ * WebAssembly filter (type wasm) on every host, as nobody with 8 MiB. */
 const char *demo_gateway_yaml(void);
+/* The filter: its WAT text, where CI builds it (wat2wasm), where the hosts install it,
+ * and its digest (64 hex, set once built): one module for every arch. */
+extern char demo_filter_sha[65];
+const char *demo_filter_wat(void);
+const char *demo_filter_build(void);
+const char *demo_filter_installed(void);
 
 /* ---- out.c: what a person reads ------------------------------------------------------ */
 

@@ -102,8 +102,8 @@ bool hx_host_run(hx_host *h)
 {
 	h->pid = h_spawn_sh(h->log,
 		"env OUTPOST_TEST_LEAK=1 %s host --site " HX_SITE " --id %s --nats %s --state %s "
-		"--heartbeat 200ms --stop-grace 1s --label role=gw --label zone.x/y=a_b-1",
-		fx_bin, h->id, h->url, h->state);
+		"--heartbeat 200ms --stop-grace 1s --label role=gw --label zone.x/y=a_b-1 %s",
+		fx_bin, h->id, h->url, h->state, h->extra ? h->extra : "");
 	return h->pid > 0;
 }
 
@@ -116,9 +116,10 @@ static bool has_hb(void *arg)
 }
 
 /* Starts a host and waits for its first heartbeat: it answers commands from then on. */
-bool hx_host_start_at(hx_host *h, const char *id, const char *url)
+static bool start(hx_host *h, const char *id, const char *url, const char *extra)
 {
 	memset(h, 0, sizeof *h);
+	h->extra = extra;
 	h->id = id;
 	h->url = url;
 	h->state = h_path("state-%s", id);
@@ -131,6 +132,16 @@ bool hx_host_start_at(hx_host *h, const char *id, const char *url)
 		natsConnection_Flush(h->nc) != NATS_OK)
 		return false;
 	return hx_host_run(h) && h_wait_until(has_hb, (void *)id, WAIT_MS);
+}
+
+bool hx_host_start_at(hx_host *h, const char *id, const char *url)
+{
+	return start(h, id, url, NULL);
+}
+
+bool hx_host_start_extra(hx_host *h, const char *id, const char *extra)
+{
+	return start(h, id, h_nats_url(fx_srv), extra);
 }
 
 bool hx_host_start(hx_host *h, const char *id)

@@ -18,6 +18,7 @@
 
 typedef struct hx_host {
 	const char *id, *state, *log, *url;
+	const char *extra; /* more flags of `outpost host`, or NULL */
 	pid_t pid;
 	natsConnection *nc;
 	natsSubscription *sub;
@@ -40,6 +41,8 @@ bool hx_host_run(hx_host *h);
 /* Starts a host and waits for its first heartbeat: it answers commands from then on. */
 bool hx_host_start_at(hx_host *h, const char *id, const char *url);
 bool hx_host_start(hx_host *h, const char *id);
+/* The same with more flags (extra, kept as h->extra for hx_host_run). */
+bool hx_host_start_extra(hx_host *h, const char *id, const char *extra);
 /* Registers every shim and workload of the host's state dir with the harness. */
 void hx_adopt_all(hx_host *h);
 void hx_host_stop(hx_host *h);

@@ -63,6 +63,18 @@ static bool comp_eq(const op_component *a, const op_component *b)
 		!str_eq(a->workdir, b->workdir) || a->restart != b->restart ||
 		a->rollout != b->rollout || a->has_artifact != b->has_artifact)
 		return false;
+	if (a->type != b->type || !str_eq(a->fence.user, b->fence.user) ||
+		!str_eq(a->fence.group, b->fence.group) ||
+		a->fence.has_umask != b->fence.has_umask || a->fence.umask != b->fence.umask ||
+		a->fence.memory != b->fence.memory || a->fence.open_files != b->fence.open_files ||
+		a->fence.processes != b->fence.processes ||
+		a->fence.cpu_time_ms != b->fence.cpu_time_ms || a->ndirs != b->ndirs)
+		return false;
+	for (size_t i = 0; i < a->ndirs; i++)
+		if (!str_eq(a->dirs[i].guest, b->dirs[i].guest) ||
+			!str_eq(a->dirs[i].host, b->dirs[i].host) ||
+			a->dirs[i].readonly != b->dirs[i].readonly)
+			return false;
 	if (a->has_artifact &&
 		(!str_eq(a->artifact.path, b->artifact.path) ||
 			!str_eq(a->artifact.sha256, b->artifact.sha256) ||
@@ -145,8 +157,25 @@ static void check_trait(const op_trait *t)
 static void check_component(const op_component *c)
 {
 	CHECK(c->name && op_name_valid(c->name));
-	CHECK(text_ok(c->command) && c->command[0] == '/');
-	CHECK(!c->workdir || (text_ok(c->workdir) && c->workdir[0] == '/'));
+	if (c->type == OP_COMP_WASM) {
+		/* A module: no command or workdir; its digest and path are the artifact. */
+		CHECK(!c->command && !c->workdir && c->has_artifact && c->artifact.sha256);
+		CHECK(c->ndirs <= OP_MAX_DIRS);
+		for (size_t i = 0; i < c->ndirs; i++)
+			CHECK(text_ok(c->dirs[i].guest) && c->dirs[i].guest[0] == '/' &&
+				text_ok(c->dirs[i].host) && c->dirs[i].host[0] == '/' &&
+				!strstr(c->dirs[i].host, "/../") && !strstr(c->dirs[i].host, "//"));
+	} else {
+		CHECK(c->type == OP_COMP_PROCESS && c->ndirs == 0);
+		CHECK(text_ok(c->command) && c->command[0] == '/');
+		CHECK(!c->workdir || (text_ok(c->workdir) && c->workdir[0] == '/'));
+	}
+	CHECK(c->fence.umask <= 0777);
+	CHECK(!c->fence.memory ||
+		(c->fence.memory >= OP_LIMIT_MEMORY_MIN && c->fence.memory <= OP_LIMIT_MEMORY_MAX));
+	CHECK(c->fence.open_files >= 0 && c->fence.open_files <= OP_LIMIT_FILES_MAX);
+	CHECK(c->fence.processes >= 0 && c->fence.processes <= OP_LIMIT_PROCS_MAX);
+	CHECK(c->fence.cpu_time_ms >= 0 && c->fence.cpu_time_ms % 1000 == 0);
 	CHECK(c->args.n <= OP_MAX_ARGS);
 	for (size_t i = 0; i < c->args.n; i++)
 		CHECK(text_ok(c->args.v[i]));

@@ -89,7 +89,7 @@ for arch in amd64 arm64; do
 		grep -qx ' Version: $VERSION' $tmp/info-$arch
 		grep -qx ' Architecture: $arch' $tmp/info-$arch
 		grep -qx ' Depends: adduser' $tmp/info-$arch
-		grep -qx ' Recommends: nats-server (>= 2.10)' $tmp/info-$arch
+		grep -qx ' Recommends: nats-server (>= 2.10), wasmedge (>= 0.14)' $tmp/info-$arch
 		grep -q '^ Static-Built-Using: .*nats.c (= .*libgit2 (= ' $tmp/info-$arch
 		grep -q '^ Installed-Size: [0-9]' $tmp/info-$arch
 		dpkg-deb --ctrl-tarfile $d | tar -t | sort | tr '\\n' ' ' |

@@ -28,6 +28,8 @@
 #define POLT "  components:\n" COMP
 #define ART HDR COMP "        artifact:\n          path: /bin/c\n" /* 11-12 */
 #define HEALTH HDR COMP "        health:\n" /* 11 */
+#define WASMH "    - name: c\n      type: wasm\n      properties:\n" /* 7-9 */
+#define WASM WASMH "        module: sha256:" HEX "\n        path: /m.wasm\n" /* 10-11 */
 #define HEX "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define A63 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define A64 A63 "a"
@@ -51,7 +53,58 @@ static const struct bad bads[] = {
 	{HDR COMP "  replicas: 3\n", 11, 3, "spec.replicas", "unknown field"},
 	{HDR COMP "      image: nginx\n", 11, 7, C ".image",
 		"unknown field (expected one of: name, type, properties, traits)"},
-	{HDR COMP "        user: root\n", 11, 9, CP ".user", "unknown field"},
+	{HDR COMP "        owner: root\n", 11, 9, CP ".owner", "unknown field"},
+	/* the fence: user, group, umask, limits */
+	{HDR COMP "        user: Root\n", 11, 15, CP ".user",
+		"expected a user name ([a-z_][a-z0-9_-]*, at most 32 characters) or a decimal id, "
+		"got \"Root\""},
+	{HDR COMP "        user: 4294967295\n", 11, 15, CP ".user", "or a decimal id"},
+	{HDR COMP "        user: \"-x\"\n", 11, 15, CP ".user", "got \"-x\""},
+	{HDR COMP "        group: [a]\n", 11, 16, CP ".group", "expected a string, got a list"},
+	{HDR COMP "        group: 0100\n", 11, 16, CP ".group", "expected a group name"},
+	{HDR COMP "        umask: 0o22\n", 11, 16, CP ".umask", "expected an octal umask"},
+	{HDR COMP "        umask: \"1022\"\n", 11, 16, CP ".umask", "got \"1022\""},
+	{HDR COMP "        umask: \"08\"\n", 11, 16, CP ".umask", "got \"08\""},
+	{HDR COMP "        limits: {memory: 64Mb}\n", 11, 26, CP ".limits.memory",
+		"expected a size in bytes or with a unit"},
+	{HDR COMP "        limits: {memory: 1000}\n", 11, 26, CP ".limits.memory",
+		"expected a size from 1Mi to 1Pi, got 1000"},
+	{HDR COMP "        limits: {memory: 2048Ti}\n", 11, 26, CP ".limits.memory", "got 2048Ti"},
+	{HDR COMP "        limits: {open_files: 0}\n", 11, 30, CP ".limits.open_files",
+		"expected an integer from 1 to 1048576, got 0"},
+	{HDR COMP "        limits: {processes: many}\n", 11, 29, CP ".limits.processes",
+		"expected an integer from 1 to 4194304"},
+	{HDR COMP "        limits: {cpu: 1}\n", 11, 18, CP ".limits.cpu",
+		"unknown field (expected one of: memory, open_files, processes, cpu_time)"},
+	{HDR COMP "        limits: {cpu_time: 1500ms}\n", 11, 28, CP ".limits.cpu_time",
+		"expected whole seconds, got 1500ms"},
+	{HDR COMP "        limits: {cpu_time: 10}\n", 11, 28, CP ".limits.cpu_time",
+		"with its unit"},
+	/* type wasm: module, path and dirs; no command, workdir or artifact */
+	{HDR WASMH "        path: /m.wasm\n", 10, 9, CP ".module", "missing required field"},
+	{HDR WASMH "        module: sha256:" HEX "\n", 10, 9, CP ".path", "missing required field"},
+	{HDR WASM "        command: /bin/c\n", 12, 9, CP ".command",
+		"unknown field (expected one of: module, path, args, env, dirs, restart"},
+	{HDR WASM "        workdir: /w\n", 12, 9, CP ".workdir", "unknown field"},
+	{HDR WASMH "        module: " HEX "\n        path: /m.wasm\n", 10, 17, CP ".module",
+		"expected the module's digest, sha256: and 64 lowercase hex digits"},
+	{HDR WASMH "        module: sha256:" HEX "\n        path: /a/../m.wasm\n", 11, 15,
+		CP ".path", "expected a plain absolute path (no //, . or .. parts)"},
+	{HDR WASMH "        module: sha256:" HEX "\n        path: m.wasm\n", 11, 15, CP ".path",
+		"absolute"},
+	{HDR WASM "        dirs: [{guest: /data}]\n", 12, 16, CP ".dirs[0].host",
+		"missing required field"},
+	{HDR WASM "        dirs: [{guest: /data, host: /x/./y}]\n", 12, 37, CP ".dirs[0].host",
+		"plain absolute path"},
+	{HDR WASM "        dirs: [{guest: data, host: /x}]\n", 12, 24, CP ".dirs[0].guest",
+		"absolute"},
+	{HDR WASM "        dirs: [{guest: /d, host: /x}, {guest: /d, host: /y}]\n", 12, 39,
+		CP ".dirs[1]", "guest path /d is given twice"},
+	{HDR WASM "        dirs: [{guest: /d, host: /x, readonly: yes}]\n", 12, 48,
+		CP ".dirs[0].readonly", "expected one of: false, true"},
+	{HDR WASM "        dirs: [{guest: /d, host: /x, mode: rw}]\n", 12, 38, CP ".dirs[0].mode",
+		"unknown field"},
+	{HDR COMP "        limits: 64Mi\n", 11, 17, CP ".limits", "expected a mapping"},
 	{HDR COMP "        artifact:\n          path: /bin/c\n          sha256: " HEX
 		  "\n          owner: x\n",
 		14, 11, CP ".artifact.owner",
@@ -265,7 +318,7 @@ static const struct bad bads[] = {
 	{HDR COMP TRAIT "        - type: daemonscaler\n          properties: {instances: 1}\n", 15,
 		11, C ".traits[1]", "a component takes one scaler trait"},
 	{HDR "    - name: c\n      type: container\n      properties:\n        command: /c\n", 8,
-		13, C ".type", "expected one of: process; got \"container\""},
+		13, C ".type", "expected one of: process, wasm; got \"container\""},
 	{TOP NAME "spec:\n  policies:\n    - name: p\n      type: spread\n      properties: "
 		  "{}\n" POLT,
 		8, 13, "spec.policies[0].type",
@@ -1220,6 +1273,126 @@ static void test_artifact_mode_unpack(void)
 	op_app_free(a);
 }
 
+/* The fence: absent, nothing of it is in the canonical JSON (the minimal digest did not
+ * move when it came) and the umask is the default; given, each part is read, written in
+ * one form (sizes in bytes, the umask as 4 octal digits) and read back the same. */
+static void test_fence(void)
+{
+	op_app *a = parse_ok(HDR COMP);
+	T_REQUIRE(a);
+	const op_fence *f = &a->comps[0].fence;
+	T_CHECK(!f->user && !f->group && !f->has_umask);
+	T_EQ_INT(f->umask, OP_UMASK_DEFAULT);
+	T_EQ_INT(f->memory, 0);
+	T_EQ_INT(f->open_files, 0);
+	T_EQ_INT(f->processes, 0);
+	op_app_free(a);
+
+	const char *full = HDR COMP
+		"        user: nobody\n        group: 65534\n"
+		"        umask: \"0027\"\n"
+		"        limits: {memory: 64Mi, open_files: 256, processes: 32}\n";
+	a = parse_ok(full);
+	T_REQUIRE(a);
+	f = &a->comps[0].fence;
+	T_EQ_STR(f->user, "nobody");
+	T_EQ_STR(f->group, "65534");
+	T_CHECK(f->has_umask);
+	T_EQ_INT(f->umask, 027);
+	T_EQ_INT(f->memory, 64LL << 20);
+	T_EQ_INT(f->open_files, 256);
+	T_EQ_INT(f->processes, 32);
+	char *j = NULL;
+	size_t n = 0;
+	T_EQ_INT(op_manifest_to_json(a, &j, &n), 0);
+	T_CHECK_MSG(strstr(j,
+			    "\"limits\":{\"memory\":67108864,\"open_files\":256,"
+			    "\"processes\":32}"),
+		"%s", j);
+	T_CHECK(strstr(j, "\"umask\":\"0027\"") && strstr(j, "\"user\":\"nobody\"") &&
+		strstr(j, "\"group\":\"65534\""));
+	op_diags d = {0};
+	op_app *b = NULL;
+	T_EQ_INT(op_manifest_from_json("kv/app", j, n, &b, &d), 0);
+	T_REQUIRE(b);
+	char *j2 = NULL;
+	size_t n2 = 0;
+	T_EQ_INT(op_manifest_to_json(b, &j2, &n2), 0);
+	T_EQ_STR(j2, j);
+	op_app_free(b);
+	free(j2);
+	free(j);
+	op_app_free(a);
+
+	/* Units: decimal and binary, and plain bytes; a umask of 3 digits. */
+	static const struct {
+		const char *mem;
+		long long want;
+	} sizes[] = {{"1Mi", 1LL << 20}, {"2M", 2000000}, {"1G", 1000000000}, {"3Gi", 3LL << 30},
+		{"1Ti", 1LL << 40}, {"5000000", 5000000}, {"1024Ki", 1LL << 20}};
+	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+		char y[1024];
+		snprintf(y, sizeof y,
+			HDR COMP "        umask: \"077\"\n        limits: {memory: %s}\n",
+			sizes[i].mem);
+		a = parse_ok(y);
+		T_REQUIRE(a);
+		T_EQ_INT(a->comps[0].fence.memory, sizes[i].want);
+		T_EQ_INT(a->comps[0].fence.umask, 077);
+		op_app_free(a);
+	}
+}
+
+/* type wasm: module and path are the component's artifact (one digest for every arch,
+ * mode 0644), dirs in order; the canonical JSON writes module, path and dirs back (not
+ * an artifact, not a command) and reads the same model back. */
+static void test_wasm(void)
+{
+	op_app *a = parse_ok(
+		HDR WASM "        args: [--n, \"3\"]\n"
+			 "        dirs: [{guest: /data, host: /var/lib/t}, {guest: /etc/t, "
+			 "host: /etc/t, readonly: true}]\n"
+			 "        limits: {memory: 16Mi, cpu_time: 30s}\n");
+	T_REQUIRE(a);
+	const op_component *c = &a->comps[0];
+	T_EQ_INT(c->type, OP_COMP_WASM);
+	T_CHECK(c->command == NULL && c->workdir == NULL);
+	T_CHECK(c->has_artifact);
+	T_EQ_STR(c->artifact.path, "/m.wasm");
+	T_EQ_STR(c->artifact.sha256, HEX);
+	T_EQ_INT(c->artifact.mode, 0644);
+	T_EQ_INT(c->ndirs, 2);
+	T_EQ_STR(c->dirs[0].guest, "/data");
+	T_EQ_STR(c->dirs[0].host, "/var/lib/t");
+	T_CHECK(!c->dirs[0].readonly && c->dirs[1].readonly);
+	T_EQ_INT(c->fence.memory, 16 << 20);
+	T_EQ_INT(c->fence.cpu_time_ms, 30000);
+	T_EQ_STR(op_comp_type_name(c->type), "wasm");
+	char *j = NULL;
+	size_t n = 0;
+	T_EQ_INT(op_manifest_to_json(a, &j, &n), 0);
+	T_CHECK_MSG(strstr(j, "\"module\":\"sha256:" HEX "\",\"path\":\"/m.wasm\"") &&
+			strstr(j, "\"type\":\"wasm\"") &&
+			strstr(j,
+				"\"dirs\":[{\"guest\":\"/data\",\"host\":\"/var/lib/t\"},"
+				"{\"guest\":\"/etc/t\",\"host\":\"/etc/t\",\"readonly\":true}]") &&
+			strstr(j, "\"limits\":{\"cpu_time\":\"30s\",\"memory\":16777216}") &&
+			!strstr(j, "artifact") && !strstr(j, "command"),
+		"%s", j);
+	op_diags d = {0};
+	op_app *b = NULL;
+	T_EQ_INT(op_manifest_from_json("kv/app", j, n, &b, &d), 0);
+	T_REQUIRE(b);
+	char *j2 = NULL;
+	T_EQ_INT(op_manifest_to_json(b, &j2, &n), 0);
+	T_EQ_STR(j2, j);
+	T_EQ_INT(b->comps[0].type, OP_COMP_WASM);
+	op_app_free(b);
+	free(j2);
+	free(j);
+	op_app_free(a);
+}
+
 /* health and min_ready: defaults filled in the model; in the canonical JSON the whole
  * check is written once it is there, min_ready only off its default (the minimal digest
  * above did not move when they came); a timeout left out is the interval when that is
@@ -1388,7 +1561,7 @@ static void test_json_refused(void)
 		{"\"format\":1", "\"format\":1.0", "format", "unknown format 1.0"},
 		{"\"format\":1,", "", "format", "missing required field"},
 		{"\"format\":1", "\"format\":1,\"extra\":true", "extra", "unknown field"},
-		{"\"env\":{}", "\"env\":{},\"user\":\"root\"", CP ".user", "unknown field"},
+		{"\"env\":{}", "\"env\":{},\"owner\":\"root\"", CP ".owner", "unknown field"},
 		{"\"instances\":1", "\"instances\":\"1\"", TP ".instances", "got the string \"1\""},
 		{"\"instances\":1", "\"instances\":1.0", TP ".instances", "got a float"},
 		{"\"instances\":1", "\"instances\":1e3", TP ".instances", "got a float"},
@@ -1492,6 +1665,8 @@ int main(void)
 	T_RUN(test_canonical_bytes);
 	T_RUN(test_artifact_mode_unpack);
 	T_RUN(test_health_defaults);
+	T_RUN(test_fence);
+	T_RUN(test_wasm);
 	T_RUN(test_key_order_irrelevant);
 	T_RUN(test_json_equivalent_layout);
 	T_RUN(test_json_refused);

@@ -172,7 +172,18 @@ static const char *const MANIFEST =
 	"        artifact: {path: /opt/thermo/gw, sha256: " HEX "}\n"
 	"      traits:\n"
 	"        - type: daemonscaler\n"
-	"          properties: {instances: 1, spread: [{requirements: {role: gw}}]}\n";
+	"          properties: {instances: 1, spread: [{requirements: {role: gw}}]}\n"
+	"    - name: filter\n"
+	"      type: wasm\n"
+	"      properties:\n"
+	"        module: sha256:" HEX "\n"
+	"        path: /opt/thermo/filter.wasm\n"
+	"        dirs: [{guest: /data, host: /var/lib/thermo, readonly: true}, {guest: /t, "
+	"host: /tmp}]\n"
+	"        user: nobody\n"
+	"        group: \"65534\"\n"
+	"        umask: \"0027\"\n"
+	"        limits: {memory: 16Mi, open_files: 64, cpu_time: 1m}\n";
 
 /* Errors of many kinds in one file, so that the validator's reporting allocates. */
 static const char *const INVALID =
@@ -211,7 +222,7 @@ static int run_manifest(void *ctx, op_err *e)
 	op_app *app = NULL;
 	op_diags d = {0};
 	int rc = op_manifest_parse("thermo.yaml", MANIFEST, strlen(MANIFEST), &app, &d);
-	OOM_CHECK(rc ? !app : app && app->ncomps == 2, "manifest: n=%ld: rc %d, app %p", cur_n, rc,
+	OOM_CHECK(rc ? !app : app && app->ncomps == 3, "manifest: n=%ld: rc %d, app %p", cur_n, rc,
 		(void *)app);
 	if (rc == 0) {
 		OOM_CHECK(!d.n, "manifest: n=%ld: diagnostics on success", cur_n);

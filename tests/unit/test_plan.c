@@ -383,11 +383,26 @@ static void test_hash_equals_canonical_json(void)
 		"        env: {B: {secret: tok}, A: a, C: c, Z: {secret: db}}\n"
 		"        files: [{path: /run/g/k, secret: tls, mode: \"0440\"}, {path: /run/g/a, "
 		"secret: db}]\n"
+		"        user: nobody\n        group: \"65534\"\n        umask: \"0077\"\n"
+		"        limits: {processes: 9, memory: 1Gi, open_files: 64, cpu_time: 2m}\n"
 		"    - name: h\n      type: process\n      properties:\n        command: /opt/h\n"
-		"        env: {B: {secret: tok}}\n";
+		"        env: {B: {secret: tok}}\n"
+		"        limits: {open_files: 8}\n        user: \"0\"\n"
+		"    - name: i\n      type: wasm\n      properties:\n"
+		"        module: sha256:"
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+		"        path: /opt/i.wasm\n        args: [x]\n        env: {A: b}\n"
+		"        dirs: [{guest: /data, host: /var/lib/i}, {guest: /etc/i, host: /etc/i, "
+		"readonly: true}]\n"
+		"        limits: {memory: 64Mi}\n        user: nobody\n"
+		"        health: {tcp: {port: 2}}\n        min_ready: 1s\n"
+		"    - name: j\n      type: wasm\n      properties:\n"
+		"        module: sha256:"
+		"fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210\n"
+		"        path: /opt/j.wasm\n";
 	op_app *a = set_app(0, parse(y));
 	T_REQUIRE(a);
-	T_EQ_INT(a->ncomps, 8);
+	T_EQ_INT(a->ncomps, 10);
 	for (size_t i = 0; i < a->ncomps; i++) {
 		char slow[13];
 		slow_hash(a, i, slow);
@@ -671,6 +686,54 @@ static void test_requirements_and_no_eligible_host(void)
 	PLAN_IS("");
 	host("r2", "arch=riscv64", true);
 	PLAN_IS("+web.c.2/r2 +web.c.3/r2");
+	reset();
+}
+
+/* A wasm component is placed only on hosts with a WebAssembly runtime, whatever its
+ * spread says; one that loses its runtime (a host restarted without it) gives its
+ * instances back; processes of the same app are not concerned. */
+static op_app *wasm_app(const char *scaler, int n)
+{
+	char y[2048];
+	snprintf(y, sizeof y,
+		"apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata:\n  name: mod\n"
+		"spec:\n  components:\n    - name: c\n      type: wasm\n      properties:\n"
+		"        module: sha256:%s\n        path: /opt/m.wasm\n"
+		"      traits:\n        - type: %s\n          properties: {instances: %d}\n",
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", scaler, n);
+	return parse(y);
+}
+
+static void test_wasm_needs_runtime(void)
+{
+	reset();
+	host("a1", "arch=arm64", true)->wasm = true;
+	host("x1", "arch=amd64", true);
+	host("x2", "arch=amd64", true)->wasm = true;
+	op_app *a = set_app(0, wasm_app("spreadscaler", 4));
+	T_REQUIRE(a);
+	PLAN_IS("+mod.c.0/a1 +mod.c.1/x2 +mod.c.2/a1 +mod.c.3/x2");
+	apply();
+	PLAN_IS("");
+	/* x2 comes back without its runtime: its two go to a1, the only one left. */
+	host("x2", "arch=amd64", true)->wasm = false;
+	PLAN_IS("+mod.c.1/a1 +mod.c.3/a1 -mod.c.1/x2 -mod.c.3/x2");
+	reset();
+
+	host("a1", "", true);
+	host("x1", "", true)->wasm = true;
+	T_REQUIRE(set_app(0, wasm_app("daemonscaler", 1)));
+	T_REQUIRE(set_app(1, mkapp("web", NULL, "daemonscaler", 1, NULL)));
+	T_CHECK(converge(3) >= 1);
+	T_EQ_INT(count("mod", "a1"), 0);
+	T_EQ_INT(count("mod", "x1"), 1);
+	T_EQ_INT(count("web", "a1"), 1);
+	T_EQ_INT(count("web", "x1"), 1);
+	/* No host with a runtime: nothing placed, nothing else disturbed. */
+	reset();
+	host("a1", "", true);
+	T_REQUIRE(set_app(0, wasm_app("spreadscaler", 2)));
+	PLAN_IS("");
 	reset();
 }
 
@@ -1303,6 +1366,7 @@ static void test_order_independent(void)
 int main(void)
 {
 	T_RUN(test_component_hash);
+	T_RUN(test_wasm_needs_runtime);
 	T_RUN(test_hash_equals_canonical_json);
 	T_RUN(test_inst_ids);
 	T_RUN(test_labels_and_placement);

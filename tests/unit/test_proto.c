@@ -98,6 +98,28 @@ static void test_heartbeat_roundtrip(void)
 		"\"labels\":{},\"seq\":0,\"site\":\"s\",\"v\":1}");
 	T_REQUIRE(op_heartbeat_decode(json, strlen(json), &back, &e) == 0);
 	T_EQ_INT(back.ninsts, 0);
+	T_EQ_STR(back.limits, "");
+	T_EQ_STR(back.wasm, "");
+	op_heartbeat_clear(&back);
+	free(json);
+
+	/* The host's facts: what enforces limits, the cgroups, the wasm runtime. */
+	op_heartbeat facts = {.host = "h",
+		.site = "s",
+		.boot = "b",
+		.interval_ms = 100,
+		.limits = "rlimit",
+		.cgroup = "v2-undelegated",
+		.wasm = "0.14.1"};
+	T_REQUIRE(op_heartbeat_encode(&facts, &json, &e) == 0);
+	T_CHECK_MSG(strstr(json, "\"cgroup\":\"v2-undelegated\"") &&
+			strstr(json, "\"limits\":\"rlimit\"") &&
+			strstr(json, "\"wasm\":\"0.14.1\""),
+		"%s", json);
+	T_REQUIRE(op_heartbeat_decode(json, strlen(json), &back, &e) == 0);
+	T_EQ_STR(back.limits, "rlimit");
+	T_EQ_STR(back.cgroup, "v2-undelegated");
+	T_EQ_STR(back.wasm, "0.14.1");
 	op_heartbeat_clear(&back);
 	free(json);
 }
@@ -295,6 +317,13 @@ struct bad {
 	"\"type\":\"process\",\"properties\":{\"command\":\"/bin/true\"}}]}}"
 
 static const struct bad bads[] = {
+	/* the host's facts are words */
+	{HB, "{" HB0 ",\"labels\":{},\"instances\":[],\"wasm\":\"0.14 beta\"}", OP_EINVAL,
+		"heartbeat: wasm: expected none or a version"},
+	{HB, "{" HB0 ",\"labels\":{},\"instances\":[],\"limits\":\"\"}", OP_EINVAL,
+		"heartbeat: limits: expected a word"},
+	{HB, "{" HB0 ",\"labels\":{},\"instances\":[],\"cgroup\":3}", OP_EINVAL,
+		"heartbeat: cgroup: expected a string"},
 	/* framing */
 	{HB, "", OP_EINVAL, "heartbeat: not JSON"},
 	{HB, "[1]", OP_EINVAL, "heartbeat: expected a JSON object"},

@@ -26,6 +26,8 @@ typedef struct op_host_cfg {
 	int log_keep; /* rotated files kept */
 	int64_t max_backoff_ms; /* --max-backoff: the cap of a failed instance's retries */
 	const char *nats; /* --nats, passed to every shim (artifacts from the site's store) */
+	const char *default_user; /* --default-user, passed to every shim (NULL: the host's) */
+	const char *wasm_runtime; /* --wasm-runtime, passed to every shim (NULL: the default) */
 } op_host_cfg;
 
 typedef struct op_host op_host;

@@ -17,11 +17,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "outpost/agent/host/fence.h"
 #include "outpost/agent/host/health.h"
 #include "outpost/agent/model/manifest.h"
 
 typedef struct op_probe_run {
 	const op_health_check *hc;
+	const op_fence_plan *fence; /* exec: the workload's fence, applied to the probe too;
+				       NULL none (set by the caller, kept across runs) */
 	bool active; /* begun, not ended */
 	int fd; /* socket or the exec pipe's read end; -1 none */
 	pid_t pid; /* exec: the probe's process while not reaped; 0 none */

@@ -110,9 +110,46 @@ typedef struct op_secref {
 	char *sealed; /* 40 hex, or NULL */
 } op_secref;
 
+/* properties.user, group, umask and limits: how the host fences a workload in
+ * (fence_check.c; applied by the shim, fence.h). What is absent keeps the host's default
+ * and stays out of the canonical JSON, so apps written before these fields keep their
+ * digests. */
+#define OP_UMASK_DEFAULT 022
+#define OP_FENCE_ID_MAX 32 /* a user or group name, or a decimal id */
+#define OP_LIMIT_MEMORY_MIN (1LL << 20) /* 1Mi */
+#define OP_LIMIT_MEMORY_MAX (1LL << 50) /* 1Pi */
+#define OP_LIMIT_FILES_MAX (1 << 20)
+#define OP_LIMIT_PROCS_MAX (1 << 22)
+
+typedef struct op_fence {
+	char *user; /* a user name or decimal id; NULL: the host's --default-user */
+	char *group; /* a group name or decimal id; NULL: the user's primary group */
+	bool has_umask;
+	unsigned umask; /* 0..0777, OP_UMASK_DEFAULT when !has_umask */
+	int64_t memory; /* limits.memory in bytes, 0: none */
+	int open_files, processes; /* limits.open_files, limits.processes, 0: none */
+	int64_t cpu_time_ms; /* limits.cpu_time (RLIMIT_CPU, whole seconds), 0: none */
+} op_fence;
+
+/* type: wasm (wasm_check.c): a WASI module run by the box's WebAssembly runtime. Its
+ * properties.module ("sha256:<hex>", one digest for every arch) and properties.path
+ * (where the box holds it) are kept as the component's artifact (path, sha256, mode
+ * 0644), so the host installs and checks it, and the site stages it, like any
+ * artifact; command and workdir are NULL. dirs are the only host directories it sees. */
+enum op_comp_type { OP_COMP_PROCESS, OP_COMP_WASM };
+#define OP_MAX_DIRS 32
+#define OP_WASM_MODULE_MODE 0644
+
+typedef struct op_dir {
+	char *guest; /* absolute, as the module sees it */
+	char *host; /* absolute, made when missing */
+	bool readonly;
+} op_dir;
+
 typedef struct op_component {
 	char *name;
-	char *command; /* absolute */
+	enum op_comp_type type;
+	char *command; /* absolute (process); NULL for wasm */
 	op_strs args;
 	op_kvs env;
 	char *workdir; /* absolute, or NULL */
@@ -123,6 +160,9 @@ typedef struct op_component {
 	bool has_health;
 	op_health_check health;
 	int64_t min_ready_ms; /* without a probe: healthy after running this long */
+	op_fence fence;
+	op_dir *dirs; /* wasm: preopened directories, in manifest order */
+	size_t ndirs;
 	op_trait scaler; /* default: spreadscaler, 1 instance, no spread */
 	op_secref *secrets; /* env ones sorted by name, then files in manifest order */
 	size_t nsecrets;
@@ -197,6 +237,7 @@ const char *op_restart_name(enum op_restart r);
 const char *op_rollout_name(enum op_rollout r);
 const char *op_scaler_name(enum op_scaler s);
 const char *op_probe_name(enum op_probe p);
+const char *op_comp_type_name(enum op_comp_type t);
 
 /* Name rules: [a-z0-9-], 1..63. */
 bool op_name_valid(const char *s);

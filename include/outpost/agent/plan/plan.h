@@ -92,6 +92,7 @@ typedef struct op_host_view {
 	char id[OP_HOST_MAX + 1];
 	op_kvs labels; /* site, arch, hostname and the --label ones; sorted */
 	bool alive; /* heartbeating (and past the agent's start-up window) */
+	bool wasm; /* has a WebAssembly runtime: only then are wasm components placed on it */
 } op_host_view;
 
 typedef struct op_inst_view {

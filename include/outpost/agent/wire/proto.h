@@ -9,6 +9,9 @@
  *
  *   heartbeat {"v":1,"host":"h1","site":"plant-7","boot":"<1..63 [a-z0-9-]>","seq":N,
  *              "interval_ms":2000,"labels":{"arch":"amd64",...},
+ *              "limits":"rlimit" (optional: what enforces the workloads' limits),
+ *              "cgroup":"v2"|"v2-undelegated"|"v1"|"none" (optional: what the box offers),
+ *              "wasm":"none"|"<the runtime's version>" (optional: WebAssembly runtime),
  *              "instances":[{"id":"...","state":"running","pid":123,"restarts":0,
  *                            "exit":-1,"error":"..." (optional, omitted when empty),
  *                            "retry_ms":N (optional), "health":"starting"|"healthy"|
@@ -69,6 +72,9 @@ typedef struct op_heartbeat {
 	uint64_t seq; /* counts heartbeats of this boot */
 	int64_t interval_ms; /* the host's --heartbeat: the agent's timeout is a multiple */
 	op_kvs labels; /* site, arch, hostname, and --label ones; sorted, owned */
+	char limits[16]; /* "rlimit"; "" not said (an older host) */
+	char cgroup[24]; /* "v2", "v2-undelegated", "v1", "none"; "" not said */
+	char wasm[40]; /* "none" or the runtime's version; "" not said (none) */
 	op_hb_inst *insts; /* owned */
 	size_t ninsts;
 } op_heartbeat;
