@@ -165,7 +165,8 @@ static struct {
 	ino_t ino;
 } written[OP_MAX_SECRET_FILES];
 
-static int write_one(const char *path, const op_secret_val *v, unsigned mode, op_err *e)
+static int write_one(
+	const char *path, const op_secret_val *v, unsigned mode, uid_t uid, gid_t gid, op_err *e)
 {
 	char dir[4096];
 	snprintf(dir, sizeof dir, "%s", path);
@@ -174,7 +175,9 @@ static int write_one(const char *path, const op_secret_val *v, unsigned mode, op
 		*slash = '\0';
 	else
 		snprintf(dir, sizeof dir, "/");
-	int rc = op_mkdirs(dir, 0700, e);
+	/* Missing dirs: traversable, not listable, so that a workload of another user
+	 * reaches its file (which only it may read). */
+	int rc = op_mkdirs(dir, 0711, e);
 	if (rc)
 		return rc;
 	if (!in_memory(dir))
@@ -188,7 +191,7 @@ static int write_one(const char *path, const op_secret_val *v, unsigned mode, op
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return op_err_set(e, OP_EIO, "secret file %.300s: %s", path, strerror(errno));
-	bool ok = fchmod(fd, mode) == 0;
+	bool ok = fchmod(fd, mode) == 0 && (uid == (uid_t)-1 || fchown(fd, uid, gid) == 0);
 	for (size_t off = 0; ok && off < v->len;) {
 		ssize_t w = write(fd, v->val + off, v->len - off);
 		if (w < 0 && errno == EINTR)
@@ -208,7 +211,8 @@ static int write_one(const char *path, const op_secret_val *v, unsigned mode, op
 	return 0;
 }
 
-int op_shim_secrets_files(const op_hostcmd *cmd, const op_component *comp, op_err *e)
+int op_shim_secrets_files(
+	const op_hostcmd *cmd, const op_component *comp, uid_t uid, gid_t gid, op_err *e)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < comp->nsecrets; i++) {
@@ -218,7 +222,7 @@ int op_shim_secrets_files(const op_hostcmd *cmd, const op_component *comp, op_er
 		const op_secret_val *v = value_of(cmd, r, e);
 		if (!v)
 			return OP_ENOTFOUND;
-		int rc = write_one(r->path, v, r->mode, e);
+		int rc = write_one(r->path, v, r->mode, uid, gid, e);
 		struct stat st;
 		if (rc == 0 && k < OP_MAX_SECRET_FILES && lstat(r->path, &st) == 0) {
 			written[k].dev = st.st_dev;

@@ -10,6 +10,7 @@
 #define OUTPOST_HOST_SECRETS_INT_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "outpost/agent/wire/proto.h"
 
@@ -25,8 +26,10 @@ bool op_host_spec_has_secrets(const char *state_dir, const char *id);
 int op_shim_secrets_read(int fd, op_hostcmd *cmd, op_err *e);
 /* Shim: adds comp's env references to the NULL-terminated *envp (reallocated). */
 int op_shim_secrets_env(const op_hostcmd *cmd, const op_component *comp, char ***envp, op_err *e);
-/* Shim: writes comp's secret files (tmpfs only, mode as asked); removes them. */
-int op_shim_secrets_files(const op_hostcmd *cmd, const op_component *comp, op_err *e);
+/* Shim: writes comp's secret files (tmpfs only, mode as asked, owned by uid:gid unless
+ * uid is (uid_t)-1; missing dirs 0711); removes them. */
+int op_shim_secrets_files(
+	const op_hostcmd *cmd, const op_component *comp, uid_t uid, gid_t gid, op_err *e);
 void op_shim_secrets_unlink(const op_component *comp);
 
 #endif

@@ -773,8 +773,15 @@ int op_cmd_shim(int argc, char **argv)
 		rc = rc ? (close(secfd), rc) : op_shim_secrets_read(secfd, &s.cmd, &e);
 	if (rc == 0 && s.comp->nsecrets)
 		rc = op_shim_secrets_env(&s.cmd, s.comp, &s.envp, &e);
-	if (rc == 0 && s.comp->nsecrets)
-		rc = op_shim_secrets_files(&s.cmd, s.comp, &e);
+	if (rc == 0 && s.comp->nsecrets) {
+		/* The files belong to the user the workload runs as (a fence that cannot be
+		 * planned fails the start in run()). */
+		op_fence_plan fp;
+		char why[512];
+		bool as = plan_fence(&s, &fp, why, sizeof why) == 0 && fp.setids;
+		rc = op_shim_secrets_files(&s.cmd, s.comp, as ? fp.uid : (uid_t)-1,
+			as ? fp.gid : (gid_t)-1, &e);
+	}
 	if (rc != 0) {
 		op_log_error("instance failed", "id=%s error=\"%s\"", id, e.msg);
 		snprintf(s.st.id, sizeof s.st.id, "%s", id);

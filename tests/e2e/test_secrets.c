@@ -103,7 +103,8 @@ static const char *to_both(void)
 }
 
 /* The app that uses the secrets: a shell that prints the sha256 of what it was given,
- * then becomes the fleet's sleep (app 15, version ver). */
+ * then becomes the fleet's sleep (app 15, version ver). It runs as nobody: its file is
+ * its own. */
 static void write_vault(const char *secret)
 {
 	h_repo_write(F.repo, "apps/vault.yaml",
@@ -113,7 +114,7 @@ static void write_vault(const char *secret)
 		"        args: [\"-c\", \"printf %%s \\\"$DB_PASS\\\" | sha256sum | sed "
 		"'s/^/env=/'; sha256sum < %s/db-pass | sed 's/^/file=/'; printf %%s "
 		"\\\"$TOKEN\\\" | sha256sum | sed 's/^/tok=/'; exec /bin/sleep %s%02d%03d\"]\n"
-		"        min_ready: 200ms\n"
+		"        min_ready: 200ms\n        user: nobody\n"
 		"        env: {DB_PASS: {secret: %s}, TOKEN: {secret: api-token}, MODE: test}\n"
 		"        files: [{path: %s/db-pass, secret: %s, mode: \"0400\"}]\n",
 		shm, F.tag, VAULT_APP, ver, secret, shm, secret);
@@ -383,7 +384,9 @@ static void test_secret_reaches_workload(void)
 	T_CHECK(file && !strcmp(file, v1));
 	free(file);
 	struct stat st;
-	T_CHECK(stat(h_str("%s/db-pass", shm), &st) == 0 && (st.st_mode & 0777) == 0400);
+	/* the workload's own, as it runs as nobody (65534) */
+	T_CHECK(stat(h_str("%s/db-pass", shm), &st) == 0 && (st.st_mode & 0777) == 0400 &&
+		st.st_uid == 65534);
 	/* spec.json holds the reference and the pin, never the value */
 	char *spec = h_read(h_path("host0/instances/%s/spec.json", w.inst));
 	T_CHECK(spec && strstr(spec, "\"secret\":\"db-pass\"") && strstr(spec, "\"sealed\":\""));
