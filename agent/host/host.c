@@ -140,7 +140,8 @@ static int spawn_shim(op_host *h, const char *id, int secfd)
 {
 	char *argv[24] = {"outpost", "shim", "--state", (char *)h->cfg.state, "--id", (char *)id,
 		"--grace-ms", h->grace, "--log-max", h->log_max, "--log-keep", h->log_keep,
-		"--max-backoff-ms", h->backoff, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+		"--max-backoff-ms", h->backoff, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+		NULL};
 	size_t k = 14;
 	if (secfd >= 0) { /* the values, as fd 3 (secrets_int.h) */
 		argv[k++] = "--secrets-fd";

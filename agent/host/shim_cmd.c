@@ -779,8 +779,8 @@ int op_cmd_shim(int argc, char **argv)
 		op_fence_plan fp;
 		char why[512];
 		bool as = plan_fence(&s, &fp, why, sizeof why) == 0 && fp.setids;
-		rc = op_shim_secrets_files(&s.cmd, s.comp, as ? fp.uid : (uid_t)-1,
-			as ? fp.gid : (gid_t)-1, &e);
+		rc = op_shim_secrets_files(
+			&s.cmd, s.comp, as ? fp.uid : (uid_t)-1, as ? fp.gid : (gid_t)-1, &e);
 	}
 	if (rc != 0) {
 		op_log_error("instance failed", "id=%s error=\"%s\"", id, e.msg);

@@ -231,7 +231,8 @@ static void read_properties(op_check *c, const op_node *n, op_component *comp)
 	if (wasm && comp->nsecrets && (v = ck_get(n, "env")))
 		AT_KEY(c, "env",
 			ck_err(c, v,
-				"type wasm: a secret cannot be given to a module (the runtime takes "
+				"type wasm: a secret cannot be given to a module (the runtime "
+				"takes "
 				"its environment on its command line); use a process"));
 	if ((v = ck_get(n, "files")))
 		AT_KEY(c, "files", ck_files(c, v, comp));
