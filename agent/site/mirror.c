@@ -33,7 +33,9 @@
 #define AG_MIRROR_STALL_MS 2000 /* behind, link up, no progress this long: stalled */
 #define AG_MIRROR_FRESH_MS 3000 /* a hub answer older than this is not relied on */
 #define AG_HUB_WAIT_MS 1000 /* per request across the link */
-#define AG_HUB_REREAD_MS 10000 /* a failed or incomplete read of the hub is retried */
+#define AG_HUB_REREAD_MS 10000 /* an unchanged hub is read again this often */
+#define AG_HUB_READ_WAIT_MS 3000 /* per request of a read of the hub's bucket */
+#define AG_HUB_RETRY_MS 2000 /* a failed read is tried again after this long */
 #define AG_MIRROR_HEARD_MS 1500 /* heard from the hub this lately (it hears every second) */
 #define AG_HUB_POLL_MS 30000 /* the hub is asked at least this often */
 
@@ -175,7 +177,13 @@ static void read_hub(ag_mirror *m, int64_t now)
 	op_err e = {0};
 	m->read_last = m->hub_last;
 	m->read_ms = now;
-	if (op_site_hub_read(m->hubjs, AG_HUB_WAIT_MS, on_hub_key, &t, &e) != 0) {
+	/* A context of its own, with more time per request: a fleet's stalled mirrors are
+	 * read past at once after a storm, on a hub busy with every link coming back. */
+	if (!m->readjs && op_site_hub_js(m->bus, AG_HUB_READ_WAIT_MS, &m->readjs, &e) != 0) {
+		m->read_failed = true;
+		return;
+	}
+	if (op_site_hub_read(m->readjs, AG_HUB_READ_WAIT_MS, on_hub_key, &t, &e) != 0) {
 		if (!m->read_failed) /* once a stall, not once a retry */
 			op_log_warn("cannot read the hub's bucket past the stalled mirror; will "
 				    "retry",
@@ -293,7 +301,7 @@ void ag_mirror_check(ag_mirror *m, int64_t now)
 	pthread_mutex_unlock(&m->wake->mu);
 	if (st == AG_MIRROR_STALLED &&
 		(m->read_ms == 0 || m->read_last != hub_last ||
-			now - m->read_ms >= AG_HUB_REREAD_MS))
+			now - m->read_ms >= (m->read_failed ? AG_HUB_RETRY_MS : AG_HUB_REREAD_MS)))
 		read_hub(m, now);
 	if (st != AG_MIRROR_STALLED) {
 		m->read_ms = 0;
@@ -309,7 +317,9 @@ void ag_mirror_clear(ag_mirror *m)
 	m->started = false;
 	if (m->hubjs)
 		jsCtx_Destroy(m->hubjs);
-	m->hubjs = NULL;
+	if (m->readjs)
+		jsCtx_Destroy(m->readjs);
+	m->hubjs = m->readjs = NULL;
 	ag_table_clear(&m->keys);
 	ag_table_clear(&m->hub);
 }

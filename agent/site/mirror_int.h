@@ -36,6 +36,7 @@ typedef struct ag_mirror {
 	/* the measure */
 	enum ag_mirror_state state;
 	jsCtx *hubjs; /* the hub's JetStream across the leaf link: read only */
+	jsCtx *readjs; /* the same, for reads of its bucket past a stalled mirror */
 	bool hub_ok; /* mu: the hub answered the last check */
 	int64_t hub_ok_ms; /* mu: when it last did */
 	uint64_t hub_last; /* mu: its KV_outpost's last sequence then */
