@@ -4,6 +4,8 @@
 #ifndef OUTPOST_AGENT_CHECK_H
 #define OUTPOST_AGENT_CHECK_H
 
+#include <jansson.h>
+
 #include "outpost/agent/model/doc.h"
 #include "outpost/agent/model/manifest.h"
 
@@ -77,5 +79,9 @@ void ck_files(op_check *c, const op_node *n, op_component *comp);
 struct json_t;
 int ck_secrets_json(const op_component *comp, struct json_t *env, struct json_t **files);
 void ck_secrets_clear(op_component *comp);
+
+/* o with key set to v (stolen); on any failure both are released and NULL returned, so
+ * that a chain of sets needs one check at its end (manifest_json.c). */
+json_t *ck_json_set(json_t *o, const char *key, json_t *v);
 
 #endif

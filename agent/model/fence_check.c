@@ -167,42 +167,31 @@ void ck_fence_clear(op_fence *f)
 	free(f->group);
 }
 
-static json_t *put(json_t *o, const char *key, json_t *v)
-{
-	if (!o || !v || json_object_set_new(o, key, v) != 0) {
-		json_decref(o);
-		if (!o)
-			json_decref(v);
-		return NULL;
-	}
-	return o;
-}
-
 json_t *ck_fence_json(json_t *props, const op_fence *f)
 {
 	if (props && f->user)
-		props = put(props, "user", json_string(f->user));
+		props = ck_json_set(props, "user", json_string(f->user));
 	if (props && f->group)
-		props = put(props, "group", json_string(f->group));
+		props = ck_json_set(props, "group", json_string(f->group));
 	if (props && f->has_umask) {
 		char m[8];
 		snprintf(m, sizeof m, "0%03o", f->umask);
-		props = put(props, "umask", json_string(m));
+		props = ck_json_set(props, "umask", json_string(m));
 	}
 	if (props && (f->memory || f->open_files || f->processes || f->cpu_time_ms)) {
 		json_t *l = json_object();
 		if (l && f->memory)
-			l = put(l, "memory", json_integer(f->memory));
+			l = ck_json_set(l, "memory", json_integer(f->memory));
 		if (l && f->open_files)
-			l = put(l, "open_files", json_integer(f->open_files));
+			l = ck_json_set(l, "open_files", json_integer(f->open_files));
 		if (l && f->processes)
-			l = put(l, "processes", json_integer(f->processes));
+			l = ck_json_set(l, "processes", json_integer(f->processes));
 		if (l && f->cpu_time_ms) {
 			char d[32];
 			op_format_duration_ms(f->cpu_time_ms, d);
-			l = put(l, "cpu_time", json_string(d));
+			l = ck_json_set(l, "cpu_time", json_string(d));
 		}
-		props = put(props, "limits", l);
+		props = ck_json_set(props, "limits", l);
 	}
 	return props;
 }

@@ -33,7 +33,7 @@ static json_t *push(json_t *a, json_t *v)
 }
 
 /* Sets o[key] = v (taking v); on failure drops o and returns NULL. */
-static json_t *set(json_t *o, const char *key, json_t *v)
+json_t *ck_json_set(json_t *o, const char *key, json_t *v)
 {
 	if (!o || !v || json_object_set_new(o, key, v) != 0) {
 		json_decref(o);
@@ -48,7 +48,7 @@ static json_t *kvs_json(const op_kvs *m)
 {
 	json_t *o = json_object();
 	for (size_t i = 0; o && i < m->n; i++)
-		o = set(o, m->v[i].key, json_string(m->v[i].val));
+		o = ck_json_set(o, m->v[i].key, json_string(m->v[i].val));
 	return o;
 }
 
@@ -86,12 +86,12 @@ static json_t *component_json(const op_component *c)
 	if (wasm)
 		props = ck_wasm_json(props, c);
 	else
-		props = set(props, "command", json_string(c->command));
+		props = ck_json_set(props, "command", json_string(c->command));
 	/* Left out without secret files (DESIGN: canonical JSON). */
 	if (files)
-		props = set(props, "files", files);
+		props = ck_json_set(props, "files", files);
 	if (props && c->workdir)
-		props = set(props, "workdir", json_string(c->workdir));
+		props = ck_json_set(props, "workdir", json_string(c->workdir));
 	if (props && c->has_artifact && !wasm) {
 		const op_artifact *a = &c->artifact;
 		json_t *sha = a->sha256 ? json_string(a->sha256) : kvs_json(&a->sha256_arch);
@@ -101,18 +101,18 @@ static json_t *component_json(const op_component *c)
 		if (art && a->mode != OP_ARTIFACT_MODE_DEFAULT) {
 			char mode[8];
 			snprintf(mode, sizeof mode, "0%03o", a->mode);
-			art = set(art, "mode", json_string(mode));
+			art = ck_json_set(art, "mode", json_string(mode));
 		}
 		if (art && a->unpack == OP_UNPACK_TAR)
-			art = set(art, "unpack", json_string("tar"));
-		props = set(props, "artifact", art);
+			art = ck_json_set(art, "unpack", json_string("tar"));
+		props = ck_json_set(props, "artifact", art);
 	}
 	if (props && c->has_health)
-		props = set(props, "health", ck_health_json(&c->health));
+		props = ck_json_set(props, "health", ck_health_json(&c->health));
 	if (props && c->min_ready_ms != OP_MIN_READY_MS) {
 		char d[32];
 		op_format_duration_ms(c->min_ready_ms, d);
-		props = set(props, "min_ready", json_string(d));
+		props = ck_json_set(props, "min_ready", json_string(d));
 	}
 	props = ck_fence_json(props, &c->fence);
 	if (!props)
@@ -130,7 +130,7 @@ static json_t *app_json(const op_app *app)
 		const op_placement *p = &app->placement;
 		json_t *props = json_pack("{s:o}", "requirements", kvs_json(&p->requirements));
 		if (props && p->has_sites)
-			props = set(props, "sites", strs_json(&p->sites));
+			props = ck_json_set(props, "sites", strs_json(&p->sites));
 		policies = push(policies,
 			props ? json_pack("{s:s, s:s, s:o}", "name", p->name, "type", "placement",
 					"properties", props)

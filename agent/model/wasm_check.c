@@ -127,36 +127,25 @@ void ck_wasm_clear(op_component *comp)
 	free(comp->dirs);
 }
 
-static json_t *put(json_t *o, const char *key, json_t *v)
-{
-	if (!o || !v || json_object_set_new(o, key, v) != 0) {
-		json_decref(o);
-		if (!o)
-			json_decref(v);
-		return NULL;
-	}
-	return o;
-}
-
 json_t *ck_wasm_json(json_t *props, const op_component *comp)
 {
 	char module[OP_DIGEST_LEN + 1];
 	snprintf(module, sizeof module, "sha256:%s", comp->artifact.sha256);
-	props = put(props, "module", json_string(module));
-	props = put(props, "path", json_string(comp->artifact.path));
+	props = ck_json_set(props, "module", json_string(module));
+	props = ck_json_set(props, "path", json_string(comp->artifact.path));
 	if (props && comp->ndirs) {
 		json_t *dirs = json_array();
 		for (size_t i = 0; dirs && i < comp->ndirs; i++) {
 			const op_dir *d = &comp->dirs[i];
 			json_t *o = json_pack("{s:s, s:s}", "guest", d->guest, "host", d->host);
 			if (o && d->readonly)
-				o = put(o, "readonly", json_true());
+				o = ck_json_set(o, "readonly", json_true());
 			if (!o || json_array_append_new(dirs, o) != 0) {
 				json_decref(dirs);
 				dirs = NULL;
 			}
 		}
-		props = put(props, "dirs", dirs);
+		props = ck_json_set(props, "dirs", dirs);
 	}
 	return props;
 }

@@ -292,6 +292,31 @@ bool hx_wait_gone(int pid)
 	return h_wait_until(pid_gone, &pid, WAIT_MS);
 }
 
+const char *hx_output(hx_host *h, const char *id)
+{
+	char *buf = h_read(h_str("%s/instances/%s/output.log", h->state, id));
+	const char *s = h_str("%s", buf ? buf : "");
+	free(buf);
+	return s;
+}
+
+struct out_want {
+	hx_host *h;
+	const char *id, *text;
+};
+
+static bool has_output(void *arg)
+{
+	const struct out_want *w = arg;
+	return strstr(hx_output(w->h, w->id), w->text) != NULL;
+}
+
+bool hx_wait_output(hx_host *h, const char *id, const char *text)
+{
+	struct out_want w = {h, id, text};
+	return h_wait_until(has_output, &w, WAIT_MS);
+}
+
 /* Stops id and waits until its workload and the instance are gone. */
 void hx_stop_and_check(hx_host *h, const char *id)
 {

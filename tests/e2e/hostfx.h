@@ -72,6 +72,10 @@ bool hx_cond_inst(void *arg);
 bool hx_wait_state(hx_host *h, const char *id, int state, op_hb_inst *got);
 /* Waits until no process has pid. */
 bool hx_wait_gone(int pid);
+/* What instance id of h wrote to its output log so far ("" none; harness-owned). */
+const char *hx_output(hx_host *h, const char *id);
+/* Waits until that output holds text. */
+bool hx_wait_output(hx_host *h, const char *id, const char *text);
 /* Stops id and checks (T_CHECK) that its workload, its shim and the instance are gone. */
 void hx_stop_and_check(hx_host *h, const char *id);
 

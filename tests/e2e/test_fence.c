@@ -62,25 +62,6 @@ static bool has_cap(int cap)
 	return (v >> cap) & 1;
 }
 
-static const char *output_of(hx_host *h, const char *id)
-{
-	char *buf = h_read(h_str("%s/instances/%s/output.log", h->state, id));
-	const char *s = h_str("%s", buf ? buf : "");
-	free(buf);
-	return s;
-}
-
-struct out_want {
-	hx_host *h;
-	const char *id, *text;
-};
-
-static bool has_output(void *arg)
-{
-	const struct out_want *w = arg;
-	return strstr(output_of(w->h, w->id), w->text) != NULL;
-}
-
 struct hb_want {
 	const char *host;
 	uint64_t seq;
@@ -169,9 +150,8 @@ static void test_unprivileged(void)
 	T_EQ_STR(status_of(in.pid, "Gid"), "65534 65534 65534 65534");
 	T_EQ_STR(status_of(in.pid, "Groups"), "");
 	T_CHECK(access(probe, F_OK) != 0);
-	struct out_want w = {&h, id, "touch="};
-	T_CHECK(h_wait_until(has_output, &w, WAIT_MS));
-	const char *out = output_of(&h, id);
+	T_CHECK(hx_wait_output(&h, id, "touch="));
+	const char *out = hx_output(&h, id);
 	T_CHECK_MSG(strstr(out, "Permission denied") && strstr(out, "touch=1"), "%s", out);
 
 	/* The component's own user wins over --default-user. */
@@ -220,7 +200,7 @@ static void test_memory_limit(void)
 	T_CHECK_MSG(
 		strstr(in.error, "crash loop") && strstr(in.error, "(under limits: memory 32Mi)"),
 		"%s", in.error);
-	const char *out = output_of(&h, capped);
+	const char *out = hx_output(&h, capped);
 	T_CHECK_MSG(strstr(out, "memory exhausted") || strstr(out, "Cannot allocate"), "%s", out);
 	/* The host is alive and well. */
 	op_heartbeat hb;
@@ -255,10 +235,10 @@ static void test_process_limit(void)
 	op_hb_inst in;
 	T_REQUIRE(hx_wait_state(&h, roomy, OP_INST_EXITED, &in));
 	T_EQ_INT(in.exit_code, 0);
-	T_CHECK(strstr(output_of(&h, roomy), "forked all"));
+	T_CHECK(strstr(hx_output(&h, roomy), "forked all"));
 	T_REQUIRE(hx_wait_state(&h, tight, OP_INST_EXITED, &in));
 	T_CHECK(in.exit_code != 0);
-	const char *out = output_of(&h, tight);
+	const char *out = hx_output(&h, tight);
 	T_CHECK_MSG(strstr(out, "fork") && !strstr(out, "forked all"), "%s", out);
 	T_CHECK(kill(h.pid, 0) == 0);
 	hx_stop_and_check(&h, tight);

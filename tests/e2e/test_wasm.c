@@ -122,25 +122,6 @@ static const char *props_of(const char *path, const char *hex, const char *more)
 	return h_str("        module: sha256:%s\n        path: %s\n%s", hex, path, more);
 }
 
-static const char *output_of(hx_host *h, const char *id)
-{
-	char *buf = h_read(h_str("%s/instances/%s/output.log", h->state, id));
-	const char *s = h_str("%s", buf ? buf : "");
-	free(buf);
-	return s;
-}
-
-struct out_want {
-	hx_host *h;
-	const char *id, *text;
-};
-
-static bool has_output(void *arg)
-{
-	const struct out_want *w = arg;
-	return strstr(output_of(w->h, w->id), w->text) != NULL;
-}
-
 /* hx_start with type wasm: the fixture writes type process, so the YAML is patched. */
 static op_hostreply start_wasm(hx_host *h, const char *app, const char *props)
 {
@@ -204,8 +185,7 @@ static void test_tick(void)
 	T_REQUIRE(r.ok);
 	op_hb_inst in;
 	T_REQUIRE(hx_wait_state(&h, id, OP_INST_RUNNING, &in));
-	struct out_want w = {&h, id, "tick\ntick\n"};
-	T_CHECK(h_wait_until(has_output, &w, WAIT_MS));
+	T_CHECK(hx_wait_output(&h, id, "tick\ntick\n"));
 	char *cmd = h_read(h_str("/proc/%d/cmdline", in.pid));
 	T_CHECK_MSG(cmd && strstr(cmd, "wasmedge"), "%s", cmd ? cmd : "");
 	free(cmd);
@@ -259,7 +239,7 @@ static void test_dirs(void)
 	op_hb_inst in;
 	T_REQUIRE(hx_wait_state(&h, id, OP_INST_EXITED, &in));
 	T_EQ_INT(in.exit_code, 2);
-	const char *out = output_of(&h, id);
+	const char *out = hx_output(&h, id);
 	T_CHECK_MSG(
 		strstr(out, "hello from the host\nrefused\n") && !strstr(out, "secret"), "%s", out);
 	struct stat st;
@@ -289,10 +269,10 @@ static void test_memory_pages(void)
 	op_hb_inst in;
 	T_REQUIRE(hx_wait_state(&h, tight, OP_INST_EXITED, &in));
 	T_EQ_INT(in.exit_code, 4);
-	T_CHECK(strstr(output_of(&h, tight), "no memory"));
+	T_CHECK(strstr(hx_output(&h, tight), "no memory"));
 	T_REQUIRE(hx_wait_state(&h, roomy, OP_INST_EXITED, &in));
 	T_EQ_INT(in.exit_code, 0);
-	T_CHECK(strstr(output_of(&h, roomy), "grown"));
+	T_CHECK(strstr(hx_output(&h, roomy), "grown"));
 	hx_stop_and_check(&h, tight);
 	hx_stop_and_check(&h, roomy);
 	hx_host_stop(&h);
