@@ -129,6 +129,17 @@ int64_t op_wall_ms(void)
 	return clock_ms(CLOCK_REALTIME);
 }
 
+void op_deadline_in(struct timespec *ts, int64_t ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 int op_mkdirs(const char *path, unsigned mode, op_err *e)
 {
 	char p[4096];

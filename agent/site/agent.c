@@ -330,12 +330,7 @@ int op_agent_run(op_agent *a, volatile int *stop)
 		pthread_mutex_lock(&a->wake.mu);
 		if (!a->wake.wake) {
 			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 500 * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			op_deadline_in(&ts, 500);
 			pthread_cond_timedwait(&a->wake.cv, &a->wake.mu, &ts);
 		}
 		a->wake.wake = false;

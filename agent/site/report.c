@@ -138,13 +138,7 @@ static int send_one(ag_report *r, const char *body, char *why, size_t len, bool 
 static void wait_ms(ag_report *r, int64_t ms)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	op_deadline_in(&ts, ms);
 	while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu, &ts) == 0)
 		;
 }

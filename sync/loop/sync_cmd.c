@@ -165,13 +165,7 @@ static bool wait_for(int64_t deadline)
 		if (left > 200)
 			left = 200;
 		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (left % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		op_deadline_in(&ts, left);
 		pthread_cond_timedwait(&cv, &mu, &ts);
 	}
 	bool req = npending > 0 || nrpending > 0;

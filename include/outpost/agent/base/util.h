@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "outpost/agent/base/err.h"
 
@@ -22,6 +23,8 @@ void op_time_rfc3339(int64_t t, char out[32]);
 int op_time_parse_rfc3339(const char *s, int64_t *t);
 int64_t op_now_ms(void); /* CLOCK_MONOTONIC */
 int64_t op_wall_ms(void); /* CLOCK_REALTIME */
+/* The CLOCK_REALTIME time ms from now, as pthread_cond_timedwait takes a deadline. */
+void op_deadline_in(struct timespec *ts, int64_t ms);
 /* mkdir -p with mode for the leaves created. */
 int op_mkdirs(const char *path, unsigned mode, op_err *e);
 /* Writes path via a temp file, fsync and rename, then fsyncs the directory. */
