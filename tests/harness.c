@@ -381,6 +381,26 @@ long long h_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+long long h_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+	return (x > y) - (x < y);
+}
+
+long long h_pct(long long *v, int n, int p)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_ll);
+	int i = (p * n + 99) / 100 - 1;
+	return v[i < 0 ? 0 : i >= n ? n - 1 : i];
+}
+
 bool h_wait_until_poll(bool (*cond)(void *), void *arg, int timeout_ms, int poll_us)
 {
 	long long deadline = h_now_ms() + timeout_ms;

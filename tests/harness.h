@@ -93,6 +93,10 @@ bool h_wait_until(bool (*cond)(void *), void *arg, int timeout_ms);
 bool h_wait_until_poll(bool (*cond)(void *), void *arg, int timeout_ms, int poll_us);
 /* Milliseconds on the monotonic clock, for timing things in tests. */
 long long h_now_ms(void);
+/* Microseconds on the same clock, for benchmarks. */
+long long h_now_us(void);
+/* The p-th percentile (nearest rank, 1..100) of v's n values; sorts v. */
+long long h_pct(long long *v, int n, int p);
 /* A free TCP port on 127.0.0.1 (bind port 0, read it, close); -1 on failure. */
 int h_free_port(void);
 /* GET http://127.0.0.1:<port><path> (HTTP/1.0): the body (malloc'd), or NULL. */
@@ -143,6 +147,8 @@ bool h_wait_workloads(const char *tag, const char *suffix, int want, int timeout
 void h_adopt_workloads(const char *tag);
 /* kB of a field of /proc/<pid>/status ("VmRSS", "VmHWM"), -1 if unreadable. */
 long h_proc_status_kb(pid_t pid, const char *field);
+/* kB of Pss and Rss of /proc/<pid>/smaps_rollup; false if unreadable. */
+bool h_proc_smaps_kb(pid_t pid, long *pss, long *rss);
 /* Kills every registered process and waits for them; prints the log tails if a check
  * failed; removes the temp dir unless OUTPOST_KEEP is set. Runs at exit and on fatal
  * signals by itself; a test may call it to check that nothing survives. */
@@ -314,6 +320,16 @@ const char *h_repo_commit(h_repo *r, const h_commit *c);
 const char *h_repo_rev(h_repo *r, const char *rev);
 /* Runs `git -C <repo> ARGS` (printf-style) with h_git_env(); as h_run. */
 int h_repo_git(h_repo *r, char **out, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- WebAssembly modules ----------------------------------------------------------------- */
+
+/* WAT of a WASI module that writes line and a newline to stdout, then waits sleep_ms on
+ * the monotonic clock, for ever (fd_write, poll_oneoff); again: the line every round.
+ * NULL for a line over 46 bytes or with a quote or a backslash. Harness-owned. */
+const char *h_wat_writer(const char *line, bool again, long long sleep_ms);
+/* wat written to <tmp>/name.wat and compiled by wat2wasm (Debian's wabt) into
+ * <tmp>/name.wasm: its path, and in *hex (may be NULL) its sha256; NULL on failure. */
+const char *h_wasm_build(const char *name, const char *wat, const char **hex);
 
 /* ---- internal: shared by the harness_*.c files, not for tests ------------------------ */
 

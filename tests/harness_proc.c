@@ -536,3 +536,15 @@ long h_proc_status_kb(pid_t pid, const char *field)
 	free(s);
 	return kb;
 }
+
+bool h_proc_smaps_kb(pid_t pid, long *pss, long *rss)
+{
+	char *s = h_read(h_str("/proc/%d/smaps_rollup", (int)pid));
+	const char *p = s ? strstr(s, "\nPss:") : NULL, *r = s ? strstr(s, "\nRss:") : NULL;
+	if (p && r) {
+		*pss = strtol(p + 5, NULL, 10);
+		*rss = strtol(r + 5, NULL, 10);
+	}
+	free(s);
+	return p && r;
+}

@@ -115,19 +115,6 @@ static int fail(const char *what)
 	return -1;
 }
 
-static int cmp_ll(const void *a, const void *b)
-{
-	long long x = *(const long long *)a, y = *(const long long *)b;
-	return (x > y) - (x < y);
-}
-
-static long long pct(long long *v, int n, int p)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_ll);
-	int i = (p * n + 99) / 100 - 1;
-	return v[i < 0 ? 0 : i];
-}
-
 static bool never(void *arg)
 {
 	(void)arg;
@@ -145,7 +132,7 @@ static long long hub_rss_kb(const hub *h)
 			v[i] += h_proc_status_kb(h->node[k]->pid, "VmRSS");
 		h_wait_until(never, NULL, 100);
 	}
-	return pct(v, RSS_SAMPLES, 50);
+	return h_pct(v, RSS_SAMPLES, 50);
 }
 
 /* What the hub's monitoring says about where its memory is: one line per node. */
@@ -444,7 +431,7 @@ static int run(fleet *f, hub *h)
 	char each[PUSHES * 24] = "";
 	for (int i = 0, len = 0; i < PUSHES && len >= 0 && (size_t)len < sizeof each; i++)
 		len += snprintf(each + len, sizeof each - (size_t)len, " %lld", ms[i]);
-	long long p50 = pct(ms, PUSHES, 50), p99 = pct(ms, PUSHES, 99);
+	long long p50 = h_pct(ms, PUSHES, 50), p99 = h_pct(ms, PUSHES, 99);
 	printf("  push to all converged, %d pushes: p50 %lld ms, p99 %lld ms; in order (ms):%s\n",
 		PUSHES, p50, p99, each);
 	long long rss_full = hub_rss_kb(h);

@@ -45,19 +45,6 @@ static bool workloads_are(void *arg)
 	return h_workloads(tag, c->suffix, NULL, 0) == c->n;
 }
 
-static int cmp(const void *a, const void *b)
-{
-	long long x = *(const long long *)a, y = *(const long long *)b;
-	return x < y ? -1 : x > y;
-}
-
-static long long pct(long long *v, int n, int p)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp);
-	int i = (p * n + 99) / 100 - 1;
-	return v[i < 0 ? 0 : i];
-}
-
 int main(void)
 {
 	char cwd[4096];
@@ -127,9 +114,9 @@ int main(void)
 			return 1;
 	}
 	natsConnection_Destroy(nc);
-	long long r50 = pct(run, n, 50), r99 = pct(run, n, 99);
-	long long q50 = pct(reply, n, 50), q99 = pct(reply, n, 99);
-	long long f50 = pct(floor_ms, n, 50), f99 = pct(floor_ms, n, 99);
+	long long r50 = h_pct(run, n, 50), r99 = h_pct(run, n, 99);
+	long long q50 = h_pct(reply, n, 50), q99 = h_pct(reply, n, 99);
+	long long f50 = h_pct(floor_ms, n, 50), f99 = h_pct(floor_ms, n, 99);
 	printf("push to running (%d pushes, one site, one host): p50 %lld ms p99 %lld ms\n", n, r50,
 		r99);
 	printf("  the reply to sync.now:                 p50 %lld ms p99 %lld ms\n", q50, q99);

@@ -38,13 +38,6 @@
 
 static const char *bin, *tag, *state;
 
-static long long now_us(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
-}
-
 static pid_t child_sleep(pid_t ppid, const char *arg);
 
 /* A sleep <arg> child of parent other than pid skip (0: any) has appeared. */
@@ -127,32 +120,6 @@ static pid_t child_sleep(pid_t ppid, const char *arg)
 	return found;
 }
 
-/* kB of Pss and Rss in /proc/<pid>/smaps_rollup; false if unreadable. */
-static bool mem_kb(pid_t pid, long *pss, long *rss)
-{
-	char *s = h_read(h_str("/proc/%d/smaps_rollup", (int)pid));
-	const char *p = s ? strstr(s, "\nPss:") : NULL, *r = s ? strstr(s, "\nRss:") : NULL;
-	if (p && r) {
-		*pss = strtol(p + 5, NULL, 10);
-		*rss = strtol(r + 5, NULL, 10);
-	}
-	free(s);
-	return p && r;
-}
-
-static int cmp_ll(const void *a, const void *b)
-{
-	long long x = *(const long long *)a, y = *(const long long *)b;
-	return x < y ? -1 : x > y;
-}
-
-static long long pct(long long *v, int n, int p)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_ll);
-	int i = (n * p + 99) / 100 - 1;
-	return v[i < 0 ? 0 : i >= n ? n - 1 : i];
-}
-
 struct sup {
 	pid_t pid; /* the supervisor */
 	const char *arg; /* its workload's argument */
@@ -193,7 +160,7 @@ static bool print_mem(const char *name, struct sup *v, int n, double *pss_avg)
 	long pss = 0, rss = 0;
 	for (int i = 0; i < n; i++) {
 		long p, r;
-		if (!mem_kb(v[i].pid, &p, &r))
+		if (!h_proc_smaps_kb(v[i].pid, &p, &r))
 			return false;
 		pss += p, rss += r;
 	}
@@ -209,17 +176,17 @@ static long long restart_us(struct sup *s)
 	pid_t old = child_sleep(s->pid, s->arg);
 	if (!old)
 		return -1;
-	long long t0 = now_us();
+	long long t0 = h_now_us();
 	kill(old, SIGKILL);
 	struct appeared a = {s->pid, old, s->arg, 0};
-	return h_wait_until_poll(child_appeared, &a, 10000, 50) ? now_us() - t0 : -1;
+	return h_wait_until_poll(child_appeared, &a, 10000, 50) ? h_now_us() - t0 : -1;
 }
 
 /* This program's own fork and exec of the same sleep, detected the same way. */
 static long long floor_us(int i)
 {
 	const char *arg = sleep_arg(tag, 900 + i % 100);
-	long long t0 = now_us();
+	long long t0 = h_now_us();
 	pid_t pid = fork();
 	if (pid == 0) {
 		execl("/bin/sleep", "/bin/sleep", arg, (char *)NULL);
@@ -229,7 +196,7 @@ static long long floor_us(int i)
 		return -1;
 	struct appeared a = {getpid(), 0, arg, 0};
 	long long took = h_wait_until_poll(child_appeared, &a, 10000, 50) && a.got == pid
-		? now_us() - t0
+		? h_now_us() - t0
 		: -1;
 	kill(pid, SIGKILL);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -312,8 +279,8 @@ int main(void)
 			fprintf(stderr, "bench_shim: restart %d was not seen\n", i);
 			return 1;
 		}
-	long long f50 = pct(flo, LAT_N, 50), f99 = pct(flo, LAT_N, 99);
-	long long l50 = pct(lat, LAT_N, 50), l99 = pct(lat, LAT_N, 99);
+	long long f50 = h_pct(flo, LAT_N, 50), f99 = h_pct(flo, LAT_N, 99);
+	long long l50 = h_pct(lat, LAT_N, 50), l99 = h_pct(lat, LAT_N, 99);
 	printf("first restart after kill -9 of the workload (%d kills, one per instance):\n"
 	       "  outpost shim   p50 %7.2f ms  p99 %7.2f ms\n"
 	       "  floor          p50 %7.2f ms  p99 %7.2f ms  (fork + exec of the same sleep "

@@ -36,37 +36,6 @@
 
 static const char *bin, *state, *module_path, *module_hex;
 
-/* "ready" once, then idle for ever (poll_oneoff on a 1000 s clock, again and again). */
-static const char *const wat_ready =
-	"(module\n"
-	"  (import \"wasi_snapshot_preview1\" \"fd_write\"\n"
-	"    (func $write (param i32 i32 i32 i32) (result i32)))\n"
-	"  (import \"wasi_snapshot_preview1\" \"poll_oneoff\"\n"
-	"    (func $poll (param i32 i32 i32 i32) (result i32)))\n"
-	"  (memory (export \"memory\") 1)\n"
-	"  (data (i32.const 16) \"ready\\0a\")\n"
-	"  (func (export \"_start\")\n"
-	"    (i32.store (i32.const 0) (i32.const 16))\n"
-	"    (i32.store (i32.const 4) (i32.const 6))\n"
-	"    (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))\n"
-	"    (loop $l\n"
-	"      (i64.store (i32.const 64) (i64.const 0))\n"
-	"      (i32.store8 (i32.const 72) (i32.const 0))\n"
-	"      (i32.store (i32.const 80) (i32.const 1))\n"
-	"      (i64.store (i32.const 88) (i64.const 1000000000000))\n"
-	"      (i64.store (i32.const 96) (i64.const 0))\n"
-	"      (i32.store16 (i32.const 104) (i32.const 0))\n"
-	"      (drop (call $poll (i32.const 64) (i32.const 128) (i32.const 1) (i32.const "
-	"160)))\n"
-	"      (br $l))))\n";
-
-static long long now_us(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
-}
-
 static const char *inst_id(const char *kind, int i)
 {
 	return h_str("bench.%s.%d-0123456789ab", kind, i);
@@ -116,7 +85,7 @@ static bool file_has_ready(void *arg)
  * module's line is there, -1 on failure. The runtime is killed after. */
 static long long by_hand_us(const char *out)
 {
-	long long t0 = now_us();
+	long long t0 = h_now_us();
 	pid_t pid = fork();
 	if (pid == 0) {
 		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -130,7 +99,7 @@ static long long by_hand_us(const char *out)
 	}
 	if (pid < 0)
 		return -1;
-	long long took = h_wait_until_poll(file_has_ready, (void *)out, 10000, 50) ? now_us() - t0
+	long long took = h_wait_until_poll(file_has_ready, (void *)out, 10000, 50) ? h_now_us() - t0
 										   : -1;
 	kill(pid, SIGKILL);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -144,27 +113,14 @@ static long long by_hand_us(const char *out)
 static long long by_shim_us(int i)
 {
 	const char *log = h_str("%s/instances/%s/output.log", state, inst_id("start", i));
-	long long t0 = now_us();
+	long long t0 = h_now_us();
 	pid_t shim = shim_start("start", true, i);
 	if (shim <= 0)
 		return -1;
-	long long took = h_wait_until_poll(file_has_ready, (void *)log, 10000, 50) ? now_us() - t0
+	long long took = h_wait_until_poll(file_has_ready, (void *)log, 10000, 50) ? h_now_us() - t0
 										   : -1;
 	h_proc_stop(shim, false, 5000);
 	return took;
-}
-
-static int cmp_ll(const void *a, const void *b)
-{
-	long long x = *(const long long *)a, y = *(const long long *)b;
-	return x < y ? -1 : x > y;
-}
-
-static long long pct(long long *v, int n, int p)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_ll);
-	int i = (n * p + 99) / 100 - 1;
-	return v[i < 0 ? 0 : i >= n ? n - 1 : i];
 }
 
 /* The first child of pid, 0 if none. */
@@ -174,19 +130,6 @@ static pid_t child_of(pid_t pid)
 	pid_t c = kids ? (pid_t)strtol(kids, NULL, 10) : 0;
 	free(kids);
 	return c;
-}
-
-/* kB of Pss and Rss in /proc/<pid>/smaps_rollup; false if unreadable. */
-static bool mem_kb(pid_t pid, long *pss, long *rss)
-{
-	char *s = h_read(h_str("/proc/%d/smaps_rollup", (int)pid));
-	const char *p = s ? strstr(s, "\nPss:") : NULL, *r = s ? strstr(s, "\nRss:") : NULL;
-	if (p && r) {
-		*pss = strtol(p + 5, NULL, 10);
-		*rss = strtol(r + 5, NULL, 10);
-	}
-	free(s);
-	return p && r;
 }
 
 struct group {
@@ -214,7 +157,7 @@ static bool print_mem(const char *name, struct group *g, double *total)
 	for (int i = 0; i < g->n; i++) {
 		long p, r, p2, r2;
 		pid_t w = child_of(g->shim[i]);
-		if (!w || !mem_kb(g->shim[i], &p, &r) || !mem_kb(w, &p2, &r2))
+		if (!w || !h_proc_smaps_kb(g->shim[i], &p, &r) || !h_proc_smaps_kb(w, &p2, &r2))
 			return false;
 		sp += p, sr += r, wp += p2, wr += r2;
 	}
@@ -240,16 +183,12 @@ int main(void)
 	}
 	char *ver = NULL;
 	h_run(&ver, "%s --version | head -1", RUNTIME);
-	const char *src = h_path("ready.wat");
-	module_path = h_path("ready.wasm");
-	char hex[65];
-	if (h_write(src, "%s", wat_ready) != 0 ||
-		h_run(NULL, "wat2wasm %s -o %s", src, module_path) != 0 ||
-		op_file_sha256(module_path, hex, NULL) != 0) {
+	/* "ready" once, then idle for ever (a 1000 s wait, again and again) */
+	module_path = h_wasm_build("ready", h_wat_writer("ready", false, 1000000), &module_hex);
+	if (!module_path) {
 		fprintf(stderr, "bench_wasm: cannot build the module (wat2wasm, Debian's wabt)\n");
 		return 1;
 	}
-	module_hex = h_str("%s", hex);
 	printf("  runtime: %s", ver ? ver : "?\n");
 	free(ver);
 
@@ -272,8 +211,8 @@ int main(void)
 			return 1;
 		}
 	}
-	long long h50 = pct(hand, START_N, 50), h90 = pct(hand, START_N, 90);
-	long long s50 = pct(shim, START_N, 50), s90 = pct(shim, START_N, 90);
+	long long h50 = h_pct(hand, START_N, 50), h90 = h_pct(hand, START_N, 90);
+	long long s50 = h_pct(shim, START_N, 50), s90 = h_pct(shim, START_N, 90);
 	printf("start to running (the module's first line written), %d starts each:\n"
 	       "  outpost shim + wasmedge  p50 %7.2f ms  p90 %7.2f ms\n"
 	       "  wasmedge by hand         p50 %7.2f ms  p90 %7.2f ms\n"

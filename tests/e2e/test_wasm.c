@@ -22,30 +22,6 @@
 
 static const char *bin;
 
-/* Prints "tick" every 200 ms for ever (fd_write, poll_oneoff on the monotonic clock). */
-static const char *const wat_tick =
-	"(module\n"
-	"  (import \"wasi_snapshot_preview1\" \"fd_write\"\n"
-	"    (func $write (param i32 i32 i32 i32) (result i32)))\n"
-	"  (import \"wasi_snapshot_preview1\" \"poll_oneoff\"\n"
-	"    (func $poll (param i32 i32 i32 i32) (result i32)))\n"
-	"  (memory (export \"memory\") 1)\n"
-	"  (data (i32.const 16) \"tick\\0a\")\n"
-	"  (func (export \"_start\")\n"
-	"    (i32.store (i32.const 0) (i32.const 16))\n"
-	"    (i32.store (i32.const 4) (i32.const 5))\n"
-	"    (loop $l\n"
-	"      (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))\n"
-	"      (i64.store (i32.const 64) (i64.const 0))\n"
-	"      (i32.store8 (i32.const 72) (i32.const 0))\n"
-	"      (i32.store (i32.const 80) (i32.const 1))\n"
-	"      (i64.store (i32.const 88) (i64.const 200000000))\n"
-	"      (i64.store (i32.const 96) (i64.const 0))\n"
-	"      (i32.store16 (i32.const 104) (i32.const 0))\n"
-	"      (drop (call $poll (i32.const 64) (i32.const 128) (i32.const 1) (i32.const "
-	"160)))\n"
-	"      (br $l))))\n";
-
 static const char *const wat_exit3 =
 	"(module\n"
 	"  (import \"wasi_snapshot_preview1\" \"proc_exit\" (func $exit (param i32)))\n"
@@ -106,16 +82,17 @@ static const char *const wat_grow =
 	"    (call $print (i32.const 64) (i32.const 6))\n"
 	"    (call $exit (i32.const 0))))\n";
 
-/* Writes name.wat, compiles it to name.wasm; the module's path, and its digest in hex. */
+/* <tmp>/name.wasm from wat: its path, and its digest in hex. */
 static const char *module(const char *name, const char *wat, char hex[65])
 {
-	const char *src = h_path("%s.wat", name), *out = h_path("%s.wasm", name);
-	hex[0] = '\0';
-	if (h_write(src, "%s", wat) != 0 || h_run(NULL, "wat2wasm %s -o %s", src, out) != 0 ||
-		op_file_sha256(out, hex, NULL) != 0)
-		return NULL;
+	const char *h = "";
+	const char *out = h_wasm_build(name, wat, &h);
+	snprintf(hex, 65, "%s", h);
 	return out;
 }
+
+/* Prints "tick" every 200 ms for ever. */
+#define WAT_TICK h_wat_writer("tick", true, 200)
 
 static const char *props_of(const char *path, const char *hex, const char *more)
 {
@@ -177,7 +154,7 @@ static void test_tick(void)
 	hx_host h;
 	T_REQUIRE(hx_host_start_extra(&h, "wt1", NULL));
 	char hex[65];
-	const char *path = module("tick", wat_tick, hex);
+	const char *path = module("tick", WAT_TICK, hex);
 	T_REQUIRE(path);
 	const char *id = hx_inst_id("tick", 0);
 	op_hostreply r = start_wasm(&h, "tick", props_of(path, hex, "        user: nobody\n"));
@@ -201,7 +178,7 @@ static void test_exit_code_and_digest(void)
 	T_REQUIRE(hx_host_start_extra(&h, "wt2", NULL));
 	char hex[65], other[65];
 	const char *path = module("exit3", wat_exit3, hex);
-	T_REQUIRE(path && module("tick2", wat_tick, other));
+	T_REQUIRE(path && module("tick2", WAT_TICK, other));
 	const char *id = hx_inst_id("exit3", 0), *bad = hx_inst_id("wrongmod", 0);
 	T_REQUIRE(start_wasm(&h, "exit3", props_of(path, hex, "        restart: never\n")).ok);
 	T_REQUIRE(start_wasm(&h, "wrongmod", props_of(path, other, "")).ok);

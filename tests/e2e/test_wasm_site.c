@@ -24,29 +24,6 @@ static const h_key *key;
 static h_nats *hub, *site;
 static h_repo *repo;
 
-static const char *const wat_tick =
-	"(module\n"
-	"  (import \"wasi_snapshot_preview1\" \"fd_write\"\n"
-	"    (func $write (param i32 i32 i32 i32) (result i32)))\n"
-	"  (import \"wasi_snapshot_preview1\" \"poll_oneoff\"\n"
-	"    (func $poll (param i32 i32 i32 i32) (result i32)))\n"
-	"  (memory (export \"memory\") 1)\n"
-	"  (data (i32.const 16) \"tick\\0a\")\n"
-	"  (func (export \"_start\")\n"
-	"    (i32.store (i32.const 0) (i32.const 16))\n"
-	"    (i32.store (i32.const 4) (i32.const 5))\n"
-	"    (loop $l\n"
-	"      (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))\n"
-	"      (i64.store (i32.const 64) (i64.const 0))\n"
-	"      (i32.store8 (i32.const 72) (i32.const 0))\n"
-	"      (i32.store (i32.const 80) (i32.const 1))\n"
-	"      (i64.store (i32.const 88) (i64.const 500000000))\n"
-	"      (i64.store (i32.const 96) (i64.const 0))\n"
-	"      (i32.store16 (i32.const 104) (i32.const 0))\n"
-	"      (drop (call $poll (i32.const 64) (i32.const 128) (i32.const 1) (i32.const "
-	"160)))\n"
-	"      (br $l))))\n";
-
 static bool push(void)
 {
 	return h_repo_commit(repo, &(h_commit){.key = key, .msg = "change"}) &&
@@ -132,13 +109,9 @@ static const char *app_yaml(const char *name, const char *wasm_spread)
 static void test_setup(void)
 {
 	T_REQUIRE(chmod(h_tmpdir(), 0711) == 0); /* the module runs as nobody */
-	const char *src = h_path("tick.wat");
-	module_path = h_path("tick.wasm");
-	char hex[65];
-	T_REQUIRE(h_write(src, "%s", wat_tick) == 0);
-	T_REQUIRE(h_run(NULL, "wat2wasm %s -o %s", src, module_path) == 0);
-	T_REQUIRE(op_file_sha256(module_path, hex, NULL) == 0);
-	module_hex = h_str("%s", hex);
+	/* "tick" every 500 ms for ever */
+	module_path = h_wasm_build("tick", h_wat_writer("tick", true, 500), &module_hex);
+	T_REQUIRE(module_path);
 	hub = h_hub_start();
 	T_REQUIRE(hub);
 	site = h_site_start(hub, "plant");
