@@ -119,7 +119,7 @@ static const struct perms hook_perms = {
  * - the site's mirror of KV_outpost: it creates its consumer on the hub (reply on
  *   $JSC.R), receives on $JS.M, answers flow control on $JS.FC.KV_outpost;
  * - the agent: reports the site's status on its own subject, reads the hub's bucket
- *   (stream info, a watcher) when its mirror stalls, and gets replies on its own inbox;
+ *   (stream info, direct gets) when its mirror stalls, and gets replies on its own inbox;
  * - outpost logs at the hub: the requests to this site's hosts (answered on _R_);
  * - the site's copy of the artifact store: two sources per artifact, each a consumer it
  *   creates on the hub's store (CONSUMER.CREATE.<stream>.<name>.<filter>; the reply on
@@ -132,7 +132,8 @@ static const struct perms hook_perms = {
 static const struct perms leaf_perms = {
 	.pub = {"$JS.hub.API.CONSUMER.CREATE.KV_outpost", "$JS.hub.API.STREAM.INFO.KV_outpost",
 		"$JS.hub.API.CONSUMER.DELETE.KV_outpost.*", "$JS.FC.KV_outpost.>", "_R_.>",
-		"outpost.hub.status.{s}", "$JS.hub.API.CONSUMER.CREATE.OBJ_outpost-artifacts",
+		"$JS.hub.API.DIRECT.GET.KV_outpost", "outpost.hub.status.{s}",
+		"$JS.hub.API.CONSUMER.CREATE.OBJ_outpost-artifacts",
 		"$JS.hub.API.CONSUMER.CREATE.OBJ_outpost-artifacts.>",
 		"$JS.hub.API.CONSUMER.DELETE.OBJ_outpost-artifacts.*",
 		"$JS.hub.API.STREAM.INFO.OBJ_outpost-artifacts",
@@ -156,8 +157,7 @@ static const struct perms agent_perms = {
 		"$JS.API.CONSUMER.CREATE.KV_outpost-status",
 		"$JS.API.CONSUMER.DELETE.KV_outpost-status.*", "$JS.FC.KV_outpost-status.>",
 		"$KV.outpost-status.site.{s}.>", "$JS.hub.API.STREAM.INFO.KV_outpost",
-		"$JS.hub.API.CONSUMER.CREATE.KV_outpost",
-		"$JS.hub.API.CONSUMER.DELETE.KV_outpost.*", "$JS.FC.KV_outpost.>",
+		"$JS.hub.API.DIRECT.GET.KV_outpost", "$JS.FC.KV_outpost.>",
 		"outpost.{s}.host.*.cmd", "outpost.hub.status.{s}",
 		"$JS.API.STREAM.INFO.OBJ_outpost-artifacts",
 		"$JS.API.STREAM.CREATE.OBJ_outpost-artifacts",
@@ -215,12 +215,13 @@ struct xport {
 	bool per_site;
 };
 
-/* OUTPOST to SITES: the mirror's consumer (and the agent's direct reads), its
+/* OUTPOST to SITES: the mirror's consumer and the agent's direct gets, the mirror's
  * deliveries and flow control; each site's status reports; the agents' inboxes; the artifact
  * store's source consumers, reads and flow control, and their deliveries. */
 static const struct xport hub_to_sites[] = {
 	{"service", "$JS.API.CONSUMER.CREATE.KV_outpost", false},
 	{"service", "$JS.API.STREAM.INFO.KV_outpost", false},
+	{"service", "$JS.API.DIRECT.GET.KV_outpost", false},
 	{"service", "$JS.API.CONSUMER.DELETE.KV_outpost.*", false},
 	{"service", "$JS.FC.KV_outpost.>", false},
 	{"service", "outpost.hub.status.{s}", true},

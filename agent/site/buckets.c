@@ -125,37 +125,61 @@ int op_site_hub_last(jsCtx *hub, uint64_t *last_seq, op_err *e)
 	return 0;
 }
 
-int op_site_hub_read(jsCtx *hub, int wait_ms, op_site_kv_fn fn, void *arg, op_err *e)
+#define HUB_READ_TRIES 3 /* a replica that answers short is asked again this often */
+
+/* One message of the hub's bucket at or after seq: 0 with *m, 1 none there, or an error. */
+static int next_msg(jsCtx *hub, int wait_ms, uint64_t seq, natsMsg **m, op_err *e)
 {
-	kvStore *kv = NULL;
-	kvWatcher *w = NULL;
-	kvWatchOptions o;
-	kvWatchOptions_Init(&o);
-	o.IgnoreDeletes = true;
-	natsStatus s = js_KeyValue(&kv, hub, OP_BUCKET);
-	if (s == NATS_OK)
-		s = kvStore_WatchAll(&w, kv, &o);
-	if (s != NATS_OK) {
-		if (kv)
-			kvStore_Destroy(kv);
-		return op_bus_err(e, s, "watch the hub's bucket");
-	}
-	int rc = 0;
-	for (;;) {
-		kvEntry *ent = NULL;
-		s = kvWatcher_Next(&ent, w, wait_ms);
-		if (s != NATS_OK) {
-			rc = op_bus_err(e, s, "read the hub's bucket");
-			break;
+	jsOptions o;
+	jsOptions_Init(&o);
+	o.Wait = wait_ms;
+	jsDirectGetMsgOptions dg;
+	jsDirectGetMsgOptions_Init(&dg);
+	dg.Sequence = seq;
+	dg.NextBySubject = "$KV." OP_BUCKET ".>";
+	natsStatus s = js_DirectGetMsg(m, hub, "KV_" OP_BUCKET, &o, &dg);
+	if (s == NATS_NOT_FOUND)
+		return 1;
+	return s == NATS_OK ? 0 : op_bus_err(e, s, "read the hub's bucket");
+}
+
+int op_site_hub_read(jsCtx *hub, int wait_ms, uint64_t after, uint64_t last, op_site_kv_fn fn,
+	void *arg, op_err *e)
+{
+	static const char prefix[] = "$KV." OP_BUCKET ".";
+	uint64_t seq = after + 1;
+	int tries = 0;
+	/* Each answer is past the one before: at most last - after requests, and a few
+	 * more for the replicas that answer short. */
+	while (seq <= last) {
+		natsMsg *m = NULL;
+		int rc = next_msg(hub, wait_ms, seq, &m, e);
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
+			if (++tries < HUB_READ_TRIES)
+				continue;
+			return op_err_set(e, OP_ENATS,
+				"the hub's bucket answered up to sequence %llu of %llu",
+				(unsigned long long)seq - 1, (unsigned long long)last);
 		}
-		if (!ent)
-			break; /* every live key is in */
-		rc = fn(arg, kvEntry_Key(ent), kvEntry_Value(ent), (size_t)kvEntry_ValueLen(ent));
-		kvEntry_Destroy(ent);
+		const char *subj = natsMsg_GetSubject(m), *op = NULL;
+		uint64_t got = natsMsg_GetSequence(m);
+		natsMsgHeader_Get(m, "KV-Operation", &op);
+		if (got < seq || strncmp(subj, prefix, sizeof prefix - 1) != 0) {
+			natsMsg_Destroy(m);
+			return op_err_set(e, OP_ENATS,
+				"the hub's bucket answered sequence %llu (%s) when asked from %llu",
+				(unsigned long long)got, subj, (unsigned long long)seq);
+		}
+		bool del = op && (!strcmp(op, "DEL") || !strcmp(op, "PURGE"));
+		rc = fn(arg, subj + sizeof prefix - 1, natsMsg_GetData(m),
+			(size_t)natsMsg_GetDataLength(m), del);
+		natsMsg_Destroy(m);
 		if (rc)
-			break;
+			return rc;
+		seq = got + 1;
+		tries = 0;
 	}
-	kvWatcher_Destroy(w);
-	kvStore_Destroy(kv);
-	return rc;
+	return 0;
 }

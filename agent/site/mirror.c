@@ -54,6 +54,7 @@ const char *ag_mirror_state_name(enum ag_mirror_state s)
 void ag_mirror_init(ag_mirror *m, op_bus *bus, ag_wake *wake)
 {
 	memset(m, 0, sizeof *m);
+	m->keys_ok = true;
 	m->bus = bus;
 	m->wake = wake;
 }
@@ -73,6 +74,9 @@ static int take(ag_mirror *m, kvEntry *e, bool *nomem)
 		rc = ag_table_set(&m->keys, kvEntry_Key(e), kvEntry_Value(e),
 			(size_t)kvEntry_ValueLen(e), op != kvOp_Put);
 		m->watch_delta = kvEntry_Delta(e);
+		if (kvEntry_Revision(e) > m->keys_seq)
+			m->keys_seq = kvEntry_Revision(e);
+		m->keys_ok = m->keys_ok && rc == 0;
 		m->last_change_ms = op_now_ms();
 		m->changed = true; /* measured again at once, asking the hub */
 		if (rc)
@@ -114,6 +118,12 @@ static void *watch(void *arg)
 		failing = false;
 		pthread_mutex_lock(&m->wake->mu);
 		m->watch_init = false;
+		/* A new watcher delivers every live key again: what it delivers is whole. */
+		if (!m->keys_ok) {
+			ag_table_clear(&m->keys);
+			m->keys_seq = 0;
+			m->keys_ok = true;
+		}
 		pthread_mutex_unlock(&m->wake->mu);
 		while (!m->stop) {
 			kvEntry *e = NULL;
@@ -165,25 +175,37 @@ void ag_mirror_view(const ag_mirror *m, int64_t now, op_choose_mirror *v)
 	v->hub_last = m->hub_last;
 }
 
-static int on_hub_key(void *arg, const char *key, const char *val, size_t len)
+static int on_hub_msg(void *arg, const char *key, const char *val, size_t len, bool del)
 {
-	return ag_table_set(arg, key, val, len, false);
+	return ag_table_set(arg, key, val, len, del);
 }
 
-/* Reads the hub's live keys and hands them to the loop (under mu). */
+/* Reads the hub's live keys and hands them to the loop (under mu): the mirror's keys as
+ * its watcher has them, and what the hub holds past them, message by message. */
 static void read_hub(ag_mirror *m, int64_t now)
 {
 	ag_table t = {0};
 	op_err e = {0};
+	uint64_t after = 0;
+	int rc = 0;
 	m->read_last = m->hub_last;
 	m->read_ms = now;
+	pthread_mutex_lock(&m->wake->mu);
+	if (m->keys_ok) {
+		rc = ag_table_copy(&t, &m->keys);
+		after = m->keys_seq;
+	}
+	pthread_mutex_unlock(&m->wake->mu);
+	if (rc)
+		op_err_set(&e, OP_ENOMEM, "out of memory");
 	/* A context of its own, with more time per request: a fleet's stalled mirrors are
 	 * read past at once after a storm, on a hub busy with every link coming back. */
-	if (!m->readjs && op_site_hub_js(m->bus, AG_HUB_READ_WAIT_MS, &m->readjs, &e) != 0) {
-		m->read_failed = true;
-		return;
-	}
-	if (op_site_hub_read(m->readjs, AG_HUB_READ_WAIT_MS, on_hub_key, &t, &e) != 0) {
+	else if (!m->readjs)
+		rc = op_site_hub_js(m->bus, AG_HUB_READ_WAIT_MS, &m->readjs, &e);
+	if (!rc && after < m->read_last)
+		rc = op_site_hub_read(
+			m->readjs, AG_HUB_READ_WAIT_MS, after, m->read_last, on_hub_msg, &t, &e);
+	if (rc) {
 		if (!m->read_failed) /* once a stall, not once a retry */
 			op_log_warn("cannot read the hub's bucket past the stalled mirror; will "
 				    "retry",

@@ -30,6 +30,8 @@ typedef struct ag_mirror {
 	volatile int stop;
 	/* the watcher's, mu */
 	ag_table keys; /* the mirror's live keys */
+	uint64_t keys_seq; /* as of this sequence of the mirror (its last entry's) */
+	bool keys_ok; /* every entry delivered is in keys (none lost for want of memory) */
 	int64_t last_change_ms;
 	bool watch_init; /* the watcher delivered every key the mirror held at its start */
 	uint64_t watch_delta; /* messages of the mirror the watcher has not delivered yet */

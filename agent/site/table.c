@@ -56,6 +56,17 @@ int ag_table_set(ag_table *t, const char *key, const char *val, size_t len, bool
 	return 0;
 }
 
+int ag_table_copy(ag_table *dst, const ag_table *src)
+{
+	memset(dst, 0, sizeof *dst);
+	for (size_t i = 0; i < src->n; i++)
+		if (ag_table_set(dst, src->v[i].key, src->v[i].val, src->v[i].len, false) != 0) {
+			ag_table_clear(dst);
+			return OP_ENOMEM;
+		}
+	return 0;
+}
+
 void ag_table_clear(ag_table *t)
 {
 	for (size_t i = 0; i < t->n; i++)

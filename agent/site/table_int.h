@@ -22,6 +22,8 @@ typedef struct ag_table {
 const ag_entry *ag_table_get(const ag_table *t, const char *key);
 /* Sets (or with del, removes) a key: 0 or OP_ENOMEM, the table as it was. */
 int ag_table_set(ag_table *t, const char *key, const char *val, size_t len, bool del);
+/* *dst, empty, made a copy of src: 0 or OP_ENOMEM (dst empty). */
+int ag_table_copy(ag_table *dst, const ag_table *src);
 void ag_table_clear(ag_table *t);
 
 #endif

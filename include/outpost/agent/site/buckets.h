@@ -32,10 +32,17 @@ int op_site_hub_js(op_bus *b, int wait_ms, jsCtx **js, op_err *e);
  * responders, at once, while it is down). OP_ENOTFOUND: the hub answered, it has no
  * such bucket yet. */
 int op_site_hub_last(jsCtx *hub, uint64_t *last_seq, op_err *e);
-/* Every live key of the hub's `outpost` bucket with its latest value, through one
- * watcher; fn is called for each. Each read waits at most wait_ms. For when the mirror
+/* The hub's `outpost` bucket from sequence after + 1 to last: every message there in
+ * order (puts, and deletes and purges with del true), fn called for each, through one
+ * direct get a message (`next_by_subj`, answered by any replica of the stream, no
+ * consumer: a fleet's stalled mirrors are read past at once after a storm, and a
+ * consumer is created through the meta leader, one after another). Overlaid on the
+ * live keys of the mirror as of sequence `after`, they give the hub's live keys as of
+ * `last`. The read must reach `last` (a replica behind the leader answers short; it is
+ * asked again, then OP_ENATS). Each request waits at most wait_ms. For when the mirror
  * stalls: the values are checked as the mirror's are (whole revisions, digests). */
-typedef int (*op_site_kv_fn)(void *arg, const char *key, const char *val, size_t len);
-int op_site_hub_read(jsCtx *hub, int wait_ms, op_site_kv_fn fn, void *arg, op_err *e);
+typedef int (*op_site_kv_fn)(void *arg, const char *key, const char *val, size_t len, bool del);
+int op_site_hub_read(jsCtx *hub, int wait_ms, uint64_t after, uint64_t last, op_site_kv_fn fn,
+	void *arg, op_err *e);
 
 #endif
