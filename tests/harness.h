@@ -268,6 +268,17 @@ h_nats *h_hub_start_cfg(const h_nats_cfg *cfg);
  * cluster hub writes one remote with every node, nats-leaf://127.0.0.1:<leaf_ports[i]>. */
 h_nats *h_hub_cluster_start_cfg(int n, h_nats *nodes[], const h_nats_cfg *cfg);
 h_nats *h_site_start_cfg(h_nats *hub, const char *site, const h_nats_cfg *cfg);
+/* `outpost creds --hub-leaf` for a test's hub: nats-leaf://127.0.0.1:H_CREDS_LEAF_PORT
+ * (+1, +2 for the nodes of a cluster), never listened on: h_creds_site_conf points
+ * them at the site's link proxies. */
+#define H_CREDS_LEAF_PORT 7422
+/* The site.conf that `outpost creds --out dir` wrote for site (NULL: s's name), with
+ * the remote's URLs pointed at s's link proxies: for a cfg text of own_leafnodes. Kept
+ * by the harness; NULL if missing or not as written. */
+const char *h_creds_site_conf(const h_nats *s, const char *dir, const char *site);
+/* n sites at once (h_sites_start), each config with cfg's text (as h_site_start_cfg). */
+bool h_sites_start_cfg(
+	h_nats *hub, const char *const names[], int n, h_nats *out[], const h_nats_cfg *cfg);
 /* Stops the server with SIGTERM (kill9: SIGKILL), waits for it; store and ports kept.
  * 0, or -1 if it was not running. */
 int h_nats_stop(h_nats *s, bool kill9);

@@ -715,12 +715,18 @@ static bool many_ready(void *arg)
 
 bool h_sites_start(h_nats *hub, const char *const names[], int n, h_nats *out[])
 {
+	return h_sites_start_cfg(hub, names, n, out, NULL);
+}
+
+bool h_sites_start_cfg(
+	h_nats *hub, const char *const names[], int n, h_nats *out[], const h_nats_cfg *cfg)
+{
 	struct many m = {out, calloc((size_t)n, sizeof(bool)), n};
 	if (!m.ready)
 		return false;
 	for (int i = 0; i < n; i++) {
 		if (!(out[i] = server_prepare(hub, names[i], false)) ||
-			server_conf(out[i], NULL) < 0) {
+			server_conf(out[i], cfg) < 0) {
 			free(m.ready);
 			return false;
 		}
@@ -736,7 +742,7 @@ bool h_sites_start(h_nats *hub, const char *const names[], int n, h_nats *out[])
 		if (out[i]->pid > 0)
 			h_proc_stop(out[i]->pid, true, 0);
 		out[i]->pid = 0;
-		if (server_launch(out[i], NULL, 3) < 0)
+		if (server_launch(out[i], cfg, 3) < 0)
 			return false;
 	}
 	return true;
@@ -975,4 +981,23 @@ bool h_sync_accepted(const h_nats *hub, int timeout_ms)
 		fprintf(stderr, "  sync: %s\n", reply);
 	free(reply);
 	return ok;
+}
+
+const char *h_creds_site_conf(const h_nats *s, const char *dir, const char *site)
+{
+	char *t = h_read(h_str("%s/%s/site.conf", dir, site ? site : s->name));
+	for (int i = 0; t && i < (s->nnodes ? s->nnodes : 1); i++) {
+		const char *from = h_str("@127.0.0.1:%d\"", H_CREDS_LEAF_PORT + i);
+		char *at = strstr(t, from);
+		if (!at) {
+			free(t);
+			return NULL;
+		}
+		*at = '\0';
+		int port = s->nnodes ? s->leaf_ports[i] : s->leaf_port;
+		char *n = strdup(h_str("%s@127.0.0.1:%d\"%s", t, port, at + strlen(from)));
+		free(t);
+		t = n;
+	}
+	return t ? h_keep(t) : NULL;
 }

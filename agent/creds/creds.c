@@ -139,8 +139,8 @@ static const struct perms leaf_perms = {
 		"$JS.hub.API.STREAM.INFO.OBJ_outpost-artifacts",
 		"$JS.hub.API.STREAM.MSG.GET.OBJ_outpost-artifacts",
 		"$JS.FC.OBJ_outpost-artifacts.>"},
-	.sub = {"_INBOX.agent.{s}.>", "$JSC.R.>", "$JS.M.>", "outpost-logs.{s}.*",
-		"outpost-artifacts.{s}.>"}, /* OP_CREDS_ART_DELIVER */
+	.sub = {"_INBOX.agent.{s}.>", "$JSC.R.>", "outpost-mirror.{s}.>", "outpost-logs.{s}.*",
+		"outpost-artifacts.{s}.>"}, /* OP_CREDS_MIRROR_DELIVER, OP_CREDS_ART_DELIVER */
 	.leaf = true,
 };
 
@@ -200,24 +200,29 @@ static const char *const deny_imports[] = {
 /* The site's own traffic stays at the site. */
 static const char *const deny_exports[] = {"outpost.{s}.>", NULL};
 
-/* The hub's two accounts. OUTPOST holds its JetStream (sync, status readers); SITES
- * holds every site's leaf link and no JetStream. nats-server 2.10 tells a leaf the
- * publish permissions of its user but does not check what the leaf sends against
- * them at the hub: a compromised site server that ignores them could write, purge or
- * delete anything its account reaches. So the leaf users live in an account of their
- * own, which reaches OUTPOST only through these exports and imports (an account
- * boundary the hub enforces whatever a leaf sends); the leaf permissions above still
- * keep honest sites to what they need and decide what the hub delivers to each site.
- * {s} lines are repeated for every site. */
+/* The hub's accounts. OUTPOST holds its JetStream (sync, status readers); each site's
+ * leaf link is the one user of an account of its own, OP_CREDS_SITE_ACCOUNT<site>,
+ * with no JetStream. nats-server 2.10 tells a leaf the publish permissions of its user
+ * but does not check what the leaf sends against them at the hub: a compromised site
+ * server that ignores them could write, purge or delete anything its account reaches.
+ * So a site's account reaches OUTPOST only through these exports and imports (an
+ * account boundary the hub enforces whatever a leaf sends), and only its own subjects
+ * of them: its status reports, its deliveries. One account per site also keeps each
+ * link's interest to itself (in a shared account every link learns every other's
+ * subscriptions: a cost per link that grows with the number of links). Deliveries are
+ * per site, on subjects only that site imports (a stream import of a subject every site
+ * shares would hand each delivery to every site's account). The leaf permissions above
+ * still keep honest sites to what they need. {s} lines are for one site. */
 struct xport {
 	const char *kind; /* "service" or "stream" */
 	const char *subject; /* the same in both accounts */
 	bool per_site;
 };
 
-/* OUTPOST to SITES: the mirror's consumer and the agent's direct gets, the mirror's
- * deliveries and flow control; each site's status reports; the agents' inboxes; the artifact
- * store's source consumers, reads and flow control, and their deliveries. */
+/* OUTPOST to each site's account: the mirror's consumer and the agent's direct gets,
+ * the mirror's deliveries and flow control; the site's status reports; its agent's
+ * inbox; the artifact store's source consumers, reads and flow control, and their
+ * deliveries. */
 static const struct xport hub_to_sites[] = {
 	{"service", "$JS.API.CONSUMER.CREATE.KV_outpost", false},
 	{"service", "$JS.API.STREAM.INFO.KV_outpost", false},
@@ -225,19 +230,19 @@ static const struct xport hub_to_sites[] = {
 	{"service", "$JS.API.CONSUMER.DELETE.KV_outpost.*", false},
 	{"service", "$JS.FC.KV_outpost.>", false},
 	{"service", "outpost.hub.status.{s}", true},
-	{"stream", "$JS.M.>", false},
-	{"stream", "_INBOX.agent.>", false},
+	{"stream", OP_CREDS_MIRROR_DELIVER ".{s}.>", true},
+	{"stream", "_INBOX.agent.{s}.>", true},
 	{"service", "$JS.API.CONSUMER.CREATE.OBJ_outpost-artifacts", false},
 	{"service", "$JS.API.CONSUMER.CREATE.OBJ_outpost-artifacts.>", false},
 	{"service", "$JS.API.CONSUMER.DELETE.OBJ_outpost-artifacts.*", false},
 	{"service", "$JS.API.STREAM.INFO.OBJ_outpost-artifacts", false},
 	{"service", "$JS.API.STREAM.MSG.GET.OBJ_outpost-artifacts", false},
 	{"service", "$JS.FC.OBJ_outpost-artifacts.>", false},
-	{"stream", OP_CREDS_ART_DELIVER ".>", false},
+	{"stream", OP_CREDS_ART_DELIVER ".{s}.>", true},
 	{NULL, NULL, false},
 };
 
-/* SITES to OUTPOST: the log requests to each site's hosts. */
+/* Each site's account to OUTPOST: the log requests to that site's hosts. */
 static const struct xport sites_to_hub[] = {
 	{"service", "outpost-logs.{s}.*", true},
 	{NULL, NULL, false},
@@ -504,36 +509,66 @@ static void put_user(FILE *f, const op_ident *id)
 	fputs("        }\n      }\n", f);
 }
 
-/* One export (with the account that may import it) per line; {s} lines per site. */
-static void put_exports(FILE *f, const op_creds *c, const struct xport *x, const char *to_acc)
+/* The quoted name of site's account at the hub. */
+static void put_site_account(FILE *f, const char *site)
+{
+	fprintf(f, "\"" OP_CREDS_SITE_ACCOUNT "%s\"", site);
+}
+
+/* OUTPOST's exports to the sites' accounts, one per line: a per-site subject to its
+ * site's account alone, a shared one to every site's. */
+static void put_hub_exports(FILE *f, const op_creds *c)
 {
 	fputs("    exports: [\n", f);
-	for (; x->kind; x++)
+	for (const struct xport *x = hub_to_sites; x->kind; x++)
 		for (size_t i = 0; i < (x->per_site ? c->nsites : 1); i++) {
 			op_ident site = {0};
 			snprintf(site.site, sizeof site.site, "%s", x->per_site ? c->sites[i] : "");
 			fprintf(f, "      { %s: ", x->kind);
 			put_subject(f, x->subject, &site);
-			fprintf(f, ", accounts: [%s] }\n", to_acc);
+			fputs(", accounts: [", f);
+			for (size_t k = 0; k < c->nsites; k++)
+				if (!x->per_site || k == i) {
+					fputs(x->per_site || !k ? "" : ", ", f);
+					put_site_account(f, c->sites[k]);
+				}
+			fputs("] }\n", f);
 		}
 	fputs("    ]\n", f);
 }
 
-static void put_imports(FILE *f, const op_creds *c, const struct xport *x, const char *from_acc)
+/* The exports or imports x of one site's account (site), or OUTPOST's imports from
+ * every site's account (site NULL), one per line; acc is the other account (NULL: the
+ * site's). */
+static void put_xports(FILE *f, const op_creds *c, const struct xport *x, bool exports,
+	const char *site, const char *acc)
 {
-	fputs("    imports: [\n", f);
+	fprintf(f, "    %s: [\n", exports ? "exports" : "imports");
 	for (; x->kind; x++)
-		for (size_t i = 0; i < (x->per_site ? c->nsites : 1); i++) {
-			op_ident site = {0};
-			snprintf(site.site, sizeof site.site, "%s", x->per_site ? c->sites[i] : "");
-			fprintf(f, "      { %s: { account: %s, subject: ", x->kind, from_acc);
-			put_subject(f, x->subject, &site);
-			fputs(" } }\n", f);
+		for (size_t i = 0; i < (site ? 1 : c->nsites); i++) {
+			op_ident one = {0};
+			snprintf(one.site, sizeof one.site, "%s", site ? site : c->sites[i]);
+			fprintf(f, "      { %s: ", x->kind);
+			if (!exports) {
+				fputs("{ account: ", f);
+				if (acc)
+					fputs(acc, f);
+				else
+					put_site_account(f, one.site);
+				fputs(", subject: ", f);
+			}
+			put_subject(f, x->subject, &one);
+			if (exports)
+				fprintf(f, ", accounts: [%s] }\n", acc);
+			else
+				fputs(" } }\n", f);
 		}
 	fputs("    ]\n", f);
 }
 
-static void put_users(FILE *f, const op_creds *c, const char *site, bool leafs)
+/* The users of one account: a site's (site), the hub's OUTPOST (leaf_of NULL), or the
+ * leaf link of site leaf_of. */
+static void put_users(FILE *f, const op_creds *c, const char *site, const char *leaf_of)
 {
 	fputs("    users: [\n", f);
 	for (size_t i = 0; i < c->n; i++) {
@@ -541,8 +576,9 @@ static void put_users(FILE *f, const op_creds *c, const char *site, bool leafs)
 		bool hub_side = id->role == OP_ROLE_SYNC || id->role == OP_ROLE_HUB_STATUS ||
 			id->role == OP_ROLE_HOOK || id->role == OP_ROLE_HUB_LOGS ||
 			id->role == OP_ROLE_CI || id->role == OP_ROLE_LEAF;
-		bool mine = site ? !hub_side && !strcmp(id->site, site)
-				 : hub_side && (id->role == OP_ROLE_LEAF) == leafs;
+		bool mine = site  ? !hub_side && !strcmp(id->site, site)
+			: leaf_of ? id->role == OP_ROLE_LEAF && !strcmp(id->site, leaf_of)
+				  : hub_side && id->role != OP_ROLE_LEAF;
 		if (mine)
 			put_user(f, id);
 	}
@@ -590,14 +626,18 @@ static char *conf_text(const op_creds *c, const char *site, const char *hub_leaf
 		"# use only the subjects its role needs. Keep it secret (it holds passwords).\n",
 		site ? site : "the hub", site ? "site.conf" : "hub.conf");
 	fputs("accounts {\n  " OP_CREDS_ACCOUNT " {\n    jetstream: enabled\n", f);
-	put_users(f, c, site, false);
+	put_users(f, c, site, NULL);
 	if (!site) {
-		put_exports(f, c, hub_to_sites, OP_CREDS_SITES);
-		put_imports(f, c, sites_to_hub, OP_CREDS_SITES);
-		fputs("  }\n  " OP_CREDS_SITES " {\n", f);
-		put_users(f, c, NULL, true);
-		put_exports(f, c, sites_to_hub, OP_CREDS_ACCOUNT);
-		put_imports(f, c, hub_to_sites, OP_CREDS_ACCOUNT);
+		put_hub_exports(f, c);
+		put_xports(f, c, sites_to_hub, false, NULL, NULL);
+		for (size_t i = 0; i < c->nsites; i++) {
+			fputs("  }\n  ", f);
+			put_site_account(f, c->sites[i]);
+			fputs(" {\n", f);
+			put_users(f, c, NULL, c->sites[i]);
+			put_xports(f, c, sites_to_hub, true, c->sites[i], OP_CREDS_ACCOUNT);
+			put_xports(f, c, hub_to_sites, false, c->sites[i], OP_CREDS_ACCOUNT);
+		}
 	}
 	fputs("  }\n}\n", f);
 	if (site)

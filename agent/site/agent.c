@@ -169,8 +169,8 @@ static int setup(op_agent *a, bool *failing)
 		if (a->status_kv)
 			kvStore_Destroy(a->status_kv);
 		a->desired = a->status_kv = NULL;
-		int rc = op_site_buckets(&a->bus, a->cfg.repair_mirror, &a->desired, &a->status_kv,
-			a->bucket_warning, sizeof a->bucket_warning, &e);
+		int rc = op_site_buckets(&a->bus, a->cfg.site, a->cfg.repair_mirror, &a->desired,
+			&a->status_kv, a->bucket_warning, sizeof a->bucket_warning, &e);
 		if (rc) {
 			if (!*failing) /* once, not once a second */
 				op_log_warn(

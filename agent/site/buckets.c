@@ -9,13 +9,23 @@
 #include <string.h>
 
 #include "outpost/agent/base/log.h"
+#include "outpost/agent/creds/creds.h"
 
-static int mirror_of_hub(op_bus *b, bool *exists, bool *ok, op_err *e)
+/* The prefix of the subjects the hub delivers site's mirror on. */
+static void deliver_prefix(const char *site, char *buf, size_t len)
+{
+	snprintf(buf, len, OP_CREDS_MIRROR_DELIVER ".%s", site);
+}
+
+/* Whether the site's KV_outpost exists, mirrors the hub's (ok), and is delivered on the
+ * site's own prefix (current; an older outpost's mirror is delivered on $JS.M). */
+static int mirror_of_hub(
+	op_bus *b, const char *site, bool *exists, bool *ok, bool *current, op_err *e)
 {
 	jsStreamInfo *si = NULL;
 	jsErrCode jerr = 0;
 	natsStatus s = js_GetStreamInfo(&si, b->js, "KV_" OP_BUCKET, NULL, &jerr);
-	*exists = *ok = false;
+	*exists = *ok = *current = false;
 	if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr)
 		return 0;
 	if (s != NATS_OK)
@@ -24,27 +34,44 @@ static int mirror_of_hub(op_bus *b, bool *exists, bool *ok, op_err *e)
 	const jsStreamSource *m = si->Config ? si->Config->Mirror : NULL;
 	*ok = m && m->Name && !strcmp(m->Name, "KV_" OP_BUCKET) && m->External &&
 		m->External->APIPrefix && !strcmp(m->External->APIPrefix, OP_HUB_API);
+	char want[128];
+	deliver_prefix(site, want, sizeof want);
+	*current = *ok && m->External->DeliverPrefix && !strcmp(m->External->DeliverPrefix, want);
 	jsStreamInfo_Destroy(si);
 	return 0;
 }
 
-int op_site_buckets(op_bus *b, bool repair, kvStore **desired, kvStore **status, char *warning,
-	size_t wlen, op_err *e)
+int op_site_buckets(op_bus *b, const char *site, bool repair, kvStore **desired, kvStore **status,
+	char *warning, size_t wlen, op_err *e)
 {
-	bool exists, ok;
-	int rc = mirror_of_hub(b, &exists, &ok, e);
+	bool exists, ok, current;
+	char deliver[128];
+	deliver_prefix(site, deliver, sizeof deliver);
+	int rc = mirror_of_hub(b, site, &exists, &ok, &current, e);
 	if (rc)
 		return rc;
 	warning[0] = '\0';
-	if (exists && !ok) {
+	if (exists && !current) {
 		if (repair) {
-			op_log_warn("replacing the desired-state bucket: it is not a mirror of the "
-				    "hub's",
-				"bucket=%s", OP_BUCKET);
+			op_log_warn(
+				ok ? "replacing the desired-state mirror: the hub delivers it "
+				     "on another prefix now"
+				   : "replacing the desired-state bucket: it is not a mirror of "
+				     "the hub's",
+				"bucket=%s deliver=%s", OP_BUCKET, deliver);
 			natsStatus s = js_DeleteStream(b->js, "KV_" OP_BUCKET, NULL, NULL);
 			if (s != NATS_OK)
 				return op_bus_err(e, s, "delete KV_outpost");
 			exists = false;
+		} else if (ok) {
+			snprintf(warning, wlen,
+				"the mirror of the hub's bucket was made by an older outpost "
+				"(delivered "
+				"on $JS.M): a hub whose credentials come from this outpost "
+				"delivers "
+				"it on %s only; the agent reads the hub's bucket past it until "
+				"outpost agent --repair-mirror re-creates it, with the link up",
+				deliver);
 		} else {
 			snprintf(warning, wlen,
 				"bucket %s is not a mirror of the hub's (KV_outpost via %s); "
@@ -56,7 +83,7 @@ int op_site_buckets(op_bus *b, bool repair, kvStore **desired, kvStore **status,
 	if (exists) {
 		s = js_KeyValue(desired, b->js, OP_BUCKET);
 	} else {
-		jsExternalStream ext = {.APIPrefix = OP_HUB_API, .DeliverPrefix = ""};
+		jsExternalStream ext = {.APIPrefix = OP_HUB_API, .DeliverPrefix = deliver};
 		jsStreamSource src = {.Name = "KV_" OP_BUCKET, .External = &ext};
 		kvConfig c;
 		kvConfig_Init(&c);

@@ -56,6 +56,7 @@ typedef struct site_app {
 } site_app;
 
 static int nsites;
+static int fail(const char *what);
 static h_nats **sites;
 static site_app *seen;
 static kvWatcher *watch;
@@ -64,26 +65,92 @@ static kvWatcher *watch;
  * runs: where the hub's memory goes (the heap profile's MemStats, and its file). */
 static int prof_port[HUB_NODES];
 
-static const char *prof_text(const h_nats *s, void *arg)
+/* The credentials of `outpost creds` for the hub and every site (the default, as a
+ * fleet runs), in this directory; NULL with BENCH_NOCREDS=1: no accounts, every link
+ * in the hub's global account. The bench itself watches the hub as a user of OUTPOST
+ * with no permissions ("bench"), added to hub.conf. */
+static const char *creds_dir;
+
+/* env OUTPOST_NATS_CREDS=<the role's file> for a command line, or "". */
+static const char *as(const char *rel)
 {
-	(void)arg;
-	for (int i = 0; i < HUB_NODES; i++)
+	return creds_dir ? h_str("env OUTPOST_NATS_CREDS=%s/%s ", creds_dir, rel) : "";
+}
+
+static const char *hub_text(const h_nats *s, void *arg)
+{
+	(void)s, (void)arg;
+	const char *prof = "";
+	for (int i = 0; getenv("BENCH_PROF") && i < HUB_NODES && !*prof; i++)
 		if (!prof_port[i]) {
 			prof_port[i] = h_free_port();
-			(void)s;
-			return h_str("prof_port: %d\n", prof_port[i]);
+			prof = h_str("prof_port: %d\n", prof_port[i]);
 		}
-	return "";
+	if (!creds_dir)
+		return prof;
+	char *t = h_read(h_str("%s/hub/hub.conf", creds_dir));
+	const char *users = "    jetstream: enabled\n    users: [\n";
+	char *at = t ? strstr(t, users) : NULL;
+	if (!at) {
+		free(t);
+		return NULL;
+	}
+	at += strlen(users);
+	const char *out = h_str("%s%.*s      { user: \"bench\", password: \"bench\" }\n%s", prof,
+		(int)(at - t), t, at);
+	free(t);
+	return out;
+}
+
+/* urls (nats://host:port, comma-separated) with the bench's user in each. */
+static const char *as_bench(const char *urls)
+{
+	const char *out = "";
+	for (const char *p = urls; *p;) {
+		size_t n = strcspn(p, ",");
+		const char *host = strstr(p, "://");
+		host = host && host < p + n ? host + 3 : p;
+		out = h_str("%s%snats://bench:bench@%.*s", out, *out ? "," : "",
+			(int)(n - (size_t)(host - p)), host);
+		p += n + (p[n] == ',');
+	}
+	return out;
+}
+
+static const char *site_text(const h_nats *s, void *arg)
+{
+	(void)arg;
+	return h_creds_site_conf(s, creds_dir, NULL);
+}
+
+/* outpost creds for nsites sites s000.. (one host each, h0); creds_dir. */
+static int make_creds(void)
+{
+	char *cmd = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&cmd, &len);
+	if (!f)
+		return -1;
+	creds_dir = h_path("creds");
+	fprintf(f, "%s creds --out %s --hub-leaf ", h_path("outpost"), creds_dir);
+	for (int i = 0; i < HUB_NODES; i++)
+		fprintf(f, "%snats-leaf://127.0.0.1:%d", i ? "," : "", H_CREDS_LEAF_PORT + i);
+	for (int i = 0; i < nsites; i++)
+		fprintf(f, " --site s%03d --host s%03d:h0", i, i);
+	fputs(" >/dev/null", f);
+	fclose(f);
+	int rc = h_run(NULL, "%s", cmd);
+	free(cmd);
+	return rc == 0 ? 0 : fail("outpost creds failed");
 }
 
 static int hub_start(hub *h)
 {
 	h->n = HUB_NODES;
-	if (getenv("BENCH_PROF")) {
-		h_nats_cfg c = {.text = prof_text};
-		return h_hub_cluster_start_cfg(HUB_NODES, h->node, &c) ? 0 : -1;
-	}
-	return h_hub_cluster_start(HUB_NODES, h->node) ? 0 : -1;
+	if (!getenv("BENCH_NOCREDS") && make_creds() < 0)
+		return -1;
+	h_nats_cfg c = {.text = hub_text};
+	return h_hub_cluster_start_cfg(HUB_NODES, h->node, &c) ? 0 : -1;
 }
 
 /* The heap profile's MemStats of each node, one line each; the profiles kept as files. */
@@ -293,7 +360,8 @@ static int start_sites(fleet *f, hub *h)
 	for (int i = 0; i < nsites; i++)
 		names[i] = h_str("s%03d", i);
 	long long t0 = h_now_ms();
-	bool ok = h_sites_start(h->node[0], names, nsites, sites);
+	h_nats_cfg c = {.text = site_text, .own_leafnodes = true};
+	bool ok = h_sites_start_cfg(h->node[0], names, nsites, sites, creds_dir ? &c : NULL);
 	free(names);
 	if (!ok)
 		return fail("the sites' servers did not start");
@@ -314,11 +382,15 @@ static int start_outpost(fleet *f)
 {
 	for (int i = 0; i < nsites; i++) {
 		const char *s = sites[i]->name;
-		if (h_spawn_sh(h_path("agent-%s.log", s), "%s agent --site %s --nats %s --state %s",
-			    f->bin, s, h_nats_url(sites[i]), h_path("agent-%s", s)) <= 0 ||
+		if (h_spawn_sh(h_path("agent-%s.log", s),
+			    "%s%s agent --site %s --nats %s --state %s",
+			    as(h_str("%s/agent.creds", s)), f->bin, s, h_nats_url(sites[i]),
+			    h_path("agent-%s", s)) <= 0 ||
 			h_spawn_sh(h_path("host%d.log", i),
-				"%s host --site %s --id h0 --nats %s --state %s --heartbeat 500ms",
-				f->bin, s, h_nats_url(sites[i]), h_path("host%d", i)) <= 0)
+				"%s%s host --site %s --id h0 --nats %s --state %s --heartbeat "
+				"500ms",
+				as(h_str("%s/host-h0.creds", s)), f->bin, s, h_nats_url(sites[i]),
+				h_path("host%d", i)) <= 0)
 			return -1;
 	}
 	return 0;
@@ -348,8 +420,8 @@ static int mirrors_only(fleet *f)
 	for (int i = 0; rc == 0 && i < nsites; i++) {
 		const char *s = sites[i]->name;
 		pids[i] = h_spawn_sh(h_path("agent-%s.log", s),
-			"%s agent --site %s --nats %s --state %s", f->bin, s, h_nats_url(sites[i]),
-			h_path("agent-%s", s));
+			"%s%s agent --site %s --nats %s --state %s", as(h_str("%s/agent.creds", s)),
+			f->bin, s, h_nats_url(sites[i]), h_path("agent-%s", s));
 		rc = pids[i] > 0 ? 0 : -1;
 	}
 	if (rc == 0 && !h_wait_until(all_applied, NULL, 120000 + nsites * 500))
@@ -372,14 +444,19 @@ static bool one_each(void *arg)
 		h_workloads(w->tag, w->suffix, NULL, 0) == nsites;
 }
 
+/* The RSS of a hub of HUB_NODES nodes with no accounts, no link (summed): what the
+ * sites' accounts cost is measured from it. */
+static long long rss_bare;
+
 static int run(fleet *f, hub *h)
 {
-	long long rss0 = hub_rss_kb(h);
+	long long rss0 = hub_rss_kb(h), base = creds_dir ? rss_bare : rss0;
 	hub_report(h, "alone");
 	if (start_sites(f, h) < 0)
 		return -1;
 	long long rss_links = hub_rss_kb(h);
 	hub_report(h, "leaf links only");
+	hub_prof("links");
 
 	f->key = h_keygen("ed25519");
 	f->repo = h_repo_new("fleet");
@@ -392,10 +469,13 @@ static int run(fleet *f, hub *h)
 	if (!fl_commit(f, f->key, "start"))
 		return fail("cannot commit");
 	f->sync_pid = h_spawn_sh(h_path("sync.log"),
-		"%s sync --repo %s --trust %s --state %s --nats %s --replicas %d --interval 1h",
-		f->bin, f->repo->path, f->trust, h_path("sync-state"), h_nats_urls(h->node[0]),
-		HUB_NODES);
-	if (f->sync_pid <= 0 || !(f->hub_nc = fl_connect(h_nats_urls(h->node[0]))) ||
+		"%s%s sync --repo %s --trust %s --state %s --nats %s --replicas %d --interval 1h",
+		as("hub/sync.creds"), f->bin, f->repo->path, f->trust, h_path("sync-state"),
+		h_nats_urls(h->node[0]), HUB_NODES);
+	const char *bench_url = h_nats_urls(h->node[0]);
+	if (creds_dir) /* the bench's own user at every node */
+		bench_url = as_bench(bench_url);
+	if (f->sync_pid <= 0 || !(f->hub_nc = fl_connect(bench_url)) ||
 		natsConnection_JetStream(&f->hub_js, f->hub_nc, NULL) != NATS_OK)
 		return fail("cannot start sync or connect to the hub");
 	json_t *first = fl_sync(f, 60000); /* sync's first pass published v1 */
@@ -410,6 +490,7 @@ static int run(fleet *f, hub *h)
 	long long rss_mirrors = hub_rss_kb(h);
 	printf("  hub RSS with every site's mirror (agents stopped): %.1f MB\n",
 		rss_mirrors / 1024.0);
+	hub_prof("mirrors");
 	long long t0 = h_now_ms();
 	if (start_outpost(f) < 0)
 		return fail("cannot start the agents and hosts");
@@ -473,16 +554,25 @@ static int run(fleet *f, hub *h)
 	}
 
 	long long rss_storm = hub_rss_kb(h);
-	double per = (double)(rss_full - rss0) / 1024.0 / nsites;
-	double floor_ = (double)(rss_links - rss0) / 1024.0 / nsites;
-	printf("  hub memory per site: leaf link %.2f MB, its mirror %+.2f MB, its agent running "
-	       "(reports) %+.2f MB, after %d pushes %+.2f MB\n",
-		floor_, (double)(rss_mirrors - rss_links) / 1024.0 / nsites,
+	/* Per site: everything the hub spends on it, from a hub with nothing configured for
+	 * any site (with credentials, its account is part of it); the floor is the same
+	 * with the sites' servers linked and nothing of outpost running. */
+	double per = (double)(rss_full - base) / 1024.0 / nsites;
+	double floor_ = (double)(rss_links - base) / 1024.0 / nsites;
+	printf("  hub memory per site: its account %.2f MB, its leaf link %+.2f MB, its mirror "
+	       "%+.2f MB, its agent running (reports) %+.2f MB, after %d pushes %+.2f MB\n",
+		(double)(rss0 - base) / 1024.0 / nsites,
+		(double)(rss_links - rss0) / 1024.0 / nsites,
+		(double)(rss_mirrors - rss_links) / 1024.0 / nsites,
 		(double)(rss_idle - rss_mirrors) / 1024.0 / nsites, PUSHES,
 		(double)(rss_full - rss_idle) / 1024.0 / nsites);
-	printf("  hub RSS: alone %.1f MB, with %d leaf links %.1f MB, with outpost %.1f MB, after "
-	       "the storm %.1f MB\n",
-		rss0 / 1024.0, nsites, rss_links / 1024.0, rss_full / 1024.0, rss_storm / 1024.0);
+	printf("  hub RSS: %s%.1f MB, alone %.1f MB, with %d leaf links %.1f MB, with outpost "
+	       "%.1f MB, after the storm %.1f MB\n",
+		creds_dir ? "configured for no site " : "", base / 1024.0, rss0 / 1024.0, nsites,
+		rss_links / 1024.0, rss_full / 1024.0, rss_storm / 1024.0);
+	printf("  credentials: %s\n",
+		creds_dir ? "outpost creds (an account per site at the hub)"
+			  : "none (BENCH_NOCREDS: every link in the hub's global account)");
 	printf("  the hub: %d nodes in one JetStream cluster (sync --replicas %d); RSS summed "
 	       "over them; leaf links uncompressed (the harness's link "
 	       "proxies need it: nats-server's default s2 costs the hub megabytes a link)\n",
@@ -517,6 +607,14 @@ int main(void)
 	       "500ms, one instance), %d pushes\n",
 		nsites, PUSHES);
 	hub h = {0};
+	if (!getenv("BENCH_NOCREDS")) { /* a hub with nothing configured, measured, stopped */
+		hub bare = {.n = HUB_NODES};
+		if (!h_hub_cluster_start(HUB_NODES, bare.node))
+			return 1;
+		rss_bare = hub_rss_kb(&bare);
+		for (int i = 0; i < HUB_NODES; i++)
+			h_nats_stop(bare.node[i], false);
+	}
 	int rc = hub_start(&h) == 0 ? run(&f, &h) : -1;
 	if (rc < 0)
 		fprintf(stderr, "bench_fleet: failed\n");

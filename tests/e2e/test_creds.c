@@ -348,18 +348,7 @@ static const char *hub_text(const h_nats *s, void *arg)
  * credentials to use (NULL: the server's own name). */
 static const char *site_text(const h_nats *s, void *arg)
 {
-	const char *site = arg ? arg : s->name;
-	char *t = h_read(cred(h_str("%s/site.conf", site)));
-	const char *from = "@127.0.0.1:7422\"";
-	char *at = t ? strstr(t, from) : NULL;
-	if (!at) {
-		free(t);
-		return NULL;
-	}
-	*at = '\0';
-	const char *out = h_str("%s@127.0.0.1:%d\"%s", t, s->leaf_port, at + strlen(from));
-	free(t);
-	return out;
+	return h_creds_site_conf(s, creds, arg);
 }
 
 /* ---- the command --------------------------------------------------------------------------------
@@ -1050,8 +1039,9 @@ static bool hub_consumer(const char *name, long long *delivered, bool *bound)
 }
 
 /* A compromised site server speaks the leaf protocol as it likes. What it sends lands
- * in the hub's SITES account, which reaches the hub's JetStream only through the
- * exports of OUTPOST: everything else goes nowhere (no responder, nothing stored). */
+ * in its site's account at the hub, which reaches the hub's JetStream only through the
+ * exports of OUTPOST, and of sync only its own site's report subject: everything else
+ * goes nowhere (no responder, nothing stored). */
 static void test_leaf_forbidden(void)
 {
 	const char *c = "plant-7/leaf.creds";
@@ -1077,8 +1067,12 @@ static void test_leaf_forbidden(void)
 		{"$JS.plant-9.API.STREAM.PURGE.KV_outpost", "purge plant-9's mirror (via the hub)"},
 		{"outpost.plant-9.host.h1.cmd", "command plant-9's host (via the hub)"},
 		{"outpost.hub.sync.now", "trigger a sync pass"},
+		{"outpost.hub.status.plant-9", "report as plant-9 (a well-formed report)"},
 	};
 	enum { N = sizeof subjects / sizeof *subjects };
+	/* what sync would take from plant-9's own link */
+	const char *report = "{\"v\":1,\"site\":\"plant-9\",\"put\":{\"site.plant-9.agent\":"
+			     "{\"forged\":\"" FORGED "\"}}}";
 	int fd = leaf_open(c);
 	T_REQUIRE(fd >= 0); /* the leaf credential links */
 	const char *body = "{\"forged\":\"" FORGED "\"}";
@@ -1086,9 +1080,11 @@ static void test_leaf_forbidden(void)
 	size_t len = 0;
 	FILE *f = open_memstream(&proto, &len);
 	fputs("LS+ _INBOX.agent.plant-7.evil.>\r\n", f);
-	for (int i = 0; i < N; i++)
+	for (int i = 0; i < N; i++) {
+		const char *b = strncmp(subjects[i][0], "outpost.hub.status.", 19) ? body : report;
 		fprintf(f, "LMSG %s _INBOX.agent.plant-7.evil.%d %zu\r\n%s\r\n", subjects[i][0], i,
-			strlen(body), body);
+			strlen(b), b);
+	}
 	/* the control: what a site needs is answered on the same link */
 	fprintf(f, "LMSG $JS.hub.API.STREAM.INFO.KV_outpost _INBOX.agent.plant-7.evil.%d 0\r\n\r\n",
 		N);
@@ -1115,7 +1111,7 @@ static void test_leaf_forbidden(void)
 				hub, "hub/status.creds", "outpost-status", "site.plant-9.agent") &&
 			same_sync && h9_quiet;
 		record("plant-7 leaf", subjects[i][1], ok && !got[i],
-			"hub: account SITES, not exported", unchanged);
+			"hub: account SITE_plant-7, not imported", unchanged);
 	}
 
 	/* A consumer on the desired state, which a site may create, set to deliver where it
@@ -1437,26 +1433,12 @@ static const char *live_hub_text(const h_nats *s, void *arg)
 	return t ? h_keep(t) : NULL;
 }
 
-/* plant-c's site.conf with each node's leaf URL (127.0.0.1:7422+i) pointed at the
- * site's link proxy to that node. */
+/* plant-c's site.conf with each node's leaf URL pointed at the site's link proxy to
+ * that node. */
 static const char *live_site_text(const h_nats *s, void *arg)
 {
 	(void)arg;
-	char *t = h_read(h_str("%s/plant-c/site.conf", live));
-	for (int i = 0; t && i < 3; i++) {
-		const char *from = h_str("@127.0.0.1:%d\"", 7422 + i);
-		char *at = strstr(t, from);
-		if (!at) {
-			free(t);
-			return NULL;
-		}
-		*at = '\0';
-		char *n = strdup(
-			h_str("%s@127.0.0.1:%d\"%s", t, s->leaf_ports[i], at + strlen(from)));
-		free(t);
-		t = n;
-	}
-	return t ? h_keep(t) : NULL;
+	return h_creds_site_conf(s, live, NULL);
 }
 
 static bool leaf_to(h_nats *site, const char *node)
@@ -1541,6 +1523,102 @@ static void test_creds_cluster_live(void)
 			h_q(nodes[1]->log), h_q(nodes[2]->log), h_q(site->log)) == 1);
 }
 
+/* ---- a mirror an older outpost made ------------------------------------------------------------
+ */
+
+/* plant-9's mirror as its agent's credential sees it: its deliver prefix ("" for none)
+ * and last sequence; false if it cannot be read. */
+static bool mirror_cfg(char *prefix, size_t len, uint64_t *last)
+{
+	natsConnection *nc = NULL;
+	jsCtx *js = NULL;
+	jsStreamInfo *si = NULL;
+	bool ok = connect_as(&nc, site9, "plant-9/agent.creds") == NATS_OK &&
+		natsConnection_JetStream(&js, nc, NULL) == NATS_OK &&
+		js_GetStreamInfo(&si, js, "KV_outpost", NULL, NULL) == NATS_OK && si->Config &&
+		si->Config->Mirror && si->Config->Mirror->External;
+	if (ok) {
+		const char *d = si->Config->Mirror->External->DeliverPrefix;
+		snprintf(prefix, len, "%s", d ? d : "");
+		*last = si->State.LastSeq;
+	}
+	jsStreamInfo_Destroy(si);
+	if (js)
+		jsCtx_Destroy(js);
+	conn_close(nc);
+	return ok;
+}
+
+struct level {
+	uint64_t hub;
+	char prefix[128];
+};
+
+static bool mirror_level(void *arg)
+{
+	struct level *l = arg;
+	uint64_t last = 0;
+	return mirror_cfg(l->prefix, sizeof l->prefix, &last) &&
+		!strcmp(l->prefix, "outpost-mirror.plant-9") && last >= l->hub;
+}
+
+static pid_t start_agent9(const char *extra)
+{
+	return h_spawn_sh(h_path("agent-plant-9.log"),
+		"env OUTPOST_NATS_CREDS=%s %s agent --site plant-9 --nats %s --state %s "
+		"--host-timeout 1s --resync 2s%s",
+		cred("plant-9/agent.creds"), bin, h_nats_url(site9), h_path("agent-plant-9"),
+		extra);
+}
+
+/* A site's mirror made before the sites had accounts of their own is delivered on
+ * $JS.M, which the hub's credentials no longer deliver: the agent says so once and
+ * what to do; --repair-mirror re-creates it on the site's prefix, and it is level
+ * with the hub again. */
+static void test_old_mirror_repaired(void)
+{
+	int running = h_workloads(tag, NULL, NULL, 0);
+	T_REQUIRE(h_proc_stop(agent_pid[1], false, 10000) == 0);
+	agent_pid[1] = 0;
+	natsConnection *nc = NULL;
+	jsCtx *js = NULL;
+	kvStore *kv = NULL;
+	T_REQUIRE(connect_as(&nc, site9, "plant-9/agent.creds") == NATS_OK &&
+		natsConnection_JetStream(&js, nc, NULL) == NATS_OK);
+	jsExternalStream ext = {.APIPrefix = "$JS.hub.API", .DeliverPrefix = ""};
+	jsStreamSource src = {.Name = "KV_outpost", .External = &ext};
+	kvConfig c;
+	kvConfig_Init(&c);
+	c.Bucket = "outpost";
+	c.History = 8;
+	c.Mirror = &src;
+	T_CHECK(js_DeleteStream(js, "KV_outpost", NULL, NULL) == NATS_OK &&
+		js_CreateKeyValue(&kv, js, &c) == NATS_OK);
+	if (kv)
+		kvStore_Destroy(kv);
+	jsCtx_Destroy(js);
+	conn_close(nc);
+	char prefix[128] = "?";
+	uint64_t last = 0;
+	T_CHECK(mirror_cfg(prefix, sizeof prefix, &last) && !strcmp(prefix, ""));
+	struct stat st;
+	long off = stat(h_path("agent-plant-9.log"), &st) == 0 ? (long)st.st_size : 0;
+	agent_pid[1] = start_agent9("");
+	T_CHECK(h_wait_output("made by an older outpost", WAIT_MS, "tail -c +%ld %s", off + 1,
+		h_q(h_path("agent-plant-9.log"))));
+	T_CHECK(h_wait_output("--repair-mirror", WAIT_MS,
+		"env OUTPOST_NATS_CREDS=%s %s status --nats %s 2>&1", cred("plant-9/status.creds"),
+		bin, h_nats_url(site9)));
+	T_REQUIRE(h_proc_stop(agent_pid[1], false, 10000) == 0);
+	agent_pid[1] = start_agent9(" --repair-mirror");
+	struct level l = {stream_snap(hub, "hub/sync.creds", "KV_outpost").last, ""};
+	T_CHECK_MSG(l.hub > 0 && h_wait_until(mirror_level, &l, WAIT_MS),
+		"plant-9's mirror, deliver prefix \"%s\", not level with the hub's %llu", l.prefix,
+		(unsigned long long)l.hub);
+	/* the site ran on through all this: the same workloads */
+	T_CHECK(h_wait_workloads(tag, NULL, running, WAIT_MS));
+}
+
 /* ---- secrets stay out of messages ------------------------------------------------------------ */
 
 static void test_no_secret_in_messages(void)
@@ -1604,6 +1682,7 @@ int main(void)
 		T_RUN(test_hook);
 		T_RUN(test_compromised_hub);
 		T_RUN(test_no_secret_in_messages);
+		T_RUN(test_old_mirror_repaired);
 		print_table();
 	}
 	T_RUN(test_creds_cluster_live);

@@ -100,7 +100,7 @@ static void test_logs_perms(void)
 	char *hub = op_creds_hub_conf(&c);
 	char *site = op_creds_site_conf(&c, "plant-7", "nats-leaf://hub.example:7422");
 	T_REQUIRE(hub && site);
-	char *sites = strstr(hub, "  SITES {");
+	char *sites = strstr(hub, "  \"SITE_plant-7\" {");
 	T_REQUIRE(sites);
 	T_CHECK(strstr(hub, "user: \"logs\"") < sites);
 	T_CHECK(has(user_block(hub, "logs"), "\"outpost-logs.*.*\""));
@@ -108,7 +108,8 @@ static void test_logs_perms(void)
 	T_CHECK(has(user_block(hub, "leaf.plant-7"), "\"outpost-logs.plant-7.*\""));
 	T_CHECK(!has(user_block(hub, "leaf.plant-7"), "outpost-logs.plant-9"));
 	T_CHECK(has(sites, "{ service: \"outpost-logs.plant-7.*\", accounts: [OUTPOST] }"));
-	T_CHECK(has(hub, "{ service: { account: SITES, subject: \"outpost-logs.plant-9.*\" } }"));
+	T_CHECK(has(hub,
+		"{ service: { account: \"SITE_plant-9\", subject: \"outpost-logs.plant-9.*\" } }"));
 	const char *no_hub[] = {"sync", "status", "hook"};
 	for (size_t i = 0; i < sizeof no_hub / sizeof *no_hub; i++)
 		T_CHECK_MSG(!has(user_block(hub, no_hub[i]), "outpost-logs"), "%s", no_hub[i]);
@@ -133,25 +134,39 @@ static void test_hub_conf(void)
 	deployment(&c);
 	char *t = op_creds_hub_conf(&c);
 	T_REQUIRE(t);
-	/* sync and the status reader in OUTPOST, the leaf users in SITES, nobody else */
-	char *sites = strstr(t, "  SITES {");
-	T_REQUIRE(sites);
+	/* sync and the status reader in OUTPOST, each leaf user in its site's account,
+	 * nobody else */
+	char *sites = strstr(t, "  \"SITE_plant-7\" {");
+	char *site9 = strstr(t, "  \"SITE_plant-9\" {");
+	T_REQUIRE(sites && site9 && sites < site9);
+	char s7[8192];
+	snprintf(s7, sizeof s7, "%.*s", (int)(site9 - sites), sites);
 	T_CHECK(has(t, "user: \"sync\", password: \"pw0\""));
 	T_CHECK(strstr(t, "user: \"sync\"") < sites && strstr(t, "user: \"status\"") < sites);
-	T_CHECK(has(sites, "user: \"leaf.plant-7\"") && has(sites, "user: \"leaf.plant-9\""));
+	T_CHECK(has(s7, "user: \"leaf.plant-7\"") && has(site9, "user: \"leaf.plant-9\""));
+	T_CHECK(!has(s7, "plant-9") && !has(site9, "plant-7"));
 	T_CHECK(!has(t, "user: \"agent.") && !has(t, "user: \"host."));
-	T_CHECK(has(sites, "allowed_connection_types: [\"LEAFNODE\"]"));
+	T_CHECK(has(s7, "allowed_connection_types: [\"LEAFNODE\"]"));
 	T_CHECK(!has(sites, "jetstream: enabled"));
 	/* sync writes the desired state; a leaf may not, and its account does not import it */
 	T_CHECK(has(t, "\"$KV.outpost.>\""));
 	T_CHECK(!has(sites, "$KV.outpost"));
 	T_CHECK(!has(t, "\">\"]")); /* no allow-all */
-	/* one report subject per site, each site's leaf gets only its own; the hub reads
+	/* one report subject per site, exported to that site's account alone; the hub reads
 	 * nothing of a site's JetStream */
-	T_CHECK(has(t, "\"outpost.hub.status.plant-7\""));
-	T_CHECK(has(t, "\"outpost.hub.status.plant-9\""));
+	T_CHECK(has(
+		t, "{ service: \"outpost.hub.status.plant-7\", accounts: [\"SITE_plant-7\"] }"));
+	T_CHECK(has(
+		t, "{ service: \"outpost.hub.status.plant-9\", accounts: [\"SITE_plant-9\"] }"));
 	T_CHECK(!has(t, "KV_outpost-status.>\"") && !has(t, "$JS.S.>"));
-	T_CHECK(has(t, "\"_INBOX.agent.plant-7.>\""));
+	/* deliveries per site: the mirror's, the agent's inbox, the store's sources */
+	T_CHECK(has(t, "{ stream: \"outpost-mirror.plant-7.>\", accounts: [\"SITE_plant-7\"] }"));
+	T_CHECK(has(t, "{ stream: \"_INBOX.agent.plant-9.>\", accounts: [\"SITE_plant-9\"] }"));
+	T_CHECK(!has(t, "$JS.M.>") && !has(t, "\"_INBOX.agent.>\""));
+	T_CHECK(has(t,
+		"{ service: \"$JS.API.DIRECT.GET.KV_outpost\", accounts: "
+		"[\"SITE_plant-7\", \"SITE_plant-9\"] }"));
+	T_CHECK(has(s7, "{ stream: { account: OUTPOST, subject: \"outpost-mirror.plant-7.>\" } }"));
 	/* the hook: one request to sync, and its inbox */
 	char *hook = strstr(t, "user: \"hook\"");
 	T_REQUIRE(hook && hook < sites);
@@ -204,7 +219,7 @@ static void test_artifact_perms(void)
 	char *hub = op_creds_hub_conf(&c);
 	char *site = op_creds_site_conf(&c, "plant-7", "nats-leaf://hub.example:7422");
 	T_REQUIRE(hub && site);
-	char *sites = strstr(hub, "  SITES {");
+	char *sites = strstr(hub, "  \"SITE_plant-7\" {");
 	T_REQUIRE(sites);
 	T_CHECK(strstr(hub, "user: \"ci\"") < sites);
 	char ci[2048];
@@ -227,7 +242,8 @@ static void test_artifact_perms(void)
 	T_CHECK(has(leaf7, "\"$JS.hub.API.CONSUMER.CREATE.OBJ_outpost-artifacts.>\""));
 	T_CHECK(has(leaf7, "\"$JS.FC.OBJ_outpost-artifacts.>\""));
 	T_CHECK(!has(leaf7, "outpost-artifacts.plant-9") && !has(leaf7, "$O."));
-	T_CHECK(has(hub, "{ stream: \"outpost-artifacts.>\", accounts: [SITES] }"));
+	T_CHECK(has(
+		hub, "{ stream: \"outpost-artifacts.plant-7.>\", accounts: [\"SITE_plant-7\"] }"));
 	T_CHECK(has(sites,
 		"{ service: { account: OUTPOST, subject: "
 		"\"$JS.API.CONSUMER.CREATE.OBJ_outpost-artifacts.>\" } }"));

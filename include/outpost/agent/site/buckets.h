@@ -18,10 +18,12 @@ typedef struct op_mirror_info {
 	uint64_t last_seq; /* the local stream's last sequence */
 } op_mirror_info;
 
-/* Opens (creating as needed) both buckets. *warning gets a note for status when the
- * existing mirror has another origin (and repair is false). */
-int op_site_buckets(op_bus *b, bool repair, kvStore **desired, kvStore **status, char *warning,
-	size_t wlen, op_err *e);
+/* Opens (creating as needed) both buckets of site. The mirror is delivered on
+ * OP_CREDS_MIRROR_DELIVER.<site> (only the site's account at the hub imports it).
+ * *warning gets a note for status when the existing mirror has another origin or an
+ * older outpost's deliveries (and repair is false: repair re-creates it). */
+int op_site_buckets(op_bus *b, const char *site, bool repair, kvStore **desired, kvStore **status,
+	char *warning, size_t wlen, op_err *e);
 int op_site_mirror_info(op_bus *b, op_mirror_info *mi, op_err *e);
 
 /* The hub's side, read across the leaf link (never written: see DESIGN.md). A context
