@@ -123,25 +123,37 @@ static const char *site_text(const h_nats *s, void *arg)
 	return h_creds_site_conf(s, creds_dir, NULL);
 }
 
-/* outpost creds for nsites sites s000.. (one host each, h0); creds_dir. */
+/* outpost creds for nsites sites s000.. (one host each, h0), CREDS_CHUNK sites a run
+ * (the command takes 256 changes at once: --out, then --update); creds_dir. */
+#define CREDS_CHUNK 100
+
 static int make_creds(void)
 {
-	char *cmd = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&cmd, &len);
-	if (!f)
-		return -1;
 	creds_dir = h_path("creds");
-	fprintf(f, "%s creds --out %s --hub-leaf ", h_path("outpost"), creds_dir);
-	for (int i = 0; i < HUB_NODES; i++)
-		fprintf(f, "%snats-leaf://127.0.0.1:%d", i ? "," : "", H_CREDS_LEAF_PORT + i);
-	for (int i = 0; i < nsites; i++)
-		fprintf(f, " --site s%03d --host s%03d:h0", i, i);
-	fputs(" >/dev/null", f);
-	fclose(f);
-	int rc = h_run(NULL, "%s", cmd);
-	free(cmd);
-	return rc == 0 ? 0 : fail("outpost creds failed");
+	for (int from = 0; from < nsites; from += CREDS_CHUNK) {
+		char *cmd = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&cmd, &len);
+		if (!f)
+			return -1;
+		if (from == 0) {
+			fprintf(f, "%s creds --out %s --hub-leaf ", h_path("outpost"), creds_dir);
+			for (int i = 0; i < HUB_NODES; i++)
+				fprintf(f, "%snats-leaf://127.0.0.1:%d", i ? "," : "",
+					H_CREDS_LEAF_PORT + i);
+		} else {
+			fprintf(f, "%s creds --update %s", h_path("outpost"), creds_dir);
+		}
+		for (int i = from; i < nsites && i < from + CREDS_CHUNK; i++)
+			fprintf(f, " --site s%03d --host s%03d:h0", i, i);
+		fputs(" >/dev/null", f);
+		fclose(f);
+		int rc = h_run(NULL, "%s", cmd);
+		free(cmd);
+		if (rc != 0)
+			return fail("outpost creds failed");
+	}
+	return 0;
 }
 
 static int hub_start(hub *h)
