@@ -236,9 +236,13 @@ static void test_process_limit(void)
 	op_hb_inst in;
 	T_REQUIRE(hx_wait_state(&h, roomy, OP_INST_EXITED, &in));
 	T_EQ_INT(in.exit_code, 0);
+	T_EQ_STR(in.error, "");
 	T_CHECK(strstr(hx_output(&h, roomy), "forked all"));
 	T_REQUIRE(hx_wait_state(&h, tight, OP_INST_EXITED, &in));
 	T_CHECK(in.exit_code != 0);
+	/* Ended for good under rlimits: the kernel does not say a limit did it, so the
+	 * status names the limits it ran under beside the code. */
+	T_EQ_STR(in.error, h_str("exited with code %d (under limits: processes 4)", in.exit_code));
 	const char *out = hx_output(&h, tight);
 	T_CHECK_MSG(strstr(out, "fork") && !strstr(out, "forked all"), "%s", out);
 	T_CHECK(kill(h.pid, 0) == 0);
