@@ -662,7 +662,14 @@ static int load(shim *s, const char *id, op_err *e)
 	s->st.state = waiting ? OP_INST_FAILED : OP_INST_STARTING;
 	s->st.shim_pid = (int)getpid();
 	op_proc_start_time(s->st.shim_pid, &s->st.shim_start);
-	save(s);
+	/* Starting: who supervises, for the host, at once. Not fsync'd (half a millisecond
+	 * of every start, before the workload's exec): the durable record is the running
+	 * or failed one that follows; a crash before it leaves the shim's pid of a boot
+	 * that is over, which the next host treats as lost anyway. A failed instance
+	 * waiting keeps its record durable. */
+	op_err se = {0};
+	if (op_shim_state_write(s->state_dir, &s->st, waiting, &se) != 0)
+		op_log_error("cannot write state", "id=%s error=\"%s\"", s->st.id, se.msg);
 	if (op_inst_path(path, sizeof path, s->state_dir, id, "spec.json") != 0)
 		return op_err_set(e, OP_EINVAL, "path too long");
 	int rc = op_read_file(path, OP_CMD_MAX_BYTES, &buf, &len, e);
