@@ -2,6 +2,7 @@
 #include "outpost/agent/base/util.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -159,7 +160,7 @@ int op_mkdirs(const char *path, unsigned mode, op_err *e)
 	return 0;
 }
 
-int op_write_atomic(const char *path, const void *buf, size_t len, op_err *e)
+static int write_atomic(const char *path, const void *buf, size_t len, bool sync, op_err *e)
 {
 	char tmp[4096], dir[4096];
 	int w = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
@@ -183,7 +184,7 @@ int op_write_atomic(const char *path, const void *buf, size_t len, op_err *e)
 		p += n;
 		left -= (size_t)n;
 	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
+	if ((sync && fsync(fd) != 0) || close(fd) != 0) {
 		unlink(tmp);
 		return op_err_set(e, OP_EIO, "fsync %s: %s", tmp, strerror(errno));
 	}
@@ -192,6 +193,8 @@ int op_write_atomic(const char *path, const void *buf, size_t len, op_err *e)
 		unlink(tmp);
 		return op_err_set(e, OP_EIO, "rename %s: %s", path, strerror(err));
 	}
+	if (!sync)
+		return 0;
 	snprintf(dir, sizeof dir, "%s", path);
 	int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
@@ -199,6 +202,16 @@ int op_write_atomic(const char *path, const void *buf, size_t len, op_err *e)
 		close(dfd);
 	}
 	return 0;
+}
+
+int op_write_atomic(const char *path, const void *buf, size_t len, op_err *e)
+{
+	return write_atomic(path, buf, len, true, e);
+}
+
+int op_write_atomic_nosync(const char *path, const void *buf, size_t len, op_err *e)
+{
+	return write_atomic(path, buf, len, false, e);
 }
 
 int op_read_file(const char *path, size_t max, char **buf, size_t *len, op_err *e)

@@ -19,8 +19,20 @@
 #include <unistd.h>
 
 #include "outpost/agent/base/util.h"
+#include "outpost/agent/host/cgroup.h"
 
-enum step { ST_OOM = 1, ST_DATA, ST_NOFILE, ST_NPROC, ST_GROUPS, ST_GID, ST_UID, ST_NNP, ST_CPU };
+enum step {
+	ST_OOM = 1,
+	ST_DATA,
+	ST_NOFILE,
+	ST_NPROC,
+	ST_GROUPS,
+	ST_GID,
+	ST_UID,
+	ST_NNP,
+	ST_CPU,
+	ST_CGROUP
+};
 
 const char *op_fence_step_name(int step)
 {
@@ -34,6 +46,7 @@ const char *op_fence_step_name(int step)
 	case ST_UID: return "setuid";
 	case ST_NNP: return "no_new_privileges";
 	case ST_CPU: return "limits.cpu_time: setrlimit RLIMIT_CPU";
+	case ST_CGROUP: return "limits: joining the instance's cgroup (cgroup.procs)";
 	default: return "fence";
 	}
 }
@@ -116,13 +129,15 @@ int op_fence_find_group(const char *group, const char *name, gid_t *gid)
 }
 
 int op_fence_plan_make(const op_fence *f, const char *default_user, const char *passwd,
-	const char *group, uid_t self_uid, gid_t self_gid, op_fence_plan *p, op_err *e)
+	const char *group, uid_t self_uid, gid_t self_gid, unsigned cgroup, op_fence_plan *p,
+	op_err *e)
 {
 	memset(p, 0, sizeof *p);
+	p->cgroup_fd = -1;
 	p->umask = (mode_t)(f->has_umask ? f->umask : OP_UMASK_DEFAULT);
-	p->memory = f->memory;
+	p->memory = cgroup & OP_FENCE_CG_MEMORY ? 0 : f->memory;
 	p->open_files = f->open_files;
-	p->processes = f->processes;
+	p->processes = cgroup & OP_FENCE_CG_PROCESSES ? 0 : f->processes;
 	p->cpu_s = f->cpu_time_ms / 1000;
 	p->oom_adj = OP_OOM_WORKLOAD;
 	const char *user = f->user ? f->user : default_user;
@@ -164,7 +179,7 @@ int op_fence_plan_make(const op_fence *f, const char *default_user, const char *
 		return op_err_set(e, OP_EINVAL,
 			"%s: cannot run as %s: outpost runs as uid %u, not root", field_name,
 			p->who, (unsigned)self_uid);
-	if (p->processes && uid == 0)
+	if (p->processes && uid == 0) /* (a cgroup's pids.max holds root too) */
 		return op_err_set(e, OP_EINVAL,
 			"limits.processes: the kernel does not hold root to RLIMIT_NPROC; run the "
 			"component as another user (user:)");
@@ -179,6 +194,9 @@ static int limit(int res, rlim_t v)
 
 int op_fence_apply(const op_fence_plan *p)
 {
+	/* First, while the ids are still the shim's, who owns the delegated tree. */
+	if (p->cgroup_fd >= 0 && op_cgroup_join(p->cgroup_fd) != 0)
+		return ST_CGROUP;
 	char adj[16];
 	int len = snprintf(adj, sizeof adj, "%d\n", p->oom_adj);
 	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
@@ -227,10 +245,15 @@ static void size_text(int64_t v, char out[32])
 	snprintf(out, 32, "%lld", (long long)v);
 }
 
-void op_fence_exit_hint(const op_fence *f, int code, char *out, size_t n)
+void op_fence_exit_hint(const op_fence *f, int code, bool oom_killed, char *out, size_t n)
 {
 	char d[32];
 	out[0] = '\0';
+	if (oom_killed && f->memory) {
+		size_text(f->memory, d);
+		snprintf(out, n, "exceeded memory limit %s", d);
+		return;
+	}
 	if (f->cpu_time_ms && (code == 128 + SIGXCPU || code == 128 + SIGKILL)) {
 		op_format_duration_ms(f->cpu_time_ms, d);
 		snprintf(out, n, "limits.cpu_time %s reached (SIG%s)", d,
@@ -275,15 +298,6 @@ int op_fence_oom_self(int adj, op_err *e)
 	return 0;
 }
 
-static bool has_word(const char *text, const char *word)
-{
-	size_t n = strlen(word);
-	for (const char *p = text; (p = strstr(p, word)) != NULL; p += n)
-		if ((p == text || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\n' || !p[n]))
-			return true;
-	return false;
-}
-
 static bool read_small(const char *path, char *buf, size_t n)
 {
 	FILE *f = fopen(path, "re");
@@ -316,8 +330,8 @@ const char *op_fence_cgroup_detect(const char *cgroup_root, const char *self_cgr
 	if (w < 0 || (size_t)w >= sizeof dir)
 		return "v2-undelegated";
 	snprintf(path, sizeof path, "%s/cgroup.controllers", dir);
-	if (!read_small(path, buf, sizeof buf) || !has_word(buf, "memory") ||
-		!has_word(buf, "pids") || access(dir, W_OK) != 0)
+	if (!read_small(path, buf, sizeof buf) || !op_cgroup_has_controller(buf, "memory") ||
+		!op_cgroup_has_controller(buf, "pids") || access(dir, W_OK) != 0)
 		return "v2-undelegated";
 	snprintf(path, sizeof path, "%s/cgroup.subtree_control", dir);
 	return access(path, W_OK) == 0 ? "v2" : "v2-undelegated";

@@ -138,10 +138,9 @@ static bool inst_file_exists(op_host *h, const char *id, const char *file)
  * nats.c's threads. Returns the shim's pid, or -1. */
 static int spawn_shim(op_host *h, const char *id, int secfd)
 {
-	char *argv[24] = {"outpost", "shim", "--state", (char *)h->cfg.state, "--id", (char *)id,
+	char *argv[26] = {"outpost", "shim", "--state", (char *)h->cfg.state, "--id", (char *)id,
 		"--grace-ms", h->grace, "--log-max", h->log_max, "--log-keep", h->log_keep,
-		"--max-backoff-ms", h->backoff, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-		NULL};
+		"--max-backoff-ms", h->backoff, NULL};
 	size_t k = 14;
 	if (secfd >= 0) { /* the values, as fd 3 (secrets_int.h) */
 		argv[k++] = "--secrets-fd";
@@ -158,6 +157,10 @@ static int spawn_shim(op_host *h, const char *id, int secfd)
 	if (h->cfg.nats) {
 		argv[k++] = "--nats";
 		argv[k++] = (char *)h->cfg.nats;
+	}
+	if (h->cfg.cgroup_base) {
+		argv[k++] = "--cgroup";
+		argv[k++] = (char *)h->cfg.cgroup_base;
 	}
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) != 0)

@@ -16,6 +16,7 @@
 
 #include "outpost/agent/bus/bus.h"
 #include "outpost/agent/base/cli.h"
+#include "outpost/agent/host/cgroup.h"
 #include "outpost/agent/host/fence.h"
 #include "outpost/agent/host/host.h"
 #include "outpost/agent/host/wasm.h"
@@ -50,6 +51,11 @@ static void usage(FILE *f)
 		"  --wasm-runtime PATH the WebAssembly runtime that runs components of type\n"
 		"                      wasm (default " OP_WASM_RUNTIME_DEFAULT "); a box without\n"
 		"                      it says wasm: none and is given none\n"
+		"  --cgroup-root DIR   where the cgroup v2 tree is mounted (default\n"
+		"                      " OP_CGROUP_ROOT "; another for tests only). Where the\n"
+		"                      host's own cgroup has memory and pids delegated, an\n"
+		"                      instance with limits.memory or limits.processes gets a\n"
+		"                      cgroup of its own (limits=cgroup); else rlimits\n"
 		"  --max-backoff DUR   a failed instance (crash loop, artifact refused, command\n"
 		"                      that cannot start) is tried again after 10s, doubling up\n"
 		"                      to this (default 5m); outpost restart tries it at once\n"
@@ -75,6 +81,7 @@ typedef struct run {
 	int64_t every_ms;
 	char boot[OP_BOOT_MAX + 1];
 	const char *cgroup; /* op_fence_cgroup_detect, for the heartbeat */
+	const char *limits; /* "cgroup" when the tree is prepared (cgroup.h), else "rlimit" */
 	char wasm[OP_WASM_VERSION_MAX + 1]; /* the runtime's version, or "none" */
 	uint64_t seq;
 	op_host *host;
@@ -136,7 +143,7 @@ static int default_user_check(const char *user)
 		passwd = NULL;
 	if (op_read_file("/etc/group", 1 << 22, &group, &len, NULL) != 0)
 		group = NULL;
-	int rc = op_fence_plan_make(&f, user, passwd, group, getuid(), getgid(), &p, &e);
+	int rc = op_fence_plan_make(&f, user, passwd, group, getuid(), getgid(), 0, &p, &e);
 	free(passwd);
 	free(group);
 	if (rc != 0)
@@ -161,7 +168,7 @@ static void heartbeat(run *r)
 	snprintf(hb.host, sizeof hb.host, "%s", r->id);
 	snprintf(hb.site, sizeof hb.site, "%s", r->site);
 	snprintf(hb.boot, sizeof hb.boot, "%s", r->boot);
-	snprintf(hb.limits, sizeof hb.limits, "rlimit");
+	snprintf(hb.limits, sizeof hb.limits, "%s", r->limits);
 	snprintf(hb.cgroup, sizeof hb.cgroup, "%s", r->cgroup);
 	snprintf(hb.wasm, sizeof hb.wasm, "%s", r->wasm);
 	op_err e = {0};
@@ -297,9 +304,12 @@ int op_cmd_host(int argc, char **argv)
 		{"stop-grace", required_argument, NULL, 'g'},
 		{"max-backoff", required_argument, NULL, 'x'},
 		{"default-user", required_argument, NULL, 'u'},
-		{"wasm-runtime", required_argument, NULL, 'W'}, {"help", no_argument, NULL, 'h'},
+		{"wasm-runtime", required_argument, NULL, 'W'},
+		{"cgroup-root", required_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'},
 		{0}};
-	run r = {.nats = OP_DEFAULT_NATS, .every_ms = 2000};
+	run r = {.nats = OP_DEFAULT_NATS, .every_ms = 2000, .limits = "rlimit"};
+	const char *cgroup_root = OP_CGROUP_ROOT;
+	char cgroup_base[4096];
 	op_host_cfg cfg = {.state = OP_HOST_STATE_DEFAULT,
 		.grace_ms = OP_STOP_GRACE_DEFAULT_MS,
 		.log_max = OP_LOG_MAX_DEFAULT,
@@ -315,6 +325,7 @@ int op_cmd_host(int argc, char **argv)
 		case 'd': cfg.state = optarg; break;
 		case 'u': cfg.default_user = optarg; break;
 		case 'W': cfg.wasm_runtime = optarg; break;
+		case 'C': cgroup_root = optarg; break;
 		case 'l':
 			if (label_flag(&r.labels, optarg) != 0)
 				goto out;
@@ -387,7 +398,18 @@ int op_cmd_host(int argc, char **argv)
 	size_t cglen;
 	if (op_read_file("/proc/self/cgroup", 65536, &self_cg, &cglen, NULL) != 0)
 		self_cg = NULL;
-	r.cgroup = op_fence_cgroup_detect("/sys/fs/cgroup", self_cg);
+	r.cgroup = op_fence_cgroup_detect(cgroup_root, self_cg);
+	/* On a unified tree, the host's own cgroup may be delegated (or it may sit in the
+	 * leaf an earlier start made): then limits are the instances' cgroups. */
+	op_err cge = {0};
+	bool unified = !strncmp(r.cgroup, "v2", 2);
+	if (unified &&
+		op_cgroup_host_prepare(cgroup_root, self_cg, (int)getpid(), cgroup_base,
+			sizeof cgroup_base, &cge) == 0) {
+		r.cgroup = "v2";
+		r.limits = "cgroup";
+		cfg.cgroup_base = cgroup_base;
+	}
 	free(self_cg);
 	op_wasm_version(cfg.wasm_runtime ? cfg.wasm_runtime : OP_WASM_RUNTIME_DEFAULT, r.wasm);
 
@@ -415,9 +437,16 @@ int op_cmd_host(int argc, char **argv)
 	}
 	char nats[512];
 	op_bus_url_redact(r.nats, nats, sizeof nats);
+	if (cfg.cgroup_base)
+		op_log_info("cgroup limits in force",
+			"cgroup=%s host=%s/" OP_CGROUP_HOST_LEAF " controllers=\"memory pids\"",
+			cfg.cgroup_base, cfg.cgroup_base);
+	else if (unified)
+		op_log_warn(
+			"cgroup limits not in force: limits are rlimits", "error=\"%s\"", cge.msg);
 	op_log_info("host started",
-		"site=%s id=%s boot=%s arch=%s state=%s nats=%s limits=rlimit cgroup=%s wasm=%s",
-		r.site, r.id, r.boot, op_arch_self(), cfg.state, nats, r.cgroup, r.wasm);
+		"site=%s id=%s boot=%s arch=%s state=%s nats=%s limits=%s cgroup=%s wasm=%s",
+		r.site, r.id, r.boot, op_arch_self(), cfg.state, nats, r.limits, r.cgroup, r.wasm);
 	rc = serve(&r);
 	op_log_info("host stopping", "id=%s instances=%s", r.id, "left running");
 out:

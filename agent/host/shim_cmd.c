@@ -33,6 +33,7 @@
 #include "outpost/agent/base/cli.h"
 #include "secrets_int.h"
 #include "shim_int.h"
+#include "outpost/agent/host/cgroup.h"
 #include "outpost/agent/host/fence.h"
 #include "outpost/agent/host/health.h"
 #include "outpost/agent/host/host.h"
@@ -52,6 +53,7 @@ typedef struct shim {
 	const char *nats; /* --nats: the site's server, for artifacts (NULL: none) */
 	const char *default_user; /* --default-user: for a component naming none (NULL: ours) */
 	const char *wasm_runtime; /* --wasm-runtime: runs components of type wasm */
+	const char *cgroup_base; /* --cgroup: the host's prepared cgroup v2 base, NULL none */
 	const char *exec_path; /* the command, or for wasm the runtime */
 	bool argv_owned; /* wasm: argv's strings are ours (op_wasm_argv) */
 	int64_t grace_ms;
@@ -74,6 +76,8 @@ typedef struct shim {
 	op_health_fsm health;
 	op_probe_run probe;
 	op_fence_plan fence; /* the current run's, for its exec probes too */
+	op_cgroup_plan cgp; /* the instance's cgroup limits (cgp.use: it has a cgroup) */
+	op_cgroup_inst cg; /* the current run's cgroup, when cgp.use */
 	int64_t probe_at; /* when the next probe begins, 0 none */
 	bool sick; /* unhealthy: being stopped to be restarted */
 } shim;
@@ -286,7 +290,8 @@ static void child_fail(int fd, int stage, int step)
 	_exit(127);
 }
 
-/* The fence of this run, from the box's users as they are now. */
+/* The fence of this run, from the box's users as they are now; the limits the
+ * instance's cgroup holds (s->cgp) are left out of its rlimits. */
 static int plan_fence(shim *s, op_fence_plan *p, char *why, size_t n)
 {
 	char *passwd = NULL, *group = NULL;
@@ -297,8 +302,10 @@ static int plan_fence(shim *s, op_fence_plan *p, char *why, size_t n)
 		passwd = NULL;
 	if (op_read_file("/etc/group", 1 << 22, &group, &len, NULL) != 0)
 		group = NULL;
+	unsigned cg = (s->cgp.memory ? OP_FENCE_CG_MEMORY : 0) |
+		(s->cgp.processes ? OP_FENCE_CG_PROCESSES : 0);
 	rc = op_fence_plan_make(
-		&s->comp->fence, s->default_user, passwd, group, getuid(), getgid(), p, &e);
+		&s->comp->fence, s->default_user, passwd, group, getuid(), getgid(), cg, p, &e);
 	if (rc != 0)
 		snprintf(why, n, "fence: %.400s", e.msg);
 	/* A module's memory is held by the runtime's page limit (op_wasm_argv), not by
@@ -315,6 +322,20 @@ static int plan_fence(shim *s, op_fence_plan *p, char *why, size_t n)
 	return rc;
 }
 
+/* The run's workload is gone: what is left in its cgroup goes, and the cgroup with it.
+ * True when the kernel's OOM killer acted there. */
+static bool cgroup_end(shim *s)
+{
+	if (!s->cgp.use || s->cg.procs_fd < 0)
+		return false;
+	s->fence.cgroup_fd = -1;
+	bool oom = op_cgroup_inst_end(&s->cg);
+	if (op_cgroup_inst_remove(&s->cg, 1000) != 0)
+		op_log_warn("cannot remove the instance's cgroup", "id=%s cgroup=%s error=\"%s\"",
+			s->st.id, s->cg.dir, strerror(errno));
+	return oom;
+}
+
 /* Starts the workload; on an error that a restart would not cure, ends the instance. */
 static void run(shim *s)
 {
@@ -327,9 +348,18 @@ static void run(shim *s)
 		fail(s, why, false);
 		return;
 	}
+	if (s->cgp.use) { /* a limit that cannot be applied fails the start */
+		op_err e = {0};
+		if (op_cgroup_inst_make(s->cgroup_base, s->st.id, &s->cgp, &s->cg, &e) != 0) {
+			fail(s, e.msg, false);
+			return;
+		}
+		fence.cgroup_fd = s->cg.procs_fd;
+	}
 	int ep[2];
 	if (pipe2(ep, O_CLOEXEC) != 0) {
 		snprintf(why, sizeof why, "pipe: %s", strerror(errno));
+		cgroup_end(s);
 		fail(s, why, false);
 		return;
 	}
@@ -351,6 +381,7 @@ static void run(shim *s)
 	if (pid < 0) {
 		close(ep[0]);
 		snprintf(why, sizeof why, "fork: %s", strerror(errno));
+		cgroup_end(s);
 		fail(s, why, false);
 		return;
 	}
@@ -363,6 +394,7 @@ static void run(shim *s)
 	if (r == (ssize_t)sizeof f) {
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
+		cgroup_end(s);
 		if (f.stage == 3)
 			snprintf(why, sizeof why, "fence: %s (%s): %s", op_fence_step_name(f.step),
 				fence.who, strerror(f.err));
@@ -412,6 +444,9 @@ static void on_exit_of_workload(shim *s)
 	int code = exit_code(status);
 	int64_t ran = op_now_ms() - s->started_ms;
 	health_stop(s);
+	bool oom = cgroup_end(s);
+	char hint[160];
+	op_fence_exit_hint(&s->comp->fence, code, oom, hint, sizeof hint);
 	/* Stopped for being unhealthy: a failure, whatever it exited with. */
 	int judged = s->sick && code == 0 ? 1 : code;
 	s->sick = false;
@@ -432,8 +467,8 @@ static void on_exit_of_workload(shim *s)
 	case OP_NEXT_RESTART:
 		s->st.restarts++;
 		op_log_info("instance exited",
-			"id=%s code=%d ran_ms=%lld action=restart delay_ms=%lld", s->st.id, code,
-			(long long)ran, (long long)d.delay_ms);
+			"id=%s code=%d ran_ms=%lld action=restart delay_ms=%lld oom_killed=%d",
+			s->st.id, code, (long long)ran, (long long)d.delay_ms, oom);
 		/* The loop starts it (not here: on_signals reaps any child of ours after
 		 * this). At once, the new run's state is the next one written. */
 		s->restart_at = op_now_ms() + d.delay_ms;
@@ -442,14 +477,18 @@ static void on_exit_of_workload(shim *s)
 		s->st.state = OP_INST_BACKOFF;
 		save(s);
 		break;
-	case OP_NEXT_EXITED:
-		op_log_info("instance exited", "id=%s code=%d ran_ms=%lld action=none policy=%s",
-			s->st.id, code, (long long)ran, op_restart_name(s->comp->restart));
-		finish(s, OP_INST_EXITED, NULL);
+	case OP_NEXT_EXITED: {
+		/* Ended for good by what may be a limit: the limit is named beside the code. */
+		char why[256];
+		snprintf(why, sizeof why, "exited with code %d (%s)", code, hint);
+		op_log_info("instance exited",
+			"id=%s code=%d ran_ms=%lld action=none policy=%s oom_killed=%d", s->st.id,
+			code, (long long)ran, op_restart_name(s->comp->restart), oom);
+		finish(s, OP_INST_EXITED, judged != 0 && hint[0] ? why : NULL);
 		break;
+	}
 	case OP_NEXT_FAILED: {
-		char why[256], hint[160];
-		op_fence_exit_hint(&s->comp->fence, code, hint, sizeof hint);
+		char why[256];
 		snprintf(why, sizeof why,
 			"crash loop: exited %d times in a row within %lld s "
 			"of starting, last code %d%s%s%s",
@@ -623,7 +662,14 @@ static int load(shim *s, const char *id, op_err *e)
 	s->st.state = waiting ? OP_INST_FAILED : OP_INST_STARTING;
 	s->st.shim_pid = (int)getpid();
 	op_proc_start_time(s->st.shim_pid, &s->st.shim_start);
-	save(s);
+	/* Starting: who supervises, for the host, at once. Not fsync'd (half a millisecond
+	 * of every start, before the workload's exec): the durable record is the running
+	 * or failed one that follows; a crash before it leaves the shim's pid of a boot
+	 * that is over, which the next host treats as lost anyway. A failed instance
+	 * waiting keeps its record durable. */
+	op_err se = {0};
+	if (op_shim_state_write(s->state_dir, &s->st, waiting, &se) != 0)
+		op_log_error("cannot write state", "id=%s error=\"%s\"", s->st.id, se.msg);
 	if (op_inst_path(path, sizeof path, s->state_dir, id, "spec.json") != 0)
 		return op_err_set(e, OP_EINVAL, "path too long");
 	int rc = op_read_file(path, OP_CMD_MAX_BYTES, &buf, &len, e);
@@ -635,6 +681,8 @@ static int load(shim *s, const char *id, op_err *e)
 	if (rc == 0) {
 		s->comp = &s->cmd.app->comps[s->cmd.comp];
 		s->hcfg = op_health_cfg_of(s->comp);
+		op_cgroup_plan_make(&s->comp->fence, s->comp->type == OP_COMP_WASM,
+			s->cgroup_base != NULL, &s->cgp);
 	}
 	return rc;
 }
@@ -686,6 +734,7 @@ static void usage(FILE *f)
 		"usage: outpost shim --state DIR --id ID [--grace-ms N] [--log-max BYTES]\n"
 		"                    [--log-keep N] [--max-backoff-ms N] [--nats URL]\n"
 		"                    [--default-user USER] [--wasm-runtime PATH] [--secrets-fd 3]\n"
+		"                    [--cgroup DIR]\n"
 		"\n"
 		"Supervises one instance. Started by `outpost host` only.\n");
 }
@@ -700,8 +749,8 @@ int op_cmd_shim(int argc, char **argv)
 		{"nats", required_argument, NULL, 'n'},
 		{"default-user", required_argument, NULL, 'u'},
 		{"wasm-runtime", required_argument, NULL, 'w'},
-		{"secrets-fd", required_argument, NULL, 'S'}, {"help", no_argument, NULL, 'h'},
-		{0}};
+		{"secrets-fd", required_argument, NULL, 'S'},
+		{"cgroup", required_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'}, {0}};
 	shim s = {.grace_ms = OP_STOP_GRACE_DEFAULT_MS,
 		.wasm_runtime = OP_WASM_RUNTIME_DEFAULT,
 		.max_backoff_ms = OP_MAX_BACKOFF_MS,
@@ -710,6 +759,7 @@ int op_cmd_shim(int argc, char **argv)
 		.out_r = -1,
 		.out_w = -1,
 		.null = -1,
+		.cg = {.procs_fd = -1},
 		.probe = {.fd = -1}};
 	const char *id = NULL;
 	int secfd = -1;
@@ -724,6 +774,7 @@ int op_cmd_shim(int argc, char **argv)
 		case 'n': s.nats = optarg; break;
 		case 'u': s.default_user = optarg; break;
 		case 'w': s.wasm_runtime = optarg; break;
+		case 'C': s.cgroup_base = optarg; break;
 		case 'g':
 			if (op_parse_u64(optarg, &grace) != 0 || grace > 3600000)
 				goto bad;

@@ -197,16 +197,22 @@ int op_shim_state_load(const char *state_dir, const char *id, op_shim_state *s, 
 	return rc;
 }
 
-int op_shim_state_save(const char *state_dir, const op_shim_state *s, op_err *e)
+int op_shim_state_write(const char *state_dir, const op_shim_state *s, bool sync, op_err *e)
 {
 	char path[4096], *json = NULL;
 	if (op_inst_path(path, sizeof path, state_dir, s->id, "state.json") != 0)
 		return op_err_set(e, OP_EINVAL, "state dir path too long");
 	int rc = op_shim_state_encode(s, &json, e);
 	if (rc == 0)
-		rc = op_write_atomic(path, json, strlen(json), e);
+		rc = sync ? op_write_atomic(path, json, strlen(json), e)
+			  : op_write_atomic_nosync(path, json, strlen(json), e);
 	free(json);
 	return rc;
+}
+
+int op_shim_state_save(const char *state_dir, const op_shim_state *s, op_err *e)
+{
+	return op_shim_state_write(state_dir, s, true, e);
 }
 
 /* --- processes and files --------------------------------------------------------------- */

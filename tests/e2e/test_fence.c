@@ -15,6 +15,7 @@
 #include "harness.h"
 #include "hostfx.h"
 #include "outpost/agent/base/util.h"
+#include "outpost/agent/host/cgroup.h"
 #include "outpost/agent/host/fence.h"
 #include "outpost/agent/host/supervise.h"
 #include "outpost/agent/wire/proto.h"
@@ -235,9 +236,13 @@ static void test_process_limit(void)
 	op_hb_inst in;
 	T_REQUIRE(hx_wait_state(&h, roomy, OP_INST_EXITED, &in));
 	T_EQ_INT(in.exit_code, 0);
+	T_EQ_STR(in.error, "");
 	T_CHECK(strstr(hx_output(&h, roomy), "forked all"));
 	T_REQUIRE(hx_wait_state(&h, tight, OP_INST_EXITED, &in));
 	T_CHECK(in.exit_code != 0);
+	/* Ended for good under rlimits: the kernel does not say a limit did it, so the
+	 * status names the limits it ran under beside the code. */
+	T_EQ_STR(in.error, h_str("exited with code %d (under limits: processes 4)", in.exit_code));
 	const char *out = hx_output(&h, tight);
 	T_CHECK_MSG(strstr(out, "fork") && !strstr(out, "forked all"), "%s", out);
 	T_CHECK(kill(h.pid, 0) == 0);
@@ -321,6 +326,105 @@ static void test_cpu_time(void)
 	hx_host_stop(&h);
 }
 
+/* A cgroup directory as the kernel would show it, in the fake tree. */
+static void fake_cgroup(const char *dir, const char *controllers)
+{
+	T_REQUIRE(h_mkdirs(dir) == 0);
+	const char *files[][2] = {{"cgroup.controllers", controllers},
+		{"cgroup.subtree_control", ""}, {"cgroup.procs", ""}, {"memory.max", "max\n"},
+		{"memory.swap.max", "max\n"}, {"memory.oom.group", "0\n"},
+		{"memory.events", "oom 0\noom_kill 0\n"}, {"pids.max", "max\n"}};
+	for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+		T_REQUIRE(h_write(h_str("%s/%s", dir, files[i][0]), "%s", files[i][1]) == 0);
+}
+
+static const char *file_of(const char *dir, const char *name)
+{
+	char *t = h_read(h_str("%s/%s", dir, name));
+	return t ? h_keep(t) : "(absent)";
+}
+
+/* cgroup v2 limits, over a fake tree (--cgroup-root; this box has no delegated v2 tree,
+ * so what the kernel would enforce is not exercised: what outpost writes where is). The
+ * host moves itself into <own>/host and enables the controllers; an instance with
+ * limits gets <own>/<id> with memory.max, memory.swap.max, memory.oom.group and
+ * pids.max written, its workload's pid in cgroup.procs, and no RLIMIT_DATA or
+ * RLIMIT_NPROC (root may have a process limit now); the kernel's OOM kill (played by
+ * the test: memory.events, then SIGKILL as memory.oom.group would) reads "exceeded
+ * memory limit"; an instance cgroup that cannot be written fails the start, naming the
+ * limit; an instance without those limits gets no cgroup. */
+static void test_cgroup_limits(void)
+{
+	const char *root = h_path("cgroup");
+	char *self = h_read("/proc/self/cgroup"), own[1024];
+	T_REQUIRE(self && op_cgroup_own(self, own, sizeof own) == 0);
+	free(self);
+	const char *base = h_str("%s%s", root, own), *leaf = h_str("%s/host", base);
+	T_REQUIRE(h_mkdirs(root) == 0);
+	T_REQUIRE(h_write(h_str("%s/cgroup.controllers", root), "cpu memory pids\n") == 0);
+	fake_cgroup(base, "cpu memory pids\n");
+	fake_cgroup(leaf, "cpu memory pids\n");
+	const char *capped = hx_inst_id("cgcap", 0), *bad = hx_inst_id("cgbad", 0),
+		   *plain = hx_inst_id("cgplain", 0), *dir = h_str("%s/%s", base, capped);
+	fake_cgroup(dir, "memory pids\n");
+
+	hx_host h;
+	T_REQUIRE(hx_host_start_extra(&h, "fh8", h_str("--cgroup-root %s", root)));
+	op_heartbeat hb;
+	T_REQUIRE(hx_hb_get(h.id, &hb));
+	T_EQ_STR(hb.limits, "cgroup");
+	T_EQ_STR(hb.cgroup, "v2");
+	op_heartbeat_clear(&hb);
+	T_EQ_STR(file_of(leaf, "cgroup.procs"), h_str("%d\n", (int)h.pid));
+	T_EQ_STR(file_of(base, "cgroup.subtree_control"), "+memory +pids\n");
+	char *log = h_read(h.log);
+	T_CHECK_MSG(log && strstr(log, "cgroup limits in force") && strstr(log, "limits=cgroup"),
+		"%s", log ? log : "");
+	free(log);
+
+	T_REQUIRE(hx_start(&h, "cgcap", 0,
+		"        command: /bin/sleep\n        args: [\"600\"]\n        restart: never\n"
+		"        limits: {memory: 32Mi, processes: 4, open_files: 64}\n")
+			.ok);
+	T_REQUIRE(hx_start(&h, "cgbad", 0,
+		"        command: /bin/sleep\n        args: [\"600\"]\n"
+		"        limits: {memory: 16Mi}\n")
+			.ok);
+	T_REQUIRE(hx_start(&h, "cgplain", 0,
+		"        command: /bin/sleep\n        args: [\"600\"]\n"
+		"        limits: {open_files: 64}\n")
+			.ok);
+	op_hb_inst in;
+	T_REQUIRE(hx_wait_state(&h, capped, OP_INST_RUNNING, &in));
+	T_EQ_STR(file_of(dir, "memory.max"), "33554432\n");
+	T_EQ_STR(file_of(dir, "memory.swap.max"), "0\n");
+	T_EQ_STR(file_of(dir, "memory.oom.group"), "1\n");
+	T_EQ_STR(file_of(dir, "pids.max"), "4\n");
+	T_EQ_STR(file_of(dir, "cgroup.procs"), h_str("%d\n", in.pid));
+	const char *lim = file_of(h_str("/proc/%d", in.pid), "limits");
+	/* The cgroup holds memory and processes: the rlimits are the host's own. */
+	T_CHECK_MSG(!strstr(lim, "33554432") && !strstr(lim, "Max processes             4 ") &&
+			strstr(lim, "Max open files            64"),
+		"%s", lim);
+	T_CHECK(h_write(h_str("%s/memory.events", dir), "oom 1\noom_kill 1\n") == 0);
+	T_REQUIRE(kill(in.pid, SIGKILL) == 0);
+	T_REQUIRE(hx_wait_state(&h, capped, OP_INST_EXITED, &in));
+	T_EQ_INT(in.exit_code, 137);
+	T_EQ_STR(in.error, "exited with code 137 (exceeded memory limit 32Mi)");
+
+	T_REQUIRE(hx_wait_state(&h, bad, OP_INST_FAILED, &in));
+	T_CHECK_MSG(
+		strstr(in.error,
+			h_str("limits.memory: cgroup %s/%s/memory.max: No such file", base, bad)),
+		"%s", in.error);
+	T_REQUIRE(hx_wait_state(&h, plain, OP_INST_RUNNING, &in));
+	T_CHECK(access(h_str("%s/%s", base, plain), F_OK) != 0);
+	hx_stop_and_check(&h, capped);
+	hx_stop_and_check(&h, bad);
+	hx_stop_and_check(&h, plain);
+	hx_host_stop(&h);
+}
+
 struct health_want {
 	hx_host *h;
 	const char *id;
@@ -382,6 +486,7 @@ int main(void)
 	T_RUN(test_refusals);
 	T_RUN(test_probe_fenced);
 	T_RUN(test_cpu_time);
+	T_RUN(test_cgroup_limits);
 	for (int i = 0; i < hx_nstates; i++)
 		hx_adopt_all(&(hx_host){.state = hx_states[i]});
 	return t_done();

@@ -49,7 +49,7 @@ static void test_find(void)
 static int plan(const op_fence *f, const char *def, uid_t su, gid_t sg, op_fence_plan *p, op_err *e)
 {
 	memset(e, 0, sizeof *e);
-	return op_fence_plan_make(f, def, passwd, group, su, sg, p, e);
+	return op_fence_plan_make(f, def, passwd, group, su, sg, 0, p, e);
 }
 
 static void test_plan(void)
@@ -175,29 +175,75 @@ static void test_exit_hint(void)
 {
 	char h[160];
 	op_fence f = {0};
-	op_fence_exit_hint(&f, 1, h, sizeof h);
+	op_fence_exit_hint(&f, 1, false, h, sizeof h);
 	T_EQ_STR(h, "");
-	op_fence_exit_hint(&f, 137, h, sizeof h);
+	op_fence_exit_hint(&f, 137, false, h, sizeof h);
 	T_EQ_STR(h, "");
 	f.memory = 32LL << 20;
-	op_fence_exit_hint(&f, 1, h, sizeof h);
+	op_fence_exit_hint(&f, 1, false, h, sizeof h);
 	T_EQ_STR(h, "under limits: memory 32Mi");
 	f.memory = 1000000;
 	f.processes = 4;
 	f.open_files = 64;
-	op_fence_exit_hint(&f, 2, h, sizeof h);
+	op_fence_exit_hint(&f, 2, false, h, sizeof h);
 	T_EQ_STR(h, "under limits: memory 1000000, open_files 64, processes 4");
 	f.memory = 3LL << 30;
 	f.cpu_time_ms = 30000;
-	op_fence_exit_hint(&f, 2, h, sizeof h);
+	op_fence_exit_hint(&f, 2, false, h, sizeof h);
 	T_EQ_STR(h, "under limits: memory 3Gi, open_files 64, processes 4, cpu_time 30s");
-	op_fence_exit_hint(&f, 128 + 24, h, sizeof h);
+	op_fence_exit_hint(&f, 128 + 24, false, h, sizeof h);
 	T_EQ_STR(h, "limits.cpu_time 30s reached (SIGXCPU)");
-	op_fence_exit_hint(&f, 137, h, sizeof h);
+	op_fence_exit_hint(&f, 137, false, h, sizeof h);
 	T_EQ_STR(h, "limits.cpu_time 30s reached (SIGKILL, or the OOM killer)");
 	char small[12];
-	op_fence_exit_hint(&f, 2, small, sizeof small);
+	op_fence_exit_hint(&f, 2, false, small, sizeof small);
 	T_EQ_STR(small, "under limit");
+}
+
+/* The cgroup saw the OOM killer: the memory limit is named as passed, whatever else
+ * the fence holds; without limits.memory (a processes-only cgroup) the usual hint. */
+static void test_exit_hint_oom(void)
+{
+	char h[160];
+	op_fence f = {.memory = 64LL << 20, .processes = 8, .cpu_time_ms = 30000};
+	op_fence_exit_hint(&f, 137, true, h, sizeof h);
+	T_EQ_STR(h, "exceeded memory limit 64Mi");
+	op_fence_exit_hint(&f, 1, true, h, sizeof h);
+	T_EQ_STR(h, "exceeded memory limit 64Mi");
+	op_fence_exit_hint(&f, 137, false, h, sizeof h);
+	T_EQ_STR(h, "limits.cpu_time 30s reached (SIGKILL, or the OOM killer)");
+	f.memory = 0;
+	op_fence_exit_hint(&f, 1, true, h, sizeof h);
+	T_EQ_STR(h, "under limits: processes 8, cpu_time 30s");
+}
+
+/* Limits an instance cgroup holds are left out of the rlimits, and a cgroup's pids.max
+ * holds root, which RLIMIT_NPROC does not. */
+static void test_plan_cgroup(void)
+{
+	op_fence_plan p;
+	op_err e = {0};
+	op_fence f = {.memory = 32LL << 20, .processes = 4, .open_files = 64};
+	T_EQ_INT(op_fence_plan_make(&f, NULL, passwd, group, 0, 0, 0, &p, &e), OP_EINVAL);
+	T_CHECK(strstr(e.msg, "RLIMIT_NPROC"));
+	const unsigned both = OP_FENCE_CG_MEMORY | OP_FENCE_CG_PROCESSES;
+	T_EQ_INT(op_fence_plan_make(&f, NULL, passwd, group, 0, 0, both, &p, &e), 0);
+	T_EQ_INT(p.memory, 0);
+	T_EQ_INT(p.processes, 0);
+	T_EQ_INT(p.open_files, 64);
+	T_EQ_INT(p.cgroup_fd, -1);
+	T_EQ_INT(op_fence_plan_make(&f, "thermo", passwd, group, 0, 0, OP_FENCE_CG_MEMORY, &p, &e),
+		0);
+	T_EQ_INT(p.memory, 0);
+	T_EQ_INT(p.processes, 4);
+	T_EQ_INT(op_fence_plan_make(
+			 &f, "thermo", passwd, group, 0, 0, OP_FENCE_CG_PROCESSES, &p, &e),
+		0);
+	T_EQ_INT(p.memory, 32LL << 20);
+	T_EQ_INT(p.processes, 0);
+	/* Only the processes limit lets root through. */
+	T_EQ_INT(op_fence_plan_make(&f, NULL, passwd, group, 0, 0, OP_FENCE_CG_MEMORY, &p, &e),
+		OP_EINVAL);
 }
 
 int main(void)
@@ -206,5 +252,7 @@ int main(void)
 	T_RUN(test_plan);
 	T_RUN(test_cgroup_detect);
 	T_RUN(test_exit_hint);
+	T_RUN(test_exit_hint_oom);
+	T_RUN(test_plan_cgroup);
 	return t_done();
 }

@@ -29,6 +29,9 @@ void op_deadline_in(struct timespec *ts, int64_t ms);
 int op_mkdirs(const char *path, unsigned mode, op_err *e);
 /* Writes path via a temp file, fsync and rename, then fsyncs the directory. */
 int op_write_atomic(const char *path, const void *buf, size_t len, op_err *e);
+/* The same without fsync: readers see the whole old or the whole new file, but a crash
+ * may lose it. For a record that a durable write supersedes soon after. */
+int op_write_atomic_nosync(const char *path, const void *buf, size_t len, op_err *e);
 /* Reads a whole file of at most max bytes; *buf allocated (NUL-terminated), *len (may be
  * NULL) its length. OP_ENOTFOUND when missing, OP_ETOOBIG past max. */
 int op_read_file(const char *path, size_t max, char **buf, size_t *len, op_err *e);

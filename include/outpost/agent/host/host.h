@@ -28,6 +28,7 @@ typedef struct op_host_cfg {
 	const char *nats; /* --nats, passed to every shim (artifacts from the site's store) */
 	const char *default_user; /* --default-user, passed to every shim (NULL: the host's) */
 	const char *wasm_runtime; /* --wasm-runtime, passed to every shim (NULL: the default) */
+	const char *cgroup_base; /* the prepared cgroup v2 base (cgroup.h), NULL: rlimits */
 } op_host_cfg;
 
 typedef struct op_host op_host;

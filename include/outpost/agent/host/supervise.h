@@ -102,7 +102,9 @@ int op_shim_state_encode(const op_shim_state *s, char **json, op_err *e);
 int op_shim_state_decode(const char *json, size_t len, op_shim_state *s, op_err *e);
 /* Reads and decodes <state>/instances/<id>/state.json; OP_ENOTFOUND when missing. */
 int op_shim_state_load(const char *state_dir, const char *id, op_shim_state *s, op_err *e);
-/* Writes it atomically. */
+/* Writes it atomically, and durably (fsync) unless sync is false. */
+int op_shim_state_write(const char *state_dir, const op_shim_state *s, bool sync, op_err *e);
+/* Writes it atomically and durably. */
 int op_shim_state_save(const char *state_dir, const op_shim_state *s, op_err *e);
 
 /* <state>/instances/<id>[/file] into out (file may be NULL); OP_EINVAL if too long. */
