@@ -623,7 +623,7 @@ static void test_status_readers(void)
 	T_CHECK(wait_status(site9, "plant-9/status.creds", "2/2"));
 }
 
-/* outpost logs with the logs identities, from the hub (across the leaf link and the SITES
+/* outpost logs with the logs identities, from the hub (across the leaf link and the site's
  * account) and at a site. The workloads print nothing: a header per instance is the
  * answer of its host. */
 static void test_logs_readers(void)
