@@ -22,6 +22,17 @@ void t_fail(const char *file, int line, const char *fmt, ...)
 	t_failed_checks++;
 }
 
+bool t_write(const char *dir, const char *name, const char *text)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return false;
+	bool ok = fputs(text, f) >= 0;
+	return fclose(f) == 0 && ok;
+}
+
 void t_run(const char *name, void (*fn)(void))
 {
 	const char *filter = getenv("TEST_FILTER");

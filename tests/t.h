@@ -14,6 +14,9 @@ void t_run(const char *name, void (*fn)(void));
 /* Marks the running test skipped (say why, e.g. "run with TEST_FILTER=slow"): it is
  * counted as skipped, not passed, unless a check of it failed. The caller returns. */
 void t_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Writes text into the file dir/name (a fixture: a fake /proc or cgroup tree); false
+ * if it cannot. */
+bool t_write(const char *dir, const char *name, const char *text);
 /* Prints the summary line, `N passed, N failed, N skipped`; returns the exit code. */
 int t_done(void);
 

@@ -112,15 +112,7 @@ static void test_base_of(void)
 
 static char root[] = "/tmp/outpost-cgroup-XXXXXX";
 
-static void put(const char *dir, const char *name, const char *text)
-{
-	char path[1024];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	T_REQUIRE(f);
-	fputs(text, f);
-	fclose(f);
-}
+#define put(dir, name, text) T_REQUIRE(t_write(dir, name, text))
 
 static const char *get(const char *dir, const char *name)
 {

@@ -126,15 +126,7 @@ static void test_plan(void)
 	T_CHECK(strcmp(op_fence_step_name(3), "limits.open_files: setrlimit RLIMIT_NOFILE") == 0);
 }
 
-static void put(const char *dir, const char *name, const char *text)
-{
-	char path[512];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	T_REQUIRE(f);
-	fputs(text, f);
-	fclose(f);
-}
+#define put(dir, name, text) T_REQUIRE(t_write(dir, name, text))
 
 static void test_cgroup_detect(void)
 {
