@@ -46,43 +46,7 @@
 #include "outpost/agent/base/util.h"
 #include "outpost/agent/model/sealed.h"
 
-#define BASE_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-typedef struct shim {
-	const char *state_dir;
-	const char *nats; /* --nats: the site's server, for artifacts (NULL: none) */
-	const char *default_user; /* --default-user: for a component naming none (NULL: ours) */
-	const char *wasm_runtime; /* --wasm-runtime: runs components of type wasm */
-	const char *cgroup_base; /* --cgroup: the host's prepared cgroup v2 base, NULL none */
-	const char *exec_path; /* the command, or for wasm the runtime */
-	bool argv_owned; /* wasm: argv's strings are ours (op_wasm_argv) */
-	int64_t grace_ms;
-	op_hostcmd cmd;
-	const op_component *comp;
-	op_shim_state st;
-	op_restart_policy policy;
-	int short_runs;
-	char **argv, **envp;
-	int sigfd, out_r, out_w, null;
-	op_outlog log;
-	int64_t started_ms; /* when the current run started */
-	int64_t restart_at; /* backoff: when to start again, 0 none */
-	int64_t kill_at; /* stopping: when to send SIGKILL, 0 none */
-	int64_t max_backoff_ms; /* --max-backoff: the cap of a failed instance's retries */
-	int fails; /* failures in a row (a run that lasted min_run_ms resets it) */
-	bool stopping, done;
-	bool shed; /* a run started: give back what it touched (see shed()) */
-	op_health_cfg hcfg;
-	op_health_fsm health;
-	op_probe_run probe;
-	op_fence_plan fence; /* the current run's, for its exec probes too */
-	op_cgroup_plan cgp; /* the instance's cgroup limits (cgp.use: it has a cgroup) */
-	op_cgroup_inst cg; /* the current run's cgroup, when cgp.use */
-	int64_t probe_at; /* when the next probe begins, 0 none */
-	bool sick; /* unhealthy: being stopped to be restarted */
-} shim;
-
-static void save(shim *s)
+void shim_save(shim *s)
 {
 	op_err e = {0};
 	if (op_shim_state_save(s->state_dir, &s->st, &e) != 0)
@@ -100,7 +64,7 @@ static bool health_sync(shim *s)
 	return changed;
 }
 
-static void health_start(shim *s, int64_t now)
+void shim_health_start(shim *s, int64_t now)
 {
 	op_health_start(&s->health, now);
 	s->probe_at = s->hcfg.probe ? now + s->comp->health.interval_ms : 0;
@@ -137,7 +101,7 @@ static void probe_ended(shim *s, int64_t begun)
 	s->probe_at = next > now ? next : now;
 	if (!health_sync(s))
 		return;
-	save(s);
+	shim_save(s);
 	if (was != s->health.state)
 		op_log_info("instance health", "id=%s health=%s probe=\"%s\"", s->st.id,
 			op_health_name(s->health.state), s->health.probe);
@@ -152,14 +116,14 @@ static void finish(shim *s, enum op_inst_state state, const char *error)
 	s->st.pid = 0;
 	s->st.pid_start = 0;
 	op_proto_text(s->st.error, sizeof s->st.error, error ? error : "");
-	save(s);
+	shim_save(s);
 	s->done = true;
 }
 
 /* A failure a later try may cure: the instance is failed, with why, and is tried again
  * after op_fail_retry_ms (or at once on SIGUSR1). A crash loop retried crashes back to
  * failed at its next quick exit, with the next, longer delay. */
-static void fail(shim *s, const char *why, bool crash_loop)
+void shim_fail(shim *s, const char *why, bool crash_loop)
 {
 	s->fails++;
 	int64_t delay = op_fail_retry_ms(s->max_backoff_ms, s->fails);
@@ -172,251 +136,9 @@ static void fail(shim *s, const char *why, bool crash_loop)
 	/* After a crash loop one more quick exit fails it again; after any other failure
 	 * (an artifact late, an exec error) the retried run starts a fresh count. */
 	s->short_runs = crash_loop && s->policy.loop_limit > 0 ? s->policy.loop_limit - 1 : 0;
-	save(s);
+	shim_save(s);
 	op_log_error("instance failed", "id=%s error=\"%s\" retry_in_ms=%lld", s->st.id,
 		s->st.error, (long long)delay);
-}
-
-/* --- the workload's argv and environment ----------------------------------------------- */
-
-static int setenv_in(char ***env, size_t *n, const char *key, const char *val)
-{
-	size_t kl = strlen(key);
-	char *kv = NULL;
-	if (asprintf(&kv, "%s=%s", key, val) < 0)
-		return OP_ENOMEM;
-	for (size_t i = 0; i < *n; i++)
-		if (!strncmp((*env)[i], key, kl) && (*env)[i][kl] == '=') {
-			free((*env)[i]);
-			(*env)[i] = kv;
-			return 0;
-		}
-	char **v = realloc(*env, (*n + 2) * sizeof *v);
-	if (!v) {
-		free(kv);
-		return OP_ENOMEM;
-	}
-	v[(*n)++] = kv;
-	v[*n] = NULL;
-	*env = v;
-	return 0;
-}
-
-/* A minimal clean environment, then the component's env on top of it. A wasm
- * component's env and the instance's names go to the module (--env), not to the
- * runtime. */
-static int build_exec(shim *s)
-{
-	const op_component *c = s->comp;
-	if (c->type == OP_COMP_WASM) {
-		size_t n = 0;
-		char **guest = NULL;
-		const char *base[][2] = {{"PATH", BASE_PATH}, {"HOME", "/"}, {"LANG", "C.UTF-8"}};
-		for (size_t i = 0; i < sizeof base / sizeof *base; i++)
-			if (setenv_in(&s->envp, &n, base[i][0], base[i][1]) != 0)
-				return OP_ENOMEM;
-		n = 0;
-		const char *names[][2] = {{"OUTPOST_INSTANCE", s->st.id},
-			{"OUTPOST_APP", s->cmd.app->name}, {"OUTPOST_COMPONENT", c->name}};
-		int rc = 0;
-		for (size_t i = 0; rc == 0 && i < sizeof names / sizeof *names; i++)
-			rc = setenv_in(&guest, &n, names[i][0], names[i][1]);
-		if (rc == 0)
-			rc = op_wasm_argv(c, s->wasm_runtime, guest, &s->argv);
-		for (size_t i = 0; guest && guest[i]; i++)
-			free(guest[i]);
-		free(guest);
-		s->argv_owned = true;
-		s->exec_path = s->wasm_runtime;
-		return rc;
-	}
-	s->exec_path = c->command;
-	s->argv = calloc(c->args.n + 2, sizeof *s->argv);
-	if (!s->argv)
-		return OP_ENOMEM;
-	s->argv[0] = c->command;
-	for (size_t i = 0; i < c->args.n; i++)
-		s->argv[i + 1] = c->args.v[i];
-	size_t n = 0;
-	const char *base[][2] = {{"PATH", BASE_PATH}, {"HOME", c->workdir ? c->workdir : "/"},
-		{"LANG", "C.UTF-8"}, {"OUTPOST_INSTANCE", s->st.id},
-		{"OUTPOST_APP", s->cmd.app->name}, {"OUTPOST_COMPONENT", c->name}};
-	for (size_t i = 0; i < sizeof base / sizeof *base; i++)
-		if (setenv_in(&s->envp, &n, base[i][0], base[i][1]) != 0)
-			return OP_ENOMEM;
-	for (size_t i = 0; i < c->env.n; i++)
-		if (setenv_in(&s->envp, &n, c->env.v[i].key, c->env.v[i].val) != 0)
-			return OP_ENOMEM;
-	return 0;
-}
-
-/* --- one run --------------------------------------------------------------------------- */
-
-/* The artifact must have the digest its spec wants for this arch: installed from the
- * host's cache or the site's store when it does not (install.h). */
-static int check_artifact(shim *s, char *why, size_t n)
-{
-	if (!s->comp->has_artifact)
-		return 0;
-	const op_artifact *a = &s->comp->artifact;
-	const char *arch = op_arch_self();
-	const char *want = op_artifact_digest(a, arch);
-	if (!want) {
-		snprintf(why, n, "artifact %s: no sha256 for arch %s", a->path, arch);
-		return OP_EINVAL;
-	}
-	op_install_req r = {a, want, s->state_dir, s->nats};
-	enum op_install_src from;
-	op_err e = {0};
-	if (op_install(&r, &from, &e) != 0) {
-		snprintf(why, n, "%s", e.msg);
-		return OP_EINVAL;
-	}
-	return 0;
-}
-
-/* What the child reports through the exec pipe when it cannot start the command. */
-struct exec_fail {
-	int stage; /* 1 workdir, 2 exec, 3 fence */
-	int err;
-	int step; /* fence: op_fence_step_name */
-};
-
-static void child_fail(int fd, int stage, int step)
-{
-	struct exec_fail f = {stage, errno, step};
-	ssize_t w = write(fd, &f, sizeof f);
-	(void)w;
-	_exit(127);
-}
-
-/* The fence of this run, from the box's users as they are now; the limits the
- * instance's cgroup holds (s->cgp) are left out of its rlimits. */
-static int plan_fence(shim *s, op_fence_plan *p, char *why, size_t n)
-{
-	char *passwd = NULL, *group = NULL;
-	size_t len;
-	op_err e = {0};
-	int rc = op_read_file("/etc/passwd", 1 << 22, &passwd, &len, NULL);
-	if (rc != 0)
-		passwd = NULL;
-	if (op_read_file("/etc/group", 1 << 22, &group, &len, NULL) != 0)
-		group = NULL;
-	unsigned cg = (s->cgp.memory ? OP_FENCE_CG_MEMORY : 0) |
-		(s->cgp.processes ? OP_FENCE_CG_PROCESSES : 0);
-	rc = op_fence_plan_make(
-		&s->comp->fence, s->default_user, passwd, group, getuid(), getgid(), cg, p, &e);
-	if (rc != 0)
-		snprintf(why, n, "fence: %.400s", e.msg);
-	/* A module's memory is held by the runtime's page limit (op_wasm_argv), not by
-	 * RLIMIT_DATA, which the runtime's own reservations would trip; its dirs are made
-	 * for the user it runs as. */
-	if (rc == 0 && s->comp->type == OP_COMP_WASM) {
-		p->memory = 0;
-		rc = op_wasm_dirs_make(s->comp, p->uid, p->gid, &e);
-		if (rc != 0)
-			snprintf(why, n, "%.400s", e.msg);
-	}
-	free(passwd);
-	free(group);
-	return rc;
-}
-
-/* The run's workload is gone: what is left in its cgroup goes, and the cgroup with it.
- * True when the kernel's OOM killer acted there. */
-static bool cgroup_end(shim *s)
-{
-	if (!s->cgp.use || s->cg.procs_fd < 0)
-		return false;
-	s->fence.cgroup_fd = -1;
-	bool oom = op_cgroup_inst_end(&s->cg);
-	if (op_cgroup_inst_remove(&s->cg, 1000) != 0)
-		op_log_warn("cannot remove the instance's cgroup", "id=%s cgroup=%s error=\"%s\"",
-			s->st.id, s->cg.dir, strerror(errno));
-	return oom;
-}
-
-/* Starts the workload; on an error that a restart would not cure, ends the instance. */
-static void run(shim *s)
-{
-	char why[512];
-	op_fence_plan fence;
-	s->restart_at = 0;
-	s->st.retry_at = 0;
-	if (check_artifact(s, why, sizeof why) != 0 ||
-		plan_fence(s, &fence, why, sizeof why) != 0) {
-		fail(s, why, false);
-		return;
-	}
-	if (s->cgp.use) { /* a limit that cannot be applied fails the start */
-		op_err e = {0};
-		if (op_cgroup_inst_make(s->cgroup_base, s->st.id, &s->cgp, &s->cg, &e) != 0) {
-			fail(s, e.msg, false);
-			return;
-		}
-		fence.cgroup_fd = s->cg.procs_fd;
-	}
-	int ep[2];
-	if (pipe2(ep, O_CLOEXEC) != 0) {
-		snprintf(why, sizeof why, "pipe: %s", strerror(errno));
-		cgroup_end(s);
-		fail(s, why, false);
-		return;
-	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		op_child_reset();
-		dup2(s->null, 0);
-		dup2(s->out_w, 1);
-		dup2(s->out_w, 2);
-		int step = op_fence_apply(&fence);
-		if (step != 0)
-			child_fail(ep[1], 3, step);
-		if (chdir(s->comp->workdir ? s->comp->workdir : "/") != 0)
-			child_fail(ep[1], 1, 0);
-		execve(s->exec_path, s->argv, s->envp);
-		child_fail(ep[1], 2, 0);
-	}
-	close(ep[1]);
-	if (pid < 0) {
-		close(ep[0]);
-		snprintf(why, sizeof why, "fork: %s", strerror(errno));
-		cgroup_end(s);
-		fail(s, why, false);
-		return;
-	}
-	setpgid(pid, pid); /* also here, so that a stop right away reaches the group */
-	struct exec_fail f;
-	ssize_t r;
-	while ((r = read(ep[0], &f, sizeof f)) < 0 && errno == EINTR)
-		;
-	close(ep[0]);
-	if (r == (ssize_t)sizeof f) {
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		cgroup_end(s);
-		if (f.stage == 3)
-			snprintf(why, sizeof why, "fence: %s (%s): %s", op_fence_step_name(f.step),
-				fence.who, strerror(f.err));
-		else
-			snprintf(why, sizeof why, "%s %s: %s", f.stage == 1 ? "workdir" : "exec",
-				f.stage == 1 ? s->comp->workdir : s->exec_path, strerror(f.err));
-		s->st.exit_code = 127;
-		fail(s, why, false);
-		return;
-	}
-	s->st.pid = pid;
-	s->st.pid_start = 0;
-	op_proc_start_time(pid, &s->st.pid_start);
-	s->st.state = OP_INST_RUNNING;
-	s->st.error[0] = '\0';
-	s->fence = fence;
-	s->probe.fence = &s->fence;
-	s->started_ms = op_now_ms();
-	health_start(s, s->started_ms);
-	s->shed = true;
-	save(s);
-	op_log_info("instance started", "id=%s pid=%d restarts=%d", s->st.id, pid, s->st.restarts);
 }
 
 static int exit_code(int status)
@@ -444,7 +166,7 @@ static void on_exit_of_workload(shim *s)
 	int code = exit_code(status);
 	int64_t ran = op_now_ms() - s->started_ms;
 	health_stop(s);
-	bool oom = cgroup_end(s);
+	bool oom = shim_cgroup_end(s);
 	char hint[160];
 	op_fence_exit_hint(&s->comp->fence, code, oom, hint, sizeof hint);
 	/* Stopped for being unhealthy: a failure, whatever it exited with. */
@@ -475,7 +197,7 @@ static void on_exit_of_workload(shim *s)
 		if (d.delay_ms == 0)
 			break;
 		s->st.state = OP_INST_BACKOFF;
-		save(s);
+		shim_save(s);
 		break;
 	case OP_NEXT_EXITED: {
 		/* Ended for good by what may be a limit: the limit is named beside the code. */
@@ -494,7 +216,7 @@ static void on_exit_of_workload(shim *s)
 			"of starting, last code %d%s%s%s",
 			s->policy.loop_limit, (long long)s->policy.min_run_ms / 1000, code,
 			hint[0] ? " (" : "", hint, hint[0] ? ")" : "");
-		fail(s, why, true);
+		shim_fail(s, why, true);
 		break;
 	}
 	}
@@ -512,7 +234,7 @@ static void begin_stop(shim *s)
 	}
 	s->st.state = OP_INST_STOPPING;
 	health_stop(s);
-	save(s);
+	shim_save(s);
 	kill(-s->st.pid, SIGTERM);
 	s->kill_at = op_now_ms() + s->grace_ms;
 }
@@ -583,7 +305,7 @@ static void health_due(shim *s, int64_t now)
 			probe_ended(s, now);
 	}
 	if (op_health_tick(&s->health, &s->hcfg, now) && health_sync(s)) {
-		save(s);
+		shim_save(s);
 		op_log_info("instance health", "id=%s health=%s", s->st.id,
 			op_health_name(s->health.state));
 	}
@@ -627,7 +349,7 @@ static void loop(shim *s)
 			s->kill_at = 0;
 		}
 		if (!s->done && s->restart_at && now >= s->restart_at && !s->stopping)
-			run(s);
+			shim_run(s);
 	}
 	drain_output(s);
 }
@@ -819,17 +541,17 @@ int op_cmd_shim(int argc, char **argv)
 	if (rc == 0)
 		rc = load(&s, id, &e);
 	if (rc == 0)
-		rc = build_exec(&s) == 0 ? 0 : op_err_set(&e, OP_ENOMEM, "out of memory");
+		rc = shim_build_exec(&s) == 0 ? 0 : op_err_set(&e, OP_ENOMEM, "out of memory");
 	if (secfd >= 0) /* secrets_int.h: the values, then the env and files they go to */
 		rc = rc ? (close(secfd), rc) : op_shim_secrets_read(secfd, &s.cmd, &e);
 	if (rc == 0 && s.comp->nsecrets)
 		rc = op_shim_secrets_env(&s.cmd, s.comp, &s.envp, &e);
 	if (rc == 0 && s.comp->nsecrets) {
 		/* The files belong to the user the workload runs as (a fence that cannot be
-		 * planned fails the start in run()). */
+		 * planned fails the start in shim_run()). */
 		op_fence_plan fp;
 		char why[512];
-		bool as = plan_fence(&s, &fp, why, sizeof why) == 0 && fp.setids;
+		bool as = shim_plan_fence(&s, &fp, why, sizeof why) == 0 && fp.setids;
 		rc = op_shim_secrets_files(
 			&s.cmd, s.comp, as ? fp.uid : (uid_t)-1, as ? fp.gid : (gid_t)-1, &e);
 	}
@@ -841,7 +563,7 @@ int op_cmd_shim(int argc, char **argv)
 		finish(&s, OP_INST_FAILED, e.msg);
 	} else {
 		if (!s.restart_at) /* else a failed instance waits for its next try */
-			run(&s);
+			shim_run(&s);
 		loop(&s);
 	}
 	op_probe_cancel(&s.probe);
