@@ -444,8 +444,9 @@ struct wl {
 
 static bool is_workload(const struct wl *w, const char *cmd, size_t len)
 {
-	const char *arg = cmd + strlen(cmd) + 1;
-	return !strcmp(cmd, "/bin/sleep") && arg < cmd + len &&
+	const char *arg = cmd + strlen(cmd) + 1, *base = strrchr(cmd, '/');
+	/* /bin/sleep, or sleep as a script's exec names it (test_install's artifacts) */
+	return !strcmp(base ? base + 1 : cmd, "sleep") && arg < cmd + len &&
 		!strncmp(arg, w->tag, strlen(w->tag)) &&
 		(!w->suffix || !strcmp(arg + strlen(w->tag), w->suffix));
 }

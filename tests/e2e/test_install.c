@@ -323,6 +323,9 @@ int main(void)
 	T_RUN(test_rollback_from_cache);
 	op_bus_close(&site_bus);
 	op_bus_close(&hub_bus);
+	/* The artifacts are scripts that exec `sleep <tag>999`: not the fleet's /bin/sleep
+	 * workloads fl_stop knows, so adopted here to be stopped with the test. */
+	h_adopt_workloads(F.tag);
 	fl_stop(&F);
 	return t_done();
 }
