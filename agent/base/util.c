@@ -271,3 +271,18 @@ int op_grow(void **v, size_t *cap, size_t need, size_t size)
 	*cap = c;
 	return 0;
 }
+
+int op_oom_adj_self(int adj, op_err *e)
+{
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	char buf[16];
+	int len = snprintf(buf, sizeof buf, "%d\n", adj);
+	if (fd < 0 || write(fd, buf, (size_t)len) != len) {
+		int err = errno;
+		if (fd >= 0)
+			close(fd);
+		return op_err_set(e, OP_EIO, "oom_score_adj %d: %s", adj, strerror(err));
+	}
+	close(fd);
+	return 0;
+}

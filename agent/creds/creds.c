@@ -18,6 +18,7 @@
  *   and takes the site's status reports.
  * - The site's remote refuses what a hub must never send it (deny_imports). */
 #include "outpost/agent/creds/creds.h"
+#include "outpost/agent/wire/deliver.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -139,8 +140,8 @@ static const struct perms leaf_perms = {
 		"$JS.hub.API.STREAM.INFO.OBJ_outpost-artifacts",
 		"$JS.hub.API.STREAM.MSG.GET.OBJ_outpost-artifacts",
 		"$JS.FC.OBJ_outpost-artifacts.>"},
-	.sub = {"_INBOX.agent.{s}.>", "$JSC.R.>", "outpost-mirror.{s}.>", "outpost-logs.{s}.*",
-		"outpost-artifacts.{s}.>"}, /* OP_CREDS_MIRROR_DELIVER, OP_CREDS_ART_DELIVER */
+	.sub = {"_INBOX.agent.{s}.>", "$JSC.R.>", OP_MIRROR_DELIVER ".{s}.>", "outpost-logs.{s}.*",
+		OP_ART_DELIVER ".{s}.>"},
 	.leaf = true,
 };
 
@@ -230,7 +231,7 @@ static const struct xport hub_to_sites[] = {
 	{"service", "$JS.API.CONSUMER.DELETE.KV_outpost.*", false},
 	{"service", "$JS.FC.KV_outpost.>", false},
 	{"service", "outpost.hub.status.{s}", true},
-	{"stream", OP_CREDS_MIRROR_DELIVER ".{s}.>", true},
+	{"stream", OP_MIRROR_DELIVER ".{s}.>", true},
 	{"stream", "_INBOX.agent.{s}.>", true},
 	{"service", "$JS.API.CONSUMER.CREATE.OBJ_outpost-artifacts", false},
 	{"service", "$JS.API.CONSUMER.CREATE.OBJ_outpost-artifacts.>", false},
@@ -238,7 +239,7 @@ static const struct xport hub_to_sites[] = {
 	{"service", "$JS.API.STREAM.INFO.OBJ_outpost-artifacts", false},
 	{"service", "$JS.API.STREAM.MSG.GET.OBJ_outpost-artifacts", false},
 	{"service", "$JS.FC.OBJ_outpost-artifacts.>", false},
-	{"stream", OP_CREDS_ART_DELIVER ".{s}.>", true},
+	{"stream", OP_ART_DELIVER ".{s}.>", true},
 	{NULL, NULL, false},
 };
 

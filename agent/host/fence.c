@@ -283,21 +283,6 @@ void op_fence_exit_hint(const op_fence *f, int code, bool oom_killed, char *out,
 	}
 }
 
-int op_fence_oom_self(int adj, op_err *e)
-{
-	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-	char buf[16];
-	int len = snprintf(buf, sizeof buf, "%d\n", adj);
-	if (fd < 0 || write(fd, buf, (size_t)len) != len) {
-		int err = errno;
-		if (fd >= 0)
-			close(fd);
-		return op_err_set(e, OP_EIO, "oom_score_adj %d: %s", adj, strerror(err));
-	}
-	close(fd);
-	return 0;
-}
-
 static bool read_small(const char *path, char *buf, size_t n)
 {
 	FILE *f = fopen(path, "re");

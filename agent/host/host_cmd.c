@@ -422,7 +422,7 @@ int op_cmd_host(int argc, char **argv)
 	op_err e = {0};
 	/* The kernel's last choice but one when memory runs out (fence.h); workloads raise
 	 * theirs. */
-	if (op_fence_oom_self(OP_OOM_OUTPOST, &e) != 0)
+	if (op_oom_adj_self(OP_OOM_OUTPOST, &e) != 0)
 		op_log_warn("cannot lower the host's oom_score_adj", "error=\"%s\"", e.msg);
 	e = (op_err){0};
 	if (op_host_open(&r.host, &cfg, &e) != 0) {

@@ -1,11 +1,8 @@
 /* outpost: one binary, several roles. This file only dispatches to a subcommand. */
-#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "outpost/agent/base/cli.h"
-#include "outpost/agent/base/log.h"
-#include "outpost/agent/host/fence.h"
 
 struct command {
 	const char *name;
@@ -54,14 +51,6 @@ int main(int argc, char **argv)
 	/* Started by `outpost host` only, so not in the list. */
 	if (!strcmp(argv[1], "shim"))
 		return op_cmd_shim(argc - 1, argv + 1);
-	/* The agent is, like the host, the kernel's last choice but one when memory runs
-	 * out (fence.h); the host lowers its own when it starts. */
-	op_err e = {0};
-	bool help = false; /* `outpost agent --help` changes nothing and says no more */
-	for (int i = 2; i < argc; i++)
-		help |= !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
-	if (!strcmp(argv[1], "agent") && !help && op_fence_oom_self(OP_OOM_OUTPOST, &e) != 0)
-		op_log_warn("cannot lower the agent's oom_score_adj", "error=\"%s\"", e.msg);
 	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].run(argc - 1, argv + 1);

@@ -150,6 +150,10 @@ int op_cmd_agent(int argc, char **argv)
 		fprintf(stderr, "outpost agent: the site label is implicit: %s\n", e.msg);
 		goto out;
 	}
+	/* Like the host, the kernel's last choice but one when memory runs out (util.h). */
+	if (op_oom_adj_self(OP_OOM_OUTPOST, &e) != 0)
+		op_log_warn("cannot lower the agent's oom_score_adj", "error=\"%s\"", e.msg);
+	e = (op_err){0};
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);

@@ -9,18 +9,13 @@
 #include <string.h>
 
 #include "outpost/agent/base/log.h"
-#include "outpost/agent/creds/creds.h"
+#include "outpost/agent/wire/deliver.h"
 
-/* The prefix of the subjects the hub delivers site's mirror on. */
-static void deliver_prefix(const char *site, char *buf, size_t len)
-{
-	snprintf(buf, len, OP_CREDS_MIRROR_DELIVER ".%s", site);
-}
-
-/* Whether the site's KV_outpost exists, mirrors the hub's (ok), and is delivered on the
- * site's own prefix (current; an older outpost's mirror is delivered on $JS.M). */
+/* Whether the site's KV_outpost exists, mirrors the hub's (ok), and is delivered on
+ * deliver, the site's own prefix (current; an older outpost's mirror is delivered on
+ * $JS.M). */
 static int mirror_of_hub(
-	op_bus *b, const char *site, bool *exists, bool *ok, bool *current, op_err *e)
+	op_bus *b, const char *deliver, bool *exists, bool *ok, bool *current, op_err *e)
 {
 	jsStreamInfo *si = NULL;
 	jsErrCode jerr = 0;
@@ -34,9 +29,8 @@ static int mirror_of_hub(
 	const jsStreamSource *m = si->Config ? si->Config->Mirror : NULL;
 	*ok = m && m->Name && !strcmp(m->Name, "KV_" OP_BUCKET) && m->External &&
 		m->External->APIPrefix && !strcmp(m->External->APIPrefix, OP_HUB_API);
-	char want[128];
-	deliver_prefix(site, want, sizeof want);
-	*current = *ok && m->External->DeliverPrefix && !strcmp(m->External->DeliverPrefix, want);
+	*current = *ok && m->External->DeliverPrefix &&
+		!strcmp(m->External->DeliverPrefix, deliver);
 	jsStreamInfo_Destroy(si);
 	return 0;
 }
@@ -46,8 +40,8 @@ int op_site_buckets(op_bus *b, const char *site, bool repair, kvStore **desired,
 {
 	bool exists, ok, current;
 	char deliver[128];
-	deliver_prefix(site, deliver, sizeof deliver);
-	int rc = mirror_of_hub(b, site, &exists, &ok, &current, e);
+	snprintf(deliver, sizeof deliver, OP_MIRROR_DELIVER ".%s", site);
+	int rc = mirror_of_hub(b, deliver, &exists, &ok, &current, e);
 	if (rc)
 		return rc;
 	warning[0] = '\0';

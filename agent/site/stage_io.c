@@ -11,7 +11,7 @@
 
 #include "outpost/agent/base/log.h"
 #include "outpost/agent/base/util.h"
-#include "outpost/agent/creds/creds.h"
+#include "outpost/agent/wire/deliver.h"
 #include "outpost/agent/store/store.h"
 #include "stage_int.h"
 
@@ -128,7 +128,7 @@ static int sources_sync(ag_stage *st, const copy_view *cv, op_err *e)
 	/* Delivered on a subject of this site's own (outpost-artifacts.<site>): with
 	 * credentials, the only one its leaf link may receive them on. */
 	char deliver[128], *body = NULL;
-	snprintf(deliver, sizeof deliver, OP_CREDS_ART_DELIVER ".%s", st->site);
+	snprintf(deliver, sizeof deliver, OP_ART_DELIVER ".%s", st->site);
 	int n_src = cv->si ? cv->si->Config->SourcesLen : 0;
 	if (!differ && (size_t)n_src == 2 * have && delivers_on(cv, deliver))
 		return 0;

@@ -40,7 +40,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "outpost/agent/creds/creds.h"
+#include "outpost/agent/wire/deliver.h"
 #include "outpost/agent/store/stage.h"
 #include "outpost/agent/store/store.h"
 
@@ -181,8 +181,8 @@ static bool stage_start(void)
 {
 	char *body = NULL;
 	op_err e = {0};
-	if (op_stage_stream_config(OP_STORE_BUCKET, "$JS.hub.API", OP_CREDS_ART_DELIVER ".bench",
-		    &art, 1, &body, &e) != 0) {
+	if (op_stage_stream_config(OP_STORE_BUCKET, "$JS.hub.API", OP_ART_DELIVER ".bench", &art, 1,
+		    &body, &e) != 0) {
 		fprintf(stderr, "bench_stage: %s\n", e.msg);
 		return false;
 	}

@@ -40,4 +40,11 @@ int op_read_file(const char *path, size_t max, char **buf, size_t *len, op_err *
  * (doubling, from 16): 0, or OP_ENOMEM with *v and *cap as they were. */
 int op_grow(void **v, size_t *cap, size_t need, size_t size);
 
+/* oom_score_adj of outpost's own long-lived processes (host, shims, agent): the
+ * kernel's last choice but one when memory runs out; workloads raise theirs
+ * (agent/host/fence.h). */
+#define OP_OOM_OUTPOST (-500)
+/* Writes this process's own oom_score_adj: 0, or OP_EIO saying why. */
+int op_oom_adj_self(int adj, op_err *e);
+
 #endif

@@ -14,14 +14,6 @@
 #define OP_CREDS_ACCOUNT "OUTPOST" /* the hub's and each site's JetStream account */
 /* The hub's account of one site's leaf link: this prefix and the site's name. */
 #define OP_CREDS_SITE_ACCOUNT "SITE_"
-/* The prefix of the subjects the hub's KV_outpost is delivered on to a site's mirror:
- * OP_CREDS_MIRROR_DELIVER.<site>.M.<id> (the mirror's External.DeliverPrefix, set by
- * agent/site/buckets.c), which only that site's account imports. */
-#define OP_CREDS_MIRROR_DELIVER "outpost-mirror"
-/* The prefix of the subjects the hub's store is delivered on to a site's copy: a site's
- * sources deliver on OP_CREDS_ART_DELIVER.<site>.S.<id>, which only that site's leaf
- * link may receive (agent/site/stage_io.c sets it, creds.c allows it). */
-#define OP_CREDS_ART_DELIVER "outpost-artifacts"
 
 enum op_role {
 	OP_ROLE_SYNC, /* hub: writes the desired state and hub.sync */

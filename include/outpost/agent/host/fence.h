@@ -15,13 +15,13 @@
 #include <sys/types.h>
 
 #include "outpost/agent/base/err.h"
+#include "outpost/agent/base/util.h" /* OP_OOM_OUTPOST */
 #include "outpost/agent/model/manifest.h"
 
 /* oom_score_adj: every workload is the kernel's first choice, outpost's own processes
- * (host, shims, agent) its last but one (the site's nats-server keeps its 0 or what its
- * unit gives it, above every workload). */
+ * (host, shims, agent: OP_OOM_OUTPOST, util.h) its last but one (the site's nats-server
+ * keeps its 0 or what its unit gives it, above every workload). */
 #define OP_OOM_WORKLOAD 500
-#define OP_OOM_OUTPOST (-500)
 
 typedef struct op_fence_plan {
 	bool setids; /* change groups, gid and uid (else the workload runs as the shim) */
@@ -71,9 +71,6 @@ const char *op_fence_step_name(int step);
  * memory 32Mi, processes 4"), so that an allocation or fork the kernel refused is looked
  * for there. Pure. */
 void op_fence_exit_hint(const op_fence *f, int code, bool oom_killed, char *out, size_t n);
-
-/* Writes this process's own oom_score_adj. */
-int op_fence_oom_self(int adj, op_err *e);
 
 /* What cgroups this box offers outpost, for the heartbeat (limits are cgroup limits
  * only where the host prepared a delegated v2 tree, cgroup.h): "v2" (a

@@ -19,7 +19,7 @@ typedef struct op_mirror_info {
 } op_mirror_info;
 
 /* Opens (creating as needed) both buckets of site. The mirror is delivered on
- * OP_CREDS_MIRROR_DELIVER.<site> (only the site's account at the hub imports it).
+ * OP_MIRROR_DELIVER.<site> (only the site's account at the hub imports it).
  * *warning gets a note for status when the existing mirror has another origin or an
  * older outpost's deliveries (and repair is false: repair re-creates it). */
 int op_site_buckets(op_bus *b, const char *site, bool repair, kvStore **desired, kvStore **status,
