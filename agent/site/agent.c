@@ -338,7 +338,13 @@ int op_agent_run(op_agent *a, volatile int *stop)
 		pthread_mutex_unlock(&a->wake.mu);
 		int64_t now = op_now_ms();
 		ag_mirror_check(&a->mirror, now);
-		ag_stage_step(&a->stage, now);
+		/* An artifact staging just moved: the round shows it (and may apply what waited
+		 * for it) now, not half a second later. */
+		if (ag_stage_step(&a->stage, now)) {
+			pthread_mutex_lock(&a->wake.mu);
+			ag_wake_poke(&a->wake);
+			pthread_mutex_unlock(&a->wake.mu);
+		}
 	}
 	if (op_bus_lost(&a->bus, why, sizeof why)) {
 		op_log_error("agent exiting: the nats server closed its connection for good",

@@ -169,7 +169,7 @@ int ag_stage_want(
 	return rc;
 }
 
-static op_stage_item item_of(const ag_art *a)
+op_stage_item ag_stage_item(const ag_art *a)
 {
 	op_stage_item it = {.state = a ? a->state : OP_STAGE_UNKNOWN};
 	if (a && a->have_hub) {
@@ -195,7 +195,7 @@ bool ag_stage_ready(const ag_stage *st, const op_art_refs *need, char *why, size
 	const ag_art *first_bad = NULL;
 	for (size_t i = 0; i < need->n; i++) {
 		const ag_art *a = find(st, need->v[i].sha256);
-		items[i] = item_of(a);
+		items[i] = ag_stage_item(a);
 		memcpy(items[i].sha256, need->v[i].sha256, 32);
 		if (a && a->state == OP_STAGE_REFUSED && !first_bad)
 			first_bad = a;
@@ -227,7 +227,7 @@ json_t *ag_stage_status(const ag_stage *st)
 			continue;
 		char apps[512];
 		op_art_refs_apps(&st->want, x->sha256, apps, sizeof apps);
-		op_stage_item it = item_of(x);
+		op_stage_item it = ag_stage_item(x);
 		json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I}", "digest", x->digest, "apps",
 			apps, "state", op_stage_state_name(x->state), "done", (json_int_t)it.done,
 			"total", (json_int_t)it.total);

@@ -32,6 +32,7 @@ typedef struct ag_art {
 	int64_t asked_ms; /* the hub's store was asked last (monotonic; 0 never) */
 	char why[300]; /* refused: why (logged once) */
 	bool wanted; /* needed by a revision the site runs, may run, or ran last */
+	op_stage_item was; /* as the round saw it: before the step (ag_stage_step's) */
 } ag_art;
 
 typedef struct ag_stage {
@@ -68,11 +69,15 @@ int ag_stage_want(
 /* Whether every artifact of need is staged or absent from the hub's store; *why says
  * how far staging is when not (for status and the log). */
 bool ag_stage_ready(const ag_stage *st, const op_art_refs *need, char *why, size_t cap);
+/* Where a stands, as the gate and status count it (NULL: unknown). */
+op_stage_item ag_stage_item(const ag_art *a);
 /* The artifacts wanted, as status shows them. */
 json_t *ag_stage_status(const ag_stage *st);
 
 /* The I/O (outside the mutex): at most once a second while something is staging, every
- * AG_STAGE_RECHECK_MS otherwise. */
-void ag_stage_step(ag_stage *st, int64_t now);
+ * AG_STAGE_RECHECK_MS otherwise. True when an artifact moved (op_stage_moved): the round
+ * that ran before the step showed and gated on what is no longer so (an artifact "not
+ * looked up yet" whose bytes are crossing), so the loop runs the next one at once. */
+bool ag_stage_step(ag_stage *st, int64_t now);
 
 #endif

@@ -369,17 +369,30 @@ static void gc(ag_stage *st)
 	op_store_close(&copy);
 }
 
-void ag_stage_step(ag_stage *st, int64_t now)
+/* Whether an artifact moved since the step began (the round's view, was). */
+static bool moved(const ag_stage *st)
+{
+	for (size_t i = 0; i < st->n; i++) {
+		op_stage_item now = ag_stage_item(&st->v[i]);
+		if (op_stage_moved(&st->v[i].was, &now))
+			return true;
+	}
+	return false;
+}
+
+bool ag_stage_step(ag_stage *st, int64_t now)
 {
 	if (now < st->next_ms)
-		return;
+		return false;
 	bool busy = false;
-	for (size_t i = 0; i < st->n; i++)
+	for (size_t i = 0; i < st->n; i++) {
 		busy |= st->v[i].wanted &&
 			(st->v[i].state == OP_STAGE_UNKNOWN || st->v[i].state == OP_STAGE_FETCHING);
+		st->v[i].was = ag_stage_item(&st->v[i]);
+	}
 	st->next_ms = now + (busy ? 1000 : 5000);
 	if (!st->n && !st->gc_ms)
-		return; /* nothing ever needed: no copy to look at */
+		return false; /* nothing ever needed: no copy to look at */
 	op_err e = {0};
 	copy_view cv;
 	int rc = copy_read(st, &cv, &e);
@@ -390,7 +403,7 @@ void ag_stage_step(ag_stage *st, int64_t now)
 				"stream=OBJ_" OP_STORE_BUCKET);
 		st->copy_bad = true;
 		jsStreamInfo_Destroy(cv.si);
-		return;
+		return false;
 	}
 	st->copy_bad = false;
 	if (rc == 0) {
@@ -410,4 +423,5 @@ void ag_stage_step(ag_stage *st, int64_t now)
 	else if (!rc && st->failing)
 		op_log_info("staging artifacts works again", NULL);
 	st->failing = rc != 0;
+	return moved(st);
 }

@@ -24,6 +24,11 @@ void op_stage_gate(const op_stage_item *v, size_t n, op_stage_verdict *out)
 	out->ready = out->unknown + out->fetching + out->refused == 0;
 }
 
+bool op_stage_moved(const op_stage_item *was, const op_stage_item *now)
+{
+	return was->state != now->state || was->done != now->done || was->total != now->total;
+}
+
 uint64_t op_stage_done(const op_objmeta *m, uint64_t chunks)
 {
 	if (!m->chunks || chunks >= m->chunks)

@@ -1,7 +1,8 @@
 /* Staging's pure decisions (agent/store/stage.c): the gate over every combination of
- * artifact states, progress in bytes from chunk counts, what a site needs for the archs
- * its hosts report, gc's choice, and the site's copy's stream config (read back as
- * JSON: two sources per object, one filter each, from the hub's API, start at 1). */
+ * artifact states, progress in bytes from chunk counts, when an artifact moved (the
+ * agent's round runs again at once), what a site needs for the archs its hosts report,
+ * gc's choice, and the site's copy's stream config (read back as JSON: two sources per
+ * object, one filter each, from the hub's API, start at 1). */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,32 @@ static void test_done_from_chunks(void)
 	T_EQ_INT((int)op_stage_done(&n, 2), 8);
 	op_objmeta empty = {.size = 0, .chunks = 0};
 	T_EQ_INT((int)op_stage_done(&empty, 0), 0);
+}
+
+/* Every pair of states, and bytes alone: moved exactly when what the round shows and
+ * gates on differs. The case that matters: the round said "not looked up yet" and the
+ * step found the object in the hub's store (unknown -> staging, bytes still 0). */
+static void test_moved(void)
+{
+	const int S = 5;
+	for (int a = 0; a < S; a++)
+		for (int b = 0; b < S; b++) {
+			op_stage_item was = {
+				.state = (enum op_stage_state)a, .done = 5, .total = 9};
+			op_stage_item now = was;
+			now.state = (enum op_stage_state)b;
+			T_EQ_INT(op_stage_moved(&was, &now), a != b);
+		}
+	op_stage_item unknown = {.state = OP_STAGE_UNKNOWN};
+	op_stage_item asked = {.state = OP_STAGE_FETCHING, .total = 48 << 20};
+	T_CHECK(op_stage_moved(&unknown, &asked));
+	op_stage_item more = asked;
+	more.done = 128 << 10; /* chunks crossed: status shows the bytes */
+	T_CHECK(op_stage_moved(&asked, &more));
+	T_CHECK(!op_stage_moved(&more, &more)); /* nothing new: no extra round */
+	op_stage_item other = more;
+	other.total = 1; /* the hub's object replaced (a corrected upload) */
+	T_CHECK(op_stage_moved(&more, &other));
 }
 
 static void test_needs_by_arch(void)
@@ -197,6 +224,7 @@ int main(void)
 {
 	T_RUN(test_gate_exhaustive);
 	T_RUN(test_done_from_chunks);
+	T_RUN(test_moved);
 	T_RUN(test_needs_by_arch);
 	T_RUN(test_gc_choose);
 	T_RUN(test_stream_config);

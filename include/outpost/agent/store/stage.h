@@ -46,6 +46,11 @@ typedef struct op_stage_verdict {
 
 void op_stage_gate(const op_stage_item *v, size_t n, op_stage_verdict *out);
 
+/* Whether an artifact moved between two looks at it (its state, or its bytes at the site):
+ * what the agent's round shows and gates on is then out of date, and the round runs again
+ * at once rather than at its next tick. */
+bool op_stage_moved(const op_stage_item *was, const op_stage_item *now);
+
 /* Bytes of m at a site that holds chunks of its chunk messages: the whole size when
  * every chunk is there, else chunks times the chunk size (m's max_chunk, or the size
  * over the count rounded up). */
