@@ -181,10 +181,13 @@ int op_promotion_decode_signed(const char *buf, size_t len, op_promotion *p, uns
 	if ((rc = check(app, digest, commit, (long long)seq, (long long)promoted, reason, e)))
 		goto out;
 	char back[32] = "";
-	if (op_time_parse_rfc3339(time, &t) == 0)
+	bool parsed = op_time_parse_rfc3339(time, &t) == 0;
+	if (parsed)
 		op_time_rfc3339(t, back);
-	/* The one spelling of the time: a 31st of February would come back as March. */
-	if (strcmp(back, time) != 0) {
+	/* The one spelling of the time: a 31st of February would come back as March. An
+	 * empty one is no time at all (it once matched the empty spelling of a failed
+	 * parse, and the record took an unset time: fuzz_rollout). */
+	if (!parsed || strcmp(back, time) != 0) {
 		rc = op_err_set(e, OP_EINVAL,
 			"rollout record: time: expected RFC 3339 UTC "
 			"(YYYY-MM-DDTHH:MM:SSZ)");

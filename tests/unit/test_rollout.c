@@ -118,6 +118,7 @@ static void test_refused(void)
 		{"\"wave canary", "\"wave\\ncanary", "reason: expected"},
 		{"2026-12-06T19:00:00Z", "2026-02-31T19:00:00Z", "time: expected RFC 3339"},
 		{"2026-12-06T19:00:00Z", "2026-12-06T19:00:00+00:00", "time: expected"},
+		{"\"time\":\"2026-12-06T19:00:00Z\"", "\"time\":\"\"", "time: expected"},
 		{"2026-12-06T19:00:00Z", "2026-12-06 19:00:00Z", "time: expected"},
 		{"2026-12-06T19:00:00Z", "2026-12-06T19:00:60Z", "time: expected"},
 		{"{", "[{", "not JSON"},
