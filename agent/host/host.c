@@ -39,6 +39,12 @@ typedef struct ent {
 	int seen; /* the shim pid last seen alive, to log an adoption once */
 	bool lost; /* its shim's loss was logged (once, not per respawn) */
 	bool mark; /* seen in this refresh */
+	/* Reported in a state that changes by itself soon (op_host_moved): its state file as
+	 * it was then, and the shim that wrote it. */
+	bool pending;
+	struct stat file;
+	int shim;
+	uint64_t shim_start;
 } ent;
 
 struct op_host {
@@ -220,9 +226,31 @@ static void start_shim(op_host *h, ent *x, int secfd)
 		op_log_error("cannot start shim", "id=%s error=\"%s\"", x->id, strerror(errno));
 }
 
-/* One instance directory: what runs there, and what to do about it. Fills out and
- * returns true when the instance is to be reported. */
-static bool look_at(op_host *h, ent *x, op_hb_inst *out)
+/* The identity of id's state file (its records are renamed into place: a new record is
+ * a new inode); all zero when there is none. */
+static void state_file(op_host *h, const char *id, struct stat *out)
+{
+	char p[4096];
+	if (op_inst_path(p, sizeof p, h->cfg.state, id, "state.json") != 0 || stat(p, out) != 0)
+		memset(out, 0, sizeof *out);
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+		a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* A state the shim leaves by itself, soon: starting, stopping, or running with its
+ * health not yet decided. */
+static bool in_passing(const op_hb_inst *r)
+{
+	return r->state == OP_INST_STARTING || r->state == OP_INST_STOPPING ||
+		(r->state == OP_INST_RUNNING && r->health == OP_HEALTH_STARTING);
+}
+
+/* What runs in one instance directory, and what to do about it (look_at). */
+static bool look_at_inst(op_host *h, ent *x, op_hb_inst *out)
 {
 	op_shim_state st;
 	op_err e = {0};
@@ -231,6 +259,8 @@ static bool look_at(op_host *h, ent *x, op_hb_inst *out)
 	bool shim_alive = st_rc == 0 && op_proc_alive(st.shim_pid, st.shim_start);
 	bool spawned_alive = x->spawned && op_proc_alive(x->spawned, x->spawned_start) &&
 		(!shim_alive || st.shim_pid != x->spawned);
+	x->shim = shim_alive ? st.shim_pid : 0;
+	x->shim_start = shim_alive ? st.shim_start : 0;
 	memset(out, 0, sizeof *out);
 	snprintf(out->id, sizeof out->id, "%s", x->id);
 	out->exit_code = -1;
@@ -318,6 +348,40 @@ static bool look_at(op_host *h, ent *x, op_hb_inst *out)
 	return true;
 }
 
+/* One instance directory: what runs there, and what to do about it. Fills out and
+ * returns true when the instance is to be reported. */
+static bool look_at(op_host *h, ent *x, op_hb_inst *out)
+{
+	state_file(h, x->id, &x->file); /* before the read: a newer record is a change */
+	bool report = look_at_inst(h, x, out);
+	if (report)
+		x->pending = in_passing(out);
+	return report;
+}
+
+bool op_host_moved(op_host *h)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		ent *x = &h->ents[i];
+		if (!x->pending)
+			continue;
+		struct stat now;
+		state_file(h, x->id, &now);
+		if (!same_file(&now, &x->file) ||
+			(x->shim && !op_proc_alive(x->shim, x->shim_start)))
+			return true;
+	}
+	return false;
+}
+
+bool op_host_pending(const op_host *h)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (h->ents[i].pending)
+			return true;
+	return false;
+}
+
 static int inst_cmp(const void *a, const void *b)
 {
 	return strcmp(((const op_hb_inst *)a)->id, ((const op_hb_inst *)b)->id);
@@ -332,7 +396,11 @@ int op_host_refresh(op_host *h, op_hb_inst **insts, size_t *n, op_err *e)
 	DIR *d = opendir(dir);
 	if (!d)
 		return op_err_set(e, OP_EIO, "%s: %s", dir, strerror(errno));
-	op_hb_inst *v = calloc(OP_HB_MAX_INSTANCES, sizeof *v);
+	/* As many as the host holds, and room for some more: an array of the most a
+	 * heartbeat carries (over half a MB) cleared on every refresh was a tenth of a
+	 * host's time. */
+	size_t cap = h->n + 16 < OP_HB_MAX_INSTANCES ? h->n + 16 : OP_HB_MAX_INSTANCES;
+	op_hb_inst *v = malloc(cap * sizeof *v);
 	if (!v) {
 		closedir(d);
 		return op_err_set(e, OP_ENOMEM, "out of memory");
@@ -343,6 +411,13 @@ int op_host_refresh(op_host *h, op_hb_inst **insts, size_t *n, op_err *e)
 	while ((de = readdir(d)) != NULL && *n < OP_HB_MAX_INSTANCES) {
 		if (!op_inst_id_valid(de->d_name))
 			continue; /* ".", "..", and nothing outpost made */
+		if (*n == cap) {
+			cap = cap * 2 < OP_HB_MAX_INSTANCES ? cap * 2 : OP_HB_MAX_INSTANCES;
+			op_hb_inst *w = realloc(v, cap * sizeof *v);
+			if (!w)
+				break;
+			v = w;
+		}
 		ent *x = ent_get(h, de->d_name, true);
 		if (!x)
 			break;

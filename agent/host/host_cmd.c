@@ -27,6 +27,10 @@
 
 /* After a command, the next heartbeat comes this soon, so the agent sees it early. */
 #define HB_AFTER_CMD_MS 50
+/* While an instance is starting, stopping or waiting for its health, the host looks this
+ * often whether its shim moved it on, and then sends a heartbeat at once: a rollout's
+ * next step waits on it, not on the next --heartbeat. */
+#define HB_WATCH_MS 25
 
 static void usage(FILE *f)
 {
@@ -277,7 +281,9 @@ static int serve(run *r)
 			next = now + r->every_ms;
 			continue;
 		}
-		int64_t wait = next - now < 200 ? next - now : 200; /* notice signals */
+		bool watch = op_host_pending(r->host);
+		int64_t cap = watch ? HB_WATCH_MS : 200; /* 200: notice signals */
+		int64_t wait = next - now < cap ? next - now : cap;
 		natsMsg *msg = NULL;
 		s = natsSubscription_NextMsg(&msg, sub, wait);
 		if (s == NATS_OK && msg) {
@@ -287,6 +293,8 @@ static int serve(run *r)
 				next = op_now_ms() + HB_AFTER_CMD_MS;
 		} else if (s != NATS_TIMEOUT) {
 			usleep((useconds_t)wait * 1000); /* closed or slow consumer: no busy loop */
+		} else if (watch && op_host_moved(r->host)) {
+			next = op_now_ms();
 		}
 	}
 	natsSubscription_Unsubscribe(logs); /* no callback runs past this */

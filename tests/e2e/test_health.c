@@ -2,7 +2,8 @@
  * the components' probes against listeners this process opens on 127.0.0.1 (http served
  * by a small thread, tcp a listening socket: tests/e2e/netfx.h), exec probes, and min_ready without
  * a probe. The heartbeats, decoded as the agent decodes them, show each instance starting, healthy,
- * unhealthy with its probe's failure, and restarted. The plumbing (heartbeats, a host,
+ * unhealthy with its probe's failure, and restarted; with heartbeats an hour apart, each
+ * move is still sent at once. The plumbing (heartbeats, a host,
  * start and stop requests) is test_host.c's. */
 #include <dirent.h>
 #include <errno.h>
@@ -198,6 +199,24 @@ static void test_min_ready(void)
 	hx_host_stop(&h);
 }
 
+/* Heartbeats an hour apart: the host still sends one as soon as a shim moves an
+ * instance on (running, healthy, gone), so a rollout's next step never waits for the
+ * interval. The first heartbeat after the start says starting; without these, no other
+ * would come. */
+static void test_moves_sent_at_once(void)
+{
+	hx_host h;
+	T_REQUIRE(hx_host_start_extra(&h, "hb1", "--heartbeat 1h"));
+	const char *id = hx_inst_id("plain", 0);
+	op_hostreply r = hx_start(&h, "plain", 0,
+		"        command: /bin/sleep\n        args: [\"600\"]\n        min_ready: 300ms\n");
+	T_CHECK_MSG(r.ok, "start: %s", r.error);
+	T_REQUIRE(r.ok);
+	T_CHECK(wait_health(&h, id, OP_HEALTH_HEALTHY, NULL, 0));
+	hx_stop_and_check(&h, id); /* waits for a heartbeat without it */
+	hx_host_stop(&h);
+}
+
 int main(void)
 {
 	if (!hx_init(NULL))
@@ -206,6 +225,7 @@ int main(void)
 	T_RUN(test_tcp);
 	T_RUN(test_exec);
 	T_RUN(test_min_ready);
+	T_RUN(test_moves_sent_at_once);
 	for (int i = 0; i < hx_nstates; i++)
 		hx_adopt_all(&(hx_host){.state = hx_states[i]});
 	return t_done();

@@ -55,4 +55,11 @@ int op_host_logs(
  * instances) and fills *insts (allocated, free()) with what to report. */
 int op_host_refresh(op_host *h, op_hb_inst **insts, size_t *n, op_err *e);
 
+/* Whether the last refresh reported an instance in a state its shim leaves by itself
+ * soon (starting, stopping, running with its health undecided). */
+bool op_host_pending(const op_host *h);
+/* Whether such an instance has moved on since: its shim wrote a new record, or ended.
+ * A stat per pending instance, no read: cheap enough to ask many times a second. */
+bool op_host_moved(op_host *h);
+
 #endif
