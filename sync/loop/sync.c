@@ -341,7 +341,8 @@ static void repair_proof(op_sync *s, const char *head, uint64_t base_seq)
 	}
 	if (rc == 0) {
 		op_pub_proof pp = {pj, pjlen, &blobs, load_blob, s->src};
-		rc = op_publish_proof(s->bus.js, s->kv, &pp, base_seq, &put, &e);
+		rc = op_publish_proof(
+			s->bus.nc, s->kv, &pp, base_seq, s->cfg.write_window, &put, &e);
 		op_blob_ids_clear(&blobs);
 		free(pj);
 	}
@@ -584,8 +585,9 @@ static void pass(op_sync *s, op_sync_outcome *o, bool *again)
 	op_time_rfc3339(hc.time, m.time);
 	op_commit_clear(&hc);
 	op_pub_result r;
-	rc = op_publish(s->bus.js, s->kv, want.v, want.n, op_desired_load, s->src, &pp, &m,
-		have_marker ? &prev : NULL, have_marker ? mrev : 0, base_seq, &r, &e);
+	rc = op_publish(s->bus.nc, s->kv, want.v, want.n, op_desired_load, s->src, &pp, &m,
+		have_marker ? &prev : NULL, have_marker ? mrev : 0, base_seq, s->cfg.write_window,
+		&r, &e);
 	op_marker_clear(&m);
 	op_blob_ids_clear(&blobs);
 	free(pj);

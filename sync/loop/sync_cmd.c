@@ -45,6 +45,8 @@ static void usage(FILE *f)
 		"                      " OP_DEFAULT_NATS ")\n"
 		"  --replicas N        replicas of the buckets sync creates (default 1; 3 on a\n"
 		"                      hub cluster of three); fewer in place are reported\n"
+		"  --write-window N    a pass's writes sent before the first is acknowledged\n"
+		"                      (default 32; 1: each waits for the one before)\n"
 		"  --state DIR         git cache directory (default /var/lib/outpost/sync)\n"
 		"  --ca-file FILE      CA bundle for https:// remotes\n"
 		"  --seq-floor N       revisions count from at least N (after losing the bucket)\n"
@@ -318,7 +320,9 @@ int op_cmd_sync(int argc, char **argv)
 		{"fresh-key", required_argument, NULL, 'K'},
 		{"fresh-every", required_argument, NULL, 'E'},
 		{"fresh-ttl", required_argument, NULL, 'L'}, {"now", no_argument, NULL, 'N'},
-		{"replicas", required_argument, NULL, 'P'}, {"help", no_argument, NULL, 'h'}, {0}};
+		{"replicas", required_argument, NULL, 'P'},
+		{"write-window", required_argument, NULL, 'W'}, {"help", no_argument, NULL, 'h'},
+		{0}};
 	op_sync_cfg cfg = {.branch = "main",
 		.path = "apps",
 		.nats = OP_DEFAULT_NATS,
@@ -371,6 +375,15 @@ int op_cmd_sync(int argc, char **argv)
 				return OP_EXIT_USAGE;
 			}
 			cfg.replicas = (int)n;
+			break;
+		}
+		case 'W': {
+			uint64_t n = 0;
+			if (op_parse_u64(optarg, &n) != 0 || n < 1 || n > 1024) {
+				fprintf(stderr, "outpost sync: --write-window takes 1 to 1024\n");
+				return OP_EXIT_USAGE;
+			}
+			cfg.write_window = (int)n;
 			break;
 		}
 		case 'E':

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "outpost/agent/bus/bus.h"
+#include "outpost/sync/publish/chain.h"
 
 static int entry_cmp(const void *a, const void *b)
 {
@@ -98,44 +99,6 @@ int op_publish_last_seq(jsCtx *js, uint64_t *seq, op_err *e)
 	return 0;
 }
 
-/* Writes one KV entry (a put, or a delete when json is NULL) that must come right after
- * stream sequence *last, and moves *last to it. Chaining on the stream's sequence, not
- * on the key's, is what a mirror can check again when it stores the message: a key's
- * earlier revisions may have been trimmed from the hub's history by then. */
-static int put_after(
-	jsCtx *js, const char *key, const char *json, size_t len, uint64_t *last, op_err *e)
-{
-	char subj[16 + OP_NAME_MAX + 8];
-	snprintf(subj, sizeof subj, "$KV.%s.%s", OP_BUCKET, key);
-	natsMsg *msg = NULL;
-	jsPubAck *pa = NULL;
-	jsErrCode jerr = 0;
-	natsStatus st = natsMsg_Create(&msg, subj, NULL, json ? json : "", json ? (int)len : 0);
-	if (st == NATS_OK && !json)
-		st = natsMsgHeader_Set(msg, "KV-Operation", "DEL");
-	if (st != NATS_OK) {
-		natsMsg_Destroy(msg);
-		return op_bus_err(e, st, key);
-	}
-	jsPubOptions po;
-	jsPubOptions_Init(&po);
-	po.ExpectLastSeq = *last; /* 0: an empty stream, nothing to expect */
-	st = js_PublishMsg(&pa, js, msg, &po, &jerr);
-	natsMsg_Destroy(msg);
-	if (st != NATS_OK) {
-		int rc = op_bus_err(e, st, key);
-		if (jerr == JSStreamWrongLastSequenceErr)
-			rc = op_err_set(e, OP_ECONFLICT,
-				"%s: the bucket changed meanwhile (another sync?); retrying next "
-				"pass",
-				key);
-		return rc;
-	}
-	*last = pa->Sequence;
-	jsPubAck_Destroy(pa);
-	return 0;
-}
-
 static int on_held_blob(void *arg, const char *key, const char *val, size_t len, uint64_t rev)
 {
 	op_blob_ids *b = arg;
@@ -160,8 +123,8 @@ static int on_held_blob(void *arg, const char *key, const char *val, size_t len,
 
 /* The blobs the revision needs and the bucket lacks, then the proof's blob keys it holds
  * that the revision no longer names (dels: after the app deletes). */
-static int put_blobs(jsCtx *js, const op_pub_proof *p, const op_blob_ids *held, uint64_t *last,
-	op_pub_result *r, op_err *e)
+static int put_blobs(
+	op_chain *c, const op_pub_proof *p, const op_blob_ids *held, op_pub_result *r, op_err *e)
 {
 	char key[sizeof OP_PROOF_BLOB_PREFIX + OP_GIT_ID_LEN];
 	for (size_t i = 0; i < p->blobs->n; i++) {
@@ -172,7 +135,7 @@ static int put_blobs(jsCtx *js, const op_pub_proof *p, const op_blob_ids *held, 
 		int rc = p->load(p->load_arg, p->blobs->v[i], &buf, &len, e);
 		snprintf(key, sizeof key, OP_PROOF_BLOB_PREFIX "%s", p->blobs->v[i]);
 		if (rc == 0)
-			rc = put_after(js, key, buf ? buf : "", len, last, e);
+			rc = op_chain_put(c, key, buf ? buf : "", len, e);
 		free(buf);
 		if (rc)
 			return rc;
@@ -181,15 +144,15 @@ static int put_blobs(jsCtx *js, const op_pub_proof *p, const op_blob_ids *held, 
 	return 0;
 }
 
-static int del_blobs(jsCtx *js, const op_pub_proof *p, const op_blob_ids *held, uint64_t *last,
-	op_pub_result *r, op_err *e)
+static int del_blobs(
+	op_chain *c, const op_pub_proof *p, const op_blob_ids *held, op_pub_result *r, op_err *e)
 {
 	char key[sizeof OP_PROOF_BLOB_PREFIX + OP_GIT_ID_LEN];
 	for (size_t i = 0; i < held->n; i++) {
 		if (op_blob_ids_has(p->blobs, held->v[i]))
 			continue;
 		snprintf(key, sizeof key, OP_PROOF_BLOB_PREFIX "%s", held->v[i]);
-		int rc = put_after(js, key, NULL, 0, last, e);
+		int rc = op_chain_put(c, key, NULL, 0, e);
 		if (rc)
 			return rc;
 		r->blob_dels++;
@@ -229,12 +192,14 @@ static int held_from_marker(struct held *h, const op_marker *prev)
 	return 0;
 }
 
-int op_publish(jsCtx *js, kvStore *kv, op_pub_entry *want, size_t nwant, op_pub_load load,
+int op_publish(natsConnection *nc, kvStore *kv, op_pub_entry *want, size_t nwant, op_pub_load load,
 	void *load_arg, const op_pub_proof *proof, op_marker *m, const op_marker *prev,
-	uint64_t marker_rev, uint64_t base_seq, op_pub_result *r, op_err *e)
+	uint64_t marker_rev, uint64_t base_seq, int window, op_pub_result *r, op_err *e)
 {
-	uint64_t last = base_seq;
 	memset(r, 0, sizeof *r);
+	op_chain c;
+	if (op_chain_open(&c, nc, base_seq, window, e) != 0)
+		return e->code;
 	struct held have = {0};
 	op_blob_ids held_blobs = {0};
 	op_pub_diff d = {0};
@@ -272,23 +237,26 @@ int op_publish(jsCtx *js, kvStore *kv, op_pub_entry *want, size_t nwant, op_pub_
 		snprintf(key, sizeof key, "app.%s", w->name);
 		if (!w->json && (rc = load(load_arg, w, e)) != 0)
 			goto out;
-		if ((rc = put_after(js, key, w->json, w->len, &last, e)) != 0)
+		if ((rc = op_chain_put(&c, key, w->json, w->len, e)) != 0)
 			goto out;
 		r->puts++;
 	}
-	if (proof && (rc = put_blobs(js, proof, &held_blobs, &last, r, e)) != 0)
+	if (proof && (rc = put_blobs(&c, proof, &held_blobs, r, e)) != 0)
 		goto out;
 	for (size_t i = 0; i < d.ndels; i++) {
 		snprintf(key, sizeof key, "app.%s", have.v[d.dels[i]].name);
-		if ((rc = put_after(js, key, NULL, 0, &last, e)) != 0)
+		if ((rc = op_chain_put(&c, key, NULL, 0, e)) != 0)
 			goto out;
 		r->dels++;
 	}
 	if (proof &&
-		((rc = del_blobs(js, proof, &held_blobs, &last, r, e)) != 0 ||
-			(rc = put_after(js, "proof", proof->json, proof->len, &last, e)) != 0))
+		((rc = del_blobs(&c, proof, &held_blobs, r, e)) != 0 ||
+			(rc = op_chain_put(&c, "proof", proof->json, proof->len, e)) != 0))
 		goto out;
-	/* The marker lists every app, last; each write came right after the one before. */
+	/* The marker lists every app, last, once every write before it is stored, each
+	 * right after the one before: a refused write never has a marker after it. */
+	if ((rc = op_chain_wait(&c, e)) != 0)
+		goto out;
 	free(m->apps);
 	m->apps = calloc(nwant + 1, sizeof *m->apps);
 	m->napps = 0;
@@ -304,34 +272,40 @@ int op_publish(jsCtx *js, kvStore *kv, op_pub_entry *want, size_t nwant, op_pub_
 	char *json = NULL;
 	if ((rc = op_marker_encode(m, &json, e)) != 0)
 		goto out;
-	rc = put_after(js, "rev", json, strlen(json), &last, e);
+	rc = op_chain_put(&c, "rev", json, strlen(json), e);
 	free(json);
-	if (rc)
+	if (rc || (rc = op_chain_wait(&c, e)) != 0)
 		goto out;
 	r->wrote_marker = true;
 out:
+	op_chain_close(&c);
 	op_publish_diff_clear(&d);
 	free(have.v);
 	op_blob_ids_clear(&held_blobs);
 	return rc;
 }
 
-int op_publish_proof(jsCtx *js, kvStore *kv, const op_pub_proof *proof, uint64_t base_seq,
-	size_t *puts, op_err *e)
+int op_publish_proof(natsConnection *nc, kvStore *kv, const op_pub_proof *proof, uint64_t base_seq,
+	int window, size_t *puts, op_err *e)
 {
-	uint64_t last = base_seq;
 	op_blob_ids held = {0};
 	op_pub_result r = {0};
-	int rc = op_bus_kv_keys(kv, OP_PROOF_BLOB_PREFIX ">", on_held_blob, &held, e);
-	if (rc == OP_ENOMEM)
+	op_chain c;
+	int rc = op_chain_open(&c, nc, base_seq, window, e);
+	if (rc == 0 &&
+		(rc = op_bus_kv_keys(kv, OP_PROOF_BLOB_PREFIX ">", on_held_blob, &held, e)) ==
+			OP_ENOMEM)
 		op_err_set(e, OP_ENOMEM, "out of memory");
 	if (rc == 0) {
 		op_blob_ids_sort(&held);
-		rc = put_blobs(js, proof, &held, &last, &r, e);
+		rc = put_blobs(&c, proof, &held, &r, e);
 	}
-	if (rc == 0)
-		rc = put_after(js, "proof", proof->json, proof->len, &last, e);
+	/* The proof once the blobs it names are in place. */
+	if (rc == 0 && (rc = op_chain_wait(&c, e)) == 0 &&
+		(rc = op_chain_put(&c, "proof", proof->json, proof->len, e)) == 0)
+		rc = op_chain_wait(&c, e);
 	*puts = r.blob_puts;
 	op_blob_ids_clear(&held);
+	op_chain_close(&c);
 	return rc;
 }

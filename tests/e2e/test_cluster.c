@@ -425,7 +425,10 @@ static void test_two_syncs(void)
 		fl_log_count(sync2_log(), off2, "level=error") == 0);
 
 	/* Kill -9 of the one publishing, half way: many apps make many writes. sync2 is
-	 * stopped so that sync1 alone starts on the revision, with its first pass. */
+	 * stopped so that sync1 alone starts on the revision, with its first pass. sync1
+	 * sends each write after the one before is stored (--write-window 1): a window of
+	 * writes in flight is stored within milliseconds, before the kill could come. What
+	 * is left is a half revision either way, a stored prefix of the chain. */
 	long off;
 	h_proc_stop(sync2, false, 5000);
 	h_proc_stop(F.sync_pid, false, 5000);
@@ -439,7 +442,9 @@ static void test_two_syncs(void)
 		sha = fl_commit(&F, F.key, "many");
 		T_REQUIRE(sha);
 		struct moved m = {fl_last_seq(F.hub_js, "KV_outpost")};
+		F.sync_args = "--replicas 3 --write-window 1";
 		T_REQUIRE(fl_start_sync(&F) > 0);
+		F.sync_args = "--replicas 3";
 		T_REQUIRE(h_wait_until_poll(stream_moved, &m, WAIT_MS, 200));
 		h_proc_stop(F.sync_pid, true, 0);
 		wrote = fl_last_seq(F.hub_js, "KV_outpost") - m.from;

@@ -19,6 +19,7 @@ typedef struct op_sync_cfg {
 	const char *fresh_key; /* freshness: the hub's ed25519 signing key (NULL: off) */
 	int64_t fresh_ttl_ms; /* how long a record is valid */
 	int replicas; /* of the buckets sync creates (0: 1); fewer in place are reported */
+	int write_window; /* a pass's writes in flight (0: OP_CHAIN_WINDOW; chain.h) */
 } op_sync_cfg;
 
 enum op_sync_kind { OP_SYNC_ACCEPTED, OP_SYNC_UNCHANGED, OP_SYNC_REJECTED, OP_SYNC_FAILED };

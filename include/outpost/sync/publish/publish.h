@@ -57,21 +57,22 @@ typedef struct op_pub_result {
 /* Writes want (sorted by name, unique) as revision m (commit, seq, signer, time filled
  * by the caller; m->apps is filled here): app puts, deletes, then the marker, each write
  * required to follow the one before in the stream, the first one base_seq (the
- * stream's last sequence, read before the marker was read). So nothing interleaves
- * with another writer, and a mirror replaying the stream can check the same condition
- * (a key's own revisions may be trimmed by then). marker_rev: the stream sequence of
+ * stream's last sequence, read before the marker was read), up to window of them in
+ * flight (chain.h), the marker alone once all before it are stored. So nothing
+ * interleaves with another writer, and a mirror replaying the stream can check the same
+ * condition (a key's own revisions may be trimmed by then). marker_rev: the stream sequence of
  * the current `rev` (0: none); prev: that marker. When it is the last write
  * (marker_rev == base_seq), the bucket holds exactly what prev lists and is not read
  * back; otherwise every app key is (the blob keys always are, names only). proof may be
  * NULL (nothing but apps and the marker). OP_ECONFLICT when the bucket changed meanwhile. */
-int op_publish(jsCtx *js, kvStore *kv, op_pub_entry *want, size_t nwant, op_pub_load load,
+int op_publish(natsConnection *nc, kvStore *kv, op_pub_entry *want, size_t nwant, op_pub_load load,
 	void *load_arg, const op_pub_proof *proof, op_marker *m, const op_marker *prev,
-	uint64_t marker_rev, uint64_t base_seq, op_pub_result *r, op_err *e);
+	uint64_t marker_rev, uint64_t base_seq, int window, op_pub_result *r, op_err *e);
 /* For a revision already in place whose proof is missing or another commit's (a bucket
  * written before proofs existed, a proof lost): the blobs the bucket lacks, then the
  * proof, chained from base_seq. *puts: blobs written. */
-int op_publish_proof(jsCtx *js, kvStore *kv, const op_pub_proof *proof, uint64_t base_seq,
-	size_t *puts, op_err *e);
+int op_publish_proof(natsConnection *nc, kvStore *kv, const op_pub_proof *proof, uint64_t base_seq,
+	int window, size_t *puts, op_err *e);
 /* The hub stream's last sequence. */
 int op_publish_last_seq(jsCtx *js, uint64_t *seq, op_err *e);
 
