@@ -399,8 +399,7 @@ static int start_outpost(fleet *f)
 			    as(h_str("%s/agent.creds", s)), f->bin, s, h_nats_url(sites[i]),
 			    h_path("agent-%s", s)) <= 0 ||
 			h_spawn_sh(h_path("host%d.log", i),
-				"%s%s host --site %s --id h0 --nats %s --state %s --heartbeat "
-				"500ms",
+				"%s%s host --site %s --id h0 --nats %s --state %s",
 				as(h_str("%s/host-h0.creds", s)), f->bin, s, h_nats_url(sites[i]),
 				h_path("host%d", i)) <= 0)
 			return -1;
@@ -454,6 +453,80 @@ static bool one_each(void *arg)
 	const struct workloads *w = arg;
 	return h_workloads(w->tag, NULL, NULL, 0) == nsites &&
 		h_workloads(w->tag, w->suffix, NULL, 0) == nsites;
+}
+
+/* CPU time (s) of this run's processes by role, read off /proc: the hub's nodes, the
+ * sites' servers, agents, hosts, shims and sync. A process that ended meanwhile (the
+ * shim of a stopped instance) takes its time with it: shims are counted short. */
+enum role { R_HUB, R_LEAF, R_AGENT, R_HOST, R_SHIM, R_SYNC, R_N };
+static const char *const role_name[R_N] = {
+	"hub nodes", "site servers", "agents", "hosts", "shims", "sync"};
+
+static int role_of(const char *cmd, size_t len)
+{
+	const char *tmp = h_tmpdir(), *hubdir = h_str("%s/nats-hub-", h_tmpdir());
+	bool ours = false, is_hub = false;
+	for (size_t i = 0; i < len; i += strlen(cmd + i) + 1) {
+		ours = ours || strstr(cmd + i, tmp);
+		is_hub = is_hub || strstr(cmd + i, hubdir);
+	}
+	const char *arg0 = strrchr(cmd, '/') ? strrchr(cmd, '/') + 1 : cmd;
+	const char *arg1 = strlen(cmd) + 1 < len ? cmd + strlen(cmd) + 1 : "";
+	if (!ours)
+		return -1;
+	if (!strcmp(arg0, "nats-server"))
+		return is_hub ? R_HUB : R_LEAF;
+	if (strcmp(arg0, "outpost") != 0)
+		return -1;
+	return !strcmp(arg1, "agent")   ? R_AGENT
+		: !strcmp(arg1, "host") ? R_HOST
+		: !strcmp(arg1, "shim") ? R_SHIM
+		: !strcmp(arg1, "sync") ? R_SYNC
+					: -1;
+}
+
+static void cpu_by_role(double out[R_N])
+{
+	memset(out, 0, R_N * sizeof *out);
+	char *list = NULL;
+	h_run(&list, "ls /proc | grep -E '^[0-9]+$'");
+	double tick = (double)sysconf(_SC_CLK_TCK);
+	for (char *p = list; p && *p;) {
+		int pid = atoi(p);
+		p += strcspn(p, "\n");
+		p += *p == '\n';
+		char cmd[4096], stat[1024];
+		FILE *f = fopen(h_str("/proc/%d/cmdline", pid), "r");
+		size_t n = f ? fread(cmd, 1, sizeof cmd - 1, f) : 0;
+		if (f)
+			fclose(f);
+		cmd[n] = '\0';
+		int r = n ? role_of(cmd, n) : -1;
+		f = r < 0 ? NULL : fopen(h_str("/proc/%d/stat", pid), "r");
+		size_t m = f ? fread(stat, 1, sizeof stat - 1, f) : 0;
+		if (f)
+			fclose(f);
+		stat[m] = '\0';
+		char *end = m ? strrchr(stat, ')') : NULL;
+		unsigned long long ut = 0, st = 0;
+		if (end &&
+			sscanf(end + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu",
+				&ut, &st) == 2)
+			out[r] += (double)(ut + st) / tick;
+	}
+	free(list);
+}
+
+/* "hub nodes 1.2 s, site servers ..." of b - a, per n. */
+static const char *cpu_text(const double a[R_N], const double b[R_N], int n)
+{
+	const char *t = "";
+	double all = 0;
+	for (int i = 0; i < R_N; i++) {
+		t = h_str("%s%s%s %.2f", t, *t ? ", " : "", role_name[i], (b[i] - a[i]) / n);
+		all += (b[i] - a[i]) / n;
+	}
+	return h_str("%s; all %.2f", t, all);
 }
 
 /* The RSS of a hub of HUB_NODES nodes with no accounts, no link (summed): what the
@@ -514,6 +587,13 @@ static int run(fleet *f, hub *h)
 	printf("  hub RSS with outpost running, before any push: %.1f MB\n", rss_idle / 1024.0);
 	hub_prof("before-pushes");
 
+	/* CPU: two seconds of the fleet idle, then the pushes. */
+	double c0[R_N], c1[R_N], c2[R_N], zero[R_N] = {0}, rate[R_N];
+	cpu_by_role(c0);
+	long long idle0 = h_now_ms();
+	h_wait_until(never, NULL, 2000);
+	cpu_by_role(c1);
+	double idle_s = (double)(h_now_ms() - idle0) / 1000.0;
 	long long ms[PUSHES];
 	for (int i = 0; i < PUSHES; i++) {
 		uint64_t seq = push(f, &t0);
@@ -527,6 +607,11 @@ static int run(fleet *f, hub *h)
 	long long p50 = h_pct(ms, PUSHES, 50), p99 = h_pct(ms, PUSHES, 99);
 	printf("  push to all converged, %d pushes: p50 %lld ms, p99 %lld ms; in order (ms):%s\n",
 		PUSHES, p50, p99, each);
+	cpu_by_role(c2);
+	for (int i = 0; i < R_N; i++)
+		rate[i] = (c1[i] - c0[i]) / idle_s;
+	printf("  CPU s a second, the fleet idle: %s\n", cpu_text(zero, rate, 1));
+	printf("  CPU s a push (its idle time too): %s\n", cpu_text(c1, c2, PUSHES));
 	long long rss_full = hub_rss_kb(h);
 	hub_report(h, "everything running");
 	hub_prof("after-pushes");
@@ -615,8 +700,8 @@ int main(void)
 	f.tag = h_str("8%05d", (int)(getpid() % 100000));
 	if (!fl_copy_bin(h_str("%s/outpost", cwd), f.bin))
 		return 1;
-	printf("bench_fleet: %d sites (a leaf nats-server, an agent, a host with heartbeat "
-	       "500ms, one instance), %d pushes\n",
+	printf("bench_fleet: %d sites (a leaf nats-server, an agent, a host with the default "
+	       "heartbeat, one instance), %d pushes\n",
 		nsites, PUSHES);
 	hub h = {0};
 	if (!getenv("BENCH_NOCREDS")) { /* a hub with nothing configured, measured, stopped */
