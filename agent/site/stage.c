@@ -24,8 +24,13 @@ static json_t *digests_json(const op_art_refs *r)
 	return a;
 }
 
+/* A site without artifacts does not rewrite the file with every revision: with nothing
+ * kept, a stale run_seq rotates nothing into prev after a restart. */
 static void save(ag_stage *st)
 {
+	bool empty = st->run_needs.n == 0 && st->prev.n == 0;
+	if (empty && st->disk_empty)
+		return;
 	json_t *j = json_pack("{s:i, s:I, s:o, s:o}", "v", 1, "run_seq", (json_int_t)st->run_seq,
 		"run", digests_json(&st->run_needs), "prev", digests_json(&st->prev));
 	char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -34,6 +39,8 @@ static void save(ag_stage *st)
 	if (!body || op_write_atomic(st->path, body, strlen(body), &e) != 0)
 		op_log_warn("cannot keep the staging state", "path=%s error=\"%s\"", st->path,
 			body ? e.msg : "out of memory");
+	else
+		st->disk_empty = empty;
 	free(body);
 }
 
@@ -66,6 +73,7 @@ int ag_stage_init(ag_stage *st, op_bus *bus, const op_agent_cfg *cfg, op_err *e)
 		load_refs(&st->prev, json_object_get(j, "prev"));
 		json_decref(j);
 	}
+	st->disk_empty = st->run_needs.n == 0 && st->prev.n == 0;
 	return 0;
 }
 

@@ -45,6 +45,7 @@ typedef struct ag_stage {
 	uint64_t run_seq; /* the revision whose needs were last rotated into prev */
 	op_art_refs run_needs;
 	char path[1024]; /* <state>/staging.json: prev and run_seq, across restarts */
+	bool disk_empty; /* the file names no artifact (or is absent) */
 	bool copy_bad; /* the site's stream is not a copy this agent may manage (logged) */
 	char copy_note[300];
 	bool failing; /* the last step failed (logged once) */

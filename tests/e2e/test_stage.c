@@ -152,6 +152,19 @@ static bool wait_seq(uint64_t seq)
 
 static art A, B, C, D, E, G, H, X;
 
+/* A site without artifacts keeps no staging state: revisions apply without the file
+ * being written (two fsyncs a revision saved at every site). */
+static void test_no_artifacts_no_file(void)
+{
+	F.apps[1] = (fl_app){.on = true, .ver = 1, .instances = 1};
+	T_REQUIRE(wait_seq(fl_push(&F)));
+	F.apps[1].ver = 2;
+	T_REQUIRE(wait_seq(fl_push(&F)));
+	T_CHECK(access(h_path("agent-state/staging.json"), F_OK) != 0);
+	F.apps[1].on = false;
+	T_REQUIRE(wait_seq(fl_push(&F)));
+}
+
 static void test_staged_before_apply(void)
 {
 	A = put("a", 3 * 1024 * 1024 + 17);
@@ -166,6 +179,7 @@ static void test_staged_before_apply(void)
 	T_EQ_STR(art_state(&A), "staged");
 	T_CHECK(fl_log_count(fl_agent_log(), 0,
 			h_str("artifact staged\" digest=sha256:%s", A.hex)) == 1);
+	T_CHECK(access(h_path("agent-state/staging.json"), F_OK) == 0);
 }
 
 static void test_not_in_store_keeps_old_meaning(void)
@@ -365,6 +379,7 @@ int main(void)
 	op_err e = {0};
 	if (op_bus_connect(&site_bus, h_nats_url(F.site), "test", NULL, 3000, &e) != 0)
 		return 1;
+	T_RUN(test_no_artifacts_no_file);
 	T_RUN(test_staged_before_apply);
 	T_RUN(test_not_in_store_keeps_old_meaning);
 	T_RUN(test_cut_mid_staging);
