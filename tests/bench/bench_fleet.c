@@ -529,6 +529,20 @@ static const char *cpu_text(const double a[R_N], const double b[R_N], int n)
 	return h_str("%s; all %.2f", t, all);
 }
 
+/* The fleet's CPU over five seconds of nothing asked of it, per second by role. */
+static const char *idle_cpu(void)
+{
+	double a[R_N], b[R_N], zero[R_N] = {0}, rate[R_N];
+	cpu_by_role(a);
+	long long t = h_now_ms();
+	h_wait_until(never, NULL, 5000);
+	cpu_by_role(b);
+	double s = (double)(h_now_ms() - t) / 1000.0;
+	for (int i = 0; i < R_N; i++)
+		rate[i] = (b[i] - a[i]) / s;
+	return cpu_text(zero, rate, 1);
+}
+
 /* The RSS of a hub of HUB_NODES nodes with no accounts, no link (summed): what the
  * sites' accounts cost is measured from it. */
 static long long rss_bare;
@@ -542,6 +556,7 @@ static int run(fleet *f, hub *h)
 	long long rss_links = hub_rss_kb(h);
 	hub_report(h, "leaf links only");
 	hub_prof("links");
+	printf("  CPU s a second, leaf links only: %s\n", idle_cpu());
 
 	f->key = h_keygen("ed25519");
 	f->repo = h_repo_new("fleet");
@@ -576,6 +591,7 @@ static int run(fleet *f, hub *h)
 	printf("  hub RSS with every site's mirror (agents stopped): %.1f MB\n",
 		rss_mirrors / 1024.0);
 	hub_prof("mirrors");
+	printf("  CPU s a second, every site's mirror (agents stopped): %s\n", idle_cpu());
 	long long t0 = h_now_ms();
 	if (start_outpost(f) < 0)
 		return fail("cannot start the agents and hosts");
@@ -588,12 +604,9 @@ static int run(fleet *f, hub *h)
 	hub_prof("before-pushes");
 
 	/* CPU: two seconds of the fleet idle, then the pushes. */
-	double c0[R_N], c1[R_N], c2[R_N], zero[R_N] = {0}, rate[R_N];
-	cpu_by_role(c0);
-	long long idle0 = h_now_ms();
-	h_wait_until(never, NULL, 2000);
+	printf("  CPU s a second, the fleet idle: %s\n", idle_cpu());
+	double c1[R_N], c2[R_N];
 	cpu_by_role(c1);
-	double idle_s = (double)(h_now_ms() - idle0) / 1000.0;
 	long long ms[PUSHES];
 	for (int i = 0; i < PUSHES; i++) {
 		uint64_t seq = push(f, &t0);
@@ -608,9 +621,6 @@ static int run(fleet *f, hub *h)
 	printf("  push to all converged, %d pushes: p50 %lld ms, p99 %lld ms; in order (ms):%s\n",
 		PUSHES, p50, p99, each);
 	cpu_by_role(c2);
-	for (int i = 0; i < R_N; i++)
-		rate[i] = (c1[i] - c0[i]) / idle_s;
-	printf("  CPU s a second, the fleet idle: %s\n", cpu_text(zero, rate, 1));
 	printf("  CPU s a push (its idle time too): %s\n", cpu_text(c1, c2, PUSHES));
 	long long rss_full = hub_rss_kb(h);
 	hub_report(h, "everything running");
