@@ -4,8 +4,6 @@
  * leaves the bucket untouched. */
 #include "outpost/sync/loop/sync.h"
 
-#include <jansson.h>
-#include <mbedtls/sha256.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,17 +51,6 @@ struct op_sync {
 };
 
 #define MAX_AGAIN 3 /* passes in a row after another sync's writes */
-
-const char *op_sync_kind_name(enum op_sync_kind k)
-{
-	switch (k) {
-	case OP_SYNC_ACCEPTED: return "accepted";
-	case OP_SYNC_UNCHANGED: return "unchanged";
-	case OP_SYNC_REJECTED: return "rejected";
-	case OP_SYNC_FAILED: return "failed";
-	}
-	return "failed";
-}
 
 int op_sync_new(op_sync **out, const op_sync_cfg *cfg, op_err *e)
 {
@@ -618,77 +605,13 @@ out:
 	op_policy_free(pol);
 }
 
-/* [{"digest": "sha256:<hex>", "apps": [names]}] */
-static json_t *missing_json(const op_art_missing *m)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; a && i < m->n; i++) {
-		char d[OP_ART_DIGEST_LEN + 1];
-		op_art_digest_format(m->v[i].sha256, d);
-		json_t *apps = json_array();
-		for (const char *p = m->v[i].apps; apps && *p;) {
-			size_t len = strcspn(p, ",");
-			json_array_append_new(apps, json_stringn(p, len));
-			p += len + (p[len] == ',');
-		}
-		json_array_append_new(a, json_pack("{s:s, s:o}", "digest", d, "apps", apps));
-	}
-	return a;
-}
-
-char *op_sync_outcome_json(const op_sync_outcome *o)
-{
-	char now[32];
-	op_time_rfc3339(op_wall_ms() / 1000, now);
-	json_t *errs = json_array();
-	for (size_t i = 0; i < o->errors.n; i++) {
-		const op_diag *d = &o->errors.v[i];
-		char line[2048];
-		snprintf(line, sizeof line, "%s:%d:%d: %s: %s", d->file, d->line, d->col, d->path,
-			d->msg);
-		json_array_append_new(errs, json_string(line));
-	}
-	json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:o, s:I, s:I, s:I, s:o}",
-		"v", 1, "outcome", op_sync_kind_name(o->kind), "time", now, "commit", o->commit,
-		"signer", o->signer, "seq", (json_int_t)o->seq, "rev_seq", (json_int_t)o->rev_seq,
-		"reason", o->reason, "errors", errs, "puts", (json_int_t)o->puts, "deletes",
-		(json_int_t)o->dels, "ms", (json_int_t)o->ms, "artifacts_missing",
-		missing_json(&o->missing));
-	char *s = j ? json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
-	json_decref(j);
-	return s;
-}
-
 /* True when o repeats the refusal logged last (and remembers o's otherwise): the same
  * outcome for the same commit, reason and manifest errors. */
 static bool refusal_logged(op_sync *s, const op_sync_outcome *o)
 {
-	if (o->kind != OP_SYNC_REJECTED && o->kind != OP_SYNC_FAILED) {
-		s->last_refusal[0] = '\0';
-		return false;
-	}
-	mbedtls_sha256_context h;
-	unsigned char sum[32];
-	mbedtls_sha256_init(&h);
-	mbedtls_sha256_starts(&h, 0);
-	const char *kind = op_sync_kind_name(o->kind);
-	mbedtls_sha256_update(&h, (const unsigned char *)kind, strlen(kind) + 1);
-	mbedtls_sha256_update(&h, (const unsigned char *)o->commit, strlen(o->commit) + 1);
-	mbedtls_sha256_update(&h, (const unsigned char *)o->reason, strlen(o->reason) + 1);
-	for (size_t i = 0; i < o->errors.n; i++) {
-		const op_diag *d = &o->errors.v[i];
-		char line[64];
-		snprintf(line, sizeof line, ":%d:%d:", d->line, d->col);
-		mbedtls_sha256_update(&h, (const unsigned char *)d->file, strlen(d->file));
-		mbedtls_sha256_update(&h, (const unsigned char *)line, strlen(line));
-		mbedtls_sha256_update(&h, (const unsigned char *)d->msg, strlen(d->msg) + 1);
-	}
-	mbedtls_sha256_finish(&h, sum);
-	mbedtls_sha256_free(&h);
 	char key[65];
-	for (int i = 0; i < 32; i++)
-		snprintf(key + 2 * i, 3, "%02x", sum[i]);
-	bool same = !strcmp(key, s->last_refusal);
+	op_sync_refusal_key(o, key);
+	bool same = key[0] && !strcmp(key, s->last_refusal);
 	memcpy(s->last_refusal, key, sizeof key);
 	return same;
 }
@@ -746,12 +669,6 @@ void op_sync_pass(op_sync *s, op_sync_outcome *o)
 	}
 	o->ms = op_now_ms() - t0;
 	report(s, o);
-}
-
-void op_sync_outcome_clear(op_sync_outcome *o)
-{
-	op_diags_clear(&o->errors);
-	op_art_missing_clear(&o->missing);
 }
 
 void op_sync_free(op_sync *s)

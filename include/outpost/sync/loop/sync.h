@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "outpost/agent/base/err.h"
-#include "outpost/sync/loop/artcheck.h"
+#include "outpost/sync/loop/outcome.h"
 
 typedef struct op_sync_cfg {
 	const char *repo, *trust, *revoked, *branch, *path, *nats, *state, *ca_file;
@@ -22,22 +22,6 @@ typedef struct op_sync_cfg {
 	int write_window; /* a pass's writes in flight (0: OP_CHAIN_WINDOW; chain.h) */
 } op_sync_cfg;
 
-enum op_sync_kind { OP_SYNC_ACCEPTED, OP_SYNC_UNCHANGED, OP_SYNC_REJECTED, OP_SYNC_FAILED };
-
-typedef struct op_sync_outcome {
-	enum op_sync_kind kind;
-	char commit[41]; /* the head looked at ("" if the fetch failed) */
-	char signer[256];
-	uint64_t seq;
-	uint64_t rev_seq; /* the hub's newest accepted revision after the pass (the marker's
-			     seq, whatever the outcome): how far behind a site is counts from it */
-	char reason[1024];
-	op_diags errors; /* manifest errors of a rejected revision */
-	size_t puts, dels;
-	int64_t ms; /* how long the pass took */
-	op_art_missing missing; /* pinned by the accepted revision, not in the hub's store */
-} op_sync_outcome;
-
 typedef struct op_sync op_sync;
 
 int op_sync_new(op_sync **s, const op_sync_cfg *cfg, op_err *e);
@@ -46,10 +30,6 @@ int op_sync_new(op_sync **s, const op_sync_cfg *cfg, op_err *e);
  * marker: the head published by the other is "unchanged" ("another sync published
  * revision N"); a revision the other left half way is finished by a new pass. */
 void op_sync_pass(op_sync *s, op_sync_outcome *o);
-void op_sync_outcome_clear(op_sync_outcome *o);
-const char *op_sync_kind_name(enum op_sync_kind k);
-/* The outcome as JSON (the hub.sync status value and the sync.now reply). */
-char *op_sync_outcome_json(const op_sync_outcome *o);
 void op_sync_free(op_sync *s);
 /* Signs and writes a freshness record for the revision the bucket holds (fresh.h), when
  * --fresh-key is set and a pass has connected. Logs a failure once. */
