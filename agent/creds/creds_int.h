@@ -1,11 +1,41 @@
-/* Internal to agent/creds: reading an existing credentials directory back
- * (creds_dir.c), for `outpost creds --update`. */
+/* Internal to agent/creds: the permissions and exports as data (creds_perms.c), and
+ * reading an existing credentials directory back (creds_dir.c), for `outpost creds
+ * --update`. */
 #ifndef OUTPOST_CREDS_INT_H
 #define OUTPOST_CREDS_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "outpost/agent/creds/creds.h"
+
+#define OP_CREDS_MAXSUBJ 40
+
+/* What one role may publish and subscribe to: subjects with {s} for the site, {h} for
+ * the host and {u} for the user name; NULL-ended. */
+struct op_creds_perms {
+	const char *pub[OP_CREDS_MAXSUBJ];
+	const char *sub[OP_CREDS_MAXSUBJ];
+	bool responses; /* allow_responses: may answer requests it received */
+	bool leaf; /* a leaf link's user (LEAFNODE connections only) */
+};
+
+const struct op_creds_perms *op_creds_perms_of(enum op_role r);
+
+/* An export of one account that another imports. */
+struct op_creds_xport {
+	const char *kind; /* "service" or "stream" */
+	const char *subject; /* the same in both accounts */
+	bool per_site; /* names {s}: for one site's account only */
+};
+
+/* OUTPOST to each site's account, and each site's account to OUTPOST; {NULL}-ended. */
+extern const struct op_creds_xport op_creds_hub_to_sites[];
+extern const struct op_creds_xport op_creds_sites_to_hub[];
+/* The site's leaf remote: what it refuses from the hub, what it keeps to itself;
+ * NULL-ended. */
+extern const char *const op_creds_deny_imports[];
+extern const char *const op_creds_deny_exports[];
 
 /* Adds to c every site of dir (a directory holding leaf.creds) and each of its hosts
  * (host-ID.creds), as op_creds_add_site and op_creds_add_host would. */
