@@ -24,11 +24,16 @@ static json_t *digests_json(const op_art_refs *r)
 	return a;
 }
 
+static bool keeps_nothing(const ag_stage *st)
+{
+	return st->run_needs.n == 0 && st->prev.n == 0;
+}
+
 /* A site without artifacts does not rewrite the file with every revision: with nothing
  * kept, a stale run_seq rotates nothing into prev after a restart. */
 static void save(ag_stage *st)
 {
-	bool empty = st->run_needs.n == 0 && st->prev.n == 0;
+	bool empty = keeps_nothing(st);
 	if (empty && st->disk_empty)
 		return;
 	json_t *j = json_pack("{s:i, s:I, s:o, s:o}", "v", 1, "run_seq", (json_int_t)st->run_seq,
@@ -73,7 +78,7 @@ int ag_stage_init(ag_stage *st, op_bus *bus, const op_agent_cfg *cfg, op_err *e)
 		load_refs(&st->prev, json_object_get(j, "prev"));
 		json_decref(j);
 	}
-	st->disk_empty = st->run_needs.n == 0 && st->prev.n == 0;
+	st->disk_empty = keeps_nothing(st);
 	return 0;
 }
 

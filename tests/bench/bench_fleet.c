@@ -603,7 +603,7 @@ static int run(fleet *f, hub *h)
 	printf("  hub RSS with outpost running, before any push: %.1f MB\n", rss_idle / 1024.0);
 	hub_prof("before-pushes");
 
-	/* CPU: two seconds of the fleet idle, then the pushes. */
+	/* CPU: five seconds of the fleet idle, then the pushes. */
 	printf("  CPU s a second, the fleet idle: %s\n", idle_cpu());
 	double c1[R_N], c2[R_N];
 	cpu_by_role(c1);
