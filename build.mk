@@ -32,7 +32,7 @@ DYN_LIBS := $(LIB_SHA1) $(LIB_GIT) -lnats -lyaml -ljansson -lsodium $(LIB_TLS) -
 # rest (sync's loop and publishing, and test_creds, which covers the bus's URL
 # redaction) link everything.
 PURE_LIBS := $(LIB_SHA1) -lyaml -ljansson -lsodium $(LIB_TLS)
-PURE_UNIT := standby appset choose doc fresh gitobj manifest mindex plan plan_props proto revision \
+PURE_UNIT := standby appset choose gauge doc fresh gitobj manifest mindex plan plan_props proto revision \
 	sshsig supervise trust log objmeta artifact_refs logs stage install_plan health rollout_policy \
 	wave rollout wavehub secret
 GIT_LIBS := $(LIB_SHA1) $(LIB_GIT) -lyaml -ljansson -lsodium $(LIB_TLS) -lz -pthread -lrt

@@ -92,8 +92,10 @@ static int catching_up(const op_choose_in *in)
 		return !quiet;
 	/* Without a recent answer from the hub, the mirror's own lag is all there is, and
 	 * a mirror whose link just came back reports none before it has learnt what the hub
-	 * holds: while it is still changing, it is taken as level only once quiet. */
-	bool level = hub_level(m) || (!hub_ahead(m) && m->lag == 0 && (m->hub_fresh || quiet));
+	 * holds: while it is still changing, it is taken as level only once quiet, unless
+	 * it is live (it never stopped hearing from the hub since it was level). */
+	bool level = hub_level(m) ||
+		(!hub_ahead(m) && m->lag == 0 && (m->hub_fresh || m->live || quiet));
 	if (delivered && level)
 		return 0;
 	if (!quiet)

@@ -11,11 +11,12 @@
  * deleting and re-creating it would repair it at once but drops the site's only copy
  * for as long as the link may take to come back; it catches up by itself later, and
  * a restart of the site's nats-server with the link up repairs it at once.
- * The hub is not asked while the mirror is idle: live (it hears from its origin every
- * second, deliveries or heartbeats), level with what the hub said, and unchanged; it
- * is asked at once when the mirror changes or stops hearing, and every AG_HUB_POLL_MS
- * anyway. A fleet's agents asking the hub's stream leader once a second each would
- * cost the hub a request a second per site.
+ * The hub is not asked while the mirror keeps hearing from it (deliveries or a heartbeat
+ * every second) and is idle, or moves on with nothing pending (plan/gauge.h); it is
+ * asked at once when the mirror stops hearing, falls behind or reports a lag, and every
+ * OP_GAUGE_POLL_MS anyway. A fleet's agents asking the hub's stream leader at every
+ * change, or once a second, would cost the hub a request per site and revision, or per
+ * site and second.
  * The mirror's keys reach the loop through a watcher thread (kvEntry_Delta says how many
  * of the mirror's messages it has yet to deliver: 0 means the table is as new as the
  * mirror was then, which the revision choice needs to know during a catch-up). */
@@ -27,6 +28,7 @@
 
 #include "outpost/agent/base/log.h"
 #include "outpost/agent/base/util.h"
+#include "outpost/agent/plan/gauge.h"
 #include "outpost/agent/site/buckets.h"
 
 #define AG_MIRROR_CHECK_MS 1000 /* how often the mirror is measured */
@@ -37,7 +39,6 @@
 #define AG_HUB_READ_WAIT_MS 3000 /* per request of a read of the hub's bucket */
 #define AG_HUB_RETRY_MS 2000 /* a failed read is tried again after this long */
 #define AG_MIRROR_HEARD_MS 1500 /* heard from the hub this lately (it hears every second) */
-#define AG_HUB_POLL_MS 30000 /* the hub is asked at least this often */
 
 const char *ag_mirror_state_name(enum ag_mirror_state s)
 {
@@ -173,6 +174,7 @@ void ag_mirror_view(const ag_mirror *m, int64_t now, op_choose_mirror *v)
 	v->watch_delta = m->watch_delta;
 	v->hub_fresh = hub_fresh(m, now);
 	v->hub_last = m->hub_last;
+	v->live = m->live;
 }
 
 static int on_hub_msg(void *arg, const char *key, const char *val, size_t len, bool del)
@@ -269,31 +271,40 @@ void ag_mirror_check(ag_mirror *m, int64_t now)
 	op_mirror_info mi;
 	if (!op_bus_connected(m->bus) || op_site_mirror_info(m->bus, &mi, &e) != 0)
 		return; /* the site server is away: nothing to compare */
-	uint64_t hub_last = 0;
-	bool ok;
-	/* Idle: the mirror live and level with what the hub said, nothing new since. Then
-	 * the link is up and the hub has nothing newer than it had; the answer is not made
-	 * fresher than it is (the revision choice relies on a fresh one), and whatever
-	 * arrives in the mirror is measured at once, asking the hub (right after a cut, a
-	 * mirror reports no lag before it learnt what the hub holds). */
+	/* Whether to ask the hub (gauge.h): not while the mirror keeps hearing from it and
+	 * is idle or moves on with nothing pending; the answer is not made fresher than it
+	 * is (the revision choice relies on a fresh one, or on a live mirror). */
 	bool heard = mi.is_mirror && mi.active_ms >= 0 && mi.active_ms <= AG_MIRROR_HEARD_MS;
-	bool idle = heard && m->heard && m->state == AG_MIRROR_OK && !changed &&
-		mi.last_seq == m->last_seq && m->asked_ms && now - m->asked_ms < AG_HUB_POLL_MS;
+	op_gauge_in gi = {.now_ms = now,
+		.asked_ms = m->asked_ms,
+		.heard = heard,
+		.heard_before = m->heard,
+		.level_before = m->state == AG_MIRROR_OK,
+		.changed = changed,
+		.last_seq = mi.last_seq,
+		.last_seq_before = m->last_seq,
+		.lag = mi.lag};
+	enum op_gauge g = op_mirror_gauge(&gi);
 	m->heard = heard;
-	if (idle) {
-		ok = true;
-		hub_last = m->hub_last;
-	} else {
+	uint64_t hub_last = m->hub_last;
+	bool ok = true;
+	if (g == OP_GAUGE_ASK) {
 		int rc = op_site_hub_last(m->hubjs, &hub_last, &e);
 		ok = rc == 0 || rc == OP_ENOTFOUND;
 		m->asked_ms = now;
 	}
 	pthread_mutex_lock(&m->wake->mu);
+	bool news = g == OP_GAUGE_ASK && ok && (!m->hub_ok || hub_last != m->hub_last);
 	m->hub_ok = ok;
-	if (ok && !idle) {
+	m->live = g != OP_GAUGE_ASK && mi.lag == 0;
+	if (ok && g == OP_GAUGE_ASK) {
 		m->hub_ok_ms = now;
 		m->hub_last = hub_last;
 	}
+	/* What the hub said may let the revision choice move: a round now, not at the
+	 * next wake. */
+	if (news)
+		ag_wake_poke(m->wake);
 	pthread_mutex_unlock(&m->wake->mu);
 	enum ag_mirror_state st;
 	if (!m->progress_ms)

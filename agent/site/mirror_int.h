@@ -48,6 +48,7 @@ typedef struct ag_mirror {
 	int64_t next_check_ms;
 	int64_t asked_ms; /* the hub was last asked for its last sequence; 0 never */
 	bool heard; /* at the last check, the mirror had heard from the hub lately */
+	bool live; /* mu: and at the one before, level then, nothing pending now (gauge.h) */
 	bool changed; /* mu: the watcher delivered since the last check */
 	uint64_t read_last; /* hub_last when the hub's bucket was last read */
 	int64_t read_ms; /* when */

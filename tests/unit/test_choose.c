@@ -426,6 +426,38 @@ static void test_catchup_lag_when_hub_away(void)
 	T_ACT(OP_CHOOSE_VERIFY, OP_CHOOSE_VERDICT);
 }
 
+/* A live mirror (it kept hearing from the hub since it was level) with nothing pending
+ * has the hub's word: the site moves without asking the hub and without waiting to be
+ * quiet; with a lag it waits. Not live and the hub not asked lately: quiet first. */
+static void test_catchup_live_mirror_moves_at_once(void)
+{
+	base();
+	in.mirror.hub_fresh = false;
+	in.mirror.hub_last = 30; /* the hub's answer of a revision ago */
+	in.mirror.last_change_ms = in.now_ms - 100;
+	in.mirror.live = true;
+	step();
+	T_ACT(OP_CHOOSE_VERIFY, OP_CHOOSE_VERDICT);
+	in.mirror.lag = 2;
+	step();
+	T_ACT(OP_CHOOSE_WAIT, OP_CHOOSE_CATCHING_UP);
+	in.mirror.lag = 0;
+	in.mirror.live = false;
+	step();
+	T_ACT(OP_CHOOSE_WAIT, OP_CHOOSE_CATCHING_UP);
+	/* live, but the watcher has more to deliver */
+	in.mirror.live = true;
+	in.mirror.watch_delta = 1;
+	step();
+	T_ACT(OP_CHOOSE_WAIT, OP_CHOOSE_CATCHING_UP);
+	/* live, but a fresh hub answer says the hub holds more */
+	in.mirror.watch_delta = 0;
+	in.mirror.hub_fresh = true;
+	in.mirror.hub_last = in.mirror.last_seq + 1;
+	step();
+	T_ACT(OP_CHOOSE_WAIT, OP_CHOOSE_CATCHING_UP);
+}
+
 static void test_catchup_quiet_taken_as_it_is(void)
 {
 	base();
@@ -1006,6 +1038,7 @@ int main(void)
 	T_RUN(test_catchup_level_moves_at_once);
 	T_RUN(test_catchup_hub_ahead_waits_even_quiet);
 	T_RUN(test_catchup_lag_when_hub_away);
+	T_RUN(test_catchup_live_mirror_moves_at_once);
 	T_RUN(test_catchup_quiet_taken_as_it_is);
 	T_RUN(test_catchup_quiet_watcher_unfinished);
 	T_RUN(test_catchup_measure_failed);

@@ -15,8 +15,10 @@
  *   answers: the hub may be replaying old state), else it is a mirror that is behind
  *   and the site waits;
  * - during a catch-up (the watcher has more to deliver, or the mirror is behind the hub)
- *   the site waits, so that it moves to the newest revision in one step; a mirror quiet
- *   for OP_CHOOSE_QUIET_MS is taken as it is unless the hub answers and has more;
+ *   the site waits, so that it moves to the newest revision in one step; the mirror's
+ *   own lag is trusted when the hub answered lately or the mirror is live (it kept
+ *   hearing from the hub since it was level); a mirror quiet for OP_CHOOSE_QUIET_MS is
+ *   taken as it is unless the hub answers and has more;
  * - whole revisions only: the loop assembles the marker's revision (with --trust,
  *   verifies it at the edge) and calls again with the verdict: incomplete waits, a
  *   refusal is reported, a whole one is applied;
@@ -86,6 +88,9 @@ typedef struct op_choose_mirror {
 	uint64_t watch_delta; /* messages it has not delivered yet */
 	bool hub_fresh; /* the hub answered lately (the link is up) */
 	uint64_t hub_last; /* and its bucket's last sequence then */
+	bool live; /* the mirror kept hearing from the hub since it was level with it, and
+		    * had nothing pending at the last measure: its lag is the hub's word
+		    * (gauge.h) */
 	/* Filled on OP_CHOOSE_MEASURE: */
 	bool measured; /* asked */
 	bool measure_ok; /* the site's server answered */
