@@ -238,6 +238,35 @@ static void hub_report(const hub *h, const char *when)
 	}
 }
 
+/* The JetStream API requests a server answered so far (/jsz's api.total). */
+static long long api_total(h_nats *s)
+{
+	json_t *j = h_nats_monitor(s, "/jsz");
+	long long n = json_integer_value(json_object_get(json_object_get(j, "api"), "total"));
+	json_decref(j);
+	return n;
+}
+
+/* The same, summed over the hub's nodes (at_hub), or over the sites' servers. */
+static long long api_sum(const hub *h, bool at_hub)
+{
+	long long n = 0;
+	for (int k = 0; k < (at_hub ? h->n : nsites); k++)
+		n += api_total(at_hub ? h->node[k] : sites[k]);
+	return n;
+}
+
+/* A hub stream's last sequence (every write it stored so far); 0 when it does not answer. */
+static uint64_t stream_last(fleet *f, const char *stream)
+{
+	jsStreamInfo *si = NULL;
+	uint64_t last = 0;
+	if (js_GetStreamInfo(&si, f->hub_js, stream, NULL, NULL) == NATS_OK)
+		last = si->State.LastSeq;
+	jsStreamInfo_Destroy(si);
+	return last;
+}
+
 /* The hub's streams, node by node: messages, bytes, consumers, sources (/jsz, whose
  * integers may pass int64: read as reals). */
 static void hub_streams(const hub *h)
@@ -607,6 +636,8 @@ static int run(fleet *f, hub *h)
 	printf("  CPU s a second, the fleet idle: %s\n", idle_cpu());
 	double c1[R_N], c2[R_N];
 	cpu_by_role(c1);
+	long long api0 = api_sum(h, true), sapi0 = api_sum(h, false);
+	uint64_t st0 = stream_last(f, "KV_outpost-status");
 	long long ms[PUSHES];
 	for (int i = 0; i < PUSHES; i++) {
 		uint64_t seq = push(f, &t0);
@@ -622,6 +653,13 @@ static int run(fleet *f, hub *h)
 		PUSHES, p50, p99, each);
 	cpu_by_role(c2);
 	printf("  CPU s a push (its idle time too): %s\n", cpu_text(c1, c2, PUSHES));
+	printf("  JetStream API requests a push: the hub's nodes %.1f a site (sync's and the "
+	       "agents'), each site's server %.1f\n",
+		(double)(api_sum(h, true) - api0) / PUSHES / nsites,
+		(double)(api_sum(h, false) - sapi0) / PUSHES / nsites);
+	printf("  writes of the hub's outpost-status a push: %.1f a site (the reports, and "
+	       "liveness meanwhile)\n",
+		(double)(stream_last(f, "KV_outpost-status") - st0) / PUSHES / nsites);
 	long long rss_full = hub_rss_kb(h);
 	hub_report(h, "everything running");
 	hub_prof("after-pushes");
