@@ -256,6 +256,18 @@ static long long api_sum(const hub *h, bool at_hub)
 	return n;
 }
 
+/* The messages the sites' servers took in and sent out so far, summed (/varz). */
+static void site_msgs(long long *in, long long *out)
+{
+	*in = *out = 0;
+	for (int k = 0; k < nsites; k++) {
+		json_t *v = h_nats_monitor(sites[k], "/varz");
+		*in += json_integer_value(json_object_get(v, "in_msgs"));
+		*out += json_integer_value(json_object_get(v, "out_msgs"));
+		json_decref(v);
+	}
+}
+
 /* A hub stream's last sequence (every write it stored so far); 0 when it does not answer. */
 static uint64_t stream_last(fleet *f, const char *stream)
 {
@@ -636,7 +648,8 @@ static int run(fleet *f, hub *h)
 	printf("  CPU s a second, the fleet idle: %s\n", idle_cpu());
 	double c1[R_N], c2[R_N];
 	cpu_by_role(c1);
-	long long api0 = api_sum(h, true), sapi0 = api_sum(h, false);
+	long long api0 = api_sum(h, true), sapi0 = api_sum(h, false), in0, out0, in1, out1;
+	site_msgs(&in0, &out0);
 	uint64_t st0 = stream_last(f, "KV_outpost-status");
 	long long ms[PUSHES];
 	for (int i = 0; i < PUSHES; i++) {
@@ -657,6 +670,9 @@ static int run(fleet *f, hub *h)
 	       "agents'), each site's server %.1f\n",
 		(double)(api_sum(h, true) - api0) / PUSHES / nsites,
 		(double)(api_sum(h, false) - sapi0) / PUSHES / nsites);
+	site_msgs(&in1, &out1);
+	printf("  messages a push at each site's server: %.1f in, %.1f out\n",
+		(double)(in1 - in0) / PUSHES / nsites, (double)(out1 - out0) / PUSHES / nsites);
 	printf("  writes of the hub's outpost-status a push: %.1f a site (the reports, and "
 	       "liveness meanwhile)\n",
 		(double)(stream_last(f, "KV_outpost-status") - st0) / PUSHES / nsites);
