@@ -36,6 +36,10 @@ static void usage(FILE *f)
 		"  --state DIR          where the running revision is kept\n"
 		"                       (default /var/lib/outpost/agent)\n"
 		"  --resync DUR         periodic full reconcile and status refresh (default 30s)\n"
+		"  --report DUR         the agent's own status key is rewritten at least this\n"
+		"                       often, its liveness at the hub (default 5s, at most\n"
+		"                       --resync); longer costs a large fleet's hub fewer writes\n"
+		"                       and says later that an agent stopped reporting\n"
 		"  --host-timeout DUR   a host is dead after this long without a heartbeat\n"
 		"                       (default: three of the host's heartbeat intervals)\n"
 		"  --repair-mirror      replace a desired-state bucket that is not a mirror of\n"
@@ -64,6 +68,7 @@ int op_cmd_agent(int argc, char **argv)
 	static const struct option opts[] = {{"site", required_argument, NULL, 's'},
 		{"nats", required_argument, NULL, 'n'}, {"label", required_argument, NULL, 'l'},
 		{"state", required_argument, NULL, 'd'}, {"resync", required_argument, NULL, 'r'},
+		{"report", required_argument, NULL, 'L'},
 		{"host-timeout", required_argument, NULL, 't'},
 		{"repair-mirror", no_argument, NULL, 'R'}, {"trust", required_argument, NULL, 'T'},
 		{"revoked", required_argument, NULL, 'V'}, {"path", required_argument, NULL, 'P'},
@@ -73,6 +78,7 @@ int op_cmd_agent(int argc, char **argv)
 	op_agent_cfg cfg = {.nats = OP_DEFAULT_NATS,
 		.state = "/var/lib/outpost/agent",
 		.resync_ms = 30000,
+		.report_ms = 5000,
 		.host_timeout_ms = 0,
 		.cmd_timeout_ms = 2000,
 		.max_cmds_per_tick = 32,
@@ -99,19 +105,23 @@ int op_cmd_agent(int argc, char **argv)
 			}
 			break;
 		case 'r':
+		case 'L':
 		case 't':
 		case 'S': {
 			int64_t ms;
 			if (op_parse_duration_ms(optarg, &ms) != 0 ||
-				ms < (c == 'S' ? 1000 : 100)) {
+				ms < (c == 'S' || c == 'L' ? 1000 : 100)) {
 				fprintf(stderr,
-					"outpost agent: --%s: expected a duration like 30s\n",
+					"outpost agent: --%s: expected a duration like 30s%s\n",
 					c == 'r'           ? "resync"
+						: c == 'L' ? "report"
 						: c == 't' ? "host-timeout"
-							   : "stale-after");
+							   : "stale-after",
+					c == 'S' || c == 'L' ? " (at least 1s)" : "");
 				goto out;
 			}
 			*(c == 'r'                 ? &cfg.resync_ms
+					: c == 'L' ? &cfg.report_ms
 					: c == 't' ? &cfg.host_timeout_ms
 						   : &cfg.stale_after_ms) = ms;
 			break;

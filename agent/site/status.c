@@ -23,7 +23,8 @@ int ag_status_init(ag_status *st, const op_agent_cfg *cfg, op_err *e)
 	st->labels = &cfg->labels;
 	st->edge = cfg->trust != NULL;
 	st->resync_ms = cfg->resync_ms;
-	st->report_ms = cfg->resync_ms < AG_REPORT_MS ? cfg->resync_ms : AG_REPORT_MS;
+	int64_t report = cfg->report_ms > 0 ? cfg->report_ms : AG_REPORT_MS;
+	st->report_ms = cfg->resync_ms < report ? cfg->resync_ms : report;
 	st->stale_after_ms = cfg->stale_after_ms;
 	if (!cfg->fresh_signers)
 		return 0;

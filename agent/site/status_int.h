@@ -36,7 +36,7 @@ typedef struct ag_ghost {
 	int64_t seen; /* wall clock seconds of its last_seen; 0 unknown */
 } ag_ghost;
 
-#define AG_REPORT_MS 5000 /* the agent key is written at least this often */
+#define AG_REPORT_MS 5000 /* the agent key is written at least this often, by default */
 #define AG_GHOST_FORGET_S (24 * 3600)
 
 typedef struct ag_status {

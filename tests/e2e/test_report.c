@@ -5,7 +5,8 @@
  * another site's keys, or arrives on another site's subject, is refused and stores
  * nothing; what changes at the site while the hub's sync is down reaches the hub once
  * sync is back (the agent keeps it and retries); sources that an older outpost added to
- * the hub's status stream are removed when sync starts. */
+ * the hub's status stream are removed when sync starts; `agent --report` sets how often
+ * the agent's own key is rewritten (its liveness at the hub), at most --resync. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,12 +138,94 @@ static void test_kept_while_sync_down(void)
 	T_CHECK(h_wait_until(host_alive_is, (void *)1, WAIT_MS));
 }
 
+/* The hub's agent key: its report_ms, and each new "updated" counted in *seen. */
+struct agent_key {
+	long long report_ms;
+	char last[40];
+	int seen;
+};
+
+static bool agent_key_read(void *arg)
+{
+	struct agent_key *k = arg;
+	json_t *j = fl_kv_json(F.hub_status, "site.plant.agent");
+	const char *u = json_string_value(json_object_get(j, "updated"));
+	k->report_ms = json_integer_value(json_object_get(j, "report_ms"));
+	if (u && strcmp(u, k->last)) {
+		snprintf(k->last, sizeof k->last, "%s", u);
+		k->seen++;
+	}
+	json_decref(j);
+	return false;
+}
+
+static bool report_ms_is(void *arg)
+{
+	struct agent_key *k = arg;
+	long long want = k->report_ms;
+	agent_key_read(k);
+	bool ok = k->report_ms == want;
+	k->report_ms = want;
+	return ok;
+}
+
+static bool rewritten(void *arg)
+{
+	struct agent_key *k = arg;
+	agent_key_read(k);
+	return k->seen >= 4;
+}
+
+/* Restarts the agent with these flags. */
+static void agent_restart(const char *args)
+{
+	T_REQUIRE(h_proc_stop(F.agent_pid, false, 10000) == 0);
+	F.agent_args = args;
+	T_REQUIRE(fl_start_agent(&F) > 0);
+}
+
+static void test_report_interval(void)
+{
+	/* refused before anything starts: too short, or not a duration */
+	char *err = NULL;
+	int rc = h_run2(NULL, &err, "%s agent --site plant --report 500ms", F.bin);
+	T_CHECK_MSG(rc == 2 && strstr(err, "--report: expected a duration like 30s (at least 1s)"),
+		"rc=%d %s", rc, err);
+	free(err);
+	err = NULL;
+	rc = h_run2(NULL, &err, "%s agent --site plant --report soon", F.bin);
+	T_CHECK(rc == 2 && strstr(err, "--report"));
+	free(err);
+	char *out = NULL;
+	T_CHECK(h_run(&out, "%s agent --help", F.bin) == 0 && strstr(out, "--report DUR"));
+	free(out);
+
+	/* the fleet's agents run with --resync 2s: the default 5 s is capped by it */
+	struct agent_key k = {.report_ms = 2000};
+	T_CHECK(h_wait_until(report_ms_is, &k, WAIT_MS));
+	/* every second: the key is rewritten with nothing else changing */
+	agent_restart("--report 1s");
+	k = (struct agent_key){.report_ms = 1000};
+	T_REQUIRE(h_wait_until(report_ms_is, &k, WAIT_MS));
+	k.seen = 0;
+	T_CHECK_MSG(h_wait_until(rewritten, &k, WAIT_MS), "rewritten %d times", k.seen);
+	/* below the resync it stands; the later --resync wins over the fleet's */
+	agent_restart("--report 3s --resync 10s");
+	k = (struct agent_key){.report_ms = 3000};
+	T_CHECK(h_wait_until(report_ms_is, &k, WAIT_MS));
+	agent_restart("--report 1m");
+	k = (struct agent_key){.report_ms = 2000};
+	T_CHECK(h_wait_until(report_ms_is, &k, WAIT_MS));
+	agent_restart("");
+}
+
 int main(void)
 {
 	T_RUN(test_setup);
 	if (t_failed_checks == 0) {
 		T_RUN(test_forged_refused);
 		T_RUN(test_kept_while_sync_down);
+		T_RUN(test_report_interval);
 	}
 	fl_stop(&F);
 	return t_done();

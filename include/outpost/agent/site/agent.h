@@ -16,6 +16,8 @@ typedef struct op_agent_cfg {
 	const char *state; /* dir: the revision it runs */
 	op_kvs labels; /* site labels (with site=<name>) */
 	int64_t resync_ms; /* periodic full reconcile and status refresh */
+	int64_t report_ms; /* the agent key is rewritten at least this often (at most
+			    * resync_ms); 0: AG_REPORT_MS */
 	int64_t host_timeout_ms; /* a host is dead after this long without heartbeat */
 	int64_t cmd_timeout_ms; /* per command request */
 	int max_cmds_per_tick; /* rate limit */
