@@ -22,7 +22,8 @@
  *   which a site's mirror stalls (see harness.h).
  * After the storm, /proc must show exactly one workload per site, all of the newest
  * version. Numbers are printed, never judged; non-zero exit only on a failure. The
- * last line is the summary. OUTPOST_KEEP=1 keeps the temp dir. */
+ * last line is the summary. OUTPOST_KEEP=1 keeps the temp dir; BENCH_AGENT_ARGS adds
+ * flags to every agent (e.g. "--report 30s"). */
 #include <nats/nats.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,7 @@ typedef struct site_app {
 static int nsites;
 static int fail(const char *what);
 static h_nats **sites;
+static const char *agent_args; /* BENCH_AGENT_ARGS */
 static site_app *seen;
 static kvWatcher *watch;
 
@@ -436,9 +438,9 @@ static int start_outpost(fleet *f)
 	for (int i = 0; i < nsites; i++) {
 		const char *s = sites[i]->name;
 		if (h_spawn_sh(h_path("agent-%s.log", s),
-			    "%s%s agent --site %s --nats %s --state %s",
+			    "%s%s agent --site %s --nats %s --state %s %s",
 			    as(h_str("%s/agent.creds", s)), f->bin, s, h_nats_url(sites[i]),
-			    h_path("agent-%s", s)) <= 0 ||
+			    h_path("agent-%s", s), agent_args ? agent_args : "") <= 0 ||
 			h_spawn_sh(h_path("host%d.log", i),
 				"%s%s host --site %s --id h0 --nats %s --state %s",
 				as(h_str("%s/host-h0.creds", s)), f->bin, s, h_nats_url(sites[i]),
@@ -645,7 +647,13 @@ static int run(fleet *f, hub *h)
 	hub_prof("before-pushes");
 
 	/* CPU: five seconds of the fleet idle, then the pushes. */
+	uint64_t w0 = stream_last(f, "KV_outpost-status");
+	long long tw = h_now_ms();
 	printf("  CPU s a second, the fleet idle: %s\n", idle_cpu());
+	printf("  writes of the hub's outpost-status a second, the fleet idle: %.1f (the agents' "
+	       "liveness)\n",
+		(double)(stream_last(f, "KV_outpost-status") - w0) * 1000.0 /
+			(double)(h_now_ms() - tw));
 	double c1[R_N], c2[R_N];
 	cpu_by_role(c1);
 	long long api0 = api_sum(h, true), sapi0 = api_sum(h, false), in0, out0, in1, out1;
@@ -734,6 +742,8 @@ static int run(fleet *f, hub *h)
 	printf("  credentials: %s\n",
 		creds_dir ? "outpost creds (an account per site at the hub)"
 			  : "none (BENCH_NOCREDS: every link in the hub's global account)");
+	if (agent_args && *agent_args)
+		printf("  agents run with: %s\n", agent_args);
 	printf("  the hub: %d nodes in one JetStream cluster (sync --replicas %d); RSS summed "
 	       "over them; leaf links uncompressed (the harness's link "
 	       "proxies need it: nats-server's default s2 costs the hub megabytes a link)\n",
@@ -748,6 +758,7 @@ int main(void)
 {
 	const char *e = getenv("SITES");
 	nsites = e && *e ? (int)strtol(e, NULL, 10) : 5;
+	agent_args = getenv("BENCH_AGENT_ARGS");
 	if (nsites < 1 || nsites > MAXSITES) {
 		fprintf(stderr, "bench_fleet: SITES must be 1..%d\n", MAXSITES);
 		return 2;
