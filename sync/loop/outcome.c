@@ -2,6 +2,7 @@
 #include "outpost/sync/loop/outcome.h"
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <mbedtls/sha256.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -9,6 +10,15 @@
 
 #include "outpost/agent/base/util.h"
 #include "outpost/agent/store/objmeta.h"
+
+void op_sync_reason(op_sync_outcome *o, enum op_sync_kind k, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(o->reason, sizeof o->reason, fmt, ap);
+	va_end(ap);
+	o->kind = k;
+}
 
 const char *op_sync_kind_name(enum op_sync_kind k)
 {

@@ -28,6 +28,9 @@ typedef struct op_sync_outcome {
 } op_sync_outcome;
 
 void op_sync_outcome_clear(op_sync_outcome *o);
+/* Sets the outcome's kind, and its reason from fmt. */
+void op_sync_reason(op_sync_outcome *o, enum op_sync_kind k, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 const char *op_sync_kind_name(enum op_sync_kind k);
 /* The outcome as JSON (the hub.sync status value and the sync.now reply); NULL out of
  * memory. */
