@@ -548,6 +548,12 @@ int op_bus_kv_get(kvStore *kv, const char *key, char **val, size_t *len, uint64_
 	return 0;
 }
 
+/* Tries to create a watch's consumer: on a hub cluster it is placed on a peer of the
+ * stream picked at random, and one that just died, not yet counted out by the others,
+ * never answers the create: the request times out and is asked again (elsewhere, most
+ * likely). */
+#define WATCH_TRIES 3
+
 static int scan(kvStore *kv, const char *filter, bool meta, op_bus_kv_fn fn, void *arg, op_err *e)
 {
 	kvWatcher *w = NULL;
@@ -555,7 +561,9 @@ static int scan(kvStore *kv, const char *filter, bool meta, op_bus_kv_fn fn, voi
 	kvWatchOptions_Init(&o);
 	o.IgnoreDeletes = true;
 	o.MetaOnly = meta;
-	natsStatus s = kvStore_Watch(&w, kv, filter, &o);
+	natsStatus s = NATS_TIMEOUT;
+	for (int i = 0; i < WATCH_TRIES && s == NATS_TIMEOUT; i++)
+		s = kvStore_Watch(&w, kv, filter, &o);
 	if (s != NATS_OK)
 		return op_bus_err(e, s, "watch bucket");
 	int rc = 0;
