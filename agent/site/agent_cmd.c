@@ -78,7 +78,6 @@ int op_cmd_agent(int argc, char **argv)
 	op_agent_cfg cfg = {.nats = OP_DEFAULT_NATS,
 		.state = "/var/lib/outpost/agent",
 		.resync_ms = 30000,
-		.report_ms = 5000,
 		.host_timeout_ms = 0,
 		.cmd_timeout_ms = 2000,
 		.max_cmds_per_tick = 32,

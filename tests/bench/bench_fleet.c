@@ -270,17 +270,6 @@ static void site_msgs(long long *in, long long *out)
 	}
 }
 
-/* A hub stream's last sequence (every write it stored so far); 0 when it does not answer. */
-static uint64_t stream_last(fleet *f, const char *stream)
-{
-	jsStreamInfo *si = NULL;
-	uint64_t last = 0;
-	if (js_GetStreamInfo(&si, f->hub_js, stream, NULL, NULL) == NATS_OK)
-		last = si->State.LastSeq;
-	jsStreamInfo_Destroy(si);
-	return last;
-}
-
 /* The hub's streams, node by node: messages, bytes, consumers, sources (/jsz, whose
  * integers may pass int64: read as reals). */
 static void hub_streams(const hub *h)
@@ -647,18 +636,18 @@ static int run(fleet *f, hub *h)
 	hub_prof("before-pushes");
 
 	/* CPU: five seconds of the fleet idle, then the pushes. */
-	uint64_t w0 = stream_last(f, "KV_outpost-status");
+	uint64_t w0 = fl_last_seq(f->hub_js, "KV_outpost-status");
 	long long tw = h_now_ms();
 	printf("  CPU s a second, the fleet idle: %s\n", idle_cpu());
 	printf("  writes of the hub's outpost-status a second, the fleet idle: %.1f (the agents' "
 	       "liveness)\n",
-		(double)(stream_last(f, "KV_outpost-status") - w0) * 1000.0 /
+		(double)(fl_last_seq(f->hub_js, "KV_outpost-status") - w0) * 1000.0 /
 			(double)(h_now_ms() - tw));
 	double c1[R_N], c2[R_N];
 	cpu_by_role(c1);
 	long long api0 = api_sum(h, true), sapi0 = api_sum(h, false), in0, out0, in1, out1;
 	site_msgs(&in0, &out0);
-	uint64_t st0 = stream_last(f, "KV_outpost-status");
+	uint64_t st0 = fl_last_seq(f->hub_js, "KV_outpost-status");
 	long long ms[PUSHES];
 	for (int i = 0; i < PUSHES; i++) {
 		uint64_t seq = push(f, &t0);
@@ -683,7 +672,7 @@ static int run(fleet *f, hub *h)
 		(double)(in1 - in0) / PUSHES / nsites, (double)(out1 - out0) / PUSHES / nsites);
 	printf("  writes of the hub's outpost-status a push: %.1f a site (the reports, and "
 	       "liveness meanwhile)\n",
-		(double)(stream_last(f, "KV_outpost-status") - st0) / PUSHES / nsites);
+		(double)(fl_last_seq(f->hub_js, "KV_outpost-status") - st0) / PUSHES / nsites);
 	long long rss_full = hub_rss_kb(h);
 	hub_report(h, "everything running");
 	hub_prof("after-pushes");
