@@ -59,10 +59,20 @@ void ag_report_put(ag_report *r, const char *key, const char *val)
 		x->val = v;
 		x->gen = ++r->gen;
 		v = NULL;
-		pthread_cond_signal(&r->cv);
+		r->held = true;
 	}
 	pthread_mutex_unlock(&r->mu);
 	free(v);
+}
+
+void ag_report_send(ag_report *r)
+{
+	pthread_mutex_lock(&r->mu);
+	if (r->held) {
+		r->held = false;
+		pthread_cond_signal(&r->cv);
+	}
+	pthread_mutex_unlock(&r->mu);
 }
 
 /* The request for the first entries that fit (mu held); *taken how many, by index. */
@@ -150,7 +160,7 @@ static void *run(void *arg)
 	char *keys[OP_REPORT_MAX_KEYS];
 	pthread_mutex_lock(&r->mu);
 	while (!r->stop) {
-		if (r->n == 0) {
+		if (r->n == 0 || r->held) {
 			pthread_cond_wait(&r->cv, &r->mu);
 			continue;
 		}

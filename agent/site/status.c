@@ -403,10 +403,8 @@ static void agent_status(ag_status *st, const ag_status_in *si, bool resync)
 	ag_status_put(st, key, j, NULL, resync || report);
 }
 
-void ag_status_write(ag_status *st, const ag_status_in *si)
+static void write_round(ag_status *st, const ag_status_in *si)
 {
-	if (!st->kv)
-		return;
 	bool resync = si->now - st->last_resync_ms >= st->resync_ms;
 	if (resync)
 		st->last_resync_ms = si->now;
@@ -439,4 +437,13 @@ void ag_status_write(ag_status *st, const ag_status_in *si)
 		free(st->rec[i].body);
 		st->rec[i] = st->rec[--st->nrec];
 	}
+}
+
+void ag_status_write(ag_status *st, const ag_status_in *si)
+{
+	if (!st->kv)
+		return;
+	write_round(st, si);
+	if (st->report)
+		ag_report_send(st->report);
 }

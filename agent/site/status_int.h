@@ -83,8 +83,8 @@ typedef struct ag_status_in {
 /* Takes the configuration and reads --fresh-signers: 0 or its error. */
 int ag_status_init(ag_status *st, const op_agent_cfg *cfg, op_err *e);
 /* Writes what changed (everything on resync, the agent key every report_ms) and deletes
- * the keys of apps and hosts that are gone. A failed write is logged once and retried
- * next round. */
+ * the keys of apps and hosts that are gone; what it wrote goes to the hub in one report.
+ * A failed write is logged once and retried next round. */
 void ag_status_write(ag_status *st, const ag_status_in *in);
 void ag_status_clear(ag_status *st);
 /* Writes body (stolen; NULL: it could not be built) under key when it differs from what

@@ -6,7 +6,8 @@
  * nothing; what changes at the site while the hub's sync is down reaches the hub once
  * sync is back (the agent keeps it and retries); sources that an older outpost added to
  * the hub's status stream are removed when sync starts; `agent --report` sets how often
- * the agent's own key is rewritten (its liveness at the hub), at most --resync. */
+ * the agent's own key is rewritten (its liveness at the hub), at most --resync; the keys
+ * one round of the agent writes reach the hub in one report. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,6 +220,48 @@ static void test_report_interval(void)
 	agent_restart("");
 }
 
+/* The seq a report puts under key; -1 when it holds none. */
+static long long put_seq(json_t *report, const char *key)
+{
+	json_t *v = json_object_get(json_object_get(report, "put"), key);
+	return v ? json_integer_value(json_object_get(v, "seq")) : -1;
+}
+
+/* A new revision: the round that takes it writes the agent key (its new seq) and the
+ * app's (now reconciling the new spec): both go to the hub in one request, not the
+ * first key alone while the round writes the next. */
+static void test_round_in_one_report(void)
+{
+	natsSubscription *sub = NULL;
+	T_REQUIRE(natsConnection_SubscribeSync(&sub, F.hub_nc, "outpost.hub.status.plant") ==
+		NATS_OK);
+	T_REQUIRE(natsConnection_Flush(F.hub_nc) == NATS_OK);
+	F.apps[0].ver = 2;
+	long long seq = (long long)fl_push(&F);
+	T_REQUIRE(seq > 0);
+	T_CHECK(fl_wait_set(&F, "00.002=1;", WAIT_MS));
+	int reports = 0, with_agent = 0, with_both = 0;
+	long long deadline = h_now_ms() + WAIT_MS;
+	while (!with_agent && h_now_ms() < deadline) {
+		natsMsg *m = NULL;
+		if (natsSubscription_NextMsg(&m, sub, 1000) != NATS_OK)
+			continue;
+		json_t *j = json_loadb(
+			natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), 0, NULL);
+		reports++;
+		if (put_seq(j, "site.plant.agent") == seq) {
+			with_agent++;
+			with_both += put_seq(j, "site.plant.app.a00") == seq;
+		}
+		json_decref(j);
+		natsMsg_Destroy(m);
+	}
+	natsSubscription_Destroy(sub);
+	T_CHECK_MSG(with_agent == 1 && with_both == 1,
+		"%d reports, %d with the agent key at seq %lld, %d with the app's too", reports,
+		with_agent, seq, with_both);
+}
+
 int main(void)
 {
 	T_RUN(test_setup);
@@ -226,6 +269,7 @@ int main(void)
 		T_RUN(test_forged_refused);
 		T_RUN(test_kept_while_sync_down);
 		T_RUN(test_report_interval);
+		T_RUN(test_round_in_one_report);
 	}
 	fl_stop(&F);
 	return t_done();
