@@ -41,6 +41,7 @@ static const struct op_creds_perms sync_perms = {
 		"$KV.outpost-status.hub.rollout.>", "$KV.outpost-status.site.>",
 		"$JS.API.CONSUMER.CREATE.KV_outpost-status",
 		"$JS.API.CONSUMER.DELETE.KV_outpost-status.*",
+		"$JS.API.STREAM.MSG.GET.KV_outpost-status",
 		"$JS.API.STREAM.INFO.OBJ_outpost-artifacts",
 		"$JS.API.STREAM.MSG.GET.OBJ_outpost-artifacts",
 		"$JS.API.CONSUMER.CREATE.OBJ_outpost-artifacts",
@@ -68,11 +69,13 @@ static const struct op_creds_perms ci_perms = {
 	.sub = {"_INBOX.{u}.>"},
 };
 
-/* Reads outpost-status where it connects (no domain: $JS.API), through a watcher. */
+/* Reads outpost-status where it connects (no domain: $JS.API), through a watcher, and
+ * the last sequence under its filter (that the watcher left nothing out). */
 static const struct op_creds_perms status_perms = {
 	.pub = {"$JS.API.STREAM.INFO.KV_outpost-status",
 		"$JS.API.CONSUMER.CREATE.KV_outpost-status",
-		"$JS.API.CONSUMER.DELETE.KV_outpost-status.*"},
+		"$JS.API.CONSUMER.DELETE.KV_outpost-status.*",
+		"$JS.API.STREAM.MSG.GET.KV_outpost-status"},
 	.sub = {"_INBOX.{u}.>"},
 };
 
@@ -85,14 +88,16 @@ static const struct op_creds_perms status_perms = {
 static const struct op_creds_perms hub_logs_perms = {
 	.pub = {"$JS.API.STREAM.INFO.KV_outpost-status",
 		"$JS.API.CONSUMER.CREATE.KV_outpost-status",
-		"$JS.API.CONSUMER.DELETE.KV_outpost-status.*", "outpost-logs.*.*",
+		"$JS.API.CONSUMER.DELETE.KV_outpost-status.*",
+		"$JS.API.STREAM.MSG.GET.KV_outpost-status", "outpost-logs.*.*",
 		"outpost.hub.rollout.promote", "outpost.hub.rollout.halt"},
 	.sub = {"_INBOX.{u}.>"},
 };
 static const struct op_creds_perms site_logs_perms = {
 	.pub = {"$JS.API.STREAM.INFO.KV_outpost-status",
 		"$JS.API.CONSUMER.CREATE.KV_outpost-status",
-		"$JS.API.CONSUMER.DELETE.KV_outpost-status.*", "outpost-logs.{s}.*",
+		"$JS.API.CONSUMER.DELETE.KV_outpost-status.*",
+		"$JS.API.STREAM.MSG.GET.KV_outpost-status", "outpost-logs.{s}.*",
 		"outpost.{s}.restart"},
 	.sub = {"_INBOX.{u}.>"},
 };

@@ -91,7 +91,7 @@ static int find_hosts(logs *l, op_err *e)
 			OP_STATUS_BUCKET, natsStatus_GetText(s));
 	char filter[128];
 	snprintf(filter, sizeof filter, "site.%s.host.*", l->site);
-	int rc = op_bus_kv_keys(kv, filter, on_host_key, l, e);
+	int rc = op_bus_kv_keys(l->bus.js, kv, filter, on_host_key, l, e);
 	kvStore_Destroy(kv);
 	if (rc == 0 && l->nhosts == 0)
 		rc = op_err_set(e, OP_ENOTFOUND,

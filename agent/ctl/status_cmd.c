@@ -381,7 +381,7 @@ int op_cmd_status(int argc, char **argv)
 	}
 	c.sites = json_object();
 	c.rollouts = json_object();
-	int rc = op_bus_kv_scan(kv, ">", on_key, &c, &e);
+	int rc = op_bus_kv_scan(b.js, kv, ">", on_key, &c, &e);
 	kvStore_Destroy(kv);
 	op_bus_close(&b);
 	if (rc) {

@@ -51,7 +51,7 @@ void ag_ghosts_write(ag_status *st, const ag_status_in *si)
 		char filter[256];
 		op_err e = {0};
 		snprintf(filter, sizeof filter, "site.%s.host.>", st->site);
-		if (op_bus_kv_scan(st->kv, filter, add_ghost, st, &e) != 0) {
+		if (op_bus_kv_scan(NULL, st->kv, filter, add_ghost, st, &e) != 0) {
 			ag_ghosts_clear(st); /* what a broken scan added: all again next round */
 			return;
 		}

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "outpost/agent/base/log.h"
+#include "outpost/agent/base/util.h"
 #include "outpost/agent/bus/bus.h"
 #include "outpost/agent/trust/rollout_sig.h"
 #include "outpost/agent/wire/marker.h"
@@ -127,54 +128,37 @@ static void entries_clear(entries *x)
 	memset(x, 0, sizeof *x);
 }
 
-static int read_status(kvStore *status, entries *x, op_err *e)
+struct took {
+	entries *x;
+	size_t cap;
+};
+
+static int take_entry(void *arg, const op_bus_kv_ent *ent)
 {
-	kvWatcher *w = NULL;
-	kvWatchOptions o;
-	kvWatchOptions_Init(&o);
-	o.IgnoreDeletes = true;
-	natsStatus s = kvStore_Watch(&w, status, "site.>", &o);
-	if (s != NATS_OK)
-		return op_bus_err(e, s, "watch outpost-status");
-	int rc = 0;
-	size_t cap = 0;
-	for (;;) {
-		kvEntry *ent = NULL;
-		s = kvWatcher_Next(&ent, w, 10000);
-		if (s != NATS_OK) {
-			rc = op_bus_err(e, s, "read outpost-status");
-			break;
-		}
-		if (!ent)
-			break; /* the initial values are all in */
-		if (x->n == cap) {
-			cap = cap ? 2 * cap : 64;
-			op_wavehub_entry *v = realloc(x->v, cap * sizeof *v);
-			if (!v) {
-				kvEntry_Destroy(ent);
-				rc = op_err_set(e, OP_ENOMEM, "out of memory");
-				break;
-			}
-			x->v = v;
-		}
-		op_wavehub_entry *it = &x->v[x->n];
-		it->len = (size_t)kvEntry_ValueLen(ent);
-		it->key = strdup(kvEntry_Key(ent));
-		char *val = malloc(it->len + 1);
-		if (val) {
-			memcpy(val, kvEntry_Value(ent), it->len);
-			val[it->len] = '\0';
-		}
-		it->val = val;
-		it->created_ms = kvEntry_Created(ent) / 1000000; /* nanoseconds */
-		kvEntry_Destroy(ent);
-		x->n++;
-		if (!it->key || !it->val) {
-			rc = op_err_set(e, OP_ENOMEM, "out of memory");
-			break;
-		}
+	struct took *t = arg;
+	entries *x = t->x;
+	if (op_grow((void **)&x->v, &t->cap, x->n + 1, sizeof *x->v) != 0)
+		return OP_ENOMEM;
+	op_wavehub_entry *it = &x->v[x->n++];
+	char *val = malloc(ent->len + 1);
+	if (val) {
+		memcpy(val, ent->val, ent->len);
+		val[ent->len] = '\0';
 	}
-	kvWatcher_Destroy(w);
+	it->key = strdup(ent->key);
+	it->val = val;
+	it->len = ent->len;
+	it->created_ms = ent->created_ms;
+	return it->key && it->val ? 0 : OP_ENOMEM;
+}
+
+/* The sites' keys of the status bucket, as they are now: a report written while it is
+ * read is not a reason to miss a site (a canary wave seen empty is promoted). */
+static int read_status(jsCtx *js, kvStore *status, entries *x, op_err *e)
+{
+	int rc = op_bus_kv_read(js, status, "site.>", false, take_entry, &(struct took){x, 0}, e);
+	if (rc == OP_ENOMEM)
+		op_err_set(e, OP_ENOMEM, "out of memory");
 	if (rc)
 		entries_clear(x);
 	else
@@ -303,8 +287,8 @@ static void said(op_rollouts *r, int rc, const op_err *e)
 	r->failing = rc != 0;
 }
 
-void op_rollouts_step(
-	op_rollouts *r, kvStore *kv, kvStore *status, const op_sshpriv *key, int64_t now_ms)
+void op_rollouts_step(op_rollouts *r, jsCtx *js, kvStore *kv, kvStore *status,
+	const op_sshpriv *key, int64_t now_ms)
 {
 	op_err e = {0};
 	if (!kv || !status)
@@ -316,7 +300,7 @@ void op_rollouts_step(
 	}
 	entries x = {0};
 	op_wavehub_sites sites = {0};
-	if ((rc = read_status(status, &x, &e)) == 0)
+	if ((rc = read_status(js, status, &x, &e)) == 0)
 		rc = op_wavehub_sites_read(x.v, x.n, &sites, &e);
 	for (size_t i = 0; !rc && i < r->n; i++)
 		rc = step_app(r, &r->apps[i], kv, status, key, &sites, &x, now_ms, &e);

@@ -72,8 +72,8 @@ void op_sync_fresh(op_sync *s)
 
 void op_sync_rollouts(op_sync *s)
 {
-	op_rollouts_step(&s->rollouts, s->kv, s->status, s->cfg.fresh_key ? &s->fresh_key : NULL,
-		op_wall_ms());
+	op_rollouts_step(&s->rollouts, s->bus.js, s->kv, s->status,
+		s->cfg.fresh_key ? &s->fresh_key : NULL, op_wall_ms());
 }
 
 char *op_sync_rollout_request(op_sync *s, const char *subject, const char *data, size_t len)

@@ -209,7 +209,7 @@ int op_publish(natsConnection *nc, kvStore *kv, op_pub_entry *want, size_t nwant
 			rc = op_err_set(e, OP_ENOMEM, "out of memory");
 			goto out;
 		}
-	} else if ((rc = op_bus_kv_scan(kv, "app.>", on_held, &have, e)) != 0) {
+	} else if ((rc = op_bus_kv_scan(NULL, kv, "app.>", on_held, &have, e)) != 0) {
 		goto out;
 	}
 	if (proof && prev && marker_rev && marker_rev == base_seq &&
@@ -218,8 +218,8 @@ int op_publish(natsConnection *nc, kvStore *kv, op_pub_entry *want, size_t nwant
 		 * bucket holds: no scan of the blob keys. */
 	} else if (proof) {
 		op_blob_ids_clear(&held_blobs);
-		if ((rc = op_bus_kv_keys(
-			     kv, OP_PROOF_BLOB_PREFIX ">", on_held_blob, &held_blobs, e)) != 0) {
+		if ((rc = op_bus_kv_keys(NULL, kv, OP_PROOF_BLOB_PREFIX ">", on_held_blob,
+			     &held_blobs, e)) != 0) {
 			if (rc == OP_ENOMEM)
 				op_err_set(e, OP_ENOMEM, "out of memory");
 			goto out;
@@ -293,7 +293,7 @@ int op_publish_proof(natsConnection *nc, kvStore *kv, const op_pub_proof *proof,
 	op_chain c;
 	int rc = op_chain_open(&c, nc, base_seq, window, e);
 	if (rc == 0 &&
-		(rc = op_bus_kv_keys(kv, OP_PROOF_BLOB_PREFIX ">", on_held_blob, &held, e)) ==
+		(rc = op_bus_kv_keys(NULL, kv, OP_PROOF_BLOB_PREFIX ">", on_held_blob, &held, e)) ==
 			OP_ENOMEM)
 		op_err_set(e, OP_ENOMEM, "out of memory");
 	if (rc == 0) {

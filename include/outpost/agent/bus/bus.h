@@ -57,11 +57,30 @@ int op_bus_kv(op_bus *b, kvConfig *cfg, kvStore **kv, op_err *e);
  * OP_ENOTFOUND when missing or deleted. */
 int op_bus_kv_get(kvStore *kv, const char *key, char **val, size_t *len, uint64_t *rev, op_err *e);
 
-/* Every live key with a prefix, latest values, via one watcher: calls fn for each. */
+/* Every live key under filter, its latest value, in key order: fn is called once a
+ * key (agent/bus/scan.c). The read is one watcher; a watcher says it has all the
+ * values there are when a delivery says nothing is pending, and while the bucket is
+ * written that can come early (nats-server's count can fall to zero and rise again),
+ * leaving keys out. So, with js (the context kv was opened with), the scan then asks
+ * the stream's leader for the last sequence under filter and reads on until it has it:
+ * the keys as they were at that moment, none left out. js NULL, or that question not
+ * answered (credentials from before it was needed): the watcher's word, as before. */
+typedef struct op_bus_kv_ent {
+	const char *key;
+	const char *val; /* NULL for keys only */
+	size_t len;
+	uint64_t rev;
+	int64_t created_ms; /* when it was written, by the server's clock */
+} op_bus_kv_ent;
+typedef int (*op_bus_kv_ent_fn)(void *arg, const op_bus_kv_ent *ent);
+int op_bus_kv_read(jsCtx *js, kvStore *kv, const char *filter, bool keys_only, op_bus_kv_ent_fn fn,
+	void *arg, op_err *e);
+/* The same, values or keys only (val NULL, len 0), for callers that need no time. */
 typedef int (*op_bus_kv_fn)(void *arg, const char *key, const char *val, size_t len, uint64_t rev);
-int op_bus_kv_scan(kvStore *kv, const char *filter, op_bus_kv_fn fn, void *arg, op_err *e);
-/* The same, keys only: fn gets val NULL, len 0. */
-int op_bus_kv_keys(kvStore *kv, const char *filter, op_bus_kv_fn fn, void *arg, op_err *e);
+int op_bus_kv_scan(
+	jsCtx *js, kvStore *kv, const char *filter, op_bus_kv_fn fn, void *arg, op_err *e);
+int op_bus_kv_keys(
+	jsCtx *js, kvStore *kv, const char *filter, op_bus_kv_fn fn, void *arg, op_err *e);
 
 /* nats.c status as an op_err (OP_ENATS), with what was being done. */
 int op_bus_err(op_err *e, natsStatus s, const char *what);

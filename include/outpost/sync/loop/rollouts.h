@@ -32,10 +32,11 @@ typedef struct op_rollouts {
 	bool failing; /* the last step failed (logged once) */
 } op_rollouts;
 
-/* One step: kv the hub's outpost bucket, status its outpost-status, key the signing key
- * or NULL; now_ms wall time. Never fails: a failure is logged once, retried next step. */
-void op_rollouts_step(
-	op_rollouts *r, kvStore *kv, kvStore *status, const op_sshpriv *key, int64_t now_ms);
+/* One step: js the context both buckets were opened with, kv the hub's outpost bucket,
+ * status its outpost-status, key the signing key or NULL; now_ms wall time. Never
+ * fails: a failure is logged once, retried next step. */
+void op_rollouts_step(op_rollouts *r, jsCtx *js, kvStore *kv, kvStore *status,
+	const op_sshpriv *key, int64_t now_ms);
 /* Answers a request on OP_SUBJECT_PROMOTE or OP_SUBJECT_HALT: the reply's JSON,
  * allocated (NULL when out of memory). */
 char *op_rollouts_request(op_rollouts *r, kvStore *kv, kvStore *status, const op_sshpriv *key,
