@@ -153,7 +153,8 @@ static int take_entry(void *arg, const op_bus_kv_ent *ent)
 }
 
 /* The sites' keys of the status bucket, as they are now: a report written while it is
- * read is not a reason to miss a site (a canary wave seen empty is promoted). */
+ * read is not a reason to miss a site (a canary wave seen empty is promoted). They come
+ * in key order (bytewise), as op_wavehub_gather looks them up. */
 static int read_status(jsCtx *js, kvStore *status, entries *x, op_err *e)
 {
 	int rc = op_bus_kv_read(js, status, "site.>", false, take_entry, &(struct took){x, 0}, e);
@@ -161,8 +162,6 @@ static int read_status(jsCtx *js, kvStore *status, entries *x, op_err *e)
 		op_err_set(e, OP_ENOMEM, "out of memory");
 	if (rc)
 		entries_clear(x);
-	else
-		op_wavehub_entries_sort(x->v, x->n);
 	return rc;
 }
 
