@@ -48,6 +48,7 @@ for f in "$SRC"/default/*; do
 	install -m 0644 "$f" "$pkg/etc/default/"
 done
 install -m 0644 "$SRC"/nats/*.conf "$pkg/usr/share/outpost/"
+install -m 0644 "$SRC"/systemd/nats-site.service.conf "$pkg/usr/share/outpost/"
 install -m 0644 "$HERE"/../examples/apps/*.yaml "$pkg/usr/share/doc/outpost/examples/apps/"
 # RUN (how to run a binary of ARCH here) is empty or one word: unquoted on purpose.
 "$SRC/mkman.sh" "$SRC/debian/outpost.1.in" $RUN "$pkg/usr/bin/outpost" >"$stage/outpost.1"

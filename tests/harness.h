@@ -202,7 +202,8 @@ const char *h_nats_urls(const h_nats *s);
  * hub's leafnode port; of a cluster hub (any node given), its one remote lists every
  * node, each through a link proxy of its own, and the link may be to any of them.
  * h_link_cut and h_link_restore act on all of its proxies. Does not wait for the
- * link: see h_leaf_wait. */
+ * link: see h_leaf_wait. It runs with GOMAXPROCS=1, as the package's drop-in for a
+ * site's nats-server gives it (packaging/deb/systemd/nats-site.service.conf). */
 h_nats *h_site_start(h_nats *hub, const char *site);
 /* The same with its link cut from the start (a site that boots offline). */
 h_nats *h_site_start_cut(h_nats *hub, const char *site);

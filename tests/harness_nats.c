@@ -554,8 +554,11 @@ static void launch_failed(h_nats *s, bool quiet)
 static pid_t spawn_server(h_nats *s)
 {
 	const char *conf = h_str("%s/server.conf", s->dir);
-	const char *argv[] = {"nats-server", "-c", conf, NULL};
-	return s->pid = h_spawn(s->log, argv);
+	/* A site's server as packaging/deb/systemd/nats-site.service.conf runs it: one
+	 * thread of Go code at a time (see there). The hub's nodes keep Go's default. */
+	const char *site[] = {"env", "GOMAXPROCS=1", "nats-server", "-c", conf, NULL};
+	const char *hub[] = {"nats-server", "-c", conf, NULL};
+	return s->pid = h_spawn(s->log, s->hub ? site : hub);
 }
 
 /* Up enough to be asked: /varz answers (a cluster node without a quorum never gets

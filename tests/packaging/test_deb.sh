@@ -101,6 +101,7 @@ for arch in amd64 arm64; do
 			./usr/lib/systemd/system/outpost-host.service ./etc/default/outpost-sync \
 			./etc/default/outpost-agent ./etc/default/outpost-host \
 			./usr/share/outpost/nats-hub.conf ./usr/share/outpost/nats-site.conf \
+			./usr/share/outpost/nats-site.service.conf \
 			./usr/share/doc/outpost/copyright ./usr/share/doc/outpost/changelog.gz \
 			./usr/share/man/man1/outpost.1.gz ./usr/share/lintian/overrides/outpost \
 			./etc/outpost/ ./usr/share/doc/outpost/examples/apps/gateway.yaml \
@@ -198,6 +199,11 @@ check "nats-site.conf: valid for nats-server once SITE and HUB are filled in, sy
 	grep -q '^  sync_interval: ' $x/usr/share/outpost/nats-site.conf &&
 	sed -e 's/SITE/plant-7/g' -e 's/HUB/hub.example.net/' $x/usr/share/outpost/nats-site.conf >$tmp/site.conf &&
 	nats-server -t -c $tmp/site.conf"
+check "nats-site.service.conf: a drop-in that runs the site's server with GOMAXPROCS=1" "
+	grep -qx '\\[Service\\]' $x/usr/share/outpost/nats-site.service.conf &&
+	grep -qx 'Environment=GOMAXPROCS=1' $x/usr/share/outpost/nats-site.service.conf &&
+	! grep -v -e '^#' -e '^\\[Service\\]\$' -e '^Environment=' $x/usr/share/outpost/nats-site.service.conf &&
+	grep -q 'nats-server.service.d/outpost-site.conf' $x/usr/share/outpost/nats-site.service.conf"
 check "the templates say they need nats-server 2.10" "
 	grep -q '^# Needs nats-server 2.10 or later' $x/usr/share/outpost/nats-hub.conf &&
 	grep -q '^# Needs nats-server 2.10 or later' $x/usr/share/outpost/nats-site.conf"
