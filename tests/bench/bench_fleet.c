@@ -24,6 +24,7 @@
  * version. Numbers are printed, never judged; non-zero exit only on a failure. The
  * last line is the summary. OUTPOST_KEEP=1 keeps the temp dir; BENCH_AGENT_ARGS adds
  * flags to every agent (e.g. "--report 30s"). */
+#include <dirent.h>
 #include <nats/nats.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -487,12 +488,26 @@ static bool one_each(void *arg)
 		h_workloads(w->tag, w->suffix, NULL, 0) == nsites;
 }
 
-/* CPU time (s) of this run's processes by role, read off /proc: the hub's nodes, the
- * sites' servers, agents, hosts, shims and sync. A process that ended meanwhile (the
- * shim of a stopped instance) takes its time with it: shims are counted short. */
+/* CPU time of this run's processes by role, read off /proc: the hub's nodes, the
+ * sites' servers, agents, hosts, shims and sync. Taken process by process between two
+ * snapshots: one that started in between counts whole, one that ended in between
+ * takes its time in between with it. Every push starts a shim per site and stops the
+ * one before: of the shims, only those still running at the end are counted (a
+ * shim's start, the workload's exec, its stop: 2-3 ms each, read off a live one's
+ * schedstat), so the "shims" figure is far short of what they take. */
 enum role { R_HUB, R_LEAF, R_AGENT, R_HOST, R_SHIM, R_SYNC, R_N };
 static const char *const role_name[R_N] = {
 	"hub nodes", "site servers", "agents", "hosts", "shims", "sync"};
+
+#define SNAP_MAX 8192
+typedef struct cpu_snap {
+	int n;
+	struct {
+		int pid, role;
+		unsigned long long start; /* since boot, in ticks: tells a reused pid apart */
+		double s; /* user + system */
+	} p[SNAP_MAX];
+} cpu_snap;
 
 static int role_of(const char *cmd, size_t len)
 {
@@ -517,13 +532,35 @@ static int role_of(const char *cmd, size_t len)
 					: -1;
 }
 
-static void cpu_by_role(double out[R_N])
+/* The CPU time (s) of process pid: the run time of each of its threads, in ns
+ * (/proc/<pid>/task/<tid>/schedstat), which counts a process that lived for less than
+ * a clock tick too (/proc/<pid>/stat does not: a shim's start takes a few ms). A
+ * thread that ended is not counted; the processes measured here keep theirs. */
+static double run_time(int pid)
 {
-	memset(out, 0, R_N * sizeof *out);
+	DIR *d = opendir(h_str("/proc/%d/task", pid));
+	double s = 0;
+	for (struct dirent *t; d && (t = readdir(d));) {
+		if (t->d_name[0] == '.')
+			continue;
+		FILE *f = fopen(h_str("/proc/%d/task/%s/schedstat", pid, t->d_name), "r");
+		unsigned long long ns = 0;
+		if (f && fscanf(f, "%llu", &ns) == 1)
+			s += (double)ns / 1e9;
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return s;
+}
+
+static void cpu_snap_take(cpu_snap *sn)
+{
+	sn->n = 0;
 	char *list = NULL;
-	h_run(&list, "ls /proc | grep -E '^[0-9]+$'");
-	double tick = (double)sysconf(_SC_CLK_TCK);
-	for (char *p = list; p && *p;) {
+	h_run(&list, "ls /proc | grep -E '^[0-9]+$' | sort -n");
+	for (char *p = list; p && *p && sn->n < SNAP_MAX;) {
 		int pid = atoi(p);
 		p += strcspn(p, "\n");
 		p += *p == '\n';
@@ -540,39 +577,58 @@ static void cpu_by_role(double out[R_N])
 			fclose(f);
 		stat[m] = '\0';
 		char *end = m ? strrchr(stat, ')') : NULL;
-		unsigned long long ut = 0, st = 0;
+		unsigned long long start = 0;
 		if (end &&
-			sscanf(end + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu",
-				&ut, &st) == 2)
-			out[r] += (double)(ut + st) / tick;
+			sscanf(end + 2,
+				"%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+				"%*s %*s %*s %llu", /* field 22, starttime */
+				&start) == 1) {
+			sn->p[sn->n].pid = pid;
+			sn->p[sn->n].role = r;
+			sn->p[sn->n].start = start;
+			sn->p[sn->n++].s = run_time(pid);
+		}
 	}
 	free(list);
 }
 
-/* "hub nodes 1.2 s, site servers ..." of b - a, per n. */
-static const char *cpu_text(const double a[R_N], const double b[R_N], int n)
+/* What each role spent from a to b (both in /proc's order, by pid). */
+static void cpu_between(const cpu_snap *a, const cpu_snap *b, double out[R_N])
+{
+	memset(out, 0, R_N * sizeof *out);
+	for (int i = 0, j = 0; i < b->n; i++) {
+		while (j < a->n && a->p[j].pid < b->p[i].pid)
+			j++;
+		bool same = j < a->n && a->p[j].pid == b->p[i].pid &&
+			a->p[j].start == b->p[i].start;
+		out[b->p[i].role] += b->p[i].s - (same ? a->p[j].s : 0);
+	}
+}
+
+/* "hub nodes 1.2, site servers ..." of what each role spent, per n. */
+static const char *cpu_text(const double d[R_N], double n)
 {
 	const char *t = "";
 	double all = 0;
 	for (int i = 0; i < R_N; i++) {
-		t = h_str("%s%s%s %.2f", t, *t ? ", " : "", role_name[i], (b[i] - a[i]) / n);
-		all += (b[i] - a[i]) / n;
+		t = h_str("%s%s%s %.2f", t, *t ? ", " : "", role_name[i], d[i] / n);
+		all += d[i] / n;
 	}
 	return h_str("%s; all %.2f", t, all);
 }
 
+static cpu_snap snap_a, snap_b;
+
 /* The fleet's CPU over five seconds of nothing asked of it, per second by role. */
 static const char *idle_cpu(void)
 {
-	double a[R_N], b[R_N], zero[R_N] = {0}, rate[R_N];
-	cpu_by_role(a);
+	double d[R_N];
+	cpu_snap_take(&snap_a);
 	long long t = h_now_ms();
 	h_wait_until(never, NULL, 5000);
-	cpu_by_role(b);
-	double s = (double)(h_now_ms() - t) / 1000.0;
-	for (int i = 0; i < R_N; i++)
-		rate[i] = (b[i] - a[i]) / s;
-	return cpu_text(zero, rate, 1);
+	cpu_snap_take(&snap_b);
+	cpu_between(&snap_a, &snap_b, d);
+	return cpu_text(d, (double)(h_now_ms() - t) / 1000.0);
 }
 
 /* The RSS of a hub of HUB_NODES nodes with no accounts, no link (summed): what the
@@ -643,8 +699,7 @@ static int run(fleet *f, hub *h)
 	       "liveness)\n",
 		(double)(fl_last_seq(f->hub_js, "KV_outpost-status") - w0) * 1000.0 /
 			(double)(h_now_ms() - tw));
-	double c1[R_N], c2[R_N];
-	cpu_by_role(c1);
+	cpu_snap_take(&snap_a);
 	long long api0 = api_sum(h, true), sapi0 = api_sum(h, false), in0, out0, in1, out1;
 	site_msgs(&in0, &out0);
 	uint64_t st0 = fl_last_seq(f->hub_js, "KV_outpost-status");
@@ -661,8 +716,10 @@ static int run(fleet *f, hub *h)
 	long long p50 = h_pct(ms, PUSHES, 50), p99 = h_pct(ms, PUSHES, 99);
 	printf("  push to all converged, %d pushes: p50 %lld ms, p99 %lld ms; in order (ms):%s\n",
 		PUSHES, p50, p99, each);
-	cpu_by_role(c2);
-	printf("  CPU s a push (its idle time too): %s\n", cpu_text(c1, c2, PUSHES));
+	double d[R_N];
+	cpu_snap_take(&snap_b);
+	cpu_between(&snap_a, &snap_b, d);
+	printf("  CPU s a push (its idle time too): %s\n", cpu_text(d, PUSHES));
 	printf("  JetStream API requests a push: the hub's nodes %.1f a site (sync's and the "
 	       "agents'), each site's server %.1f\n",
 		(double)(api_sum(h, true) - api0) / PUSHES / nsites,
@@ -737,6 +794,9 @@ static int run(fleet *f, hub *h)
 	       "over them; leaf links uncompressed (the harness's link "
 	       "proxies need it: nats-server's default s2 costs the hub megabytes a link)\n",
 		h->n, HUB_NODES);
+	printf("  the sites' servers: GOMAXPROCS=1, as "
+	       "packaging/deb/systemd/nats-site.service.conf "
+	       "runs them; the hub's nodes: Go's default\n");
 	printf("fleet: %d sites, push to all converged p50 %lld ms p99 %lld ms, reconnect storm "
 	       "%lld ms, hub RSS %.0f MB (%.2f MB/site, floor %.2f MB/site)\n",
 		nsites, p50, p99, storm, rss_full / 1024.0, per, floor_);
