@@ -819,6 +819,27 @@ const char *h_nats_urls(const h_nats *s)
 	return s->urls[0] ? s->urls : s->url;
 }
 
+struct kv_create {
+	kvStore **kv;
+	jsCtx *js;
+	kvConfig *cfg;
+	natsStatus st;
+};
+
+static bool kv_created(void *arg)
+{
+	struct kv_create *c = arg;
+	c->st = js_CreateKeyValue(c->kv, c->js, c->cfg);
+	return c->st != NATS_TIMEOUT;
+}
+
+natsStatus h_kv_create(kvStore **kv, jsCtx *js, kvConfig *cfg)
+{
+	struct kv_create c = {kv, js, cfg, NATS_TIMEOUT};
+	h_wait_until(kv_created, &c, 60000);
+	return c.st;
+}
+
 h_nats *h_hub_start(void)
 {
 	return server_new(NULL, "hub", false, NULL);

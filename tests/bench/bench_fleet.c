@@ -505,7 +505,7 @@ typedef struct cpu_snap {
 	struct {
 		int pid, role;
 		unsigned long long start; /* since boot, in ticks: tells a reused pid apart */
-		double s; /* user + system */
+		double s; /* its threads' run time */
 	} p[SNAP_MAX];
 } cpu_snap;
 
@@ -592,7 +592,7 @@ static void cpu_snap_take(cpu_snap *sn)
 	free(list);
 }
 
-/* What each role spent from a to b (both in /proc's order, by pid). */
+/* What each role spent from a to b (both in ascending pid order). */
 static void cpu_between(const cpu_snap *a, const cpu_snap *b, double out[R_N])
 {
 	memset(out, 0, R_N * sizeof *out);

@@ -155,8 +155,6 @@ typedef struct conn {
 	natsConnection *nc;
 	jsCtx *js;
 	kvStore *kv;
-	int replicas; /* open_cluster: the bucket's */
-	natsStatus st; /* and how its creation went */
 } conn;
 
 static void conn_close(conn *c)
@@ -214,31 +212,20 @@ static bool open_hub(conn *c)
 }
 
 /* The bucket at a cluster hub, replicated on every node. */
-/* Creates the replicated bucket: asked again while the request times out (a cluster
- * that just started, on a loaded machine, may take longer than one request to place
- * the stream's replicas and elect its leader). */
-static bool bucket_created(void *arg)
-{
-	conn *c = arg;
-	kvConfig kc;
-	kvConfig_Init(&kc);
-	kc.Bucket = "outpost";
-	kc.History = 1;
-	kc.Replicas = c->replicas;
-	c->st = js_CreateKeyValue(&c->kv, c->js, &kc);
-	return c->st != NATS_TIMEOUT;
-}
-
 static bool open_cluster(conn *c, const h_nats *node)
 {
 	if (!conn_open(c, node))
 		return false;
-	c->replicas = node->nnodes;
-	h_wait_until(bucket_created, c, 60000);
-	if (c->st != NATS_OK)
-		fprintf(stderr, "create bucket: %s: %s\n", natsStatus_GetText(c->st),
+	kvConfig kc;
+	kvConfig_Init(&kc);
+	kc.Bucket = "outpost";
+	kc.History = 1;
+	kc.Replicas = node->nnodes;
+	natsStatus st = h_kv_create(&c->kv, c->js, &kc);
+	if (st != NATS_OK)
+		fprintf(stderr, "create bucket: %s: %s\n", natsStatus_GetText(st),
 			nats_GetLastError(NULL));
-	return c->st == NATS_OK;
+	return st == NATS_OK;
 }
 
 static bool open_site(conn *c, h_nats *site)

@@ -26,31 +26,20 @@ typedef struct conn {
 	natsConnection *nc;
 	jsCtx *js;
 	kvStore *kv;
-	int replicas;
-	natsStatus st;
 } conn;
-
-static bool bucket_made(void *arg)
-{
-	conn *c = arg;
-	kvConfig kc;
-	kvConfig_Init(&kc);
-	kc.Bucket = "scan";
-	kc.History = 1;
-	kc.Replicas = c->replicas;
-	c->st = js_CreateKeyValue(&c->kv, c->js, &kc);
-	return c->st != NATS_TIMEOUT;
-}
 
 static bool conn_open(conn *c, const h_nats *n, int replicas)
 {
 	memset(c, 0, sizeof *c);
-	c->replicas = replicas;
 	if (natsConnection_ConnectTo(&c->nc, h_nats_urls(n)) != NATS_OK ||
 		natsConnection_JetStream(&c->js, c->nc, NULL) != NATS_OK)
 		return false;
-	h_wait_until(bucket_made, c, 60000);
-	return c->st == NATS_OK;
+	kvConfig kc;
+	kvConfig_Init(&kc);
+	kc.Bucket = "scan";
+	kc.History = 1;
+	kc.Replicas = replicas;
+	return h_kv_create(&c->kv, c->js, &kc) == NATS_OK;
 }
 
 static void conn_close(conn *c)
