@@ -279,7 +279,8 @@ static void round_locked(op_agent *a, int64_t now)
 	 * late. */
 	ag_hosts_conn_check(&a->hosts, a->bus.nc, now);
 	/* Status now, while the round's borrowed host labels are valid: sending a command
-	 * releases the mutex, and a heartbeat may then replace them. */
+	 * releases the mutex, and a heartbeat may then replace them. A round that sends
+	 * commands leaves its status to the round the host's answer wakes (pace.h). */
 	ag_status_in si = {.run = run,
 		.run_since_ms = a->applied.since_ms,
 		.problem = &a->problem,
@@ -300,9 +301,12 @@ static void round_locked(op_agent *a, int64_t now)
 		.cmds = r.cmds,
 		.ncmds = r.ncmds,
 		.now = now};
-	ag_status_write(&a->status, &si);
+	bool sends = rc == 0 && ag_hosts_warm(&a->hosts, now) && op_bus_connected(&a->bus);
+	if (op_pace_write(&a->status.pace, sends && ag_reconcile_due(&a->reconcile, &r, now) > 0,
+		    now, OP_PACE_MAX_MS))
+		ag_status_write(&a->status, &si);
 	json_decref(si.artifacts);
-	if (rc == 0 && ag_hosts_warm(&a->hosts, now) && op_bus_connected(&a->bus))
+	if (sends)
 		ag_reconcile_send(&a->reconcile, &a->hosts, &a->bus, &a->wake.mu, &r);
 	ag_round_clear(&r);
 }

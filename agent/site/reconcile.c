@@ -254,6 +254,16 @@ int ag_reconcile_plan(ag_reconcile *rc, const ag_hosts *hs, const op_app *const 
 	return 0;
 }
 
+size_t ag_reconcile_due(ag_reconcile *rc, const ag_round *r, int64_t now)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < r->ncmds && n < (size_t)rc->max_cmds_per_tick; i++) {
+		const ag_retry *rt = retry_find(rc, &r->cmds[i]);
+		n += !rt || now >= rt->next_ms;
+	}
+	return n;
+}
+
 void ag_reconcile_send(
 	ag_reconcile *rc, const ag_hosts *hs, op_bus *bus, pthread_mutex_t *mu, const ag_round *r)
 {

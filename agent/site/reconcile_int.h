@@ -72,6 +72,9 @@ void ag_reconcile_init(ag_reconcile *rc, const op_agent_cfg *cfg);
  * error, with e; r->planned says whether r->in can be shown. */
 int ag_reconcile_plan(ag_reconcile *rc, const ag_hosts *hs, const op_app *const *apps, size_t napps,
 	bool have_run, int64_t now, ag_round *r, op_err *e);
+/* How many of the round's commands ag_reconcile_send would send now (those a failure
+ * holds back until their retry are not counted). */
+size_t ag_reconcile_due(ag_reconcile *rc, const ag_round *r, int64_t now);
 /* Under mu, released while each command is on the wire (heartbeats keep flowing; the
  * round's borrowed host labels may be replaced then). */
 void ag_reconcile_send(

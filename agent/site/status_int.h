@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "outpost/agent/bus/bus.h"
+#include "outpost/agent/plan/pace.h"
 #include "outpost/agent/plan/plan.h"
 #include "outpost/agent/site/agent.h"
 #include "outpost/agent/trust/fresh.h"
@@ -53,6 +54,7 @@ typedef struct ag_status {
 	ag_status_rec *rec;
 	size_t nrec, caprec;
 	int64_t last_resync_ms;
+	op_pace pace; /* whether a round writes (pace.h) */
 	op_trust_policy fresh_pol; /* --fresh-signers */
 	bool have_fresh_pol;
 	enum op_fresh_state fresh_state; /* as last reported */
