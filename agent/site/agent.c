@@ -280,7 +280,8 @@ static void round_locked(op_agent *a, int64_t now)
 	ag_hosts_conn_check(&a->hosts, a->bus.nc, now);
 	/* Status now, while the round's borrowed host labels are valid: sending a command
 	 * releases the mutex, and a heartbeat may then replace them. A round that sends
-	 * commands leaves its status to the round the host's answer wakes (pace.h). */
+	 * commands leaves its status to the round the host's answer wakes, unless it runs a
+	 * newer revision (pace.h). */
 	ag_status_in si = {.run = run,
 		.run_since_ms = a->applied.since_ms,
 		.problem = &a->problem,
@@ -303,7 +304,7 @@ static void round_locked(op_agent *a, int64_t now)
 		.now = now};
 	bool sends = rc == 0 && ag_hosts_warm(&a->hosts, now) && op_bus_connected(&a->bus);
 	if (op_pace_write(&a->status.pace, sends && ag_reconcile_due(&a->reconcile, &r, now) > 0,
-		    now, OP_PACE_MAX_MS))
+		    run ? run->marker.seq : 0, now, OP_PACE_MAX_MS))
 		ag_status_write(&a->status, &si);
 	json_decref(si.artifacts);
 	if (sends)

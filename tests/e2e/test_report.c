@@ -227,10 +227,9 @@ static long long put_seq(json_t *report, const char *key)
 	return v ? json_integer_value(json_object_get(v, "seq")) : -1;
 }
 
-/* A new revision: the first round that writes after it (the one that takes it sends the
- * start, and leaves its status to the round the host's answer wakes: pace.h) writes the
- * agent key (its new seq) and the app's (now at the new spec): both go to the hub in one
- * request, not the first key alone while the round writes the next. */
+/* A new revision: the round that takes it writes the agent key (its new seq) and the
+ * app's (now reconciling the new spec) even though it sends commands (pace.h): both go
+ * to the hub in one request, not the first key alone while the round writes the next. */
 static void test_round_in_one_report(void)
 {
 	natsSubscription *sub = NULL;
