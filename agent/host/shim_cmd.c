@@ -46,11 +46,21 @@
 #include "outpost/agent/base/util.h"
 #include "outpost/agent/model/sealed.h"
 
-void shim_save(shim *s)
+static void save(shim *s, bool sync)
 {
 	op_err e = {0};
-	if (op_shim_state_save(s->state_dir, &s->st, &e) != 0)
+	if (op_shim_state_write(s->state_dir, &s->st, sync, &e) != 0)
 		op_log_error("cannot write state", "id=%s error=\"%s\"", s->st.id, e.msg);
+}
+
+void shim_save(shim *s)
+{
+	save(s, true);
+}
+
+void shim_note(shim *s)
+{
+	save(s, false);
 }
 
 /* --- health ---------------------------------------------------------------------------- */
@@ -101,7 +111,7 @@ static void probe_ended(shim *s, int64_t begun)
 	s->probe_at = next > now ? next : now;
 	if (!health_sync(s))
 		return;
-	shim_save(s);
+	shim_note(s);
 	if (was != s->health.state)
 		op_log_info("instance health", "id=%s health=%s probe=\"%s\"", s->st.id,
 			op_health_name(s->health.state), s->health.probe);
@@ -197,7 +207,7 @@ static void on_exit_of_workload(shim *s)
 		if (d.delay_ms == 0)
 			break;
 		s->st.state = OP_INST_BACKOFF;
-		shim_save(s);
+		shim_note(s);
 		break;
 	case OP_NEXT_EXITED: {
 		/* Ended for good by what may be a limit: the limit is named beside the code. */
@@ -234,7 +244,7 @@ static void begin_stop(shim *s)
 	}
 	s->st.state = OP_INST_STOPPING;
 	health_stop(s);
-	shim_save(s);
+	shim_note(s);
 	kill(-s->st.pid, SIGTERM);
 	s->kill_at = op_now_ms() + s->grace_ms;
 }
@@ -305,7 +315,7 @@ static void health_due(shim *s, int64_t now)
 			probe_ended(s, now);
 	}
 	if (op_health_tick(&s->health, &s->hcfg, now) && health_sync(s)) {
-		shim_save(s);
+		shim_note(s);
 		op_log_info("instance health", "id=%s health=%s", s->st.id,
 			op_health_name(s->health.state));
 	}
@@ -384,11 +394,10 @@ static int load(shim *s, const char *id, op_err *e)
 	s->st.state = waiting ? OP_INST_FAILED : OP_INST_STARTING;
 	s->st.shim_pid = (int)getpid();
 	op_proc_start_time(s->st.shim_pid, &s->st.shim_start);
-	/* Starting: who supervises, for the host, at once. Not fsync'd (half a millisecond
-	 * of every start, before the workload's exec): the durable record is the running
-	 * or failed one that follows; a crash before it leaves the shim's pid of a boot
-	 * that is over, which the next host treats as lost anyway. A failed instance
-	 * waiting keeps its record durable. */
+	/* Starting: who supervises, for the host, at once. Not fsync'd, as no record of a
+	 * live run is (shim_int.h): a power cut leaves the shim's pid of a boot that is
+	 * over, which the next host treats as lost anyway. A failed instance waiting keeps
+	 * its record durable. */
 	op_err se = {0};
 	if (op_shim_state_write(s->state_dir, &s->st, waiting, &se) != 0)
 		op_log_error("cannot write state", "id=%s error=\"%s\"", s->st.id, se.msg);

@@ -50,8 +50,14 @@ typedef struct shim {
 	bool sick; /* unhealthy: being stopped to be restarted */
 } shim;
 
-/* shim_cmd.c: writes state.json (atomically) */
+/* shim_cmd.c: writes state.json atomically. shim_save makes it durable (fsync), for the
+ * records that outlive the run: exited for good, failed (its retry and crash-loop count).
+ * shim_note does not, for those that describe a live run (running, its health, stopping,
+ * between restarts): a power cut ends the run, and the next host takes any of them as
+ * an instance lost, whichever it finds; a crash of the shim or host alone loses nothing
+ * the kernel already has. */
 void shim_save(shim *s);
+void shim_note(shim *s);
 /* shim_cmd.c: the instance failed (why; a crash loop or not): retried after a backoff */
 void shim_fail(shim *s, const char *why, bool crash_loop);
 /* shim_cmd.c: the health of a run that just started */

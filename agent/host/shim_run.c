@@ -258,6 +258,6 @@ void shim_run(shim *s)
 	s->started_ms = op_now_ms();
 	shim_health_start(s, s->started_ms);
 	s->shed = true;
-	shim_save(s);
+	shim_note(s);
 	op_log_info("instance started", "id=%s pid=%d restarts=%d", s->st.id, pid, s->st.restarts);
 }
