@@ -398,9 +398,7 @@ static int load(shim *s, const char *id, op_err *e)
 	 * live run is (shim_int.h): a power cut leaves the shim's pid of a boot that is
 	 * over, which the next host treats as lost anyway. A failed instance waiting keeps
 	 * its record durable. */
-	op_err se = {0};
-	if (op_shim_state_write(s->state_dir, &s->st, waiting, &se) != 0)
-		op_log_error("cannot write state", "id=%s error=\"%s\"", s->st.id, se.msg);
+	save(s, waiting);
 	if (op_inst_path(path, sizeof path, s->state_dir, id, "spec.json") != 0)
 		return op_err_set(e, OP_EINVAL, "path too long");
 	int rc = op_read_file(path, OP_CMD_MAX_BYTES, &buf, &len, e);
