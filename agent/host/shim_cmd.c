@@ -119,14 +119,19 @@ static void probe_ended(shim *s, int64_t begun)
 		restart_unhealthy(s, now);
 }
 
-/* Ends the instance for good in state (failed or exited). */
+/* Ends the instance for good in state (failed or exited). The record outlives the run,
+ * durable; but a stopped instance's directory is removed as the shim ends (main), so its
+ * last record is written as the live ones are (shim_note). */
 static void finish(shim *s, enum op_inst_state state, const char *error)
 {
 	s->st.state = state;
 	s->st.pid = 0;
 	s->st.pid_start = 0;
 	op_proto_text(s->st.error, sizeof s->st.error, error ? error : "");
-	shim_save(s);
+	if (s->stopping)
+		shim_note(s);
+	else
+		shim_save(s);
 	s->done = true;
 }
 

@@ -53,8 +53,9 @@ typedef struct shim {
 /* shim_cmd.c: writes state.json atomically. shim_save makes it durable (fsync), for the
  * records that outlive the run: exited for good, failed (its retry and crash-loop count).
  * shim_note does not, for those that describe a live run (running, its health, stopping,
- * between restarts): a power cut ends the run, and the next host takes any of them as
- * an instance lost, whichever it finds; a crash of the shim or host alone loses nothing
+ * between restarts) and for the end of a stopped one, whose directory the shim removes
+ * as it ends: a power cut ends the run, and the next host takes any of them as an
+ * instance lost, whichever it finds; a crash of the shim or host alone loses nothing
  * the kernel already has. */
 void shim_save(shim *s);
 void shim_note(shim *s);

@@ -19,6 +19,15 @@ const char *op_hold_event_name(enum op_hold_event ev)
 	return names[ev];
 }
 
+bool op_hold_durable(const op_hold *old, const op_hold *now)
+{
+	return now->state == OP_HOLD_ROLLED_BACK &&
+		(old->state != now->state || strcmp(old->app, now->app) != 0 ||
+			strcmp(old->spec, now->spec) != 0 || strcmp(old->prev, now->prev) != 0 ||
+			strcmp(old->target, now->target) != 0 ||
+			strcmp(old->reason, now->reason) != 0);
+}
+
 void op_hold_init(op_hold *h, const char *app)
 {
 	memset(h, 0, sizeof *h);

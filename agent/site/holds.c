@@ -163,7 +163,7 @@ int ag_holds_sync(ag_holds *hs, const op_revision *run, op_err *e)
 	}
 	hs->seed = false;
 	if (changed && run)
-		ag_holds_save(hs);
+		ag_holds_save(hs, false); /* the revision's apps: the revision's file is durable */
 	return 0;
 }
 
@@ -238,7 +238,7 @@ static void said(const ag_hold_ent *x, enum op_hold_event ev, const op_hold *old
 bool ag_holds_step(ag_holds *hs, const op_revision *run, const ag_table *keys, const op_plan_in *in,
 	const ag_hosts *hosts, bool judge, int64_t now)
 {
-	bool changed = false, dirty = false;
+	bool changed = false, dirty = false, durable = false;
 	int64_t wall = op_wall_ms();
 	for (size_t n = 0; run && n < hs->n; n++) {
 		ag_hold_ent *x = &hs->v[n];
@@ -265,6 +265,7 @@ bool ag_holds_step(ag_holds *hs, const op_revision *run, const ag_table *keys, c
 		op_hold old = x->h;
 		enum op_hold_event ev = op_hold_step(&x->h, &hin);
 		dirty |= ev != OP_HOLD_EV_NONE || strcmp(old.reason, x->h.reason) != 0;
+		durable |= op_hold_durable(&old, &x->h);
 		if (strcmp(old.spec, x->h.spec) != 0 || strcmp(old.prev, x->h.prev) != 0) {
 			moved(x, &old, target, run->json[i]);
 			changed |= strcmp(old.spec, x->h.spec) != 0;
@@ -277,6 +278,6 @@ bool ag_holds_step(ag_holds *hs, const op_revision *run, const ag_table *keys, c
 		said(x, ev, &old);
 	}
 	if (dirty)
-		ag_holds_save(hs);
+		ag_holds_save(hs, durable);
 	return changed;
 }

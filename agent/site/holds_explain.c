@@ -88,5 +88,5 @@ void ag_holds_explain(ag_holds *hs, op_bus *bus, pthread_mutex_t *mu)
 		any = true;
 	}
 	if (any)
-		ag_holds_save(hs);
+		ag_holds_save(hs, true); /* a rollback's reason */
 }

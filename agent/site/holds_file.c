@@ -1,6 +1,7 @@
 /* The holds' file, <state>/holds.json (see holds_int.h): every hold with the canonical
- * JSON of the specs it keeps, written atomically whenever one moves; read back with each
- * spec checked against its digest. */
+ * JSON of the specs it keeps, written atomically whenever one moves (synced to disk only
+ * for a rollback's verdict: op_hold_durable); read back with each spec checked against
+ * its digest. */
 #include "holds_int.h"
 
 #include <jansson.h>
@@ -14,7 +15,7 @@
 #define HOLDS_FORMAT 1
 #define HOLDS_MAX (64 * 1024 * 1024)
 
-static int save(const ag_holds *hs, op_err *e)
+static int save(const ag_holds *hs, bool durable, op_err *e)
 {
 	json_t *apps = json_array();
 	for (size_t i = 0; apps && i < hs->n; i++) {
@@ -34,7 +35,8 @@ static int save(const ag_holds *hs, op_err *e)
 	json_decref(j);
 	if (!s)
 		return op_err_set(e, OP_ENOMEM, "holds: out of memory");
-	int rc = op_write_atomic(hs->path, s, strlen(s), e);
+	int rc = durable ? op_write_atomic(hs->path, s, strlen(s), e)
+			 : op_write_atomic_nosync(hs->path, s, strlen(s), e);
 	free(s);
 	return rc;
 }
@@ -131,9 +133,9 @@ int ag_holds_load(ag_holds *hs, op_err *e)
 	return rc;
 }
 
-void ag_holds_save(const ag_holds *hs)
+void ag_holds_save(const ag_holds *hs, bool durable)
 {
 	op_err e = {0};
-	if (save(hs, &e) != 0)
+	if (save(hs, durable, &e) != 0)
 		op_log_warn("holds: cannot save", "file=%s error=\"%s\"", hs->path, e.msg);
 }

@@ -60,9 +60,9 @@ bool ag_holds_step(ag_holds *hs, const op_revision *run, const ag_table *keys, c
  * logs the rollback once. */
 void ag_holds_explain(ag_holds *hs, op_bus *bus, pthread_mutex_t *mu);
 /* holds_file.c: <state>/holds.json written atomically (a failure is logged, and the
- * next move writes again); read back into hs (0, OP_ENOTFOUND without a file, or why it
- * cannot be read). */
-void ag_holds_save(const ag_holds *hs);
+ * next move writes again), synced to disk when durable (op_hold_durable); read back into
+ * hs (0, OP_ENOTFOUND without a file, or why it cannot be read). */
+void ag_holds_save(const ag_holds *hs, bool durable);
 int ag_holds_load(ag_holds *hs, op_err *e);
 void ag_hold_ent_clear(ag_hold_ent *x);
 const ag_hold_ent *ag_holds_find(const ag_holds *hs, const char *app);

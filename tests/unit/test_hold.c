@@ -2,7 +2,8 @@
  * another target, may run or not, progress healthy / short / crashing / past the
  * deadline), and the sequences an operator meets: a rollout that passes, one rolled back
  * and not retried, a newer spec after a rollback, a wave that waits then runs, a new app
- * that fails (no rollback), and a rollout replaced before it finished. */
+ * that fails (no rollback), and a rollout replaced before it finished; which moves must
+ * reach the disk. */
 #include <stdio.h>
 #include <string.h>
 
@@ -256,6 +257,88 @@ static void test_gate(void)
 	T_CHECK(op_hold_gate(&app, D2, &other, &rec, NULL, why, sizeof why));
 }
 
+/* Every pair of states, each field the same or changed: durable exactly when the new
+ * hold is rolled back and it moved (since_ms alone is no move). */
+static void test_durable_pairs(void)
+{
+	static const char *const specs[] = {"", D1, D2};
+	enum { FIELDS = 6 }; /* app, spec, prev, target, reason, since_ms */
+	int n = 0;
+	for (int a = OP_HOLD_STEADY; a <= OP_HOLD_ROLLED_BACK; a++)
+		for (int b = OP_HOLD_STEADY; b <= OP_HOLD_ROLLED_BACK; b++)
+			for (int f = -1; f < FIELDS; f++)
+				for (size_t sp = 0; sp < 3; sp++) {
+					op_hold old;
+					op_hold_init(&old, "web");
+					old.state = (enum op_hold_state)a;
+					snprintf(old.spec, sizeof old.spec, "%s", specs[sp]);
+					snprintf(old.prev, sizeof old.prev, "%s",
+						specs[(sp + 1) % 3]);
+					snprintf(old.target, sizeof old.target, "%s",
+						specs[(sp + 2) % 3]);
+					old.since_ms = T0;
+					op_hold now = old;
+					now.state = (enum op_hold_state)b;
+					switch (f) {
+					case 0: snprintf(now.app, sizeof now.app, "db"); break;
+					case 1:
+						snprintf(now.spec, sizeof now.spec, "%s", D3);
+						break;
+					case 2:
+						snprintf(now.prev, sizeof now.prev, "%s", D3);
+						break;
+					case 3:
+						snprintf(now.target, sizeof now.target, "%s", D3);
+						break;
+					case 4:
+						snprintf(now.reason, sizeof now.reason,
+							"crash loop");
+						break;
+					case 5: now.since_ms = T0 + 1; break;
+					default: break;
+					}
+					bool moved = a != b || (f >= 0 && f <= 4);
+					bool want = b == OP_HOLD_ROLLED_BACK && moved;
+					T_CHECK_MSG(op_hold_durable(&old, &now) == want,
+						"%s -> %s, field %d, spec %zu: want %d",
+						op_hold_state_name((enum op_hold_state)a),
+						op_hold_state_name((enum op_hold_state)b), f, sp,
+						want);
+					n++;
+				}
+	T_EQ_INT(n, 4 * 4 * 7 * 3);
+}
+
+/* Along the step machine: a rollout that passes and a wave that waits never need the
+ * disk; the round that rolls back does, once, and the rounds after it do not. */
+static void test_durable_steps(void)
+{
+	op_hold h = steady(D1), old = h;
+	op_hold_in in = round_(D2, true, 1, 0, 0);
+	op_hold_step(&h, &in);
+	T_CHECK(!op_hold_durable(&old, &h)); /* rolling */
+	old = h;
+	in = round_(D2, true, 1, 1, 1000);
+	T_EQ_INT(op_hold_step(&h, &in), OP_HOLD_EV_DONE);
+	T_CHECK(!op_hold_durable(&old, &h));
+	old = h;
+	in = round_(D3, false, 1, 1, 2000);
+	T_EQ_INT(op_hold_step(&h, &in), OP_HOLD_EV_WAIT);
+	T_CHECK(!op_hold_durable(&old, &h));
+	h = steady(D1);
+	in = round_(D2, true, 1, 0, 0);
+	op_hold_step(&h, &in);
+	old = h;
+	in = round_(D2, true, 1, 0, 5000);
+	in.progress.crashing = "web.api.0-abc on h1 restarted 3 times: exit 1: boom";
+	T_EQ_INT(op_hold_step(&h, &in), OP_HOLD_EV_ROLLBACK);
+	T_CHECK(op_hold_durable(&old, &h));
+	old = h;
+	in = round_(D2, true, 1, 0, 6000);
+	T_EQ_INT(op_hold_step(&h, &in), OP_HOLD_EV_NONE);
+	T_CHECK(!op_hold_durable(&old, &h));
+}
+
 static void test_names(void)
 {
 	T_EQ_STR(op_hold_state_name(OP_HOLD_ROLLED_BACK), "rolled-back");
@@ -273,6 +356,8 @@ int main(void)
 	T_RUN(test_waves);
 	T_RUN(test_replaced_mid_rollout);
 	T_RUN(test_gate);
+	T_RUN(test_durable_pairs);
+	T_RUN(test_durable_steps);
 	T_RUN(test_names);
 	return t_done();
 }

@@ -75,6 +75,14 @@ enum op_hold_event op_hold_step(op_hold *h, const op_hold_in *in);
  * the wait, for status. */
 bool op_hold_gate(const op_app *app, const char *target, const op_kvs *labels,
 	const op_promotion *rec, const char *rec_error, char *why, size_t len);
+/* Whether the move from old to now must be on disk (fsync) before the site goes on: only
+ * a rollback's verdict, the one state the site judged alone. Everything else comes back
+ * after a power cut from what is durable: the revision the site applied (its file), the
+ * hub's promotion records (the mirror), and the instances, which the cut stopped too; so
+ * a rollout under way, its end or a wait for a promotion is begun again from the last
+ * durable holds, and a lost deadline starts over. A rollback lost would try the spec that
+ * failed once more. */
+bool op_hold_durable(const op_hold *old, const op_hold *now);
 const char *op_hold_state_name(enum op_hold_state s);
 const char *op_hold_event_name(enum op_hold_event ev);
 
