@@ -199,9 +199,10 @@ h_nats *h_hub_cluster_start(int n, h_nats *nodes[]);
 /* The comma-separated client URLs of a hub cluster, any node given (nats.c and every
  * outpost --nats take such a list); a single server's own URL. */
 const char *h_nats_urls(const h_nats *s);
-/* js_CreateKeyValue(kv, js, cfg), asked again while the request times out, for up to a
- * minute: a cluster that just started, on a loaded machine, may take longer than one
- * request to place a replicated stream and elect its leader. The last status. */
+/* js_CreateKeyValue(kv, js, cfg), asked again while the request times out or finds no
+ * peers to place it on, for up to a minute: a cluster that just started, on a loaded
+ * machine, may take longer than one request to place a replicated stream and elect its
+ * leader, and its meta leader to hear from every peer. The last status. */
 natsStatus h_kv_create(kvStore **kv, jsCtx *js, kvConfig *cfg);
 /* Starts a site server (domain = site) whose leaf remote goes through a link proxy to
  * hub's leafnode port; of a cluster hub (any node given), its one remote lists every

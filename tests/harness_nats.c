@@ -830,7 +830,9 @@ static bool kv_created(void *arg)
 {
 	struct kv_create *c = arg;
 	c->st = js_CreateKeyValue(c->kv, c->js, c->cfg);
-	return c->st != NATS_TIMEOUT;
+	/* A meta leader just elected may not have heard from every peer yet. */
+	const char *why = c->st == NATS_OK ? NULL : nats_GetLastError(NULL);
+	return c->st != NATS_TIMEOUT && !(why && strstr(why, "no suitable peers"));
 }
 
 natsStatus h_kv_create(kvStore **kv, jsCtx *js, kvConfig *cfg)
