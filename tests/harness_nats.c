@@ -753,6 +753,35 @@ bool h_sites_start_cfg(
 
 /* Every node's ports, URLs and config; then all are started before any is waited for
  * (none is healthy before a quorum runs). */
+struct cluster {
+	int n;
+	h_nats **nodes;
+};
+
+/* The meta leader (some node) lists every other node as a peer, each current: the
+ * cluster can place a replicated stream. /healthz says less: a node is healthy once it
+ * knows a leader, which may not have heard from every peer yet. */
+static bool meta_complete(void *arg)
+{
+	const struct cluster *c = arg;
+	bool ok = false;
+	for (int i = 0; i < c->n && !ok; i++) {
+		json_t *j = h_nats_monitor(c->nodes[i], "/jsz");
+		json_t *m = json_object_get(j, "meta_cluster");
+		const char *leader = json_string_value(json_object_get(m, "leader"));
+		json_t *peers = json_object_get(m, "replicas");
+		if (leader && !strcmp(leader, c->nodes[i]->name) &&
+			json_array_size(peers) == (size_t)c->n - 1) {
+			ok = true;
+			for (size_t k = 0; k < json_array_size(peers); k++)
+				ok &= json_is_true(
+					json_object_get(json_array_get(peers, k), "current"));
+		}
+		json_decref(j);
+	}
+	return ok;
+}
+
 static int cluster_launch(int n, h_nats *nodes[], const h_nats_cfg *cfg, bool quiet)
 {
 	char urls[sizeof nodes[0]->urls] = "";
@@ -783,10 +812,15 @@ static int cluster_launch(int n, h_nats *nodes[], const h_nats_cfg *cfg, bool qu
 		if (!h_wait_until(exited_or_healthy, nodes[i], READY_MS) ||
 			h_proc_exited(nodes[i]->pid, NULL) || !healthy(nodes[i]))
 			ok = 0;
-	if (ok == n)
+	if (ok == n && h_wait_until(meta_complete, &(struct cluster){n, nodes}, READY_MS))
 		return 0;
-	for (int i = 0; i < n; i++)
+	if (ok == n && !quiet)
+		fprintf(stderr, "harness: the cluster's meta leader does not list every node\n");
+	for (int i = 0; i < n; i++) {
 		launch_failed(nodes[i], quiet);
+		/* The next try starts from nothing, not from what this one half agreed. */
+		h_run(NULL, "rm -rf %s", h_q(nodes[i]->store));
+	}
 	return -1;
 }
 
