@@ -751,8 +751,6 @@ bool h_sites_start_cfg(
 	return true;
 }
 
-/* Every node's ports, URLs and config; then all are started before any is waited for
- * (none is healthy before a quorum runs). */
 struct cluster {
 	int n;
 	h_nats **nodes;
@@ -782,6 +780,8 @@ static bool meta_complete(void *arg)
 	return ok;
 }
 
+/* Every node's ports, URLs and config; then all are started before any is waited for
+ * (none is healthy before a quorum runs). */
 static int cluster_launch(int n, h_nats *nodes[], const h_nats_cfg *cfg, bool quiet)
 {
 	char urls[sizeof nodes[0]->urls] = "";

@@ -480,7 +480,7 @@ int op_bus_connect(
 	jsOptions jo;
 	jsOptions_Init(&jo);
 	jo.Domain = domain;
-	jo.Wait = 5000;
+	jo.Wait = OP_JS_WAIT_MS;
 	if ((s = natsConnection_JetStream(&b->js, b->nc, &jo)) != NATS_OK) {
 		op_bus_close(b);
 		return op_bus_err(e, s, "jetstream context");

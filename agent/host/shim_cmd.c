@@ -63,62 +63,6 @@ void shim_note(shim *s)
 	save(s, false);
 }
 
-/* --- health ---------------------------------------------------------------------------- */
-
-/* Copies the health into the state; true when that changed it. */
-static bool health_sync(shim *s)
-{
-	bool changed = s->st.health != s->health.state || strcmp(s->st.probe, s->health.probe) != 0;
-	s->st.health = s->health.state;
-	memcpy(s->st.probe, s->health.probe, sizeof s->st.probe);
-	return changed;
-}
-
-void shim_health_start(shim *s, int64_t now)
-{
-	op_health_start(&s->health, now);
-	s->probe_at = s->hcfg.probe ? now + s->comp->health.interval_ms : 0;
-	s->sick = false;
-	health_sync(s);
-}
-
-/* The workload is gone or going: no more probes. */
-static void health_stop(shim *s)
-{
-	op_probe_cancel(&s->probe);
-	op_health_stop(&s->health);
-	s->probe_at = 0;
-	health_sync(s);
-}
-
-/* Unhealthy: stopped like a crash, so that the restart policy brings it back. */
-static void restart_unhealthy(shim *s, int64_t now)
-{
-	s->sick = true;
-	s->probe_at = 0;
-	op_log_warn("instance unhealthy", "id=%s pid=%d probe=\"%s\" action=restart", s->st.id,
-		s->st.pid, s->health.probe);
-	kill(-s->st.pid, SIGTERM);
-	s->kill_at = now + s->grace_ms;
-}
-
-static void probe_ended(shim *s, int64_t begun)
-{
-	int64_t now = op_now_ms();
-	enum op_health was = s->health.state;
-	op_health_probe(&s->health, &s->hcfg, s->probe.result, s->probe.why, now);
-	int64_t next = begun + s->comp->health.interval_ms;
-	s->probe_at = next > now ? next : now;
-	if (!health_sync(s))
-		return;
-	shim_note(s);
-	if (was != s->health.state)
-		op_log_info("instance health", "id=%s health=%s probe=\"%s\"", s->st.id,
-			op_health_name(s->health.state), s->health.probe);
-	if (s->health.state == OP_HEALTH_UNHEALTHY && !s->sick && !s->stopping)
-		restart_unhealthy(s, now);
-}
-
 /* Ends the instance for good in state (failed or exited). The record outlives the run,
  * durable; but a stopped instance's directory is removed as the shim ends (main), so its
  * last record is written as the live ones are (shim_note). */
@@ -128,10 +72,7 @@ static void finish(shim *s, enum op_inst_state state, const char *error)
 	s->st.pid = 0;
 	s->st.pid_start = 0;
 	op_proto_text(s->st.error, sizeof s->st.error, error ? error : "");
-	if (s->stopping)
-		shim_note(s);
-	else
-		shim_save(s);
+	save(s, !s->stopping);
 	s->done = true;
 }
 
@@ -180,7 +121,7 @@ static void on_exit_of_workload(shim *s)
 		;
 	int code = exit_code(status);
 	int64_t ran = op_now_ms() - s->started_ms;
-	health_stop(s);
+	shim_health_stop(s);
 	bool oom = shim_cgroup_end(s);
 	char hint[160];
 	op_fence_exit_hint(&s->comp->fence, code, oom, hint, sizeof hint);
@@ -248,7 +189,7 @@ static void begin_stop(shim *s)
 		return;
 	}
 	s->st.state = OP_INST_STOPPING;
-	health_stop(s);
+	shim_health_stop(s);
 	shim_note(s);
 	kill(-s->st.pid, SIGTERM);
 	s->kill_at = op_now_ms() + s->grace_ms;
@@ -282,7 +223,7 @@ static void on_signals(shim *s)
 				int64_t begun = s->probe.deadline_ms - s->comp->health.timeout_ms;
 				if (s->probe.active && p == s->probe.pid &&
 					op_probe_reaped(&s->probe, status))
-					probe_ended(s, begun);
+					shim_probe_ended(s, begun);
 			}
 		} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 			begin_stop(s);
@@ -304,26 +245,6 @@ static void earliest(int64_t *wake, int64_t t)
 {
 	if (t > 0 && (*wake < 0 || t < *wake))
 		*wake = t;
-}
-
-/* Probes and min_ready, at their times. */
-static void health_due(shim *s, int64_t now)
-{
-	if (!s->st.pid || s->stopping || s->sick)
-		return;
-	int64_t begun = s->probe.deadline_ms - s->comp->health.timeout_ms;
-	if (s->probe.active && now >= s->probe.deadline_ms) {
-		op_probe_timeout(&s->probe);
-		probe_ended(s, begun);
-	} else if (!s->probe.active && s->probe_at && now >= s->probe_at) {
-		if (!op_probe_begin(&s->probe, &s->comp->health, s->envp, now))
-			probe_ended(s, now);
-	}
-	if (op_health_tick(&s->health, &s->hcfg, now) && health_sync(s)) {
-		shim_note(s);
-		op_log_info("instance health", "id=%s health=%s", s->st.id,
-			op_health_name(s->health.state));
-	}
 }
 
 static void loop(shim *s)
@@ -349,12 +270,12 @@ static void loop(shim *s)
 		if (npf == 3 && pf[2].revents) {
 			int64_t begun = s->probe.deadline_ms - s->comp->health.timeout_ms;
 			if (op_probe_step(&s->probe, pf[2].revents))
-				probe_ended(s, begun);
+				shim_probe_ended(s, begun);
 		}
 		if (pf[0].revents & POLLIN)
 			on_signals(s);
 		now = op_now_ms();
-		health_due(s, now);
+		shim_health_due(s, now);
 		if (!s->done && s->kill_at && now >= s->kill_at) {
 			op_log_warn("instance did not stop in time",
 				"id=%s pid=%d grace_ms=%lld "

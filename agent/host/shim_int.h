@@ -61,8 +61,14 @@ void shim_save(shim *s);
 void shim_note(shim *s);
 /* shim_cmd.c: the instance failed (why; a crash loop or not): retried after a backoff */
 void shim_fail(shim *s, const char *why, bool crash_loop);
-/* shim_cmd.c: the health of a run that just started */
+/* shim_health.c: the health of a run that just started */
 void shim_health_start(shim *s, int64_t now);
+/* shim_health.c: the workload is gone or going: no more probes */
+void shim_health_stop(shim *s);
+/* shim_health.c: a probe begun at begun ended (its result in s->probe) */
+void shim_probe_ended(shim *s, int64_t begun);
+/* shim_health.c: probes and min_ready, at their times */
+void shim_health_due(shim *s, int64_t now);
 
 /* shim_run.c: the workload's argv and environment (s->argv, s->envp); 0 or OP_ENOMEM */
 int shim_build_exec(shim *s);

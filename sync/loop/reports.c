@@ -13,7 +13,6 @@
 
 #define NSUBS 8 /* reports written at once (each subscription has its own thread) */
 #define QUEUE "outpost-sync"
-#define ACK_WAIT_MS 5000 /* as the synchronous writes' context (bus.c) */
 
 typedef struct site_seen {
 	char name[OP_NAME_MAX + 1];
@@ -92,7 +91,7 @@ static int store(worker *w, json_t *rep, size_t *nput, size_t *ndel, op_err *e)
 	pthread_mutex_unlock(&w->mu);
 	jsPubOptions po;
 	jsPubOptions_Init(&po);
-	po.MaxWait = ACK_WAIT_MS; /* no acknowledgment in time: an error, to on_ack */
+	po.MaxWait = OP_JS_WAIT_MS; /* no acknowledgment in time: an error, to on_ack */
 	natsStatus ns = NATS_OK;
 	size_t sent = 0;
 	const char *k;
@@ -113,7 +112,7 @@ static int store(worker *w, json_t *rep, size_t *nput, size_t *ndel, op_err *e)
 		sent++;
 	}
 	jsPubOptions_Init(&po);
-	po.MaxWait = ACK_WAIT_MS + 1000; /* each write times out first, in on_ack */
+	po.MaxWait = OP_JS_WAIT_MS + 1000; /* each write times out first, in on_ack */
 	natsStatus done = js_PublishAsyncComplete(w->js, &po);
 	pthread_mutex_lock(&w->mu);
 	*nput = w->stored;
@@ -201,10 +200,10 @@ int op_reports_serve(op_bus *hub, op_reports **out, op_err *e)
 		worker *w = &r->w[i];
 		jsOptions o;
 		jsOptions_Init(&o);
-		o.Wait = ACK_WAIT_MS;
+		o.Wait = OP_JS_WAIT_MS;
 		o.PublishAsync.AckHandler = on_ack;
 		o.PublishAsync.AckHandlerClosure = w;
-		o.PublishAsync.StallWait = ACK_WAIT_MS;
+		o.PublishAsync.StallWait = OP_JS_WAIT_MS;
 		s = natsConnection_JetStream(&w->js, hub->nc, &o);
 		if (s == NATS_OK)
 			s = natsConnection_QueueSubscribe(&w->sub, hub->nc,

@@ -15,6 +15,8 @@
 #define OP_BUCKET "outpost"
 #define OP_STATUS_BUCKET "outpost-status"
 #define OP_DEFAULT_NATS "nats://127.0.0.1:4222"
+#define OP_JS_WAIT_MS \
+	5000 /* a JetStream request's wait for its answer (op_bus_connect's context) */
 
 typedef struct op_bus {
 	natsConnection *nc;
