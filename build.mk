@@ -34,7 +34,7 @@ DYN_LIBS := $(LIB_SHA1) $(LIB_GIT) -lnats -lyaml -ljansson -lsodium $(LIB_TLS) -
 PURE_LIBS := $(LIB_SHA1) -lyaml -ljansson -lsodium $(LIB_TLS)
 PURE_UNIT := standby appset choose gauge doc fresh gitobj manifest mindex plan plan_props proto revision \
 	sshsig supervise trust log objmeta artifact_refs logs stage install_plan health rollout_policy \
-	wave rollout wavehub secret pace
+	wave rollout wavehub secret pace beat
 GIT_LIBS := $(LIB_SHA1) $(LIB_GIT) -lyaml -ljansson -lsodium $(LIB_TLS) -lz -pthread -lrt
 GIT_UNIT := proof follow
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "outpost/agent/base/log.h"
+#include "outpost/agent/host/beat.h"
 #include "outpost/agent/host/supervise.h"
 #include "outpost/agent/base/util.h"
 
@@ -45,6 +46,8 @@ typedef struct ent {
 	struct stat file;
 	int shim;
 	uint64_t shim_start;
+	/* What the last look and the last heartbeat sent said of it (beat.h). */
+	op_beat_inst beat;
 } ent;
 
 struct op_host {
@@ -53,6 +56,7 @@ struct op_host {
 	char grace[32], log_max[32], log_keep[16], backoff[32];
 	ent *ents;
 	size_t n, cap;
+	size_t gone_sent; /* instances the last heartbeat sent reported, gone since */
 };
 
 int op_host_open(op_host **out, const op_host_cfg *cfg, op_err *e)
@@ -130,6 +134,8 @@ static ent *ent_get(op_host *h, const char *id, bool create)
 
 static void ent_drop(op_host *h, ent *x)
 {
+	if (x->beat.sent)
+		h->gone_sent++;
 	*x = h->ents[--h->n];
 }
 
@@ -354,8 +360,13 @@ static bool look_at(op_host *h, ent *x, op_hb_inst *out)
 {
 	state_file(h, x->id, &x->file); /* before the read: a newer record is a change */
 	bool report = look_at_inst(h, x, out);
-	if (report)
+	if (report) {
 		x->pending = in_passing(out);
+		x->beat.now = true;
+		x->beat.passing = x->pending;
+		x->beat.state = out->state;
+		x->beat.health = out->health;
+	}
 	return report;
 }
 
@@ -372,6 +383,30 @@ bool op_host_moved(op_host *h)
 			return true;
 	}
 	return false;
+}
+
+bool op_host_due(const op_host *h)
+{
+	op_beat_inst *v = malloc((h->n ? h->n : 1) * sizeof *v);
+	if (!v)
+		return true; /* a heartbeat too many is harmless */
+	for (size_t i = 0; i < h->n; i++)
+		v[i] = h->ents[i].beat;
+	bool due = op_beat_due(v, h->n, h->gone_sent);
+	free(v);
+	return due;
+}
+
+void op_host_sent(op_host *h)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		op_beat_inst *b = &h->ents[i].beat;
+		b->sent = b->now;
+		b->sent_passing = b->passing;
+		b->sent_state = b->state;
+		b->sent_health = b->health;
+	}
+	h->gone_sent = 0;
 }
 
 bool op_host_pending(const op_host *h)

@@ -25,11 +25,13 @@
 #include "outpost/agent/base/util.h"
 #include "outpost/agent/wire/label.h"
 
-/* After a command, the next heartbeat comes this soon, so the agent sees it early. */
+/* After a command, a heartbeat is brought forward this soon, so the agent sees it early. */
 #define HB_AFTER_CMD_MS 50
 /* While an instance is starting, stopping or waiting for its health, the host looks this
- * often whether its shim moved it on, and then sends a heartbeat at once: a rollout's
- * next step waits on it, not on the next --heartbeat. */
+ * often whether its shim moved it on, and then brings a heartbeat forward: a rollout's
+ * next step waits on it, not on the next --heartbeat. One brought forward goes out only
+ * when an instance settled or went away, or nothing is in passing (beat.h); the
+ * heartbeat of every --heartbeat always does. */
 #define HB_WATCH_MS 25
 
 static void usage(FILE *f)
@@ -166,7 +168,9 @@ static void make_boot(char out[OP_BOOT_MAX + 1])
 		snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
-static void heartbeat(run *r)
+/* Refreshes and sends a heartbeat; early (brought forward), only when it is due
+ * (beat.h). True when it went out. */
+static bool heartbeat(run *r, bool early)
 {
 	op_heartbeat hb = {.seq = r->seq, .interval_ms = r->every_ms, .labels = r->labels};
 	snprintf(hb.host, sizeof hb.host, "%s", r->id);
@@ -178,18 +182,24 @@ static void heartbeat(run *r)
 	op_err e = {0};
 	if (op_host_refresh(r->host, &hb.insts, &hb.ninsts, &e) != 0) {
 		op_log_error("cannot read instances", "error=\"%s\"", e.msg);
-		return;
+		return false;
 	}
+	bool sent = false;
 	char *json = NULL, subj[256];
-	if (op_bus_connected(&r->bus) && op_heartbeat_encode(&hb, &json, &e) == 0) {
+	if (early && !op_host_due(r->host)) {
+		/* every change is still in passing: its end brings the next one forward */
+	} else if (op_bus_connected(&r->bus) && op_heartbeat_encode(&hb, &json, &e) == 0) {
 		snprintf(subj, sizeof subj, "outpost.%s.hb.%s", r->site, r->id);
-		natsConnection_Publish(r->bus.nc, subj, json, (int)strlen(json));
+		sent = natsConnection_Publish(r->bus.nc, subj, json, (int)strlen(json)) == NATS_OK;
+		if (sent)
+			op_host_sent(r->host);
 		r->seq++;
 	} else if (e.msg[0]) {
 		op_log_error("cannot encode heartbeat", "error=\"%s\"", e.msg);
 	}
 	free(json);
 	free(hb.insts);
+	return sent;
 }
 
 static void on_command(run *r, natsMsg *msg)
@@ -263,7 +273,9 @@ static int serve(run *r)
 		natsSubscription_Destroy(sub);
 		return OP_EXIT_FAIL;
 	}
-	int64_t next = op_now_ms();
+	/* regular: the next heartbeat of every --heartbeat; next: regular, or one brought
+	 * forward */
+	int64_t regular = op_now_ms(), next = regular;
 	while (!stopping) {
 		char why[256];
 		if (op_bus_lost(&r->bus, why, sizeof why)) {
@@ -277,8 +289,10 @@ static int serve(run *r)
 		}
 		int64_t now = op_now_ms();
 		if (now >= next) {
-			heartbeat(r);
-			next = now + r->every_ms;
+			bool early = now < regular;
+			if (heartbeat(r, early) || !early)
+				regular = now + r->every_ms;
+			next = regular;
 			continue;
 		}
 		bool watch = op_host_pending(r->host);

@@ -41,7 +41,51 @@ static struct {
 	char *json;
 	size_t len;
 	long count;
+	char *trail; /* hx_trail */
+	size_t trail_len;
 } last[MAXHOSTS];
+
+static void trail_add(int i, const char *id, const char *what)
+{
+	char buf[256];
+	int n = snprintf(buf, sizeof buf, "%s=%s ", id, what);
+	if (n <= 0 || (size_t)n >= sizeof buf)
+		return;
+	char *t = realloc(last[i].trail, last[i].trail_len + (size_t)n + 1);
+	if (!t)
+		return;
+	memcpy(t + last[i].trail_len, buf, (size_t)n + 1);
+	last[i].trail = t;
+	last[i].trail_len += (size_t)n;
+}
+
+/* What the heartbeat json says that the one before it (old) did not, into host i's
+ * trail: "<id>=<state>[/<health>] " for an instance new or changed, "<id>=gone " for one
+ * no more. */
+static void trail_step(int i, const char *old, size_t olen, const char *json, size_t len)
+{
+	op_heartbeat a = {0}, b = {0};
+	op_err e = {0};
+	if (op_heartbeat_decode(json, len, &b, &e) != 0)
+		return;
+	if (old && op_heartbeat_decode(old, olen, &a, &e) != 0)
+		memset(&a, 0, sizeof a);
+	for (size_t k = 0; k < b.ninsts; k++) {
+		const op_hb_inst *x = &b.insts[k], *was = hx_hb_find(&a, x->id);
+		if (was && was->state == x->state && was->health == x->health)
+			continue;
+		char what[64];
+		snprintf(what, sizeof what, "%s%s%s", op_inst_state_name(x->state),
+			x->state == OP_INST_RUNNING ? "/" : "",
+			x->state == OP_INST_RUNNING ? op_health_name(x->health) : "");
+		trail_add(i, x->id, what);
+	}
+	for (size_t k = 0; k < a.ninsts; k++)
+		if (!hx_hb_find(&b, a.insts[k].id))
+			trail_add(i, a.insts[k].id, "gone");
+	op_heartbeat_clear(&a);
+	op_heartbeat_clear(&b);
+}
 
 static void on_hb(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *arg)
 {
@@ -52,8 +96,10 @@ static void on_hb(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *a
 		if (last[i].host[0] && strcmp(last[i].host, host) != 0)
 			continue;
 		snprintf(last[i].host, sizeof last[i].host, "%s", host);
+		size_t len = (size_t)natsMsg_GetDataLength(m);
+		trail_step(i, last[i].json, last[i].len, natsMsg_GetData(m), len);
 		free(last[i].json);
-		last[i].len = (size_t)natsMsg_GetDataLength(m);
+		last[i].len = len;
 		last[i].json = malloc(last[i].len + 1);
 		if (last[i].json) {
 			memcpy(last[i].json, natsMsg_GetData(m), last[i].len);
@@ -82,6 +128,17 @@ bool hx_hb_get(const char *host, op_heartbeat *hb)
 		}
 	pthread_mutex_unlock(&mu);
 	return ok;
+}
+
+const char *hx_trail(const char *host)
+{
+	const char *out = "";
+	pthread_mutex_lock(&mu);
+	for (int i = 0; i < MAXHOSTS; i++)
+		if (!strcmp(last[i].host, host) && last[i].trail)
+			out = h_str("%s", last[i].trail);
+	pthread_mutex_unlock(&mu);
+	return out;
 }
 
 const op_hb_inst *hx_hb_find(const op_heartbeat *hb, const char *id)

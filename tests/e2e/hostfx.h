@@ -35,6 +35,10 @@ h_nats *hx_init(const char **bin);
 /* The latest heartbeat of host, decoded (op_heartbeat_clear after); false if none. */
 bool hx_hb_get(const char *host, op_heartbeat *hb);
 const op_hb_inst *hx_hb_find(const op_heartbeat *hb, const char *id);
+/* Every step host's heartbeats showed, in order: "<id>=<state>[/<health>] " for an
+ * instance that appeared or changed in a heartbeat, "<id>=gone " for one that left it
+ * (harness-owned; "" none). */
+const char *hx_trail(const char *host);
 
 /* (Re)starts h's process with its id, url and state dir. */
 bool hx_host_run(hx_host *h);

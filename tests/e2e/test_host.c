@@ -481,6 +481,35 @@ static void test_nats_outage(void)
 	h_nats_stop(own, false);
 }
 
+/* A heartbeat brought forward (after a command, or when a shim moves an instance on) goes
+ * out when an instance settled or went away, not at each step in passing, each of which
+ * would wake the agent for a round: with an interval longer than the test, a start is
+ * seen running and healthy, a stop gone, and a neighbour that stays in passing (its
+ * min_ready an hour) holds neither back. */
+static void test_heartbeat_steps(void)
+{
+	hx_host h;
+	T_REQUIRE(hx_host_start_extra(&h, "hs1", "--heartbeat 1h"));
+	const char *slow = hx_inst_id("slow", 0), *quick = hx_inst_id("quick", 0);
+	const char *sleeper = "        command: /bin/sleep\n        args: [\"600\"]\n";
+	T_REQUIRE(hx_start(&h, "slow", 0, h_str("%s        min_ready: 1h\n", sleeper)).ok);
+	T_REQUIRE(hx_start(&h, "quick", 0, h_str("%s        min_ready: 300ms\n", sleeper)).ok);
+	op_hb_inst in;
+	T_REQUIRE(hx_wait_state(&h, quick, OP_INST_RUNNING, &in));
+	T_EQ_STR(op_health_name(in.health), "healthy");
+	hx_stop_and_check(&h, quick);
+	hx_stop_and_check(&h, slow);
+	const char *trail = hx_trail(h.id);
+	printf("  heartbeats after the first showed: %s\n", trail);
+	T_CHECK(strstr(trail, h_str("%s=running/healthy %s=running/starting ", quick, slow)));
+	T_CHECK(strstr(trail, h_str("%s=gone ", quick)));
+	T_CHECK(strstr(trail, h_str("%s=gone ", slow)));
+	T_CHECK(!strstr(trail, h_str("%s=running/starting", quick)));
+	T_CHECK(!strstr(trail, "=starting "));
+	T_CHECK(!strstr(trail, "=stopping "));
+	hx_host_stop(&h);
+}
+
 int main(void)
 {
 	if (!hx_init(&bin))
@@ -496,6 +525,7 @@ int main(void)
 	T_RUN(test_readopt_after_kill9);
 	T_RUN(test_reused_pids);
 	T_RUN(test_nats_outage);
+	T_RUN(test_heartbeat_steps);
 	/* A case that stopped early may have left instances: their shims and workloads
 	 * are registered now, so that the harness stops them at exit. */
 	for (int i = 0; i < hx_nstates; i++)

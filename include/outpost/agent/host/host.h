@@ -58,6 +58,11 @@ int op_host_refresh(op_host *h, op_hb_inst **insts, size_t *n, op_err *e);
 /* Whether the last refresh reported an instance in a state its shim leaves by itself
  * soon (starting, stopping, running with its health undecided). */
 bool op_host_pending(const op_host *h);
+/* Whether a heartbeat brought forward, made of the last refresh, goes out (beat.h):
+ * something settled or went away since the last one sent, or nothing is in passing. */
+bool op_host_due(const op_host *h);
+/* The last refresh went out as a heartbeat. */
+void op_host_sent(op_host *h);
 /* Whether such an instance has moved on since: its shim wrote a new record, or ended.
  * A stat per pending instance, no read: cheap enough to ask many times a second. */
 bool op_host_moved(op_host *h);
