@@ -4,10 +4,10 @@
 /* Reported settled now, and not so by the last heartbeat sent. */
 static bool settled_news(const op_beat_inst *x)
 {
-	if (!x->now || x->passing)
+	const op_beat_view *a = &x->now, *b = &x->sent;
+	if (!a->on || a->passing)
 		return false;
-	return !x->sent || x->sent_passing || x->sent_state != x->state ||
-		x->sent_health != x->health;
+	return !b->on || b->passing || b->state != a->state || b->health != a->health;
 }
 
 bool op_beat_due(const op_beat_inst *v, size_t n, size_t gone)
@@ -16,9 +16,9 @@ bool op_beat_due(const op_beat_inst *v, size_t n, size_t gone)
 		return true;
 	bool passing = false;
 	for (size_t i = 0; i < n; i++) {
-		if (settled_news(&v[i]) || (!v[i].now && v[i].sent))
+		if (settled_news(&v[i]) || (!v[i].now.on && v[i].sent.on))
 			return true;
-		passing |= v[i].now && v[i].passing;
+		passing |= v[i].now.on && v[i].now.passing;
 	}
 	return !passing;
 }

@@ -40,14 +40,13 @@ typedef struct ent {
 	int seen; /* the shim pid last seen alive, to log an adoption once */
 	bool lost; /* its shim's loss was logged (once, not per respawn) */
 	bool mark; /* seen in this refresh */
-	/* Reported in a state that changes by itself soon (op_host_moved): its state file as
-	 * it was then, and the shim that wrote it. */
-	bool pending;
+	/* What the last look and the last heartbeat sent said of it (beat.h); reported in a
+	 * state that changes by itself soon (beat.now.passing, op_host_moved): its state
+	 * file as it was then, and the shim that wrote it. */
+	op_beat_inst beat;
 	struct stat file;
 	int shim;
 	uint64_t shim_start;
-	/* What the last look and the last heartbeat sent said of it (beat.h). */
-	op_beat_inst beat;
 } ent;
 
 struct op_host {
@@ -134,7 +133,7 @@ static ent *ent_get(op_host *h, const char *id, bool create)
 
 static void ent_drop(op_host *h, ent *x)
 {
-	if (x->beat.sent)
+	if (x->beat.sent.on)
 		h->gone_sent++;
 	*x = h->ents[--h->n];
 }
@@ -360,13 +359,8 @@ static bool look_at(op_host *h, ent *x, op_hb_inst *out)
 {
 	state_file(h, x->id, &x->file); /* before the read: a newer record is a change */
 	bool report = look_at_inst(h, x, out);
-	if (report) {
-		x->pending = in_passing(out);
-		x->beat.now = true;
-		x->beat.passing = x->pending;
-		x->beat.state = out->state;
-		x->beat.health = out->health;
-	}
+	if (report)
+		x->beat.now = (op_beat_view){true, in_passing(out), out->state, out->health};
 	return report;
 }
 
@@ -374,7 +368,7 @@ bool op_host_moved(op_host *h)
 {
 	for (size_t i = 0; i < h->n; i++) {
 		ent *x = &h->ents[i];
-		if (!x->pending)
+		if (!x->beat.now.passing)
 			continue;
 		struct stat now;
 		state_file(h, x->id, &now);
@@ -399,20 +393,15 @@ bool op_host_due(const op_host *h)
 
 void op_host_sent(op_host *h)
 {
-	for (size_t i = 0; i < h->n; i++) {
-		op_beat_inst *b = &h->ents[i].beat;
-		b->sent = b->now;
-		b->sent_passing = b->passing;
-		b->sent_state = b->state;
-		b->sent_health = b->health;
-	}
+	for (size_t i = 0; i < h->n; i++)
+		h->ents[i].beat.sent = h->ents[i].beat.now;
 	h->gone_sent = 0;
 }
 
 bool op_host_pending(const op_host *h)
 {
 	for (size_t i = 0; i < h->n; i++)
-		if (h->ents[i].pending)
+		if (h->ents[i].beat.now.passing)
 			return true;
 	return false;
 }

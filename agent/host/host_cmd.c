@@ -186,9 +186,9 @@ static bool heartbeat(run *r, bool early)
 	}
 	bool sent = false;
 	char *json = NULL, subj[256];
-	if (early && !op_host_due(r->host)) {
-		/* every change is still in passing: its end brings the next one forward */
-	} else if (op_bus_connected(&r->bus) && op_heartbeat_encode(&hb, &json, &e) == 0) {
+	/* One brought forward while every change is in passing waits for the end of it. */
+	if ((!early || op_host_due(r->host)) && op_bus_connected(&r->bus) &&
+		op_heartbeat_encode(&hb, &json, &e) == 0) {
 		snprintf(subj, sizeof subj, "outpost.%s.hb.%s", r->site, r->id);
 		sent = natsConnection_Publish(r->bus.nc, subj, json, (int)strlen(json)) == NATS_OK;
 		if (sent)

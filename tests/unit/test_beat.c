@@ -11,19 +11,19 @@
  * only while it is in passing (and nothing went away). */
 static bool want_alone(const op_beat_inst *x, size_t gone)
 {
-	return gone || !x->now || !x->passing;
+	return gone || !x->now.on || !x->now.passing;
 }
 
 /* Beside a neighbour in passing, x lets it out only with news: reported settled and not
  * so by the last heartbeat sent, or no longer reported. */
 static bool want_beside_passing(const op_beat_inst *x, size_t gone)
 {
-	if (gone || (!x->now && x->sent))
+	const op_beat_view *a = &x->now, *b = &x->sent;
+	if (gone || (!a->on && b->on))
 		return true;
-	if (!x->now || x->passing)
+	if (!a->on || a->passing)
 		return false;
-	bool told = x->sent && !x->sent_passing && x->sent_state == x->state &&
-		x->sent_health == x->health;
+	bool told = b->on && !b->passing && b->state == a->state && b->health == a->health;
 	return !told;
 }
 
@@ -31,25 +31,15 @@ static void test_every_case(void)
 {
 	const int states[] = {OP_INST_STARTING, OP_INST_RUNNING, OP_INST_STOPPING, OP_INST_EXITED};
 	const int healths[] = {OP_HEALTH_STARTING, OP_HEALTH_HEALTHY};
-	op_beat_inst v[2] = {{.now = true,
-		.passing = true,
-		.state = OP_INST_STOPPING,
-		.sent = true,
-		.sent_state = OP_INST_RUNNING,
-		.sent_health = OP_HEALTH_HEALTHY}};
+	op_beat_inst v[2] = {{.now = {true, true, OP_INST_STOPPING, 0},
+		.sent = {true, false, OP_INST_RUNNING, OP_HEALTH_HEALTHY}}};
 	int n = 0;
 	for (int bits = 0; bits < 16; bits++)
 		for (int c = 0; c < 4 * 2 * 4 * 2 * 2; c++) {
 			int s = c % 4, hl = c / 4 % 2, ss = c / 8 % 4, sh = c / 32 % 2;
 			size_t gone = (size_t)(c / 64);
-			op_beat_inst x = {.now = bits & 1,
-				.passing = bits & 2,
-				.state = states[s],
-				.health = healths[hl],
-				.sent = bits & 4,
-				.sent_passing = bits & 8,
-				.sent_state = states[ss],
-				.sent_health = healths[sh]};
+			op_beat_inst x = {.now = {bits & 1, bits & 2, states[s], healths[hl]},
+				.sent = {bits & 4, bits & 8, states[ss], healths[sh]}};
 			bool alone = op_beat_due(&x, 1, gone);
 			T_CHECK_MSG(alone == want_alone(&x, gone), "alone: bits %d case %d: %d",
 				bits, c, alone);
@@ -65,46 +55,44 @@ static void test_every_case(void)
 	T_CHECK(op_beat_due(NULL, 0, 1));
 }
 
-static op_beat_inst seen(int state, int health, bool passing)
+/* A look reports x so; what the last heartbeat sent said of it stays. */
+static void look(op_beat_inst *x, int state, int health, bool passing)
 {
-	return (op_beat_inst){.now = true, .passing = passing, .state = state, .health = health};
+	x->now = (op_beat_view){true, passing, state, health};
 }
 
 static void sent(op_beat_inst *x)
 {
 	x->sent = x->now;
-	x->sent_passing = x->passing;
-	x->sent_state = x->state;
-	x->sent_health = x->health;
 }
 
 /* A start-first rollout on one host: old runs healthy and was reported; new starts. */
 static void test_rollout_steps(void)
 {
-	op_beat_inst v[2];
-	v[0] = seen(OP_INST_RUNNING, OP_HEALTH_HEALTHY, false);
+	op_beat_inst v[2] = {0};
+	look(&v[0], OP_INST_RUNNING, OP_HEALTH_HEALTHY, false);
 	sent(&v[0]);
 	/* The start command's look: new is starting. Held. */
-	v[1] = seen(OP_INST_STARTING, 0, true);
+	look(&v[1], OP_INST_STARTING, 0, true);
 	T_CHECK(!op_beat_due(v, 2, 0));
 	/* Running, its health undecided (min_ready): held. */
-	v[1] = seen(OP_INST_RUNNING, OP_HEALTH_STARTING, true);
+	look(&v[1], OP_INST_RUNNING, OP_HEALTH_STARTING, true);
 	T_CHECK(!op_beat_due(v, 2, 0));
 	/* Healthy: out. */
-	v[1] = seen(OP_INST_RUNNING, OP_HEALTH_HEALTHY, false);
+	look(&v[1], OP_INST_RUNNING, OP_HEALTH_HEALTHY, false);
 	T_CHECK(op_beat_due(v, 2, 0));
 	sent(&v[0]);
 	sent(&v[1]);
 	/* Nothing new and nothing passing (a command that changed nothing): out, as before. */
 	T_CHECK(op_beat_due(v, 2, 0));
 	/* The old one stopping: held. */
-	v[0] = seen(OP_INST_STOPPING, 0, true);
+	look(&v[0], OP_INST_STOPPING, 0, true);
 	T_CHECK(!op_beat_due(v, 2, 0));
 	/* Gone: out. */
 	T_CHECK(op_beat_due(&v[1], 1, 1));
 	/* A stop seen at once as gone, the instance still in the table but not reported. */
-	v[0].now = false;
-	v[0].sent = true;
+	v[0].now.on = false;
+	v[0].sent.on = true;
 	T_CHECK(op_beat_due(v, 2, 0));
 }
 
@@ -112,22 +100,21 @@ static void test_rollout_steps(void)
  * instance's news, but holds back a look with none. */
 static void test_neighbour_in_passing(void)
 {
-	op_beat_inst v[2];
-	v[0] = seen(OP_INST_RUNNING, OP_HEALTH_STARTING, true);
+	op_beat_inst v[2] = {0};
+	look(&v[0], OP_INST_RUNNING, OP_HEALTH_STARTING, true);
 	sent(&v[0]);
-	v[1] = seen(OP_INST_STARTING, 0, true);
+	look(&v[1], OP_INST_STARTING, 0, true);
 	T_CHECK(!op_beat_due(v, 2, 0));
-	v[1] = seen(OP_INST_RUNNING, OP_HEALTH_HEALTHY, false);
+	look(&v[1], OP_INST_RUNNING, OP_HEALTH_HEALTHY, false);
 	T_CHECK(op_beat_due(v, 2, 0));
 	sent(&v[1]);
 	T_CHECK(!op_beat_due(v, 2, 0));
 	/* A settled one that changes (a crash: running to exited) is news. */
-	v[1] = seen(OP_INST_EXITED, 0, false);
+	look(&v[1], OP_INST_EXITED, 0, false);
 	T_CHECK(op_beat_due(v, 2, 0));
 	/* The neighbour's own end is news too. */
-	v[1].state = v[1].sent_state = OP_INST_RUNNING;
-	v[1].health = v[1].sent_health = OP_HEALTH_HEALTHY;
-	v[0] = seen(OP_INST_RUNNING, OP_HEALTH_HEALTHY, false);
+	look(&v[1], OP_INST_RUNNING, OP_HEALTH_HEALTHY, false);
+	look(&v[0], OP_INST_RUNNING, OP_HEALTH_HEALTHY, false);
 	T_CHECK(op_beat_due(v, 2, 0));
 }
 

@@ -15,15 +15,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* What a heartbeat says of one instance. */
+typedef struct op_beat_view {
+	bool on; /* it is reported */
+	bool passing; /* in passing (starting, stopping, health undecided) */
+	int state, health; /* op_inst_state, op_health */
+} op_beat_view;
+
 /* One instance: as the host's last look reports it, and as the last heartbeat sent
  * reported it. */
 typedef struct op_beat_inst {
-	bool now; /* reported by the last look */
-	bool passing; /* and then in passing (starting, stopping, health undecided) */
-	int state, health; /* what the last look reports (op_inst_state, op_health) */
-	bool sent; /* reported by the last heartbeat sent */
-	bool sent_passing;
-	int sent_state, sent_health;
+	op_beat_view now, sent;
 } op_beat_inst;
 
 /* Whether a heartbeat brought forward goes out now: n instances the host holds, and gone
